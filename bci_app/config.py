@@ -1,0 +1,212 @@
+"""Typed, validated configuration.
+
+``configs/default.yaml`` is read with ``yaml.safe_load`` into pydantic models, one per section,
+all with ``extra="forbid"`` so a typo fails. Errors name the key path and the bad value::
+
+    ConfigError: configs/x.yaml: lora.rank: Input should be a valid integer (got 'eight')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bci_app.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "default.yaml"
+
+GDF_CLASS_CODES: dict[str, int] = {"left_hand": 769, "right_hand": 770, "feet": 771, "tongue": 772}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LoraConfig(_Section):
+    """The guide's section, exactly: ``enabled, rank, alpha, target_modules, dropout``.
+
+    ``target_modules`` is a list of substrings matched against module names, or ``"auto"``: resolved
+    from the number of calibration trials by :func:`resolve_lora`.
+    """
+
+    enabled: bool = True
+    rank: int = Field(8, ge=1, le=256)
+    alpha: float = Field(16.0, gt=0)
+    target_modules: list[str] | Literal["auto"] = "auto"
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class LslConfig(_Section):
+    """LSL discovery scope. ``machine`` keeps every outlet on this computer (the default)."""
+
+    scope: Literal["machine", "link", "site", "organization", "global"] = "machine"
+    resolve_timeout_s: float = Field(5.0, gt=0)
+
+
+class ParadigmConfig(_Section):
+    """Graz motor-imagery timeline (defaults from BCI Competition IV 2a), seconds from trial start."""
+
+    classes: list[Literal["left_hand", "right_hand", "feet", "tongue"]] = ["left_hand", "right_hand"]
+    trials_per_class: int = Field(20, ge=1)
+    trials_per_run: int = Field(20, ge=1)
+    cue_at_s: float = Field(2.0, ge=0)
+    cue_duration_s: float = Field(1.25, gt=0)
+    imagery_end_s: float = Field(6.0, gt=0)
+    rest_min_s: float = Field(1.5, ge=0)
+    rest_max_s: float = Field(3.5, ge=0)
+    break_s: float = Field(15.0, ge=0)
+    beep: bool = False
+    seed: int = 0
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_classes(cls, value: list[str]) -> list[str]:
+        if len(value) < 2 or len(set(value)) != len(value):
+            raise ValueError("needs at least two distinct classes")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered_times(self) -> "ParadigmConfig":
+        if not self.cue_at_s < self.imagery_end_s:
+            raise ValueError("cue_at_s must come before imagery_end_s")
+        if self.rest_max_s < self.rest_min_s:
+            raise ValueError("rest_max_s must be >= rest_min_s")
+        return self
+
+
+class PreprocessingConfig(_Section):
+    """Artifact rejection thresholds applied to calibration epochs (µV)."""
+
+    reject_amplitude_uv: float = Field(150.0, gt=0)
+    reject_flat_uv: float = Field(0.5, ge=0)
+    reject_railed_fraction: float = Field(0.05, gt=0, le=1)
+
+
+class FinetuneConfig(_Section):
+    """LoRA fine-tuning job."""
+
+    max_epochs: int = Field(60, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    patience: int = Field(15, ge=1)
+    validation_fraction: float = Field(0.2, ge=0, lt=1)
+    torch_threads: int = Field(1, ge=1)
+    seed: int = 0
+    min_trials_per_class: int = Field(5, ge=1)
+
+
+class SmoothingConfig(_Section):
+    method: Literal["exponential", "moving_average", "none"] = "exponential"
+    alpha: float = Field(0.3, gt=0, le=1)
+    window: int = Field(8, ge=1)
+
+
+class OnlineConfig(_Section):
+    """Sliding-window decoder."""
+
+    step_s: float = Field(0.0625, gt=0)
+    smoothing: SmoothingConfig = SmoothingConfig()
+    torch_threads: int = Field(1, ge=1)
+
+
+class RecordingConfig(_Section):
+    directory: str = "~/bci-app-data"
+    flush_interval_s: float = Field(0.5, gt=0, le=1.0)
+
+
+class ModelConfig(_Section):
+    """Which base model to adapt: a shipped name (see ``bci_app.models.pretrained``) or a path."""
+
+    base: str = "default"
+
+
+class AppConfig(_Section):
+    model: ModelConfig = ModelConfig()
+    lora: LoraConfig = LoraConfig()
+    lsl: LslConfig = LslConfig()
+    paradigm: ParadigmConfig = ParadigmConfig()
+    preprocessing: PreprocessingConfig = PreprocessingConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
+    online: OnlineConfig = OnlineConfig()
+    recording: RecordingConfig = RecordingConfig()
+
+
+def _format_validation_error(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see configs/default.yaml for valid keys)"
+        lines.append(f"{origin}: {path}: {msg} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def config_from_dict(data: dict[str, Any], origin: str = "<config>") -> AppConfig:
+    """Validate a mapping (as from YAML) into an :class:`AppConfig`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping of sections at the top level, got {type(data).__name__}")
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, origin)) from exc
+
+
+def load_config(path: str | Path | None = None) -> AppConfig:
+    """Load ``path`` (default: the packaged ``default.yaml``) with ``yaml.safe_load`` and validate it.
+
+    Keys missing from the file take their defaults. Raises :class:`ConfigError` naming the file,
+    the key path and the bad value.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    return config_from_dict(data, origin=str(path))
+
+
+@dataclass(frozen=True)
+class ResolvedLora:
+    """LoRA settings with ``auto`` resolved for a given calibration size."""
+
+    target_modules: tuple[str, ...]
+    rank: int
+    alpha: float
+    dropout: float
+    reason: str
+
+
+def resolve_lora(lora: LoraConfig, n_calibration_trials: int) -> ResolvedLora:
+    """Resolve ``target_modules: auto`` by calibration size, per the LoRA guide.
+
+    < 50 trials → ``['dense']``; 50–200 → ``['dense', 'msa']``; > 200 → ``['dense', 'msa']`` with
+    rank 16 / alpha 32 unless rank or alpha were set explicitly. An explicit list always wins.
+    """
+    if n_calibration_trials < 0:
+        raise ConfigError(f"n_calibration_trials must be >= 0, got {n_calibration_trials}")
+    rank, alpha = lora.rank, lora.alpha
+    if lora.target_modules != "auto":
+        return ResolvedLora(tuple(lora.target_modules), rank, alpha, lora.dropout, "set in config")
+    if n_calibration_trials < 50:
+        targets, reason = ("dense",), f"auto: {n_calibration_trials} trials < 50"
+    elif n_calibration_trials <= 200:
+        targets, reason = ("dense", "msa"), f"auto: 50 <= {n_calibration_trials} trials <= 200"
+    else:
+        targets, reason = ("dense", "msa"), f"auto: {n_calibration_trials} trials > 200, higher rank"
+        if "rank" not in lora.model_fields_set:
+            rank = 16
+        if "alpha" not in lora.model_fields_set:
+            alpha = 32.0
+    return ResolvedLora(targets, rank, alpha, lora.dropout, reason)

@@ -1,0 +1,37 @@
+"""One exception hierarchy for the whole app.
+
+Messages say what was wrong, what was expected and what to do. Raise with ``from exc``
+when wrapping a lower-level error.
+"""
+
+
+class BCIError(Exception):
+    """Base class of every error bci-app raises on purpose."""
+
+
+class ConfigError(BCIError):
+    """A configuration file or value is invalid."""
+
+
+class StreamError(BCIError):
+    """A data source could not be found, connected, read or written."""
+
+
+class RecordingError(StreamError):
+    """A recording could not be written or read."""
+
+
+class ModelError(BCIError):
+    """A model, base model or adapter file is missing, corrupt or does not fit."""
+
+
+class CalibrationError(BCIError):
+    """Calibration data are unusable (too few clean trials, missing channels, ...)."""
+
+
+class TrainingError(BCIError):
+    """Fine-tuning or pretraining failed."""
+
+
+class TrainingCancelled(TrainingError):
+    """The user cancelled a training job; nothing was written."""
