@@ -1,0 +1,139 @@
+"""A preallocated ring buffer of samples and their timestamps.
+
+One short lock guards each write and read; reads return copies. ``n_written`` counts every sample
+ever written, so readers that need every sample (recorder, decoder) keep their own absolute index
+and call :meth:`RingBuffer.read_since`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """Samples read since an absolute index.
+
+    data: (n_chans, n) copy; timestamps: (n,) copy; next_index: absolute index to pass next time;
+    n_lost: samples overwritten before this reader got them.
+    """
+
+    data: np.ndarray
+    timestamps: np.ndarray
+    next_index: int
+    n_lost: int
+
+
+class RingBuffer:
+    """Fixed-capacity buffer of ``(n_chans, capacity)`` samples plus ``(capacity,)`` timestamps.
+
+    Parameters
+    ----------
+    n_chans : int
+        Number of channels (rows).
+    capacity : int
+        Number of samples kept; older samples are overwritten.
+    dtype : numpy dtype of the samples (timestamps are float64).
+    """
+
+    def __init__(self, n_chans: int, capacity: int, dtype: np.dtype | type = np.float64) -> None:
+        if n_chans < 1:
+            raise ValueError(f"n_chans must be >= 1, got {n_chans}")
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.n_chans = int(n_chans)
+        self.capacity = int(capacity)
+        self._data = np.zeros((self.n_chans, self.capacity), dtype=dtype)
+        self._times = np.zeros(self.capacity, dtype=np.float64)
+        self._n_written = 0
+        self._n_overflowed = 0
+        self._lock = threading.Lock()
+
+    @property
+    def n_written(self) -> int:
+        """Samples written since creation (or the last :meth:`clear`)."""
+        return self._n_written
+
+    @property
+    def n_available(self) -> int:
+        """Samples currently held (≤ capacity)."""
+        return min(self._n_written, self.capacity)
+
+    @property
+    def n_overflowed(self) -> int:
+        """Samples dropped at write because one chunk was larger than the whole buffer."""
+        return self._n_overflowed
+
+    def write(self, data: np.ndarray, timestamps: np.ndarray) -> None:
+        """Append ``data`` (n_chans, n) with ``timestamps`` (n,)."""
+        data = np.asarray(data)
+        timestamps = np.asarray(timestamps, dtype=np.float64)
+        if data.ndim != 2 or data.shape[0] != self.n_chans:
+            raise ValueError(f"expected data of shape ({self.n_chans}, n), got {data.shape}")
+        n = data.shape[1]
+        if timestamps.shape != (n,):
+            raise ValueError(f"expected {n} timestamps, got shape {timestamps.shape}")
+        if n == 0:
+            return
+        with self._lock:
+            if n > self.capacity:
+                dropped = n - self.capacity
+                self._n_overflowed += dropped
+                log.warning("chunk of %d samples exceeds buffer capacity %d: %d oldest dropped", n, self.capacity, dropped)
+                self._n_written += dropped
+                data, timestamps, n = data[:, dropped:], timestamps[dropped:], self.capacity
+            start = self._n_written % self.capacity
+            first = min(n, self.capacity - start)
+            self._data[:, start : start + first] = data[:, :first]
+            self._times[start : start + first] = timestamps[:first]
+            if first < n:
+                self._data[:, : n - first] = data[:, first:]
+                self._times[: n - first] = timestamps[first:]
+            self._n_written += n
+
+    def _copy_range(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copy absolute sample range [begin, end); caller holds the lock and checked bounds."""
+        n = end - begin
+        out = np.empty((self.n_chans, n), dtype=self._data.dtype)
+        times = np.empty(n, dtype=np.float64)
+        if n == 0:
+            return out, times
+        start = begin % self.capacity
+        first = min(n, self.capacity - start)
+        out[:, :first] = self._data[:, start : start + first]
+        times[:first] = self._times[start : start + first]
+        if first < n:
+            out[:, first:] = self._data[:, : n - first]
+            times[first:] = self._times[: n - first]
+        return out, times
+
+    def latest(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the newest ``n`` samples (all held samples when ``None``), oldest first.
+
+        Returns fewer than ``n`` when fewer are held: (n_chans, k), (k,).
+        """
+        with self._lock:
+            k = self.n_available if n is None else min(int(n), self.n_available)
+            return self._copy_range(self._n_written - k, self._n_written)
+
+    def read_since(self, index: int) -> ReadResult:
+        """Every sample written at absolute positions ``>= index`` that is still held."""
+        with self._lock:
+            end = self._n_written
+            oldest = end - self.n_available
+            begin = min(max(index, oldest), end)
+            lost = max(0, oldest - index)
+            data, times = self._copy_range(begin, end)
+            return ReadResult(data, times, end, lost)
+
+    def clear(self) -> None:
+        """Forget every sample (counters reset)."""
+        with self._lock:
+            self._n_written = 0
+            self._n_overflowed = 0

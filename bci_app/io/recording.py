@@ -1,0 +1,196 @@
+"""Read a whole recording into memory: one EEG stream plus its markers on one time base.
+
+EDF/BDF/GDF/FIF go through MNE readers (annotations become markers), XDF through pyxdf (the EEG
+stream with the most channels, or the one named, plus every ``Markers`` stream).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bci_app.errors import RecordingError
+
+MNE_SUFFIXES = {".edf": "edf", ".bdf": "bdf", ".gdf": "gdf", ".fif": "fif"}
+SUPPORTED_SUFFIXES = (*MNE_SUFFIXES, ".xdf")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """An event: ``timestamp`` (s, same base as the samples), ``value`` (e.g. ``"769"`` or ``"T1"``),
+    ``duration`` (s, 0 when unknown)."""
+
+    timestamp: float
+    value: str
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording in memory.
+
+    data: (n_chans, n_times) float64, volts for EEG channels.
+    timestamps: (n_times,) seconds; for files without a clock, ``first_time + index / sfreq``.
+    """
+
+    path: Path
+    data: np.ndarray
+    timestamps: np.ndarray
+    sfreq: float
+    ch_names: tuple[str, ...]
+    ch_types: tuple[str, ...]
+    units: tuple[str, ...]
+    markers: tuple[Marker, ...] = field(default_factory=tuple)
+    extra_streams: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def n_times(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def duration(self) -> float:
+        return self.n_times / self.sfreq
+
+
+def _check_path(path: Path) -> str:
+    if not path.exists():
+        raise RecordingError(f"recording not found: {path}")
+    if not path.is_file():
+        raise RecordingError(f"not a file: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise RecordingError(
+            f"unsupported recording format {suffix!r} for {path}; expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return suffix
+
+
+def read_recording(path: str | Path, *, stream_name: str | None = None) -> Recording:
+    """Read ``path`` (EDF/BDF/GDF/FIF/XDF) into a :class:`Recording`.
+
+    Raises :class:`RecordingError` when the file is missing, of an unknown format, unreadable or
+    holds no EEG stream.
+    """
+    path = Path(path)
+    suffix = _check_path(path)
+    if suffix == ".xdf":
+        return _read_xdf(path, stream_name)
+    return _read_mne(path, MNE_SUFFIXES[suffix])
+
+
+def _read_mne(path: Path, kind: str) -> Recording:
+    import mne
+
+    readers = {
+        "edf": mne.io.read_raw_edf,
+        "bdf": mne.io.read_raw_bdf,
+        "gdf": mne.io.read_raw_gdf,
+        "fif": mne.io.read_raw_fif,
+    }
+    try:
+        raw = readers[kind](path, preload=True, verbose="error")
+    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as exc:
+        raise RecordingError(f"cannot read {kind.upper()} file {path}: {exc}") from exc
+    picks = mne.pick_types(raw.info, eeg=True, eog=True, emg=True, ecg=True, misc=True, exclude=())
+    if len(picks) == 0:
+        raise RecordingError(f"{path} holds no EEG channels")
+    data = raw.get_data(picks=picks)
+    sfreq = float(raw.info["sfreq"])
+    timestamps = np.arange(data.shape[1]) / sfreq
+    ch_names = tuple(raw.ch_names[i] for i in picks)
+    ch_types = tuple(raw.get_channel_types(picks=picks))
+    markers = tuple(
+        Marker(float(onset), str(desc), float(duration))
+        for onset, duration, desc in zip(
+            raw.annotations.onset, raw.annotations.duration, raw.annotations.description
+        )
+    )
+    return Recording(
+        path=path,
+        data=data,
+        timestamps=timestamps,
+        sfreq=sfreq,
+        ch_names=ch_names,
+        ch_types=ch_types,
+        units=tuple("V" for _ in ch_names),
+        markers=markers,
+    )
+
+
+def _xdf_channel_labels(stream: dict, n_chans: int) -> tuple[list[str], list[str], list[str]]:
+    names, types, units = [], [], []
+    try:
+        channels = stream["info"]["desc"][0]["channels"][0]["channel"]
+    except (KeyError, IndexError, TypeError):
+        channels = []
+    for i in range(n_chans):
+        ch = channels[i] if i < len(channels) and isinstance(channels[i], dict) else {}
+        names.append((ch.get("label") or [f"ch{i + 1}"])[0] or f"ch{i + 1}")
+        types.append(((ch.get("type") or ["eeg"])[0] or "eeg").lower())
+        units.append((ch.get("unit") or ["V"])[0] or "V")
+    return names, types, units
+
+
+_UNIT_SCALE = {"v": 1.0, "volts": 1.0, "mv": 1e-3, "millivolts": 1e-3, "uv": 1e-6, "µv": 1e-6, "microvolts": 1e-6}
+
+
+def _read_xdf(path: Path, stream_name: str | None) -> Recording:
+    import pyxdf
+
+    try:
+        streams, _header = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    except Exception as exc:  # noqa: BLE001 - pyxdf raises many types on corrupt files
+        raise RecordingError(f"cannot read XDF file {path}: {type(exc).__name__}: {exc}") from exc
+
+    def _name(s: dict) -> str:
+        return s["info"]["name"][0]
+
+    def _type(s: dict) -> str:
+        return (s["info"]["type"][0] or "").lower()
+
+    signal = [
+        s for s in streams if _type(s) != "markers" and s["info"]["channel_format"][0] != "string"
+        and int(s["info"]["channel_count"][0]) > 0
+    ]
+    if stream_name is not None:
+        signal = [s for s in signal if _name(s) == stream_name]
+    eeg = [s for s in signal if _type(s) == "eeg"] or signal
+    if not eeg:
+        found = ", ".join(f"{_name(s)} ({_type(s)})" for s in streams) or "none"
+        wanted = f"named {stream_name!r}" if stream_name else "of type EEG"
+        raise RecordingError(f"{path} holds no signal stream {wanted}; streams found: {found}")
+    stream = max(eeg, key=lambda s: int(s["info"]["channel_count"][0]))
+    samples = np.asarray(stream["time_series"], dtype=np.float64)
+    n_chans = int(stream["info"]["channel_count"][0])
+    if samples.size == 0:
+        samples = np.zeros((0, n_chans))
+    names, types, units = _xdf_channel_labels(stream, n_chans)
+    scale = np.array([_UNIT_SCALE.get(u.lower(), 1.0) for u in units])
+    data = samples.T * scale[:, None]
+    nominal = float(stream["info"]["nominal_srate"][0])
+    timestamps = np.asarray(stream["time_stamps"], dtype=np.float64)
+    sfreq = nominal if nominal > 0 else (len(timestamps) - 1) / max(timestamps[-1] - timestamps[0], 1e-9)
+    markers: list[Marker] = []
+    extra: dict[str, dict] = {}
+    for s in streams:
+        if s is stream:
+            continue
+        if _type(s) == "markers" or s["info"]["channel_format"][0] == "string":
+            for ts, value in zip(s["time_stamps"], s["time_series"]):
+                markers.append(Marker(float(ts), str(value[0] if len(value) else "")))
+        else:
+            extra[_name(s)] = s
+    markers.sort(key=lambda m: m.timestamp)
+    return Recording(
+        path=path,
+        data=data,
+        timestamps=timestamps,
+        sfreq=sfreq,
+        ch_names=tuple(names),
+        ch_types=tuple(types),
+        units=tuple("V" if _UNIT_SCALE.get(u.lower()) else u for u in units),
+        markers=tuple(markers),
+        extra_streams=extra,
+    )
