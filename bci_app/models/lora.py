@@ -1,0 +1,434 @@
+"""LoRA adapters per ``LORA_TARGET_MODULES_GUIDE.md``, with the DESIGN.md correction.
+
+``target_modules`` is a list of substrings matched against ``model.named_modules()`` names; only
+``nn.Linear`` modules (including MultiheadAttention's ``out_proj``) are wrapped; ``''`` matches all.
+Each wrapped layer computes ``W x + b + (alpha / rank) * B A dropout(x)``; ``B`` starts at zero so
+the adapted model equals the base model until trained. Every base parameter is frozen.
+
+Correction to the guide: ``nn.MultiheadAttention`` never calls ``out_proj(x)``; it reads
+``out_proj.weight`` and ``out_proj.bias``. :class:`LinearWithLoRA` therefore exposes the *effective*
+weight ``W + (alpha / rank) * B @ A`` as ``.weight``, so ``msa`` adapters change the outputs and
+receive gradients. (Adapter dropout applies only where the wrapper is called as a module, i.e. not
+inside MultiheadAttention.)
+
+Adapter files: ``save_adapter`` / ``load_adapter`` write ``<path>.safetensors`` (A and B only) and a
+``<path>.json`` sidecar with the base-model hash, targets, rank, alpha, dropout, package version and
+the caller's metadata. Nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from bci_app.errors import ModelError
+
+__all__ = [
+    "LinearWithLoRA",
+    "add_lora",
+    "lora_parameters",
+    "merge_lora",
+    "save_adapter",
+    "load_adapter",
+    "lora_summary",
+    "lora_train_mode",
+    "linear_module_names",
+]
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_FORMAT = "bci-app-lora-adapter"
+ADAPTER_FORMAT_VERSION = 1
+_RESERVED_KEYS = (
+    "format",
+    "format_version",
+    "base_model_hash",
+    "target_modules",
+    "wrapped_modules",
+    "rank",
+    "alpha",
+    "dropout",
+    "package_version",
+)
+
+
+class LinearWithLoRA(nn.Module):
+    """A frozen ``nn.Linear`` plus a trainable low-rank update.
+
+    ``lora_A`` (rank, in_features) is Kaiming-uniform initialised, ``lora_B`` (out_features, rank)
+    starts at zero. ``forward(x)`` for x (..., in_features) returns (..., out_features):
+    ``linear(x) + dropout(x) @ A.T @ B.T * scaling`` with ``scaling = alpha / rank``.
+
+    ``weight`` is the effective weight ``W + scaling * B @ A`` (differentiable in A and B) and
+    ``bias`` the base bias, so modules that read ``.weight`` directly (MultiheadAttention) see
+    the adapter too.
+    """
+
+    def __init__(self, linear: nn.Linear, rank: int, alpha: float, dropout: float) -> None:
+        super().__init__()
+        if not isinstance(linear, nn.Linear):
+            raise ModelError(f"LinearWithLoRA wraps nn.Linear only, got {type(linear).__name__}.")
+        _check_lora_args(rank, alpha, dropout)
+        self.linear = linear
+        self.rank = int(rank)
+        self.alpha = float(alpha)
+        self.dropout_p = float(dropout)
+        self.scaling = self.alpha / self.rank
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        factory = {"device": linear.weight.device, "dtype": linear.weight.dtype}
+        self.lora_A = nn.Parameter(torch.empty(self.rank, self.in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(self.out_features, self.rank, **factory))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        for p in self.linear.parameters():
+            p.requires_grad_(False)
+
+    @property
+    def weight(self) -> Tensor:
+        """Effective weight (out_features, in_features): ``W + scaling * B @ A``."""
+        return self.linear.weight + self.scaling * (self.lora_B @ self.lora_A)
+
+    @property
+    def bias(self) -> Tensor | None:
+        """The base bias (out_features,), or None."""
+        return self.linear.bias
+
+    def delta_weight(self) -> Tensor:
+        """The low-rank update ``scaling * B @ A`` (out_features, in_features)."""
+        return self.scaling * (self.lora_B @ self.lora_A)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (..., in_features) -> (..., out_features)."""
+        update = F.linear(F.linear(self.lora_dropout(x), self.lora_A), self.lora_B)
+        return self.linear(x) + update * self.scaling
+
+    def extra_repr(self) -> str:
+        return f"rank={self.rank}, alpha={self.alpha:g}, scaling={self.scaling:g}, dropout={self.dropout_p:g}"
+
+
+def _check_lora_args(rank: int, alpha: float, dropout: float) -> None:
+    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+        raise ModelError(f"LoRA rank must be an integer >= 1, got {rank!r}.")
+    if not alpha > 0:
+        raise ModelError(f"LoRA alpha must be > 0, got {alpha!r}.")
+    if not 0.0 <= dropout < 1.0:
+        raise ModelError(f"LoRA dropout must be in [0, 1), got {dropout!r}.")
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _wrappers(model: nn.Module) -> dict[str, LinearWithLoRA]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, LinearWithLoRA)}
+
+
+def _inside(name: str, prefixes: Sequence[str]) -> bool:
+    return any(name.startswith(p + ".") for p in prefixes)
+
+
+def linear_module_names(model: nn.Module) -> list[str]:
+    """The guide's "Available module names": every Linear (LoRA-wrapped ones under their own name)
+    and every ``<attention>.in_proj_weight`` of an ``nn.MultiheadAttention``, naturally sorted."""
+    wrapped = list(_wrappers(model))
+    names: list[str] = []
+    for name, module in model.named_modules():
+        if _inside(name, wrapped):
+            continue
+        if isinstance(module, (nn.Linear, LinearWithLoRA)):
+            names.append(name)
+        elif isinstance(module, nn.MultiheadAttention) and module.in_proj_weight is not None:
+            names.append(f"{name}.in_proj_weight")
+    return sorted(names, key=_natural_key)
+
+
+def _no_match_message(model: nn.Module, target_modules: Sequence[str]) -> str:
+    available = "\n".join(f"  - {n}" for n in linear_module_names(model))
+    return (
+        f"No modules matched target_modules={list(target_modules)!r}. "
+        "Check the spelling; for ATCNet use ['dense'], ['msa'] or ['dense', 'msa'].\n"
+        f"Available module names:\n{available}"
+    )
+
+
+def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, module)
+
+
+def add_lora(
+    model: nn.Module, target_modules: Sequence[str], rank: int, alpha: float, dropout: float
+) -> list[str]:
+    """Wrap every ``nn.Linear`` whose name contains one of ``target_modules`` with LoRA.
+
+    Freezes every base parameter of ``model`` (targeted or not); only the new ``lora_A`` /
+    ``lora_B`` train. Returns the wrapped module names (naturally sorted). When nothing matches,
+    warns (and logs) ``No modules matched target_modules=[...]`` with the available names and
+    returns ``[]``, leaving the model unchanged.
+    """
+    if isinstance(target_modules, str):
+        raise ModelError(
+            f"target_modules must be a list of substrings, got the string {target_modules!r}; "
+            f"write [{target_modules!r}] (resolve 'auto' with bci_app.config.resolve_lora first)."
+        )
+    targets = [str(t) for t in target_modules]
+    _check_lora_args(rank, alpha, dropout)
+    if _wrappers(model):
+        raise ModelError(
+            "This model already has LoRA adapters; call merge_lora(model) first or start from a fresh base model."
+        )
+    matched = [
+        name
+        for name, module in model.named_modules()
+        if name and isinstance(module, nn.Linear) and any(t in name for t in targets)
+    ]
+    if not matched:
+        message = _no_match_message(model, targets)
+        logger.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=2)
+        return []
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name in matched:
+        _set_submodule(model, name, LinearWithLoRA(model.get_submodule(name), rank, alpha, dropout))
+    model._lora_config = {  # type: ignore[attr-defined]
+        "target_modules": targets,
+        "rank": int(rank),
+        "alpha": float(alpha),
+        "dropout": float(dropout),
+    }
+    wrapped = sorted(matched, key=_natural_key)
+    logger.info("LoRA added to %d modules: %s", len(wrapped), ", ".join(wrapped))
+    return wrapped
+
+
+def lora_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """All ``lora_A`` and ``lora_B`` parameters of ``model`` (what the optimiser should get)."""
+    params: list[nn.Parameter] = []
+    for _, module in sorted(_wrappers(model).items(), key=lambda kv: _natural_key(kv[0])):
+        params += [module.lora_A, module.lora_B]
+    return params
+
+
+def lora_train_mode(model: nn.Module) -> nn.Module:
+    """``model.train()`` but with BatchNorm layers in eval mode, so their running statistics
+    (part of the frozen base, and of its hash) do not change while adapters train. Returns model."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    return model
+
+
+@torch.no_grad()
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Fold every adapter into its base Linear (``W += scaling * B @ A``) and remove the wrappers.
+
+    The original Linear objects (and classes) are put back in place. ``requires_grad`` flags are
+    left as they are. Returns ``model`` (modified in place).
+    """
+    for name, wrapper in list(_wrappers(model).items()):
+        base = wrapper.linear
+        base.weight.add_(wrapper.delta_weight().to(base.weight.dtype))
+        _set_submodule(model, name, base)
+    if hasattr(model, "_lora_config"):
+        del model._lora_config
+    return model
+
+
+def lora_summary(model: nn.Module) -> str:
+    """The guide's comparison for ``model``: adapters, trainable parameters and % of the model.
+
+    Percentages are relative to the base model's parameter count (adapters excluded).
+    """
+    wrappers = sorted(_wrappers(model).items(), key=lambda kv: _natural_key(kv[0]))
+    lora_ids = {id(p) for p in lora_parameters(model)}
+    base_total = sum(p.numel() for p in model.parameters() if id(p) not in lora_ids)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    lora_total = sum(p.numel() for p in model.parameters() if id(p) in lora_ids)
+    config = getattr(model, "_lora_config", None)
+    lines = []
+    if config:
+        lines.append(
+            f"LoRA target_modules={config['target_modules']!r} rank={config['rank']} "
+            f"alpha={config['alpha']:g} scaling={config['alpha'] / config['rank']:g} dropout={config['dropout']:g}"
+        )
+    lines.append(f"{'Module':<20} {'Layer':<16} {'A':>10} {'B':>10} {'Params':>8}")
+    for name, w in wrappers:
+        a, b = w.lora_A, w.lora_B
+        n = a.numel() + b.numel()
+        lines.append(
+            f"{name:<20} {f'{w.in_features}->{w.out_features}':<16} "
+            f"{'x'.join(map(str, a.shape)):>10} {'x'.join(map(str, b.shape)):>10} {n:>8,}"
+        )
+    pct = 100.0 * trainable / base_total if base_total else 0.0
+    lines.append(f"LoRA adapters: {len(wrappers)}")
+    lines.append(f"LoRA params: {lora_total:,}")
+    lines.append(f"Trainable params: {trainable:,} ({pct:.2f}% of model)")
+    lines.append(f"Base model params: {base_total:,} (full fine-tuning: 100%)")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------- files
+
+
+def adapter_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(<path>.safetensors, <path>.json)``; a given ``.safetensors``/``.json`` suffix is dropped."""
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return Path(f"{p}.safetensors"), Path(f"{p}.json")
+
+
+def save_adapter(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write the adapters of ``model`` to ``<path>.safetensors`` plus the ``<path>.json`` sidecar.
+
+    The JSON holds ``base_model_hash``, ``target_modules``, ``wrapped_modules``, ``rank``,
+    ``alpha``, ``dropout``, ``package_version`` and every key of ``metadata`` (e.g. classes,
+    ch_names, sfreq, window, preprocessing state as nested lists), which must be JSON-serialisable.
+    Returns the ``.safetensors`` path.
+    """
+    from safetensors.torch import save_file
+
+    from bci_app import __version__
+    from bci_app.models.io import model_hash
+
+    wrappers = _wrappers(model)
+    config = getattr(model, "_lora_config", None)
+    if not wrappers or config is None:
+        raise ModelError("save_adapter: the model has no LoRA adapters; call add_lora(model, ...) first.")
+    metadata = dict(metadata or {})
+    info: dict[str, Any] = {
+        "format": ADAPTER_FORMAT,
+        "format_version": ADAPTER_FORMAT_VERSION,
+        "base_model_hash": model_hash(model),
+        "target_modules": list(config["target_modules"]),
+        "wrapped_modules": sorted(wrappers, key=_natural_key),
+        "rank": config["rank"],
+        "alpha": config["alpha"],
+        "dropout": config["dropout"],
+        "package_version": __version__,
+    }
+    clashes = [k for k in _RESERVED_KEYS if k in metadata and metadata[k] != info[k]]
+    if clashes:
+        raise ModelError(
+            f"save_adapter: metadata keys {clashes} are set from the model itself and differ from its "
+            "values; leave them out of metadata."
+        )
+    info.update({k: v for k, v in metadata.items() if k not in info})
+    try:
+        text = json.dumps(info, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(
+            f"save_adapter: metadata is not JSON-serialisable ({exc}); convert arrays with .tolist() "
+            "and use plain str/int/float/list/dict values."
+        ) from exc
+    tensors = {}
+    for name, w in wrappers.items():
+        tensors[f"{name}.lora_A"] = w.lora_A.detach().cpu().contiguous()
+        tensors[f"{name}.lora_B"] = w.lora_B.detach().cpu().contiguous()
+    st_path, json_path = adapter_paths(path)
+    st_path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(st_path), metadata={"format": ADAPTER_FORMAT, "base_model_hash": info["base_model_hash"]})
+    json_path.write_text(text + "\n", encoding="utf-8")
+    return st_path
+
+
+def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON sidecar of an adapter, validated (raises ModelError naming the file)."""
+    st_path, json_path = adapter_paths(path)
+    if not st_path.is_file():
+        raise ModelError(f"Adapter weights file {st_path} not found; check the path or re-run calibration.")
+    if not json_path.is_file():
+        raise ModelError(
+            f"Adapter metadata file {json_path} is missing next to {st_path}; save_adapter writes both files, "
+            "copy them together or re-run calibration."
+        )
+    try:
+        info = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(
+            f"Adapter metadata file {json_path} is unreadable or corrupt ({exc}); restore it or re-run calibration."
+        ) from exc
+    missing = [k for k in _RESERVED_KEYS if not isinstance(info, dict) or k not in info]
+    if missing or info.get("format") != ADAPTER_FORMAT:
+        raise ModelError(
+            f"{json_path} is not a bci-app LoRA adapter sidecar (missing keys {missing}, "
+            f"format={info.get('format') if isinstance(info, dict) else None!r}); "
+            "use a file written by save_adapter."
+        )
+    return info
+
+
+def load_adapter(model: nn.Module, path: str | Path) -> dict[str, Any]:
+    """Load ``<path>.safetensors`` adapters into ``model`` and return the sidecar metadata.
+
+    Creates the LoRA wrappers (same targets, rank, alpha, dropout) when ``model`` has none. Raises
+    :class:`ModelError` when the adapter belongs to another base model (hash mismatch, both hashes
+    named), when names or shapes do not fit, or when either file is missing, truncated or corrupt.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from bci_app.models.io import model_hash
+
+    st_path, json_path = adapter_paths(path)
+    info = read_adapter_metadata(path)
+    base_hash = model_hash(model)
+    if info["base_model_hash"] != base_hash:
+        raise ModelError(
+            f"Adapter {st_path} was trained for base model {info['base_model_hash']}, but this base model is "
+            f"{base_hash}; load the base model it was calibrated on or re-run calibration."
+        )
+    try:
+        tensors = load_file(str(st_path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(
+            f"Adapter weights file {st_path} is truncated or corrupt ({exc}); restore it or re-run calibration."
+        ) from exc
+
+    wrappers = _wrappers(model)
+    if not wrappers:
+        add_lora(model, info["target_modules"], int(info["rank"]), float(info["alpha"]), float(info["dropout"]))
+        wrappers = _wrappers(model)
+    else:
+        config = getattr(model, "_lora_config", {})
+        if (config.get("rank"), config.get("alpha")) != (int(info["rank"]), float(info["alpha"])):
+            raise ModelError(
+                f"Adapter {st_path} has rank={info['rank']} alpha={info['alpha']}, but the model's adapters have "
+                f"rank={config.get('rank')} alpha={config.get('alpha')}; merge_lora or use a fresh base model."
+            )
+    names = sorted(wrappers, key=_natural_key)
+    if names != list(info["wrapped_modules"]):
+        raise ModelError(
+            f"Adapter {st_path} wraps {info['wrapped_modules']}, but the model's adapters are {names}; "
+            "use the base model and targets the adapter was trained with."
+        )
+    expected = {f"{n}.{p}": getattr(wrappers[n], p) for n in names for p in ("lora_A", "lora_B")}
+    if set(tensors) != set(expected):
+        raise ModelError(
+            f"Adapter {st_path} holds tensors {sorted(tensors)}, expected {sorted(expected)}; "
+            "the file does not match its metadata, re-run calibration."
+        )
+    for key, param in expected.items():
+        if tuple(tensors[key].shape) != tuple(param.shape):
+            raise ModelError(
+                f"Adapter {st_path}: {key} has shape {tuple(tensors[key].shape)}, the model expects "
+                f"{tuple(param.shape)}; the adapter does not fit this model (rank or layer sizes differ)."
+            )
+    with torch.no_grad():
+        for key, param in expected.items():
+            param.copy_(tensors[key].to(dtype=param.dtype, device=param.device))
+    return info
