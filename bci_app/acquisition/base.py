@@ -27,6 +27,10 @@ from bci_app.io.recording import Marker
 
 log = logging.getLogger(__name__)
 
+GAP_MARKER = "gap"
+"""Value of the marker a stream adds when data resume after a lost source: its ``timestamp`` is the
+last sample before the gap and its ``duration`` the time to the first sample after it."""
+
 
 @dataclass(frozen=True)
 class StreamInfo:
@@ -79,7 +83,11 @@ class StreamCounters:
 @dataclass(frozen=True)
 class StreamEvent:
     """Something a subscriber should know: ``kind`` in {"connected", "disconnected", "gap",
-    "reconnected", "failed"}, a plain ``message`` and the LSL-clock ``timestamp``."""
+    "reconnected", "failed", "ended"}, a plain ``message`` and the LSL-clock ``timestamp``.
+
+    ``gap``: the source was lost (state becomes ``RECONNECTING``); ``reconnected``: data flow again
+    (a :data:`GAP_MARKER` marker spanning the gap is added); ``ended``: a finite source (file) has
+    delivered its last sample."""
 
     kind: str
     message: str
@@ -173,10 +181,25 @@ class Stream(ABC):
                 log.exception("stream event subscriber %r failed on %s", callback, kind)
 
     def connect(self) -> "Stream":
-        """Open the source, allocate the buffer, start the acquisition thread if configured."""
+        """Open the source, allocate the buffer, start the acquisition thread if configured.
+
+        On failure the state becomes ``FAILED``, a ``failed`` event is emitted and the
+        :class:`StreamError` propagates; calling ``connect()`` again retries.
+        """
         if self.connected:
             return self
-        info = self._connect()
+        if self._state is StreamState.FAILED:
+            self._safe_disconnect()
+        try:
+            info = self._connect()
+        except Exception as exc:
+            self._error = exc
+            self._state = StreamState.FAILED
+            self._emit("failed", f"connection failed: {exc}", exc)
+            self._safe_disconnect()
+            if isinstance(exc, StreamError):
+                raise
+            raise StreamError(f"{type(self).__name__} could not connect: {type(exc).__name__}: {exc}") from exc
         self._info = info
         self._buffer = RingBuffer(info.n_chans, max(1, int(round(self.bufsize * info.sfreq))))
         with self._markers_lock:
@@ -190,6 +213,12 @@ class Stream(ABC):
             self._thread = threading.Thread(target=self._run, name=f"acquire-{info.name}", daemon=True)
             self._thread.start()
         return self
+
+    def _safe_disconnect(self) -> None:
+        try:
+            self._disconnect()
+        except Exception:  # noqa: BLE001 - cleaning up after a failure must not mask it
+            log.exception("%s: cleanup after failure raised", type(self).__name__)
 
     def disconnect(self) -> None:
         """Stop the thread and close the source. Safe to call twice."""
@@ -227,7 +256,13 @@ class Stream(ABC):
         if not self.connected:
             raise StreamError(f"{type(self).__name__} is not connected; call connect() first")
         with self._acquire_lock:
-            data, timestamps, markers = self._pull()
+            try:
+                data, timestamps, markers = self._pull()
+            except Exception as exc:
+                self._fail(exc)
+                if isinstance(exc, StreamError):
+                    raise
+                raise StreamError(f"{type(self).__name__} failed: {type(exc).__name__}: {exc}") from exc
             n = data.shape[1] if data.size else 0
             if n:
                 before = self.buffer.n_overflowed
@@ -274,7 +309,12 @@ class Stream(ABC):
                 self.acquire()
             except Exception as exc:  # noqa: BLE001 - any failure fails the stream, visibly
                 log.exception("acquisition from %s failed", self._info.name if self._info else "?")
-                self._error = exc
-                self._state = StreamState.FAILED
-                self._emit("failed", f"acquisition stopped: {exc}", exc)
+                if self._state is not StreamState.FAILED:
+                    self._fail(exc)
                 return
+
+    def _fail(self, exc: BaseException) -> None:
+        """Put the stream in ``FAILED`` and tell subscribers (once)."""
+        self._error = exc
+        self._state = StreamState.FAILED
+        self._emit("failed", f"acquisition stopped: {exc}", exc)
