@@ -147,7 +147,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     if set(tensors) != set(state):
         missing, extra = sorted(set(state) - set(tensors)), sorted(set(tensors) - set(state))
         raise ModelError(f"{st_path} does not fit the architecture in {json_path}: missing {missing}, unexpected {extra}.")
-    for key, tensor in tensors.items():
+    for key, tensor in sorted(tensors.items()):
         if tensor.shape != state[key].shape:
             raise ModelError(
                 f"{st_path}: {key} has shape {tuple(tensor.shape)}, the architecture in {json_path} expects "
