@@ -79,11 +79,28 @@ class ParadigmConfig(_Section):
 
 
 class PreprocessingConfig(_Section):
-    """Artifact rejection thresholds applied to calibration epochs (µV)."""
+    """Shared preprocessing (see ``bci_app.signal.preprocess``) and artifact rejection (µV).
 
+    ``l_freq``/``h_freq``: causal Butterworth band-pass edges (Hz), ``filter_order`` per edge;
+    ``scale``: factor after per-window demeaning (1e6 = volts → µV); ``euclidean_alignment``: fit
+    the alignment matrix on the calibration windows. Rejection thresholds apply to band-passed
+    epochs: amplitude (|demeaned sample|), flat (peak-to-peak), railed (fraction at min/max).
+    """
+
+    l_freq: float = Field(4.0, gt=0)
+    h_freq: float = Field(40.0, gt=0)
+    filter_order: int = Field(4, ge=1, le=8)
+    scale: float = Field(1e6, gt=0)
+    euclidean_alignment: bool = True
     reject_amplitude_uv: float = Field(150.0, gt=0)
     reject_flat_uv: float = Field(0.5, ge=0)
     reject_railed_fraction: float = Field(0.05, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered_band(self) -> "PreprocessingConfig":
+        if not self.l_freq < self.h_freq:
+            raise ValueError("l_freq must be below h_freq")
+        return self
 
 
 class FinetuneConfig(_Section):
