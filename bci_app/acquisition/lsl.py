@@ -1,0 +1,546 @@
+"""Lab Streaming Layer in and out: :class:`StreamLSL` (an inlet behind the ``Stream`` contract) and
+:class:`LslPlayer` (publishes any ``Stream`` as an LSL EEG outlet plus a ``Markers`` outlet).
+
+Both call :func:`bci_app.lsl_config.configure_lsl` before touching pylsl, so LSL stays on this
+machine unless the user widened the scope.
+
+Units: LSL outlets written by :class:`LslPlayer` carry voltage channels in **microvolts** (declared
+as ``unit=microvolts`` in ``desc/channels/channel``), the convention of most LSL EEG software;
+:class:`StreamLSL` converts every declared voltage unit (V, mV, µV/uV/microvolts, nV) to volts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Literal
+
+import numpy as np
+
+from bci_app.acquisition.base import GAP_MARKER, Stream, StreamInfo, StreamState
+from bci_app.errors import StreamError
+from bci_app.io.recording import Marker
+from bci_app.lsl_config import configure_lsl
+
+log = logging.getLogger(__name__)
+
+VOLT_SCALES: dict[str, float] = {
+    "v": 1.0, "volt": 1.0, "volts": 1.0,
+    "mv": 1e-3, "millivolt": 1e-3, "millivolts": 1e-3,
+    "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "microvolt": 1e-6, "microvolts": 1e-6,
+    "nv": 1e-9, "nanovolt": 1e-9, "nanovolts": 1e-9,
+}
+"""Recognised voltage units (lower case) and their factor to volts."""
+
+VOLTAGE_TYPES = frozenset({"eeg", "eog", "emg", "ecg", "seeg", "ecog", "exg"})
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _lit(value: str) -> str:
+    """An XPath 1.0 string literal for ``value`` (which has no escape syntax)."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise StreamError(f"LSL stream property {value!r} contains both quote characters; rename the stream")
+
+
+def _type_is(stype: str) -> str:
+    """Case-insensitive XPath predicate on the stream type (some software publishes ``eeg``)."""
+    return f"translate(type,{_lit(_UPPER)},{_lit(_LOWER)})={_lit(stype.lower())}"
+
+
+def _describe(infos: list) -> str:
+    if not infos:
+        return "none"
+    return "; ".join(
+        f"name={i.name()!r} type={i.type()!r} source_id={i.source_id()!r} "
+        f"{i.channel_count()} ch @ {i.nominal_srate():g} Hz on {i.hostname()}"
+        for i in infos
+    )
+
+
+def _channel_format_name(fmt: int) -> str:
+    return {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}.get(fmt, str(fmt))
+
+
+class StreamLSL(Stream):
+    """An LSL EEG inlet.
+
+    Parameters
+    ----------
+    name, stype, source_id : str | None
+        What to resolve: exact name, type (matched case-insensitively; ``None`` for any type),
+        exact source_id. At least one should be given; with several matches the first found is used.
+    resolve_timeout : float
+        Seconds to wait for the stream at :meth:`connect`.
+    bufsize : float
+        Ring-buffer length in seconds.
+    acquisition_delay : float | None
+        Seconds between background pulls; ``None``: no thread, call :meth:`acquire` yourself.
+    marker_stream : str | None | False
+        Name of the ``Markers`` stream to pair with; ``None`` (auto): a ``Markers`` stream named
+        ``<name>-markers`` (also ``_markers``/``Markers``) or with source_id ``<source_id>-markers``,
+        else the only ``Markers`` stream on the same host, else none; ``False``: no markers.
+    default_unit : str
+        Unit assumed for voltage channels whose description declares none (most LSL EEG software
+        sends microvolts).
+    dejitter : bool
+        Also let liblsl smooth timestamps (``proc_dejitter``); clock synchronisation
+        (``time_correction``) is always applied.
+    max_chunk : int
+        Samples per ``pull_chunk`` into the preallocated array.
+
+    The inlet is opened without liblsl's silent recovery: when the outlet vanishes, the stream goes
+    to ``RECONNECTING`` (``counters.gaps`` + 1, a ``gap`` event), watches for an outlet with the same
+    source_id (or, without one, the same name, type and host) and, when data flow again, emits
+    ``reconnected`` and adds a :data:`~bci_app.acquisition.base.GAP_MARKER` marker spanning the gap.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        stype: str | None = "EEG",
+        source_id: str | None = None,
+        *,
+        resolve_timeout: float = 5.0,
+        bufsize: float = 30.0,
+        acquisition_delay: float | None = None,
+        marker_stream: str | None | Literal[False] = None,
+        default_unit: str = "microvolts",
+        dejitter: bool = False,
+        max_chunk: int = 1024,
+    ) -> None:
+        super().__init__(bufsize=bufsize, acquisition_delay=acquisition_delay)
+        if name is None and stype is None and source_id is None:
+            raise StreamError("StreamLSL needs a name, a type or a source_id to look for")
+        if default_unit.lower() not in VOLT_SCALES:
+            raise StreamError(f"default_unit {default_unit!r} is not a voltage unit; use one of {sorted(VOLT_SCALES)}")
+        self.name = name
+        self.stype = stype
+        self.source_id = source_id
+        self.resolve_timeout = float(resolve_timeout)
+        self.marker_stream = marker_stream
+        self.default_unit = default_unit
+        self.dejitter = dejitter
+        self.max_chunk = int(max_chunk)
+        self._inlet = None
+        self._marker_inlet = None
+        self._dest: np.ndarray | None = None
+        self._scale: np.ndarray | None = None
+        self._lsl_info = None  # full pylsl.StreamInfo of the connected outlet
+        self._marker_info = None
+        self._resolver = None
+        self._marker_resolver = None
+        self._last_ts: float | None = None
+        self._lost_at_ts: float | None = None
+
+    # -- helpers ------------------------------------------------------------------------------
+    def now(self) -> float:
+        import pylsl
+
+        return pylsl.local_clock()
+
+    def _predicate(self) -> str:
+        parts = []
+        if self.name is not None:
+            parts.append(f"name={_lit(self.name)}")
+        if self.stype is not None:
+            parts.append(_type_is(self.stype))
+        if self.source_id is not None:
+            parts.append(f"source_id={_lit(self.source_id)}")
+        return " and ".join(parts)
+
+    def _wanted(self) -> str:
+        parts = [f"{k}={v!r}" for k, v in (("name", self.name), ("type", self.stype), ("source_id", self.source_id)) if v is not None]
+        return ", ".join(parts)
+
+    def _open_inlet(self, info, processing: int):
+        import pylsl
+
+        inlet = pylsl.StreamInlet(info, max_buflen=int(max(30, self.bufsize)), recover=False, processing_flags=processing)
+        try:
+            inlet.open_stream(timeout=self.resolve_timeout)
+        except pylsl.util.TimeoutError as exc:
+            raise StreamError(f"LSL stream {info.name()!r} was found but did not accept a connection within {self.resolve_timeout:g} s") from exc
+        return inlet
+
+    # -- Stream hooks -------------------------------------------------------------------------
+    def _connect(self) -> StreamInfo:
+        configure_lsl()
+        import pylsl
+
+        found = pylsl.resolve_bypred(self._predicate(), 1, self.resolve_timeout)
+        usable = [i for i in found if i.channel_format() != pylsl.cf_string and i.nominal_srate() > 0]
+        if not usable:
+            visible = pylsl.resolve_streams(wait_time=min(1.0, self.resolve_timeout))
+            rejected = ""
+            if found:
+                rejected = (" Matching but unusable (string or irregular-rate streams cannot be EEG): "
+                            + _describe(found) + ".")
+            raise StreamError(
+                f"no LSL stream with {self._wanted()} found within {self.resolve_timeout:g} s.{rejected} "
+                f"Visible streams: {_describe(visible)}. Check that the device software is streaming, that the "
+                f"name/type/source_id are spelled as published, and that the LSL scope (config 'lsl.scope', "
+                f"'machine' by default) includes the computer the stream comes from."
+            )
+        if len(usable) > 1:
+            log.warning("several LSL streams match %s; using the first: %s", self._wanted(), _describe(usable))
+        processing = pylsl.proc_clocksync | (pylsl.proc_dejitter if self.dejitter else 0)
+        self._processing = processing
+        inlet = self._open_inlet(usable[0], processing)
+        full = inlet.info(timeout=self.resolve_timeout)
+        info = self._stream_info(full)
+        self._inlet, self._lsl_info = inlet, full
+        self._dest = np.empty((self.max_chunk, full.channel_count()), dtype=inlet.np_dtype)
+        self._last_ts = None
+        self._lost_at_ts = None
+        self._resolver = None
+        if self.marker_stream is not False:
+            self._pair_markers(full)
+        return info
+
+    def _stream_info(self, full) -> StreamInfo:
+        n = full.channel_count()
+        labels = full.get_channel_labels() or [None] * n
+        types = full.get_channel_types() or [None] * n
+        units = full.get_channel_units() or [None] * n
+        labels, types, units = (list(x)[:n] + [None] * (n - len(x)) for x in (labels, types, units))
+        ch_names, ch_types, ch_units, scale = [], [], [], np.ones(n)
+        for k in range(n):
+            ch_names.append(labels[k] or f"ch{k + 1}")
+            ctype = (types[k] or "eeg").lower()
+            ch_types.append(ctype)
+            unit = (units[k] or "").strip()
+            if not unit and ctype in VOLTAGE_TYPES:
+                unit = self.default_unit
+            factor = VOLT_SCALES.get(unit.lower())
+            if factor is not None:
+                scale[k] = factor
+                ch_units.append("V")
+            else:
+                ch_units.append(unit)
+        if len(set(ch_names)) != n:
+            log.warning("LSL stream %r has duplicate channel labels: %s", full.name(), ch_names)
+        self._scale = scale
+        return StreamInfo(
+            name=full.name(),
+            sfreq=float(full.nominal_srate()),
+            ch_names=tuple(ch_names),
+            ch_types=tuple(ch_types),
+            units=tuple(ch_units),
+            source_id=full.source_id(),
+            stype=full.type(),
+        )
+
+    def _markers_predicate(self, extra: str) -> str:
+        return f"{_type_is('markers')} and {extra}"
+
+    def _pair_markers(self, full) -> None:
+        import pylsl
+
+        candidates: list = []
+        if isinstance(self.marker_stream, str):
+            candidates = pylsl.resolve_bypred(self._markers_predicate(f"name={_lit(self.marker_stream)}"), 1, self.resolve_timeout)
+            if not candidates:
+                visible = pylsl.resolve_streams(wait_time=min(1.0, self.resolve_timeout))
+                raise StreamError(
+                    f"no LSL Markers stream named {self.marker_stream!r} found within {self.resolve_timeout:g} s. "
+                    f"Visible streams: {_describe(visible)}. Pass marker_stream=None to pair automatically or "
+                    f"False to go without markers."
+                )
+        else:
+            name, sid = full.name(), full.source_id()
+            related = [f"name={_lit(name + suffix)}" for suffix in ("-markers", "_markers", "Markers")]
+            if sid:
+                related.append(f"source_id={_lit(sid + '-markers')}")
+            candidates = pylsl.resolve_bypred(self._markers_predicate("(" + " or ".join(related) + ")"), 1, 0.5)
+            if not candidates:
+                same_host = pylsl.resolve_bypred(self._markers_predicate(f"hostname={_lit(full.hostname())}"), 2, 0.3)
+                if len(same_host) == 1:
+                    candidates = same_host
+                elif same_host:
+                    log.warning("several Markers streams on %s and none named after %r; no markers paired: %s",
+                                full.hostname(), name, _describe(same_host))
+        candidates = [c for c in candidates if c.channel_format() == pylsl.cf_string]
+        if not candidates:
+            log.info("no Markers stream paired with %r", full.name())
+            self._marker_inlet = None
+            self._marker_info = None
+            return
+        self._marker_info = candidates[0]
+        self._marker_inlet = self._open_inlet(candidates[0], pylsl.proc_clocksync)
+        log.info("paired markers %r with %r", candidates[0].name(), full.name())
+
+    def _disconnect(self) -> None:
+        for inlet in (self._inlet, self._marker_inlet):
+            if inlet is not None:
+                try:
+                    inlet.close_stream()
+                except Exception:  # noqa: BLE001 - closing a dead inlet may fail; nothing to save
+                    log.debug("closing an LSL inlet failed", exc_info=True)
+        self._inlet = self._marker_inlet = None
+        self._resolver = self._marker_resolver = None
+
+    # -- pulling ------------------------------------------------------------------------------
+    def _pull(self) -> tuple[np.ndarray, np.ndarray, list[Marker]]:
+        import pylsl
+
+        markers = self._pull_markers()
+        n_chans = self.info.n_chans
+        if self._inlet is None and not self._try_reconnect():
+            return np.empty((n_chans, 0)), np.empty(0), markers
+        chunks, stamps = [], []
+        assert self._dest is not None and self._scale is not None
+        while True:
+            try:
+                view, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self.max_chunk, dest_obj=self._dest, as_numpy=True)
+            except pylsl.util.LostError:
+                self._on_lost()
+                break
+            if len(ts) == 0:
+                break
+            chunks.append(view.T * self._scale[:, None])  # a new float64 array: volts
+            stamps.append(ts)
+            if len(ts) < self.max_chunk:
+                break
+        if not chunks:
+            return np.empty((n_chans, 0)), np.empty(0), markers
+        data = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=1)
+        timestamps = stamps[0] if len(stamps) == 1 else np.concatenate(stamps)
+        if self._lost_at_ts is not None or self._state is StreamState.RECONNECTING:
+            last = self._lost_at_ts if self._lost_at_ts is not None else float(timestamps[0])
+            markers.append(Marker(last, GAP_MARKER, max(0.0, float(timestamps[0]) - last)))
+            self._lost_at_ts = None
+            self._state = StreamState.CONNECTED
+            self._emit("reconnected", f"LSL stream {self.info.name!r} is back after {float(timestamps[0]) - last:.2f} s")
+        self._last_ts = float(timestamps[-1])
+        return data, timestamps, markers
+
+    def _on_lost(self) -> None:
+        import pylsl
+
+        log.warning("LSL stream %r lost; waiting for it to come back", self.info.name)
+        self._inlet = None
+        self._lost_at_ts = self._last_ts if self._last_ts is not None else self.now()
+        self.counters.gaps += 1
+        self._state = StreamState.RECONNECTING
+        full = self._lsl_info
+        if full.source_id():
+            self._resolver = pylsl.ContinuousResolver(pred=f"source_id={_lit(full.source_id())}")
+        else:
+            self._resolver = pylsl.ContinuousResolver(
+                pred=f"name={_lit(full.name())} and type={_lit(full.type())} and hostname={_lit(full.hostname())}"
+            )
+        self._emit("gap", f"LSL stream {full.name()!r} lost; reconnecting when an outlet with the same "
+                          f"{'source_id' if full.source_id() else 'name, type and host'} appears")
+
+    def _try_reconnect(self) -> bool:
+        """Non-blocking: open a new inlet when the lost outlet (same source_id) is visible again."""
+        if self._resolver is None:
+            return False
+        old = self._lsl_info
+        for candidate in self._resolver.results():
+            if candidate.uid() == old.uid():
+                continue  # the dead outlet, not yet forgotten by the resolver
+            if candidate.channel_count() != old.channel_count() or candidate.nominal_srate() != old.nominal_srate():
+                raise StreamError(
+                    f"LSL stream {old.name()!r} came back with {candidate.channel_count()} channels at "
+                    f"{candidate.nominal_srate():g} Hz instead of {old.channel_count()} at {old.nominal_srate():g} Hz; "
+                    f"reconnect explicitly (disconnect() then connect()) to accept the new layout"
+                )
+            try:
+                inlet = self._open_inlet(candidate, self._processing)
+            except StreamError:
+                log.warning("LSL stream %r reappeared but the connection failed; retrying", old.name(), exc_info=True)
+                return False
+            self._inlet = inlet
+            self._lsl_info = candidate
+            self._resolver = None
+            log.info("LSL stream %r reappeared (uid %s)", old.name(), candidate.uid())
+            if self._marker_inlet is None and self.marker_stream is not False:
+                try:
+                    self._pair_markers(old)
+                except StreamError:
+                    log.warning("markers of %r not found after reconnection", old.name(), exc_info=True)
+            return True
+        return False
+
+    def _pull_markers(self) -> list[Marker]:
+        import pylsl
+
+        if self._marker_inlet is None:
+            return []
+        try:
+            values, stamps = self._marker_inlet.pull_chunk(timeout=0.0)
+        except pylsl.util.LostError:
+            log.warning("Markers stream of %r lost", self.info.name)
+            self._marker_inlet = None
+            return []
+        return [Marker(float(t), str(v[0]) if len(v) == 1 else "/".join(map(str, v))) for v, t in zip(values, stamps)]
+
+
+class LslPlayer:
+    """Publish a connected :class:`Stream` as an LSL outlet (float32) plus a ``Markers`` outlet.
+
+    Used by ``bci-app play`` (recordings), ``bci-app simulate`` and the demo/GUI. Voltage channels are
+    sent in microvolts (``eeg_unit="microvolts"``, the usual LSL convention) or volts (``"V"``); the
+    unit is declared per channel in ``desc/channels/channel/unit`` together with label and type.
+    Sample timestamps and marker timestamps are the source stream's (LSL clock for live and
+    simulated sources; see :class:`~bci_app.acquisition.file.StreamFile` for files).
+
+    Drive it with :meth:`step` (manual) or :meth:`start` (a thread calling ``step`` every
+    ``interval`` s). When the source has no acquisition thread, ``step`` calls its ``acquire()``.
+    The markers outlet is named ``<name>-markers`` with source_id ``<source_id>-markers``, which
+    :class:`StreamLSL` pairs automatically.
+    """
+
+    def __init__(
+        self,
+        stream: Stream,
+        name: str | None = None,
+        *,
+        stype: str = "EEG",
+        source_id: str | None = None,
+        eeg_unit: Literal["microvolts", "V"] = "microvolts",
+        interval: float = 0.01,
+        markers: bool = True,
+    ) -> None:
+        if eeg_unit not in ("microvolts", "V"):
+            raise StreamError(f"eeg_unit must be 'microvolts' or 'V', got {eeg_unit!r}")
+        self.stream = stream
+        self._name = name
+        self.stype = stype
+        self._source_id = source_id
+        self.eeg_unit = eeg_unit
+        self.interval = float(interval)
+        self.with_markers = markers
+        self.outlet = None
+        self.marker_outlet = None
+        self.n_pushed = 0
+        self.n_markers_pushed = 0
+        self.n_lost = 0
+        self.error: BaseException | None = None
+        self._index = 0
+        self._marker_cursor = 0
+        self._scale: np.ndarray | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.done = threading.Event()
+
+    @property
+    def name(self) -> str:
+        return self._name or self.stream.info.name
+
+    @property
+    def source_id(self) -> str:
+        return self._source_id or f"bci-app-{self.name}"
+
+    def open(self) -> "LslPlayer":
+        """Create the outlets (connects the source first if needed)."""
+        if self.outlet is not None:
+            return self
+        configure_lsl()
+        import pylsl
+
+        if not self.stream.connected:
+            self.stream.connect()
+        info = self.stream.info
+        factor = 1e6 if self.eeg_unit == "microvolts" else 1.0
+        self._scale = np.array([factor if u == "V" else 1.0 for u in info.units])
+        units = [self.eeg_unit if u == "V" else (u or "") for u in info.units]
+        lsl_info = pylsl.StreamInfo(self.name, self.stype, info.n_chans, info.sfreq, "float32", self.source_id)
+        lsl_info.set_channel_labels(list(info.ch_names))
+        lsl_info.set_channel_types([t.upper() if t in VOLTAGE_TYPES else t for t in info.ch_types])
+        lsl_info.set_channel_units(units)
+        lsl_info.desc().append_child_value("manufacturer", "bci-app")
+        self.outlet = pylsl.StreamOutlet(lsl_info, chunk_size=0, max_buffered=int(max(30, self.stream.bufsize)))
+        if self.with_markers:
+            m_info = pylsl.StreamInfo(f"{self.name}-markers", "Markers", 1, pylsl.IRREGULAR_RATE, "string",
+                                      f"{self.source_id}-markers")
+            self.marker_outlet = pylsl.StreamOutlet(m_info)
+        self._index = self.stream.buffer.n_written  # publish from now on
+        self._marker_cursor = self.stream.n_markers
+        return self
+
+    def wait_for_consumers(self, timeout: float) -> bool:
+        """Block until an inlet is connected to the EEG outlet (``True``) or ``timeout`` s pass."""
+        self.open()
+        return bool(self.outlet.wait_for_consumers(timeout))
+
+    @property
+    def finished(self) -> bool:
+        """``True`` once a finite source (file) has ended and everything was pushed."""
+        return bool(getattr(self.stream, "finished", False)) and self._index >= self.stream.buffer.n_written
+
+    def step(self) -> int:
+        """Acquire (when the source has no thread) and push what is new. Returns samples pushed."""
+        self.open()
+        if self.stream.acquisition_delay is None:
+            self.stream.acquire()
+        res = self.stream.read_since(self._index)
+        if res.n_lost:
+            self.n_lost += res.n_lost
+            log.warning("LslPlayer %r: %d samples overwritten before they were published", self.name, res.n_lost)
+        self._index = res.next_index
+        n = res.data.shape[1]
+        if n:
+            chunk = np.ascontiguousarray((res.data * self._scale[:, None]).T, dtype=np.float32)
+            self.outlet.push_chunk(chunk, res.timestamps.tolist())
+            self.n_pushed += n
+        if self.marker_outlet is not None:
+            new = self.stream.get_markers(self._marker_cursor)
+            self._marker_cursor += len(new)
+            for marker in new:
+                self.marker_outlet.push_sample([marker.value], marker.timestamp)
+            self.n_markers_pushed += len(new)
+        if self.finished:
+            self.done.set()
+        return n
+
+    def start(self, wait_for_consumers: float | None = None) -> "LslPlayer":
+        """Publish from a background thread; optionally wait first for an inlet (``timeout`` s)."""
+        self.open()
+        if wait_for_consumers:
+            self.wait_for_consumers(wait_for_consumers)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"lsl-player-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception as exc:  # noqa: BLE001 - reported through .error and the log
+                log.exception("LslPlayer %r stopped", self.name)
+                self.error = exc
+                self.done.set()
+                return
+            if self.done.is_set():
+                return
+            next_t += self.interval
+            delay = next_t - time.monotonic()
+            if delay < 0:
+                next_t = time.monotonic()
+                delay = 0
+            self._stop.wait(delay)
+
+    def stop(self) -> None:
+        """Stop the thread and close the outlets (the source stays connected). Safe to call twice."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+        self._thread = None
+        self.outlet = None
+        self.marker_outlet = None
+
+    def __enter__(self) -> "LslPlayer":
+        return self.open()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
