@@ -1,0 +1,331 @@
+"""Headless Graz motor-imagery paradigm driven by an injectable clock.
+
+Trial timeline (seconds from trial start, defaults from BCI Competition IV 2a)::
+
+    0            cue_at_s (2)     cue_at_s + cue_duration_s (3.25)     imagery_end_s (6)     + rest
+    | fixation   | cue            | imagery (cue gone)                   | rest 1.5–3.5 s (random)
+    768          769..772         781                                    800
+
+GDF codes: 768 trial start (fixation cross, optional beep), 769/770/771/772 cue left/right/feet/
+tongue, 781 at the end of the cue display, i.e. onset of the cue-free imagery ("feedback") period —
+BCI IV 2a shows the cue for 1.25 s and the subject keeps imagining until 6 s; 2b's feedback
+sessions mark that period with 781. 800 end of trial (imagery end). 1023 rejected trial, emitted by
+:meth:`GrazParadigm.mark_rejected` with the *trial start* time (as in the BCI IV 2a files).
+
+Event timestamps are schedule-exact: ``start time + scheduled offset + paused time before it``, not
+the moment :meth:`GrazParadigm.update` happened to run. Pausing freezes the timeline; resuming
+shifts everything after it by the paused duration. Runs of ``trials_per_run`` are separated by
+breaks of ``break_s``. Phase-only changes (break, paused, finished, ...) are events with
+``code=None``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bci_app.config import GDF_CLASS_CODES, ParadigmConfig
+from bci_app.errors import CalibrationError
+
+TRIAL_START = 768
+FEEDBACK_ONSET = 781
+END_OF_TRIAL = 800
+REJECTED = 1023
+CUE_CODES = dict(GDF_CLASS_CODES)
+
+PHASES = ("idle", "fixation", "cue", "imagery", "rest", "break", "paused", "finished", "aborted")
+
+
+@dataclass(frozen=True)
+class ParadigmEvent:
+    """timestamp: clock seconds; code: GDF code or None (phase change only); trial_index: 0-based
+    trial (or None); label: class name of that trial (or None); phase: phase entered."""
+
+    timestamp: float
+    code: int | None
+    trial_index: int | None
+    label: str | None
+    phase: str
+
+
+@dataclass(frozen=True)
+class ParadigmState:
+    phase: str
+    trial_index: int | None  #: 0-based current trial (None before the first / after the last)
+    n_trials: int
+    run_index: int  #: 0-based run
+    n_runs: int
+    label: str | None  #: class of the current trial
+    completed_per_class: dict[str, int]  #: trials whose end (800) has been emitted
+    rejected: tuple[int, ...]
+    phase_time_left_s: float
+    time_left_s: float  #: until the paradigm finishes (pauses excluded)
+
+
+class ManualClock:
+    """A clock for tests: ``clock()`` returns ``now``; move it with :meth:`advance` / :meth:`set`."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = float(start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, dt: float) -> float:
+        self.now += float(dt)
+        return self.now
+
+    def set(self, t: float) -> float:
+        self.now = float(t)
+        return self.now
+
+
+def balanced_order(config: ParadigmConfig) -> list[str]:
+    """Class of each trial: every class ``trials_per_class`` times, balanced within each run as far
+    as the run length allows, shuffled with ``config.seed``."""
+    rng = np.random.default_rng(config.seed)
+    classes = list(config.classes)
+    remaining = {c: config.trials_per_class for c in classes}
+    total = len(classes) * config.trials_per_class
+    order: list[str] = []
+    while len(order) < total:
+        n_run = min(config.trials_per_run, total - len(order))
+        run: list[str] = []
+        base = n_run // len(classes)
+        for c in classes:
+            take = min(base, remaining[c])
+            run += [c] * take
+            remaining[c] -= take
+        while len(run) < n_run:  # the remainder goes to the classes with most left (random ties)
+            most = max(remaining.values())
+            pick = [c for c in classes if remaining[c] == most]
+            c = pick[int(rng.integers(len(pick)))]
+            run.append(c)
+            remaining[c] -= 1
+        order += [run[i] for i in rng.permutation(len(run))]
+    return order
+
+
+@dataclass(frozen=True)
+class _Scheduled:
+    offset: float  # timeline seconds from start (pauses excluded)
+    code: int | None
+    trial_index: int | None
+    label: str | None
+    phase: str
+
+
+class GrazParadigm:
+    """The Graz cue timeline. Call :meth:`start`, then :meth:`update` often (e.g. every frame).
+
+    ``clock``: seconds, e.g. ``pylsl.local_clock`` live or a :class:`ManualClock` in tests.
+    Observers (``subscribe``) are called synchronously from ``update``/``pause``/... in time order.
+    Thread-safe: one lock guards the state.
+    """
+
+    def __init__(self, config: ParadigmConfig, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.clock = clock
+        self.order = balanced_order(config)
+        self.n_trials = len(self.order)
+        self.n_runs = -(-self.n_trials // config.trials_per_run)
+        rng = np.random.default_rng([config.seed, 1])
+        self.rest_s = rng.uniform(config.rest_min_s, config.rest_max_s, self.n_trials)
+        self._schedule, self.trial_offsets = self._build_schedule()
+        self._lock = threading.RLock()
+        self._subscribers: list[Callable[[ParadigmEvent], None]] = []
+        self._start: float | None = None
+        self._paused_total = 0.0
+        self._paused_at: float | None = None
+        self._next = 0
+        self._phase = "idle"
+        self._trial: int | None = None
+        self._completed = {c: 0 for c in config.classes}
+        self._rejected: list[int] = []
+        self._trial_times: dict[int, float] = {}
+        self._terminal: str | None = None
+
+    # -- schedule --------------------------------------------------------------------------------
+    def _build_schedule(self) -> tuple[list[_Scheduled], list[float]]:
+        c = self.config
+        events: list[_Scheduled] = []
+        starts: list[float] = []
+        t = 0.0
+        for k, label in enumerate(self.order):
+            if k > 0 and k % c.trials_per_run == 0 and c.break_s > 0:
+                events.append(_Scheduled(t, None, None, None, "break"))
+                t += c.break_s
+            starts.append(t)
+            events += [
+                _Scheduled(t, TRIAL_START, k, label, "fixation"),
+                _Scheduled(t + c.cue_at_s, CUE_CODES[label], k, label, "cue"),
+                _Scheduled(t + min(c.cue_at_s + c.cue_duration_s, c.imagery_end_s), FEEDBACK_ONSET, k, label, "imagery"),
+                _Scheduled(t + c.imagery_end_s, END_OF_TRIAL, k, label, "rest"),
+            ]
+            t += c.imagery_end_s + float(self.rest_s[k])
+        events.append(_Scheduled(t, None, None, None, "finished"))
+        return events, starts
+
+    @property
+    def duration_s(self) -> float:
+        """Total timeline length without pauses, seconds."""
+        return self._schedule[-1].offset
+
+    # -- observers -------------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[ParadigmEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event: ParadigmEvent) -> None:
+        for cb in list(self._subscribers):
+            cb(event)
+
+    # -- control ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start now (the first trial's fixation at the current clock time)."""
+        with self._lock:
+            if self._start is not None:
+                raise CalibrationError("the paradigm has already been started; create a new one to restart")
+            self._start = float(self.clock())
+            self._update_locked(self._start)
+
+    def update(self) -> list[ParadigmEvent]:
+        """Advance to the clock's time and emit everything due. Returns the events emitted."""
+        with self._lock:
+            if self._start is None or self._terminal is not None or self._paused_at is not None:
+                return []
+            return self._update_locked(float(self.clock()))
+
+    def _update_locked(self, now: float) -> list[ParadigmEvent]:
+        emitted = []
+        while self._next < len(self._schedule):
+            s = self._schedule[self._next]
+            ts = self._start + s.offset + self._paused_total
+            if ts > now + 1e-12:
+                break
+            self._next += 1
+            self._phase = s.phase
+            if s.trial_index is not None:
+                self._trial = s.trial_index
+            if s.code == TRIAL_START:
+                self._trial_times[s.trial_index] = ts
+            if s.code == END_OF_TRIAL:
+                self._completed[s.label] += 1
+            if s.phase == "finished":
+                self._terminal = "finished"
+                self._trial = None
+            ev = ParadigmEvent(ts, s.code, s.trial_index, s.label, s.phase)
+            emitted.append(ev)
+            self._emit(ev)
+        return emitted
+
+    def pause(self) -> None:
+        """Freeze the timeline (events due until now are emitted first)."""
+        with self._lock:
+            if self._start is None or self._terminal is not None or self._paused_at is not None:
+                return
+            now = float(self.clock())
+            self._update_locked(now)
+            if self._terminal is not None:
+                return
+            self._paused_at = now
+            self._resume_phase = self._phase
+            self._phase = "paused"
+            self._emit(ParadigmEvent(now, None, self._trial, self._label(), "paused"))
+
+    def resume(self) -> None:
+        """Continue; every later event shifts by the paused duration."""
+        with self._lock:
+            if self._paused_at is None:
+                return
+            now = float(self.clock())
+            self._paused_total += now - self._paused_at
+            self._paused_at = None
+            self._phase = self._resume_phase
+            self._emit(ParadigmEvent(now, None, self._trial, self._label(), self._phase))
+            self._update_locked(now)
+
+    def abort(self) -> None:
+        """Stop for good; nothing more is emitted after the ``aborted`` event."""
+        with self._lock:
+            if self._terminal is not None:
+                return
+            now = float(self.clock())
+            if self._start is not None and self._paused_at is None:
+                self._update_locked(now)
+                if self._terminal is not None:
+                    return
+            self._paused_at = None
+            self._terminal = "aborted"
+            self._phase = "aborted"
+            self._emit(ParadigmEvent(now, None, self._trial, self._label(), "aborted"))
+
+    def mark_rejected(self, trial_index: int) -> ParadigmEvent:
+        """Emit GDF 1023 for a trial that has started, stamped with that trial's start time."""
+        with self._lock:
+            if trial_index not in self._trial_times:
+                raise CalibrationError(
+                    f"trial {trial_index} has not started yet; only started trials can be marked rejected"
+                )
+            if trial_index not in self._rejected:
+                self._rejected.append(trial_index)
+            ev = ParadigmEvent(
+                self._trial_times[trial_index], REJECTED, trial_index, self.order[trial_index], self._phase
+            )
+            self._emit(ev)
+            return ev
+
+    # -- state -----------------------------------------------------------------------------------
+    def _label(self) -> str | None:
+        return None if self._trial is None else self.order[self._trial]
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @property
+    def finished(self) -> bool:
+        return self._terminal is not None
+
+    def trial_start_time(self, trial_index: int) -> float | None:
+        """Clock time of a started trial's 768 marker (None if not started)."""
+        return self._trial_times.get(trial_index)
+
+    @property
+    def state(self) -> ParadigmState:
+        """Snapshot for display (does not advance the timeline)."""
+        with self._lock:
+            if self._start is None:
+                elapsed = 0.0
+            else:
+                now = self._paused_at if self._paused_at is not None else float(self.clock())
+                elapsed = now - self._start - self._paused_total
+            if self._terminal is not None or self._next >= len(self._schedule):
+                phase_left = total_left = 0.0
+            else:
+                phase_left = max(self._schedule[self._next].offset - elapsed, 0.0)
+                total_left = max(self.duration_s - elapsed, 0.0)
+            run = 0 if self._trial is None else self._trial // self.config.trials_per_run
+            return ParadigmState(
+                phase=self._phase,
+                trial_index=self._trial,
+                n_trials=self.n_trials,
+                run_index=run,
+                n_runs=self.n_runs,
+                label=self._label(),
+                completed_per_class=dict(self._completed),
+                rejected=tuple(self._rejected),
+                phase_time_left_s=phase_left,
+                time_left_s=total_left,
+            )
