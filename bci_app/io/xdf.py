@@ -1,0 +1,502 @@
+"""Incremental, crash-safe XDF 1.0 writer and a recorder for :class:`~bci_app.acquisition.Stream` sources.
+
+File layout (https://github.com/sccn/xdf/wiki/Specifications): the magic ``XDF:``, a FileHeader
+chunk, then StreamHeader, Samples, ClockOffset and Boundary chunks as data arrive, and a StreamFooter
+per stream at close. Every chunk is ``[NumLengthBytes][Length][Tag][Content]`` with a variable-length
+length (1, 4 or 8 bytes, little endian); stream chunks start with a uint32 stream id; each sample
+carries its timestamp (``0x08`` + float64).
+
+Crash safety: chunks are encoded into memory and appended whole, then ``fsync``'d, at least every
+``flush_interval`` seconds (default 0.5 s, never more than 1 s). A killed process therefore leaves a
+file that ends on a chunk boundary (minus at most one partly written chunk, which pyxdf skips) and
+lacks at most the last interval. When a write fails (disk full: ``ENOSPC``/``EFBIG``), the file is cut
+back to the last complete chunk, the recorder stops with a :class:`RecordingError` in
+:attr:`XdfRecorder.error` and an ``on_error`` callback, and pushes become no-ops: the caller's thread
+never sees the exception.
+
+Timestamps are written as given (LSL clock seconds); ClockOffset chunks with offset 0 record that they
+are already on the recording machine's clock. EEG recorded from a :class:`Stream` in volts is written
+in microvolts with unit ``"microvolts"`` (the XDF convention); :func:`bci_app.io.recording.read_recording`
+scales it back to volts. Nothing inside a stream is used as a path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import os
+import struct
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bci_app.errors import RecordingError
+
+if TYPE_CHECKING:
+    from bci_app.acquisition.base import Stream
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"XDF:"
+TAG_FILE_HEADER, TAG_STREAM_HEADER, TAG_SAMPLES, TAG_CLOCK_OFFSET, TAG_BOUNDARY, TAG_STREAM_FOOTER = 1, 2, 3, 4, 5, 6
+BOUNDARY_UUID = bytes(
+    [0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F, 0xB3, 0x0E, 0xD5, 0x46, 0x73, 0x83, 0xCB, 0xE4]
+)
+#: XDF channel formats and their little-endian numpy dtypes (``string`` has none).
+NUMERIC_FORMATS: dict[str, str] = {
+    "float32": "<f4",
+    "double64": "<f8",
+    "int8": "<i1",
+    "int16": "<i2",
+    "int32": "<i4",
+    "int64": "<i8",
+}
+CHANNEL_FORMATS = (*NUMERIC_FORMATS, "string")
+_UV_PER_V = 1e6
+
+
+def varlen(n: int) -> bytes:
+    """XDF variable-length integer: one byte giving the width (1, 4 or 8), then the value."""
+    if n < 0:
+        raise ValueError(f"XDF lengths are unsigned, got {n}")
+    if n < 1 << 8:
+        return b"\x01" + struct.pack("<B", n)
+    if n < 1 << 32:
+        return b"\x04" + struct.pack("<I", n)
+    return b"\x08" + struct.pack("<Q", n)
+
+
+def chunk(tag: int, content: bytes, stream_id: int | None = None) -> bytes:
+    """One chunk: ``varlen(len) + uint16 tag [+ uint32 stream id] + content``."""
+    if stream_id is not None:
+        content = struct.pack("<I", stream_id) + content
+    return varlen(len(content) + 2) + struct.pack("<H", tag) + content
+
+
+def _xml(root: ET.Element) -> bytes:
+    return b'<?xml version="1.0"?>' + ET.tostring(root, encoding="utf-8")
+
+
+def _add_text(parent: ET.Element, tag: str, text: Any) -> ET.Element:
+    el = ET.SubElement(parent, tag)
+    el.text = str(text)
+    return el
+
+
+def _dict_to_xml(parent: ET.Element, data: Mapping[str, Any]) -> None:
+    """Nested mapping → child elements (keys sanitised to XML names; lists repeat the element)."""
+    for key, value in data.items():
+        tag = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in str(key)) or "_"
+        if not (tag[0].isalpha() or tag[0] == "_"):
+            tag = "_" + tag
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, Mapping):
+                _dict_to_xml(ET.SubElement(parent, tag), item)
+            else:
+                _add_text(parent, tag, "" if item is None else item)
+
+
+def encode_numeric_samples(data: np.ndarray, timestamps: np.ndarray, dtype: str) -> bytes:
+    """Samples chunk body for ``data`` (n_chans, n) at ``timestamps`` (n,): each sample is
+    ``0x08 + float64 timestamp + n_chans values``."""
+    n_chans, n = data.shape
+    rec = np.empty(n, dtype=[("flag", "u1"), ("ts", "<f8"), ("values", dtype, (n_chans,))])
+    rec["flag"] = 8
+    rec["ts"] = timestamps
+    rec["values"] = data.T
+    return varlen(n) + rec.tobytes()
+
+
+def encode_string_samples(values: Sequence[Sequence[str]], timestamps: np.ndarray) -> bytes:
+    """Samples chunk body for string samples: ``values[k]`` holds one string per channel."""
+    parts = [varlen(len(values))]
+    for ts, sample in zip(timestamps, values):
+        parts.append(b"\x08" + struct.pack("<d", float(ts)))
+        for text in sample:
+            raw = str(text).encode("utf-8")
+            parts.append(varlen(len(raw)) + raw)
+    return b"".join(parts)
+
+
+@dataclass
+class XdfStream:
+    """A stream registered with a recorder (returned by :meth:`XdfRecorder.add_stream`)."""
+
+    stream_id: int
+    name: str
+    stype: str
+    n_chans: int
+    sfreq: float
+    channel_format: str
+    first_timestamp: float | None = None
+    last_timestamp: float | None = None
+    sample_count: int = 0
+    clock_offsets: list[tuple[float, float]] = field(default_factory=list)
+
+
+class XdfRecorder:
+    """Write streams into one XDF file, incrementally and crash-safely.
+
+    Parameters
+    ----------
+    path : the ``.xdf`` file to create (an existing file is refused unless ``overwrite``).
+    file_desc : nested mapping written into the FileHeader (e.g. ``{"config": yaml_text}``).
+    flush_interval : seconds between flushes (0 < x ≤ 1); ``None`` for no background thread (call
+        :meth:`flush` yourself).
+    clock : seconds on the timestamps' clock, for ClockOffset collection times (default
+        ``pylsl.local_clock``).
+    on_error : called with the :class:`RecordingError` (from the flush thread) when writing fails.
+
+    Use as a context manager or call :meth:`close`. Thread-safe: ``push`` from any thread.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        file_desc: Mapping[str, Any] | None = None,
+        flush_interval: float | None = 0.5,
+        clock: Callable[[], float] | None = None,
+        on_error: Callable[[RecordingError], None] | None = None,
+        overwrite: bool = False,
+        clock_offset_interval: float = 5.0,
+    ) -> None:
+        if flush_interval is not None and not 0 < flush_interval <= 1.0:
+            raise RecordingError(f"flush_interval must be in (0, 1] s so a crash loses at most 1 s, got {flush_interval}")
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".xdf":
+            raise RecordingError(f"recording file must end in .xdf, got {self.path.name!r}")
+        if self.path.exists() and not overwrite:
+            raise RecordingError(f"{self.path} already exists; choose another file name or pass overwrite=True")
+        if clock is None:
+            from bci_app.lsl_config import configure_lsl
+
+            configure_lsl()
+            import pylsl
+
+            clock = pylsl.local_clock
+        self._clock = clock
+        self.on_error = on_error
+        self.flush_interval = flush_interval
+        self.clock_offset_interval = clock_offset_interval
+        self.error: RecordingError | None = None
+        self._lock = threading.RLock()
+        self._pending: list[bytes] = []
+        self._streams: dict[int, XdfStream] = {}
+        self._sources: list[_SourceTap] = []
+        self._closed = False
+        self._last_offset_time = -math.inf
+        self._bytes_written = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            raise RecordingError(f"cannot create recording {self.path}: {exc.strerror or exc}; check the folder and its permissions") from exc
+        header = ET.Element("info")
+        _add_text(header, "version", "1.0")
+        _add_text(header, "datetime", _dt.datetime.now(_dt.timezone.utc).isoformat())
+        _add_text(header, "writer", "bci-app")
+        if file_desc:
+            _dict_to_xml(ET.SubElement(header, "desc"), file_desc)
+        self._pending.append(MAGIC + chunk(TAG_FILE_HEADER, _xml(header)))
+        self.flush()
+        if self.error is not None:
+            raise self.error
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if flush_interval is not None:
+            self._thread = threading.Thread(target=self._run, name=f"xdf-{self.path.name}", daemon=True)
+            self._thread.start()
+
+    # -- streams --------------------------------------------------------------------------------
+    def add_stream(
+        self,
+        name: str,
+        stype: str,
+        ch_names: Sequence[str],
+        *,
+        ch_types: Sequence[str] | None = None,
+        units: Sequence[str] | None = None,
+        sfreq: float = 0.0,
+        channel_format: str = "float32",
+        source_id: str = "",
+        desc: Mapping[str, Any] | None = None,
+    ) -> XdfStream:
+        """Register a stream and write its StreamHeader; returns the handle for :meth:`push`.
+
+        ``sfreq`` 0 means irregular (markers). Channel labels/types/units go into
+        ``desc/channels/channel`` per the XDF conventions.
+        """
+        if channel_format not in CHANNEL_FORMATS:
+            raise RecordingError(f"unknown XDF channel format {channel_format!r}; expected one of {', '.join(CHANNEL_FORMATS)}")
+        n = len(ch_names)
+        if n == 0:
+            raise RecordingError(f"stream {name!r} has zero channels")
+        ch_types = list(ch_types) if ch_types is not None else [stype] * n
+        units = list(units) if units is not None else [""] * n
+        if len(ch_types) != n or len(units) != n:
+            raise RecordingError(f"stream {name!r}: {n} channel names but {len(ch_types)} types and {len(units)} units")
+        with self._lock:
+            stream_id = len(self._streams) + 1
+            info = ET.Element("info")
+            for tag, value in (
+                ("name", name), ("type", stype), ("channel_count", n), ("nominal_srate", repr(float(sfreq))),
+                ("channel_format", channel_format), ("source_id", source_id), ("version", "1.1"),
+                ("created_at", repr(float(self._clock()))), ("uid", uuid.uuid4()), ("session_id", "default"),
+                ("hostname", ""),
+            ):
+                _add_text(info, tag, value)
+            desc_el = ET.SubElement(info, "desc")
+            channels = ET.SubElement(desc_el, "channels")
+            for label, ctype, unit in zip(ch_names, ch_types, units):
+                ch = ET.SubElement(channels, "channel")
+                _add_text(ch, "label", label)
+                _add_text(ch, "type", ctype)
+                _add_text(ch, "unit", unit)
+            if desc:
+                _dict_to_xml(desc_el, desc)
+            handle = XdfStream(stream_id, name, stype, n, float(sfreq), channel_format)
+            self._streams[stream_id] = handle
+            self._queue(chunk(TAG_STREAM_HEADER, _xml(info), stream_id))
+        return handle
+
+    def push(self, handle: XdfStream, data: np.ndarray | Sequence[Any], timestamps: Sequence[float] | np.ndarray) -> bool:
+        """Queue samples: numeric ``data`` (n_chans, n) or, for string streams, a list of n strings
+        (one channel) or of n per-sample lists. Returns False (and writes nothing) once the recorder
+        has stopped; raises :class:`RecordingError` only for malformed input."""
+        timestamps = np.asarray(timestamps, dtype=np.float64).reshape(-1)
+        n = timestamps.size
+        if handle.channel_format == "string":
+            values = [[s] if isinstance(s, str) else list(s) for s in data]
+            if len(values) != n or any(len(v) != handle.n_chans for v in values):
+                raise RecordingError(f"stream {handle.name!r}: expected {n} samples of {handle.n_chans} strings")
+            body = encode_string_samples(values, timestamps) if n else b""
+        else:
+            arr = np.asarray(data)
+            if arr.ndim == 1 and handle.n_chans == 1:
+                arr = arr[None, :]
+            if arr.shape != (handle.n_chans, n):
+                raise RecordingError(f"stream {handle.name!r}: expected data of shape ({handle.n_chans}, {n}), got {arr.shape}")
+            body = encode_numeric_samples(arr, timestamps, NUMERIC_FORMATS[handle.channel_format]) if n else b""
+        with self._lock:
+            if self._closed or self.error is not None:
+                return False
+            if handle.stream_id not in self._streams:
+                raise RecordingError(f"stream {handle.name!r} was not added to this recorder")
+            if n == 0:
+                return True
+            self._queue(chunk(TAG_SAMPLES, body, handle.stream_id))
+            if handle.first_timestamp is None:
+                handle.first_timestamp = float(timestamps[0])
+            handle.last_timestamp = float(timestamps[-1])
+            handle.sample_count += n
+        return True
+
+    def record_stream(self, stream: "Stream", *, name: str | None = None, to_microvolts: bool = True) -> "_SourceTap":
+        """Record a connected :class:`Stream`: every sample (through ``read_since`` cursors, from the
+        oldest sample still in its buffer) and every marker (through ``get_markers`` cursors) as an
+        EEG stream plus a ``Markers`` string stream. Polled at each flush (or :meth:`poll`)."""
+        info = stream.info
+        name = name or info.name
+        units = list(info.units)
+        scale = np.ones(info.n_chans)
+        if to_microvolts:
+            volts = np.array([u.lower() in ("v", "volts") for u in units])
+            scale[volts] = _UV_PER_V
+            units = ["microvolts" if v else u for u, v in zip(units, volts)]
+        eeg = self.add_stream(
+            name, info.stype, info.ch_names, ch_types=[t.upper() if t.lower() == "eeg" else t for t in info.ch_types],
+            units=units, sfreq=info.sfreq, channel_format="float32", source_id=info.source_id,
+        )
+        markers = self.add_stream(
+            f"{name}-markers", "Markers", ["marker"], ch_types=["Marker"], units=[""], sfreq=0.0,
+            channel_format="string", source_id=f"{info.source_id}-markers",
+        )
+        tap = _SourceTap(stream, eeg, markers, scale, index=max(0, stream.buffer.n_written - stream.buffer.n_available))
+        with self._lock:
+            self._sources.append(tap)
+        return tap
+
+    @property
+    def streams(self) -> list[XdfStream]:
+        with self._lock:
+            return list(self._streams.values())
+
+    @property
+    def bytes_written(self) -> int:
+        return self._bytes_written
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    # -- writing ----------------------------------------------------------------------------------
+    def _queue(self, data: bytes) -> None:
+        self._pending.append(data)
+
+    def poll(self) -> None:
+        """Pull new samples and markers from recorded :class:`Stream` sources into the queue."""
+        with self._lock:
+            taps = list(self._sources)
+        for tap in taps:
+            tap.poll(self)
+
+    def _clock_offsets(self) -> None:
+        now = float(self._clock())
+        if now - self._last_offset_time < self.clock_offset_interval:
+            return
+        self._last_offset_time = now
+        for handle in self._streams.values():
+            handle.clock_offsets.append((now, 0.0))
+            self._queue(chunk(TAG_CLOCK_OFFSET, struct.pack("<dd", now, 0.0), handle.stream_id))
+        self._queue(chunk(TAG_BOUNDARY, BOUNDARY_UUID))
+
+    def flush(self) -> bool:
+        """Write queued chunks and ``fsync``. Returns False when the recorder has failed."""
+        with self._lock:
+            if self.error is not None:
+                return False
+            if not self._closed and self._streams:
+                self._clock_offsets()
+            if not self._pending:
+                return True
+            payload = b"".join(self._pending)
+            self._pending = []
+            try:
+                view = memoryview(payload)
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._fail(exc)
+                return False
+            self._bytes_written += len(payload)
+            return True
+
+    def _fail(self, exc: OSError) -> None:
+        """Cut the file back to its last complete chunk, stop, and tell the owner."""
+        reason = {28: "the disk is full", 27: "the file size limit was reached"}.get(exc.errno or 0, exc.strerror or str(exc))
+        self.error = RecordingError(
+            f"recording to {self.path} stopped: {reason} (errno {exc.errno}). The {self._bytes_written} bytes "
+            "written before stay readable; free space or choose another folder, then start a new recording."
+        )
+        self.error.__cause__ = exc
+        log.error("%s", self.error)
+        try:
+            os.ftruncate(self._fd, self._bytes_written)
+        except OSError:
+            log.exception("could not truncate %s after the write error", self.path)
+        self._pending = []
+        self._closed = True
+        try:
+            os.close(self._fd)
+        except OSError:
+            log.exception("closing %s after the write error failed", self.path)
+        self._fd = -1
+        if self.on_error is not None:
+            try:
+                self.on_error(self.error)
+            except Exception:  # noqa: BLE001 - a bad callback must not hide the error
+                log.exception("recording on_error callback failed")
+
+    def _run(self) -> None:
+        assert self.flush_interval is not None
+        while not self._stop.wait(self.flush_interval):
+            try:
+                self.poll()
+            except Exception as exc:  # noqa: BLE001 - a failing source stops recording of it, visibly
+                log.exception("recorder could not read its source")
+                with self._lock:
+                    if self.error is None:
+                        self.error = RecordingError(f"recording to {self.path} could not read its source: {exc}")
+            if not self.flush():
+                return
+
+    def close(self) -> None:
+        """Write what is queued, the StreamFooters and close. Safe to call twice; never raises
+        for write errors (see :attr:`error`)."""
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._stop.set()
+            self._thread.join(timeout=5.0)
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.poll()
+            except Exception as exc:  # noqa: BLE001
+                log.exception("recorder could not read its source at close")
+                if self.error is None:
+                    self.error = RecordingError(f"recording to {self.path} could not read its source: {exc}")
+            if self.error is None and not self.flush():
+                return
+            for handle in self._streams.values():
+                self._queue(chunk(TAG_STREAM_FOOTER, _xml(self._footer(handle)), handle.stream_id))
+            self._closed = True
+            err, self.error = self.error, None
+            ok = self.flush()
+            self.error = err or self.error
+            if ok:
+                os.close(self._fd)
+                self._fd = -1
+
+    @staticmethod
+    def _footer(handle: XdfStream) -> ET.Element:
+        info = ET.Element("info")
+        _add_text(info, "first_timestamp", repr(handle.first_timestamp if handle.first_timestamp is not None else 0.0))
+        _add_text(info, "last_timestamp", repr(handle.last_timestamp if handle.last_timestamp is not None else 0.0))
+        _add_text(info, "sample_count", handle.sample_count)
+        offsets = ET.SubElement(info, "clock_offsets")
+        for time, value in handle.clock_offsets:
+            offset = ET.SubElement(offsets, "offset")
+            _add_text(offset, "time", repr(time))
+            _add_text(offset, "value", repr(value))
+        return info
+
+    def __enter__(self) -> "XdfRecorder":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@dataclass
+class _SourceTap:
+    """Cursor state for one :class:`Stream` being recorded."""
+
+    stream: "Stream"
+    eeg: XdfStream
+    markers: XdfStream
+    scale: np.ndarray
+    index: int = 0
+    marker_index: int = 0
+    n_lost: int = 0
+
+    def poll(self, recorder: XdfRecorder) -> None:
+        result = self.stream.read_since(self.index)
+        if result.n_lost:
+            self.n_lost += result.n_lost
+            log.warning("recorder lost %d samples of %s (buffer overrun)", result.n_lost, self.eeg.name)
+        self.index = result.next_index
+        if result.timestamps.size:
+            recorder.push(self.eeg, (result.data * self.scale[:, None]).astype(np.float32), result.timestamps)
+        markers = self.stream.get_markers(self.marker_index)
+        if markers:
+            self.marker_index += len(markers)
+            recorder.push(self.markers, [m.value for m in markers], [m.timestamp for m in markers])
