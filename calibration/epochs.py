@@ -1,0 +1,263 @@
+"""Epochs relative to cues, from recordings, through dataset presets.
+
+A preset (``configs/datasets/<name>.yaml``, validated by :class:`DatasetPreset`) maps each file's
+marker values to class names (EEGMMIDB: the run number in the file name decides what T1/T2 mean).
+
+- :func:`extract_epochs`: raw epochs (volts, all channels or the ones asked) for inspection,
+  baselines (CSP, tangent space) and artifact counts.
+- :func:`epochs_for_model`: what training uses — the recording goes through the shared streaming
+  preprocessing (:func:`bci_app.signal.preprocess.preprocess_recording`), windows are cut at the
+  cues and finalized with :func:`~bci_app.signal.preprocess.finalize_window`, exactly like the
+  online decoder's input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bci_app.config import PreprocessingConfig
+from bci_app.errors import CalibrationError, ConfigError
+from bci_app.io.recording import Recording
+from bci_app.signal.channels import match_channels
+from bci_app.signal.preprocess import (
+    PreprocessingSpec,
+    cut_windows,
+    finalize_windows,
+    preprocess_recording,
+    reject_artifacts,
+)
+
+DATASETS_DIR = Path(__file__).resolve().parent.parent / "configs" / "datasets"
+
+
+class LabelRule(BaseModel):
+    """``labels`` (marker value → class) applying to ``runs`` (None: every file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    runs: list[int] | None = None
+    labels: dict[str, str] = Field(min_length=1)
+
+
+class DatasetPreset(BaseModel):
+    """How a dataset's marker values map to classes."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    run_pattern: str | None = None  #: regex with a ``run`` group, searched in the file name
+    rules: list[LabelRule] = Field(min_length=1)
+    ignore: list[str] = []  #: marker values that are not cues (no warning, no epoch)
+    trial_start: str | None = None  #: marker value that starts a trial (to attribute ``rejected``)
+    rejected: str | None = None  #: marker value that marks the enclosing trial as rejected
+
+    def run_of(self, path: str | Path | None) -> int | None:
+        if self.run_pattern is None or path is None:
+            return None
+        m = re.search(self.run_pattern, Path(path).name, flags=re.IGNORECASE)
+        return int(m.group("run")) if m else None
+
+    def labels_for(self, path: str | Path | None) -> dict[str, str]:
+        """Marker value → class name for the file at ``path``. Raises :class:`CalibrationError`
+        when no rule applies (e.g. a motor-execution run)."""
+        run = self.run_of(path)
+        for rule in self.rules:
+            if rule.runs is None or (run is not None and run in rule.runs):
+                return dict(rule.labels)
+        runs = sorted({r for rule in self.rules for r in (rule.runs or [])})
+        raise CalibrationError(
+            f"dataset preset {self.name!r} has no labels for {Path(str(path)).name if path else 'this file'} "
+            f"(run {run}); it covers runs {runs}. Use imagery runs, or another preset."
+        )
+
+
+def load_dataset_preset(name_or_path: str | Path) -> DatasetPreset:
+    """Load ``configs/datasets/<name>.yaml`` (or a YAML path) with ``yaml.safe_load``."""
+    path = Path(name_or_path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        path = DATASETS_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in DATASETS_DIR.glob("*.yaml"))) or "none"
+        raise ConfigError(f"dataset preset {name_or_path!r} not found ({path}); available: {available}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return DatasetPreset.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {details}") from exc
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """Trials cut at cues.
+
+    data: (n_trials, n_chans, n_times) float64 volts (:func:`extract_epochs`) or float32 model input
+    (:func:`epochs_for_model`). labels: (n_trials,) int indices into ``classes``. onsets: cue times
+    (s, recording time base). rejected: (n_trials,) bool; reasons: text per trial or None.
+    """
+
+    data: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    onsets: np.ndarray
+    ch_names: tuple[str, ...]
+    sfreq: float
+    rejected: np.ndarray
+    reasons: tuple[str | None, ...]
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.data.shape[0])
+
+    def clean(self) -> "Epochs":
+        """Only the trials not rejected."""
+        keep = ~self.rejected
+        return Epochs(
+            self.data[keep], self.labels[keep], self.classes, self.onsets[keep], self.ch_names, self.sfreq,
+            self.rejected[keep], tuple(r for r, k in zip(self.reasons, keep) if k),
+        )
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per class: ``{"total": n, "rejected": r}``."""
+        return {
+            c: {
+                "total": int((self.labels == i).sum()),
+                "rejected": int(((self.labels == i) & self.rejected).sum()),
+            }
+            for i, c in enumerate(self.classes)
+        }
+
+
+def _resolve_mapping(
+    recording: Recording, preset: DatasetPreset | Mapping[str, str] | str
+) -> tuple[dict[str, str], DatasetPreset | None]:
+    if isinstance(preset, str):
+        preset = load_dataset_preset(preset)
+    if isinstance(preset, DatasetPreset):
+        return preset.labels_for(recording.path), preset
+    return dict(preset), None
+
+
+def find_cues(
+    recording: Recording,
+    preset: DatasetPreset | Mapping[str, str] | str,
+    classes: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
+    """Cue onsets (s), label indices, classes and a marked-rejected mask from the markers.
+
+    ``classes`` fixes the label order and drops cues of other classes; by default the preset's
+    classes for this file, in its order.
+    """
+    mapping, preset_obj = _resolve_mapping(recording, preset)
+    if classes is None:
+        classes = tuple(dict.fromkeys(mapping.values()))
+    classes = tuple(classes)
+    unknown = set(classes) - set(mapping.values())
+    if unknown:
+        raise CalibrationError(
+            f"{recording.path.name}: classes {sorted(unknown)} do not occur in its label mapping "
+            f"{mapping}; choose among {sorted(set(mapping.values()))}"
+        )
+    markers = sorted(recording.markers, key=lambda m: m.timestamp)
+    onsets, labels = [], []
+    for m in markers:
+        cls = mapping.get(m.value.strip())
+        if cls is not None and cls in classes:
+            onsets.append(m.timestamp)
+            labels.append(classes.index(cls))
+    onsets_a = np.asarray(onsets, dtype=np.float64)
+    marked = np.zeros(len(onsets), dtype=bool)
+    if preset_obj is not None and preset_obj.rejected is not None and len(onsets):
+        rej_times = np.array([m.timestamp for m in markers if m.value.strip() == preset_obj.rejected])
+        starts = np.array([m.timestamp for m in markers if m.value.strip() == preset_obj.trial_start])
+        for i, t in enumerate(onsets_a):
+            # the trial holding this cue: from its trial-start marker (or the cue) to the next one
+            begin = starts[starts <= t].max() if (starts <= t).any() else t
+            later = starts[starts > t]
+            end = later.min() if later.size else np.inf
+            marked[i] = bool(((rej_times >= begin) & (rej_times < end)).any())
+    return onsets_a, np.asarray(labels, dtype=np.int64), classes, marked
+
+
+def _check_enough(n_found: int, recording: Recording) -> None:
+    if n_found == 0:
+        raise CalibrationError(
+            f"{recording.path.name}: no cue markers of the requested classes found "
+            f"(markers present: {sorted({m.value for m in recording.markers}) or 'none'})"
+        )
+
+
+def extract_epochs(
+    recording: Recording,
+    preset: DatasetPreset | Mapping[str, str] | str,
+    tmin: float,
+    tmax: float,
+    *,
+    classes: Sequence[str] | None = None,
+    ch_names: Sequence[str] | None = None,
+    config: PreprocessingConfig | None = None,
+) -> Epochs:
+    """Raw epochs [onset+tmin, onset+tmax) in volts, float64, for each cue mapped by ``preset``.
+
+    ``ch_names``: channels to keep (matched by name), default all. Artifact rejection runs with
+    ``config`` (default thresholds) on the epochs after per-channel demeaning; trials marked 1023
+    in the recording are rejected too. Cues whose window leaves the recording are dropped.
+    """
+    onsets, labels, classes_t, marked = find_cues(recording, preset, classes)
+    _check_enough(len(onsets), recording)
+    if ch_names is None:
+        picks, names = list(range(len(recording.ch_names))), tuple(recording.ch_names)
+    else:
+        picks = match_channels(recording.ch_names, ch_names, source=recording.path.name)
+        names = tuple(ch_names)
+    n_times = int(round((tmax - tmin) * recording.sfreq))
+    data = recording.data[picks]
+    windows, ok = cut_windows(data, recording.timestamps, onsets, tmin, n_times, recording.sfreq)
+    keep, reasons = reject_artifacts(windows, config or PreprocessingConfig())
+    return _make_epochs(windows, labels[ok], classes_t, onsets[ok], names, recording.sfreq, keep, reasons, marked[ok])
+
+
+def _make_epochs(data, labels, classes, onsets, names, sfreq, keep, reasons, marked) -> Epochs:
+    reasons = list(reasons)
+    for i in np.nonzero(marked)[0]:
+        reasons[i] = reasons[i] or "marked rejected (1023) during recording"
+    rejected = ~np.asarray(keep, dtype=bool) | marked
+    return Epochs(data, labels, tuple(classes), onsets, tuple(names), float(sfreq), rejected, tuple(reasons))
+
+
+def epochs_for_model(
+    recording: Recording,
+    spec: PreprocessingSpec,
+    classes: Sequence[str] | None,
+    tmin: float,
+    tmax: float,
+    preset: DatasetPreset | Mapping[str, str] | str,
+    *,
+    config: PreprocessingConfig | None = None,
+) -> Epochs:
+    """Model-input epochs: shared streaming preprocessing over the whole recording, windows
+    [onset+tmin, onset+tmax) at ``spec.sfreq`` finalized with ``spec`` → float32
+    (n_trials, spec.n_chans, round((tmax-tmin)*spec.sfreq)).
+
+    Artifact rejection runs on the band-passed windows (volts) before finalizing. To fit Euclidean
+    alignment: call with a spec without alignment, ``R = fit_euclidean_alignment(ep.clean().data)``,
+    then ``spec.with_alignment(R)`` and call again (or :func:`finalize_windows` again).
+    """
+    onsets, labels, classes_t, marked = find_cues(recording, preset, classes)
+    _check_enough(len(onsets), recording)
+    data, ts = preprocess_recording(recording, spec)
+    n_times = int(round((tmax - tmin) * spec.sfreq))
+    windows, ok = cut_windows(data, ts, onsets, tmin, n_times, spec.sfreq)
+    keep, reasons = reject_artifacts(windows, config or PreprocessingConfig())
+    return _make_epochs(
+        finalize_windows(windows, spec), labels[ok], classes_t, onsets[ok], spec.ch_names, spec.sfreq,
+        keep, reasons, marked[ok],
+    )
