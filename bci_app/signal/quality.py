@@ -1,0 +1,274 @@
+"""Signal quality and calibration quality, Qt-free (the GUI only renders these results).
+
+- :func:`channel_quality`: per-channel flags for a recent window (flat, railed, noisy, line noise).
+- :func:`power_spectrum` / :func:`band_power`: Welch spectra and mean power in frequency bands.
+- :class:`CalibrationQuality`: accrues calibration trials and reports mu/beta ERD at C3/C4 per
+  class, a cross-validated separability estimate and "enough data" advice.
+
+Inputs are volts, (n_chans, n_times); frequencies in Hz; powers in V²/Hz.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+from bci_app.errors import CalibrationError
+from bci_app.signal.channels import normalize_ch_name
+
+MU_BAND: tuple[float, float] = (8.0, 13.0)
+BETA_BAND: tuple[float, float] = (13.0, 30.0)
+QUALITY_FLAGS: tuple[str, ...] = ("flat", "railed", "noisy", "line_noise")
+
+
+@dataclass(frozen=True)
+class ChannelQuality:
+    """Quality of one channel over a window.
+
+    ptp_uv: peak-to-peak (µV); rms_uv: standard deviation (µV); railed_fraction: share of samples at
+    the channel's min or max; line_ratio: power at the mains frequency ±1 Hz over power in 2–40 Hz.
+    ``flags`` is a subset of :data:`QUALITY_FLAGS`; an empty tuple means good.
+    """
+
+    name: str
+    ptp_uv: float
+    rms_uv: float
+    railed_fraction: float
+    line_ratio: float
+    flags: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.flags
+
+    @property
+    def label(self) -> str:
+        """``"ok"`` or the flags joined with ``", "`` (plain words for a badge)."""
+        return "ok" if self.ok else ", ".join(f.replace("_", " ") for f in self.flags)
+
+
+def power_spectrum(data: np.ndarray, sfreq: float, *, nperseg: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Welch PSD of ``data`` (n_chans, n_times) volts → ``(freqs (n_freqs,) Hz, psd (n_chans, n_freqs) V²/Hz)``.
+
+    Non-finite samples are replaced by 0 (so one bad sample does not blank a channel's spectrum).
+    """
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise CalibrationError(f"power_spectrum expects (n_chans, n_times >= 2), got {x.shape}")
+    x = np.where(np.isfinite(x), x, 0.0)
+    n = x.shape[1]
+    seg = int(min(n, nperseg if nperseg is not None else max(int(sfreq), 8)))
+    freqs, psd = sps.welch(x, fs=sfreq, nperseg=seg, axis=-1, detrend="constant")
+    return freqs, psd
+
+
+def band_power(freqs: np.ndarray, psd: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """Mean PSD inside ``band`` (Hz, inclusive) for each row of ``psd`` → (n_chans,) V²/Hz."""
+    lo, hi = band
+    sel = (freqs >= lo) & (freqs <= hi)
+    if not sel.any():
+        raise CalibrationError(f"band {lo:g}-{hi:g} Hz holds no frequency bin (resolution {freqs[1] - freqs[0]:g} Hz)")
+    return psd[..., sel].mean(axis=-1)
+
+
+def channel_quality(
+    data: np.ndarray,
+    sfreq: float,
+    ch_names: Sequence[str],
+    *,
+    flat_uv: float = 0.5,
+    noisy_uv: float = 100.0,
+    railed_fraction: float = 0.05,
+    line_freq: float | None = None,
+    line_ratio: float = 1.0,
+) -> list[ChannelQuality]:
+    """Flag each channel of ``data`` (n_chans, n_times) volts.
+
+    flat: peak-to-peak below ``flat_uv``; railed: more than ``railed_fraction`` of samples stuck at the
+    channel's min or max (and not flat); noisy: standard deviation above ``noisy_uv`` or non-finite
+    samples; line_noise: power at ``line_freq`` (default: whichever of 50/60 Hz is stronger, if below
+    Nyquist) ±1 Hz exceeds ``line_ratio`` × the mean power density in 2–40 Hz.
+    """
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != len(ch_names):
+        raise CalibrationError(f"channel_quality expects ({len(ch_names)}, n_times), got {x.shape}")
+    n_chans, n_times = x.shape
+    if n_times < 4:
+        return [ChannelQuality(str(n), 0.0, 0.0, 0.0, 0.0, ()) for n in ch_names]
+    finite = np.isfinite(x).all(axis=1)
+    xf = np.where(np.isfinite(x), x, 0.0)
+    ptp = (xf.max(axis=1) - xf.min(axis=1)) * 1e6
+    rms = xf.std(axis=1) * 1e6
+    at_max = (xf == xf.max(axis=1, keepdims=True)).sum(axis=1)
+    at_min = (xf == xf.min(axis=1, keepdims=True)).sum(axis=1)
+    railed = np.maximum(at_max, at_min) / n_times
+    ratios = np.zeros(n_chans)
+    if n_times >= 16:
+        freqs, psd = power_spectrum(xf, sfreq)
+        candidates = [f for f in ((line_freq,) if line_freq else (50.0, 60.0)) if f + 1 < sfreq / 2]
+        ref_sel = (freqs >= 2.0) & (freqs <= min(40.0, sfreq / 2))
+        if candidates and ref_sel.any():
+            ref = psd[:, ref_sel].mean(axis=1) + 1e-30
+            best = np.zeros(n_chans)
+            for f in candidates:
+                sel = np.abs(freqs - f) <= 1.0
+                if sel.any():
+                    best = np.maximum(best, psd[:, sel].mean(axis=1) / ref)
+            ratios = best
+    out = []
+    for i, name in enumerate(ch_names):
+        flags = []
+        if ptp[i] < flat_uv:
+            flags.append("flat")
+        elif railed[i] > railed_fraction:
+            flags.append("railed")
+        if not finite[i] or rms[i] > noisy_uv:
+            flags.append("noisy")
+        if "flat" not in flags and ratios[i] > line_ratio:
+            flags.append("line_noise")
+        out.append(ChannelQuality(str(name), float(ptp[i]), float(rms[i]), float(railed[i]), float(ratios[i]), tuple(flags)))
+    return out
+
+
+# ------------------------------------------------------------------------------ calibration quality
+
+
+@dataclass(frozen=True)
+class CalibrationSummary:
+    """What the operator sees while calibrating.
+
+    erd: ``{class: {"C3": {"mu": %, "beta": %}, "C4": {...}}}``, mean ERD% per class (negative =
+    desynchronisation: power drop during imagery relative to the fixation baseline).
+    n_trials: clean trials per class; n_rejected: trials dropped (non-finite, flat or too short).
+    separability: leave-one-out accuracy (0–1) of a nearest-class-mean classifier on standardised
+    log band power at C3/C4, or ``None`` with fewer than 3 trials per class; chance: 1 / n_classes.
+    enough: the advice flag; advice: one plain sentence.
+    """
+
+    erd: dict[str, dict[str, dict[str, float]]]
+    n_trials: dict[str, int]
+    n_rejected: int
+    separability: float | None
+    chance: float
+    enough: bool
+    advice: str
+
+
+class CalibrationQuality:
+    """Accrue calibration trials and estimate their quality (ERD at C3/C4, separability).
+
+    Parameters
+    ----------
+    ch_names : channel names of the data passed to :meth:`add_trial` (C3 and C4 are looked up by name).
+    sfreq : Hz.
+    classes : class names in display order.
+    baseline : (start, stop) seconds relative to trial start (the fixation period).
+    imagery : (start, stop) seconds relative to trial start.
+    min_trials_per_class : trials per class before "enough data" can be advised.
+    """
+
+    def __init__(
+        self,
+        ch_names: Sequence[str],
+        sfreq: float,
+        classes: Sequence[str],
+        *,
+        baseline: tuple[float, float] = (0.5, 1.75),
+        imagery: tuple[float, float] = (2.5, 6.0),
+        min_trials_per_class: int = 5,
+        channels: Sequence[str] = ("C3", "C4"),
+    ) -> None:
+        norm = [normalize_ch_name(n) for n in ch_names]
+        self.channels = tuple(channels)
+        self._idx = []
+        for ch in self.channels:
+            if normalize_ch_name(ch) not in norm:
+                raise CalibrationError(
+                    f"calibration quality needs channel {ch}; the source has {', '.join(ch_names)}"
+                )
+            self._idx.append(norm.index(normalize_ch_name(ch)))
+        self.sfreq = float(sfreq)
+        self.classes = tuple(classes)
+        self.baseline = baseline
+        self.imagery = imagery
+        self.min_trials_per_class = int(min_trials_per_class)
+        # per trial: (label, log power features (n_ch*2,), erd% (n_ch, 2))
+        self._trials: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self.n_rejected = 0
+
+    def _segment_power(self, seg: np.ndarray) -> np.ndarray:
+        freqs, psd = power_spectrum(seg, self.sfreq, nperseg=min(seg.shape[1], int(self.sfreq)))
+        return np.stack([band_power(freqs, psd, MU_BAND), band_power(freqs, psd, BETA_BAND)], axis=1)
+
+    def add_trial(self, label: str, data: np.ndarray, timestamps: np.ndarray, trial_start: float) -> bool:
+        """Add one trial from continuous ``data`` (n_chans, n_times) volts with ``timestamps`` (s).
+
+        ``trial_start`` is the trial's 768 time. Returns False (and counts a rejection) when the data
+        do not cover the baseline and imagery periods or are flat/non-finite at C3/C4.
+        """
+        if label not in self.classes:
+            raise CalibrationError(f"unknown class {label!r}; expected one of {', '.join(self.classes)}")
+        t = np.asarray(timestamps) - trial_start
+        x = np.asarray(data)[self._idx]
+        base = x[:, (t >= self.baseline[0]) & (t < self.baseline[1])]
+        imag = x[:, (t >= self.imagery[0]) & (t < self.imagery[1])]
+        min_len = int(0.5 * self.sfreq)
+        if (
+            base.shape[1] < min_len
+            or imag.shape[1] < min_len
+            or not (np.isfinite(base).all() and np.isfinite(imag).all())
+            or (np.ptp(imag, axis=1) < 0.5e-6).any()
+        ):
+            self.n_rejected += 1
+            return False
+        p_base = self._segment_power(base)
+        p_imag = self._segment_power(imag)
+        erd = 100.0 * (p_imag - p_base) / np.maximum(p_base, 1e-30)
+        feats = np.log(np.maximum(p_imag / np.maximum(p_base, 1e-30), 1e-12)).ravel()
+        self._trials.append((label, feats, erd))
+        return True
+
+    def separability(self) -> float | None:
+        """Leave-one-out nearest-class-mean accuracy on standardised features, or None."""
+        labels = np.array([t[0] for t in self._trials])
+        counts = [int((labels == c).sum()) for c in self.classes]
+        if min(counts, default=0) < 3:
+            return None
+        feats = np.array([t[1] for t in self._trials])
+        feats = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-12)
+        correct = 0
+        for i in range(len(feats)):
+            mask = np.ones(len(feats), dtype=bool)
+            mask[i] = False
+            dists = [
+                np.linalg.norm(feats[i] - feats[mask & (labels == c)].mean(axis=0)) for c in self.classes
+            ]
+            correct += self.classes[int(np.argmin(dists))] == labels[i]
+        return correct / len(feats)
+
+    def summary(self) -> CalibrationSummary:
+        n_trials = {c: sum(1 for t in self._trials if t[0] == c) for c in self.classes}
+        erd: dict[str, dict[str, dict[str, float]]] = {}
+        for c in self.classes:
+            rows = [t[2] for t in self._trials if t[0] == c]
+            mean = np.mean(rows, axis=0) if rows else np.full((len(self.channels), 2), np.nan)
+            erd[c] = {ch: {"mu": float(mean[i, 0]), "beta": float(mean[i, 1])} for i, ch in enumerate(self.channels)}
+        sep = self.separability()
+        chance = 1.0 / len(self.classes)
+        fewest = min(n_trials.values(), default=0)
+        if fewest < self.min_trials_per_class:
+            enough = False
+            advice = f"Keep going: {fewest} of {self.min_trials_per_class} clean trials in the smallest class."
+        elif sep is not None and sep < chance + 0.1:
+            enough = False
+            advice = (
+                f"Classes barely differ yet ({sep:.0%} vs {chance:.0%} chance): more trials may help; "
+                "check electrode contact at C3/C4."
+            )
+        else:
+            enough = True
+            advice = "Enough data to train." + (f" Separability {sep:.0%}." if sep is not None else "")
+        return CalibrationSummary(erd, n_trials, self.n_rejected, sep, chance, enough, advice)
