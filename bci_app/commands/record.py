@@ -1,0 +1,78 @@
+"""``bci-app record``: record an LSL stream, a BrainFlow board or the simulated headset to XDF."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+NAME = "record"
+HELP = "record EEG and markers from LSL, a BrainFlow board or the simulated headset into an XDF file"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--lsl", metavar="NAME", help="name of the LSL EEG stream to record")
+    source.add_argument("--brainflow", metavar="BOARD", help="BrainFlow board name or id (e.g. synthetic, -1)")
+    source.add_argument("--simulate", action="store_true", help="record the built-in simulated headset")
+    parser.add_argument("--out", required=True, help="XDF file to write (must not exist unless --overwrite)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds to record (default: until Ctrl-C)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--config", default=None, help="YAML config (recording.flush_interval_s, lsl.*)")
+    parser.add_argument("--serial-port", default=None, help="BrainFlow: serial port of the board")
+    parser.add_argument("--subject-seed", type=int, default=0, help="--simulate: the simulated person")
+    parser.add_argument("--sfreq", type=float, default=160.0, help="--simulate: sampling rate in Hz")
+
+
+def _open_source(args: argparse.Namespace, cfg):
+    if args.simulate:
+        from bci_app.acquisition.simulated import StreamSimulated
+
+        return StreamSimulated(subject_seed=args.subject_seed, sfreq=args.sfreq, acquisition_delay=0.02)
+    if args.lsl is not None:
+        from bci_app.acquisition.lsl import StreamLSL
+
+        return StreamLSL(name=args.lsl, stype=None, resolve_timeout=cfg.lsl.resolve_timeout_s, acquisition_delay=0.02)
+    from bci_app.acquisition.brainflow import StreamBrainFlow
+
+    return StreamBrainFlow(args.brainflow, serial_port=args.serial_port, acquisition_delay=0.02)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bci_app.acquisition.base import StreamState
+    from bci_app.config import load_config
+    from bci_app.errors import RecordingError, StreamError
+    from bci_app.io.xdf import XdfRecorder
+    from bci_app.lsl_config import configure_lsl
+
+    cfg = load_config(args.config)
+    configure_lsl(cfg.lsl.scope)
+    if args.duration is not None and args.duration <= 0:
+        raise RecordingError(f"--duration must be > 0 s, got {args.duration}")
+    stream = _open_source(args, cfg)
+    stream.connect()
+    try:
+        import yaml
+
+        desc = {"config": yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "command": "bci-app record"}
+        with XdfRecorder(args.out, file_desc=desc, flush_interval=cfg.recording.flush_interval_s,
+                         overwrite=args.overwrite) as recorder:
+            tap = recorder.record_stream(stream)
+            info = stream.info
+            print(f"recording {info.name} ({info.n_chans} ch, {info.sfreq:g} Hz) to {args.out}; Ctrl-C stops", flush=True)
+            start = time.monotonic()
+            try:
+                while args.duration is None or time.monotonic() - start < args.duration:
+                    if recorder.failed:
+                        break
+                    if stream.state is StreamState.FAILED:
+                        raise StreamError(f"the source {stream.info.name!r} failed while recording; see the log above")
+                    time.sleep(0.1)
+            except KeyboardInterrupt:
+                print("stopping", flush=True)
+    finally:
+        stream.disconnect()
+    if recorder.error is not None:
+        raise recorder.error
+    print(f"wrote {args.out}: {tap.eeg.sample_count} samples, {tap.markers.sample_count} markers, "
+          f"{recorder.bytes_written} bytes, {tap.n_lost} samples lost", flush=True)
+    return 0
