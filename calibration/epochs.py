@@ -26,6 +26,7 @@ from bci_app.config import PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError
 from bci_app.io.recording import Recording
 from bci_app.signal.channels import match_channels
+from bci_app.signal.filters import StreamingBandpass
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     cut_windows,
@@ -208,8 +209,9 @@ def extract_epochs(
     """Raw epochs [onset+tmin, onset+tmax) in volts, float64, for each cue mapped by ``preset``.
 
     ``ch_names``: channels to keep (matched by name), default all. Artifact rejection runs with
-    ``config`` (default thresholds) on the epochs after per-channel demeaning; trials marked 1023
-    in the recording are rejected too. Cues whose window leaves the recording are dropped.
+    ``config`` (default: the ``preprocessing`` defaults) on the same epochs band-passed causally with
+    ``config``'s band; trials marked 1023 in the recording are rejected too. Cues whose window
+    leaves the recording are dropped.
     """
     onsets, labels, classes_t, marked = find_cues(recording, preset, classes)
     _check_enough(len(onsets), recording)
@@ -218,10 +220,14 @@ def extract_epochs(
     else:
         picks = match_channels(recording.ch_names, ch_names, source=recording.path.name)
         names = tuple(ch_names)
+    config = config or PreprocessingConfig()
     n_times = int(round((tmax - tmin) * recording.sfreq))
     data = recording.data[picks]
     windows, ok = cut_windows(data, recording.timestamps, onsets, tmin, n_times, recording.sfreq)
-    keep, reasons = reject_artifacts(windows, config or PreprocessingConfig())
+    # rejection looks at the band-passed signal (as the model sees it), not at slow drifts
+    band = StreamingBandpass(recording.sfreq, config.l_freq, config.h_freq, config.filter_order, len(picks))
+    filtered, _ = cut_windows(band.process(data), recording.timestamps, onsets, tmin, n_times, recording.sfreq)
+    keep, reasons = reject_artifacts(filtered, config)
     return _make_epochs(windows, labels[ok], classes_t, onsets[ok], names, recording.sfreq, keep, reasons, marked[ok])
 
 

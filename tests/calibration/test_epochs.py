@@ -131,7 +131,8 @@ def test_artifacts_rejected_in_epochs(eegmmidb_dir):
     data = rec.data.copy()
     cue = next(m for m in rec.markers if m.value == "T1")
     i = int(round(cue.timestamp * 160))
-    data[10, i + 50] += 500e-6  # a 500 µV spike on Cz in the first left-hand trial
+    t = np.arange(80) / 160.0
+    data[10, i + 50:i + 130] += 500e-6 * np.sin(2 * np.pi * 20 * t)  # 0.5 s, 500 µV burst on Cz
     bad = Recording(rec.path, data, rec.timestamps, rec.sfreq, rec.ch_names, rec.ch_types, rec.units, rec.markers)
     ep = extract_epochs(bad, "eegmmidb", 0.0, 4.0, config=PreprocessingConfig(reject_amplitude_uv=300))
     first = int(np.argmin(np.abs(ep.onsets - cue.timestamp)))
