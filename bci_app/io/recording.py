@@ -101,8 +101,11 @@ def _read_mne(path: Path, kind: str) -> Recording:
     timestamps = np.arange(data.shape[1]) / sfreq
     ch_names = tuple(raw.ch_names[i] for i in picks)
     ch_types = tuple(raw.get_channel_types(picks=picks))
+    # Annotations anchored to the measurement date count from it, and a cropped FIF file's first
+    # sample lies ``first_time`` after it; our timestamps count from the first sample.
+    offset = raw.first_time if raw.annotations.orig_time is not None else 0.0
     markers = tuple(
-        Marker(float(onset), str(desc), float(duration))
+        Marker(float(onset) - offset, str(desc), float(duration))
         for onset, duration, desc in zip(
             raw.annotations.onset, raw.annotations.duration, raw.annotations.description
         )
