@@ -320,6 +320,12 @@ class StreamSimulated(Stream):
             for intent in self._intents:
                 if math.isinf(intent.duration):
                     intent.duration = max(at - intent.onset, 1e-9)
+                    # a marker not yet delivered gets the real duration
+                    self._pending_markers = [
+                        Marker(m.timestamp, m.value, intent.duration)
+                        if m.timestamp == intent.onset and math.isinf(m.duration) else m
+                        for m in self._pending_markers
+                    ]
         if label is not None:
             self.imagine(label, at, math.inf)
 
