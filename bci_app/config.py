@@ -124,11 +124,23 @@ class SmoothingConfig(_Section):
 
 
 class OnlineConfig(_Section):
-    """Sliding-window decoder."""
+    """Sliding-window decoder (``bci_app.online``).
+
+    ``step_s``: seconds between decisions (rounded to whole source samples; decisions are tied to
+    sample indices, so replay is reproducible). ``gap_threshold_s``: a jump in sample timestamps
+    larger than this is a gap: filters restart and decoding resumes after ``settle_s`` plus one
+    window. ``fast``: the folded/traced inference path (same outputs within 1e-5).
+    ``outlet_name``: LSL name of the probabilities stream (``<name>-markers`` for label changes).
+    """
 
     step_s: float = Field(0.0625, gt=0)
     smoothing: SmoothingConfig = SmoothingConfig()
     torch_threads: int = Field(1, ge=1)
+    gap_threshold_s: float = Field(0.25, gt=0)
+    settle_s: float = Field(0.5, ge=0)
+    fast: bool = True
+    poll_interval_s: float = Field(0.001, gt=0, le=0.05)
+    outlet_name: str = "bci-app-predictions"
 
 
 class RecordingConfig(_Section):

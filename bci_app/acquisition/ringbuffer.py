@@ -8,7 +8,9 @@ and call :meth:`RingBuffer.read_since`.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +53,7 @@ class RingBuffer:
         self.capacity = int(capacity)
         self._data = np.zeros((self.n_chans, self.capacity), dtype=dtype)
         self._times = np.zeros(self.capacity, dtype=np.float64)
+        self._arrival = np.zeros(self.capacity, dtype=np.float64)
         self._n_written = 0
         self._n_overflowed = 0
         self._lock = threading.Lock()
@@ -81,6 +84,7 @@ class RingBuffer:
             raise ValueError(f"expected {n} timestamps, got shape {timestamps.shape}")
         if n == 0:
             return
+        arrived = time.perf_counter()
         with self._lock:
             if n > self.capacity:
                 dropped = n - self.capacity
@@ -92,9 +96,11 @@ class RingBuffer:
             first = min(n, self.capacity - start)
             self._data[:, start : start + first] = data[:, :first]
             self._times[start : start + first] = timestamps[:first]
+            self._arrival[start : start + first] = arrived
             if first < n:
                 self._data[:, : n - first] = data[:, first:]
                 self._times[: n - first] = timestamps[first:]
+                self._arrival[: n - first] = arrived
             self._n_written += n
 
     def _copy_range(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +137,14 @@ class RingBuffer:
             lost = max(0, oldest - index)
             data, times = self._copy_range(begin, end)
             return ReadResult(data, times, end, lost)
+
+    def arrival_time(self, index: int) -> float:
+        """``time.perf_counter()`` seconds at which absolute sample ``index`` was written (entered the
+        buffer), or NaN when it is not held (not yet written, or overwritten). Used for latency."""
+        with self._lock:
+            if not self._n_written - self.n_available <= index < self._n_written:
+                return math.nan
+            return float(self._arrival[index % self.capacity])
 
     def clear(self) -> None:
         """Forget every sample (counters reset)."""
