@@ -35,7 +35,7 @@ from bci_app.signal.preprocess import (
     reject_artifacts,
 )
 
-DATASETS_DIR = Path(__file__).resolve().parent.parent / "configs" / "datasets"
+DATASETS_DIR = Path(__file__).resolve().parent.parent / "bci_app" / "configs" / "datasets"
 
 
 class LabelRule(BaseModel):
