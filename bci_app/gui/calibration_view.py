@@ -1,0 +1,182 @@
+"""Calibration: the participant-facing cue display and the operator panel.
+
+Both render snapshots: :class:`CueDisplay` draws a :class:`calibration.paradigm.ParadigmState`
+(fixation cross, arrow, rest, break); :class:`OperatorPanel` shows trial k of N, per-class counts,
+rejected trials, time left, and the Qt-free :class:`bci_app.signal.quality.CalibrationSummary`.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+ARROWS = {"left_hand": "left", "right_hand": "right", "feet": "down", "tongue": "up"}
+CLASS_TEXT = {"left_hand": "left hand", "right_hand": "right hand", "feet": "feet", "tongue": "tongue"}
+
+
+class CueDisplay(QtWidgets.QWidget):
+    """Black screen with a white fixation cross and a red arrow for the cue (Graz style).
+
+    ``set_state(phase, label)``; ``show_fullscreen_on(screen_index)`` moves it to its own full-screen
+    window (e.g. the participant's monitor); ``beep`` rings the system bell at each trial start.
+    """
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.phase = "idle"
+        self.label: str | None = None
+        self.beep = False
+        self.setMinimumSize(240, 180)
+        self.setAutoFillBackground(False)
+
+    def set_state(self, phase: str, label: str | None) -> None:
+        if (phase, label) == (self.phase, self.label):
+            return
+        if self.beep and phase == "fixation" and self.phase != "fixation":
+            QtWidgets.QApplication.beep()
+        self.phase, self.label = phase, label
+        self.update()
+
+    def show_fullscreen_on(self, screen_index: int = -1) -> None:
+        """Detach to a frameless full-screen window on screen ``screen_index`` (default: the last)."""
+        screens = QtGui.QGuiApplication.screens()
+        screen = screens[screen_index] if screens else None
+        self.setParent(None)
+        self.setWindowTitle("bci-app — cue display")
+        if screen is not None:
+            self.setGeometry(screen.geometry())
+        self.showFullScreen()
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt name)
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        rect = self.rect()
+        p.fillRect(rect, QtGui.QColor("black"))
+        c = rect.center()
+        size = min(rect.width(), rect.height()) * 0.35
+        white = QtGui.QPen(QtGui.QColor("white"), max(3.0, size / 18))
+        phase = self.phase
+        if phase in ("fixation", "cue", "imagery"):
+            p.setPen(white)
+            p.drawLine(QtCore.QPointF(c.x() - size, c.y()), QtCore.QPointF(c.x() + size, c.y()))
+            p.drawLine(QtCore.QPointF(c.x(), c.y() - size), QtCore.QPointF(c.x(), c.y() + size))
+        if phase == "cue" and self.label in ARROWS:
+            self._arrow(p, c, size, ARROWS[self.label])
+        text = {
+            "idle": "Waiting to start",
+            "rest": "Rest",
+            "break": "Break — relax",
+            "paused": "Paused",
+            "finished": "Calibration complete — thank you",
+            "aborted": "Calibration stopped",
+        }.get(phase)
+        if text:
+            p.setPen(QtGui.QColor("#cfd8dc"))
+            font = p.font()
+            font.setPixelSize(max(12, int(size / 5)))
+            p.setFont(font)
+            p.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        p.end()
+
+    @staticmethod
+    def _arrow(p: QtGui.QPainter, c: QtCore.QPoint, size: float, direction: str) -> None:
+        tip, back, half = size * 0.95, size * 0.15, size * 0.35
+        pts = [QtCore.QPointF(tip, 0), QtCore.QPointF(back, -half), QtCore.QPointF(back, half)]
+        angle = {"right": 0, "down": 90, "left": 180, "up": 270}[direction]
+        t = QtGui.QTransform().translate(c.x(), c.y()).rotate(angle)
+        poly = QtGui.QPolygonF([t.map(pt) for pt in pts])
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(QtGui.QColor("#e53935"))
+        p.drawPolygon(poly)
+
+
+class OperatorPanel(QtWidgets.QWidget):
+    """Progress and calibration quality for the operator, with start/pause/resume/abort buttons."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.start_button = QtWidgets.QPushButton("Start calibration")
+        self.pause_button = QtWidgets.QPushButton("Pause")
+        self.resume_button = QtWidgets.QPushButton("Resume")
+        self.abort_button = QtWidgets.QPushButton("Abort")
+        self.fullscreen_button = QtWidgets.QPushButton("Cue display on participant screen")
+        self.beep_check = QtWidgets.QCheckBox("Beep at trial start")
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.resume_button, self.abort_button):
+            buttons.addWidget(b)
+        self.trial_label = QtWidgets.QLabel("Trial – of –")
+        self.trial_label.setStyleSheet("font-size:16px;font-weight:bold")
+        self.phase_label = QtWidgets.QLabel("Phase: idle")
+        self.counts_label = QtWidgets.QLabel("")
+        self.rejected_label = QtWidgets.QLabel("Rejected trials: 0")
+        self.time_label = QtWidgets.QLabel("Time left: –")
+        self.progress = QtWidgets.QProgressBar()
+        self.erd_table = QtWidgets.QTableWidget(0, 4)
+        self.erd_table.setHorizontalHeaderLabels(["C3 mu", "C3 beta", "C4 mu", "C4 beta"])
+        self.erd_table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.erd_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.erd_table.setMaximumHeight(120)
+        self.separability_label = QtWidgets.QLabel("Separability: – (needs 3 trials per class)")
+        self.advice_label = QtWidgets.QLabel("")
+        self.advice_label.setWordWrap(True)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(buttons)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.fullscreen_button)
+        row.addWidget(self.beep_check)
+        layout.addLayout(row)
+        for w in (self.trial_label, self.phase_label, self.counts_label, self.rejected_label, self.time_label, self.progress):
+            layout.addWidget(w)
+        layout.addWidget(QtWidgets.QLabel("ERD % (power change imagery vs fixation; negative = desynchronisation)"))
+        layout.addWidget(self.erd_table)
+        layout.addWidget(self.separability_label)
+        layout.addWidget(self.advice_label)
+        layout.addStretch(1)
+        self.set_running(False)
+
+    def set_running(self, running: bool, paused: bool = False) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running and not paused)
+        self.resume_button.setEnabled(running and paused)
+        self.abort_button.setEnabled(running)
+
+    def render_state(self, state) -> None:
+        """Show a :class:`calibration.paradigm.ParadigmState`."""
+        k = "–" if state.trial_index is None else str(state.trial_index + 1)
+        self.trial_label.setText(f"Trial {k} of {state.n_trials}  ·  run {state.run_index + 1} of {state.n_runs}")
+        cue = f" ({CLASS_TEXT.get(state.label, state.label)})" if state.label else ""
+        self.phase_label.setText(f"Phase: {state.phase}{cue}")
+        self.counts_label.setText(
+            "Completed per class: " + ", ".join(f"{CLASS_TEXT.get(c, c)} {n}" for c, n in state.completed_per_class.items())
+        )
+        self.rejected_label.setText(f"Rejected trials: {len(state.rejected)}")
+        m, s = divmod(int(round(state.time_left_s)), 60)
+        self.time_label.setText(f"Time left: {m}:{s:02d}")
+        done = sum(state.completed_per_class.values())
+        self.progress.setMaximum(max(state.n_trials, 1))
+        self.progress.setValue(done)
+
+    def render_summary(self, summary) -> None:
+        """Show a :class:`bci_app.signal.quality.CalibrationSummary`."""
+        classes = list(summary.erd)
+        if self.erd_table.rowCount() != len(classes):
+            self.erd_table.setRowCount(len(classes))
+            self.erd_table.setVerticalHeaderLabels([CLASS_TEXT.get(c, c) for c in classes])
+        for r, c in enumerate(classes):
+            vals = summary.erd[c]
+            cells = [vals["C3"]["mu"], vals["C3"]["beta"], vals["C4"]["mu"], vals["C4"]["beta"]]
+            for col, v in enumerate(cells):
+                text = "–" if v != v else f"{v:+.0f}"
+                item = self.erd_table.item(r, col)
+                if item is None:
+                    self.erd_table.setItem(r, col, QtWidgets.QTableWidgetItem(text))
+                else:
+                    item.setText(text)
+        if summary.separability is None:
+            self.separability_label.setText("Separability: – (needs 3 clean trials per class)")
+        else:
+            self.separability_label.setText(
+                f"Separability (leave-one-out, C3/C4 band power): {summary.separability:.0%} (chance {summary.chance:.0%})"
+            )
+        self.advice_label.setText(summary.advice)
+        color = "#2e7d32" if summary.enough else "#ef6c00"
+        self.advice_label.setStyleSheet(f"color:{color};font-weight:bold")

@@ -1,0 +1,271 @@
+"""The main window: a thin view over the Qt-free core.
+
+One ~30 Hz ``QTimer`` pulls snapshots (stream buffer, paradigm state, training history, latest
+prediction) and renders the visible panel; core events (from any thread) are queued by plain
+callbacks and drained by that timer, so no per-chunk cross-thread signal exists. Connecting a
+source runs on a worker thread; nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from bci_app.config import AppConfig, load_config
+from bci_app.gui.calibration_view import CueDisplay, OperatorPanel
+from bci_app.gui.errors import log_exception, plain_message, setup_file_log
+from bci_app.gui.online_view import OnlinePanel
+from bci_app.gui.replay_view import ReplayPanel
+from bci_app.gui.session_panel import SessionPanel
+from bci_app.gui.signal_view import SignalView
+from bci_app.gui.source_panel import SourcePanel, make_stream
+from bci_app.gui.training_view import TrainingPanel
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 33
+
+
+class ErrorBanner(QtWidgets.QFrame):
+    """A visible, non-modal error message with a Dismiss button (no stack traces)."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setStyleSheet("ErrorBanner{background:#ffebee;border:1px solid #c62828;border-radius:4px}")
+        self.title = QtWidgets.QLabel()
+        self.title.setStyleSheet("color:#b71c1c;font-weight:bold")
+        self.text = QtWidgets.QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        dismiss = QtWidgets.QPushButton("Dismiss")
+        dismiss.clicked.connect(self.hide)
+        layout = QtWidgets.QHBoxLayout(self)
+        col = QtWidgets.QVBoxLayout()
+        col.addWidget(self.title)
+        col.addWidget(self.text)
+        layout.addLayout(col, 1)
+        layout.addWidget(dismiss)
+        self.hide()
+
+    def show_error(self, title: str, text: str) -> None:
+        self.title.setText(title)
+        self.text.setText(text)
+        self.show()
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """bci-app's window. ``session`` is a core ``bci_app.session.Session`` (created when omitted)."""
+
+    _connect_done = QtCore.Signal(object, object)  # (stream or None, exception or None), once per connect
+
+    def __init__(
+        self,
+        config: AppConfig | None = None,
+        *,
+        session=None,
+        log_dir: str | Path | None = None,
+        frame_ms: int = FRAME_MS,
+    ) -> None:
+        super().__init__()
+        self.config = config or load_config()
+        self.log_path = setup_file_log(log_dir)
+        self.session = session if session is not None else self._make_session(self.config)
+        self._events: collections.deque = collections.deque()
+        self._unsubscribe: list = []
+        self._connect_thread: threading.Thread | None = None
+        self.stream = None
+        self.state_text = "idle"
+        self.setWindowTitle("bci-app")
+        self.resize(1280, 800)
+
+        # panels
+        self.source_panel = SourcePanel()
+        self.session_panel = SessionPanel(self.config, self.log_path)
+        self.signal_view = SignalView()
+        self.cue_display = CueDisplay()
+        self.operator_panel = OperatorPanel()
+        self.training_panel = TrainingPanel()
+        self.online_panel = OnlinePanel()
+        self.replay_panel = ReplayPanel()
+        self.error_banner = ErrorBanner()
+
+        calib = QtWidgets.QSplitter()
+        calib.addWidget(self.cue_display)
+        calib.addWidget(self.operator_panel)
+        calib.setStretchFactor(0, 3)
+        calib.setStretchFactor(1, 2)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self.signal_view, "Signals")
+        self.tabs.addTab(calib, "Calibration")
+        self.tabs.addTab(self.training_panel, "Training")
+        self.tabs.addTab(self.online_panel, "Online")
+        self.tabs.addTab(self.replay_panel, "Replay")
+        left = QtWidgets.QTabWidget()
+        left.addTab(self.source_panel, "Source")
+        left.addTab(self.session_panel, "Session")
+        left.setMaximumWidth(420)
+        split = QtWidgets.QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 1)
+        central = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.error_banner)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(central)
+        self.state_label = QtWidgets.QLabel()
+        self.state_label.setStyleSheet("font-weight:bold;padding:0 8px")
+        self.stream_label = QtWidgets.QLabel()
+        self.statusBar().addWidget(self.state_label)
+        self.statusBar().addWidget(self.stream_label, 1)
+        self._set_state("idle")
+
+        # wiring (GUI-internal signals only)
+        self.source_panel.connect_requested.connect(self.connect_source)
+        self.source_panel.disconnect_requested.connect(self.disconnect_source)
+        self.session_panel.error.connect(self.show_error)
+        self.session_panel.config_changed.connect(self._on_config)
+        self._connect_done.connect(self._on_connected)
+        self._wire_session_controls()
+
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(frame_ms)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    # -- session ---------------------------------------------------------------------------------
+    @staticmethod
+    def _make_session(config: AppConfig):
+        try:
+            from bci_app.session import Session
+        except ImportError:
+            return None
+        return Session(config)
+
+    def _wire_session_controls(self) -> None:
+        """Buttons for calibration, training, online and replay call the session (see session_bridge)."""
+        from bci_app.gui import session_bridge
+
+        self.bridge = session_bridge.SessionBridge(self)
+
+    # -- state & errors --------------------------------------------------------------------------
+    def _set_state(self, text: str) -> None:
+        self.state_text = text
+        self.state_label.setText(f"State: {text}")
+
+    def show_error(self, exc: BaseException, doing: str = "") -> None:
+        """Show ``exc`` in plain words; the traceback goes to the log file."""
+        log_exception(exc, doing)
+        title, text = plain_message(exc, doing)
+        self.error_banner.show_error(title, f"{text}\n(Details: {self.log_path})")
+
+    def post_event(self, kind: str, payload=None) -> None:
+        """Thread-safe: queue something for the next frame (used by core callbacks)."""
+        self._events.append((kind, payload))
+
+    def _on_config(self, config: AppConfig) -> None:
+        self.config = config
+        self.bridge.config_changed(config)
+
+    # -- source ----------------------------------------------------------------------------------
+    def connect_source(self, spec: dict) -> None:
+        """Create the stream for ``spec`` and connect it on a worker thread."""
+        if self._connect_thread is not None and self._connect_thread.is_alive():
+            return
+        try:
+            stream = make_stream(spec)
+        except Exception as exc:  # noqa: BLE001 - any bad choice is reported, not raised into Qt
+            self.show_error(exc, "preparing the source")
+            return
+        self.source_panel.set_status("Connecting…", False)
+        self.source_panel.connect_button.setEnabled(False)
+
+        def work() -> None:
+            try:
+                stream.connect()
+            except Exception as exc:  # noqa: BLE001 - handed to the UI thread
+                self._connect_done.emit(None, exc)
+            else:
+                self._connect_done.emit(stream, None)
+
+        self._connect_thread = threading.Thread(target=work, name="connect-source", daemon=True)
+        self._connect_thread.start()
+
+    def _on_connected(self, stream, exc) -> None:
+        self._connect_thread = None
+        if exc is not None:
+            self.source_panel.set_status("Not connected (connection failed)", False)
+            self.show_error(exc, "connecting to the source")
+            return
+        self.stream = stream
+        self._unsubscribe.append(stream.subscribe(lambda ev: self.post_event("stream", ev)))
+        info = stream.info
+        self.source_panel.set_status(f"Connected: {info.name}, {info.n_chans} channels at {info.sfreq:g} Hz", True)
+        self.signal_view.set_source(stream)
+        self.bridge.source_connected(stream)
+        self._set_state("connected")
+
+    def disconnect_source(self) -> None:
+        self.bridge.source_disconnecting()
+        stream, self.stream = self.stream, None
+        self.signal_view.set_source(None)
+        for unsub in self._unsubscribe:
+            unsub()
+        self._unsubscribe = []
+        if stream is not None:
+            try:
+                stream.disconnect()
+            except Exception as exc:  # noqa: BLE001
+                self.show_error(exc, "disconnecting")
+        self.source_panel.set_status("Not connected", False)
+        self._set_state("idle")
+
+    # -- frame -----------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """One frame: drain queued core events, then render the visible panel from snapshots."""
+        while self._events:
+            kind, payload = self._events.popleft()
+            if kind == "stream":
+                if payload.kind in ("failed", "gap"):
+                    self.error_banner.show_error(
+                        "The EEG source has a problem" if payload.kind == "failed" else "Signal lost",
+                        payload.message + ("" if payload.kind == "gap" else f"\n(Details: {self.log_path})"),
+                    )
+                self.stream_label.setText(f"Source: {payload.kind} — {payload.message}")
+            else:
+                self.bridge.handle_event(kind, payload)
+        stream = self.stream
+        if stream is not None:
+            c = stream.counters
+            self.stream_label.setText(
+                f"Source: {stream.state.value} · {c.received} samples · lost {c.lost_overflow} · gaps {c.gaps}"
+            )
+        current = self.tabs.currentWidget()
+        if current is self.signal_view and self.signal_view.isVisible():
+            try:
+                self.signal_view.refresh()
+            except Exception as exc:  # noqa: BLE001 - a failed stream must not kill the frame loop
+                self.signal_view.set_source(None)
+                self.show_error(exc, "reading the source")
+        self.bridge.render()
+
+    # -- close -----------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop every job and thread the window started, close files and the source. Idempotent."""
+        self.timer.stop()
+        self.bridge.shutdown()
+        if self._connect_thread is not None:
+            self._connect_thread.join(10.0)
+            self._connect_thread = None
+        QtCore.QCoreApplication.sendPostedEvents()  # deliver a late _connect_done before disconnecting
+        self.source_panel.wait_discovery()
+        self.disconnect_source()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)

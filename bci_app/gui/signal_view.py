@@ -1,0 +1,232 @@
+"""Scrolling multichannel traces, per-channel quality badges and a spectrum / band-power view.
+
+A thin view: it pulls ``stream.get_data(winsize)`` when :meth:`SignalView.refresh` is called (by
+the main window's ~30 Hz timer); curves are created once per source and updated with ``setData``
+(skipFiniteCheck, clip-to-view, peak downsampling). Quality and spectra come from the Qt-free
+:mod:`bci_app.signal.quality` and are recomputed at ~2 Hz.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, channel_quality, power_spectrum
+
+log = logging.getLogger(__name__)
+
+AMPLITUDES_UV = (10, 20, 50, 100, 200, 500)
+TIME_SPANS_S = (2, 5, 10, 20)
+BADGE_STYLE = {
+    "ok": "background:#2e7d32;color:white",
+    "flat": "background:#616161;color:white",
+    "railed": "background:#6a1b9a;color:white",
+    "noisy": "background:#c62828;color:white",
+    "line_noise": "background:#ef6c00;color:white",
+}
+BANDS = {"theta 4-8": (4.0, 8.0), "mu 8-13": MU_BAND, "beta 13-30": BETA_BAND, "gamma 30-45": (30.0, 45.0)}
+
+
+class QualityBadges(QtWidgets.QWidget):
+    """A grid of small labels, one per channel, coloured by its quality flag."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._grid = QtWidgets.QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(2)
+        self._labels: list[QtWidgets.QLabel] = []
+        self._shown: list[str] = []
+
+    def set_channels(self, ch_names) -> None:
+        for label in self._labels:
+            label.deleteLater()
+        self._labels, self._shown = [], []
+        cols = 16
+        for i, name in enumerate(ch_names):
+            label = QtWidgets.QLabel(name)
+            label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            label.setMinimumWidth(34)
+            self._grid.addWidget(label, i // cols, i % cols)
+            self._labels.append(label)
+            self._shown.append("")
+
+    def set_quality(self, qualities) -> None:
+        for i, q in enumerate(qualities[: len(self._labels)]):
+            key = q.flags[0] if q.flags else "ok"
+            state = f"{key}|{q.label}"
+            if state == self._shown[i]:
+                continue
+            self._shown[i] = state
+            self._labels[i].setStyleSheet(BADGE_STYLE[key] + ";border-radius:3px;padding:1px")
+            self._labels[i].setToolTip(
+                f"{q.name}: {q.label} (peak-to-peak {q.ptp_uv:.1f} µV, SD {q.rms_uv:.1f} µV, "
+                f"mains ratio {q.line_ratio:.2f})"
+            )
+
+    def flags(self) -> list[str]:
+        """The shown flag of each channel (for tests)."""
+        return [s.split("|")[0] for s in self._shown]
+
+
+class SignalView(QtWidgets.QWidget):
+    """Traces of every channel of a stream, amplitude and time-span controls, badges, spectrum."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, *, quality_interval_s: float = 0.5) -> None:
+        super().__init__(parent)
+        self._stream = None
+        self._curves: list[pg.PlotDataItem] = []
+        self._ch_names: tuple[str, ...] = ()
+        self._last_quality = 0.0
+        self.quality_interval_s = quality_interval_s
+        self.n_frames = 0
+        self.last_n_times = 0
+        self.last_quality = []
+
+        self.amplitude = QtWidgets.QComboBox()
+        self.amplitude.addItems([f"{a} µV" for a in AMPLITUDES_UV])
+        self.amplitude.setCurrentIndex(2)
+        self.amplitude.setToolTip("vertical scale: channel spacing")
+        self.timespan = QtWidgets.QComboBox()
+        self.timespan.addItems([f"{t} s" for t in TIME_SPANS_S])
+        self.timespan.setCurrentIndex(1)
+        self.info_label = QtWidgets.QLabel("No source connected")
+        controls = QtWidgets.QHBoxLayout()
+        controls.addWidget(QtWidgets.QLabel("Amplitude"))
+        controls.addWidget(self.amplitude)
+        controls.addWidget(QtWidgets.QLabel("Time span"))
+        controls.addWidget(self.timespan)
+        controls.addStretch(1)
+        controls.addWidget(self.info_label)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.getPlotItem().getViewBox().setDefaultPadding(0.0)
+
+        self.spectrum = pg.PlotWidget()
+        self.spectrum.setMenuEnabled(False)
+        self.spectrum.setLogMode(x=False, y=True)
+        self.spectrum.setLabel("bottom", "frequency", units="Hz")
+        self.spectrum.setLabel("left", "PSD (µV²/Hz)")
+        self.spectrum.setTitle("Spectrum (mean of channels)")
+        self._spec_curve = self.spectrum.plot(pen=pg.mkPen("#1565c0", width=2))
+        self.bands = pg.PlotWidget()
+        self.bands.setMenuEnabled(False)
+        self.bands.setTitle("Band power (µV²/Hz)")
+        self._bars = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6, brush="#43a047")
+        self.bands.addItem(self._bars)
+        self.bands.getAxis("bottom").setTicks([list(enumerate(BANDS))])
+
+        self.badges = QualityBadges()
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(self.spectrum, 3)
+        right.addWidget(self.bands, 2)
+        right_w = QtWidgets.QWidget()
+        right_w.setLayout(right)
+        split = QtWidgets.QSplitter()
+        split.addWidget(self.plot)
+        split.addWidget(right_w)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(split, 1)
+        layout.addWidget(QtWidgets.QLabel("Channel quality (green ok · grey flat · purple railed · red noisy · orange mains)"))
+        layout.addWidget(self.badges)
+        self.amplitude.currentIndexChanged.connect(self._apply_layout)
+        self.timespan.currentIndexChanged.connect(self._apply_layout)
+
+    # -- source ---------------------------------------------------------------------------------
+    @property
+    def winsize(self) -> float:
+        return float(TIME_SPANS_S[self.timespan.currentIndex()])
+
+    @property
+    def spacing_v(self) -> float:
+        return AMPLITUDES_UV[self.amplitude.currentIndex()] * 1e-6
+
+    def set_source(self, stream) -> None:
+        """Show ``stream`` (a connected core ``Stream``) or nothing (``None``). Curves are made here, once."""
+        self._stream = stream
+        plot_item = self.plot.getPlotItem()
+        for curve in self._curves:
+            plot_item.removeItem(curve)
+        self._curves = []
+        self._spec_curve.setData([], [])
+        if stream is None:
+            self._ch_names = ()
+            self.badges.set_channels(())
+            self.info_label.setText("No source connected")
+            return
+        info = stream.info
+        self._ch_names = tuple(info.ch_names)
+        colors = ("#263238", "#1565c0")
+        for i in range(info.n_chans):
+            curve = pg.PlotDataItem(pen=pg.mkPen(colors[i % 2], width=1))
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True, method="peak")
+            plot_item.addItem(curve)
+            self._curves.append(curve)
+        self.badges.set_channels(self._ch_names)
+        self.info_label.setText(f"{info.name}: {info.n_chans} channels at {info.sfreq:g} Hz")
+        self._apply_layout()
+
+    def _apply_layout(self) -> None:
+        n = len(self._ch_names)
+        if not n:
+            return
+        ticks = [(-(i * self.spacing_v), name) for i, name in enumerate(self._ch_names)]
+        step = max(1, n // 32)
+        self.plot.getAxis("left").setTicks([ticks[::step], []])
+        self.plot.setYRange(-(n - 0.5) * self.spacing_v, 0.5 * self.spacing_v, padding=0)
+        self.plot.setXRange(-self.winsize, 0, padding=0)
+
+    # -- drawing --------------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Pull the latest window and redraw; returns False when there is nothing to draw."""
+        stream = self._stream
+        if stream is None or not self._curves or not stream.connected:
+            return False
+        data, times = stream.get_data(self.winsize)
+        n_times = data.shape[1]
+        self.last_n_times = n_times
+        if n_times < 2:
+            return False
+        x = times - times[-1]
+        mean = data.mean(axis=1)
+        if not np.isfinite(mean).all():  # NaN/Inf samples: centre on the finite ones, draw the rest as 0
+            data = np.where(np.isfinite(data), data, 0.0)
+            mean = data.mean(axis=1)
+        offsets = -np.arange(data.shape[0]) * self.spacing_v
+        y = data - mean[:, None] + offsets[:, None]
+        for i, curve in enumerate(self._curves):
+            curve.setData(x, y[i], skipFiniteCheck=True)
+        self.n_frames += 1
+        now = time.monotonic()
+        if now - self._last_quality >= self.quality_interval_s:
+            self._last_quality = now
+            self._update_quality(data, stream.info.sfreq)
+        return True
+
+    def _update_quality(self, data: np.ndarray, sfreq: float) -> None:
+        span = data[:, -int(2 * sfreq):]
+        self.last_quality = channel_quality(span, sfreq, self._ch_names)
+        self.badges.set_quality(self.last_quality)
+        if span.shape[1] >= 16:
+            freqs, psd = power_spectrum(span, sfreq)
+            keep = (freqs > 0) & (freqs <= min(60.0, sfreq / 2))
+            mean_psd = psd.mean(axis=0) * 1e12  # V²/Hz → µV²/Hz
+            self._spec_curve.setData(freqs[keep], np.maximum(mean_psd[keep], 1e-6), skipFiniteCheck=True)
+            heights = [
+                float(band_power(freqs, mean_psd[None, :], band)[0]) if band[1] < sfreq / 2 else 0.0
+                for band in BANDS.values()
+            ]
+            self._bars.setOpts(height=heights)

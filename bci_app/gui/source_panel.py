@@ -1,0 +1,225 @@
+"""Source panel: LSL streams on the network, a BrainFlow board, a recording, or the simulated headset.
+
+The panel only collects what the user picked and emits ``connect_requested(spec)`` with a plain
+dict (``{"kind": "simulated" | "lsl" | "brainflow" | "file", ...}``); :func:`make_stream` turns it
+into a core ``Stream``. LSL discovery runs on a worker thread and reports back once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+log = logging.getLogger(__name__)
+
+BRAINFLOW_BOARDS = ("synthetic", "cyton", "cyton_daisy", "ganglion", "muse_2", "muse_s", "unicorn", "enophone", "playback_file")
+
+
+def discover_lsl(timeout: float = 1.0) -> list[dict]:
+    """Describe every LSL stream visible (name, type, n_chans, sfreq, host, source_id). Blocks ``timeout`` s."""
+    from bci_app.lsl_config import configure_lsl
+
+    configure_lsl()
+    import pylsl
+
+    return [
+        {
+            "name": i.name(),
+            "type": i.type(),
+            "n_chans": i.channel_count(),
+            "sfreq": i.nominal_srate(),
+            "host": i.hostname(),
+            "source_id": i.source_id(),
+        }
+        for i in pylsl.resolve_streams(wait_time=timeout)
+    ]
+
+
+def make_stream(spec: dict, *, acquisition_delay: float = 0.02):
+    """A core ``Stream`` (not yet connected) from a source spec."""
+    kind = spec["kind"]
+    if kind == "simulated":
+        from bci_app.acquisition.simulated import StreamSimulated
+
+        kw = {k: spec[k] for k in ("ch_names", "sfreq", "subject_seed", "session_seed", "snr") if k in spec}
+        return StreamSimulated(acquisition_delay=acquisition_delay, **kw)
+    if kind == "lsl":
+        from bci_app.acquisition.lsl import StreamLSL
+
+        return StreamLSL(name=spec.get("name"), stype=spec.get("type") or None, source_id=spec.get("source_id") or None,
+                         acquisition_delay=acquisition_delay)
+    if kind == "brainflow":
+        from bci_app.acquisition.brainflow import StreamBrainFlow
+
+        params = {k: v for k, v in spec.get("params", {}).items() if v not in (None, "")}
+        return StreamBrainFlow(spec["board"], acquisition_delay=acquisition_delay, **params)
+    if kind == "file":
+        from bci_app.acquisition.file import StreamFile
+
+        return StreamFile(spec["path"], speed=spec.get("speed", 1.0), acquisition_delay=acquisition_delay)
+    raise ValueError(f"unknown source kind {kind!r}")
+
+
+class SourcePanel(QtWidgets.QWidget):
+    """Pick a source and connect/disconnect. Emits ``connect_requested(dict)`` / ``disconnect_requested()``."""
+
+    connect_requested = QtCore.Signal(dict)
+    disconnect_requested = QtCore.Signal()
+    _discovered = QtCore.Signal(list, str)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tabs = QtWidgets.QTabWidget()
+        # simulated
+        sim = QtWidgets.QWidget()
+        sim_form = QtWidgets.QFormLayout(sim)
+        self.sim_channels = QtWidgets.QComboBox()
+        self.sim_channels.addItems(["sensorimotor_16", "sensorimotor_8", "eegmmidb_64"])
+        self.sim_subject = QtWidgets.QSpinBox()
+        self.sim_subject.setRange(0, 10_000)
+        sim_form.addRow("Channels", self.sim_channels)
+        sim_form.addRow("Simulated subject", self.sim_subject)
+        self.tabs.addTab(sim, "Simulated")
+        # LSL
+        lsl = QtWidgets.QWidget()
+        lsl_layout = QtWidgets.QVBoxLayout(lsl)
+        self.lsl_table = QtWidgets.QTableWidget(0, 5)
+        self.lsl_table.setHorizontalHeaderLabels(["name", "type", "channels", "rate", "host"])
+        self.lsl_table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.lsl_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.lsl_refresh = QtWidgets.QPushButton("Refresh")
+        self.lsl_status = QtWidgets.QLabel("")
+        lsl_layout.addWidget(self.lsl_table)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.lsl_refresh)
+        row.addWidget(self.lsl_status, 1)
+        lsl_layout.addLayout(row)
+        self.tabs.addTab(lsl, "LSL")
+        # BrainFlow
+        bf = QtWidgets.QWidget()
+        bf_form = QtWidgets.QFormLayout(bf)
+        self.bf_board = QtWidgets.QComboBox()
+        self.bf_board.setEditable(True)
+        self.bf_board.addItems(BRAINFLOW_BOARDS)
+        self.bf_serial = QtWidgets.QLineEdit()
+        self.bf_serial.setPlaceholderText("e.g. /dev/ttyUSB0 or COM3")
+        self.bf_mac = QtWidgets.QLineEdit()
+        self.bf_file = QtWidgets.QLineEdit()
+        bf_form.addRow("Board", self.bf_board)
+        bf_form.addRow("Serial port", self.bf_serial)
+        bf_form.addRow("MAC address", self.bf_mac)
+        bf_form.addRow("File (playback)", self.bf_file)
+        self.tabs.addTab(bf, "BrainFlow")
+        # file
+        fw = QtWidgets.QWidget()
+        f_form = QtWidgets.QFormLayout(fw)
+        self.file_path = QtWidgets.QLineEdit()
+        self.file_browse = QtWidgets.QPushButton("Open…")
+        self.file_speed = QtWidgets.QDoubleSpinBox()
+        self.file_speed.setRange(0.1, 100.0)
+        self.file_speed.setValue(1.0)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.file_path, 1)
+        row.addWidget(self.file_browse)
+        f_form.addRow("Recording", row)
+        f_form.addRow("Speed ×", self.file_speed)
+        self.tabs.addTab(fw, "Recording")
+
+        self.connect_button = QtWidgets.QPushButton("Connect")
+        self.disconnect_button = QtWidgets.QPushButton("Disconnect")
+        self.disconnect_button.setEnabled(False)
+        self.status_label = QtWidgets.QLabel("Not connected")
+        self.status_label.setWordWrap(True)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.connect_button)
+        buttons.addWidget(self.disconnect_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status_label)
+
+        self._lsl_rows: list[dict] = []
+        self._discovery: threading.Thread | None = None
+        self.connect_button.clicked.connect(self._on_connect)
+        self.disconnect_button.clicked.connect(self.disconnect_requested)
+        self.lsl_refresh.clicked.connect(self.refresh_lsl)
+        self.file_browse.clicked.connect(self._browse)
+        self._discovered.connect(self._show_discovered)
+
+    # -- LSL discovery (off the UI thread) -------------------------------------------------------
+    def refresh_lsl(self) -> None:
+        if self._discovery is not None and self._discovery.is_alive():
+            return
+        self.lsl_status.setText("Looking for LSL streams…")
+        self.lsl_refresh.setEnabled(False)
+
+        def work() -> None:
+            try:
+                rows, err = discover_lsl(1.0), ""
+            except Exception as exc:  # noqa: BLE001 - reported in the panel, details in the log
+                log.exception("LSL discovery failed")
+                rows, err = [], f"LSL discovery failed: {exc}"
+            self._discovered.emit(rows, err)
+
+        self._discovery = threading.Thread(target=work, name="lsl-discovery", daemon=True)
+        self._discovery.start()
+
+    def _show_discovered(self, rows: list, err: str) -> None:
+        self._lsl_rows = rows
+        self.lsl_table.setRowCount(len(rows))
+        for r, s in enumerate(rows):
+            for c, v in enumerate((s["name"], s["type"], s["n_chans"], f"{s['sfreq']:g} Hz", s["host"])):
+                self.lsl_table.setItem(r, c, QtWidgets.QTableWidgetItem(str(v)))
+        self.lsl_status.setText(err or f"{len(rows)} stream(s) found")
+        self.lsl_refresh.setEnabled(True)
+
+    def wait_discovery(self, timeout: float = 5.0) -> None:
+        if self._discovery is not None:
+            self._discovery.join(timeout)
+
+    def _browse(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a recording", "", "Recordings (*.xdf *.edf *.bdf *.gdf *.fif)"
+        )
+        if path:
+            self.file_path.setText(path)
+
+    # -- spec ------------------------------------------------------------------------------------
+    def current_spec(self) -> dict:
+        tab = self.tabs.currentIndex()
+        if tab == 0:
+            from bci_app.signal.channels import MONTAGES
+
+            return {"kind": "simulated", "ch_names": MONTAGES[self.sim_channels.currentText()],
+                    "subject_seed": self.sim_subject.value()}
+        if tab == 1:
+            rows = self.lsl_table.selectionModel().selectedRows()
+            if not rows:
+                raise ValueError("Select an LSL stream in the list first (press Refresh to look for streams).")
+            s = self._lsl_rows[rows[0].row()]
+            return {"kind": "lsl", "name": s["name"], "type": s["type"], "source_id": s["source_id"]}
+        if tab == 2:
+            return {"kind": "brainflow", "board": self.bf_board.currentText(),
+                    "params": {"serial_port": self.bf_serial.text(), "mac_address": self.bf_mac.text(),
+                               "file": self.bf_file.text()}}
+        path = self.file_path.text().strip()
+        if not path:
+            raise ValueError("Choose a recording file first (Open…).")
+        return {"kind": "file", "path": str(Path(path)), "speed": self.file_speed.value()}
+
+    def _on_connect(self) -> None:
+        try:
+            spec = self.current_spec()
+        except ValueError as exc:
+            self.status_label.setText(str(exc))
+            return
+        self.connect_requested.emit(spec)
+
+    def set_status(self, text: str, connected: bool) -> None:
+        self.status_label.setText(text)
+        self.connect_button.setEnabled(not connected)
+        self.disconnect_button.setEnabled(connected)
+        self.tabs.setEnabled(not connected)

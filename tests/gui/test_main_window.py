@@ -1,0 +1,96 @@
+"""The real window, offscreen: open/close, simulated source, samples in the plot, badges, errors."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from bci_app.config import AppConfig
+from bci_app.errors import StreamError
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from bci_app.gui.main_window import MainWindow
+
+    w = MainWindow(AppConfig(), log_dir=tmp_path / "logs")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def test_refcount_of_none_does_not_fall(qtbot):
+    """Guards the PySide6 6.12 none_dealloc bug (STACK.md): void Qt calls must not drop None."""
+    from PySide6 import QtWidgets
+
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    before = sys.getrefcount(None)
+    for _ in range(1000):
+        w.resize(10, 10)
+    assert sys.getrefcount(None) >= before - 10
+
+
+def test_open_and_close(window, qtbot):
+    assert window.isVisible()
+    assert window.state_text == "idle"
+    assert window.log_path.parent.name == "logs"
+    window.close()
+    assert not window.timer.isActive()
+
+
+def test_simulated_source_samples_reach_the_plot(window, qtbot):
+    window.source_panel.tabs.setCurrentIndex(0)
+    window.source_panel.sim_channels.setCurrentText("sensorimotor_16")
+    window.source_panel.connect_button.click()
+    qtbot.waitUntil(lambda: window.state_text == "connected", timeout=5000)
+    assert len(window.signal_view._curves) == 16
+    frames0 = window.signal_view.n_frames
+    qtbot.waitUntil(lambda: window.signal_view.last_n_times > 50 and window.signal_view.n_frames > frames0 + 5, timeout=5000)
+    x, y = window.signal_view._curves[0].getData()
+    assert x is not None and len(x) > 50 and np.isfinite(y).all()
+    assert x[-1] == pytest.approx(0.0) and x[0] < 0
+    qtbot.waitUntil(lambda: len(window.signal_view.last_quality) == 16, timeout=3000)
+    assert len(window.signal_view.badges.flags()) == 16
+    window.source_panel.disconnect_button.click()
+    assert window.state_text == "idle" and window.stream is None
+
+
+def test_connect_failure_is_a_plain_message(window, qtbot):
+    window.source_panel.tabs.setCurrentIndex(3)
+    window.source_panel.file_path.setText(str(window.log_path.parent / "missing.xdf"))
+    window.source_panel.connect_button.click()
+    qtbot.waitUntil(lambda: window.error_banner.isVisible(), timeout=5000)
+    assert "Traceback" not in window.error_banner.text.text()
+    assert "missing.xdf" in window.error_banner.text.text()
+    assert window.state_text == "idle"
+    assert "Traceback" in window.log_path.read_text() or "missing.xdf" in window.log_path.read_text()
+
+
+def test_plain_message_hides_internal_errors():
+    from bci_app.gui.errors import plain_message
+
+    title, text = plain_message(StreamError("no EEG stream named 'x' found; start it and retry"), "connecting")
+    assert title == "The EEG source has a problem" and "start it and retry" in text
+    title, text = plain_message(KeyError("boom"), "rendering")
+    assert title == "Unexpected problem" and "log file" in text and "boom" not in text
+
+
+def test_session_folder_and_config_round_trip(tmp_path, qtbot):
+    import datetime as dt
+
+    from bci_app.config import load_config
+    from bci_app.gui.session_panel import SessionPanel, session_folder
+
+    assert session_folder(tmp_path, "../evil/S1", "02", dt.date(2025, 1, 2)) == tmp_path / "sub-evil-S1" / "2025-01-02_ses-02"
+    panel = SessionPanel(AppConfig())
+    qtbot.addWidget(panel)
+    panel.config.paradigm.trials_per_class = 7
+    saved = panel.save(tmp_path / "c.yaml")
+    assert load_config(saved).paradigm.trials_per_class == 7
+    with qtbot.waitSignal(panel.config_changed, check_params_cb=lambda c: c.paradigm.trials_per_class == 7):
+        panel.load(saved)
