@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -168,7 +169,10 @@ class FastATCNet:
             core = _Core(m).eval()
             self._z = torch.zeros(1, m.F2, m.n_times)
             if trace:
-                with torch.inference_mode(False):
+                with torch.inference_mode(False), warnings.catch_warnings():
+                    # TorchScript is deprecated in favour of torch.compile, which needs a compiler
+                    # toolchain at run time; trace + freeze still works and is what we measure
+                    warnings.simplefilter("ignore", DeprecationWarning)
                     traced = torch.jit.trace(core, (self._z,), check_trace=False)
                     core = torch.jit.freeze(traced.eval())
         self.core = core

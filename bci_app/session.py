@@ -1,0 +1,569 @@
+"""The headless session: one Qt-free state machine shared by the GUI and the command line.
+
+Modes (:class:`Mode`)::
+
+    idle ──connect──▶ connected ──start_calibration──▶ calibrating ──(paradigm ends)──▶ connected
+                       │  ▲ ▲                                                           │
+                       │  │ └──────────── training finished / failed / cancelled ◀── training
+                       │  └── stop_online ──┐
+                       └── start_online ──▶ online        idle ──start_replay──▶ replay ──▶ idle
+
+``training`` runs a fine-tuning job in a background thread (torch limited to
+``finetune.torch_threads``) while acquisition, recording and the paradigm continue; when the session
+was online, it stays online (mode ``training`` is entered only from ``connected``) and the new model
+is installed atomically into the running decoder.
+
+Threads: the stream, the recorder, the decoder runner and the training job run in their own
+threads, but every event reaches subscribers from :meth:`Session.update`, in the thread that calls
+it (the GUI timer, the CLI loop, a test), in order. Tests step the session by calling ``update()``
+with injectable clocks; nothing in here sleeps.
+
+Events (``subscribe(name, callback)``; ``"*"`` receives all as ``callback(name, payload)``):
+
+- ``mode``: :class:`Mode` entered; ``error``: :class:`SessionError` (plain ``message``; also logged);
+- ``stream``: a :class:`~bci_app.acquisition.base.StreamEvent` (connected, gap, reconnected, ...);
+- ``paradigm``: a :class:`~calibration.paradigm.ParadigmEvent`;
+- ``progress``: a fine-tuning progress record; ``model``: the :class:`DecoderModel` now active;
+- ``prediction``: the latest :class:`~bci_app.online.decoder.Prediction` (at most one per update);
+- ``recording``: ``{"path", "state"}`` when a recording starts, stops or fails.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bci_app.config import AppConfig
+from bci_app.errors import BCIError, StreamError, TrainingCancelled
+from bci_app.io.recording import Marker, Recording
+
+if TYPE_CHECKING:
+    from bci_app.acquisition.base import Stream, StreamEvent
+    from bci_app.io.xdf import XdfRecorder
+    from bci_app.online.decoder import Decoder, DecoderModel, Prediction
+    from bci_app.online.runner import DecoderRunner
+    from calibration.paradigm import GrazParadigm, ParadigmEvent
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording")
+
+
+class Mode(enum.Enum):
+    IDLE = "idle"
+    CONNECTED = "connected"
+    CALIBRATING = "calibrating"
+    TRAINING = "training"
+    ONLINE = "online"
+    REPLAY = "replay"
+
+
+@dataclass(frozen=True)
+class SessionError:
+    """An error as the user sees it: a plain ``message`` and where it came from (``source``)."""
+
+    message: str
+    source: str
+    exception: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """Snapshot for display: state, counters and the newest sample's timestamp."""
+
+    name: str
+    state: str
+    sfreq: float
+    n_chans: int
+    received: int
+    lost: int
+    gaps: int
+    non_finite: int
+
+
+class _Tap:
+    """Collects every sample of a stream from a start index (calibration data)."""
+
+    def __init__(self, stream: "Stream") -> None:
+        self.stream = stream
+        self.index = stream.buffer.n_written
+        self.chunks: list[np.ndarray] = []
+        self.times: list[np.ndarray] = []
+        self.lost = 0
+
+    def poll(self) -> None:
+        res = self.stream.read_since(self.index)
+        self.lost += res.n_lost
+        self.index = res.next_index
+        if res.timestamps.size:
+            self.chunks.append(res.data)
+            self.times.append(res.timestamps)
+
+    def recording(self, markers: list[Marker]) -> Recording:
+        info = self.stream.info
+        data = np.concatenate(self.chunks, axis=1) if self.chunks else np.zeros((info.n_chans, 0))
+        ts = np.concatenate(self.times) if self.times else np.zeros(0)
+        return Recording(
+            path=Path(f"<session:{info.name}>"), data=data, timestamps=ts, sfreq=info.sfreq,
+            ch_names=info.ch_names, ch_types=info.ch_types, units=info.units, markers=tuple(markers),
+        )
+
+
+class Session:
+    """Holds the source, recorder, paradigm, active model, decoder, last prediction, stream status.
+
+    ``config``: the whole :class:`AppConfig`. ``clock``: seconds for the paradigm (default
+    ``pylsl.local_clock``, the stream's clock). All public methods report failures as ``error``
+    events (never raise :class:`BCIError` to the caller), except programming errors.
+    """
+
+    def __init__(self, config: AppConfig | None = None, *, clock: Callable[[], float] | None = None) -> None:
+        self.config = config or AppConfig()
+        if clock is None:
+            from bci_app.lsl_config import configure_lsl
+
+            configure_lsl(self.config.lsl.scope)
+            import pylsl
+
+            clock = pylsl.local_clock
+        self.clock = clock
+        self.mode = Mode.IDLE
+        self.stream: "Stream | None" = None
+        self.recorder: "XdfRecorder | None" = None
+        self.paradigm: "GrazParadigm | None" = None
+        self.model: "DecoderModel | None" = None
+        self.decoder: "Decoder | None" = None
+        self.runner: "DecoderRunner | None" = None
+        self.last_prediction: "Prediction | None" = None
+        self.errors: list[SessionError] = []
+        self.calibration_data: Recording | None = None
+        self.training_result: Any = None
+        self._subscribers: dict[str, list[Callable]] = {}
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # (event, payload) from other threads
+        self._unsub_stream: Callable[[], None] | None = None
+        self._tap: _Tap | None = None
+        self._paradigm_markers: list[Marker] = []
+        self._paradigm_stream = None
+        self._train_thread: threading.Thread | None = None
+        self._train_cancel = threading.Event()
+        self._outlet = None
+        self._rec_sink = None
+        self._pending_prediction: "Prediction | None" = None
+        self._pred_lock = threading.Lock()
+        self._mode_before_training = Mode.CONNECTED
+
+    # -- observers --------------------------------------------------------------------------------
+    def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
+        """``callback(payload)`` for ``event`` (one of :data:`EVENTS`), or ``callback(event, payload)``
+        for ``"*"``. Returns an unsubscribe function."""
+        if event != "*" and event not in EVENTS:
+            raise ValueError(f"unknown session event {event!r}; expected one of {', '.join(EVENTS)} or '*'")
+        self._subscribers.setdefault(event, []).append(callback)
+        return lambda: self._subscribers[event].remove(callback) if callback in self._subscribers[event] else None
+
+    def _emit(self, event: str, payload: Any) -> None:
+        for cb in list(self._subscribers.get(event, ())):
+            try:
+                cb(payload)
+            except Exception:  # noqa: BLE001 - a bad observer must not break the session
+                log.exception("session subscriber %r failed on %s", cb, event)
+        for cb in list(self._subscribers.get("*", ())):
+            try:
+                cb(event, payload)
+            except Exception:  # noqa: BLE001
+                log.exception("session subscriber %r failed on %s", cb, event)
+
+    def _set_mode(self, mode: Mode) -> None:
+        if mode is not self.mode:
+            log.info("session: %s -> %s", self.mode.value, mode.value)
+            self.mode = mode
+            self._emit("mode", mode)
+
+    def _error(self, source: str, message: str, exc: BaseException | None = None) -> SessionError:
+        err = SessionError(message, source, exc)
+        self.errors.append(err)
+        log.error("%s: %s", source, message, exc_info=exc if exc is not None and not isinstance(exc, BCIError) else None)
+        self._emit("error", err)
+        return err
+
+    def _require(self, action: str, *modes: Mode) -> bool:
+        if self.mode in modes:
+            return True
+        self._error("session", f"cannot {action} while {self.mode.value}; expected {' or '.join(m.value for m in modes)}")
+        return False
+
+    # -- stream -----------------------------------------------------------------------------------
+    def connect(self, stream: "Stream") -> bool:
+        """Connect ``stream`` (if needed) and make it the session's source."""
+        if not self._require("connect", Mode.IDLE):
+            return False
+        try:
+            if not stream.connected:
+                stream.connect()
+        except BCIError as exc:
+            self._error("stream", f"could not connect: {exc}", exc)
+            return False
+        self.stream = stream
+        self._unsub_stream = stream.subscribe(lambda ev: self._inbox.put(("stream", ev)))
+        self._set_mode(Mode.CONNECTED)
+        return True
+
+    def disconnect(self) -> None:
+        """Stop everything (decoder, training, paradigm, recording) and close the source."""
+        self.stop_online()
+        self.cancel_training(wait=True)
+        if self.paradigm is not None and not self.paradigm.finished:
+            self.paradigm.abort()
+        self.stop_recording()
+        if self.stream is not None:
+            if self._unsub_stream:
+                self._unsub_stream()
+            try:
+                self.stream.disconnect()
+            except BCIError as exc:
+                self._error("stream", f"disconnect failed: {exc}", exc)
+            self.stream = None
+        self._drain()
+        self._set_mode(Mode.IDLE)
+
+    close = disconnect
+
+    @property
+    def stream_status(self) -> StreamStatus | None:
+        s = self.stream
+        if s is None:
+            return None
+        info, c = s.info, s.counters
+        return StreamStatus(info.name, s.state.value, info.sfreq, info.n_chans, c.received, c.lost_overflow, c.gaps, c.non_finite)
+
+    # -- recording --------------------------------------------------------------------------------
+    def start_recording(self, path: str | Path, *, overwrite: bool = False) -> bool:
+        """Record the source (EEG + its markers), paradigm markers and predictions to ``path`` (.xdf)."""
+        if self.stream is None:
+            self._error("recording", "connect a source before recording")
+            return False
+        if self.recorder is not None:
+            self._error("recording", f"already recording to {self.recorder.path}; stop it first")
+            return False
+        import yaml
+
+        from bci_app.io.xdf import XdfRecorder
+
+        try:
+            rec = XdfRecorder(
+                path, file_desc={"config": yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)},
+                flush_interval=self.config.recording.flush_interval_s, clock=self.clock, overwrite=overwrite,
+                on_error=lambda e: self._inbox.put(("recording-error", e)),
+            )
+            rec.record_stream(self.stream)
+            self._paradigm_stream = rec.add_stream(
+                "bci-app-paradigm", "Markers", ["code"], ch_types=["Marker"], units=[""], sfreq=0.0,
+                channel_format="string", source_id="bci-app-paradigm",
+            )
+        except BCIError as exc:
+            self._error("recording", str(exc), exc)
+            return False
+        self.recorder = rec
+        if self.decoder is not None:
+            self._attach_recorder_sink()
+        self._emit("recording", {"path": str(rec.path), "state": "started"})
+        return True
+
+    def stop_recording(self) -> None:
+        rec, self.recorder = self.recorder, None
+        self._rec_sink = None
+        if rec is None:
+            return
+        rec.close()
+        self._emit("recording", {"path": str(rec.path), "state": "failed" if rec.error else "stopped"})
+
+    # -- calibration ------------------------------------------------------------------------------
+    def start_calibration(self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, marker_outlet=None) -> bool:
+        """Start the Graz paradigm (``config.paradigm``) on the session clock and collect the data.
+
+        ``on_event`` is called synchronously for each paradigm event (e.g. the simulator imagining
+        the cued class); ``marker_outlet`` (e.g. :class:`calibration.markers.LslMarkerOutlet`) gets
+        the GDF codes too. Paradigm markers are recorded when a recording is active.
+        """
+        if not self._require("start calibration", Mode.CONNECTED):
+            return False
+        from calibration.paradigm import GrazParadigm
+
+        self.paradigm = GrazParadigm(self.config.paradigm, self.clock)
+        self._paradigm_markers = []
+        self._tap = _Tap(self.stream)
+
+        def on_paradigm(ev: "ParadigmEvent") -> None:
+            if ev.code is not None:
+                self._paradigm_markers.append(Marker(ev.timestamp, str(ev.code)))
+                if self.recorder is not None and self._paradigm_stream is not None:
+                    self.recorder.push(self._paradigm_stream, [str(ev.code)], [ev.timestamp])
+            self._emit("paradigm", ev)
+
+        if on_event is not None:
+            self.paradigm.subscribe(on_event)
+        if marker_outlet is not None:
+            self.paradigm.subscribe(marker_outlet)
+        self.paradigm.subscribe(on_paradigm)
+        self._set_mode(Mode.CALIBRATING)
+        self.paradigm.start()
+        return True
+
+    def abort_calibration(self) -> None:
+        if self.paradigm is not None and self.mode is Mode.CALIBRATING:
+            self.paradigm.abort()
+            self._finish_calibration()
+
+    def _finish_calibration(self) -> None:
+        assert self._tap is not None
+        self._tap.poll()
+        self.calibration_data = self._tap.recording(list(self._paradigm_markers))
+        if self._tap.lost:
+            self._error("calibration", f"{self._tap.lost} samples were lost while calibrating (buffer overrun)")
+        self._tap = None
+        self._set_mode(Mode.CONNECTED)
+
+    # -- training ---------------------------------------------------------------------------------
+    def start_training(
+        self,
+        job: Iterator[Any],
+        to_model: Callable[[Any], "DecoderModel"],
+        *,
+        cancel: Callable[[], None] | None = None,
+    ) -> bool:
+        """Run ``job`` (an iterator yielding progress records and *returning* its result) in a
+        background thread; each record becomes a ``progress`` event; the result goes through
+        ``to_model`` and is installed (``model`` event). ``cancel`` (e.g. the job's cancel flag) is
+        called by :meth:`cancel_training`; the iteration also stops between records."""
+        if self._train_thread is not None:
+            self._error("training", "a training job is already running; cancel it first")
+            return False
+        if not self._require("train", Mode.CONNECTED, Mode.ONLINE, Mode.IDLE):
+            return False
+        import torch
+
+        self._train_cancel.clear()
+        self._cancel_job = cancel
+        threads = self.config.finetune.torch_threads
+
+        def run() -> None:
+            torch.set_num_threads(threads)
+            try:
+                while True:
+                    if self._train_cancel.is_set():
+                        raise TrainingCancelled("training was cancelled")
+                    try:
+                        record = next(job)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    self._inbox.put(("progress", record))
+                model = to_model(result)
+                self.training_result = result
+                self._inbox.put(("trained", model))
+            except TrainingCancelled as exc:
+                self._inbox.put(("train-cancelled", exc))
+            except Exception as exc:  # noqa: BLE001 - becomes an error event
+                self._inbox.put(("train-failed", exc))
+            finally:
+                close = getattr(job, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:  # noqa: BLE001
+                        log.exception("closing the training job failed")
+
+        if self.mode is not Mode.ONLINE:
+            self._mode_before_training = self.mode
+            self._set_mode(Mode.TRAINING)
+        self._train_thread = threading.Thread(target=run, name="bci-finetune", daemon=True)
+        self._train_thread.start()
+        return True
+
+    @property
+    def training(self) -> bool:
+        return self._train_thread is not None
+
+    def cancel_training(self, *, wait: bool = False) -> None:
+        """Ask the job to stop (between batches/records); ``wait`` joins the thread."""
+        if self._train_thread is None:
+            return
+        self._train_cancel.set()
+        if self._cancel_job is not None:
+            self._cancel_job()
+        if wait:
+            self._train_thread.join(timeout=30.0)
+            self.update()
+
+    # -- models and online decoding -------------------------------------------------------------
+    def set_model(self, model: "DecoderModel") -> None:
+        """Make ``model`` active (installed atomically into the decoder when online)."""
+        self.model = model
+        if self.decoder is not None:
+            try:
+                self.decoder.install(model)
+            except BCIError as exc:
+                self._error("model", f"could not install {model.name}: {exc}", exc)
+                return
+        self._emit("model", model)
+
+    def start_online(self, *, runner: bool = True, outlet: bool = True) -> bool:
+        """Decode the source with the active model: LSL outlets, recording, ``prediction`` events.
+
+        ``runner=False``: no thread; :meth:`update` polls the decoder (tests, replay)."""
+        if not self._require("go online", Mode.CONNECTED):
+            return False
+        if self.model is None:
+            self._error("online", "no model to decode with; calibrate first or load an adapter")
+            return False
+        from bci_app.online.decoder import Decoder
+        from bci_app.online.outputs import PredictionOutlet
+        from bci_app.online.runner import DecoderRunner
+
+        oc = self.config.online
+        try:
+            self.decoder = Decoder.for_stream(self.stream, self.model, oc)
+            if outlet:
+                self._outlet = PredictionOutlet(self.model.classes, name=oc.outlet_name, step_s=oc.step_s, model=self.model.name)
+                self.decoder.add_output(self._outlet)
+        except BCIError as exc:
+            self.decoder = None
+            self._error("online", f"cannot start decoding: {exc}", exc)
+            return False
+        if self.recorder is not None:
+            self._attach_recorder_sink()
+        self.decoder.subscribe(self._on_prediction)
+        if runner:
+            self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
+        self._set_mode(Mode.ONLINE)
+        return True
+
+    def _attach_recorder_sink(self) -> None:
+        from bci_app.online.outputs import RecorderSink
+
+        assert self.decoder is not None and self.recorder is not None
+        oc = self.config.online
+        self._rec_sink = RecorderSink(self.recorder, self.decoder.classes, step_s=oc.step_s, model=self.decoder.model.name)
+        self.decoder.add_output(self._rec_sink)
+
+    def _on_prediction(self, pred: "Prediction") -> None:
+        with self._pred_lock:
+            self.last_prediction = pred
+            self._pending_prediction = pred
+
+    def stop_online(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        if self._outlet is not None:
+            self._outlet.close()
+            self._outlet = None
+        self.decoder = None
+        if self.mode in (Mode.ONLINE, Mode.REPLAY):
+            self._set_mode(Mode.CONNECTED)
+
+    # -- stepping ---------------------------------------------------------------------------------
+    def update(self) -> None:
+        """Advance the paradigm, collect calibration data, poll a thread-less decoder and deliver
+        every pending event. Call it often (GUI timer, CLI loop, tests)."""
+        if self.stream is not None and self.stream.acquisition_delay is None and self.stream.connected:
+            try:
+                self.stream.acquire()
+            except BCIError as exc:
+                self._error("stream", str(exc), exc)
+        if self.mode is Mode.CALIBRATING and self.paradigm is not None:
+            self.paradigm.update()
+            if self._tap is not None:
+                try:
+                    self._tap.poll()
+                except BCIError as exc:
+                    self._error("calibration", str(exc), exc)
+            if self.paradigm.finished:
+                self._finish_calibration()
+        if self.decoder is not None and self.runner is None and self.mode in (Mode.ONLINE, Mode.REPLAY):
+            try:
+                self.decoder.poll()
+            except BCIError as exc:
+                self._error("online", str(exc), exc)
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                kind, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "stream":
+                self._on_stream_event(payload)
+            elif kind == "progress":
+                self._emit("progress", payload)
+            elif kind == "trained":
+                self._train_thread = None
+                self._leave_training()
+                self.set_model(payload)
+            elif kind == "train-cancelled":
+                self._train_thread = None
+                self._leave_training()
+                self._error("training", "training was cancelled; the previous model stays active", payload)
+            elif kind == "train-failed":
+                self._train_thread = None
+                self._leave_training()
+                self._error("training", f"training failed: {payload}", payload)
+            elif kind == "decoder-failed":
+                self._error("online", f"decoding stopped: {payload}", payload)
+                self.stop_online()
+            elif kind == "recording-error":
+                self._error("recording", str(payload), payload)
+                self.recorder = None
+                self._emit("recording", {"path": str(getattr(payload, "path", "")), "state": "failed"})
+        with self._pred_lock:
+            pred, self._pending_prediction = self._pending_prediction, None
+        if pred is not None:
+            self._emit("prediction", pred)
+
+    def _leave_training(self) -> None:
+        if self.mode is Mode.TRAINING:
+            self._set_mode(self._mode_before_training if self.stream is not None else Mode.IDLE)
+
+    def _on_stream_event(self, ev: "StreamEvent") -> None:
+        self._emit("stream", ev)
+        if ev.kind == "failed":
+            self._error("stream", f"the source failed: {ev.message}", ev.error)
+        elif ev.kind == "gap":
+            log.warning("source lost: %s (decoding pauses until data return)", ev.message)
+
+    # -- replay -----------------------------------------------------------------------------------
+    def start_replay(self, stream: "Stream") -> bool:
+        """Replay mode: like ``online`` on a file stream (see ``bci-app replay``)."""
+        if not self._require("replay", Mode.IDLE):
+            return False
+        if not self.connect(stream):
+            return False
+        if not self.start_online(runner=False, outlet=False):
+            return False
+        self._set_mode(Mode.REPLAY)
+        return True
+
+    def run_until(self, predicate: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.01) -> bool:
+        """Live helper for scripts: call :meth:`update` every ``interval_s`` (wall clock) until
+        ``predicate()`` is true (returns True) or ``timeout_s`` passes (False)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            self.update()
+            if predicate():
+                return True
+            time.sleep(interval_s)
+        self.update()
+        return predicate()
+
+
+__all__ = ["EVENTS", "Mode", "Session", "SessionError", "StreamStatus", "StreamError"]
