@@ -1,7 +1,34 @@
-"""Sources behind one ``Stream`` contract, the ring buffer, and recording."""
+"""Sources behind one ``Stream`` contract, the ring buffer, and LSL publishing.
 
-from bci_app.acquisition.base import Stream, StreamCounters, StreamEvent, StreamInfo, StreamState
+Backends import their heavy dependency (pylsl, brainflow, mne) only when connecting.
+"""
+
+from bci_app.acquisition.base import (
+    GAP_MARKER,
+    Stream,
+    StreamCounters,
+    StreamEvent,
+    StreamInfo,
+    StreamState,
+)
+from bci_app.acquisition.brainflow import StreamBrainFlow
+from bci_app.acquisition.file import StreamFile
+from bci_app.acquisition.lsl import LslPlayer, StreamLSL
 from bci_app.acquisition.ringbuffer import ReadResult, RingBuffer
 from bci_app.acquisition.simulated import StreamSimulated  # noqa: F401  (simulated motor-imagery headset)
 
-__all__ = ["ReadResult", "RingBuffer", "Stream", "StreamCounters", "StreamEvent", "StreamInfo", "StreamState"]
+__all__ = [
+    "GAP_MARKER",
+    "LslPlayer",
+    "ReadResult",
+    "RingBuffer",
+    "Stream",
+    "StreamBrainFlow",
+    "StreamCounters",
+    "StreamEvent",
+    "StreamFile",
+    "StreamInfo",
+    "StreamLSL",
+    "StreamSimulated",
+    "StreamState",
+]

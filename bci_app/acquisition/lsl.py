@@ -164,8 +164,12 @@ class StreamLSL(Stream):
         inlet = pylsl.StreamInlet(info, max_buflen=int(max(30, self.bufsize)), recover=False, processing_flags=processing)
         try:
             inlet.open_stream(timeout=self.resolve_timeout)
+            # the first clock-offset estimate takes ~0.6 s of probes; take it now, not in acquire()
+            inlet.time_correction(timeout=self.resolve_timeout)
         except pylsl.util.TimeoutError as exc:
             raise StreamError(f"LSL stream {info.name()!r} was found but did not accept a connection within {self.resolve_timeout:g} s") from exc
+        except pylsl.util.LostError as exc:
+            raise StreamError(f"LSL stream {info.name()!r} disappeared while connecting; check the sender and connect again") from exc
         return inlet
 
     # -- Stream hooks -------------------------------------------------------------------------
@@ -191,6 +195,8 @@ class StreamLSL(Stream):
             log.warning("several LSL streams match %s; using the first: %s", self._wanted(), _describe(usable))
         processing = pylsl.proc_clocksync | (pylsl.proc_dejitter if self.dejitter else 0)
         self._processing = processing
+        if self.marker_stream is not False:
+            self._pair_markers(usable[0])  # markers first: none is missed around the first samples
         inlet = self._open_inlet(usable[0], processing)
         full = inlet.info(timeout=self.resolve_timeout)
         info = self._stream_info(full)
@@ -199,8 +205,6 @@ class StreamLSL(Stream):
         self._last_ts = None
         self._lost_at_ts = None
         self._resolver = None
-        if self.marker_stream is not False:
-            self._pair_markers(full)
         return info
 
     def _stream_info(self, full) -> StreamInfo:
@@ -387,8 +391,9 @@ class LslPlayer:
     """Publish a connected :class:`Stream` as an LSL outlet (float32) plus a ``Markers`` outlet.
 
     Used by ``bci-app play`` (recordings), ``bci-app simulate`` and the demo/GUI. Voltage channels are
-    sent in microvolts (``eeg_unit="microvolts"``, the usual LSL convention) or volts (``"V"``); the
-    unit is declared per channel in ``desc/channels/channel/unit`` together with label and type.
+    (types eeg/eog/emg/ecg/... in volts) are sent in microvolts (``eeg_unit="microvolts"``, the usual
+    LSL convention) or volts (``"V"``); other channels go unchanged with their own unit. The unit is
+    declared per channel in ``desc/channels/channel/unit`` together with label and type.
     Sample timestamps and marker timestamps are the source stream's (LSL clock for live and
     simulated sources; see :class:`~bci_app.acquisition.file.StreamFile` for files).
 
@@ -450,8 +455,9 @@ class LslPlayer:
             self.stream.connect()
         info = self.stream.info
         factor = 1e6 if self.eeg_unit == "microvolts" else 1.0
-        self._scale = np.array([factor if u == "V" else 1.0 for u in info.units])
-        units = [self.eeg_unit if u == "V" else (u or "") for u in info.units]
+        volt = [u == "V" and t in VOLTAGE_TYPES for u, t in zip(info.units, info.ch_types)]
+        self._scale = np.array([factor if v else 1.0 for v in volt])
+        units = [self.eeg_unit if v else (u or "") for v, u in zip(volt, info.units)]
         lsl_info = pylsl.StreamInfo(self.name, self.stype, info.n_chans, info.sfreq, "float32", self.source_id)
         lsl_info.set_channel_labels(list(info.ch_names))
         lsl_info.set_channel_types([t.upper() if t in VOLTAGE_TYPES else t for t in info.ch_types])
@@ -467,9 +473,13 @@ class LslPlayer:
         return self
 
     def wait_for_consumers(self, timeout: float) -> bool:
-        """Block until an inlet is connected to the EEG outlet (``True``) or ``timeout`` s pass."""
+        """Block until an inlet is connected to the EEG outlet (``True``) or ``timeout`` s pass,
+        then up to 1 s more for an inlet on the markers outlet."""
         self.open()
-        return bool(self.outlet.wait_for_consumers(timeout))
+        found = bool(self.outlet.wait_for_consumers(timeout))
+        if found and self.marker_outlet is not None:
+            self.marker_outlet.wait_for_consumers(min(timeout, 1.0))  # its markers inlet, if any
+        return found
 
     @property
     def finished(self) -> bool:
