@@ -1,0 +1,54 @@
+"""``bci-app calibrate``: LoRA calibration from recorded files into an adapter."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "calibrate"
+HELP = "fine-tune LoRA adapters of a base model on recorded calibration files (EDF/XDF)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calib", nargs="+", required=True, metavar="FILE",
+                        help="calibration recordings: XDF/EDF with GDF cues 769-772, or EEGMMIDB runs (SxxxR04.edf)")
+    parser.add_argument("--out", required=True, metavar="ADAPTER", help="writes ADAPTER.safetensors + ADAPTER.json")
+    parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (default: the packaged one)")
+    parser.add_argument("--base", default=None, metavar="MODEL", help="shipped base name or path (default: model.base)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from bci_app.config import load_config
+    from calibration.finetune import calibrate_from_recordings
+
+    config = load_config(args.config)
+    torch.set_num_threads(config.finetune.torch_threads)
+    base = args.base or config.model.base
+
+    def show(p) -> None:
+        if not args.json:
+            val = "-" if p.val_accuracy is None else f"{p.val_accuracy:.2f}"
+            print(f"epoch {p.epoch}/{p.n_epochs} loss {p.train_loss:.3f} val {val} ({p.elapsed_s:.1f} s)")
+
+    path, result, meta = calibrate_from_recordings(args.calib, config, base=base, out=args.out, on_progress=show)
+    summary = {
+        "adapter": str(path),
+        "base": str(base),
+        "n_trials": meta["n_trials"],
+        "rejected_per_class": meta["rejected_per_class"],
+        "target_modules": list(result.target_modules),
+        "trainable_params": result.trainable_params,
+        "total_params": result.total_params,
+        "val_accuracy": result.val_accuracy,
+        "finetune_seconds": round(result.elapsed_s, 3),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"adapter written: {path} ({result.trainable_params} trainable of {result.total_params} params, "
+              f"{result.elapsed_s:.1f} s, targets {list(result.target_modules)})")
+    return 0

@@ -1,0 +1,239 @@
+"""Dataset assembly for pretraining, fine-tuning tests and benchmarks (EEGMMIDB on disk).
+
+Every trial goes through the shared preprocessing (:func:`bci_app.signal.preprocess.preprocess_recording`
+→ :func:`cut_windows` → the same per-window steps as :func:`finalize_window`), so training inputs are
+exactly what the online decoder computes for the same samples.
+
+Long epochs (band-passed volts, all 64 EEGMMIDB channels) are cut once per file from cue + ``tmin``
+to cue + ``tmax`` and cached as ``.npz`` (keyed by the file's sha256 and the preprocessing), so random
+time crops and channel subsets cost nothing later. :func:`finalize_crops` turns them into model input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bci_app.errors import CalibrationError
+from bci_app.signal.channels import EEGMMIDB_64, match_channels
+from bci_app.signal.preprocess import (
+    PreprocessingSpec,
+    cut_windows,
+    fit_euclidean_alignment,
+    preprocess_recording,
+)
+
+#: EEGMMIDB imagery runs: (class of T1, class of T2).
+EEGMMIDB_RUN_CLASSES: dict[int, tuple[str, str]] = {
+    4: ("left_hand", "right_hand"),
+    8: ("left_hand", "right_hand"),
+    12: ("left_hand", "right_hand"),
+    6: ("both_hands", "feet"),
+    10: ("both_hands", "feet"),
+    14: ("both_hands", "feet"),
+}
+LR_RUNS = (4, 8, 12)
+ALL_IMAGERY_RUNS = (4, 6, 8, 10, 12, 14)
+#: Class order of pretraining heads; models keep the first two (left/right) when shipped.
+ALL_CLASSES = ("left_hand", "right_hand", "both_hands", "feet")
+
+LONG_TMIN = 0.0  # s after the cue: start of the cached long epoch
+LONG_TMAX = 4.0  # s after the cue: end of the cached long epoch
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def eegmmidb_files(data_dirs: list[str | Path], runs: tuple[int, ...] = ALL_IMAGERY_RUNS) -> dict[str, list[Path]]:
+    """``{subject: [edf paths]}`` for the given runs, found under each dir (``S001/S001R04.edf``)."""
+    out: dict[str, list[Path]] = {}
+    pattern = re.compile(r"^(S\d{3})R(\d{2})\.edf$", re.IGNORECASE)
+    for d in data_dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise CalibrationError(f"data folder {d} does not exist; pass the EEGMMIDB folder holding S001/, S002/, ...")
+        for path in sorted(d.rglob("*.edf")):
+            m = pattern.match(path.name)
+            if m and int(m.group(2)) in runs:
+                out.setdefault(m.group(1).upper(), []).append(path)
+    if not out:
+        raise CalibrationError(f"no EEGMMIDB imagery runs {runs} (SxxxRyy.edf) found under {', '.join(map(str, data_dirs))}")
+    return out
+
+
+def run_of(path: Path) -> int:
+    """EEGMMIDB run number from a file name like ``S001R04.edf``."""
+    return int(Path(path).stem[-2:])
+
+
+def base_spec(sfreq: float = 160.0, l_freq: float = 4.0, h_freq: float = 40.0, filter_order: int = 4,
+              scale: float = 1e6, ch_names: tuple[str, ...] = EEGMMIDB_64) -> PreprocessingSpec:
+    """The preprocessing of the shipped models (without alignment)."""
+    return PreprocessingSpec(ch_names=ch_names, sfreq=sfreq, l_freq=l_freq, h_freq=h_freq,
+                             filter_order=filter_order, scale=scale)
+
+
+def preset_for(path: str | Path) -> str:
+    """Dataset preset of a file: ``eegmmidb`` for ``SxxxRyy.edf`` names, else ``gdf`` (cues 769-772)."""
+    return "eegmmidb" if re.match(r"^S\d{3}R\d{2}\.edf$", Path(path).name, re.IGNORECASE) else "gdf"
+
+
+def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: float = LONG_TMIN,
+                               tmax: float = LONG_TMAX) -> tuple[np.ndarray, list[str]]:
+    """Cue-locked epochs (n, n_chans, round((tmax - tmin) * sfreq)) of band-passed volts and labels.
+
+    Cues come from the dataset preset (:func:`calibration.epochs.find_cues`: EEGMMIDB T1/T2 by run,
+    or GDF 769-772); the signal from :func:`preprocess_recording` (the online decoder's class, in chunks).
+    """
+    from bci_app.io.recording import read_recording
+    from calibration.epochs import find_cues
+
+    rec = read_recording(path)
+    onsets, labels, classes, _marked = find_cues(rec, preset_for(path))
+    if not len(onsets):
+        raise CalibrationError(
+            f"{path} has no cue markers (EEGMMIDB T1/T2 in runs 4/6/8/10/12/14, or GDF 769-772); "
+            "record calibration with the app's paradigm or use an EEGMMIDB imagery run."
+        )
+    data, ts = preprocess_recording(rec, spec)
+    n_long = int(round((tmax - tmin) * spec.sfreq))
+    windows, ok = cut_windows(data, ts, onsets, tmin, n_long, spec.sfreq)
+    return windows.astype(np.float32), [classes[i] for i in labels[ok]]
+
+
+@dataclass
+class Epochs:
+    """Long cue-locked epochs of one or more files.
+
+    X: (n, 64 or n_chans, n_long) float32 band-passed volts from cue + ``tmin``; y: class names;
+    subject, run: per trial; ch_names: channel order of X.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    subject: np.ndarray
+    run: np.ndarray
+    ch_names: tuple[str, ...]
+    sfreq: float
+    tmin: float
+
+    def select(self, mask: np.ndarray) -> "Epochs":
+        return Epochs(self.X[mask], self.y[mask], self.subject[mask], self.run[mask], self.ch_names, self.sfreq, self.tmin)
+
+    def pick_channels(self, ch_names: tuple[str, ...]) -> "Epochs":
+        idx = match_channels(self.ch_names, ch_names)
+        return Epochs(self.X[:, idx], self.y, self.subject, self.run, tuple(ch_names), self.sfreq, self.tmin)
+
+
+def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = None,
+                  runs: tuple[int, ...] = ALL_IMAGERY_RUNS, spec: PreprocessingSpec | None = None,
+                  cache_dir: str | Path | None = None) -> tuple[Epochs, dict[str, str]]:
+    """Long epochs of every selected EEGMMIDB file, plus ``{relative path: sha256}`` of those files.
+
+    With ``cache_dir``, each file's epochs are cached as ``<sha256[:16]>-<spec key>.npz``.
+    """
+    spec = spec or base_spec()
+    files = eegmmidb_files(data_dirs, runs)
+    if subjects is not None:
+        wanted = {s.upper() for s in subjects}
+        files = {s: f for s, f in files.items() if s in wanted}
+        if not files:
+            raise CalibrationError(f"none of the subjects {sorted(wanted)} found in {data_dirs}")
+    key = hashlib.sha256(repr((spec.to_dict(), LONG_TMIN, LONG_TMAX)).encode()).hexdigest()[:12]
+    xs, ys, subj, run_ids, hashes = [], [], [], [], {}
+    for subject in sorted(files):
+        for path in files[subject]:
+            sha = file_sha256(path)
+            hashes[f"{subject}/{path.name}"] = sha
+            cached = Path(cache_dir) / f"{sha[:16]}-{key}.npz" if cache_dir else None
+            if cached is not None and cached.is_file():
+                with np.load(cached, allow_pickle=False) as z:
+                    X, labels = z["X"], list(z["y"])
+            else:
+                X, labels = long_epochs_from_recording(path, spec)
+                if cached is not None:
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = cached.with_suffix(".tmp.npz")
+                    np.savez(tmp, X=X, y=np.asarray(labels, dtype=str))
+                    tmp.replace(cached)
+            xs.append(X)
+            ys += [str(v) for v in labels]
+            subj += [subject] * len(labels)
+            run_ids += [run_of(path)] * len(labels)
+    ep = Epochs(np.concatenate(xs), np.asarray(ys), np.asarray(subj), np.asarray(run_ids), spec.ch_names,
+                spec.sfreq, LONG_TMIN)
+    return ep, hashes
+
+
+def finalize_crops(X: np.ndarray, start: int | np.ndarray, n_times: int, scale: float,
+                   alignment: np.ndarray | None = None) -> np.ndarray:
+    """Model input from long epochs X (n, n_chans, n_long) volts: crop ``n_times`` samples from
+    ``start`` (one int or one per trial), per-window per-channel demean, ``* scale``, ``R @ x``.
+
+    Identical arithmetic to :func:`bci_app.signal.preprocess.finalize_window` (float64 then float32).
+    """
+    X = np.asarray(X)
+    n = X.shape[0]
+    starts = np.broadcast_to(np.asarray(start, dtype=np.int64), (n,))
+    if n and (starts.min() < 0 or starts.max() + n_times > X.shape[2]):
+        raise CalibrationError(f"crop [{starts.min()}, {starts.max() + n_times}) outside epochs of {X.shape[2]} samples")
+    idx = starts[:, None] + np.arange(n_times)[None, :]
+    w = np.take_along_axis(X, idx[:, None, :], axis=2).astype(np.float64)
+    w = (w - w.mean(axis=2, keepdims=True)) * scale
+    if alignment is not None:
+        w = np.einsum("cd,ndt->nct", np.asarray(alignment, dtype=np.float64), w)
+    return w.astype(np.float32)
+
+
+def alignment_for(X: np.ndarray, start: int, n_times: int, scale: float) -> np.ndarray:
+    """Euclidean-alignment matrix from unlabeled long epochs (fixed crop at ``start``)."""
+    return fit_euclidean_alignment(finalize_crops(X, start, n_times, scale))
+
+
+@dataclass
+class SubjectSplit:
+    """One subject's calibration and test trials, finalized like the online decoder does them.
+
+    X_*: (n, n_chans, n_times) float32 model input; y_*: int labels in ``classes`` order;
+    ``alignment``: the Euclidean-alignment matrix fitted on the (unlabeled) calibration trials.
+    """
+
+    X_cal: np.ndarray
+    y_cal: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    alignment: np.ndarray | None
+    classes: tuple[str, ...]
+
+
+def subject_split(data_dirs: list[str | Path], subject: str, meta: dict, *, calib_runs: tuple[int, ...] = (4,),
+                  test_runs: tuple[int, ...] = (8, 12), cache_dir: str | Path | None = None) -> SubjectSplit:
+    """Calibrate-on / test-on split of an EEGMMIDB subject for a base model's ``meta`` (channels,
+    rate, window, classes, preprocessing, euclidean_alignment)."""
+    classes = tuple(meta["classes"])
+    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
+    full = base_spec(sfreq=spec.sfreq, l_freq=spec.l_freq, h_freq=spec.h_freq, filter_order=spec.filter_order,
+                     scale=spec.scale)
+    ep, _ = load_eegmmidb(data_dirs, subjects=[subject], runs=tuple(calib_runs) + tuple(test_runs), spec=full,
+                          cache_dir=cache_dir)
+    ep = ep.pick_channels(spec.ch_names).select(np.isin(ep.y, classes))
+    start = int(round(float(meta["window"]["tmin_s"]) * spec.sfreq))
+    n_times = int(meta["n_times"])
+    cal, test = ep.select(np.isin(ep.run, calib_runs)), ep.select(np.isin(ep.run, test_runs))
+    R = alignment_for(cal.X, start, n_times, spec.scale) if meta.get("euclidean_alignment") else None
+    lab = {c: i for i, c in enumerate(classes)}
+    return SubjectSplit(
+        finalize_crops(cal.X, start, n_times, spec.scale, R), np.array([lab[c] for c in cal.y]),
+        finalize_crops(test.X, start, n_times, spec.scale, R), np.array([lab[c] for c in test.y]),
+        R, classes,
+    )

@@ -1,0 +1,479 @@
+"""The fine-tuning job: LoRA (or, for comparison, full) fine-tuning of a base model on calibration trials.
+
+:func:`finetune` is a generator: it yields a frozen :class:`Progress` per epoch, checks a cancel flag
+between batches, and returns a :class:`FinetuneResult` (``StopIteration.value``; :class:`FinetuneJob`
+wraps that for callers that prefer ``job.run()`` + ``job.result``).
+
+Speed: base weights are frozen and the base runs in eval mode (no dropout, BatchNorm statistics
+fixed), so everything upstream of the first adapted module is a fixed function of the input and is
+computed once per trial: ``['dense']`` targets cache ``window_features`` (only the heads run per
+epoch), any ``msa`` target caches ``encode(x)`` (the conv block). Other targets run the full forward.
+Only the adapter path's own dropout is active while training.
+
+Guarantees: only LoRA parameters train; the base model hash is checked afterwards (bit-identical);
+on cancel or error the adapters are removed and the model is exactly the base again.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from bci_app.config import FinetuneConfig, LoraConfig, ResolvedLora, resolve_lora
+from bci_app.errors import CalibrationError, TrainingCancelled, TrainingError
+from bci_app.models import count_parameters, model_hash
+from bci_app.models.lora import LinearWithLoRA, add_lora, lora_parameters
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Progress", "FinetuneResult", "FinetuneJob", "finetune", "stratified_split", "remove_lora",
+           "predict_proba", "calibrate_from_recordings"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One finished epoch. ``val_accuracy`` is None without a validation split; ``best_epoch`` is
+    the 1-based epoch whose weights are kept so far."""
+
+    epoch: int
+    n_epochs: int
+    train_loss: float
+    val_accuracy: float | None
+    elapsed_s: float
+    best_epoch: int
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    """What a finished job produced (the trained adapters stay in the model)."""
+
+    mode: str  # "lora" or "full"
+    target_modules: tuple[str, ...]
+    wrapped_modules: tuple[str, ...]
+    rank: int | None
+    alpha: float | None
+    dropout: float | None
+    n_trials: int
+    n_train: int
+    n_val: int
+    epochs_run: int
+    best_epoch: int
+    val_accuracy: float | None
+    train_accuracy: float
+    trainable_params: int
+    total_params: int
+    elapsed_s: float
+    stopped_early: bool
+    cache: str  # "window_features", "encode" or "none"
+    base_model_hash: str
+    history: tuple[Progress, ...] = field(default_factory=tuple)
+
+    def metrics(self) -> dict[str, Any]:
+        """JSON-serialisable summary (history as a list of dicts)."""
+        d = asdict(self)
+        d["target_modules"], d["wrapped_modules"] = list(self.target_modules), list(self.wrapped_modules)
+        d["history"] = [asdict(p) for p in self.history]
+        return d
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)``: about ``fraction`` of each class held out (at least one per class
+    when ``fraction > 0`` and the class has >= 2 trials), shuffled with ``seed``."""
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(fraction * len(idx)))
+        if fraction > 0 and len(idx) >= 2:
+            k = min(max(k, 1), len(idx) - 1)
+        else:
+            k = 0
+        val += list(idx[:k])
+        train += list(idx[k:])
+    return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(val, dtype=np.int64))
+
+
+def remove_lora(model: nn.Module) -> None:
+    """Put every wrapped base Linear back in place (adapters discarded, nothing merged)."""
+    for name, module in [(n, m) for n, m in model.named_modules() if isinstance(m, LinearWithLoRA)]:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, module.linear)
+    if hasattr(model, "_lora_config"):
+        del model._lora_config
+
+
+def _lora_eval_train_mode(model: nn.Module) -> None:
+    """Base in eval mode (frozen: no dropout, fixed BatchNorm); adapter dropout active."""
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, LinearWithLoRA):
+            m.train()
+
+
+class _AdamW:
+    """Plain AdamW over a parameter list (same update as ``torch.optim.AdamW``).
+
+    Written out because constructing any ``torch.optim`` optimizer imports ``torch._dynamo`` the
+    first time (about 5 s on our 2-core machines), which alone would exceed the calibration budget.
+    """
+
+    def __init__(self, params: list[Tensor], lr: float, weight_decay: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.params, self.lr, self.wd, self.betas, self.eps = params, lr, weight_decay, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            g = p.grad
+            if self.wd:
+                p.mul_(1 - self.lr * self.wd)
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
+
+
+class _Forward:
+    """Model forward from cached frozen stages: ``('window_features', feats)``, ``('encode', z)`` or
+    ``('none', x)``."""
+
+    def __init__(self, model: nn.Module, X: Tensor, kind: str) -> None:
+        self.model, self.kind = model, kind
+        with torch.no_grad():
+            if kind == "window_features":
+                z = model.encode(X)
+                self.cache = [model.window_features(z, i) for i in range(model.n_windows)]
+            elif kind == "encode":
+                self.cache = model.encode(X)
+            else:
+                self.cache = X
+
+    def __call__(self, idx: Tensor) -> Tensor:
+        m = self.model
+        if self.kind == "window_features":
+            return m.classify([f[idx] for f in self.cache])
+        if self.kind == "encode":
+            z = self.cache[idx]
+            return m.classify([m.window_features(z, i) for i in range(m.n_windows)])
+        return m(self.cache[idx])
+
+
+def _cache_kind(wrapped: Sequence[str], full: bool, use_cache: bool, model: nn.Module) -> str:
+    if full or not use_cache or not all(hasattr(model, a) for a in ("encode", "window_features", "classify")):
+        return "none"
+    if wrapped and all(n.startswith("dense") for n in wrapped):
+        return "window_features"
+    if wrapped and all(n.startswith(("dense", "msa")) for n in wrapped):
+        return "encode"
+    return "none"
+
+
+def finetune(
+    model: nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lora: ResolvedLora | LoraConfig | None = None,
+    config: FinetuneConfig | None = None,
+    cancel: threading.Event | None = None,
+    full: bool = False,
+    use_cache: bool = True,
+) -> Generator[Progress, None, FinetuneResult]:
+    """Fine-tune ``model`` on preprocessed trials ``X`` (n, n_chans, n_times) float32 with integer
+    labels ``y`` (n,) in the model's class order.
+
+    ``lora``: resolved settings, or a :class:`LoraConfig` (``auto`` resolved from ``n``); default
+    ``LoraConfig()``. ``full=True`` trains every parameter instead (benchmark comparison; the model
+    is changed in place, and restored on cancel). Yields one :class:`Progress` per epoch; returns a
+    :class:`FinetuneResult`. Raises :class:`TrainingCancelled` when ``cancel`` is set (checked
+    between batches), leaving the model exactly as it was.
+    """
+    config = config or FinetuneConfig()
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int64)
+    if X.ndim != 3 or y.shape != (X.shape[0],):
+        raise CalibrationError(f"finetune expects X (n, n_chans, n_times) and y (n,), got {X.shape} and {y.shape}")
+    n = len(y)
+    counts = np.bincount(y, minlength=getattr(model, "n_outputs", int(y.max()) + 1))
+    if n == 0 or counts.min() < config.min_trials_per_class:
+        raise CalibrationError(
+            f"too few clean calibration trials per class: {counts.tolist()} (need at least "
+            f"{config.min_trials_per_class} each); record more trials or lower finetune.min_trials_per_class."
+        )
+    torch.set_num_threads(config.torch_threads)
+    torch.manual_seed(config.seed)
+    t0 = time.perf_counter()
+    base_hash = model_hash(model)
+    original_state = None
+    original_training = model.training
+    if full:
+        resolved = None
+        original_state = copy.deepcopy(model.state_dict())
+        for p in model.parameters():
+            p.requires_grad_(True)
+        params = list(model.parameters())
+        wrapped: list[str] = []
+    else:
+        if any(isinstance(m, LinearWithLoRA) for m in model.modules()):
+            raise TrainingError("the model already has LoRA adapters; start from a fresh base model (load_base_model)")
+        resolved = lora if isinstance(lora, ResolvedLora) else resolve_lora(lora or LoraConfig(), n)
+        wrapped = add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+        if not wrapped:
+            raise TrainingError(
+                f"LoRA target_modules={list(resolved.target_modules)} matched no Linear module of the base model; "
+                "use ['dense'], ['msa'] or ['dense', 'msa'] (see the warning for the available names)."
+            )
+        params = lora_parameters(model)
+    requires_grad = {id(p) for p in params}
+
+    def _restore() -> None:
+        if full:
+            model.load_state_dict(original_state)
+        else:
+            remove_lora(model)
+        model.train(original_training)
+
+    try:
+        train_idx, val_idx = stratified_split(y, config.validation_fraction, config.seed)
+        Xt = torch.from_numpy(X)
+        kind = _cache_kind(wrapped, full, use_cache, model)
+        if full:
+            model.eval()
+        else:
+            _lora_eval_train_mode(model)
+        fwd_train = _Forward(model, Xt[torch.from_numpy(train_idx)], kind)
+        fwd_val = _Forward(model, Xt[torch.from_numpy(val_idx)], kind) if len(val_idx) else None
+        y_train = torch.from_numpy(y[train_idx])
+        y_val = y[val_idx]
+        opt = _AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        gen = torch.Generator().manual_seed(config.seed)
+        best = (-1.0, float("inf"))
+        best_epoch, best_state = 0, None
+        history: list[Progress] = []
+        stale = 0
+        stopped_early = False
+        for epoch in range(1, config.max_epochs + 1):
+            if full:
+                model.train()
+            else:
+                _lora_eval_train_mode(model)
+            order = torch.randperm(len(train_idx), generator=gen)
+            total = 0.0
+            for start in range(0, len(order), config.batch_size):
+                if cancel is not None and cancel.is_set():
+                    raise TrainingCancelled("fine-tuning cancelled by the user; the base model is unchanged")
+                idx = order[start:start + config.batch_size]
+                loss = F.cross_entropy(fwd_train(idx), y_train[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            train_loss = total / len(order)
+            val_acc = None
+            model.eval()
+            if fwd_val is not None:
+                with torch.no_grad():
+                    logits = fwd_val(torch.arange(len(val_idx)))
+                    val_loss = float(F.cross_entropy(logits, torch.from_numpy(y_val)))
+                    val_acc = float((logits.argmax(1).numpy() == y_val).mean())
+                score = (val_acc, val_loss)
+                improved = score[0] > best[0] or (score[0] == best[0] and score[1] < best[1])
+            else:
+                improved = True
+            if improved:
+                best = score if fwd_val is not None else best
+                best_epoch, stale = epoch, 0
+                best_state = [p.detach().clone() for p in params]
+            else:
+                stale += 1
+            progress = Progress(epoch, config.max_epochs, float(train_loss), val_acc,
+                                time.perf_counter() - t0, best_epoch)
+            history.append(progress)
+            yield progress
+            if fwd_val is not None and stale >= config.patience:
+                stopped_early = True
+                break
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("fine-tuning cancelled by the user; the base model is unchanged")
+        with torch.no_grad():
+            for p, b in zip(params, best_state):
+                p.copy_(b)
+        model.eval()
+        with torch.no_grad():
+            train_acc = float((fwd_train(torch.arange(len(train_idx))).argmax(1) == y_train).float().mean())
+        if not full:
+            after = model_hash(model)
+            if after != base_hash:
+                raise TrainingError(f"base weights changed during LoRA training ({base_hash} -> {after}); this is a bug")
+            if any(p.requires_grad and id(p) not in requires_grad for p in model.parameters()):
+                raise TrainingError("a base parameter was trainable during LoRA training; this is a bug")
+    except BaseException:
+        _restore()
+        raise
+    return FinetuneResult(
+        mode="full" if full else "lora",
+        target_modules=tuple(resolved.target_modules) if resolved else (),
+        wrapped_modules=tuple(wrapped),
+        rank=resolved.rank if resolved else None,
+        alpha=resolved.alpha if resolved else None,
+        dropout=resolved.dropout if resolved else None,
+        n_trials=n,
+        n_train=len(train_idx),
+        n_val=len(val_idx),
+        epochs_run=len(history),
+        best_epoch=best_epoch,
+        val_accuracy=best[0] if fwd_val is not None else None,
+        train_accuracy=train_acc,
+        trainable_params=sum(p.numel() for p in params),
+        total_params=count_parameters(model),
+        elapsed_s=time.perf_counter() - t0,
+        stopped_early=stopped_early,
+        cache=kind,
+        base_model_hash=base_hash,
+        history=tuple(history),
+    )
+
+
+class FinetuneJob:
+    """``job.run()`` yields :class:`Progress`; afterwards ``job.result`` holds the result."""
+
+    def __init__(self, model: nn.Module, X: np.ndarray, y: np.ndarray, **kwargs: Any) -> None:
+        self._gen = finetune(model, X, y, **kwargs)
+        self.result: FinetuneResult | None = None
+
+    def run(self) -> Generator[Progress, None, None]:
+        self.result = yield from self._gen
+
+
+def run_to_end(gen: Generator[Progress, None, FinetuneResult]) -> FinetuneResult:
+    """Drive a :func:`finetune` generator to its result."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities (n, n_outputs) of preprocessed trials X (n, n_chans, n_times)."""
+    model.eval()
+    out = [torch.softmax(model(torch.from_numpy(np.asarray(X[i:i + batch_size], dtype=np.float32))), 1)
+           for i in range(0, len(X), batch_size)]
+    return torch.cat(out).numpy() if out else np.zeros((0, getattr(model, "n_outputs", 0)))
+
+
+# ---------------------------------------------------------------------------------- from recordings
+
+
+def calibrate_from_recordings(
+    paths: Sequence[str | Path],
+    config: Any = None,
+    *,
+    base: str | Path = "default",
+    out: str | Path,
+    cancel: threading.Event | None = None,
+    on_progress: Any = None,
+) -> tuple[Path, FinetuneResult, dict[str, Any]]:
+    """Calibrate from recorded files (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772).
+
+    Epochs are cut from the shared preprocessing; artifacts rejected; Euclidean alignment fitted
+    on the clean (unlabeled) calibration trials when the base expects it; LoRA trained per
+    ``config.lora``/``config.finetune``; the adapter written to ``out`` (.safetensors + .json).
+    Returns ``(adapter path, result, metadata)``.
+    """
+    from bci_app.config import AppConfig
+    from bci_app.io.recording import read_recording
+    from bci_app.models.lora import save_adapter
+    from bci_app.models.pretrained import load_base_model
+    from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
+    from calibration.data import preset_for
+    from calibration.epochs import epochs_for_model
+
+    config = config or AppConfig()
+    model, meta = load_base_model(str(base))
+    classes = list(meta["classes"])
+    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
+    tmin = float(meta["window"]["tmin_s"])
+    n_times = int(model.n_times)
+    tmax = tmin + n_times / spec.sfreq
+    recordings = [read_recording(p) for p in paths]
+
+    def _epochs(s: PreprocessingSpec) -> tuple[np.ndarray, np.ndarray, dict[str, dict[str, int]]]:
+        data, labels, counts = [], [], {c: {"total": 0, "rejected": 0} for c in classes}
+        for rec in recordings:
+            present = set(classes)
+            ep = epochs_for_model(rec, s, None, tmin, tmax, preset_for(rec.path), config=config.preprocessing)
+            for c, v in ep.counts().items():
+                if c in present:
+                    counts[c]["total"] += v["total"]
+                    counts[c]["rejected"] += v["rejected"]
+            ep = ep.clean()
+            keep = np.isin(np.asarray(ep.classes)[ep.labels], classes)
+            data.append(ep.data[keep])
+            labels += [classes.index(ep.classes[i]) for i in ep.labels[keep]]
+        return np.concatenate(data), np.asarray(labels, dtype=np.int64), counts
+
+    X, y, counts = _epochs(spec)
+    if len(y) == 0:
+        raise CalibrationError(f"no clean calibration trials of classes {classes} in {[str(p) for p in paths]}")
+    if meta.get("euclidean_alignment", False) and config.preprocessing.euclidean_alignment:
+        spec = spec.with_alignment(fit_euclidean_alignment(X))
+        X, y, counts = _epochs(spec)
+    elif meta.get("euclidean_alignment", False):
+        logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
+    labels = np.asarray(classes)[y]
+    rejected = {c: v["rejected"] for c, v in counts.items()}
+    Xf = X
+    y = np.array([classes.index(c) for c in labels])
+    resolved = resolve_lora(config.lora, len(y))
+    gen = finetune(model, Xf, y, lora=resolved, config=config.finetune, cancel=cancel)
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        if on_progress is not None:
+            on_progress(p)
+    metadata = {
+        "classes": classes,
+        "ch_names": list(spec.ch_names),
+        "sfreq": spec.sfreq,
+        "n_times": n_times,
+        "window": dict(meta["window"]),
+        "preprocessing": spec.to_dict(),
+        "base_model": str(base),
+        "calibration_files": [Path(p).name for p in paths],
+        "n_trials": int(len(y)),
+        "n_trials_per_class": {c: int((labels == c).sum()) for c in classes},
+        "rejected_per_class": rejected,
+        "lora_reason": resolved.reason,
+        "metrics": result.metrics(),
+    }
+    path = save_adapter(model, out, metadata)
+    return path, result, metadata
