@@ -1,0 +1,193 @@
+"""Acquisition benchmark: a 64-channel x 2000 Hz float32 LSL stream through StreamLSL (acquisition
+thread) into the ring buffer and, when available, the XDF recorder. Prints JSON.
+
+The producer runs in a subprocess (so the CPU figure is the consuming side's alone): it pushes
+chunks every ``--chunk-ms`` with channel 0 holding the sample index and the chunk's push time as the
+last sample's timestamp. The consumer measures
+
+- samples lost: produced minus distinct indices received (and duplicates / order errors), plus
+  what the recorder's buffer cursor lost and how many samples the XDF file holds;
+- CPU: ``time.process_time()`` of the consumer process (all its threads, liblsl's included) over
+  wall time, in % of one core;
+- pull latency: ``local_clock()`` when a chunk lands in the buffer minus its last sample's timestamp.
+
+Usage: ``python bench/acquisition.py [--duration 60] [--channels 64] [--sfreq 2000] [--no-record]``
+Goals: 0 samples lost, CPU < 10 % of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bci_app.lsl_config import configure_lsl  # noqa: E402
+
+
+def produce(name: str, n_chans: int, sfreq: float, duration: float, chunk_ms: float) -> None:
+    """Producer side (subprocess): push ``duration`` s of data in real time, then report."""
+    configure_lsl()
+    import pylsl
+
+    info = pylsl.StreamInfo(name, "EEG", n_chans, sfreq, "float32", f"{name}-sid")
+    info.set_channel_labels(["index"] + [f"EEG{k:02d}" for k in range(1, n_chans)])
+    info.set_channel_types(["misc"] + ["EEG"] * (n_chans - 1))
+    info.set_channel_units([""] + ["microvolts"] * (n_chans - 1))
+    outlet = pylsl.StreamOutlet(info)
+    if not outlet.wait_for_consumers(30.0):
+        print(json.dumps({"error": "no consumer within 30 s"}), flush=True)
+        return
+    time.sleep(1.0)  # let the consumer finish connecting (clock sync) before the clock starts
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal((int(sfreq), n_chans)) * 20.0).astype(np.float32)
+    total = int(round(duration * sfreq))
+    sent, start = 0, time.monotonic()
+    cpu0 = time.process_time()
+    while sent < total:
+        due = min(total, int((time.monotonic() - start) * sfreq))
+        if due > sent:
+            n = due - sent
+            chunk = noise[np.arange(sent, due) % len(noise)]
+            chunk[:, 0] = np.arange(sent, due)
+            outlet.push_chunk(chunk, pylsl.local_clock())
+            sent = due
+        time.sleep(chunk_ms / 1000.0)
+    producer_cpu = time.process_time() - cpu0
+    time.sleep(1.5)  # let the consumer pull the tail before the outlet closes
+    print(json.dumps({"produced": sent, "producer_cpu_s": producer_cpu}), flush=True)
+
+
+def consume(args: argparse.Namespace) -> dict:
+    configure_lsl()
+    from bci_app.acquisition.lsl import StreamLSL
+
+    latencies: list[float] = []
+
+    class TimedStreamLSL(StreamLSL):
+        def _pull(self):
+            data, timestamps, markers = super()._pull()
+            if timestamps.size:
+                latencies.append(self.now() - float(timestamps[-1]))
+            return data, timestamps, markers
+
+    name = f"bciapp-bench-{uuid.uuid4().hex[:8]}"
+    producer = subprocess.Popen(
+        [sys.executable, __file__, "--producer", name, "--duration", str(args.duration), "--channels",
+         str(args.channels), "--sfreq", str(args.sfreq), "--chunk-ms", str(args.chunk_ms)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    stream = TimedStreamLSL(name, resolve_timeout=30.0, bufsize=args.bufsize,
+                            acquisition_delay=args.acquisition_delay, marker_stream=False)
+    recorder = tap = None
+    tmpdir = tempfile.TemporaryDirectory()
+    record = not args.no_record
+    if record:
+        try:
+            from bci_app.io.xdf import XdfRecorder
+        except ImportError:
+            record = False
+    stream.connect()
+    if record:
+        recorder = XdfRecorder(Path(tmpdir.name) / "bench.xdf", flush_interval=0.5)
+        tap = recorder.record_stream(stream)
+    index, received, duplicates_or_disorder, reader_lost = 0, 0, 0, 0
+    expected_next = 0
+    missing = 0
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    try:
+        while producer.poll() is None:
+            time.sleep(0.1)  # a decoder-like reader polling at 10 Hz
+            res = stream.read_since(index)
+            reader_lost += res.n_lost
+            index = res.next_index
+            idx = res.data[0]
+            if idx.size:
+                received += idx.size
+                gaps = np.diff(np.concatenate([[expected_next - 1], idx]))
+                missing += int(np.sum(gaps[gaps > 1] - 1))
+                duplicates_or_disorder += int(np.sum(gaps < 1))
+                expected_next = int(idx[-1]) + 1
+        wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        time.sleep(0.2)
+        res = stream.read_since(index)
+        received += res.data.shape[1]
+        if res.data.shape[1]:
+            expected_next = int(res.data[0, -1]) + 1
+    finally:
+        out = producer.stdout.read() if producer.stdout else ""
+        producer.wait(timeout=10)
+        if recorder is not None:
+            recorder.close()
+        stream.disconnect()
+    report = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": "producer printed nothing"}
+    produced = int(report.get("produced", 0))
+    lat = np.array(latencies) * 1000.0
+    result = {
+        "channels": args.channels,
+        "sfreq": args.sfreq,
+        "duration_s": args.duration,
+        "acquisition_delay_s": args.acquisition_delay,
+        "produced": produced,
+        "received": received,
+        "samples_lost": produced - received + duplicates_or_disorder,
+        "missing_in_sequence": missing + max(0, produced - expected_next),
+        "duplicates_or_disorder": duplicates_or_disorder,
+        "reader_lost_to_overrun": reader_lost,
+        "stream_counters": vars(stream.counters),
+        "cpu_consumer_percent_of_one_core": round(100.0 * cpu / wall, 2),
+        "cpu_producer_s": report.get("producer_cpu_s"),
+        "pull_latency_ms": {
+            "median": round(float(np.median(lat)), 2) if lat.size else None,
+            "p99": round(float(np.percentile(lat, 99)), 2) if lat.size else None,
+            "max": round(float(lat.max()), 2) if lat.size else None,
+            "n_pulls": int(lat.size),
+        },
+        "recorder": None,
+        "goals": {"samples_lost": 0, "cpu_percent_of_one_core": "< 10"},
+    }
+    if recorder is not None and tap is not None:
+        import pyxdf
+
+        streams, _ = pyxdf.load_xdf(str(recorder.path), dejitter_timestamps=False)
+        eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
+        in_file = np.asarray(eeg["time_series"])[:, 0]
+        result["recorder"] = {
+            "samples_in_file": int(in_file.size),
+            "file_index_contiguous": bool(in_file.size and np.array_equal(in_file, np.arange(in_file[0], in_file[0] + in_file.size))),
+            "tap_lost": tap.n_lost,
+            "error": None if recorder.error is None else str(recorder.error),
+            "bytes": recorder.bytes_written,
+        }
+    tmpdir.cleanup()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--channels", type=int, default=64)
+    parser.add_argument("--sfreq", type=float, default=2000.0)
+    parser.add_argument("--chunk-ms", type=float, default=10.0, help="producer push interval")
+    parser.add_argument("--acquisition-delay", type=float, default=0.01, help="StreamLSL thread period (s)")
+    parser.add_argument("--bufsize", type=float, default=30.0)
+    parser.add_argument("--no-record", action="store_true", help="skip the XDF recorder")
+    parser.add_argument("--producer", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.producer:
+        produce(args.producer, args.channels, args.sfreq, args.duration, args.chunk_ms)
+        return
+    print(json.dumps(consume(args), indent=2))
+
+
+if __name__ == "__main__":
+    main()
