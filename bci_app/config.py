@@ -41,10 +41,14 @@ class LoraConfig(_Section):
 
 
 class LslConfig(_Section):
-    """LSL discovery scope. ``machine`` keeps every outlet on this computer (the default)."""
+    """LSL discovery scope (``machine`` keeps every outlet on this computer, the default) and how
+    :class:`~bci_app.acquisition.lsl.StreamLSL` reads a stream (see ``StreamLSL.from_config``)."""
 
     scope: Literal["machine", "link", "site", "organization", "global"] = "machine"
     resolve_timeout_s: float = Field(5.0, gt=0)
+    bufsize_s: float = Field(30.0, gt=0)
+    acquisition_delay_s: float = Field(0.01, gt=0, le=1.0)
+    default_unit: Literal["V", "mV", "uV", "microvolts", "nV"] = "microvolts"
 
 
 class ParadigmConfig(_Section):

@@ -138,6 +138,20 @@ class StreamLSL(Stream):
         self._last_ts: float | None = None
         self._lost_at_ts: float | None = None
 
+    @classmethod
+    def from_config(cls, config, name: str | None = None, stype: str | None = "EEG", source_id: str | None = None,
+                    **overrides) -> "StreamLSL":
+        """Build from an :class:`~bci_app.config.LslConfig` (``config.lsl``); keywords override."""
+        kwargs = {
+            "resolve_timeout": config.resolve_timeout_s,
+            "bufsize": config.bufsize_s,
+            "acquisition_delay": config.acquisition_delay_s,
+            "default_unit": config.default_unit,
+        }
+        kwargs.update(overrides)
+        configure_lsl(config.scope)
+        return cls(name, stype, source_id, **kwargs)
+
     # -- helpers ------------------------------------------------------------------------------
     def now(self) -> float:
         import pylsl

@@ -143,3 +143,22 @@ def test_not_found_lists_visible_streams(unique_name: str) -> None:
     assert unique_name in message and "Visible streams" in message
     assert f"{unique_name}-other" in message
     assert "lsl.scope" in message
+
+
+def test_acquisition_thread_from_config(unique_name: str) -> None:
+    from bci_app.config import load_config
+
+    outlet = _outlet(unique_name)
+    stream = StreamLSL.from_config(load_config().lsl, unique_name, marker_stream=False, bufsize=2.0)
+    assert stream.acquisition_delay == 0.01 and stream.bufsize == 2.0
+    with stream:
+        for start in range(0, 200, 20):
+            outlet.push_chunk(_samples(start, 20))
+            time.sleep(0.01)
+        end = time.monotonic() + 5.0
+        while stream.n_new_samples < 200 and time.monotonic() < end:
+            time.sleep(0.01)  # the stream's own thread pulls
+        data, _ = stream.get_data()
+        thread = stream._thread
+    np.testing.assert_array_equal(data[0], np.arange(200))
+    assert thread is not None and not thread.is_alive()
