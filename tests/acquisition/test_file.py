@@ -156,3 +156,25 @@ def test_bad_arguments(tmp_path: Path) -> None:
         StreamFile(tmp_path / "x.fif", speed="fast")
     with pytest.raises(StreamError, match="not found"):
         StreamFile(tmp_path / "missing.edf").connect()
+
+
+def test_xdf_recording_plays_back_with_markers(tmp_path: Path) -> None:
+    """A FIF played into the XDF recorder, then the XDF played back: same samples, same markers."""
+    from bci_app.io.xdf import XdfRecorder
+
+    source = StreamFile(_index_fif(tmp_path / "index_raw.fif", 600), speed="max", clock=ManualClock())
+    with source, XdfRecorder(tmp_path / "rec.xdf", flush_interval=None, clock=ManualClock()) as recorder:
+        recorder.record_stream(source)
+        while not source.finished:
+            source.acquire()
+            recorder.poll()
+        recorder.poll()
+        recorder.flush()
+    clock = ManualClock(50.0)
+    with StreamFile(tmp_path / "rec.xdf", speed="max", clock=clock) as replay:
+        data, times = _drain(replay)
+        markers = replay.get_markers()
+    np.testing.assert_array_equal(data[0], np.arange(600))
+    np.testing.assert_allclose(times, 50.0 + np.arange(600) / SFREQ, atol=1e-9)
+    assert [m.value for m in markers] == ["left_hand", "right_hand"]  # 'rest' at 3 s lies beyond 2.4 s
+    np.testing.assert_allclose([m.timestamp for m in markers], [50.5, 51.0], atol=1e-9)
