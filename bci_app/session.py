@@ -286,6 +286,12 @@ class Session:
         rec.close()
         self._emit("recording", {"path": str(rec.path), "state": "failed" if rec.error else "stopped"})
 
+    def record_marker(self, value: str, timestamp: float) -> None:
+        """Write a marker (e.g. a GDF code of an online paradigm) into the paradigm stream of the
+        active recording; nothing when not recording."""
+        if self.recorder is not None and self._paradigm_stream is not None:
+            self.recorder.push(self._paradigm_stream, [str(value)], [timestamp])
+
     # -- calibration ------------------------------------------------------------------------------
     def start_calibration(self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, marker_outlet=None) -> bool:
         """Start the Graz paradigm (``config.paradigm``) on the session clock and collect the data.
@@ -305,8 +311,7 @@ class Session:
         def on_paradigm(ev: "ParadigmEvent") -> None:
             if ev.code is not None:
                 self._paradigm_markers.append(Marker(ev.timestamp, str(ev.code)))
-                if self.recorder is not None and self._paradigm_stream is not None:
-                    self.recorder.push(self._paradigm_stream, [str(ev.code)], [ev.timestamp])
+                self.record_marker(str(ev.code), ev.timestamp)
             self._emit("paradigm", ev)
 
         if on_event is not None:
@@ -452,7 +457,8 @@ class Session:
 
         assert self.decoder is not None and self.recorder is not None
         oc = self.config.online
-        self._rec_sink = RecorderSink(self.recorder, self.decoder.classes, step_s=oc.step_s, model=self.decoder.model.name)
+        self._rec_sink = RecorderSink(self.recorder, self.decoder.classes, step_s=oc.step_s,
+                                      model=self.decoder.model.name, start_index=self.decoder.start_index)
         self.decoder.add_output(self._rec_sink)
 
     def _on_prediction(self, pred: "Prediction") -> None:

@@ -217,6 +217,7 @@ class Decoder:
         self._pending: _Active | None = None
         self._pre = self._make_preprocessor(model.spec)
         self._index = 0  # absolute index of the next source sample to feed
+        self.start_index = 0  #: source index of the first sample this decoder filtered
         self._last_ts: float | None = None
         self._hold = np.zeros(len(self.source_ch_names))
         self._ready_at = self._warmup_end(0)
@@ -233,7 +234,7 @@ class Decoder:
         info = stream.info
         dec = cls(model, info.sfreq, info.ch_names, config, fast=fast)
         dec.stream = stream
-        dec._index = stream.buffer.n_written
+        dec._index = dec.start_index = stream.buffer.n_written
         dec._ready_at = dec._warmup_end(dec._index)
         return dec
 

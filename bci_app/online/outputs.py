@@ -11,7 +11,9 @@ LSL (:class:`PredictionOutlet`):
 
 Recording (:class:`RecorderSink`): the same two streams written into an
 :class:`~bci_app.io.xdf.XdfRecorder` as ``bci-app-predictions`` (type ``Predictions``, channels =
-classes, plus ``sample_index`` of the window's last sample) and ``bci-app-predictions-markers``.
+classes, plus ``sample_index`` of the window's last sample; ``desc/decoder_start_index``: the
+source sample index the decoder started filtering at, so a replay can start at the same sample) and
+``bci-app-predictions-markers``.
 """
 
 from __future__ import annotations
@@ -86,14 +88,16 @@ class PredictionOutlet:
 class RecorderSink:
     """Write predictions into an :class:`~bci_app.io.xdf.XdfRecorder` (see module doc)."""
 
-    def __init__(self, recorder, classes: Sequence[str], *, step_s: float = 0.0625, model: str = "") -> None:
+    def __init__(
+        self, recorder, classes: Sequence[str], *, step_s: float = 0.0625, model: str = "", start_index: int = 0,
+    ) -> None:
         self.recorder = recorder
         self.classes = tuple(classes)
         self.handle = recorder.add_stream(
             RECORDED_STREAM, "Predictions", [*self.classes, "sample_index"],
             ch_types=["probability"] * len(self.classes) + ["index"], units=[""] * (len(self.classes) + 1),
             sfreq=1.0 / step_s, channel_format="double64", source_id=RECORDED_STREAM,
-            desc={"model": model, "classes": {"class": list(self.classes)}},
+            desc={"model": model, "classes": {"class": list(self.classes)}, "decoder_start_index": int(start_index)},
         )
         self.markers = recorder.add_stream(
             f"{RECORDED_STREAM}-markers", "Markers", ["label"], ch_types=["Marker"], units=[""], sfreq=0.0,

@@ -1,0 +1,233 @@
+"""``bci-app demo``: a whole session on the simulated headset over real LSL.
+
+The simulated headset (:class:`~bci_app.acquisition.StreamSimulated`, the base model's montage) is
+published as an LSL outlet (:class:`~bci_app.acquisition.lsl.LslPlayer`) and read back through
+:class:`~bci_app.acquisition.lsl.StreamLSL`, exactly like a real amplifier. The session then runs a
+shortened Graz calibration (the simulated user imagines each cued class), fine-tunes LoRA adapters in
+a background thread while streaming and recording continue, goes online and scores cued online
+trials from the decoder's own predictions (rule: :mod:`bci_app.online.scoring`). It reports accuracy,
+decoder latency and samples lost between the outlet and the session.
+
+``--time-scale X`` runs the simulated person, the paradigm and the outlet X times faster than real
+time (default 2 headless; 1 with the GUI): same samples, timestamps and trials, less waiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+
+NAME = "demo"
+HELP = "full session on the simulated headset over LSL: calibrate, fine-tune, decode online"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="no window; print the report")
+    parser.add_argument("--trials-per-class", type=int, default=10, metavar="N", help="calibration trials per class (10)")
+    parser.add_argument("--online-trials-per-class", type=int, default=6, metavar="N", help="scored online trials per class (6)")
+    parser.add_argument("--seed", type=int, default=0, help="simulated subject and paradigm seed (0)")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
+    parser.add_argument("--config", type=Path, metavar="CFG", help="configuration YAML (default: packaged)")
+    parser.add_argument("--base", metavar="MODEL", help="base model name or path (default: config model.base)")
+    parser.add_argument("--record", type=Path, metavar="FILE.xdf", help="record the session (EEG, markers, predictions)")
+    parser.add_argument("--time-scale", type=float, default=None, metavar="X", help="simulation speed (2 headless)")
+
+
+def short_paradigm(config, trials_per_class: int, seed: int, tmin: float, window_s: float):
+    """The demo's shortened Graz timeline: 0.5 s fixation, cue, imagery long enough for the
+    model's window (``tmin + window_s`` + 0.5 s), 0.5–1 s rest, no breaks."""
+    return config.paradigm.model_copy(update={
+        "trials_per_class": trials_per_class, "trials_per_run": 10_000, "cue_at_s": 0.5, "cue_duration_s": 0.5,
+        "imagery_end_s": 0.5 + tmin + window_s + 0.5, "rest_min_s": 0.5, "rest_max_s": 1.0, "break_s": 0.0,
+        "seed": seed,
+    })
+
+
+def adapter_path_for(recording: Path) -> Path:
+    """Where the demo saves the adapter of a recorded session: ``<stem>-adapter.safetensors``."""
+    recording = Path(recording)
+    return recording.with_name(f"{recording.stem}-adapter")
+
+
+class ScaledClock:
+    """``pylsl.local_clock`` running ``scale`` times faster from the moment of creation."""
+
+    def __init__(self, scale: float) -> None:
+        import pylsl
+
+        self._lc = pylsl.local_clock
+        self.scale = float(scale)
+        self.t0 = self._lc()
+
+    def __call__(self) -> float:
+        return self.t0 + (self._lc() - self.t0) * self.scale
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.headless:
+        try:
+            import bci_app.gui  # noqa: F401
+        except ImportError:
+            print("bci-app demo: the desktop GUI (bci_app.gui) is not available; running headless.", file=sys.stderr)
+            args.headless = True
+        else:
+            from bci_app.gui import run_demo  # type: ignore[attr-defined]
+
+            return int(run_demo(args) or 0)
+    report = run_headless(args)
+    text = json.dumps(report, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def run_headless(args: argparse.Namespace) -> dict:
+    """Run the demo and return the report (see module doc)."""
+    from bci_app.lsl_config import configure_lsl
+
+    from bci_app.config import load_config
+
+    config = load_config(args.config)
+    configure_lsl(config.lsl.scope)
+    import torch
+
+    torch.set_num_threads(config.online.torch_threads)
+    from bci_app.acquisition import StreamSimulated
+    from bci_app.acquisition.lsl import LslPlayer, StreamLSL
+    from bci_app.errors import BCIError, CalibrationError
+    from bci_app.models.pretrained import load_base_model
+    from bci_app.online.calibrate import calibration_job, window_tmin
+    from bci_app.online.scoring import Trial, latency_summary, score_trials
+    from bci_app.session import Mode, Session
+    from calibration.paradigm import CUE_CODES, GrazParadigm
+
+    t_start = time.perf_counter()
+    scale = args.time_scale if args.time_scale is not None else 2.0
+    if not scale > 0:
+        raise CalibrationError(f"--time-scale must be > 0, got {scale}")
+    base_name = args.base or config.model.base
+    model, meta = load_base_model(base_name)
+    classes = tuple(meta["classes"])
+    spec_sfreq = float(meta["preprocessing"]["sfreq"])
+    tmin = window_tmin(meta)
+    window_s = model.n_times / spec_sfreq
+    ch_names = tuple(meta["preprocessing"]["ch_names"])
+    cfg = config.model_copy(deep=True)
+    cfg.paradigm = short_paradigm(config, args.trials_per_class, args.seed, tmin, window_s)
+    cfg.paradigm = cfg.paradigm.model_copy(update={"classes": list(classes)})
+    clock = ScaledClock(scale)
+    name = f"bci-app-demo-{uuid.uuid4().hex[:8]}"
+
+    sim = StreamSimulated(ch_names=ch_names, sfreq=spec_sfreq, subject_seed=args.seed, session_seed=args.seed,
+                          clock=clock, name=name, bufsize=60.0)
+    player = LslPlayer(sim, name=name, interval=0.01 / scale).open()
+    source = StreamLSL(name=name, stype="EEG", resolve_timeout=config.lsl.resolve_timeout_s, bufsize=60.0,
+                       acquisition_delay=0.002, marker_stream=False)
+    session = Session(cfg, clock=clock)
+    errors: list[str] = []
+    session.subscribe("error", lambda e: errors.append(e.message))
+    predictions = []
+    imagery_s = cfg.paradigm.imagery_end_s - cfg.paradigm.cue_at_s
+
+    def imagine(ev) -> None:
+        if ev.code in CUE_CODES.values() and ev.label is not None:
+            sim.imagine(ev.label, ev.timestamp, imagery_s)
+
+    report: dict = {"base_model": base_name, "seed": args.seed, "time_scale": scale, "classes": list(classes),
+                    "channels": len(ch_names), "sfreq": spec_sfreq}
+    try:
+        if not session.connect(source):
+            raise BCIError("; ".join(errors) or "could not connect to the simulated LSL stream")
+        player.start()  # after the inlet is open: every published sample must arrive
+        if args.record:
+            session.start_recording(args.record, overwrite=True)
+        # -- calibration
+        session.start_calibration(on_event=imagine)
+        cal_s = session.paradigm.duration_s / scale
+        if not session.run_until(lambda: session.mode is not Mode.CALIBRATING, timeout_s=cal_s + 30):
+            raise BCIError("calibration did not finish in time")
+        rec = session.calibration_data
+        # -- background fine-tuning (streaming and recording continue)
+        job = calibration_job(rec, model, meta, cfg, name=f"{base_name}+lora(demo)")
+        t_train = time.perf_counter()
+        session.start_training(job.job, job.to_model, cancel=job.cancel.set)
+        if not session.run_until(lambda: not session.training, timeout_s=300):
+            session.cancel_training(wait=True)
+            raise BCIError("fine-tuning did not finish within 300 s")
+        finetune_s = time.perf_counter() - t_train
+        if session.model is None:
+            raise BCIError("; ".join(errors) or "fine-tuning produced no model")
+        res = session.training_result
+        # -- online trials
+        session.start_online()
+        session.decoder.subscribe(predictions.append)
+        online_cfg = cfg.paradigm.model_copy(update={"trials_per_class": args.online_trials_per_class, "seed": args.seed + 1000})
+        paradigm = GrazParadigm(online_cfg, clock)
+        paradigm.subscribe(imagine)
+        cues: list[Trial] = []
+        paradigm.subscribe(lambda ev: cues.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
+                           if ev.code in CUE_CODES.values() else None)
+        paradigm.subscribe(lambda ev: session.record_marker(str(ev.code), ev.timestamp) if ev.code is not None else None)
+        paradigm.start()
+
+        def online_done() -> bool:
+            paradigm.update()
+            return paradigm.finished
+
+        if not session.run_until(online_done, timeout_s=paradigm.duration_s / scale + 30):
+            raise BCIError("online trials did not finish in time")
+        published = player.n_pushed  # every one of these must reach the session
+        session.run_until(lambda: source.counters.received >= published, timeout_s=5.0)
+        received = source.counters.received
+        scores = score_trials(predictions, cues, classes, tmin=tmin, window_s=window_s, sfreq=spec_sfreq)
+        counters = session.decoder.counters if session.decoder else None
+        status = session.stream_status
+        if args.record:
+            from bci_app.models.lora import save_adapter
+
+            adapter = save_adapter(job.model, adapter_path_for(args.record), {
+                "classes": list(classes), "preprocessing": job.spec.to_dict(), "base_model": str(base_name),
+                "window": dict(meta.get("window", {})), "n_times": int(model.n_times),
+            })
+            report["adapter"] = str(adapter)
+    finally:
+        session.stop_online()
+        session.stop_recording()
+        session.disconnect()
+        player.stop()
+        sim.disconnect()
+    lost = max(0, published - received)
+    report.update({
+        "accuracy": scores["accuracy"],
+        "kappa": scores["kappa"],
+        "chance": 1.0 / len(classes),
+        "per_class_recall": scores["per_class_recall"],
+        "n_calib_trials": job.n_trials,
+        "n_calib_rejected": job.n_rejected,
+        "n_online_trials": scores["n_trials"],
+        "n_undecided": scores["n_undecided"],
+        "finetune_seconds": round(finetune_s, 2),
+        "finetune": {k: v for k, v in res.metrics().items() if k != "history"} if hasattr(res, "metrics") else None,
+        "latency_ms": latency_summary(predictions),
+        "n_predictions": len(predictions),
+        "samples_published": published,
+        "samples_received": received,
+        "samples_lost": lost,
+        "buffer_overflow": status.lost if status else None,
+        "decoder": None if counters is None else vars(counters),
+        "errors": errors,
+        "recording": str(args.record) if args.record else None,
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
+        "scoring_rule": scores["rule"],
+        "trials": scores["trials"],
+    })
+    return report
