@@ -58,7 +58,9 @@ class ErrorBanner(QtWidgets.QFrame):
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """bci-app's window. ``session`` is a core ``bci_app.session.Session`` (created when omitted)."""
+    """bci-app's window. ``session`` is a core ``bci_app.session.Session`` (created when omitted);
+    ``training_factory(session) -> (job, to_model, cancel)`` builds the fine-tuning job run after a
+    finished calibration (see :mod:`bci_app.gui.session_bridge`)."""
 
     _connect_done = QtCore.Signal(object, object)  # (stream or None, exception or None), once per connect
 
@@ -69,6 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         session=None,
         log_dir: str | Path | None = None,
         frame_ms: int = FRAME_MS,
+        training_factory=None,
     ) -> None:
         super().__init__()
         self.config = config or load_config()
@@ -131,7 +134,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session_panel.error.connect(self.show_error)
         self.session_panel.config_changed.connect(self._on_config)
         self._connect_done.connect(self._on_connected)
-        self._wire_session_controls()
+        self._wire_session_controls(training_factory)
 
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(frame_ms)
@@ -147,11 +150,11 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         return Session(config)
 
-    def _wire_session_controls(self) -> None:
+    def _wire_session_controls(self, training_factory) -> None:
         """Buttons for calibration, training, online and replay call the session (see session_bridge)."""
-        from bci_app.gui import session_bridge
+        from bci_app.gui.session_bridge import SessionBridge
 
-        self.bridge = session_bridge.SessionBridge(self)
+        self.bridge = SessionBridge(self, training_factory)
 
     # -- state & errors --------------------------------------------------------------------------
     def _set_state(self, text: str) -> None:
@@ -202,13 +205,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.source_panel.set_status("Not connected (connection failed)", False)
             self.show_error(exc, "connecting to the source")
             return
+        if not self.bridge.source_connected(stream):
+            stream.disconnect()
+            self.source_panel.set_status("Not connected", False)
+            return
         self.stream = stream
-        self._unsubscribe.append(stream.subscribe(lambda ev: self.post_event("stream", ev)))
+        if self.session is None:  # otherwise the session reports stream events and errors
+            self._unsubscribe.append(stream.subscribe(lambda ev: self.post_event("stream", ev)))
+            self._set_state("connected")
         info = stream.info
         self.source_panel.set_status(f"Connected: {info.name}, {info.n_chans} channels at {info.sfreq:g} Hz", True)
         self.signal_view.set_source(stream)
-        self.bridge.source_connected(stream)
-        self._set_state("connected")
 
     def disconnect_source(self) -> None:
         self.bridge.source_disconnecting()

@@ -1,18 +1,18 @@
-"""The only place the window talks to the Qt-free ``Session``: buttons → session calls, session
-events → a queue drained each frame, snapshots → panels.
+"""The only place the window talks to the Qt-free :class:`bci_app.session.Session`.
 
-Session calls used (all non-blocking; long jobs run on the session's own worker threads):
-``attach(stream)``, ``detach()``, ``start_calibration()``, ``pause_calibration()``,
-``resume_calibration()``, ``abort_calibration()``, ``cancel_training()``, ``start_online()``,
-``stop_online()``, ``start_replay(path, speed)``, ``stop_replay()``, ``close()``; snapshots:
-``mode``, ``paradigm``, ``training_history``, ``training_summary``, ``last_prediction``,
-``online_score``, ``replay_predictions``, ``live_predictions``, ``calibration_data(winsize)``.
+Each frame the window calls :meth:`SessionBridge.render`, which calls ``session.update()`` (the
+session delivers its events synchronously, in this thread) and renders snapshots. Buttons map to
+session calls: ``connect``/``disconnect``, ``start_calibration``/``abort_calibration`` (pause and
+resume go to ``session.paradigm``), ``start_training(job, to_model, cancel=)`` with a job from
+``training_factory(session)``, ``cancel_training``, ``start_online``/``stop_online``,
+``start_replay(StreamFile)``. Nothing here blocks: long jobs run on the session's threads.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bci_app.signal.quality import CalibrationQuality
 
@@ -21,32 +21,46 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SESSION_EVENTS = ("mode", "paradigm", "training", "prediction", "error", "replay")
+TrainingFactory = Callable[[Any], tuple[Any, Callable[[Any], Any], Callable[[], None] | None]]
+"""``factory(session) -> (job, to_model, cancel)``: a fine-tuning generator built from
+``session.calibration_data``, the function turning its result into a ``DecoderModel``, and the
+job's cancel callback (see ``Session.start_training``)."""
 
 
 class SessionBridge:
-    """Wires the panels of ``window`` to ``window.session`` (which may be ``None``: controls disabled)."""
+    """Wires the panels of ``window`` to ``window.session`` (``None``: those controls are disabled)."""
 
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: "MainWindow", training_factory: TrainingFactory | None = None) -> None:
         self.w = window
         self.session = window.session
-        self._unsubscribe = []
+        self.training_factory = training_factory
+        self.history: list = []
+        self.replay_predictions: list = []
+        self.live_predictions: list = []
+        self.n_predictions = 0
+        self._unsubscribe: list = []
         self._quality: CalibrationQuality | None = None
         self._trial_ends: list = []
+        self._last_pred = None
+        self._replay_stream = None
         op, tr, on, rp = window.operator_panel, window.training_panel, window.online_panel, window.replay_panel
         if self.session is None:
             for b in (op.start_button, on.start_button, rp.play_button):
                 b.setEnabled(False)
-                b.setToolTip("needs bci_app.session (not installed in this build)")
+                b.setToolTip("needs bci_app.session (not available in this build)")
             return
-        for name in SESSION_EVENTS:
-            try:
-                self._unsubscribe.append(self.session.subscribe(name, lambda payload, n=name: window.post_event(n, payload)))
-            except Exception:  # noqa: BLE001 - a session without that event is fine
-                log.debug("session has no %r event", name)
-        op.start_button.clicked.connect(lambda: self._call("start_calibration", "starting the calibration"))
-        op.pause_button.clicked.connect(lambda: self._call("pause_calibration", "pausing"))
-        op.resume_button.clicked.connect(lambda: self._call("resume_calibration", "resuming"))
+        s = self.session
+        self._unsubscribe = [
+            s.subscribe("mode", self._on_mode),
+            s.subscribe("error", self._on_error),
+            s.subscribe("paradigm", self._on_paradigm),
+            s.subscribe("progress", self.history.append),
+            s.subscribe("model", self._on_model),
+            s.subscribe("prediction", self._on_prediction),
+        ]
+        op.start_button.clicked.connect(self.start_calibration)
+        op.pause_button.clicked.connect(self.pause_calibration)
+        op.resume_button.clicked.connect(self.resume_calibration)
         op.abort_button.clicked.connect(lambda: self._call("abort_calibration", "aborting the calibration"))
         op.fullscreen_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
         op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
@@ -54,70 +68,161 @@ class SessionBridge:
         on.start_button.clicked.connect(lambda: self._call("start_online", "starting online feedback"))
         on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))
         rp.play_button.clicked.connect(self.start_replay)
-        rp.stop_button.clicked.connect(lambda: self._call("stop_replay", "stopping the replay"))
+        rp.stop_button.clicked.connect(self.stop_replay)
+        on.start_button.setEnabled(False)
 
     # -- calls ------------------------------------------------------------------------------------
-    def _call(self, method: str, doing: str, *args):
+    def _call(self, method: str, doing: str, *args, **kwargs):
         try:
-            return getattr(self.session, method)(*args)
+            return getattr(self.session, method)(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a visible message
             self.w.show_error(exc, doing)
             return None
 
+    def start_calibration(self) -> None:
+        stream = self.w.stream
+        on_event = None
+        if stream is not None and hasattr(stream, "imagine"):  # the simulated user follows the cues
+            cfg = self.session.config.paradigm
+
+            def on_event(ev) -> None:
+                if ev.phase == "cue" and ev.label is not None:
+                    stream.imagine(ev.label, ev.timestamp, max(cfg.imagery_end_s - cfg.cue_at_s, 0.1))
+
+        self.history.clear()
+        self._call("start_calibration", "starting the calibration", on_event)
+
+    def pause_calibration(self) -> None:
+        if self.session.paradigm is not None:
+            self.session.paradigm.pause()
+            self.w.operator_panel.set_running(True, paused=True)
+
+    def resume_calibration(self) -> None:
+        if self.session.paradigm is not None:
+            self.session.paradigm.resume()
+            self.w.operator_panel.set_running(True, paused=False)
+
+    def start_training(self) -> bool:
+        """Build a job from the calibration data (``training_factory``) and run it on the session."""
+        if self.training_factory is None:
+            self.w.training_panel.set_status("Calibration data collected. No training job is configured in this build.")
+            return False
+        try:
+            job, to_model, cancel = self.training_factory(self.session)
+        except Exception as exc:  # noqa: BLE001
+            self.w.show_error(exc, "preparing the training")
+            return False
+        self.history.clear()
+        self.w.training_panel.reset(self.session.config.finetune.max_epochs)
+        self.w.tabs.setCurrentIndex(2)
+        return bool(self._call("start_training", "starting the training", job, to_model, cancel=cancel))
+
     def start_replay(self) -> None:
-        path = self.w.replay_panel.path_edit.text().strip()
+        from bci_app.acquisition.file import StreamFile
+
+        rp = self.w.replay_panel
+        path = rp.path_edit.text().strip()
         if not path:
-            self.w.replay_panel.status_label.setText("Choose a recording first (Open…).")
+            rp.status_label.setText("Choose a recording first (Open…).")
             return
-        self.w.replay_panel.reset()
-        self._call("start_replay", "replaying the recording", path, self.w.replay_panel.speed.value())
+        if self.session.model is None:
+            rp.status_label.setText("Load or train a model first: replay runs the recording through it.")
+            return
+        if self.w.stream is not None:
+            self.w.disconnect_source()
+        rp.reset()
+        self.replay_predictions.clear()
+        try:
+            stream = StreamFile(path, speed=rp.speed.value(), acquisition_delay=0.02)
+        except Exception as exc:  # noqa: BLE001
+            self.w.show_error(exc, "opening the recording")
+            return
+        self._replay_stream = stream
+        if self._call("start_replay", "replaying the recording", stream):
+            rp.status_label.setText(f"Replaying {stream.info.name} at {rp.speed.value():g}×")
+            self.w.signal_view.set_source(stream)
+
+    def stop_replay(self) -> None:
+        self._call("disconnect", "stopping the replay")
+        self._replay_stream = None
+        self.w.signal_view.set_source(None)
+        self.w.replay_panel.set_running(False)
 
     def config_changed(self, config) -> None:
-        if self.session is not None and hasattr(self.session, "set_config"):
-            self._call("set_config", "applying the configuration", config)
-
-    def source_connected(self, stream) -> None:
         if self.session is not None:
-            self._call("attach", "attaching the source", stream)
+            if self.session.mode.value != "idle":
+                self.w.error_banner.show_error("Configuration loaded", "It applies from the next connection.")
+            else:
+                self.session.config = config
+
+    def source_connected(self, stream) -> bool:
+        if self.session is None:
+            return True
+        return bool(self._call("connect", "attaching the source", stream))
 
     def source_disconnecting(self) -> None:
         if self.session is not None and self.w.stream is not None:
-            self._call("detach", "detaching the source")
+            self._call("disconnect", "disconnecting")
 
-    # -- events (UI thread, drained each frame) ----------------------------------------------------
     def handle_event(self, kind: str, payload) -> None:
-        if kind == "error":
-            exc = payload if isinstance(payload, BaseException) else getattr(payload, "error", None)
-            if exc is None:
-                exc = RuntimeError(str(payload))
-            self.w.show_error(exc, getattr(payload, "doing", "") if not isinstance(payload, BaseException) else "")
-        elif kind == "mode":
-            self._on_mode(payload)
-        elif kind == "paradigm" and getattr(payload, "code", None) == 800:
-            self._trial_ends.append(payload)
-        elif kind == "training" and getattr(payload, "summary", None):
-            self.w.training_panel.set_summary(payload.summary)
+        """Events queued with ``window.post_event`` (none from the session: it calls us directly)."""
+        log.debug("unhandled GUI event %s", kind)
+
+    # -- session events (delivered by session.update(), in the UI thread) ---------------------------
+    def _on_error(self, err) -> None:
+        title = {"stream": "The EEG source has a problem", "training": "Training", "calibration": "Calibration",
+                 "online": "Online decoding", "recording": "Recording"}.get(err.source, "Problem")
+        if err.exception is not None:
+            log.error("%s: %s", err.source, err.message,
+                      exc_info=(type(err.exception), err.exception, err.exception.__traceback__))
+        self.w.error_banner.show_error(title, f"{err.message}\n(Details: {self.w.log_path})")
+
+    def _on_paradigm(self, ev) -> None:
+        if ev.code == 800:
+            self._trial_ends.append(ev)
+
+    def _on_model(self, model) -> None:
+        self.w.online_panel.start_button.setEnabled(self.session.mode.value == "connected")
+        result = getattr(self.session, "training_result", None)
+        acc = getattr(result, "val_accuracy", None)
+        self.w.training_panel.set_status(
+            f"Model ready: {model.name}" + (f" (validation accuracy {acc:.0%})" if acc is not None else "")
+            + " — start online feedback"
+        )
+
+    def _on_prediction(self, pred) -> None:
+        self.n_predictions += 1
+        if self.session.mode.value == "replay":
+            self.replay_predictions.append(pred)
 
     def _on_mode(self, mode) -> None:
-        name = getattr(mode, "value", str(mode))
+        name = mode.value
+        previous = self.w.state_text
         self.w._set_state(name)
         op, tr, on, rp = self.w.operator_panel, self.w.training_panel, self.w.online_panel, self.w.replay_panel
         op.set_running(name == "calibrating")
         tr.cancel_button.setEnabled(name == "training")
         on.set_running(name == "online")
+        on.start_button.setEnabled(name == "connected" and self.session.model is not None)
         rp.set_running(name == "replay")
-        tabs = self.w.tabs
         target = {"calibrating": 1, "training": 2, "online": 3, "replay": 4}.get(name)
         if target is not None:
-            tabs.setCurrentIndex(target)
+            self.w.tabs.setCurrentIndex(target)
         if name == "calibrating":
             self._start_quality()
         if name == "training":
-            tr.reset(summary=getattr(self.session, "training_summary", None) or None)
+            tr.set_status("Training started…")
+        if name == "connected" and previous == "calibrating" and self.session.calibration_data is not None:
+            if self.session.paradigm is not None and self.session.paradigm.phase == "finished":
+                self.start_training()
+        if name == "connected" and previous == "training" and self.session.model is None:
+            tr.set_status("Training stopped; no model yet. Calibrate again or load an adapter.")
+        if name == "idle" and previous == "replay":
+            rp.status_label.setText(f"Replay finished: {len(self.replay_predictions)} predictions")
 
     def _start_quality(self) -> None:
         stream = self.w.stream
-        paradigm = getattr(self.session, "paradigm", None)
+        paradigm = self.session.paradigm
         self._trial_ends = []
         self._quality = None
         if stream is None or paradigm is None:
@@ -137,9 +242,13 @@ class SessionBridge:
         s = self.session
         if s is None:
             return
+        try:
+            s.update()
+        except Exception as exc:  # noqa: BLE001 - the frame loop must survive
+            self.w.show_error(exc, "updating the session")
         w = self.w
         current = w.tabs.currentIndex()
-        paradigm = getattr(s, "paradigm", None)
+        paradigm = s.paradigm
         if paradigm is not None and current == 1:
             state = paradigm.state
             w.cue_display.set_state(state.phase, state.label)
@@ -153,36 +262,22 @@ class SessionBridge:
             self._trial_ends = []
             w.operator_panel.render_summary(self._quality.summary())
         if current == 2:
-            history = list(getattr(s, "training_history", ()) or ())
-            w.training_panel.render_history(history)
-            summary = getattr(s, "training_summary", None)
-            if summary:
-                w.training_panel.set_summary(summary)
-        if current == 3:
-            pred = getattr(s, "last_prediction", None)
-            if pred is not None and pred is not getattr(self, "_last_pred", None):
-                self._last_pred = pred
-                w.online_panel.render_prediction(pred, getattr(s, "current_cue", None))
-            score = getattr(s, "online_score", None)
-            if score is not None:
-                w.online_panel.render_accuracy(*score)
+            w.training_panel.render_history(self.history)
+        pred = s.last_prediction
+        if pred is not None and pred is not self._last_pred:
+            self._last_pred = pred
+            if current == 3:
+                w.online_panel.render_prediction(pred)
         if current == 4:
-            w.replay_panel.render(list(getattr(s, "replay_predictions", ()) or ()),
-                                  list(getattr(s, "live_predictions", ()) or ()))
+            w.replay_panel.render(self.replay_predictions, self.live_predictions)
 
     def shutdown(self) -> None:
-        for unsub in self._unsubscribe:
-            try:
-                unsub()
-            except Exception:  # noqa: BLE001
-                log.exception("unsubscribe failed")
-        self._unsubscribe = []
+        """Stop the session's jobs and threads (training is cancelled and joined)."""
         if self.session is not None:
             try:
-                self.session.close()
+                self.session.disconnect()
             except Exception as exc:  # noqa: BLE001 - closing must finish; the failure is logged
-                log_exception_safe(exc)
-
-
-def log_exception_safe(exc: BaseException) -> None:
-    log.error("closing the session failed: %s", exc, exc_info=(type(exc), exc, exc.__traceback__))
+                log.error("closing the session failed: %s", exc, exc_info=(type(exc), exc, exc.__traceback__))
+        for unsub in self._unsubscribe:
+            unsub()
+        self._unsubscribe = []

@@ -220,7 +220,7 @@ class SignalView(QtWidgets.QWidget):
         span = data[:, -int(2 * sfreq):]
         self.last_quality = channel_quality(span, sfreq, self._ch_names)
         self.badges.set_quality(self.last_quality)
-        if span.shape[1] >= 16:
+        if span.shape[1] >= int(sfreq):  # ≥ 1 s: 1 Hz resolution
             freqs, psd = power_spectrum(span, sfreq)
             keep = (freqs > 0) & (freqs <= min(60.0, sfreq / 2))
             mean_psd = psd.mean(axis=0) * 1e12  # V²/Hz → µV²/Hz
