@@ -113,3 +113,16 @@ def test_clear() -> None:
     buf.clear()
     assert buf.n_written == 0 and buf.n_available == 0 and buf.n_overflowed == 0
     assert buf.latest()[0].shape == (1, 0)
+
+
+def test_arrival_time_held_samples_only() -> None:
+    import math
+    import time
+
+    buf = RingBuffer(1, 4)
+    before = time.perf_counter()
+    buf.write(*_chunk(0, 6, 1))
+    after = time.perf_counter()
+    assert before <= buf.arrival_time(5) <= after
+    assert math.isnan(buf.arrival_time(1))  # overwritten
+    assert math.isnan(buf.arrival_time(6))  # not yet written
