@@ -5,7 +5,7 @@ Public API: :class:`MainWindow`, :func:`run_gui`, :func:`run_demo_window`.
 
 from __future__ import annotations
 
-__all__ = ["MainWindow", "run_demo_window", "run_gui"]
+__all__ = ["MainWindow", "run_demo", "run_demo_window", "run_gui"]
 
 
 def __getattr__(name: str):
@@ -13,7 +13,7 @@ def __getattr__(name: str):
         from bci_app.gui.main_window import MainWindow
 
         return MainWindow
-    if name in ("run_gui", "run_demo_window"):
+    if name in ("run_gui", "run_demo_window", "run_demo", "default_training_factory"):
         from bci_app.gui import app
 
         return getattr(app, name)

@@ -77,6 +77,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config = config or load_config()
         self.log_path = setup_file_log(log_dir)
         self.session = session if session is not None else self._make_session(self.config)
+        if training_factory is None and self.session is not None:
+            from bci_app.gui.app import default_training_factory
+
+            training_factory = default_training_factory
         self._events: collections.deque = collections.deque()
         self._unsubscribe: list = []
         self._connect_thread: threading.Thread | None = None

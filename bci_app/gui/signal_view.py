@@ -153,6 +153,12 @@ class SignalView(QtWidgets.QWidget):
     def spacing_v(self) -> float:
         return AMPLITUDES_UV[self.amplitude.currentIndex()] * 1e-6
 
+    def channel_trace(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) currently drawn for channel ``i`` (seconds before now, volts with offset)."""
+        x, y = self._curves[0].getData()
+        n = self.last_n_times
+        return x[i * n:(i + 1) * n], y[i * n:(i + 1) * n]
+
     def set_source(self, stream) -> None:
         """Show ``stream`` (a connected core ``Stream``) or nothing (``None``). Curves are made here, once."""
         self._stream = stream
@@ -168,13 +174,14 @@ class SignalView(QtWidgets.QWidget):
             return
         info = stream.info
         self._ch_names = tuple(info.ch_names)
-        colors = ("#263238", "#1565c0")
-        for i in range(info.n_chans):
-            curve = pg.PlotDataItem(pen=pg.mkPen(colors[i % 2], width=1))
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
-            plot_item.addItem(curve)
-            self._curves.append(curve)
+        # one path for all channels (breaks between channels via a connect array): far cheaper to
+        # draw than one item per channel at 64 channels
+        curve = pg.PlotDataItem(pen=pg.mkPen("#263238", width=1))
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        plot_item.addItem(curve)
+        self._curves.append(curve)
+        self._connect_cache: tuple[int, np.ndarray] | None = None
         self.badges.set_channels(self._ch_names)
         self.info_label.setText(f"{info.name}: {info.n_chans} channels at {info.sfreq:g} Hz")
         self._apply_layout()
@@ -207,8 +214,12 @@ class SignalView(QtWidgets.QWidget):
             mean = data.mean(axis=1)
         offsets = -np.arange(data.shape[0]) * self.spacing_v
         y = data - mean[:, None] + offsets[:, None]
-        for i, curve in enumerate(self._curves):
-            curve.setData(x, y[i], skipFiniteCheck=True)
+        n_chans = data.shape[0]
+        if self._connect_cache is None or self._connect_cache[0] != n_times:
+            connect = np.ones((n_chans, n_times), dtype=bool)
+            connect[:, -1] = False
+            self._connect_cache = (n_times, connect.ravel())
+        self._curves[0].setData(np.tile(x, n_chans), y.ravel(), connect=self._connect_cache[1], skipFiniteCheck=True)
         self.n_frames += 1
         now = time.monotonic()
         if now - self._last_quality >= self.quality_interval_s:

@@ -48,10 +48,10 @@ def test_simulated_source_samples_reach_the_plot(window, qtbot):
     window.source_panel.sim_channels.setCurrentText("sensorimotor_16")
     window.source_panel.connect_button.click()
     qtbot.waitUntil(lambda: window.state_text == "connected", timeout=5000)
-    assert len(window.signal_view._curves) == 16
+    assert len(window.signal_view._curves) == 1  # one path for all channels
     frames0 = window.signal_view.n_frames
     qtbot.waitUntil(lambda: window.signal_view.last_n_times > 50 and window.signal_view.n_frames > frames0 + 5, timeout=5000)
-    x, y = window.signal_view._curves[0].getData()
+    x, y = window.signal_view.channel_trace(15)
     assert x is not None and len(x) > 50 and np.isfinite(y).all()
     assert x[-1] == pytest.approx(0.0) and x[0] < 0
     qtbot.waitUntil(lambda: len(window.signal_view.last_quality) == 16, timeout=3000)
