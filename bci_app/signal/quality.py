@@ -215,7 +215,7 @@ class CalibrationQuality:
         x = np.asarray(data)[self._idx]
         base = x[:, (t >= self.baseline[0]) & (t < self.baseline[1])]
         imag = x[:, (t >= self.imagery[0]) & (t < self.imagery[1])]
-        min_len = int(0.5 * self.sfreq)
+        min_len = int(0.25 * self.sfreq)
         if (
             base.shape[1] < min_len
             or imag.shape[1] < min_len
