@@ -183,6 +183,7 @@ class Decoder:
     source_sfreq, source_ch_names : what the incoming samples are (use :meth:`for_stream`).
     config : the ``online`` config section.
     fast : override ``config.fast`` (the folded/traced path; ``False``: finalize_window + eager model).
+    start_index : absolute source index of the first sample fed (replays start where live did).
 
     Feed it with :meth:`feed` (arrays) or attach a stream with :meth:`for_stream` and call
     :meth:`poll` (or run :class:`~bci_app.online.runner.DecoderRunner`). Predictions go to
@@ -197,6 +198,7 @@ class Decoder:
         config: "OnlineConfig | None" = None,
         *,
         fast: bool | None = None,
+        start_index: int = 0,
     ) -> None:
         if config is None:
             from bci_app.config import OnlineConfig
@@ -216,11 +218,11 @@ class Decoder:
         self._active = _Active(model, self.fast, self._generation)
         self._pending: _Active | None = None
         self._pre = self._make_preprocessor(model.spec)
-        self._index = 0  # absolute index of the next source sample to feed
-        self.start_index = 0  #: source index of the first sample this decoder filtered
+        self._index = int(start_index)  # absolute index of the next source sample to feed
+        self.start_index = int(start_index)  #: source index of the first sample this decoder filtered
         self._last_ts: float | None = None
         self._hold = np.zeros(len(self.source_ch_names))
-        self._ready_at = self._warmup_end(0)
+        self._ready_at = self._warmup_end(self._index)
         self._bad_until = -1  # decisions at indices <= this are suppressed (non-finite)
         self.stream: "Stream | None" = None
         self.last_prediction: Prediction | None = None

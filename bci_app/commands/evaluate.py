@@ -1,0 +1,153 @@
+"""``bci-app evaluate``: calibrate on some recordings, decode others online, score each trial.
+
+1. Calibration (as ``calibrate_from_recordings``): cue-locked windows of the calibration files through
+   the shared preprocessing, artifact rejection, Euclidean alignment fitted on the clean calibration
+   trials (unlabeled), LoRA fine-tuning of the base (``--base``, default ``model.base``).
+2. Each test file is played by :class:`~bci_app.acquisition.file.StreamFile` on a manual clock,
+   one decoder step of samples per ``acquire()`` (faster than real time, nothing dropped), into
+   the online :class:`~bci_app.online.decoder.Decoder`: the same code as live.
+3. Each test trial is scored from the decoder's own predictions (rule in
+   :mod:`bci_app.online.scoring`: mean raw probability over decisions whose window lies inside the
+   imagery period, argmax). The test labels are only read for scoring.
+
+``--shuffle-labels SEED`` permutes the calibration labels (a control: accuracy must fall to chance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+NAME = "evaluate"
+HELP = "calibrate on recordings, replay others through the online decoder, score each trial (JSON)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calib", nargs="+", type=Path, required=True, metavar="FILE")
+    parser.add_argument("--test", nargs="+", type=Path, required=True, metavar="FILE")
+    parser.add_argument("--config", type=Path, metavar="CFG")
+    parser.add_argument("--base", metavar="MODEL", help="base model name or path (default: config model.base)")
+    parser.add_argument("--json", type=Path, required=True, metavar="OUT")
+    parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
+                        help="control: permute the calibration labels with this seed")
+
+
+def calibrate(paths, config, base: str, *, shuffle_seed: int | None = None):
+    """Returns (DecoderModel, FinetuneResult, n_calib_trials, finetune_seconds, meta)."""
+    import numpy as np
+
+    from bci_app.config import resolve_lora
+    from bci_app.errors import CalibrationError
+    from bci_app.models.pretrained import load_base_model
+    from bci_app.online.calibrate import window_tmin
+    from bci_app.online.decoder import DecoderModel
+    from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment, reject_artifacts
+    from calibration.data import finalize_crops, long_epochs_from_recording
+    from calibration.finetune import finetune, run_to_end
+
+    model, meta = load_base_model(base)
+    classes = tuple(meta["classes"])
+    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
+    tmin = window_tmin(meta)
+    n_times = int(model.n_times)
+    Xs, ys = [], []
+    for path in paths:
+        X, labels = long_epochs_from_recording(path, spec, tmin=tmin, tmax=tmin + n_times / spec.sfreq)
+        Xs.append(X)
+        ys += labels
+    X, labels = np.concatenate(Xs), np.asarray(ys)
+    keep = np.isin(labels, classes)
+    X, labels = X[keep], labels[keep]
+    ok, _ = reject_artifacts(X, config.preprocessing)
+    X, labels = X[ok], labels[ok]
+    if not len(labels):
+        raise CalibrationError(f"no clean calibration trials of {classes} in {[str(p) for p in paths]}")
+    if meta.get("euclidean_alignment", config.preprocessing.euclidean_alignment):
+        spec = spec.with_alignment(fit_euclidean_alignment(finalize_crops(X, 0, n_times, spec.scale)))
+    Xf = finalize_crops(X, 0, n_times, spec.scale, spec.alignment_matrix)
+    y = np.array([classes.index(c) for c in labels])
+    if shuffle_seed is not None:
+        y = np.random.default_rng(shuffle_seed).permutation(y)
+    t0 = time.perf_counter()
+    result = run_to_end(finetune(model, Xf, y, lora=resolve_lora(config.lora, len(y)), config=config.finetune))
+    seconds = time.perf_counter() - t0
+    return DecoderModel(model, spec, classes, name=f"{base}+lora"), result, int(len(y)), seconds, meta
+
+
+def decode_file(path: Path, model, config):
+    """Play ``path`` through the decoder (manual clock); returns (predictions, trials, decoder)."""
+    import numpy as np
+
+    from bci_app.acquisition.file import StreamFile
+    from bci_app.io.recording import read_recording
+    from bci_app.online.decoder import Decoder
+    from bci_app.online.scoring import Trial
+    from calibration.data import preset_for
+    from calibration.epochs import find_cues
+    from calibration.paradigm import ManualClock
+
+    rec = read_recording(path)
+    onsets, labels, classes, _ = find_cues(rec, preset_for(path), model.classes)
+    durations = {round(m.timestamp, 6): m.duration for m in rec.markers}
+    clock = ManualClock(0.0)
+    step = max(1, int(round(config.online.step_s * rec.sfreq)))
+    stream = StreamFile(rec, speed=1.0, clock=clock, max_chunk=step, bufsize=30.0).connect()
+    offset = float(rec.timestamps[0]) - 0.0  # StreamFile stamps sample i with t0 + (file time)
+    dec = Decoder.for_stream(stream, model, config.online)
+    preds = []
+    dt = step / rec.sfreq
+    while not stream.finished:
+        clock.advance(dt)
+        while stream.acquire():
+            preds += dec.poll()
+    preds += dec.poll()
+    t0 = stream._t0  # noqa: SLF001 - StreamFile's time origin (documented in its module)
+    trials = []
+    for onset, lab in zip(onsets, labels):
+        dur = durations.get(round(float(onset), 6)) or 4.0
+        start = t0 + float(onset) - offset
+        trials.append(Trial(start, start + dur, classes[int(lab)]))
+    stream.disconnect()
+    return preds, trials, dec, np.asarray(onsets)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from bci_app.config import load_config
+    from bci_app.models import count_parameters
+    from bci_app.online.calibrate import window_tmin
+    from bci_app.online.scoring import latency_summary, score_trials
+
+    config = load_config(args.config)
+    torch.set_num_threads(config.online.torch_threads)
+    base = args.base or config.model.base
+    model, result, n_calib, ft_s, meta = calibrate(args.calib, config, base, shuffle_seed=args.shuffle_labels)
+    all_preds, all_trials, per_file = [], [], []
+    for path in args.test:
+        preds, trials, dec, _ = decode_file(path, model, config)
+        all_preds += preds
+        all_trials += trials
+        per_file.append({"file": path.name, "n_trials": len(trials), "n_decisions": len(preds), "decoder": vars(dec.counters)})
+    tmin = window_tmin(meta)
+    spec = model.spec
+    scores = score_trials(all_preds, all_trials, model.classes, tmin=tmin, window_s=model.n_times / spec.sfreq,
+                          sfreq=spec.sfreq)
+    lat = latency_summary(all_preds)
+    report = {
+        "accuracy": scores["accuracy"], "kappa": scores["kappa"], "n_calib_trials": n_calib,
+        "n_test_trials": scores["n_trials"], "n_undecided": scores["n_undecided"],
+        "finetune_seconds": round(ft_s, 3), "trainable_params": result.trainable_params,
+        "total_params": count_parameters(model.module), "target_modules": list(result.target_modules),
+        "latency_ms": {"p50": lat["p50"], "p99": lat["p99"]}, "per_class_recall": scores["per_class_recall"],
+        "base_model": base, "calib": [p.name for p in args.calib], "test": per_file,
+        "shuffled_labels": args.shuffle_labels is not None, "scoring_rule": scores["rule"],
+        "trials": scores["trials"],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: report[k] for k in ("accuracy", "kappa", "n_calib_trials", "n_test_trials",
+                                             "finetune_seconds", "latency_ms")}, indent=2))
+    return 0
