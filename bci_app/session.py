@@ -398,6 +398,16 @@ class Session:
     def training(self) -> bool:
         return self._train_thread is not None
 
+    def wait_training(self, timeout: float | None = None) -> bool:
+        """Join the training thread (tests, scripts) and deliver its events; True when it ended."""
+        thread = self._train_thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        self.update()
+        return self._train_thread is None
+
     def cancel_training(self, *, wait: bool = False) -> None:
         """Ask the job to stop (between batches/records); ``wait`` joins the thread."""
         if self._train_thread is None:
