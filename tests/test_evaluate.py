@@ -1,0 +1,52 @@
+"""``bci-app evaluate`` on a real shared subject: calibrate on run 4, decode runs 8 + 12 through the
+online decoder; above chance, and at chance with the calibration labels shuffled; same seed → same
+JSON. Uses a shipped fold base that never saw the subject."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bci_app.cli import main
+
+SUBJECT = "S001"
+
+
+def _fold_base() -> str:
+    from bci_app.errors import ModelError
+    from bci_app.models.pretrained import fold_base_for
+
+    try:
+        return fold_base_for(SUBJECT)
+    except ModelError as exc:
+        pytest.skip(f"no shipped fold base excludes {SUBJECT} yet: {exc}")
+
+
+def _evaluate(eegmmidb_dir, tmp_path, name: str, *extra: str) -> dict:
+    d = eegmmidb_dir / SUBJECT
+    out = tmp_path / f"{name}.json"
+    assert main(["evaluate", "--calib", str(d / f"{SUBJECT}R04.edf"),
+                 "--test", str(d / f"{SUBJECT}R08.edf"), str(d / f"{SUBJECT}R12.edf"),
+                 "--base", _fold_base(), "--json", str(out), *extra]) == 0
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_evaluate_real_subject_above_chance_and_shuffled_at_chance(eegmmidb_dir, tmp_path):
+    report = _evaluate(eegmmidb_dir, tmp_path, "real")
+    for key in ("accuracy", "kappa", "n_calib_trials", "n_test_trials", "finetune_seconds", "trainable_params",
+                "total_params", "target_modules", "latency_ms", "per_class_recall", "trials"):
+        assert key in report
+    assert report["n_test_trials"] == 30 and report["n_undecided"] == 0
+    assert 0 < report["trainable_params"] < report["total_params"]
+    assert report["accuracy"] > 0.6
+
+    again = _evaluate(eegmmidb_dir, tmp_path, "again")
+    assert again["trials"] == report["trials"]  # same seed, same decisions
+
+    shuffled = [_evaluate(eegmmidb_dir, tmp_path, f"shuffled{s}", "--shuffle-labels", str(s))["accuracy"]
+                for s in (1, 2, 3)]
+    assert sum(shuffled) / 3 < report["accuracy"]
+    assert abs(sum(shuffled) / 3 - 0.5) < 0.15
