@@ -1,0 +1,75 @@
+"""Pretraining: folds, shipped-head slicing, a short real run, and the same run under torchrun (2 CPU processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bci_app.models import load_model
+from calibration.pretrain import PretrainOptions, pretrain, subject_folds, to_shipped
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_SUBJECTS = ("S001", "S002", "S004")
+
+
+def _exclude_all_but(data_dir: Path, keep: tuple[str, ...]) -> list[str]:
+    return sorted(p.name for p in data_dir.iterdir() if p.is_dir() and p.name not in keep)
+
+
+def test_subject_folds_partition_subjects():
+    subjects = [f"S{i:03d}" for i in range(1, 18)]
+    folds = subject_folds(subjects, 4, seed=0)
+    assert len(folds) == 4 and sorted(s for f in folds for s in f) == subjects
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    assert folds == subject_folds(subjects, 4, seed=0)
+
+
+def test_to_shipped_keeps_left_right_logits():
+    opts = PretrainOptions(montage="sensorimotor8", extra_runs=True)
+    torch.manual_seed(0)
+    from calibration.pretrain import build_model
+
+    model = build_model(opts, 4).eval()
+    shipped = to_shipped(model, opts)
+    x = torch.randn(3, 8, opts.n_times)
+    with torch.no_grad():
+        torch.testing.assert_close(shipped(x), model(x)[:, :2])
+    assert shipped.n_outputs == 2
+
+
+def test_pretrain_one_process_writes_model_with_provenance(eegmmidb_dir, tmp_path):
+    opts = PretrainOptions(montage="sensorimotor8", epochs=1, folds=0,
+                           exclude_subjects=_exclude_all_but(eegmmidb_dir, TINY_SUBJECTS))
+    pretrain([eegmmidb_dir], tmp_path / "m", opts, cache_dir=tmp_path / "cache", command=["test"])
+    model, meta = load_model(tmp_path / "m")
+    assert meta["classes"] == ["left_hand", "right_hand"] and meta["ch_names"][:2] == ["FC3", "FC4"]
+    assert meta["training_subjects"] == list(TINY_SUBJECTS)
+    assert len(meta["data_sha256"]) == 9 and all(len(h) == 64 for h in meta["data_sha256"].values())
+    assert meta["world_size"] == 1 and meta["seed"] == 0 and meta["n_times"] == 480
+    assert model.n_chans == 8
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_pretrain_under_torchrun_two_cpu_processes(eegmmidb_dir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "bci_app", "pretrain", "--data", str(eegmmidb_dir), "--out", str(out), "--montage", "sensorimotor8",
+           "--epochs", "1", "--folds", "2", "--report", str(tmp_path / "report.json"),
+           "--cache", str(tmp_path / "cache"), "--exclude-subjects", *_exclude_all_but(eegmmidb_dir, TINY_SUBJECTS)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=220)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model, meta = load_model(out)
+    assert meta["world_size"] == 2 and meta["command"][1:3] == ["pretrain", "--data"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report["validation"]["held_out_accuracy"]) == set(TINY_SUBJECTS)
+    assert all(0 <= a <= 1 for a in report["validation"]["held_out_accuracy"].values())
+    assert np.isfinite(sum(float(p.sum()) for p in model.parameters()))
