@@ -119,6 +119,9 @@ class FinetuneConfig(_Section):
     torch_threads: int = Field(1, ge=1)
     seed: int = 0
     min_trials_per_class: int = Field(5, ge=1)
+    #: early stopping criterion on the held-out calibration trials: the loss is continuous, so with
+    #: only a few validation trials it tracks progress where accuracy stays flat
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
 
 
 class SmoothingConfig(_Section):

@@ -301,7 +301,10 @@ def finetune(
                     val_loss = float(F.cross_entropy(logits, torch.from_numpy(y_val)))
                     val_acc = float((logits.argmax(1).numpy() == y_val).mean())
                 score = (val_acc, val_loss)
-                improved = score[0] > best[0] or (score[0] == best[0] and score[1] < best[1])
+                if getattr(config, "monitor", "val_loss") == "val_loss":
+                    improved = best_epoch == 0 or val_loss < best[1]
+                else:
+                    improved = score[0] > best[0] or (score[0] == best[0] and score[1] < best[1])
             else:
                 improved = True
             if improved:

@@ -267,6 +267,11 @@ def subject_folds(subjects: list[str], k: int, seed: int) -> list[list[str]]:
     return [sorted(str(s) for s in order[i::k]) for i in range(k)]
 
 
+def portable_command(argv: list[str]) -> list[str]:
+    """``argv`` with absolute paths made relative to the working directory (no machine paths in files)."""
+    return [os.path.relpath(a) if os.path.isabs(a) and os.path.exists(a) else a for a in argv]
+
+
 def model_metadata(opts: PretrainOptions, *, hashes: dict[str, str], subjects: list[str],
                    validation: dict[str, Any], command: list[str], elapsed_s: float,
                    world_size: int, excluded: list[str] | None = None) -> dict[str, Any]:
@@ -302,7 +307,7 @@ def pretrain(data_dirs: list[str | Path], out: str | Path, opts: PretrainOptions
     ``save_folds``, and a JSON ``report``. Returns the validation summary.
     """
     ctx = init_distributed()
-    command = command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
+    command = portable_command(command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]])
     t0 = time.perf_counter()
     runs = (4, 6, 8, 10, 12, 14) if opts.extra_runs else LR_RUNS
     ep, hashes = load_eegmmidb(list(data_dirs), runs=runs, spec=base_spec(sfreq=opts.sfreq), cache_dir=cache_dir)

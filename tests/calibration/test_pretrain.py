@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -65,8 +66,15 @@ def test_pretrain_under_torchrun_two_cpu_processes(eegmmidb_dir, tmp_path):
            "--epochs", "1", "--folds", "2", "--report", str(tmp_path / "report.json"),
            "--cache", str(tmp_path / "cache"), "--exclude-subjects", *_exclude_all_but(eegmmidb_dir, TINY_SUBJECTS)]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=220)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=220)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers
+        output, _ = proc.communicate()
+        pytest.fail(f"torchrun did not finish in 220 s:\n{output[-3000:]}")
+    assert proc.returncode == 0, output[-3000:]
     model, meta = load_model(out)
     assert meta["world_size"] == 2 and meta["command"][1:3] == ["pretrain", "--data"]
     report = json.loads((tmp_path / "report.json").read_text())
