@@ -237,3 +237,20 @@ def subject_split(data_dirs: list[str | Path], subject: str, meta: dict, *, cali
         finalize_crops(test.X, start, n_times, spec.scale, R), np.array([lab[c] for c in test.y]),
         R, classes,
     )
+
+
+def subject_crops(data_dirs: list[str | Path], subject: str, meta: dict, shifts_s: tuple[float, ...] = (0.0, -0.25, 0.25),
+                  *, calib_runs: tuple[int, ...] = (4,), cache_dir: str | Path | None = None) -> np.ndarray:
+    """Calibration trials as (n, n_crops, n_chans, n_times): the window shifted by each of ``shifts_s``
+    (crop 0 = first shift), aligned with the same matrix as :func:`subject_split`."""
+    classes = tuple(meta["classes"])
+    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
+    full = base_spec(sfreq=spec.sfreq, l_freq=spec.l_freq, h_freq=spec.h_freq, filter_order=spec.filter_order,
+                     scale=spec.scale)
+    ep, _ = load_eegmmidb(data_dirs, subjects=[subject], runs=tuple(calib_runs), spec=full, cache_dir=cache_dir)
+    ep = ep.pick_channels(spec.ch_names).select(np.isin(ep.y, classes))
+    start = int(round(float(meta["window"]["tmin_s"]) * spec.sfreq))
+    n_times = int(meta["n_times"])
+    R = alignment_for(ep.X, start, n_times, spec.scale) if meta.get("euclidean_alignment") else None
+    crops = [finalize_crops(ep.X, start + int(round(s * spec.sfreq)), n_times, spec.scale, R) for s in shifts_s]
+    return np.stack(crops, axis=1)
