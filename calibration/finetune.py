@@ -11,7 +11,8 @@ epoch), any ``msa`` target caches ``encode(x)`` (the conv block). Other targets 
 Only the adapter path's own dropout is active while training.
 
 Guarantees: only LoRA parameters train; the base model hash is checked afterwards (bit-identical);
-on cancel or error the adapters are removed and the model is exactly the base again.
+on cancel, on error, or when the generator is closed before it finishes, the adapters are removed
+and the model is exactly the base again.
 """
 
 from __future__ import annotations
