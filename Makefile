@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: run test test-fast bench venv clean
+.PHONY: run test bench venv clean
 
 venv: $(STAMP)
 
@@ -18,14 +18,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[gui,test]"
 	touch $(STAMP)
 
+# The main job: a whole session on the simulated headset over LSL (calibrate, fine-tune, decode online).
+# With a display it opens the window; without one it runs headless and prints the report.
 run: $(STAMP)
-	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/bci-app sys-info
+	@if [ -n "$$DISPLAY" ]; then $(BIN)/bci-app demo; else $(BIN)/bci-app demo --headless; fi
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -P bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

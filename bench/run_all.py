@@ -1,0 +1,198 @@
+"""Run every benchmark in ``bench/``, write ``bench/results.json`` and the README's results table.
+
+Benchmarks are not tests: each script prints JSON figures. ``--smoke`` runs each one in a
+seconds-long configuration (what CI runs); the full run (``make bench``) takes about 20 minutes.
+
+    python bench/run_all.py [--smoke] [--only latency lsl_pull] [--no-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+README = ROOT / "README.md"
+TABLE_BEGIN, TABLE_END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+
+# name -> (full arguments, smoke arguments)
+BENCHES: dict[str, tuple[list[str], list[str]]] = {
+    "model_forward": (["--runs", "200"], ["--runs", "5"]),
+    "latency": (["--steps", "2000", "--eager"], ["--steps", "40"]),
+    "lsl_pull": (["--repeats", "200"], ["--smoke"]),
+    "acquisition": (["--duration", "60"], ["--duration", "3"]),
+    "calibration": ([], ["--subjects", "S001", "--no-full"]),
+    "gui": ([], ["--smoke"]),
+    "soak": (["--minutes", "10"], ["--smoke"]),
+}
+
+
+def _get(data: dict, path: str, default=None):
+    node = data
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def _fmt(value, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        value = round(value, digits)
+    return f"{value}{unit}"
+
+
+def _rows_model_forward(r: dict) -> list[tuple[str, str, str]]:
+    lat = r.get("latency_ms_batch1", {})
+    return [
+        ("ATCNet parameters (64 ch / 16 ch)", f"{_fmt(_get(r, 'params.64ch'))} / {_fmt(_get(r, 'params.16ch'))}", "–"),
+        ("forward, batch 1, 1 thread, median (64 ch / 16 ch)",
+         f"{_fmt(_get(lat, '64ch.median'), ' ms')} / {_fmt(_get(lat, '16ch.median'), ' ms')}", "–"),
+    ]
+
+
+def _rows_latency(r: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for key, value in r.items():
+        if isinstance(value, dict) and "p50" in value:
+            rows.append((f"decision latency {key} (p50 / p99)", f"{_fmt(value['p50'], ' ms')} / {_fmt(value['p99'], ' ms')}",
+                         "p50 ≤ 8 ms, p99 ≤ 15 ms"))
+    return rows
+
+
+def _rows_lsl_pull(r: dict) -> list[tuple[str, str, str]]:
+    return [("LSL pull of 1024 × 64: StreamLSL vs plain pylsl (median)",
+             f"{_fmt(_get(r, 'stream_lsl_ms.median'), ' ms')} vs {_fmt(_get(r, 'plain_pylsl_ms.median'), ' ms')} "
+             f"({_fmt(r.get('speedup_median'), '×', 1)})", "–")]
+
+
+def _rows_acquisition(r: dict) -> list[tuple[str, str, str]]:
+    return [(f"acquisition 64 ch × 2000 Hz, {_fmt(r.get('duration_s'), ' s', 0)}: lost / CPU",
+             f"{_fmt(r.get('samples_lost'))} / {_fmt(r.get('cpu_consumer_percent_of_one_core'), ' %')}",
+             "0 lost, < 10 % of one core")]
+
+
+def _rows_calibration(r: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    summary = r.get("summary") or r.get("mean") or {}
+    for method, value in summary.items():
+        if isinstance(value, dict):
+            acc = value.get("accuracy", value.get("mean_accuracy"))
+            wall = value.get("wall_s", value.get("seconds", value.get("mean_wall_s")))
+            rows.append((f"calibration {method}: accuracy / wall time", f"{_fmt(acc)} / {_fmt(wall, ' s')}",
+                         "LoRA dense ≤ 5 s; ≥ 80 %"))
+    return rows
+
+
+def _rows_gui(r: dict) -> list[tuple[str, str, str]]:
+    return [
+        ("GUI signal view, 64 ch", f"{_fmt(r.get('signal_view_max_fps'), ' fps', 1)}", "≥ 30 fps"),
+        ("GUI longest stall while fine-tuning", f"{_fmt(r.get('longest_stall_ms_while_finetuning'), ' ms', 1)}", "≤ 50 ms"),
+    ]
+
+
+def _rows_soak(r: dict) -> list[tuple[str, str, str]]:
+    return [(f"soak {_fmt(r.get('minutes'), ' min', 1)}: lost / RSS growth",
+             f"{_fmt(r.get('samples_lost'))} / {_fmt(r.get('rss_growth_percent'), ' %')}", "0 lost, < 5 %")]
+
+
+SUMMARIES: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
+    "model_forward": _rows_model_forward,
+    "latency": _rows_latency,
+    "lsl_pull": _rows_lsl_pull,
+    "acquisition": _rows_acquisition,
+    "calibration": _rows_calibration,
+    "gui": _rows_gui,
+    "soak": _rows_soak,
+}
+
+
+def _parse_json(stdout: str) -> dict:
+    """The last JSON object a script printed (some print progress lines before it)."""
+    text = stdout.strip()
+    start = text.rfind("\n{")
+    candidates = [text] if text.startswith("{") else []
+    if start >= 0:
+        candidates.append(text[start + 1 :])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    raise ValueError("no JSON object at the end of the output")
+
+
+def run_one(name: str, smoke: bool, timeout: float) -> dict:
+    full, smoke_args = BENCHES[name]
+    cmd = [sys.executable, "-P", str(BENCH_DIR / f"{name}.py"), *(smoke_args if smoke else full)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        return {"ok": False, "wall_s": round(wall, 1), "returncode": proc.returncode, "stderr_tail": proc.stderr[-2000:]}
+    try:
+        result = _parse_json(proc.stdout)
+    except ValueError as exc:
+        return {"ok": False, "wall_s": round(wall, 1), "error": str(exc), "stdout_tail": proc.stdout[-2000:]}
+    return {"ok": True, "wall_s": round(wall, 1), "result": result}
+
+
+def markdown_table(results: dict[str, dict]) -> str:
+    lines = ["| figure | measured | goal |", "|---|---|---|"]
+    for name, entry in results.items():
+        if not entry.get("ok"):
+            lines.append(f"| {name} | failed (see bench/results.json) | – |")
+            continue
+        for figure, measured, goal in SUMMARIES[name](entry["result"]):
+            lines.append(f"| {figure} | {measured} | {goal} |")
+    return "\n".join(lines)
+
+
+def update_readme(table: str, header: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        raise SystemExit(f"README.md lacks the {TABLE_BEGIN} ... {TABLE_END} markers")
+    before, rest = text.split(TABLE_BEGIN, 1)
+    _, after = rest.split(TABLE_END, 1)
+    README.write_text(f"{before}{TABLE_BEGIN}\n{header}\n\n{table}\n{TABLE_END}{after}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long version of each benchmark (CI)")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results.json)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="per-benchmark limit in seconds")
+    args = parser.parse_args(argv)
+    names = args.only or list(BENCHES)
+    results: dict[str, dict] = {}
+    for name in names:
+        print(f"bench: {name} ({'smoke' if args.smoke else 'full'}) ...", file=sys.stderr, flush=True)
+        results[name] = run_one(name, args.smoke, args.timeout)
+        print(f"bench: {name} {'ok' if results[name]['ok'] else 'FAILED'} in {results[name]['wall_s']} s",
+              file=sys.stderr, flush=True)
+    out = args.out or BENCH_DIR / ("results-smoke.json" if args.smoke else "results.json")
+    meta = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "python": platform.python_version(),
+            "machine": platform.machine(), "cpus": os.cpu_count(), "smoke": args.smoke}
+    out.write_text(json.dumps({"meta": meta, "benchmarks": results}, indent=2) + "\n", encoding="utf-8")
+    print(markdown_table(results))
+    if not args.smoke and not args.no_readme and args.only is None:
+        header = f"Measured {meta['when']} on {meta['cpus']} CPUs ({meta['machine']}), `make bench`; raw figures in `bench/results.json`."
+        update_readme(markdown_table(results), header)
+    return 0 if all(entry["ok"] for entry in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
