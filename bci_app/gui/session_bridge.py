@@ -43,6 +43,8 @@ class SessionBridge:
         self._trial_ends: list = []
         self._last_pred = None
         self._replay_stream = None
+        self._replay_ended = False
+        self._replay_sfreq = 1.0
         op, tr, on, rp = window.operator_panel, window.training_panel, window.online_panel, window.replay_panel
         if self.session is None:
             for b in (op.start_button, on.start_button, rp.play_button):
@@ -57,6 +59,7 @@ class SessionBridge:
             s.subscribe("progress", self.history.append),
             s.subscribe("model", self._on_model),
             s.subscribe("prediction", self._on_prediction),
+            s.subscribe("stream", self._on_stream),
         ]
         op.start_button.clicked.connect(self.start_calibration)
         op.pause_button.clicked.connect(self.pause_calibration)
@@ -133,20 +136,45 @@ class SessionBridge:
         rp.reset()
         self.replay_predictions.clear()
         try:
-            stream = StreamFile(path, speed=rp.speed.value(), acquisition_delay=0.02)
+            stream = StreamFile(path, speed=rp.speed.value())  # no thread: session.update() reads it each frame
         except Exception as exc:  # noqa: BLE001
             self.w.show_error(exc, "opening the recording")
             return
         self._replay_stream = stream
+        self._replay_ended = False
         if self._call("start_replay", "replaying the recording", stream):
-            rp.status_label.setText(f"Replaying {stream.info.name} at {rp.speed.value():g}×")
+            from bci_app.gui.replay_view import live_predictions
+
+            # every replayed decision (the decoder runs in this thread: session.update polls it)
+            self.session.decoder.subscribe(self.replay_predictions.append)
+            self.live_predictions = live_predictions(stream.recording) if stream.recording is not None else []
+            self._replay_sfreq = stream.info.sfreq
+            rp.status_label.setText(
+                f"Replaying {stream.info.name} at {rp.speed.value():g}× ({stream.recording.duration:.0f} s; "
+                f"{len(self.live_predictions)} live decisions logged)"
+            )
             self.w.signal_view.set_source(stream)
+        else:
+            self._replay_stream = None
 
     def stop_replay(self) -> None:
+        if self._replay_stream is not None and not self._replay_ended:
+            self.w.replay_panel.status_label.setText(f"Replay stopped after {len(self.replay_predictions)} decisions")
         self._call("disconnect", "stopping the replay")
         self._replay_stream = None
         self.w.signal_view.set_source(None)
         self.w.replay_panel.set_running(False)
+
+    def _check_replay_end(self) -> None:
+        """Stop the replay once the file has ended and the decoder has read its last sample."""
+        stream, dec = self._replay_stream, self.session.decoder
+        if stream is None or not self._replay_ended:
+            return
+        if dec is None or dec._index >= stream.buffer.n_written:  # noqa: SLF001 - read-only check
+            rp = self.w.replay_panel
+            rp.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
+            self.stop_replay()
+            rp.status_label.setText(f"Replay finished: {len(self.replay_predictions)} decisions replayed")
 
     def config_changed(self, config) -> None:
         if self.session is not None:
@@ -192,8 +220,10 @@ class SessionBridge:
 
     def _on_prediction(self, pred) -> None:
         self.n_predictions += 1
-        if self.session.mode.value == "replay":
-            self.replay_predictions.append(pred)
+
+    def _on_stream(self, ev) -> None:
+        if ev.kind == "ended" and self._replay_stream is not None:
+            self._replay_ended = True
 
     def _on_mode(self, mode) -> None:
         name = mode.value
@@ -217,8 +247,6 @@ class SessionBridge:
                 self.start_training()
         if name == "connected" and previous == "training" and self.session.model is None:
             tr.set_status("Training stopped; no model yet. Calibrate again or load an adapter.")
-        if name == "idle" and previous == "replay":
-            rp.status_label.setText(f"Replay finished: {len(self.replay_predictions)} predictions")
 
     def _start_quality(self) -> None:
         stream = self.w.stream
@@ -269,7 +297,8 @@ class SessionBridge:
             if current == 3:
                 w.online_panel.render_prediction(pred)
         if current == 4:
-            w.replay_panel.render(self.replay_predictions, self.live_predictions)
+            w.replay_panel.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
+        self._check_replay_end()
 
     def shutdown(self) -> None:
         """Stop the session's jobs and threads (training is cancelled and joined)."""
