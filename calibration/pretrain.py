@@ -49,9 +49,9 @@ class PretrainOptions:
     crop offset; ``extra_runs``: add runs 6/10/14 (both_hands, feet) as extra classes."""
 
     montage: str = "64"
-    epochs: int = 15
+    epochs: int = 30
     batch_size: int = 64
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-2
     label_smoothing: float = 0.1
     seed: int = 0
