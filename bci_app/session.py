@@ -160,6 +160,11 @@ class Session:
         self._pending_prediction: "Prediction | None" = None
         self._pred_lock = threading.Lock()
         self._mode_before_training = Mode.CONNECTED
+        self.online_paradigm: "GrazParadigm | None" = None  #: cued online trials (start_online_trials)
+        self._online_trials: list = []  # bci_app.online.scoring.Trial, one per cue
+        self._online_preds: list = []  # every decision while cued trials run (decoder thread appends)
+        self._online_unsub: Callable[[], None] | None = None
+        self._online_tmin = 0.5
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
@@ -477,6 +482,7 @@ class Session:
             self._pending_prediction = pred
 
     def stop_online(self) -> None:
+        self._end_online_trials()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -486,6 +492,82 @@ class Session:
         self.decoder = None
         if self.mode in (Mode.ONLINE, Mode.REPLAY):
             self._set_mode(Mode.CONNECTED)
+
+    # -- cued online trials (running accuracy) ---------------------------------------------------
+    def start_online_trials(
+        self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, trials_per_class: int | None = None,
+        seed_offset: int = 1000, tmin: float | None = None,
+    ) -> bool:
+        """While online, run the Graz paradigm (``config.paradigm``; ``trials_per_class`` overrides
+        its count, seed + ``seed_offset``) so that the cues are known, keep every decision and score
+        finished trials with :func:`bci_app.online.scoring.score_trials` (see :meth:`online_score`).
+        ``on_event`` gets each paradigm event (e.g. the simulator imagining the cue); GDF codes go to
+        the recording. ``tmin``: seconds from the cue to the model's window (default: the model's
+        ``metadata["window"]["tmin_s"]``, else 0.5)."""
+        if not self._require("run cued online trials", Mode.ONLINE):
+            return False
+        if self.decoder is None or self.model is None:
+            self._error("online", "cued online trials need the decoder running; start online first")
+            return False
+        from bci_app.online.scoring import Trial
+        from calibration.paradigm import CUE_CODES, GrazParadigm
+
+        self._end_online_trials()
+        cfg = self.config.paradigm
+        update: dict[str, Any] = {"seed": cfg.seed + seed_offset, "classes": list(self.model.classes)}
+        if trials_per_class is not None:
+            update["trials_per_class"] = int(trials_per_class)
+        cfg = cfg.model_copy(update=update)
+        imagery_s = cfg.imagery_end_s - cfg.cue_at_s
+        window = self.model.metadata.get("window", {})
+        self._online_tmin = float(tmin if tmin is not None else window.get("tmin_s", 0.5))
+        self._online_trials = []
+        with self._pred_lock:
+            self._online_preds = []
+        paradigm = GrazParadigm(cfg, self.clock)
+
+        def on_paradigm(ev: "ParadigmEvent") -> None:
+            if ev.code in CUE_CODES.values() and ev.label is not None:
+                self._online_trials.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
+            if ev.code is not None:
+                self.record_marker(str(ev.code), ev.timestamp)
+
+        if on_event is not None:
+            paradigm.subscribe(on_event)
+        paradigm.subscribe(on_paradigm)
+        self._online_unsub = self.decoder.subscribe(self._keep_online_prediction)
+        self.online_paradigm = paradigm
+        paradigm.start()
+        return True
+
+    def _keep_online_prediction(self, pred: "Prediction") -> None:
+        with self._pred_lock:
+            self._online_preds.append(pred)
+
+    def _end_online_trials(self) -> None:
+        if self._online_unsub is not None:
+            self._online_unsub()
+            self._online_unsub = None
+        if self.online_paradigm is not None and not self.online_paradigm.finished:
+            self.online_paradigm.abort()
+
+    def online_score(self) -> dict | None:
+        """Score of the cued online trials finished so far (the decoder has passed their end):
+        the dict of :func:`~bci_app.online.scoring.score_trials` (``accuracy``, ``n_trials``, ...),
+        ``None`` before any trial ended or when no cued trials ran."""
+        if not self._online_trials or self.model is None or self.stream is None:
+            return None
+        from bci_app.online.scoring import score_trials
+
+        with self._pred_lock:
+            preds = list(self._online_preds)
+        last = preds[-1].timestamp if preds else -np.inf
+        done = [t for t in self._online_trials if t.end <= last]
+        if not done:
+            return None
+        m = self.model
+        return score_trials(preds, done, m.classes, tmin=self._online_tmin, window_s=m.module.n_times / m.spec.sfreq,
+                            sfreq=self.stream.info.sfreq)
 
     # -- stepping ---------------------------------------------------------------------------------
     def update(self) -> None:
@@ -505,6 +587,8 @@ class Session:
                     self._error("calibration", str(exc), exc)
             if self.paradigm.finished:
                 self._finish_calibration()
+        if self.online_paradigm is not None and not self.online_paradigm.finished:
+            self.online_paradigm.update()
         if self.decoder is not None and self.runner is None and self.mode in (Mode.ONLINE, Mode.REPLAY):
             try:
                 self.decoder.poll()
