@@ -203,6 +203,7 @@ def finetune(
     cancel: threading.Event | None = None,
     full: bool = False,
     use_cache: bool = True,
+    classes: Sequence[str] | None = None,
 ) -> Generator[Progress, None, FinetuneResult]:
     """Fine-tune ``model`` on preprocessed trials ``X`` (n, n_chans, n_times) float32 with integer
     labels ``y`` (n,) in the model's class order. ``X`` may also be (n, n_crops, n_chans, n_times):
@@ -211,7 +212,8 @@ def finetune(
 
     ``lora``: resolved settings, or a :class:`LoraConfig` (``auto`` resolved from ``n``); default
     ``LoraConfig()``. ``full=True`` trains every parameter instead (benchmark comparison; the model
-    is changed in place, and restored on cancel). Yields one :class:`Progress` per epoch; returns a
+    is changed in place, and restored on cancel). ``classes``: names of the label indices, used in
+    error messages. Yields one :class:`Progress` per epoch; returns a
     :class:`FinetuneResult`. Raises :class:`TrainingCancelled` when ``cancel`` is set (checked
     between batches), leaving the model exactly as it was.
     """
@@ -228,9 +230,13 @@ def finetune(
     n = len(y)
     counts = np.bincount(y, minlength=getattr(model, "n_outputs", int(y.max()) + 1))
     if n == 0 or counts.min() < config.min_trials_per_class:
+        names = list(classes) if classes is not None and len(classes) == len(counts) else [f"class {i}" for i in range(len(counts))]
+        per_class = ", ".join(f"{name}: {int(c)}" for name, c in zip(names, counts))
+        short = [name for name, c in zip(names, counts) if c < config.min_trials_per_class]
         raise CalibrationError(
-            f"too few clean calibration trials per class: {counts.tolist()} (need at least "
-            f"{config.min_trials_per_class} each); record more trials or lower finetune.min_trials_per_class."
+            f"too few clean calibration trials per class ({per_class}; need at least "
+            f"{config.min_trials_per_class} each, short: {', '.join(short)}); record more trials or lower "
+            "finetune.min_trials_per_class."
         )
     torch.set_num_threads(config.torch_threads)
     torch.manual_seed(config.seed)
@@ -464,7 +470,7 @@ def calibrate_from_recordings(
     Xf = X
     y = np.array([classes.index(c) for c in labels])
     resolved = resolve_lora(config.lora, len(y))
-    gen = finetune(model, Xf, y, lora=resolved, config=config.finetune, cancel=cancel)
+    gen = finetune(model, Xf, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes)
     while True:
         try:
             p = next(gen)
