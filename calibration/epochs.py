@@ -13,7 +13,9 @@ marker values to class names (EEGMMIDB: the run number in the file name decides 
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bci_app.acquisition.base import GAP_MARKER
 from bci_app.config import PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError
 from bci_app.io.recording import Recording
@@ -34,6 +37,13 @@ from bci_app.signal.preprocess import (
     preprocess_recording,
     reject_artifacts,
 )
+
+log = logging.getLogger(__name__)
+
+NON_CUE_MARKERS = (GAP_MARKER,)
+"""Marker values the app writes itself that are never cues (a lost source's gap)."""
+NON_CUE_PREFIXES = ("pred:",)
+"""Prefixes of marker values the app writes itself (decided labels)."""
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "bci_app" / "configs" / "datasets"
 
@@ -169,11 +179,23 @@ def find_cues(
         )
     markers = sorted(recording.markers, key=lambda m: m.timestamp)
     onsets, labels = [], []
+    known = set(NON_CUE_MARKERS)
+    if preset_obj is not None:
+        known |= set(preset_obj.ignore) | {preset_obj.trial_start, preset_obj.rejected}
+    unknown_codes: Counter[str] = Counter()
     for m in markers:
-        cls = mapping.get(m.value.strip())
+        value = m.value.strip()
+        cls = mapping.get(value)
         if cls is not None and cls in classes:
             onsets.append(m.timestamp)
             labels.append(classes.index(cls))
+        elif cls is None and value not in known and not value.startswith(NON_CUE_PREFIXES):
+            unknown_codes[value] += 1
+    if unknown_codes:
+        log.warning(
+            "%s: ignored %d markers with codes that are not cues of this dataset preset: %s",
+            recording.path.name, sum(unknown_codes.values()), dict(sorted(unknown_codes.items())),
+        )
     onsets_a = np.asarray(onsets, dtype=np.float64)
     marked = np.zeros(len(onsets), dtype=bool)
     if preset_obj is not None and preset_obj.rejected is not None and len(onsets):
