@@ -1,6 +1,6 @@
 """The desktop app (PySide6 + pyqtgraph): the only package that imports Qt.
 
-Public API: :class:`MainWindow`, :func:`run_gui`, :func:`run_demo_window`.
+Public API: :class:`MainWindow`, :func:`run_gui`, :func:`run_demo_window` (:func:`build_demo`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ def __getattr__(name: str):
         from bci_app.gui.main_window import MainWindow
 
         return MainWindow
-    if name in ("run_gui", "run_demo_window", "run_demo", "default_training_factory"):
+    if name in ("run_gui", "run_demo_window", "run_demo", "default_training_factory", "build_demo", "DemoDriver"):
         from bci_app.gui import app
 
         return getattr(app, name)

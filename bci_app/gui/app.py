@@ -38,81 +38,152 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
 
 
 def default_training_factory(session):
-    """Fine-tune the configured base model on ``session.calibration_data`` (LoRA per config)."""
+    """Fine-tune the configured base model on ``session.calibration_data`` (LoRA per config).
+
+    Returns ``(job, to_model, cancel)``; the model's metadata carries the base's ``window`` (for the
+    online trial scoring rule)."""
     from bci_app.models.pretrained import load_base_model
     from bci_app.online.calibrate import calibration_job
 
     model, meta = load_base_model(session.config.model.base)
-    job = calibration_job(session.calibration_data, model, meta, session.config)
-    return job.job, job.to_model, job.cancel.set
+    job = calibration_job(session.calibration_data, model, meta, session.config,
+                          name=f"{session.config.model.base}+lora")
+
+    def to_model(result):
+        decoder_model = job.to_model(result)
+        decoder_model.metadata["window"] = dict(meta.get("window", {}))
+        return decoder_model
+
+    return job.job, to_model, job.cancel.set
 
 
-def run_demo_window(args: argparse.Namespace) -> int:
-    """``bci-app demo`` with a window: the simulated headset, calibration with the simulated user
-    imagining each cue, background fine-tuning, then online feedback — all visible.
+def build_demo(args: argparse.Namespace):
+    """Create the demo's window and its :class:`DemoDriver` (not started). See :func:`run_demo_window`."""
+    import uuid
 
-    ``args`` may carry ``config`` (YAML path), ``log_dir``, ``seconds`` (close after this many
-    seconds of online feedback; default: stay open). Returns the exit code.
-    """
-    import torch
-    from PySide6 import QtCore
-
+    from bci_app.acquisition.lsl import LslPlayer
+    from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.commands.demo import ScaledClock, short_paradigm
     from bci_app.config import load_config
     from bci_app.gui.main_window import MainWindow
-
-    torch.set_num_threads(1)
-    app = _application()
-    from bci_app.commands.demo import short_paradigm
+    from bci_app.lsl_config import configure_lsl
     from bci_app.models.pretrained import load_base_model
     from bci_app.online.calibrate import window_tmin
+    from bci_app.session import Session
 
     config = load_config(getattr(args, "config", None))
+    configure_lsl(config.lsl.scope)
+    seed = getattr(args, "seed", 0) or 0
     base = getattr(args, "base", None) or config.model.base
     model, meta = load_base_model(base)
     sfreq = float(meta["preprocessing"]["sfreq"])
     config = config.model_copy(deep=True)
+    config.model.base = base
     config.paradigm = short_paradigm(
-        config, getattr(args, "trials_per_class", 10) or 10, getattr(args, "seed", 0) or 0,
-        window_tmin(meta), model.n_times / sfreq,
+        config, getattr(args, "trials_per_class", 10) or 10, seed, window_tmin(meta), model.n_times / sfreq,
     ).model_copy(update={"classes": list(meta["classes"])})
-    window = MainWindow(config, log_dir=getattr(args, "log_dir", None), training_factory=default_training_factory)
+    scale = getattr(args, "time_scale", None) or 1.0
+    clock = ScaledClock(scale)
+    name = f"bci-app-demo-{uuid.uuid4().hex[:8]}"
+    sim = StreamSimulated(ch_names=tuple(meta["preprocessing"]["ch_names"]), sfreq=sfreq, subject_seed=seed,
+                          session_seed=seed, clock=clock, name=name, bufsize=60.0)
+    player = LslPlayer(sim, name=name, interval=0.01 / scale).open()
+    session = Session(config, clock=clock)
+    window = MainWindow(config, session=session, log_dir=getattr(args, "log_dir", None),
+                        training_factory=default_training_factory)
+    window.bridge.imagine = sim.imagine  # the simulated person behind the LSL stream follows the cues
+    driver = DemoDriver(window, {"kind": "lsl", "name": name, "type": "EEG"}, player=player, simulator=sim,
+                        online_trials_per_class=getattr(args, "online_trials_per_class", 6) or 6,
+                        exit_when_done=bool(getattr(args, "exit_when_done", False)),
+                        record=getattr(args, "record", None))
+    return window, driver
+
+
+def run_demo_window(args: argparse.Namespace) -> int:
+    """``bci-app demo`` with a window: the simulated headset published over LSL and read back like
+    an amplifier, calibration with the cue display (the simulated user imagines each cue),
+    background fine-tuning with its curves, then online feedback with cued, scored trials — all
+    visible. ``args``: the demo command's options (``config``, ``base``, ``seed``,
+    ``trials_per_class``, ``online_trials_per_class``, ``time_scale``, ``record``) and optionally
+    ``log_dir`` and ``exit_when_done`` (close when the online trials are scored). Returns the exit code.
+    """
+    import torch
+    from PySide6 import QtCore
+
+    torch.set_num_threads(1)
+    app = _application()
+    window, driver = build_demo(args)
     window.show()
-    source = {"kind": "simulated", "ch_names": tuple(meta["preprocessing"]["ch_names"]), "sfreq": sfreq,
-              "subject_seed": getattr(args, "seed", 0) or 0}
-    demo = DemoDriver(window, source, online_seconds=getattr(args, "seconds", None))
-    QtCore.QTimer.singleShot(0, demo.start)
+    QtCore.QTimer.singleShot(0, driver.start)
     return int(app.exec())
 
 
 class DemoDriver:
-    """Clicks through the session like an operator would: connect → calibrate → (train) → online."""
+    """Clicks through the session like an operator would: connect (LSL) → calibrate → (training
+    starts by itself) → online with cued trials → result. Stops its LSL player and simulator when
+    the window shuts down."""
 
-    def __init__(self, window, source: dict, online_seconds: float | None = None) -> None:
+    def __init__(self, window, source: dict, *, player=None, simulator=None, online_trials_per_class: int = 6,
+                 exit_when_done: bool = False, record=None) -> None:
         self.w = window
         self.source = source
-        self.online_seconds = online_seconds
-        self._online_started = False
+        self.player = player
+        self.simulator = simulator
+        self.online_trials_per_class = online_trials_per_class
+        self.exit_when_done = exit_when_done
+        self.record = record
+        self.stage = "new"
+        self.result: dict | None = None
+        self.timer = None
+        window.add_shutdown_hook(self.stop)
 
     def start(self) -> None:
         from PySide6 import QtCore
 
+        self.stage = "connecting"
         self.w.connect_source(self.source)
         self.timer = QtCore.QTimer(self.w)
-        self.timer.setInterval(200)
+        self.timer.setInterval(100)
         self.timer.timeout.connect(self._step)
         self.timer.start()
 
     def _step(self) -> None:
-        from PySide6 import QtCore
+        w, s = self.w, self.w.session
+        state = w.state_text
+        if self.stage == "connecting" and state == "connected":
+            if self.player is not None:
+                self.player.start()  # after the inlet is open: every published sample arrives
+            if self.record:
+                s.start_recording(self.record, overwrite=True)
+            self.stage = "calibrating"
+            w.operator_panel.start_button.click()
+        elif self.stage == "calibrating" and state == "connected" and s.model is not None:
+            self.stage = "online"
+            w.online_panel.cued_check.setChecked(True)
+            w.online_panel.cued_trials.setValue(self.online_trials_per_class)
+            w.online_panel.start_button.click()
+        elif self.stage == "online" and s.online_paradigm is not None and s.online_paradigm.finished:
+            score = s.online_score()
+            if score is not None and score["n_trials"] == len(s._online_trials):  # noqa: SLF001
+                self.stage = "done"
+                self.result = score
+                w.online_panel.trial_label.setText(
+                    f"Demo finished: {score['accuracy']:.0%} of {score['n_trials']} cued trials correct")
+                if self.exit_when_done:
+                    from PySide6 import QtCore
 
-        state = self.w.state_text
-        if state == "connected" and self.w.session.calibration_data is None and self.w.operator_panel.start_button.isEnabled():
-            self.w.operator_panel.start_button.click()
-        elif state == "connected" and self.w.session.model is not None and not self._online_started:
-            self._online_started = True
-            self.w.online_panel.start_button.click()
-            if self.online_seconds:
-                QtCore.QTimer.singleShot(int(self.online_seconds * 1000), self.w.close)
+                    QtCore.QTimer.singleShot(500, w.close)
+        elif self.stage in ("connecting", "calibrating") and state == "idle" and w.error_banner.isVisible():
+            self.stage = "failed"
+
+    def stop(self) -> None:
+        """Stop the step timer, the LSL player and the simulator (window shutdown)."""
+        if self.timer is not None:
+            self.timer.stop()
+        if self.player is not None:
+            self.player.stop()
+        if self.simulator is not None and self.simulator.connected:
+            self.simulator.disconnect()
 
 
 run_demo = run_demo_window  # the name bci_app.commands.demo calls

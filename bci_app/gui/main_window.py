@@ -84,6 +84,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._events: collections.deque = collections.deque()
         self._unsubscribe: list = []
         self._connect_thread: threading.Thread | None = None
+        self._shutdown_hooks: list = []
         self.stream = None
         self.state_text = "idle"
         self.setWindowTitle("bci-app")
@@ -266,6 +267,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.render()
 
     # -- close -----------------------------------------------------------------------------------
+    def add_shutdown_hook(self, hook) -> None:
+        """``hook()`` runs when the window shuts down, after the session has stopped (e.g. the demo's
+        LSL player and simulator)."""
+        self._shutdown_hooks.append(hook)
+
     def shutdown(self) -> None:
         """Stop every job and thread the window started, close files and the source. Idempotent."""
         self.timer.stop()
@@ -276,6 +282,12 @@ class MainWindow(QtWidgets.QMainWindow):
         QtCore.QCoreApplication.sendPostedEvents()  # deliver a late _connect_done before disconnecting
         self.source_panel.wait_discovery()
         self.disconnect_source()
+        hooks, self._shutdown_hooks = self._shutdown_hooks, []
+        for hook in hooks:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 - closing must finish; the failure is logged
+                log_exception(exc, "closing")
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
         self.shutdown()

@@ -81,6 +81,13 @@ class OnlinePanel(QtWidgets.QWidget):
         self.start_button = QtWidgets.QPushButton("Start online feedback")
         self.stop_button = QtWidgets.QPushButton("Stop")
         self.stop_button.setEnabled(False)
+        self.cued_check = QtWidgets.QCheckBox("Cued trials (scored)")
+        self.cued_check.setToolTip("Run the calibration paradigm's cues while decoding and score each trial")
+        self.cued_trials = QtWidgets.QSpinBox()
+        self.cued_trials.setRange(1, 100)
+        self.cued_trials.setValue(6)
+        self.cued_trials.setSuffix(" per class")
+        self.trial_label = QtWidgets.QLabel("")
         self.feedback = FeedbackBar()
         self.prob_bars: dict[str, QtWidgets.QProgressBar] = {}
         self._prob_box = QtWidgets.QFormLayout()
@@ -89,13 +96,18 @@ class OnlinePanel(QtWidgets.QWidget):
         self.accuracy_label = QtWidgets.QLabel("Running accuracy: – (needs cues)")
         self.latency_label = QtWidgets.QLabel("Latency: –")
         self.n_predictions = 0
+        self.correct = self.total = 0
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
+        buttons.addSpacing(20)
+        buttons.addWidget(self.cued_check)
+        buttons.addWidget(self.cued_trials)
         buttons.addStretch(1)
         side = QtWidgets.QVBoxLayout()
         side.addWidget(self.prediction_label)
         side.addLayout(self._prob_box)
+        side.addWidget(self.trial_label)
         side.addWidget(self.accuracy_label)
         side.addWidget(self.latency_label)
         side.addStretch(1)
@@ -132,12 +144,25 @@ class OnlinePanel(QtWidgets.QWidget):
         if latency is not None:
             self.latency_label.setText(f"Latency: {latency:.0f} ms")
 
-    def render_accuracy(self, correct: int, total: int) -> None:
+    def render_accuracy(self, correct: int, total: int, undecided: int = 0) -> None:
+        self.correct, self.total = correct, total
         if total:
-            self.accuracy_label.setText(f"Running accuracy: {correct / total:.0%} ({correct} of {total} trials)")
+            extra = f", {undecided} undecided" if undecided else ""
+            self.accuracy_label.setText(f"Running accuracy: {correct / total:.0%} ({correct} of {total} trials{extra})")
         else:
-            self.accuracy_label.setText("Running accuracy: – (needs cues)")
+            self.accuracy_label.setText("Running accuracy: – (needs cued trials)")
+
+    def render_trial(self, state) -> None:
+        """Show the cued paradigm's :class:`~calibration.paradigm.ParadigmState` (or ``None``)."""
+        if state is None:
+            self.trial_label.setText("")
+            return
+        k = "–" if state.trial_index is None else str(state.trial_index + 1)
+        cue = f": {CLASS_TEXT.get(state.label, state.label)}" if state.label and state.phase in ("cue", "imagery") else ""
+        self.trial_label.setText(f"Cued trial {k} of {state.n_trials} · {state.phase}{cue}")
 
     def set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
+        self.cued_check.setEnabled(not running)
+        self.cued_trials.setEnabled(not running)

@@ -34,6 +34,7 @@ class SessionBridge:
         self.w = window
         self.session = window.session
         self.training_factory = training_factory
+        self.imagine = None  # optional imagine(label, onset, duration_s) of a simulated user
         self.history: list = []
         self.replay_predictions: list = []
         self.live_predictions: list = []
@@ -68,7 +69,7 @@ class SessionBridge:
         op.fullscreen_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
         op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
         tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
-        on.start_button.clicked.connect(lambda: self._call("start_online", "starting online feedback"))
+        on.start_button.clicked.connect(self.start_online)
         on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))
         rp.play_button.clicked.connect(self.start_replay)
         rp.stop_button.clicked.connect(self.stop_replay)
@@ -82,18 +83,36 @@ class SessionBridge:
             self.w.show_error(exc, doing)
             return None
 
+    def _simulated_user(self):
+        """A paradigm callback making the simulated headset imagine each cued class (``None`` for a
+        real source). ``self.imagine`` (``imagine(label, onset, duration_s)``) overrides the source's."""
+        imagine = self.imagine
+        if imagine is None:
+            imagine = getattr(self.w.stream, "imagine", None)
+        if imagine is None:
+            return None
+        cfg = self.session.config.paradigm
+
+        def on_event(ev) -> None:
+            if ev.phase == "cue" and ev.label is not None:
+                imagine(ev.label, ev.timestamp, max(cfg.imagery_end_s - cfg.cue_at_s, 0.1))
+
+        return on_event
+
     def start_calibration(self) -> None:
-        stream = self.w.stream
-        on_event = None
-        if stream is not None and hasattr(stream, "imagine"):  # the simulated user follows the cues
-            cfg = self.session.config.paradigm
-
-            def on_event(ev) -> None:
-                if ev.phase == "cue" and ev.label is not None:
-                    stream.imagine(ev.label, ev.timestamp, max(cfg.imagery_end_s - cfg.cue_at_s, 0.1))
-
         self.history.clear()
-        self._call("start_calibration", "starting the calibration", on_event)
+        self._call("start_calibration", "starting the calibration", self._simulated_user())
+
+    def start_online(self) -> None:
+        """Online feedback; with "Cued trials" ticked, the paradigm's cues run and are scored."""
+        on = self.w.online_panel
+        on.render_accuracy(0, 0)
+        on.render_trial(None)
+        if not self._call("start_online", "starting online feedback"):
+            return
+        if on.cued_check.isChecked():
+            self._call("start_online_trials", "starting cued online trials", self._simulated_user(),
+                       trials_per_class=on.cued_trials.value())
 
     def pause_calibration(self) -> None:
         if self.session.paradigm is not None:
@@ -291,11 +310,21 @@ class SessionBridge:
             w.operator_panel.render_summary(self._quality.summary())
         if current == 2:
             w.training_panel.render_history(self.history)
+        cued = s.online_paradigm
+        cue = None
+        if cued is not None and current == 3:
+            state = cued.state
+            w.online_panel.render_trial(state)
+            cue = state.label if state.phase in ("cue", "imagery") else None
+            score = s.online_score()
+            if score is not None and score["n_trials"] != w.online_panel.total:
+                correct = sum(t["true"] == t["predicted"] for t in score["trials"])
+                w.online_panel.render_accuracy(correct, score["n_trials"], score["n_undecided"])
         pred = s.last_prediction
         if pred is not None and pred is not self._last_pred:
             self._last_pred = pred
             if current == 3:
-                w.online_panel.render_prediction(pred)
+                w.online_panel.render_prediction(pred, cue)
         if current == 4:
             w.replay_panel.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
         self._check_replay_end()

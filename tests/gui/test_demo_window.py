@@ -1,0 +1,41 @@
+"""``bci-app demo`` with the window: simulated headset over LSL → calibration with cues → background
+training (real default job, few epochs) → online feedback with cued, scored trials → clean exit."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+pytest.importorskip("bci_app.session")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_demo_window_runs_the_whole_session(qtbot, tmp_path):
+    from bci_app.gui.app import build_demo
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("finetune:\n  max_epochs: 3\n  patience: 3\n  min_trials_per_class: 2\n")
+    args = argparse.Namespace(config=cfg, base="sensorimotor16", seed=1, trials_per_class=3,
+                              online_trials_per_class=1, time_scale=3.0, record=None, log_dir=tmp_path / "logs")
+    w, driver = build_demo(args)
+    qtbot.addWidget(w)
+    w.show()
+    driver.start()
+    qtbot.waitUntil(lambda: w.state_text == "calibrating", timeout=15000)
+    qtbot.waitUntil(lambda: w.cue_display.phase == "cue", timeout=15000)
+    assert w.cue_display.label in ("left_hand", "right_hand")
+    assert w.source_panel.status_label.text().startswith("Connected")
+    qtbot.waitUntil(lambda: w.state_text == "training" or w.error_banner.isVisible(), timeout=60000)
+    assert not w.error_banner.isVisible(), w.error_banner.text.text()
+    qtbot.waitUntil(lambda: driver.stage in ("online", "done", "failed"), timeout=120000)
+    assert driver.stage != "failed", w.error_banner.text.text()
+    assert len(w.bridge.history) >= 1 and w.training_panel.progress.value() >= 1
+    qtbot.waitUntil(lambda: driver.stage == "done", timeout=60000)
+    assert driver.result["n_trials"] == 2 and driver.result["n_undecided"] == 0
+    assert "Running accuracy" in w.online_panel.accuracy_label.text() and "of 2 trials" in w.online_panel.accuracy_label.text()
+    assert w.online_panel.n_predictions > 5
+    assert w.session.stream.counters.lost_overflow == 0
+    w.close()
+    assert driver.player._thread is None or not driver.player._thread.is_alive()
