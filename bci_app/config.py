@@ -23,7 +23,8 @@ GDF_CLASS_CODES: dict[str, int] = {"left_hand": 769, "right_hand": 770, "feet": 
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf/nan would pass ``gt=0`` bounds and fail far from the config (e.g. an infinite buffer)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class LoraConfig(_Section):
@@ -175,7 +176,10 @@ class AppConfig(_Section):
 def _format_validation_error(exc: ValidationError, origin: str) -> str:
     lines = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "<root>"
+        # keys that are not plain names (control characters, dots, spaces) are quoted, so the path
+        # stays readable and unambiguous
+        path = ".".join(p if isinstance(p, str) and p.isidentifier() else repr(p) if isinstance(p, str) else str(p)
+                        for p in err["loc"]) or "<root>"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see configs/default.yaml for valid keys)"
