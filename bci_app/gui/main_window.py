@@ -252,6 +252,8 @@ class MainWindow(QtWidgets.QMainWindow):
             else:
                 self.bridge.handle_event(kind, payload)
         stream = self.stream
+        if stream is None and self.bridge._replay_stream is None:  # noqa: SLF001
+            self.stream_label.setText("Source: none")
         if stream is not None:
             c = stream.counters
             self.stream_label.setText(

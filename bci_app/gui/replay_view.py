@@ -88,6 +88,7 @@ class ReplayPanel(QtWidgets.QWidget):
         self.status_label = QtWidgets.QLabel("No recording loaded")
         self.agreement_label = QtWidgets.QLabel("")
         self.agreement_label.setStyleSheet("font-size:15px;font-weight:bold")
+        self.agreement_label.setWordWrap(True)
         self.plot = pg.PlotWidget(title="Probability of the first class")
         self.plot.setMenuEnabled(False)
         self.plot.setYRange(0, 1)

@@ -135,9 +135,21 @@ class SessionBridge:
             self.w.show_error(exc, "preparing the training")
             return False
         self.history.clear()
-        self.w.training_panel.reset(self.session.config.finetune.max_epochs)
+        self.w.training_panel.reset(self.session.config.finetune.max_epochs, self._lora_plan())
         self.w.tabs.setCurrentIndex(2)
         return bool(self._call("start_training", "starting the training", job, to_model, cancel=cancel))
+
+    def _lora_plan(self) -> str:
+        """What the job will adapt (the LoRA guide's summary), before it starts."""
+        from bci_app.config import resolve_lora
+
+        cfg = self.session.config
+        rec = self.session.calibration_data
+        n = sum(m.value in ("769", "770", "771", "772") for m in rec.markers) if rec is not None else 0
+        r = resolve_lora(cfg.lora, n)
+        return (f"base model: {cfg.model.base}\ncalibration trials: {n}\nLoRA targets: {', '.join(r.target_modules)} "
+                f"({r.reason}); rank {r.rank}, alpha {r.alpha:g}, dropout {r.dropout:g}\n"
+                f"epochs ≤ {cfg.finetune.max_epochs}, early stopping on {cfg.finetune.monitor} (patience {cfg.finetune.patience})")
 
     def start_replay(self) -> None:
         from bci_app.acquisition.file import StreamFile
@@ -232,6 +244,14 @@ class SessionBridge:
         self.w.online_panel.start_button.setEnabled(self.session.mode.value == "connected")
         result = getattr(self.session, "training_result", None)
         acc = getattr(result, "val_accuracy", None)
+        if hasattr(result, "trainable_params"):
+            self.w.training_panel.set_summary(
+                self.w.training_panel.summary.toPlainText()
+                + f"\n\nadapted modules: {', '.join(result.wrapped_modules) or '–'}\n"
+                f"trainable parameters: {result.trainable_params:,} of {result.total_params:,} "
+                f"({100 * result.trainable_params / max(result.total_params, 1):.1f} %)\n"
+                f"epochs run: {result.epochs_run} (best {result.best_epoch}); feature cache: {result.cache}; "
+                f"{result.elapsed_s:.1f} s")
         self.w.training_panel.set_status(
             f"Model ready: {model.name}" + (f" (validation accuracy {acc:.0%})" if acc is not None else "")
             + " — start online feedback"

@@ -1,0 +1,143 @@
+"""Reproduce docs/screenshots/*.png: the real window in each state, on a real X server (Xvfb).
+
+    apt-get install -y xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1   # once (see STACK.md)
+    python docs/screenshots/take_screenshots.py --xvfb        # starts Xvfb :99 1280x800x24 itself
+    QT_QPA_PLATFORM=offscreen python docs/screenshots/take_screenshots.py   # no X server
+
+It runs the demo session (``bci_app.gui.build_demo``: the ``default`` base model, 64 simulated
+channels published over LSL, 2× speed), records it, and grabs the window (``QWidget.grab``) when each
+state is reached: idle, signals (64 ch), calibration cue, calibration quality (ERD table filled),
+training (curves), online (feedback, probabilities, running accuracy, latency), replay (agreement
+with the live decisions). PNGs are written next to this script (``--out`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--xvfb", action="store_true", help="start Xvfb :99 and use the xcb platform")
+    parser.add_argument("--time-scale", type=float, default=2.0)
+    args = parser.parse_args()
+    xvfb = None
+    if args.xvfb:
+        xvfb = subprocess.Popen(["Xvfb", ":99", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        os.environ["DISPLAY"] = ":99"
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        return shoot(args)
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(5)
+
+
+def shoot(args) -> int:
+    import torch
+    from PySide6 import QtCore, QtWidgets
+
+    from bci_app.gui.app import build_demo
+
+    torch.set_num_threads(1)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["bci-app"])
+    tmp = Path(tempfile.mkdtemp(prefix="bci-shots-"))
+    cfg = tmp / "config.yaml"
+    cfg.write_text("finetune:\n  max_epochs: 400\n  patience: 400\n  min_trials_per_class: 3\n")
+    record = tmp / "demo.xdf"
+    demo_args = argparse.Namespace(config=cfg, base="default", seed=2, trials_per_class=5, online_trials_per_class=3,
+                                   time_scale=args.time_scale, record=None, log_dir=tmp / "logs")
+    w, driver = build_demo(demo_args)
+    w.resize(1280, 770)
+    w.show()
+    args.out.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    def wait(pred, timeout: float, what: str) -> None:
+        end = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > end:
+                raise TimeoutError(f"waiting for {what}: {w.error_banner.text.text()}")
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 30)
+            time.sleep(0.01)
+
+    def pause(seconds: float) -> None:
+        wait(lambda t=time.monotonic() + seconds: time.monotonic() > t, seconds + 5, "time")
+
+    def grab(name: str, tab: int | None = None) -> None:
+        if tab is not None:
+            w.tabs.setCurrentIndex(tab)
+            pause(0.3)
+        path = args.out / f"{name}.png"
+        w.grab().save(str(path), "PNG")
+        shots.append(path)
+        print(f"{path.name}: {path.stat().st_size // 1024} KB", flush=True)
+
+    pause(0.5)
+    grab("01-idle")
+    w.connect_source(driver.source)
+    wait(lambda: w.state_text == "connected", 20, "connection")
+    driver.player.start()
+    w.session.start_recording(record, overwrite=True)
+    w.tabs.setCurrentIndex(0)
+    pause(4.5)
+    grab("02-signals-64ch")
+    w.operator_panel.start_button.click()
+    wait(lambda: w.cue_display.phase == "cue", 30, "a cue")
+    pause(0.15)
+    grab("03-calibration-cue")
+
+    def erd_filled() -> bool:
+        t = w.operator_panel.erd_table
+        return t.rowCount() == 2 and all(t.item(r, c) is not None and t.item(r, c).text() not in ("", "–")
+                                         for r in range(2) for c in range(4))
+
+    wait(lambda: erd_filled() and w.operator_panel.separability_label.text().startswith("Separability (")
+         and w.cue_display.phase == "imagery", 240, "the ERD table")
+    grab("04-calibration-quality")
+    wait(lambda: w.state_text == "training" and len(w.bridge.history) >= 40, 240, "training epochs")
+    grab("05-training")
+    wait(lambda: w.session.model is not None, 300, "the adapted model")
+    driver.stage = "online"
+    w.online_panel.cued_check.setChecked(True)
+    w.online_panel.cued_trials.setValue(demo_args.online_trials_per_class)
+    w.online_panel.start_button.click()
+    wait(lambda: w.online_panel.total >= 2 and w.session.online_paradigm.state.phase == "imagery"
+         and w.session.online_paradigm.state.label is not None, 240, "scored online trials")
+    pause(1.0)
+    grab("06-online")
+    w.session.stop_recording()
+    w.online_panel.stop_button.click()
+    w.disconnect_source()
+    w.tabs.setCurrentIndex(4)
+    os.chdir(tmp)  # the path field shows the file name only
+    w.replay_panel.path_edit.setText(record.name)
+    w.replay_panel.speed.setValue(8.0)
+    w.replay_panel.play_button.click()
+    wait(lambda: w.state_text == "idle" and w.replay_panel.comparison is not None, 240, "the replay")
+    pause(0.3)
+    grab("07-replay")
+    w.close()
+    app.processEvents()
+    for p in shots:
+        if p.stat().st_size > 300 * 1024:
+            print(f"warning: {p.name} is over 300 KB", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
