@@ -60,9 +60,11 @@ DEFAULT_CH_NAMES: tuple[str, ...] = (
 )
 
 N_LATENT = 24
-_BG_UV = 12.0  # rms of the background per channel, µV
-_MU_UV = 9.0  # rms of a mu source at its peak channel for snr=1, µV
-_ALPHA_UV = 10.0
+# Amplitudes are set so the 4-40 Hz rms per channel is ~13-15 µV, the median of EEGMMIDB
+# (10-27 µV across its subjects), with the rhythms at the same ratio to the background as before.
+_BG_UV = 24.0  # rms of the background per channel, µV
+_MU_UV = 18.0  # rms of a mu source at its peak channel for snr=1, µV
+_ALPHA_UV = 20.0
 _UV = 1e-6
 # Paul Kellet's "economy" pink-noise filter: 1/f within about 3 decades below Nyquist.
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
@@ -247,8 +249,10 @@ class StreamSimulated(Stream):
             mu_freq=mu_freq,
             beta_freq=float(rng.uniform(18.0, 26.0)),
             alpha_freq=float(np.clip(mu_freq + rng.normal(-0.5, 0.7), 8.5, 12.0)),
-            erd_mu=float(rng.uniform(0.35, 0.65)),
-            erd_beta=float(rng.uniform(0.30, 0.55)),
+            # source-level power drops; at the contralateral channel (background and the other
+            # sources mixed in) mu ERD is ~30-60 %, beta ~20-35 %: the range of good BCI users
+            erd_mu=float(rng.uniform(0.45, 0.75)),
+            erd_beta=float(rng.uniform(0.35, 0.60)),
             erd_ipsi=float(rng.uniform(0.0, 0.10)),
             erd_latency=float(rng.uniform(0.35, 0.7)),
             mu_amp={n: float(rng.uniform(0.8, 1.25)) for n in self._motor_names},
