@@ -58,6 +58,7 @@ def run(minutes: float, warmup_s: float, report_s: float, base: str) -> dict:
     torch.set_num_threads(1)
     from bci_app.acquisition import LslPlayer, StreamLSL, StreamSimulated
     from bci_app.config import OnlineConfig
+    from bci_app.errors import ModelError
     from bci_app.models.pretrained import load_base_model
     from bci_app.online import Decoder, DecoderRunner
     from bci_app.online.calibrate import base_decoder_model
@@ -75,7 +76,12 @@ def run(minutes: float, warmup_s: float, report_s: float, base: str) -> dict:
     stream.connect()
     player.start()
     config = OnlineConfig()
-    decoder = Decoder.for_stream(stream, dm, config)
+    fast_error = None
+    try:
+        decoder = Decoder.for_stream(stream, dm, config)
+    except ModelError as exc:  # reported in the JSON, not hidden: the figures are then the eager path's
+        fast_error = str(exc)
+        decoder = Decoder.for_stream(stream, dm, config, fast=False)
     latencies = np.full(int((minutes * 60 + warmup_s + 60) / config.step_s) + 1000, np.nan)
     n_lat = [0]
 
@@ -124,6 +130,8 @@ def run(minutes: float, warmup_s: float, report_s: float, base: str) -> dict:
         "n_chans": len(ch_names),
         "sfreq": sfreq,
         "model": base,
+        "fast_path": fast_error is None,
+        "fast_path_error": fast_error,
         "samples_published": int(player.n_pushed),
         "samples_received": int(received),
         "samples_lost": int(lost),
