@@ -1,5 +1,10 @@
 """``bci-app demo --headless`` end to end over real LSL, and ``bci-app replay --compare`` on the
-session it recorded (identical model and data → identical labels)."""
+session it recorded (identical model and data → identical labels).
+
+The demo's own defaults (16-channel sensorimotor headset and base, 15 calibration trials per class,
+3x time scale) on simulated subject 0, the weakest of the first simulated people before the
+simulator's ERD was brought to the good-user range; the demo's result is deterministic per seed
+(decisions are tied to sample indices, fine-tuning is seeded)."""
 
 from __future__ import annotations
 
@@ -36,15 +41,17 @@ def _base(tmp_path) -> tuple[str, bool]:
 def test_demo_headless_over_lsl_then_replay_compare(tmp_path, capsys):
     base, pretrained = _base(tmp_path)
     out, rec = tmp_path / "demo.json", tmp_path / "demo.xdf"
-    assert main(["demo", "--headless", "--seed", "3", "--base", base, "--json", str(out), "--record", str(rec),
-                 "--trials-per-class", "10", "--online-trials-per-class", "8"]) == 0
+    assert main(["demo", "--headless", "--seed", "0", "--base", base, "--json", str(out), "--record", str(rec),
+                 "--online-trials-per-class", "8"]) == 0
     report = json.loads(out.read_text())
     assert report["errors"] == []
     assert report["samples_lost"] == 0 and report["buffer_overflow"] == 0
     assert report["samples_received"] == report["samples_published"] > 0
     assert report["n_online_trials"] == 16 and report["n_undecided"] == 0
     if pretrained:
-        assert report["accuracy"] >= 0.75, report["trials"]  # chance 0.5
+        # chance 0.5; >= 12 of 16 correct has p < 0.04 under chance
+        assert report["accuracy"] >= 0.75, report["trials"]
+        assert report["n_calib_trials"] == 30 and report["channels"] == 16
     assert report["latency_ms"]["p50"] < 15
     assert report["wall_seconds"] < 120
     capsys.readouterr()
