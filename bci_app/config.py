@@ -159,7 +159,7 @@ class RecordingConfig(_Section):
 class ModelConfig(_Section):
     """Which base model to adapt: a shipped name (see ``bci_app.models.pretrained``) or a path."""
 
-    base: str = "default"
+    base: str = "sensorimotor16"
 
 
 class AppConfig(_Section):

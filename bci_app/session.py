@@ -622,9 +622,10 @@ class Session:
                 self._error("online", f"decoding stopped: {payload}", payload)
                 self.stop_online()
             elif kind == "recording-error":
+                failed, self.recorder = self.recorder, None
+                self._rec_sink = None
                 self._error("recording", str(payload), payload)
-                self.recorder = None
-                self._emit("recording", {"path": str(getattr(payload, "path", "")), "state": "failed"})
+                self._emit("recording", {"path": str(failed.path) if failed is not None else "", "state": "failed"})
         with self._pred_lock:
             pred, self._pending_prediction = self._pending_prediction, None
         if pred is not None:

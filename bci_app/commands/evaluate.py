@@ -71,7 +71,8 @@ def calibrate(paths, config, base: str, *, shuffle_seed: int | None = None):
     if shuffle_seed is not None:
         y = np.random.default_rng(shuffle_seed).permutation(y)
     t0 = time.perf_counter()
-    result = run_to_end(finetune(model, Xf, y, lora=resolve_lora(config.lora, len(y)), config=config.finetune))
+    result = run_to_end(finetune(model, Xf, y, lora=resolve_lora(config.lora, len(y)), config=config.finetune,
+                                 classes=classes))
     seconds = time.perf_counter() - t0
     return DecoderModel(model, spec, classes, name=f"{base}+lora"), result, int(len(y)), seconds, meta
 

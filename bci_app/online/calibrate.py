@@ -81,5 +81,5 @@ def calibration_job(
     y = clean.labels if labels_override is None else np.asarray(labels_override)
     cancel = threading.Event()
     resolved = resolve_lora(config.lora, len(y))
-    gen = finetune(model, X, y, lora=resolved, config=config.finetune, cancel=cancel)
+    gen = finetune(model, X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes)
     return CalibrationJob(gen, cancel, model, spec, classes, int(len(y)), int(ep.rejected.sum()), name)

@@ -86,3 +86,27 @@ def test_player_in_process_volts_unit(tmp_path: Path, unique_name: str) -> None:
         player.stop()
     np.testing.assert_array_equal(data[0], np.arange(200))
     np.testing.assert_allclose(data[2], -20e-6 * np.cos(np.arange(200) / 7), rtol=1e-5, atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_player_halt_keeps_outlet_so_every_pushed_sample_arrives(unique_name: str) -> None:
+    from bci_app.acquisition import StreamSimulated
+
+    with StreamSimulated(ch_names=("C3", "Cz", "C4"), sfreq=160.0) as source:
+        player = LslPlayer(source, unique_name, interval=0.01).open()
+        with StreamLSL(unique_name, resolve_timeout=5.0, marker_stream=False) as stream:
+            player.start(wait_for_consumers=5.0)
+            deadline = time.monotonic() + 10.0
+            while stream.counters.received < 80 and time.monotonic() < deadline:
+                stream.acquire()
+                time.sleep(0.01)
+            player.halt()
+            published = player.n_pushed
+            time.sleep(0.1)
+            assert player.n_pushed == published  # nothing more is published after halt
+            while stream.counters.received < published and time.monotonic() < deadline:
+                stream.acquire()
+                time.sleep(0.01)
+            assert stream.counters.received == published > 0
+        player.stop()

@@ -47,8 +47,8 @@ def test_simulate_publishes_eeg_and_markers_over_lsl(unique_name):
         with stream:
             info = stream.info
             assert info.n_chans == 64 and info.sfreq == 160.0 and info.ch_names[10] == "Cz"
-            deadline = time.monotonic() + 4.0
-            while time.monotonic() < deadline and not stream.get_markers():
+            deadline = time.monotonic() + 6.0
+            while time.monotonic() < deadline and (not stream.get_markers() or stream.n_new_samples <= 200):
                 stream.acquire()
                 time.sleep(0.02)
             data, ts = stream.get_data()

@@ -274,8 +274,6 @@ def test_close_during_finetuning_and_recording_leaves_clean_state(tmp_path):
     assert session.model is None  # nothing half-trained was installed
 
 
-@pytest.mark.xfail(strict=True, reason="Session._drain reads getattr(RecordingError, 'path'), which does not exist: "
-                   "the 'recording' failed event carries path ''. Fix in session.py: keep the failed recorder's path.")
 def test_failed_recording_event_names_the_file(tmp_path):
     clock = ManualClock(10.0)
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock)
@@ -298,11 +296,6 @@ def test_failed_recording_event_names_the_file(tmp_path):
         session.close()
 
 
-@pytest.mark.xfail(strict=True, raises=ModelError,
-                   reason="bench/soak.py found it: the retrained shipped 'default' base (dc4e3ee) fails the fast-path "
-                   "check of bci_app/online/fast.py (|logit diff| 1.14e-05 > absolute atol 1e-05, float32 rounding on "
-                   "larger logits), so Decoder.for_stream and session.start_online refuse the shipped base. Fix in "
-                   "online/fast.py: a tolerance relative to the logit scale (e.g. atol * max(1, max|logits|)).")
 def test_decoder_runs_the_shipped_default_base():
     from bci_app.models.pretrained import load_base_model
     from bci_app.online import Decoder
