@@ -41,6 +41,7 @@ from scipy import signal as sps
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
 from bci_app.io.recording import Marker
+from bci_app.signal.channels import EEGMMIDB_64
 
 #: Cue labels the simulated user can follow (``None`` = rest).
 SIM_LABELS: tuple[str, ...] = ("left_hand", "right_hand", "feet", "tongue")
@@ -48,16 +49,7 @@ SIM_LABELS: tuple[str, ...] = ("left_hand", "right_hand", "feet", "tongue")
 SIM_MARKER_PREFIX = "sim:"
 
 #: The 64 EEGMMIDB channels in file order, in standard 10-10 spelling (the default montage).
-DEFAULT_CH_NAMES: tuple[str, ...] = (
-    "FC5", "FC3", "FC1", "FCz", "FC2", "FC4", "FC6",
-    "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
-    "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6",
-    "Fp1", "Fpz", "Fp2", "AF7", "AF3", "AFz", "AF4", "AF8",
-    "F7", "F5", "F3", "F1", "Fz", "F2", "F4", "F6", "F8",
-    "FT7", "FT8", "T7", "T8", "T9", "T10", "TP7", "TP8",
-    "P7", "P5", "P3", "P1", "Pz", "P2", "P4", "P6", "P8",
-    "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2", "Iz",
-)
+DEFAULT_CH_NAMES: tuple[str, ...] = EEGMMIDB_64
 
 N_LATENT = 24
 # Amplitudes are set so the 4-40 Hz rms per channel is ~13-15 µV, the median of EEGMMIDB
