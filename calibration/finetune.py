@@ -409,68 +409,91 @@ def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int = 64) -> np.n
 # ---------------------------------------------------------------------------------- from recordings
 
 
-def calibrate_from_recordings(
-    paths: Sequence[str | Path],
-    config: Any = None,
-    *,
-    base: str | Path = "default",
-    out: str | Path,
-    cancel: threading.Event | None = None,
-    on_progress: Any = None,
-) -> tuple[Path, FinetuneResult, dict[str, Any]]:
-    """Calibrate from recorded files (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772).
+@dataclass(frozen=True)
+class CalibrationData:
+    """Calibration trials ready for :func:`finetune`, and what produced them.
 
-    Epochs are cut from the shared preprocessing; artifacts rejected; Euclidean alignment fitted
-    on the clean (unlabeled) calibration trials when the base expects it; LoRA trained per
-    ``config.lora``/``config.finetune``; the adapter written to ``out`` (.safetensors + .json).
-    Returns ``(adapter path, result, metadata)``.
+    X: (n_trials, n_chans, n_times) float32 model input (shared preprocessing, aligned when the base
+    expects it); y: (n_trials,) indices into ``classes``; ``spec`` carries the alignment matrix.
     """
-    from bci_app.config import AppConfig
+
+    model: nn.Module
+    meta: dict[str, Any]
+    classes: list[str]
+    spec: Any
+    X: np.ndarray
+    y: np.ndarray
+    rejected_per_class: dict[str, int]
+
+
+def prepare_calibration(paths: Sequence[str | Path], config: Any, base: str | Path) -> CalibrationData:
+    """Load ``base`` and cut its calibration trials from recorded files (EEGMMIDB EDF via its preset,
+    or XDF/EDF with GDF cues 769-772).
+
+    Epochs come from the shared preprocessing; artifacts are rejected; Euclidean alignment is fitted
+    on the clean (unlabeled) trials when the base was pretrained with it. Raises
+    :class:`CalibrationError` when no clean trial of the base's classes is found.
+    """
     from bci_app.io.recording import read_recording
-    from bci_app.models.lora import save_adapter
     from bci_app.models.pretrained import load_base_model
     from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
     from calibration.data import preset_for
     from calibration.epochs import epochs_for_model
 
-    config = config or AppConfig()
     model, meta = load_base_model(str(base))
     classes = list(meta["classes"])
     spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
     tmin = float(meta["window"]["tmin_s"])
-    n_times = int(model.n_times)
-    tmax = tmin + n_times / spec.sfreq
+    tmax = tmin + int(model.n_times) / spec.sfreq
     recordings = [read_recording(p) for p in paths]
 
-    def _epochs(s: PreprocessingSpec) -> tuple[np.ndarray, np.ndarray, dict[str, dict[str, int]]]:
-        data, labels, counts = [], [], {c: {"total": 0, "rejected": 0} for c in classes}
+    def _epochs(s: PreprocessingSpec) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        data, labels, rejected = [], [], {c: 0 for c in classes}
         for rec in recordings:
-            present = set(classes)
             ep = epochs_for_model(rec, s, None, tmin, tmax, preset_for(rec.path), config=config.preprocessing)
             for c, v in ep.counts().items():
-                if c in present:
-                    counts[c]["total"] += v["total"]
-                    counts[c]["rejected"] += v["rejected"]
+                if c in rejected:
+                    rejected[c] += v["rejected"]
             ep = ep.clean()
             keep = np.isin(np.asarray(ep.classes)[ep.labels], classes)
             data.append(ep.data[keep])
             labels += [classes.index(ep.classes[i]) for i in ep.labels[keep]]
-        return np.concatenate(data), np.asarray(labels, dtype=np.int64), counts
+        return np.concatenate(data), np.asarray(labels, dtype=np.int64), rejected
 
-    X, y, counts = _epochs(spec)
+    X, y, rejected = _epochs(spec)
     if len(y) == 0:
         raise CalibrationError(f"no clean calibration trials of classes {classes} in {[str(p) for p in paths]}")
     if meta.get("euclidean_alignment", False) and config.preprocessing.euclidean_alignment:
         spec = spec.with_alignment(fit_euclidean_alignment(X))
-        X, y, counts = _epochs(spec)
+        X, y, rejected = _epochs(spec)
     elif meta.get("euclidean_alignment", False):
         logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
-    labels = np.asarray(classes)[y]
-    rejected = {c: v["rejected"] for c, v in counts.items()}
-    Xf = X
-    y = np.array([classes.index(c) for c in labels])
+    return CalibrationData(model, meta, classes, spec, X, y, rejected)
+
+
+def calibrate_from_recordings(
+    paths: Sequence[str | Path],
+    config: Any = None,
+    *,
+    base: str | Path | None = None,
+    out: str | Path,
+    cancel: threading.Event | None = None,
+    on_progress: Any = None,
+) -> tuple[Path, FinetuneResult, dict[str, Any]]:
+    """Calibrate ``base`` (default: ``config.model.base``) from recorded files and write the adapter.
+
+    Trials from :func:`prepare_calibration`; LoRA trained per ``config.lora``/``config.finetune``;
+    the adapter written to ``out`` (.safetensors + .json). Returns ``(adapter path, result, metadata)``.
+    """
+    from bci_app.config import AppConfig
+    from bci_app.models.lora import save_adapter
+
+    config = config or AppConfig()
+    base = base if base is not None else config.model.base
+    data = prepare_calibration(paths, config, base)
+    model, classes, y = data.model, data.classes, data.y
     resolved = resolve_lora(config.lora, len(y))
-    gen = finetune(model, Xf, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes)
+    gen = finetune(model, data.X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes)
     while True:
         try:
             p = next(gen)
@@ -481,16 +504,16 @@ def calibrate_from_recordings(
             on_progress(p)
     metadata = {
         "classes": classes,
-        "ch_names": list(spec.ch_names),
-        "sfreq": spec.sfreq,
-        "n_times": n_times,
-        "window": dict(meta["window"]),
-        "preprocessing": spec.to_dict(),
+        "ch_names": list(data.spec.ch_names),
+        "sfreq": data.spec.sfreq,
+        "n_times": int(model.n_times),
+        "window": dict(data.meta["window"]),
+        "preprocessing": data.spec.to_dict(),
         "base_model": str(base),
         "calibration_files": [Path(p).name for p in paths],
         "n_trials": int(len(y)),
-        "n_trials_per_class": {c: int((labels == c).sum()) for c in classes},
-        "rejected_per_class": rejected,
+        "n_trials_per_class": {c: int((y == i).sum()) for i, c in enumerate(classes)},
+        "rejected_per_class": data.rejected_per_class,
         "lora_reason": resolved.reason,
         "metrics": result.metrics(),
     }

@@ -10,7 +10,7 @@
    :mod:`bci_app.online.scoring`: mean raw probability over decisions whose window lies inside the
    imagery period, argmax). The test labels are only read for scoring.
 
-``--shuffle-labels SEED`` permutes the calibration labels (a control: accuracy must fall to chance).
+``--shuffle-labels SEED`` permutes the calibration labels (a control: accuracy must not survive it).
 """
 
 from __future__ import annotations
@@ -35,46 +35,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def calibrate(paths, config, base: str, *, shuffle_seed: int | None = None):
-    """Returns (DecoderModel, FinetuneResult, n_calib_trials, finetune_seconds, meta)."""
+    """The same calibration as ``bci-app calibrate`` (optionally with permuted labels, the control).
+
+    Returns (DecoderModel, FinetuneResult, n_calib_trials, finetune_seconds, meta).
+    """
     import numpy as np
 
     from bci_app.config import resolve_lora
-    from bci_app.errors import CalibrationError
-    from bci_app.models.pretrained import load_base_model
-    from bci_app.online.calibrate import window_tmin
     from bci_app.online.decoder import DecoderModel
-    from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment, reject_artifacts
-    from calibration.data import finalize_crops, long_epochs_from_recording
-    from calibration.finetune import finetune, run_to_end
+    from calibration.finetune import finetune, prepare_calibration, run_to_end
 
-    model, meta = load_base_model(base)
-    classes = tuple(meta["classes"])
-    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
-    tmin = window_tmin(meta)
-    n_times = int(model.n_times)
-    Xs, ys = [], []
-    for path in paths:
-        X, labels = long_epochs_from_recording(path, spec, tmin=tmin, tmax=tmin + n_times / spec.sfreq)
-        Xs.append(X)
-        ys += labels
-    X, labels = np.concatenate(Xs), np.asarray(ys)
-    keep = np.isin(labels, classes)
-    X, labels = X[keep], labels[keep]
-    ok, _ = reject_artifacts(X, config.preprocessing)
-    X, labels = X[ok], labels[ok]
-    if not len(labels):
-        raise CalibrationError(f"no clean calibration trials of {classes} in {[str(p) for p in paths]}")
-    if meta.get("euclidean_alignment", config.preprocessing.euclidean_alignment):
-        spec = spec.with_alignment(fit_euclidean_alignment(finalize_crops(X, 0, n_times, spec.scale)))
-    Xf = finalize_crops(X, 0, n_times, spec.scale, spec.alignment_matrix)
-    y = np.array([classes.index(c) for c in labels])
-    if shuffle_seed is not None:
-        y = np.random.default_rng(shuffle_seed).permutation(y)
+    data = prepare_calibration(paths, config, base)
+    y = data.y if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(data.y)
     t0 = time.perf_counter()
-    result = run_to_end(finetune(model, Xf, y, lora=resolve_lora(config.lora, len(y)), config=config.finetune,
-                                 classes=classes))
+    result = run_to_end(finetune(data.model, data.X, y, lora=resolve_lora(config.lora, len(y)),
+                                 config=config.finetune, classes=data.classes))
     seconds = time.perf_counter() - t0
-    return DecoderModel(model, spec, classes, name=f"{base}+lora"), result, int(len(y)), seconds, meta
+    classes = tuple(data.classes)
+    return DecoderModel(data.model, data.spec, classes, name=f"{base}+lora"), result, int(len(y)), seconds, data.meta
 
 
 def decode_file(path: Path, model, config):
