@@ -112,7 +112,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self.training_panel, "Training")
         self.tabs.addTab(self.online_panel, "Online")
         self.tabs.addTab(self.replay_panel, "Replay")
-        left = QtWidgets.QTabWidget()
+        self.left_tabs = left = QtWidgets.QTabWidget()
         left.addTab(self.source_panel, "Source")
         left.addTab(self.session_panel, "Session")
         left.setMaximumWidth(420)
@@ -138,6 +138,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_panel.disconnect_requested.connect(self.disconnect_source)
         self.session_panel.error.connect(self.show_error)
         self.session_panel.config_changed.connect(self._on_config)
+        self.session_panel.offer_changed.connect(self._on_resume_offer)
         self._connect_done.connect(self._on_connected)
         self._wire_session_controls(training_factory)
 
@@ -145,6 +146,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timer.setInterval(frame_ms)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
+        self.session_panel.rescan()  # unfinished recordings from a crash: offered when found (worker thread)
 
     # -- session ---------------------------------------------------------------------------------
     @staticmethod
@@ -179,6 +181,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_config(self, config: AppConfig) -> None:
         self.config = config
         self.bridge.config_changed(config)
+
+    def _on_resume_offer(self, scan) -> None:
+        """An unfinished recording is offered: bring the Session tab (with the offer) to the front."""
+        if scan is not None:
+            self.left_tabs.setCurrentWidget(self.session_panel)
 
     # -- source ----------------------------------------------------------------------------------
     def connect_source(self, spec: dict) -> None:
@@ -277,6 +284,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def shutdown(self) -> None:
         """Stop every job and thread the window started, close files and the source. Idempotent."""
         self.timer.stop()
+        self.session_panel.shutdown()
         self.bridge.shutdown()
         if self._connect_thread is not None:
             self._connect_thread.join(10.0)

@@ -47,8 +47,10 @@ class SessionBridge:
         self._replay_ended = False
         self._replay_sfreq = 1.0
         op, tr, on, rp = window.operator_panel, window.training_panel, window.online_panel, window.replay_panel
+        sp = window.session_panel
+        sp.set_can_record(False)
         if self.session is None:
-            for b in (op.start_button, on.start_button, rp.play_button):
+            for b in (op.start_button, on.start_button, rp.play_button, sp.record_button):
                 b.setEnabled(False)
                 b.setToolTip("needs bci_app.session (not available in this build)")
             return
@@ -61,7 +63,10 @@ class SessionBridge:
             s.subscribe("model", self._on_model),
             s.subscribe("prediction", self._on_prediction),
             s.subscribe("stream", self._on_stream),
+            s.subscribe("recording", self._on_recording),
         ]
+        sp.record_requested.connect(self.start_recording)
+        sp.stop_record_requested.connect(lambda: self._call("stop_recording", "stopping the recording"))
         op.start_button.clicked.connect(self.start_calibration)
         op.pause_button.clicked.connect(self.pause_calibration)
         op.resume_button.clicked.connect(self.resume_calibration)
@@ -113,6 +118,12 @@ class SessionBridge:
         if on.cued_check.isChecked():
             self._call("start_online_trials", "starting cued online trials", self._simulated_user(),
                        trials_per_class=on.cued_trials.value())
+
+    def start_recording(self) -> bool:
+        """Record to the session panel's next file (a new run, or the continuation of an unfinished
+        recording the operator chose to continue)."""
+        path = self.w.session_panel.next_recording_path()
+        return bool(self._call("start_recording", f"starting the recording {path}", path))
 
     def pause_calibration(self) -> None:
         if self.session.paradigm is not None:
@@ -264,8 +275,12 @@ class SessionBridge:
         if ev.kind == "ended" and self._replay_stream is not None:
             self._replay_ended = True
 
+    def _on_recording(self, ev: dict) -> None:
+        self.w.session_panel.recording_changed(ev.get("path", ""), ev.get("state", ""))
+
     def _on_mode(self, mode) -> None:
         name = mode.value
+        self.w.session_panel.set_can_record(name not in ("idle", "replay"))
         previous = self.w.state_text
         self.w._set_state(name)
         op, tr, on, rp = self.w.operator_panel, self.w.training_panel, self.w.online_panel, self.w.replay_panel
