@@ -17,6 +17,7 @@ from torch import nn
 
 from bci_app.errors import ModelError
 from bci_app.models.atcnet import ATCNet
+from bci_app.models.files import require_file_pair
 from bci_app.models.lora import LinearWithLoRA, adapter_paths
 
 __all__ = ["model_hash", "base_state_dict", "save_model", "load_model", "model_paths"]
@@ -104,6 +105,7 @@ def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | No
     return st_path
 
 
+
 def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild and load a model saved by :func:`save_model`; returns ``(model in eval mode, metadata)``.
 
@@ -114,13 +116,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     from safetensors.torch import load_file
 
     st_path, json_path = model_paths(path)
-    if not st_path.is_file():
-        raise ModelError(f"Model weights file {st_path} not found; check the path or re-run pretraining.")
-    if not json_path.is_file():
-        raise ModelError(
-            f"Model metadata file {json_path} is missing next to {st_path}; save_model writes both files, "
-            "copy them together or re-run pretraining."
-        )
+    require_file_pair(st_path, json_path, "Model", "save_model", "re-run pretraining")
     try:
         info = json.loads(json_path.read_text(encoding="utf-8"))
         if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:

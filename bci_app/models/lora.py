@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from bci_app.errors import ModelError
+from bci_app.models.files import require_file_pair
 
 __all__ = [
     "LinearWithLoRA",
@@ -349,13 +350,7 @@ def save_adapter(model: nn.Module, path: str | Path, metadata: dict[str, Any] | 
 def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
     """The JSON sidecar of an adapter, validated (raises ModelError naming the file)."""
     st_path, json_path = adapter_paths(path)
-    if not st_path.is_file():
-        raise ModelError(f"Adapter weights file {st_path} not found; check the path or re-run calibration.")
-    if not json_path.is_file():
-        raise ModelError(
-            f"Adapter metadata file {json_path} is missing next to {st_path}; save_adapter writes both files, "
-            "copy them together or re-run calibration."
-        )
+    require_file_pair(st_path, json_path, "Adapter", "save_adapter", "re-run calibration")
     try:
         info = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
