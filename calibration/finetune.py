@@ -426,31 +426,43 @@ class CalibrationData:
     rejected_per_class: dict[str, int]
 
 
-def prepare_calibration(paths: Sequence[str | Path], config: Any, base: str | Path) -> CalibrationData:
-    """Load ``base`` and cut its calibration trials from recorded files (EEGMMIDB EDF via its preset,
-    or XDF/EDF with GDF cues 769-772).
+def prepare_calibration(
+    sources: Sequence[Any],
+    config: Any,
+    base: str | Path | None = None,
+    *,
+    model: nn.Module | None = None,
+    meta: dict[str, Any] | None = None,
+    preset: str | None = None,
+) -> CalibrationData:
+    """Cut the calibration trials of a base model from recordings.
 
-    Epochs come from the shared preprocessing; artifacts are rejected; Euclidean alignment is fitted
-    on the clean (unlabeled) trials when the base was pretrained with it. Raises
+    ``sources`` are file paths (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772) or
+    in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` forces a
+    dataset preset (default: chosen per file). The base is ``model``/``meta`` when given, else loaded
+    from ``base``. Epochs come from the shared preprocessing; artifacts are rejected; Euclidean
+    alignment is fitted on the clean (unlabeled) trials when the base was pretrained with it. Raises
     :class:`CalibrationError` when no clean trial of the base's classes is found.
     """
-    from bci_app.io.recording import read_recording
+    from bci_app.io.recording import Recording, read_recording
     from bci_app.models.pretrained import load_base_model
     from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
     from calibration.data import preset_for
     from calibration.epochs import epochs_for_model
 
-    model, meta = load_base_model(str(base))
+    if model is None or meta is None:
+        model, meta = load_base_model(str(base))
     classes = list(meta["classes"])
     spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
-    tmin = float(meta["window"]["tmin_s"])
+    tmin = float(meta.get("window", {}).get("tmin_s", 0.5))
     tmax = tmin + int(model.n_times) / spec.sfreq
-    recordings = [read_recording(p) for p in paths]
+    recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
+    names = [str(rec.path) for rec in recordings]
 
     def _epochs(s: PreprocessingSpec) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         data, labels, rejected = [], [], {c: 0 for c in classes}
         for rec in recordings:
-            ep = epochs_for_model(rec, s, None, tmin, tmax, preset_for(rec.path), config=config.preprocessing)
+            ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=config.preprocessing)
             for c, v in ep.counts().items():
                 if c in rejected:
                     rejected[c] += v["rejected"]
@@ -462,7 +474,9 @@ def prepare_calibration(paths: Sequence[str | Path], config: Any, base: str | Pa
 
     X, y, rejected = _epochs(spec)
     if len(y) == 0:
-        raise CalibrationError(f"no clean calibration trials of classes {classes} in {[str(p) for p in paths]}")
+        raise CalibrationError(
+            f"no clean calibration trials of classes {classes} in {names} (rejected: {rejected}); check the signal quality"
+        )
     if meta.get("euclidean_alignment", False) and config.preprocessing.euclidean_alignment:
         spec = spec.with_alignment(fit_euclidean_alignment(X))
         X, y, rejected = _epochs(spec)
@@ -507,7 +521,7 @@ def calibrate_from_recordings(
         "ch_names": list(data.spec.ch_names),
         "sfreq": data.spec.sfreq,
         "n_times": int(model.n_times),
-        "window": dict(data.meta["window"]),
+        "window": dict(data.meta.get("window", {})),
         "preprocessing": data.spec.to_dict(),
         "base_model": str(base),
         "calibration_files": [Path(p).name for p in paths],

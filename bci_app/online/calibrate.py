@@ -1,10 +1,9 @@
 """From calibration data held in memory (the session's) to a fine-tuning job and a decoder model.
 
-The same steps as :func:`calibration.finetune.calibrate_from_recordings`, on a
-:class:`~bci_app.io.recording.Recording` built by the session instead of files: epochs cut at the
-paradigm's GDF cues through the shared preprocessing (:func:`calibration.epochs.epochs_for_model`),
-artifact rejection, Euclidean alignment fitted on the clean trials (when the base expects it), then
-the LoRA job (:func:`calibration.finetune.finetune`) as a generator the session runs in a thread.
+The same steps as ``bci-app calibrate`` (:func:`calibration.finetune.prepare_calibration`), on a
+:class:`~bci_app.io.recording.Recording` built by the session instead of files, cut at the paradigm's
+GDF cues; then the LoRA job (:func:`calibration.finetune.finetune`) as a generator the session runs
+in a thread.
 """
 
 from __future__ import annotations
@@ -18,10 +17,9 @@ import numpy as np
 from torch import nn
 
 from bci_app.config import AppConfig, resolve_lora
-from bci_app.errors import CalibrationError
 from bci_app.io.recording import Recording
 from bci_app.online.decoder import DecoderModel
-from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
+from bci_app.signal.preprocess import PreprocessingSpec
 
 
 @dataclass
@@ -61,25 +59,12 @@ def calibration_job(
     """Prepare the fine-tuning of ``model`` (a fresh base; adapters are added to it) on the GDF
     cues (769–772) of ``recording``. ``labels_override`` (tests: shuffled labels) replaces the
     labels of the clean trials. Raises :class:`CalibrationError` when too few clean trials remain."""
-    from calibration.epochs import epochs_for_model
-    from calibration.finetune import finetune
+    from calibration.finetune import finetune, prepare_calibration
 
-    classes = tuple(meta["classes"])
-    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
-    tmin = window_tmin(meta)
-    tmax = tmin + model.n_times / spec.sfreq
-    ep = epochs_for_model(recording, spec, classes, tmin, tmax, "gdf", config=config.preprocessing)
-    clean = ep.clean()
-    if clean.n_trials == 0:
-        raise CalibrationError(f"no clean calibration trials (rejected: {ep.counts()}); check the signal quality")
-    if meta.get("euclidean_alignment", config.preprocessing.euclidean_alignment):
-        R = fit_euclidean_alignment(clean.data.astype(np.float64))
-        spec = spec.with_alignment(R)
-        X = np.einsum("cd,ndt->nct", R, clean.data.astype(np.float64)).astype(np.float32)
-    else:
-        X = clean.data
-    y = clean.labels if labels_override is None else np.asarray(labels_override)
+    data = prepare_calibration([recording], config, model=model, meta=meta, preset="gdf")
+    y = data.y if labels_override is None else np.asarray(labels_override)
     cancel = threading.Event()
     resolved = resolve_lora(config.lora, len(y))
-    gen = finetune(model, X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes)
-    return CalibrationJob(gen, cancel, model, spec, classes, int(len(y)), int(ep.rejected.sum()), name)
+    gen = finetune(model, data.X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=data.classes)
+    n_rejected = sum(data.rejected_per_class.values())
+    return CalibrationJob(gen, cancel, model, data.spec, tuple(data.classes), int(len(y)), n_rejected, name)
