@@ -63,37 +63,41 @@ def _stream_name(xml: bytes) -> str:
 
 
 def scan_xdf(path: str | Path) -> XdfScan:
-    """Walk the chunks of ``path``; raises :class:`RecordingError` when it is not an XDF file."""
+    """Walk the chunks of ``path``, seeking from chunk header to chunk header (sample data are never
+    read, so large recordings scan fast); raises :class:`RecordingError` when it is not an XDF file."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if raw[:4] != _MAGIC:
-        raise RecordingError(f"{path} is not an XDF file (it does not start with 'XDF:')")
     streams: dict[int, str] = {}
     footers: set[int] = set()
-    pos = good = 4
-    size = len(raw)
-    while pos < size:
-        width = raw[pos]
-        if width not in (1, 4, 8) or pos + 1 + width > size:
-            break
-        length = int.from_bytes(raw[pos + 1 : pos + 1 + width], "little")
-        start = pos + 1 + width
-        end = start + length
-        if length < 2 or end > size:
-            break  # a chunk cut short by the crash
-        (tag,) = struct.unpack_from("<H", raw, start)
-        if tag in _STREAM_TAGS:
-            if length < 6:
-                break
-            (sid,) = struct.unpack_from("<I", raw, start + 2)
-            if tag == _TAG_STREAM_HEADER:
-                streams[sid] = _stream_name(raw[start + 6 : end])
-            elif tag == _TAG_STREAM_FOOTER:
-                footers.add(sid)
-        pos = good = end
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(0)
+            if f.read(4) != _MAGIC:
+                raise RecordingError(f"{path} is not an XDF file (it does not start with 'XDF:')")
+            pos = good = 4
+            while pos < size:
+                f.seek(pos)
+                head = f.read(1)
+                width = head[0] if head else 0
+                if width not in (1, 4, 8) or pos + 1 + width > size:
+                    break
+                length = int.from_bytes(f.read(width), "little")
+                start = pos + 1 + width
+                end = start + length
+                if length < 2 or end > size:
+                    break  # a chunk cut short by the crash
+                (tag,) = struct.unpack("<H", f.read(2))
+                if tag in _STREAM_TAGS:
+                    if length < 6:
+                        break
+                    (sid,) = struct.unpack("<I", f.read(4))
+                    if tag == _TAG_STREAM_HEADER:
+                        streams[sid] = _stream_name(f.read(length - 6))
+                    elif tag == _TAG_STREAM_FOOTER:
+                        footers.add(sid)
+                pos = good = end
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return XdfScan(path, streams, frozenset(footers), size, good)
 
 
