@@ -96,12 +96,34 @@ def run(args: argparse.Namespace) -> int:
 
             return int(run_demo(args) or 0)
     report = run_headless(args)
-    text = json.dumps(report, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
-    print(text)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(summary_text(report))
     return 0
+
+
+def summary_text(report: dict) -> str:
+    """A few plain lines for the operator; the whole report goes to ``--json``."""
+    ft = report.get("finetune", {})
+    lat = report.get("latency_ms", {})
+    lines = [
+        f"bci-app demo: simulated subject {report.get('seed')}, {report.get('channels')} channels at "
+        f"{report.get('sfreq')} Hz over LSL, base {report.get('base_model')}",
+        f"  calibration: {report.get('n_calib_trials')} trials ({report.get('n_calib_rejected')} rejected); "
+        f"LoRA {ft.get('target_modules')} trained {ft.get('trainable_params')} of {ft.get('total_params')} "
+        f"parameters in {report.get('finetune_seconds')} s",
+        f"  online: accuracy {report.get('accuracy', 0):.2f} on {report.get('n_online_trials')} trials "
+        f"(chance {report.get('chance')}); decision latency p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms",
+        f"  samples: {report.get('samples_received')} of {report.get('samples_published')} received, "
+        f"{report.get('samples_lost')} lost; {report.get('wall_seconds')} s wall time",
+    ]
+    if report.get("errors"):
+        lines.append(f"  errors: {report['errors']}")
+    if report.get("recording"):
+        lines.append(f"  recording: {report['recording']}")
+    lines.append("  (the whole report with per-trial decisions: --json FILE)")
+    return "\n".join(lines)
 
 
 def run_headless(args: argparse.Namespace) -> dict:
