@@ -44,13 +44,15 @@ __all__ = ["Progress", "FinetuneResult", "FinetuneJob", "finetune", "stratified_
 
 @dataclass(frozen=True)
 class Progress:
-    """One finished epoch. ``val_accuracy`` is None without a validation split; ``best_epoch`` is
-    the 1-based epoch whose weights are kept so far."""
+    """One finished epoch. ``train_loss`` is the mean cross-entropy over the epoch's batches (adapter
+    dropout active); ``val_loss`` (cross-entropy, eval mode) and ``val_accuracy`` are None without a
+    validation split; ``best_epoch`` is the 1-based epoch whose weights are kept so far."""
 
     epoch: int
     n_epochs: int
     train_loss: float
     val_accuracy: float | None
+    val_loss: float | None
     elapsed_s: float
     best_epoch: int
 
@@ -309,7 +311,7 @@ def finetune(
                 opt.step()
                 total += loss.item() * len(idx)
             train_loss = total / len(order)
-            val_acc = None
+            val_acc = val_loss = None
             model.eval()
             if fwd_val is not None:
                 with torch.no_grad():
@@ -329,8 +331,9 @@ def finetune(
                 best_state = [p.detach().clone() for p in params]
             else:
                 stale += 1
-            progress = Progress(epoch, config.max_epochs, float(train_loss), val_acc,
-                                time.perf_counter() - t0, best_epoch)
+            progress = Progress(epoch=epoch, n_epochs=config.max_epochs, train_loss=float(train_loss),
+                                val_accuracy=val_acc, val_loss=val_loss,
+                                elapsed_s=time.perf_counter() - t0, best_epoch=best_epoch)
             history.append(progress)
             yield progress
             if fwd_val is not None and stale >= config.patience:

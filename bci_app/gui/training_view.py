@@ -1,8 +1,9 @@
-"""Training panel: progress bar, loss and validation-accuracy curves, LoRA summary, cancel.
+"""Training panel: progress bar, train/validation loss and validation-accuracy curves, LoRA summary, cancel.
 
 It renders a list of frozen progress records from the core's fine-tune generator (fields read by
 name: ``epoch``, ``n_epochs``/``max_epochs``, ``train_loss``, ``val_loss``, ``val_accuracy``,
-``elapsed_s``/``elapsed``); curves are created once and updated with ``setData``.
+``elapsed_s``/``elapsed``); curves are created once and updated with ``setData``. ``val_loss`` and
+``val_accuracy`` are None when the job has no validation split: those curves then stay empty.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ class TrainingPanel(QtWidgets.QWidget):
         self.loss_plot.setMenuEnabled(False)
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setLabel("bottom", "epoch")
-        self._train_curve = self.loss_plot.plot(pen=pg.mkPen("#1565c0", width=2), name="train", symbol="o", symbolSize=5)
-        self._val_curve = self.loss_plot.plot(pen=pg.mkPen("#ef6c00", width=2), name="validation", symbol="o", symbolSize=5)
+        self.train_loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1565c0", width=2), name="train", symbol="o", symbolSize=5)
+        self.val_loss_curve = self.loss_plot.plot(pen=pg.mkPen("#ef6c00", width=2), name="validation", symbol="o", symbolSize=5)
         self.acc_plot = pg.PlotWidget(title="Validation accuracy")
         self.acc_plot.setMenuEnabled(False)
         self.acc_plot.setLabel("bottom", "epoch")
         self.acc_plot.setYRange(0, 1)
-        self._acc_curve = self.acc_plot.plot(pen=pg.mkPen("#2e7d32", width=2), symbol="o", symbolSize=5)
+        self.val_acc_curve = self.acc_plot.plot(pen=pg.mkPen("#2e7d32", width=2), symbol="o", symbolSize=5)
         self.summary = QtWidgets.QPlainTextEdit()
         self.summary.setReadOnly(True)
         font = self.summary.font()
@@ -67,7 +68,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self._n_shown = -1
         self.progress.setMaximum(max_epochs or 1)
         self.progress.setValue(0)
-        for curve in (self._train_curve, self._val_curve, self._acc_curve):
+        for curve in (self.train_loss_curve, self.val_loss_curve, self.val_acc_curve):
             curve.setData([], [])
         if summary is not None:
             self.summary.setPlainText(summary)
@@ -88,11 +89,11 @@ class TrainingPanel(QtWidgets.QWidget):
         train = np.array([float(_field(r, "train_loss", "loss", default=np.nan)) for r in history])
         val = np.array([float(_field(r, "val_loss", default=np.nan)) for r in history])
         acc = np.array([float(_field(r, "val_accuracy", "val_acc", default=np.nan)) for r in history])
-        self._train_curve.setData(epochs, train, connect="finite")
+        self.train_loss_curve.setData(epochs, train, connect="finite")
         if np.isfinite(val).any():
-            self._val_curve.setData(epochs, val, connect="finite")
+            self.val_loss_curve.setData(epochs, val, connect="finite")
         if np.isfinite(acc).any():
-            self._acc_curve.setData(epochs, acc, connect="finite")
+            self.val_acc_curve.setData(epochs, acc, connect="finite")
         total = max_epochs or _field(last, "n_epochs", "max_epochs", default=None)
         if total:
             self.progress.setMaximum(int(total))
@@ -101,6 +102,8 @@ class TrainingPanel(QtWidgets.QWidget):
         parts = [f"Training: epoch {int(epochs[-1])}" + (f" of {int(total)}" if total else "")]
         if np.isfinite(train[-1]):
             parts.append(f"loss {train[-1]:.3f}")
+        if np.isfinite(val[-1]):
+            parts.append(f"validation loss {val[-1]:.3f}")
         if np.isfinite(acc[-1]):
             parts.append(f"validation accuracy {acc[-1]:.0%}")
         if elapsed is not None:

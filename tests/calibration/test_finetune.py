@@ -104,8 +104,23 @@ def test_progress_records_frozen_and_monotone():
     assert all(isinstance(p, Progress) and p.n_epochs == 6 for p in records)
     assert all(b.elapsed_s >= a.elapsed_s for a, b in zip(records, records[1:]))
     assert all(1 <= p.best_epoch <= p.epoch for p in records)
+    # validation loss: present and finite every epoch; the kept epoch (monitor val_loss) has the lowest so far
+    assert all(p.val_loss is not None and np.isfinite(p.val_loss) and p.val_loss > 0 for p in records)
+    for i, p in enumerate(records):
+        assert records[p.best_epoch - 1].val_loss == min(r.val_loss for r in records[:i + 1])
+    assert "val_loss" in json.loads(json.dumps(dataclasses.asdict(records[0])))
     with pytest.raises(dataclasses.FrozenInstanceError):
         records[0].epoch = 3  # type: ignore[misc]
+
+
+def test_no_validation_split_gives_no_val_loss():
+    model, X, y = _toy()
+    r = run_to_end(finetune(model, X, y, lora=_lora(["dense"]),
+                            config=FinetuneConfig(max_epochs=3, validation_fraction=0.0)))
+    assert r.n_val == 0 and len(r.history) == 3
+    assert all(p.val_loss is None and p.val_accuracy is None for p in r.history)
+    assert all(np.isfinite(p.train_loss) for p in r.history)
+    assert [h["val_loss"] for h in r.metrics()["history"]] == [None] * 3
 
 
 def test_stratified_split_and_too_few_trials():

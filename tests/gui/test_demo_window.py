@@ -10,6 +10,11 @@ import pytest
 pytest.importorskip("bci_app.session")
 
 
+def _n_points(curve) -> int:
+    y = curve.getData()[1]
+    return 0 if y is None else len(y)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_demo_window_runs_the_whole_session(qtbot, tmp_path):
@@ -32,6 +37,8 @@ def test_demo_window_runs_the_whole_session(qtbot, tmp_path):
     qtbot.waitUntil(lambda: driver.stage in ("online", "done", "failed"), timeout=120000)
     assert driver.stage != "failed", w.error_banner.text.text()
     assert len(w.bridge.history) >= 1 and w.training_panel.progress.value() >= 1
+    assert all(p.val_loss is not None for p in w.bridge.history)  # the default job holds out validation trials
+    qtbot.waitUntil(lambda: _n_points(w.training_panel.val_loss_curve) == len(w.bridge.history), timeout=5000)
     qtbot.waitUntil(lambda: driver.stage == "done", timeout=60000)
     assert driver.result["n_trials"] == 2 and driver.result["n_undecided"] == 0
     assert "Running accuracy" in w.online_panel.accuracy_label.text() and "of 2 trials" in w.online_panel.accuracy_label.text()
