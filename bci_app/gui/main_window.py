@@ -84,6 +84,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._events: collections.deque = collections.deque()
         self._unsubscribe: list = []
         self._connect_thread: threading.Thread | None = None
+        self._connecting_spec: dict = {}
         self._shutdown_hooks: list = []
         self.stream = None
         self.state_text = "idle"
@@ -208,6 +209,7 @@ class MainWindow(QtWidgets.QMainWindow):
             else:
                 self._connect_done.emit(stream, None)
 
+        self._connecting_spec = spec
         self._connect_thread = threading.Thread(target=work, name="connect-source", daemon=True)
         self._connect_thread.start()
 
@@ -225,8 +227,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.session is None:  # otherwise the session reports stream events and errors
             self._unsubscribe.append(stream.subscribe(lambda ev: self.post_event("stream", ev)))
             self._set_state("connected")
-        info = stream.info
-        self.source_panel.set_status(f"Connected: {info.name}, {info.n_chans} channels at {info.sfreq:g} Hz", True)
+        self.source_panel.show_connected(self._connecting_spec, stream.info)
         self.signal_view.set_source(stream)
 
     def disconnect_source(self) -> None:

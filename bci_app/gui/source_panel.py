@@ -15,6 +15,8 @@ from PySide6 import QtCore, QtWidgets
 
 log = logging.getLogger(__name__)
 
+KIND_TABS = {"simulated": 0, "lsl": 1, "brainflow": 2, "file": 3}  # source kind -> tab index
+KIND_LABELS = {"simulated": "simulated", "lsl": "LSL", "brainflow": "BrainFlow", "file": "recording"}
 BRAINFLOW_BOARDS = ("synthetic", "cyton", "cyton_daisy", "ganglion", "muse_2", "muse_s", "unicorn", "enophone", "playback_file")
 
 
@@ -217,6 +219,46 @@ class SourcePanel(QtWidgets.QWidget):
             self.status_label.setText(str(exc))
             return
         self.connect_requested.emit(spec)
+
+    def show_connected(self, spec: dict, info) -> None:
+        """Show what is actually connected, also when the connection was made by code (the demo):
+        select the tab of ``spec["kind"]``, fill it with the source (for LSL: the stream's row,
+        selected) and say ``Connected: <name> (<kind>), <n> channels at <rate> Hz``. ``info`` is the
+        connected stream's ``StreamInfo``."""
+        kind = spec.get("kind", "")
+        if kind in KIND_TABS:
+            self.tabs.setCurrentIndex(KIND_TABS[kind])
+        if kind == "lsl":
+            self._select_lsl_row({"name": info.name, "type": info.stype, "n_chans": info.n_chans,
+                                  "sfreq": info.sfreq, "host": "", "source_id": info.source_id})
+        elif kind == "simulated":
+            from bci_app.signal.channels import MONTAGES
+
+            names = [k for k, chans in MONTAGES.items() if tuple(chans) == tuple(info.ch_names)]
+            if names and self.sim_channels.findText(names[0]) >= 0:
+                self.sim_channels.setCurrentText(names[0])
+            self.sim_subject.setValue(int(spec.get("subject_seed", self.sim_subject.value())))
+        elif kind == "brainflow":
+            self.bf_board.setCurrentText(str(spec.get("board", "")))
+        elif kind == "file":
+            self.file_path.setText(str(spec.get("path", "")))
+        label = KIND_LABELS.get(kind, kind)
+        self.set_status(f"Connected: {info.name} ({label}), {info.n_chans} channels at {info.sfreq:g} Hz", True)
+
+    def _select_lsl_row(self, stream: dict) -> None:
+        """Select the row of ``stream`` in the LSL table, adding it when discovery has not listed it."""
+        match = [i for i, r in enumerate(self._lsl_rows)
+                 if r["name"] == stream["name"] and r.get("source_id") == stream["source_id"]]
+        if match:
+            row = match[0]
+        else:
+            self._lsl_rows.append(stream)
+            row = len(self._lsl_rows) - 1
+            self.lsl_table.setRowCount(len(self._lsl_rows))
+            for c, v in enumerate((stream["name"], stream["type"], stream["n_chans"], f"{stream['sfreq']:g} Hz",
+                                   stream["host"])):
+                self.lsl_table.setItem(row, c, QtWidgets.QTableWidgetItem(str(v)))
+        self.lsl_table.selectRow(row)
 
     def set_status(self, text: str, connected: bool) -> None:
         self.status_label.setText(text)

@@ -31,7 +31,13 @@ def test_demo_window_runs_the_whole_session(qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.state_text == "calibrating", timeout=15000)
     qtbot.waitUntil(lambda: w.cue_display.phase == "cue", timeout=15000)
     assert w.cue_display.label in ("left_hand", "right_hand")
-    assert w.source_panel.status_label.text().startswith("Connected")
+    # the source panel shows what is connected: the LSL tab with the demo's stream selected, not "Simulated"
+    sp, name = w.source_panel, driver.source["name"]
+    assert sp.status_label.text().startswith(f"Connected: {name} (LSL), 16 channels")
+    assert sp.tabs.tabText(sp.tabs.currentIndex()) == "LSL"
+    rows = sp.lsl_table.selectionModel().selectedRows()
+    assert len(rows) == 1 and sp.lsl_table.item(rows[0].row(), 0).text() == name
+    assert sp.current_spec()["name"] == name and sp.current_spec()["kind"] == "lsl"
     qtbot.waitUntil(lambda: w.state_text == "training" or w.error_banner.isVisible(), timeout=60000)
     assert not w.error_banner.isVisible(), w.error_banner.text.text()
     qtbot.waitUntil(lambda: driver.stage in ("online", "done", "failed"), timeout=120000)
