@@ -643,14 +643,31 @@ class Session:
             log.warning("source lost: %s (decoding pauses until data return)", ev.message)
 
     # -- replay -----------------------------------------------------------------------------------
-    def start_replay(self, stream: "Stream") -> bool:
-        """Replay mode: like ``online`` on a file stream (see ``bci-app replay``)."""
+    def start_replay(
+        self, stream: "Stream", *, runner: bool = True, on_decision: Callable[["Prediction"], None] | None = None,
+    ) -> bool:
+        """Replay mode: like ``online`` on a file stream (see ``bci-app replay``), without an outlet.
+
+        ``runner=True`` (default): a worker thread (``bci-decoder``) reads the stream and feeds the
+        decoder in sample-index order, so decoding costs the caller's (UI) thread nothing; the
+        decisions are the same as with ``runner=False`` (no thread: :meth:`update` polls the
+        decoder). ``on_decision(prediction)`` is subscribed to the decoder before the worker starts
+        (no decision is missed) and is called on the decoding thread: hand the decisions over with
+        a thread-safe queue. :meth:`disconnect` stops and joins the worker."""
         if not self._require("replay", Mode.IDLE):
             return False
         if not self.connect(stream):
             return False
         if not self.start_online(runner=False, outlet=False):
+            self.disconnect()
             return False
+        assert self.decoder is not None
+        if on_decision is not None:
+            self.decoder.subscribe(on_decision)
+        if runner:
+            from bci_app.online.runner import DecoderRunner
+
+            self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
         self._set_mode(Mode.REPLAY)
         return True
 

@@ -5,12 +5,15 @@ session delivers its events synchronously, in this thread) and renders snapshots
 session calls: ``connect``/``disconnect``, ``start_calibration``/``abort_calibration`` (pause and
 resume go to ``session.paradigm``), ``start_training(job, to_model, cancel=)`` with a job from
 ``training_factory(session)``, ``cancel_training``, ``start_online``/``stop_online``,
-``start_replay(StreamFile)``. Nothing here blocks: long jobs run on the session's threads.
+``start_replay(StreamFile)``. Nothing here blocks: long jobs run on the session's threads; the
+replay decodes on the session's decoder thread and its decisions come back through a queue that
+each frame drains.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +39,8 @@ class SessionBridge:
         self.training_factory = training_factory
         self.imagine = None  # optional imagine(label, onset, duration_s) of a simulated user
         self.history: list = []
-        self.replay_predictions: list = []
+        self.replay_predictions: list = []  # UI thread only; filled from _replay_queue each frame
+        self._replay_queue: queue.SimpleQueue = queue.SimpleQueue()  # decisions from the decoder thread
         self.live_predictions: list = []
         self.n_predictions = 0
         self._unsubscribe: list = []
@@ -177,6 +181,7 @@ class SessionBridge:
             self.w.disconnect_source()
         rp.reset()
         self.replay_predictions.clear()
+        self._replay_queue = queue.SimpleQueue()  # decisions of an earlier replay are dropped
         try:
             stream = StreamFile(path, speed=rp.speed.value())  # no thread: session.update() reads it each frame
         except Exception as exc:  # noqa: BLE001
@@ -184,11 +189,11 @@ class SessionBridge:
             return
         self._replay_stream = stream
         self._replay_ended = False
-        if self._call("start_replay", "replaying the recording", stream):
+        # every replayed decision: made on the session's decoder thread (in sample-index order),
+        # queued, and moved to replay_predictions by the frame timer (_drain_replay)
+        if self._call("start_replay", "replaying the recording", stream, on_decision=self._replay_queue.put):
             from bci_app.gui.replay_view import live_predictions
 
-            # every replayed decision (the decoder runs in this thread: session.update polls it)
-            self.session.decoder.subscribe(self.replay_predictions.append)
             self.live_predictions = live_predictions(stream.recording) if stream.recording is not None else []
             self._replay_sfreq = stream.info.sfreq
             rp.status_label.setText(
@@ -199,10 +204,21 @@ class SessionBridge:
         else:
             self._replay_stream = None
 
+    def _drain_replay(self) -> None:
+        """Move the decisions the decoder thread has queued to ``replay_predictions`` (UI thread)."""
+        q = self._replay_queue
+        while True:
+            try:
+                self.replay_predictions.append(q.get_nowait())
+            except queue.Empty:
+                return
+
     def stop_replay(self) -> None:
-        if self._replay_stream is not None and not self._replay_ended:
+        stopped_early = self._replay_stream is not None and not self._replay_ended
+        self._call("disconnect", "stopping the replay")  # joins the decoder thread
+        self._drain_replay()
+        if stopped_early:
             self.w.replay_panel.status_label.setText(f"Replay stopped after {len(self.replay_predictions)} decisions")
-        self._call("disconnect", "stopping the replay")
         self._replay_stream = None
         self.w.signal_view.set_source(None)
         self.w.replay_panel.set_running(False)
@@ -214,8 +230,8 @@ class SessionBridge:
             return
         if dec is None or dec._index >= stream.buffer.n_written:  # noqa: SLF001 - read-only check
             rp = self.w.replay_panel
+            self.stop_replay()  # joins the decoder thread, then takes its last decisions
             rp.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
-            self.stop_replay()
             rp.status_label.setText(f"Replay finished: {len(self.replay_predictions)} decisions replayed")
 
     def config_changed(self, config) -> None:
@@ -360,6 +376,7 @@ class SessionBridge:
             self._last_pred = pred
             if current == 3:
                 w.online_panel.render_prediction(pred, cue)
+        self._drain_replay()
         if current == 4:
             w.replay_panel.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
         self._check_replay_end()

@@ -3,6 +3,8 @@ clock) is opened in the replay panel, played at 4× and compared with the decisi
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from bci_app.config import AppConfig
@@ -61,7 +63,14 @@ def test_replay_in_the_window_agrees_with_live(qtbot, tmp_path):
     assert w.state_text == "replay", w.error_banner.text.text()
     assert rp.stop_button.isEnabled() and not rp.play_button.isEnabled()
     assert len(w.bridge.live_predictions) == n_live
+    # decoding runs on the session's decoder thread, not in the window's frame
+    decoding_threads = set()
+    w.session.decoder.subscribe(lambda p: decoding_threads.add(threading.current_thread().name))
+    assert w.session.runner is not None and w.session.runner.running
     qtbot.waitUntil(lambda: w.state_text == "idle", timeout=30000)  # 8 s at 4x, then it stops itself
+    assert decoding_threads == {"bci-decoder"}
+    assert not any(t.name == "bci-decoder" for t in threading.enumerate())
+    assert [p.sample_index for p in w.bridge.replay_predictions] == sorted(q.sample_index for q in logged)
     assert not w.error_banner.isVisible(), w.error_banner.text.text()
     cmp = rp.comparison
     assert cmp is not None and cmp["n_live"] == n_live
@@ -71,3 +80,35 @@ def test_replay_in_the_window_agrees_with_live(qtbot, tmp_path):
     assert "Replay finished" in rp.status_label.text()
     assert rp.play_button.isEnabled()
     w.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_stop_and_close_mid_replay_leave_no_thread(qtbot, tmp_path):
+    from bci_app.gui.main_window import MainWindow
+
+    path = tmp_path / "s.xdf"
+    dm, _ = record_session(path, seconds=4.0)
+    w = MainWindow(AppConfig(), log_dir=tmp_path / "logs")
+    qtbot.addWidget(w)
+    w.show()
+    w.session.set_model(dm)
+    w.tabs.setCurrentIndex(4)
+    rp = w.replay_panel
+    rp.path_edit.setText(str(path))
+    rp.speed.setValue(0.5)  # 8 s of wall time: stopped long before the end
+    rp.play_button.click()
+    assert w.state_text == "replay", w.error_banner.text.text()
+    qtbot.waitUntil(lambda: rp.n_predictions >= 2, timeout=20000)
+    rp.stop_button.click()
+    assert w.state_text == "idle" and w.session.runner is None
+    assert not any(t.name == "bci-decoder" for t in threading.enumerate())
+    n = len(w.bridge.replay_predictions)
+    assert n >= 2 and f"Replay stopped after {n} decisions" == rp.status_label.text()
+    indices = [p.sample_index for p in w.bridge.replay_predictions]
+    assert indices == sorted(set(indices))  # in sample-index order, none twice
+    rp.play_button.click()  # again, then close the window while it plays
+    assert w.state_text == "replay"
+    assert w.bridge.replay_predictions == []
+    w.close()
+    assert not any(t.name == "bci-decoder" for t in threading.enumerate())
