@@ -12,6 +12,7 @@ time crops and channel subsets cost nothing later. :func:`finalize_crops` turns 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +164,9 @@ def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = N
                 X, labels = long_epochs_from_recording(path, spec)
                 if cached is not None:
                     cached.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = cached.with_suffix(".tmp.npz")
+                    # one temporary name per process: ranks under torchrun fill the same cache at once,
+                    # and the atomic rename lets the last writer win with identical content
+                    tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
                     np.savez(tmp, X=X, y=np.asarray(labels, dtype=str))
                     tmp.replace(cached)
             xs.append(X)

@@ -65,7 +65,8 @@ def test_pretrain_under_torchrun_two_cpu_processes(eegmmidb_dir, tmp_path):
            "-m", "bci_app", "pretrain", "--data", str(eegmmidb_dir), "--out", str(out), "--montage", "sensorimotor8",
            "--epochs", "1", "--folds", "2", "--report", str(tmp_path / "report.json"),
            "--cache", str(tmp_path / "cache"), "--exclude-subjects", *_exclude_all_but(eegmmidb_dir, TINY_SUBJECTS)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    # gloo on the loopback interface only: nothing leaves the machine
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), GLOO_SOCKET_IFNAME="lo")
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
