@@ -17,7 +17,7 @@ from torch import nn
 
 from bci_app.errors import ModelError
 from bci_app.models.atcnet import ATCNet
-from bci_app.models.files import require_file_pair
+from bci_app.models.files import load_tensors, require_file_pair
 from bci_app.models.lora import LinearWithLoRA, adapter_paths
 
 __all__ = ["model_hash", "base_state_dict", "save_model", "load_model", "model_paths"]
@@ -112,9 +112,6 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     Raises :class:`ModelError` naming the file when either file is missing, truncated or corrupt,
     or when the weights do not fit the architecture in the JSON.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     st_path, json_path = model_paths(path)
     require_file_pair(st_path, json_path, "Model", "save_model", "re-run pretraining")
     try:
@@ -133,12 +130,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         model = cls(**hparams)
     except TypeError as exc:
         raise ModelError(f"{json_path}: hparams do not fit {info['architecture']} ({exc}).") from exc
-    try:
-        tensors = load_file(str(st_path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(
-            f"Model weights file {st_path} is truncated or corrupt ({exc}); restore it or re-run pretraining."
-        ) from exc
+    tensors = load_tensors(st_path, "Model", "re-run pretraining")
     state = model.state_dict()
     if set(tensors) != set(state):
         missing, extra = sorted(set(state) - set(tensors)), sorted(set(tensors) - set(state))

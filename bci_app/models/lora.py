@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from bci_app.errors import ModelError
-from bci_app.models.files import require_file_pair
+from bci_app.models.files import load_tensors, require_file_pair
 
 __all__ = [
     "LinearWithLoRA",
@@ -374,9 +374,6 @@ def load_adapter(model: nn.Module, path: str | Path) -> dict[str, Any]:
     :class:`ModelError` when the adapter belongs to another base model (hash mismatch, both hashes
     named), when names or shapes do not fit, or when either file is missing, truncated or corrupt.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from bci_app.models.io import model_hash
 
     st_path, json_path = adapter_paths(path)
@@ -387,12 +384,7 @@ def load_adapter(model: nn.Module, path: str | Path) -> dict[str, Any]:
             f"Adapter {st_path} was trained for base model {info['base_model_hash']}, but this base model is "
             f"{base_hash}; load the base model it was calibrated on or re-run calibration."
         )
-    try:
-        tensors = load_file(str(st_path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(
-            f"Adapter weights file {st_path} is truncated or corrupt ({exc}); restore it or re-run calibration."
-        ) from exc
+    tensors = load_tensors(st_path, "Adapter", "re-run calibration")
 
     wrappers = _wrappers(model)
     if not wrappers:
