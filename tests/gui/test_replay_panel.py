@@ -38,10 +38,25 @@ def record_session(path, seconds: float = 8.0):
     return dm, n_live
 
 
+def play_in_window(qtbot, tmp_path, path, dm, *, speed: float):
+    """Open the main window, install ``dm``, and play ``path`` in the replay panel at ``speed``."""
+    from bci_app.gui.main_window import MainWindow
+
+    w = MainWindow(AppConfig(), log_dir=tmp_path / "logs")
+    qtbot.addWidget(w)
+    w.show()
+    w.session.set_model(dm)
+    w.tabs.setCurrentIndex(4)
+    rp = w.replay_panel
+    rp.path_edit.setText(str(path))
+    rp.speed.setValue(speed)
+    rp.play_button.click()
+    return w, rp
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_replay_in_the_window_agrees_with_live(qtbot, tmp_path):
-    from bci_app.gui.main_window import MainWindow
     from bci_app.gui.replay_view import live_predictions
     from bci_app.io.recording import read_recording
 
@@ -51,15 +66,7 @@ def test_replay_in_the_window_agrees_with_live(qtbot, tmp_path):
     logged = live_predictions(read_recording(path))
     assert len(logged) == n_live and logged[0].classes == ("left_hand", "right_hand")
 
-    w = MainWindow(AppConfig(), log_dir=tmp_path / "logs")
-    qtbot.addWidget(w)
-    w.show()
-    w.session.set_model(dm)
-    w.tabs.setCurrentIndex(4)
-    rp = w.replay_panel
-    rp.path_edit.setText(str(path))
-    rp.speed.setValue(4.0)
-    rp.play_button.click()
+    w, rp = play_in_window(qtbot, tmp_path, path, dm, speed=4.0)
     assert w.state_text == "replay", w.error_banner.text.text()
     assert rp.stop_button.isEnabled() and not rp.play_button.isEnabled()
     assert len(w.bridge.live_predictions) == n_live
@@ -85,19 +92,9 @@ def test_replay_in_the_window_agrees_with_live(qtbot, tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_stop_and_close_mid_replay_leave_no_thread(qtbot, tmp_path):
-    from bci_app.gui.main_window import MainWindow
-
     path = tmp_path / "s.xdf"
     dm, _ = record_session(path, seconds=4.0)
-    w = MainWindow(AppConfig(), log_dir=tmp_path / "logs")
-    qtbot.addWidget(w)
-    w.show()
-    w.session.set_model(dm)
-    w.tabs.setCurrentIndex(4)
-    rp = w.replay_panel
-    rp.path_edit.setText(str(path))
-    rp.speed.setValue(0.5)  # 8 s of wall time: stopped long before the end
-    rp.play_button.click()
+    w, rp = play_in_window(qtbot, tmp_path, path, dm, speed=0.5)  # 8 s of wall time: stopped long before the end
     assert w.state_text == "replay", w.error_banner.text.text()
     qtbot.waitUntil(lambda: rp.n_predictions >= 2, timeout=20000)
     rp.stop_button.click()
