@@ -298,12 +298,16 @@ class Session:
             self.recorder.push(self._paradigm_stream, [str(value)], [timestamp])
 
     # -- calibration ------------------------------------------------------------------------------
-    def start_calibration(self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, marker_outlet=None) -> bool:
+    def start_calibration(
+        self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, marker_outlet=None,
+        start_at: float | None = None,
+    ) -> bool:
         """Start the Graz paradigm (``config.paradigm``) on the session clock and collect the data.
 
         ``on_event`` is called synchronously for each paradigm event (e.g. the simulator imagining
         the cued class); ``marker_outlet`` (e.g. :class:`calibration.markers.LslMarkerOutlet`) gets
-        the GDF codes too. Paradigm markers are recorded when a recording is active.
+        the GDF codes too. Paradigm markers are recorded when a recording is active. ``start_at``:
+        session-clock time of the first trial (default now; the demo puts it on a fixed sample).
         """
         if not self._require("start calibration", Mode.CONNECTED):
             return False
@@ -325,7 +329,13 @@ class Session:
             self.paradigm.subscribe(marker_outlet)
         self.paradigm.subscribe(on_paradigm)
         self._set_mode(Mode.CALIBRATING)
-        self.paradigm.start()
+        try:
+            self.paradigm.start(start_at)
+        except BCIError as exc:
+            self.paradigm, self._tap = None, None
+            self._set_mode(Mode.CONNECTED)
+            self._error("calibration", f"cannot start calibration: {exc}", exc)
+            return False
         return True
 
     def abort_calibration(self) -> None:

@@ -21,6 +21,8 @@ breaks of ``break_s``. Phase-only changes (break, paused, finished, ...) are eve
 
 from __future__ import annotations
 
+import math
+
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,13 +194,27 @@ class GrazParadigm:
             cb(event)
 
     # -- control ---------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start now (the first trial's fixation at the current clock time)."""
+    def start(self, at: float | None = None) -> None:
+        """Start the timeline at clock time ``at`` (default: now): the first trial's fixation is at
+        ``at``; nothing is emitted before then. A start in the past is refused (its events would
+        all come late)."""
         with self._lock:
             if self._start is not None:
                 raise CalibrationError("the paradigm has already been started; create a new one to restart")
-            self._start = float(self.clock())
-            self._update_locked(self._start)
+            now = float(self.clock())
+            if at is not None and not (math.isfinite(at) and at >= now - 1e-9):
+                raise CalibrationError(f"paradigm start time {at} is not a finite clock time at or after now ({now:.3f})")
+            self._start = now if at is None else float(at)
+            self._update_locked(now)
+
+    def planned_cues(self) -> list[tuple[float, str]]:
+        """``(clock time, label)`` of every cue not yet given, assuming no further pause (after
+        :meth:`start`). A simulated user can plan its imagery from it."""
+        with self._lock:
+            if self._start is None:
+                raise CalibrationError("the paradigm has not been started; its cue times are not known yet")
+            return [(self._start + s.offset + self._paused_total, str(s.label))
+                    for s in self._schedule[self._next:] if s.phase == "cue"]
 
     def update(self) -> list[ParadigmEvent]:
         """Advance to the clock's time and emit everything due. Returns the events emitted."""

@@ -325,6 +325,12 @@ class StreamSimulated(Stream):
         if label is not None:
             self.imagine(label, at, math.inf)
 
+    def sample_time(self, index: int) -> float:
+        """Clock time (s) of sample ``index`` (0 = the first after connect): ``t0 + index / sfreq``."""
+        if self._t0 is None:
+            raise StreamError("the simulated headset is not connected; sample times start at connect()")
+        return self._t0 + int(index) / self.sfreq
+
     # -- Stream hooks --------------------------------------------------------------------------
     def now(self) -> float:
         return float(self._clock())

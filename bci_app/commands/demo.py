@@ -33,6 +33,11 @@ NAME = "demo"
 DEMO_BASE = "sensorimotor16"
 DEMO_TRIALS_PER_CLASS = 15
 HEADLESS_TIME_SCALE = 3.0
+#: Stream seconds (from the headset's first sample) at which calibration starts: room for connecting.
+CALIBRATION_START_S = 10.0
+#: Stream seconds between the end of calibration and the first online trial: the break in which the
+#: adapter trains (about 7 s of wall time at the headless 3x).
+ONLINE_BREAK_S = 20.0
 HELP = "full session on the simulated headset over LSL: calibrate, fine-tune, decode online"
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,20 @@ def short_paradigm(config, trials_per_class: int, seed: int, tmin: float, window
         "imagery_end_s": 0.5 + tmin + window_s + 0.5, "rest_min_s": 0.5, "rest_max_s": 1.0, "break_s": 0.0,
         "seed": seed,
     })
+
+
+def stream_time_slot(sim, clock, offset_s: float, margin_s: float = 0.5) -> tuple[float, bool]:
+    """Clock time of the headset's sample at ``offset_s`` stream seconds, and True, when that is at
+    least ``margin_s`` ahead of now; else the next whole stream second that is, and False (the run
+    then is not reproducible sample for sample; the report says so)."""
+    index = int(round(offset_s * sim.sfreq))
+    earliest = clock() + margin_s
+    if sim.sample_time(index) >= earliest:
+        return sim.sample_time(index), True
+    seconds = -(-(earliest - sim.sample_time(0)) // 1.0)
+    log.warning("demo: the slot at %.1f stream seconds has passed; starting at %.0f s instead (not reproducible)",
+                offset_s, seconds)
+    return sim.sample_time(int(round(seconds * sim.sfreq))), False
 
 
 def adapter_path_for(recording: Path) -> Path:
@@ -174,9 +193,11 @@ def run_headless(args: argparse.Namespace) -> dict:
     predictions = []
     imagery_s = cfg.paradigm.imagery_end_s - cfg.paradigm.cue_at_s
 
-    def imagine(ev) -> None:
-        if ev.code in CUE_CODES.values() and ev.label is not None:
-            sim.imagine(ev.label, ev.timestamp, imagery_s)
+    def plan_imagery(paradigm) -> None:
+        """The simulated user imagines every cued class of a started paradigm (planned ahead, so a
+        busy main thread can never make the ERD start late)."""
+        for at, label in paradigm.planned_cues():
+            sim.imagine(label, at, imagery_s)
 
     report: dict = {"base_model": base_name, "seed": args.seed, "time_scale": scale, "classes": list(classes),
                     "channels": len(ch_names), "sfreq": spec_sfreq}
@@ -186,12 +207,16 @@ def run_headless(args: argparse.Namespace) -> dict:
         player.start()  # after the inlet is open: every published sample must arrive
         if args.record:
             session.start_recording(args.record, overwrite=True)
-        # -- calibration
-        session.start_calibration(on_event=imagine)
-        cal_s = session.paradigm.duration_s / scale
+        # -- calibration, from a fixed sample of the stream (reproducible per seed)
+        cal_at, cal_aligned = stream_time_slot(sim, clock, CALIBRATION_START_S)
+        if not session.start_calibration(start_at=cal_at):
+            raise BCIError("; ".join(errors) or "could not start the calibration")
+        plan_imagery(session.paradigm)
+        cal_s = (cal_at - clock() + session.paradigm.duration_s) / scale
         if not session.run_until(lambda: session.mode is not Mode.CALIBRATING, timeout_s=cal_s + 30):
             raise BCIError("calibration did not finish in time")
         rec = session.calibration_data
+        session_paradigm_s = session.paradigm.duration_s
         # -- background fine-tuning (streaming and recording continue)
         job = calibration_job(rec, model, meta, cfg, name=f"{base_name}+lora(demo)")
         t_train = time.perf_counter()
@@ -208,18 +233,21 @@ def run_headless(args: argparse.Namespace) -> dict:
         session.decoder.subscribe(predictions.append)
         online_cfg = cfg.paradigm.model_copy(update={"trials_per_class": args.online_trials_per_class, "seed": args.seed + 1000})
         paradigm = GrazParadigm(online_cfg, clock)
-        paradigm.subscribe(imagine)
         cues: list[Trial] = []
         paradigm.subscribe(lambda ev: cues.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
                            if ev.code in CUE_CODES.values() else None)
         paradigm.subscribe(lambda ev: session.record_marker(str(ev.code), ev.timestamp) if ev.code is not None else None)
-        paradigm.start()
+        # online trials after a fixed break (in stream time) from the calibration's start
+        online_at, online_aligned = stream_time_slot(
+            sim, clock, (cal_at - sim.sample_time(0)) + session_paradigm_s + ONLINE_BREAK_S)
+        paradigm.start(online_at)
+        plan_imagery(paradigm)
 
         def online_done() -> bool:
             paradigm.update()
             return paradigm.finished
 
-        if not session.run_until(online_done, timeout_s=paradigm.duration_s / scale + 30):
+        if not session.run_until(online_done, timeout_s=(online_at - clock() + paradigm.duration_s) / scale + 30):
             raise BCIError("online trials did not finish in time")
         player.halt()  # publishing stops, the outlet stays open: n_pushed is final
         published = player.n_pushed  # every one of these must reach the session
@@ -264,6 +292,9 @@ def run_headless(args: argparse.Namespace) -> dict:
         "errors": errors,
         "recording": str(args.record) if args.record else None,
         "wall_seconds": round(time.perf_counter() - t_start, 1),
+        # True when calibration and online trials began on their fixed stream samples, so the
+        # report is reproducible per seed; False when setup or fine-tuning overran the slot
+        "reproducible_timing": bool(cal_aligned and online_aligned),
         "scoring_rule": scores["rule"],
         "trials": scores["trials"],
     })
