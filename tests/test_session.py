@@ -112,6 +112,13 @@ def test_errors_become_events_not_exceptions():
     errors = [p for n, p in events if n == "error"]
     assert len(errors) == 3
     assert "while idle" in errors[0].message and "no model" in errors[2].message
+    # a calibration start time already past: an error event, still connected, a later start works
+    assert not session.start_calibration(start_at=clock() - 1.0)
+    assert session.mode is Mode.CONNECTED and session.paradigm is None
+    assert "cannot start calibration" in [p for n, p in events if n == "error"][-1].message
+    assert session.start_calibration(start_at=clock() + 2.0) and session.mode is Mode.CALIBRATING
+    assert session.paradigm.planned_cues()[0][0] == clock() + 2.0 + session.config.paradigm.cue_at_s
+    session.abort_calibration()
     session.disconnect()
 
 

@@ -11,6 +11,12 @@ decoder latency and samples lost between the outlet and the session.
 ``--time-scale X`` runs the simulated person, the paradigm and the outlet X times faster than real
 time (default 3 headless; 1 with the GUI): same samples, timestamps and trials, less waiting.
 
+Reproducible per seed: calibration starts on the stream's sample at 10 s, the online trials on the
+sample 20 s after calibration ends (the break in which the adapter trains), and the simulated user
+plans its imagery from the paradigm's schedule; with decisions tied to sample indices and seeded
+fine-tuning, two runs give the same trials and decisions. The report's ``reproducible_timing`` is
+False when setup or fine-tuning overran a slot (the run then starts on the next whole second).
+
 Defaults (measured offline on simulated subjects 0, 1, 3, 5, 7 with 40 test trials each): the
 headset is the 16-channel sensorimotor montage of the ``sensorimotor16`` base (unadapted 0.78–0.80,
 adapted ~0.80–0.83 vs 0.77/0.78 for the 64-channel ``default``, at a quarter of the streaming and

@@ -163,6 +163,9 @@ def test_sample_times_follow_clock():
         assert sim.acquire() == 250
         _, t = sim.get_data()
         assert t[0] == 10.0 and t[-1] == pytest.approx(11.0)
+        assert sim.sample_time(0) == t[0] and sim.sample_time(250) == pytest.approx(t[-1])
+    with pytest.raises(StreamError, match="not connected"):
+        StreamSimulated(clock=clock, ch_names=["C3"]).sample_time(0)
 
 
 def test_unknown_channel_names_are_named():

@@ -81,6 +81,38 @@ def test_pause_shifts_timeline_and_resume():
     assert end.timestamp == pytest.approx(6.0 + 30.0)
 
 
+def test_start_at_a_future_time_and_planned_cues():
+    cfg = ParadigmConfig(trials_per_class=2, trials_per_run=4, seed=2)
+    clock = ManualClock(10.0)
+    p = GrazParadigm(cfg, clock)
+    events = []
+    p.subscribe(events.append)
+    with pytest.raises(CalibrationError, match="not been started"):
+        p.planned_cues()
+    p.start(at=15.0)
+    planned = p.planned_cues()
+    assert [label for _, label in planned] == p.order
+    assert planned[0][0] == pytest.approx(15.0 + cfg.cue_at_s)
+    clock.set(14.99)
+    assert p.update() == [] and p.state.phase == "idle"  # nothing before the start time
+    while not p.finished:
+        clock.advance(0.1)
+        p.update()
+    cues = [(e.timestamp, e.label) for e in events if e.code in (769, 770)]
+    assert [c[1] for c in cues] == [c[1] for c in planned]
+    assert [c[0] for c in cues] == pytest.approx([c[0] for c in planned], abs=1e-9)
+    assert p.planned_cues() == []
+
+
+def test_start_in_the_past_is_refused():
+    clock = ManualClock(10.0)
+    p = GrazParadigm(ParadigmConfig(trials_per_class=1), clock)
+    for bad in (9.0, float("nan"), float("inf")):
+        with pytest.raises(CalibrationError, match="start time"):
+            p.start(at=bad)
+    p.start(at=10.0)  # now is fine
+
+
 def test_abort_and_state():
     cfg = ParadigmConfig(trials_per_class=5, trials_per_run=5, seed=0)
     p, events, clock = _run(cfg, step=0.1, until=2.55)
