@@ -3,7 +3,8 @@
 :class:`~bci_app.io.xdf.XdfRecorder` writes a StreamFooter for every stream only at
 :meth:`~bci_app.io.xdf.XdfRecorder.close`; a file whose streams lack footers was cut short (app
 killed, power lost). Such a file stays readable with ``pyxdf`` (it lacks at most the last second);
-on restart the app offers to continue the session in a new file next to it,
+on restart the app offers to continue the session in a new file next to it (not while another
+running instance still writes it: its lock file is live),
 ``<name>-part2.xdf``, ``-part3`` ... (:func:`continuation_path`), and never appends to the
 damaged one.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bci_app.errors import RecordingError
+from bci_app.io.lock import live_lock
 
 __all__ = ["XdfScan", "scan_xdf", "find_incomplete_recordings", "continuation_path"]
 
@@ -105,8 +107,9 @@ def find_incomplete_recordings(directory: str | Path, *, recursive: bool = True)
     """Every ``.xdf`` under ``directory`` that a crash left without stream footers, oldest first:
     the sessions to offer for continuation at start-up.
 
-    Files already continued (their ``-partN+1`` exists), symbolic links and files that are not XDF
-    at all are skipped."""
+    Files already continued (their ``-partN+1`` exists), files a running process is still writing
+    (a live ``.lock``, :mod:`bci_app.io.lock`), symbolic links and files that are not XDF at all are
+    skipped."""
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         return []
@@ -119,7 +122,7 @@ def find_incomplete_recordings(directory: str | Path, *, recursive: bool = True)
             scan = scan_xdf(path)
         except RecordingError:
             continue
-        if not scan.complete and not _continued(path):
+        if not scan.complete and not _continued(path) and live_lock(path) is None:
             found.append(scan)
     return sorted(found, key=lambda s: (s.path.stat().st_mtime, str(s.path)))
 

@@ -14,6 +14,11 @@ back to the last complete chunk, the recorder stops with a :class:`RecordingErro
 :attr:`XdfRecorder.error` and an ``on_error`` callback, and pushes become no-ops: the caller's thread
 never sees the exception.
 
+While a recorder is open, ``<file>.xdf.lock`` (:mod:`bci_app.io.lock`) names its process: another
+instance refuses to record to the same file (even with ``overwrite``), and the start-up scan does
+not offer a running recording for continuation. It is removed at close and after a write failure;
+a killed recorder leaves a stale lock, which is ignored and replaced.
+
 Timestamps are written as given (LSL clock seconds); ClockOffset chunks with offset 0 record that they
 are already on the recording machine's clock. EEG recorded from a :class:`Stream` in volts is written
 in microvolts with unit ``"microvolts"`` (the XDF convention); :func:`bci_app.io.recording.read_recording`
@@ -38,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bci_app.errors import RecordingError
+from bci_app.io.lock import acquire_lock, release_lock
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
@@ -195,10 +201,14 @@ class XdfRecorder:
         self._closed = False
         self._last_offset_time = -math.inf
         self._bytes_written = 0
+        self._fd = -1
+        # before touching the file: another instance may be writing it (overwrite or not)
+        self._lock_file: Path | None = acquire_lock(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as exc:
+            self._release_lock()
             raise RecordingError(f"cannot create recording {self.path}: {exc.strerror or exc}; check the folder and its permissions") from exc
         header = ET.Element("info")
         _add_text(header, "version", "1.0")
@@ -209,7 +219,7 @@ class XdfRecorder:
         self._pending.append(MAGIC + chunk(TAG_FILE_HEADER, _xml(header)))
         self.flush()
         if self.error is not None:
-            raise self.error
+            raise self.error  # _fail released the lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if flush_interval is not None:
@@ -402,6 +412,7 @@ class XdfRecorder:
         except OSError:
             log.exception("closing %s after the write error failed", self.path)
         self._fd = -1
+        self._release_lock()  # what was written is final: a later start-up may offer to continue it
         if self.on_error is not None:
             try:
                 self.on_error(self.error)
@@ -447,6 +458,12 @@ class XdfRecorder:
             if ok:
                 os.close(self._fd)
                 self._fd = -1
+                self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            release_lock(self._lock_file)
+            self._lock_file = None
 
     @staticmethod
     def _footer(handle: XdfStream) -> ET.Element:
