@@ -21,7 +21,7 @@ from bci_app.signal.preprocess import PreprocessingSpec
 from calibration.paradigm import ManualClock
 
 
-def test_replay_compare_reproduces_live_decisions(tmp_path):
+def test_replay_compare_reproduces_live_decisions(tmp_path, capsys):
     torch.manual_seed(0)
     base = ATCNet(16, 2, 160.0, 480).eval()
     spec = PreprocessingSpec(SENSORIMOTOR_16, 160.0)
@@ -52,3 +52,5 @@ def test_replay_compare_reproduces_live_decisions(tmp_path):
     cmp = json.loads(out.read_text())["compare"]
     assert cmp["n_live"] == n_live > 50
     assert cmp["n_matched"] == n_live and cmp["agreement"] == 1.0 and cmp["max_probability_difference"] < 1e-6
+    err = capsys.readouterr().err
+    assert "bci-app replay: 0 of 10 s decoded" in err and "10 of 10 s decoded" in err  # from the live start to the end

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 NAME = "replay"
 HELP = "replay a recorded session through the online decoder (--compare with the live predictions)"
@@ -49,25 +53,34 @@ def load_adapted(adapter: Path):
     return DecoderModel(model, spec, tuple(info["classes"]), name=Path(adapter).name), info
 
 
-def replay(path: Path, model, config, *, speed: float = 0.0, start_index: int | None = None):
-    """Feed the recording through a Decoder; returns (predictions, recording, decoder)."""
+def replay(path: Path, model, config, *, speed: float = 0.0, start_index: int | None = None,
+           on_progress: Callable[[float, float], None] | None = None, progress_interval_s: float = 2.0):
+    """Feed the recording through a Decoder; returns (predictions, recording, decoder).
+
+    ``on_progress(done_s, total_s)`` (recording seconds) is called about every
+    ``progress_interval_s`` of wall time and once at the end. Ctrl+C stops it (KeyboardInterrupt)."""
     from bci_app.io.recording import read_recording
     from bci_app.online.decoder import Decoder
 
     rec = read_recording(path)
     live = rec.extra_streams.get("bci-app-predictions")
     if start_index is None:
-        start_index = 0
+        start_index = 0  # no live predictions: decode the whole recording
         if live is not None:
             try:
                 start_index = int(float(live["info"]["desc"][0]["decoder_start_index"][0]))
-            except (KeyError, IndexError, TypeError, ValueError):
-                start_index = 0
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                log.warning("%s: the live predictions do not say where the live decoder started (%s: %s); "
+                            "replaying from the first sample, so early decisions may differ from the live ones",
+                            path, type(exc).__name__, exc)
     dec = Decoder(model, rec.sfreq, rec.ch_names, config.online, start_index=start_index)
     preds = []
     step = dec.step
-    t0 = time.perf_counter()
+    t0 = next_report = time.perf_counter()
     for pos in range(start_index, rec.n_times, step):
+        if on_progress is not None and time.perf_counter() >= next_report:
+            on_progress((pos - start_index) / rec.sfreq, (rec.n_times - start_index) / rec.sfreq)
+            next_report += progress_interval_s
         end = min(pos + step, rec.n_times)
         if speed > 0:
             due = t0 + (pos - start_index) / rec.sfreq / speed
@@ -75,6 +88,9 @@ def replay(path: Path, model, config, *, speed: float = 0.0, start_index: int | 
             if delay > 0:
                 time.sleep(delay)
         preds += dec.feed(rec.data[:, pos:end], rec.timestamps[pos:end])
+    if on_progress is not None:
+        total = (rec.n_times - start_index) / rec.sfreq
+        on_progress(total, total)
     return preds, rec, dec
 
 
@@ -111,7 +127,11 @@ def run(args: argparse.Namespace) -> int:
     adapter = args.adapter or args.file.with_name(f"{args.file.stem}-adapter")
     model, _info = load_adapted(adapter)
     t0 = time.perf_counter()
-    preds, rec, dec = replay(args.file, model, config, speed=args.speed)
+
+    def show(done_s: float, total_s: float) -> None:
+        print(f"bci-app replay: {done_s:.0f} of {total_s:.0f} s decoded", file=sys.stderr, flush=True)
+
+    preds, rec, dec = replay(args.file, model, config, speed=args.speed, on_progress=show)
     wall = time.perf_counter() - t0
     report = {
         "file": str(args.file), "adapter": str(adapter), "n_predictions": len(preds),
