@@ -249,7 +249,7 @@ def extract_epochs(
     # rejection looks at the band-passed signal (as the model sees it), not at slow drifts
     band = StreamingBandpass(recording.sfreq, config.l_freq, config.h_freq, config.filter_order, len(picks))
     filtered, _ = cut_windows(band.process(data), recording.timestamps, onsets, tmin, n_times, recording.sfreq)
-    keep, reasons = reject_artifacts(filtered, config)
+    keep, reasons = reject_artifacts(filtered, config, names)
     return _make_epochs(windows, labels[ok], classes_t, onsets[ok], names, recording.sfreq, keep, reasons, marked[ok])
 
 
@@ -284,7 +284,7 @@ def epochs_for_model(
     data, ts = preprocess_recording(recording, spec)
     n_times = int(round((tmax - tmin) * spec.sfreq))
     windows, ok = cut_windows(data, ts, onsets, tmin, n_times, spec.sfreq)
-    keep, reasons = reject_artifacts(windows, config or PreprocessingConfig())
+    keep, reasons = reject_artifacts(windows, config or PreprocessingConfig(), spec.ch_names)
     return _make_epochs(
         finalize_windows(windows, spec), labels[ok], classes_t, onsets[ok], spec.ch_names, spec.sfreq,
         keep, reasons, marked[ok],

@@ -35,6 +35,7 @@ from bci_app.config import FinetuneConfig, LoraConfig, ResolvedLora, resolve_lor
 from bci_app.errors import CalibrationError, TrainingCancelled, TrainingError
 from bci_app.models import count_parameters, model_hash
 from bci_app.models.lora import LinearWithLoRA, add_lora, lora_parameters
+from bci_app.signal.preprocess import summarize_rejections
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,7 @@ def finetune(
     full: bool = False,
     use_cache: bool = True,
     classes: Sequence[str] | None = None,
+    rejection_note: str | None = None,
 ) -> Generator[Progress, None, FinetuneResult]:
     """Fine-tune ``model`` on preprocessed trials ``X`` (n, n_chans, n_times) float32 with integer
     labels ``y`` (n,) in the model's class order. ``X`` may also be (n, n_crops, n_chans, n_times):
@@ -215,7 +217,8 @@ def finetune(
     ``lora``: resolved settings, or a :class:`LoraConfig` (``auto`` resolved from ``n``); default
     ``LoraConfig()``. ``full=True`` trains every parameter instead (benchmark comparison; the model
     is changed in place, and restored on cancel). ``classes``: names of the label indices, used in
-    error messages. Yields one :class:`Progress` per epoch; returns a
+    error messages; ``rejection_note`` (:func:`rejection_advice`) is added to the too-few-trials
+    error. Yields one :class:`Progress` per epoch; returns a
     :class:`FinetuneResult`. Raises :class:`TrainingCancelled` when ``cancel`` is set (checked
     between batches), leaving the model exactly as it was.
     """
@@ -238,7 +241,7 @@ def finetune(
         raise CalibrationError(
             f"too few clean calibration trials per class ({per_class}; need at least "
             f"{config.min_trials_per_class} each, short: {', '.join(short)}); record more trials or lower "
-            "finetune.min_trials_per_class."
+            "finetune.min_trials_per_class." + (f" Artifacts: {rejection_note}." if rejection_note else "")
         )
     torch.set_num_threads(config.torch_threads)
     torch.manual_seed(config.seed)
@@ -427,6 +430,12 @@ class CalibrationData:
     X: np.ndarray
     y: np.ndarray
     rejected_per_class: dict[str, int]
+    #: rejected trials by rule and channel, most frequent first (:func:`summarize_rejections`)
+    rejections: dict[str, int] = field(default_factory=dict)
+
+    def rejection_note(self, config: Any) -> str | None:
+        """:func:`rejection_advice` when trials were rejected, else None."""
+        return rejection_advice(self.rejections, config.preprocessing.reject_amplitude_uv) if self.rejections else None
 
 
 def prepare_calibration(
@@ -462,13 +471,17 @@ def prepare_calibration(
     recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
     names = [str(rec.path) for rec in recordings]
 
+    reasons: list[str | None] = []
+
     def _epochs(s: PreprocessingSpec) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         data, labels, rejected = [], [], {c: 0 for c in classes}
+        reasons.clear()
         for rec in recordings:
             ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=config.preprocessing)
             for c, v in ep.counts().items():
                 if c in rejected:
                     rejected[c] += v["rejected"]
+            reasons.extend(r for r, lab in zip(ep.reasons, ep.labels) if ep.classes[lab] in classes)
             ep = ep.clean()
             keep = np.isin(np.asarray(ep.classes)[ep.labels], classes)
             data.append(ep.data[keep])
@@ -476,16 +489,30 @@ def prepare_calibration(
         return np.concatenate(data), np.asarray(labels, dtype=np.int64), rejected
 
     X, y, rejected = _epochs(spec)
+    rejections = summarize_rejections(reasons)
     if len(y) == 0:
         raise CalibrationError(
-            f"no clean calibration trials of classes {classes} in {names} (rejected: {rejected}); check the signal quality"
+            f"no clean calibration trials of classes {classes} in {names} (rejected: {rejected}; "
+            f"{rejection_advice(rejections, config.preprocessing.reject_amplitude_uv)})"
         )
+    if rejections:
+        logger.warning("rejected %d of %d calibration trials: %s", sum(rejections.values()), len(reasons),
+                       ", ".join(f"{k}: {v}" for k, v in rejections.items()))
     if meta.get("euclidean_alignment", False) and config.preprocessing.euclidean_alignment:
         spec = spec.with_alignment(fit_euclidean_alignment(X))
         X, y, rejected = _epochs(spec)
     elif meta.get("euclidean_alignment", False):
         logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
-    return CalibrationData(model, meta, classes, spec, X, y, rejected)
+    return CalibrationData(model, meta, classes, spec, X, y, rejected, rejections)
+
+
+def rejection_advice(rejections: dict[str, int], amplitude_uv: float) -> str:
+    """Plain text for an operator: the most frequent rejection reasons and what to do."""
+    if not rejections:
+        return "no trial was rejected for artifacts"
+    top = ", ".join(f"{k} in {v} trial{'s' if v > 1 else ''}" for k, v in list(rejections.items())[:3])
+    return (f"most rejections: {top}; check those electrodes (impedance, gel, cable) and ask the participant "
+            f"not to blink or move during imagery, or raise preprocessing.reject_amplitude_uv ({amplitude_uv:g} µV)")
 
 
 def calibrate_from_recordings(
@@ -510,7 +537,8 @@ def calibrate_from_recordings(
     data = prepare_calibration(paths, config, base)
     model, classes, y = data.model, data.classes, data.y
     resolved = resolve_lora(config.lora, len(y))
-    gen = finetune(model, data.X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes)
+    gen = finetune(model, data.X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes,
+                   rejection_note=data.rejection_note(config))
     while True:
         try:
             p = next(gen)
@@ -531,6 +559,7 @@ def calibrate_from_recordings(
         "n_trials": int(len(y)),
         "n_trials_per_class": {c: int((y == i).sum()) for i, c in enumerate(classes)},
         "rejected_per_class": data.rejected_per_class,
+        "rejections": data.rejections,
         "lora_reason": resolved.reason,
         "metrics": result.metrics(),
     }

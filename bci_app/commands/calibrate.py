@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         "base": str(base),
         "n_trials": meta["n_trials"],
         "rejected_per_class": meta["rejected_per_class"],
+        "rejections": meta["rejections"],
         "target_modules": list(result.target_modules),
         "trainable_params": result.trainable_params,
         "total_params": result.total_params,

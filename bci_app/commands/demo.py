@@ -215,6 +215,7 @@ def run_headless(args: argparse.Namespace) -> dict:
             session.start_recording(args.record, overwrite=True)
         # -- calibration, from a fixed sample of the stream (reproducible per seed)
         cal_at, cal_aligned = stream_time_slot(sim, clock, CALIBRATION_START_S)
+        slack = {"calibration": round(cal_at - clock(), 2)}
         if not session.start_calibration(start_at=cal_at):
             raise BCIError("; ".join(errors) or "could not start the calibration")
         plan_imagery(session.paradigm)
@@ -246,6 +247,7 @@ def run_headless(args: argparse.Namespace) -> dict:
         # online trials after a fixed break (in stream time) from the calibration's start
         online_at, online_aligned = stream_time_slot(
             sim, clock, (cal_at - sim.sample_time(0)) + session_paradigm_s + ONLINE_BREAK_S)
+        slack["online"] = round(online_at - clock(), 2)
         paradigm.start(online_at)
         plan_imagery(paradigm)
 
@@ -301,6 +303,7 @@ def run_headless(args: argparse.Namespace) -> dict:
         # True when calibration and online trials began on their fixed stream samples, so the
         # report is reproducible per seed; False when setup or fine-tuning overran the slot
         "reproducible_timing": bool(cal_aligned and online_aligned),
+        "slot_slack_stream_s": slack,  # stream seconds to spare when each slot was taken
         "scoring_rule": scores["rule"],
         "trials": scores["trials"],
     })

@@ -65,6 +65,7 @@ def calibration_job(
     y = data.y if labels_override is None else np.asarray(labels_override)
     cancel = threading.Event()
     resolved = resolve_lora(config.lora, len(y))
-    gen = finetune(model, data.X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=data.classes)
+    gen = finetune(model, data.X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=data.classes,
+                   rejection_note=data.rejection_note(config))
     n_rejected = sum(data.rejected_per_class.values())
     return CalibrationJob(gen, cancel, model, data.spec, tuple(data.classes), int(len(y)), n_rejected, name)

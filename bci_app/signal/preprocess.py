@@ -14,7 +14,8 @@ windows are cut (:func:`cut_windows`) and finalized with the same :func:`finaliz
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -377,7 +378,7 @@ def fit_euclidean_alignment(windows: np.ndarray, *, shrinkage: float = 1e-3) -> 
 
 
 def reject_artifacts(
-    epochs: np.ndarray, config: "PreprocessingConfig"
+    epochs: np.ndarray, config: "PreprocessingConfig", ch_names: Sequence[str] | None = None
 ) -> tuple[np.ndarray, list[str | None]]:
     """Flag bad trials of ``epochs`` (n_trials, n_chans, n_times) volts.
 
@@ -385,12 +386,20 @@ def reject_artifacts(
     non-finite samples; flat (peak-to-peak below ``reject_flat_uv`` on any channel); railed (more
     than ``reject_railed_fraction`` of a channel's samples stuck at its min or its max); amplitude
     (a demeaned sample beyond ±``reject_amplitude_uv``). Returns ``(keep (n_trials,) bool,
-    reasons)`` with ``None`` for kept trials and a short text naming the channel otherwise.
+    reasons)`` with ``None`` for kept trials and ``"<rule> (<channel>: <detail>)"`` otherwise; the
+    channel is named from ``ch_names`` when given, else ``channel <index>``
+    (:func:`summarize_rejections` counts them).
     """
     x = np.asarray(epochs, dtype=np.float64)
     if x.ndim != 3:
         raise CalibrationError(f"reject_artifacts expects (n_trials, n_chans, n_times), got {x.shape}")
-    n_trials, _n_chans, n_times = x.shape
+    n_trials, n_chans, n_times = x.shape
+    if ch_names is not None and len(ch_names) != n_chans:
+        raise CalibrationError(f"reject_artifacts got {len(ch_names)} channel names for {n_chans} channels")
+
+    def name(ch: int) -> str:
+        return str(ch_names[ch]) if ch_names is not None else f"channel {ch}"
+
     keep = np.ones(n_trials, dtype=bool)
     reasons: list[str | None] = [None] * n_trials
     flat_v = config.reject_flat_uv * 1e-6
@@ -400,22 +409,39 @@ def reject_artifacts(
         finite = np.isfinite(e)
         if not finite.all():
             ch = int(np.nonzero(~finite.all(axis=1))[0][0])
-            keep[i], reasons[i] = False, f"NaN/Inf samples (channel {ch})"
+            keep[i], reasons[i] = False, f"NaN/Inf ({name(ch)}: samples not finite)"
             continue
         ptp = e.max(axis=1) - e.min(axis=1)
         if (ptp < flat_v).any():
             ch = int(np.argmin(ptp))
-            keep[i], reasons[i] = False, f"flat (channel {ch}: {ptp[ch] * 1e6:.2f} µV peak-to-peak)"
+            keep[i], reasons[i] = False, f"flat ({name(ch)}: {ptp[ch] * 1e6:.2f} µV peak-to-peak)"
             continue
         at_max = (e == e.max(axis=1, keepdims=True)).sum(axis=1)
         at_min = (e == e.min(axis=1, keepdims=True)).sum(axis=1)
         railed = np.maximum(at_max, at_min) / n_times
         if (railed > config.reject_railed_fraction).any():
             ch = int(np.argmax(railed))
-            keep[i], reasons[i] = False, f"railed (channel {ch}: {railed[ch]:.0%} of samples at its limit)"
+            keep[i], reasons[i] = False, f"railed ({name(ch)}: {railed[ch]:.0%} of samples at its limit)"
             continue
         peak = np.abs(e - e.mean(axis=1, keepdims=True)).max(axis=1)
         if (peak > amp_v).any():
             ch = int(np.argmax(peak))
-            keep[i], reasons[i] = False, f"amplitude (channel {ch}: {peak[ch] * 1e6:.0f} µV)"
+            keep[i], reasons[i] = False, f"amplitude ({name(ch)}: {peak[ch] * 1e6:.0f} µV)"
     return keep, reasons
+
+
+_REASON = re.compile(r"^(?P<rule>[^()]+?) \((?P<channel>[^:()]+):")
+
+
+def summarize_rejections(reasons: Iterable[str | None]) -> dict[str, int]:
+    """Count rejection reasons (from :func:`reject_artifacts`, or e.g. "marked rejected (1023) ...")
+    by rule and channel, most frequent first: ``{"amplitude at FT8": 15, "flat at C3": 2}``. The
+    operator sees at once whether one electrode spoils every trial (fix it) or blinks come and go."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        if reason is None:
+            continue
+        m = _REASON.match(reason)
+        key = f"{m.group('rule')} at {m.group('channel')}" if m else reason
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -136,4 +136,4 @@ def test_artifacts_rejected_in_epochs(eegmmidb_dir):
     bad = Recording(rec.path, data, rec.timestamps, rec.sfreq, rec.ch_names, rec.ch_types, rec.units, rec.markers)
     ep = extract_epochs(bad, "eegmmidb", 0.0, 4.0, config=PreprocessingConfig(reject_amplitude_uv=300))
     first = int(np.argmin(np.abs(ep.onsets - cue.timestamp)))
-    assert ep.rejected[first] and ep.reasons[first].startswith("amplitude") and "channel 10" in ep.reasons[first]
+    assert ep.rejected[first] and ep.reasons[first].startswith("amplitude (Cz..: ")  # named as in the file

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bci_app.config import PreprocessingConfig
-from bci_app.errors import ConfigError, StreamError
+from bci_app.errors import CalibrationError, ConfigError, StreamError
 from bci_app.io.recording import read_recording
 from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import (
@@ -16,6 +16,7 @@ from bci_app.signal.preprocess import (
     fit_euclidean_alignment,
     preprocess_recording,
     reject_artifacts,
+    summarize_rejections,
 )
 
 
@@ -167,6 +168,16 @@ def test_reject_artifacts_rules():
     assert reasons[2].startswith("railed")
     assert reasons[3].startswith("amplitude") and "channel 1" in reasons[3]
     assert reasons[4].startswith("NaN")
+    named_keep, named = reject_artifacts(ep, cfg, ["C3", "Cz", "C4"])
+    assert named_keep.tolist() == keep.tolist()
+    assert named[1].startswith("flat (C4: ") and named[3].startswith("amplitude (Cz: ") and named[4].startswith("NaN/Inf (C3: ")
+    assert summarize_rejections(named + ["marked rejected (1023) during recording", None]) == {
+        "NaN/Inf at C3": 1, "amplitude at Cz": 1, "flat at C4": 1, "marked rejected (1023) during recording": 1,
+        "railed at C3": 1}
+    assert list(summarize_rejections(["amplitude (FT8: 200 µV)", "flat (C3: 0.1 µV peak-to-peak)", "amplitude (FT8: 240 µV)"])) == [
+        "amplitude at FT8", "flat at C3"]  # most frequent first
+    with pytest.raises(CalibrationError, match="3 channel names for 2 channels"):
+        reject_artifacts(ep[:, :2], cfg, ["C3", "Cz", "C4"])
 
 
 def test_reject_artifacts_keeps_real_clean_data(rec):
