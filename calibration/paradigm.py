@@ -22,7 +22,6 @@ breaks of ``break_s``. Phase-only changes (break, paused, finished, ...) are eve
 from __future__ import annotations
 
 import math
-
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass

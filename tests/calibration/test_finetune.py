@@ -15,7 +15,7 @@ from bci_app.errors import CalibrationError, TrainingCancelled
 from bci_app.models import ATCNet, model_hash
 from bci_app.models.io import base_state_dict
 from bci_app.models.lora import LinearWithLoRA, lora_parameters
-from calibration.finetune import Progress, finetune, predict_proba, run_to_end, stratified_split
+from calibration.finetune import Progress, finetune, predict_proba, rejection_advice, run_to_end, stratified_split
 
 
 def _toy(seed: int = 0, n: int = 24, n_chans: int = 8, n_times: int = 320):
@@ -131,6 +131,10 @@ def test_stratified_split_and_too_few_trials():
     model, X, _ = _toy()
     with pytest.raises(CalibrationError, match="too few clean calibration trials"):
         run_to_end(finetune(model, X[:6], np.array([0, 1, 0, 1, 0, 0]), lora=LoraConfig()))
+    note = rejection_advice({"amplitude at FT8": 9, "flat at C3": 1}, 150.0)
+    assert note.startswith("most rejections: amplitude at FT8 in 9 trials, flat at C3 in 1 trial; check those electrodes")
+    with pytest.raises(CalibrationError, match="Artifacts: most rejections: amplitude at FT8 in 9 trials"):
+        run_to_end(finetune(model, X[:6], np.array([0, 1, 0, 1, 0, 0]), lora=LoraConfig(), rejection_note=note))
 
 
 def test_auto_targets_from_trial_count():
