@@ -94,6 +94,9 @@ class OperatorPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
+        self._marked_rejected = 0  # trials marked 1023 in the paradigm
+        self._artifact_rejected = 0  # trials the calibration quality's artifact check dropped
+        self._rejections: dict[str, int] = {}
         self.start_button = QtWidgets.QPushButton("Start calibration")
         self.pause_button = QtWidgets.QPushButton("Pause")
         self.resume_button = QtWidgets.QPushButton("Resume")
@@ -148,12 +151,25 @@ class OperatorPanel(QtWidgets.QWidget):
         self.counts_label.setText(
             "Completed per class: " + ", ".join(f"{CLASS_TEXT.get(c, c)} {n}" for c, n in state.completed_per_class.items())
         )
-        self.rejected_label.setText(f"Rejected trials: {len(state.rejected)}")
+        self._marked_rejected = len(state.rejected)
+        self._show_rejected()
         m, s = divmod(int(round(state.time_left_s)), 60)
         self.time_label.setText(f"Time left: {m}:{s:02d}")
         done = sum(state.completed_per_class.values())
         self.progress.setMaximum(max(state.n_trials, 1))
         self.progress.setValue(done)
+
+    def reset_rejections(self) -> None:
+        """A new calibration starts: no trial rejected yet."""
+        self._marked_rejected, self._artifact_rejected, self._rejections = 0, 0, {}
+        self._show_rejected()
+
+    def _show_rejected(self) -> None:
+        """Trials marked rejected in the paradigm plus trials the artifact check dropped, with the
+        most frequent reasons (e.g. "amplitude at FT8 ×3")."""
+        n = self._marked_rejected + self._artifact_rejected
+        top = ", ".join(f"{k} ×{v}" for k, v in list(self._rejections.items())[:2])
+        self.rejected_label.setText(f"Rejected trials: {n}" + (f" ({top})" if top else ""))
 
     def render_summary(self, summary) -> None:
         """Show a :class:`bci_app.signal.quality.CalibrationSummary`."""
@@ -177,6 +193,9 @@ class OperatorPanel(QtWidgets.QWidget):
             self.separability_label.setText(
                 f"Separability (leave-one-out, C3/C4 band power): {summary.separability:.0%} (chance {summary.chance:.0%})"
             )
+        self._artifact_rejected = summary.n_rejected
+        self._rejections = summary.rejections
+        self._show_rejected()
         self.advice_label.setText(summary.advice)
         color = "#2e7d32" if summary.enough else "#ef6c00"
         self.advice_label.setStyleSheet(f"color:{color};font-weight:bold")

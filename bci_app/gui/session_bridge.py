@@ -323,6 +323,7 @@ class SessionBridge:
         paradigm = self.session.paradigm
         self._trial_ends = []
         self._quality = None
+        self.w.operator_panel.reset_rejections()
         if stream is None or paradigm is None:
             return
         try:
@@ -331,9 +332,19 @@ class SessionBridge:
                 imagery=(paradigm.config.cue_at_s + 0.5, paradigm.config.imagery_end_s),
                 baseline=(0.25, max(0.5, paradigm.config.cue_at_s - 0.25)),
                 min_trials_per_class=min(5, paradigm.config.trials_per_class),
+                # the rejection training will apply, on the channels the base model reads
+                artifacts=self.session.config.preprocessing,
+                artifact_channels=self._base_channels(),
             )
         except Exception as exc:  # noqa: BLE001 - quality is advisory; say why it is missing
             self.w.operator_panel.advice_label.setText(f"Calibration quality unavailable: {exc}")
+
+    def _base_channels(self) -> tuple[str, ...]:
+        """Channels of the configured base model (what training will cut and check)."""
+        from bci_app.models.pretrained import load_base_model
+
+        _, meta = load_base_model(self.session.config.model.base)
+        return tuple(meta["preprocessing"]["ch_names"])
 
     # -- frame -----------------------------------------------------------------------------------
     def render(self) -> None:

@@ -3,7 +3,9 @@
 - :func:`channel_quality`: per-channel flags for a recent window (flat, railed, noisy, line noise).
 - :func:`power_spectrum` / :func:`band_power`: Welch spectra and mean power in frequency bands.
 - :class:`CalibrationQuality`: accrues calibration trials and reports mu/beta ERD at C3/C4 per
-  class, a cross-validated separability estimate and "enough data" advice.
+  class, a cross-validated separability estimate, "enough data" advice and, as trials come in, the
+  artifact rejections training will apply (same rules, named channels), so a bad electrode is
+  fixed during the session rather than found after it.
 
 Inputs are volts, (n_chans, n_times); frequencies in Hz; powers in V²/Hz.
 """
@@ -11,13 +13,22 @@ Inputs are volts, (n_chans, n_times); frequencies in Hz; powers in V²/Hz.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal as sps
 
 from bci_app.errors import CalibrationError
-from bci_app.signal.channels import normalize_ch_name
+from bci_app.signal.channels import match_channels, normalize_ch_name
+from bci_app.signal.filters import StreamingBandpass
+from bci_app.signal.preprocess import reject_artifacts, summarize_rejections
+
+if TYPE_CHECKING:
+    from bci_app.config import PreprocessingConfig
+
+#: Seconds of signal before the trial start that the artifact check filters from (filter settling).
+ARTIFACT_LEAD_S = 2.0
 
 MU_BAND: tuple[float, float] = (8.0, 13.0)
 BETA_BAND: tuple[float, float] = (13.0, 30.0)
@@ -142,7 +153,9 @@ class CalibrationSummary:
 
     erd: ``{class: {"C3": {"mu": %, "beta": %}, "C4": {...}}}``, mean ERD% per class (negative =
     desynchronisation: power drop during imagery relative to the fixation baseline).
-    n_trials: clean trials per class; n_rejected: trials dropped (non-finite, flat or too short).
+    n_trials: clean trials per class; n_rejected: trials dropped (non-finite, flat or too short at
+    C3/C4, or an artifact by the training rules); rejections: those artifacts by rule and channel,
+    most frequent first (:func:`bci_app.signal.preprocess.summarize_rejections`).
     separability: leave-one-out accuracy (0–1) of a nearest-class-mean classifier on standardised
     log band power at C3/C4, or ``None`` with fewer than 3 trials per class; chance: 1 / n_classes.
     enough: the advice flag; advice: one plain sentence.
@@ -155,6 +168,7 @@ class CalibrationSummary:
     chance: float
     enough: bool
     advice: str
+    rejections: dict[str, int] = field(default_factory=dict)
 
 
 class CalibrationQuality:
@@ -168,6 +182,11 @@ class CalibrationQuality:
     baseline : (start, stop) seconds relative to trial start (the fixation period).
     imagery : (start, stop) seconds relative to trial start.
     min_trials_per_class : trials per class before "enough data" can be advised.
+    artifacts : the ``preprocessing`` config whose rejection rules (band, amplitude, flat, railed)
+        training applies; None skips the artifact check.
+    artifact_channels : channels the check looks at (the base model's), default every channel. When
+        the source lacks some, the check is off and every summary's advice says why (training on
+        this source would fail for the same reason).
     """
 
     def __init__(
@@ -180,6 +199,8 @@ class CalibrationQuality:
         imagery: tuple[float, float] = (2.5, 6.0),
         min_trials_per_class: int = 5,
         channels: Sequence[str] = ("C3", "C4"),
+        artifacts: "PreprocessingConfig | None" = None,
+        artifact_channels: Sequence[str] | None = None,
     ) -> None:
         norm = [normalize_ch_name(n) for n in ch_names]
         self.channels = tuple(channels)
@@ -198,6 +219,17 @@ class CalibrationQuality:
         # per trial: (label, log power features (n_ch*2,), erd% (n_ch, 2))
         self._trials: list[tuple[str, np.ndarray, np.ndarray]] = []
         self.n_rejected = 0
+        self.artifacts = artifacts
+        #: why the artifact check is off although asked for (the source lacks the base's channels)
+        self.artifact_problem: str | None = None
+        self._artifact_idx, self._artifact_names = list(range(len(ch_names))), tuple(ch_names)
+        if artifacts is not None and artifact_channels is not None:
+            try:
+                self._artifact_idx = match_channels(ch_names, artifact_channels, source="the calibration source")
+                self._artifact_names = tuple(artifact_channels)
+            except CalibrationError as exc:
+                self.artifacts, self.artifact_problem = None, str(exc)
+        self._artifact_reasons: list[str] = []
 
     def _segment_power(self, seg: np.ndarray) -> np.ndarray:
         freqs, psd = power_spectrum(seg, self.sfreq, nperseg=min(seg.shape[1], int(self.sfreq)))
@@ -224,12 +256,30 @@ class CalibrationQuality:
         ):
             self.n_rejected += 1
             return False
+        reason = self._artifact(np.asarray(data), t)
+        if reason is not None:
+            self._artifact_reasons.append(reason)
+            self.n_rejected += 1
+            return False
         p_base = self._segment_power(base)
         p_imag = self._segment_power(imag)
         erd = 100.0 * (p_imag - p_base) / np.maximum(p_base, 1e-30)
         feats = np.log(np.maximum(p_imag / np.maximum(p_base, 1e-30), 1e-12)).ravel()
         self._trials.append((label, feats, erd))
         return True
+
+    def _artifact(self, data: np.ndarray, t: np.ndarray) -> str | None:
+        """The training rules' reason to reject this trial's imagery period, or None (clean, or no
+        check configured). ``t``: sample times relative to the trial start."""
+        if self.artifacts is None:
+            return None
+        cfg = self.artifacts
+        span = (t >= self.baseline[0] - ARTIFACT_LEAD_S) & (t < self.imagery[1])
+        seg = data[self._artifact_idx][:, span]
+        band = StreamingBandpass(self.sfreq, cfg.l_freq, cfg.h_freq, cfg.filter_order, len(self._artifact_idx))
+        imagery = band.process(seg)[:, t[span] >= self.imagery[0]]
+        _, reasons = reject_artifacts(imagery[None], cfg, self._artifact_names)
+        return reasons[0]
 
     def separability(self) -> float | None:
         """Leave-one-out nearest-class-mean accuracy on standardised features, or None."""
@@ -271,4 +321,12 @@ class CalibrationQuality:
         else:
             enough = True
             advice = "Enough data to train." + (f" Separability {sep:.0%}." if sep is not None else "")
-        return CalibrationSummary(erd, n_trials, self.n_rejected, sep, chance, enough, advice)
+        rejections = summarize_rejections(self._artifact_reasons)
+        if self.artifact_problem is not None:
+            advice = f"Artifact check off: {self.artifact_problem} " + advice
+        if rejections:
+            n = len(self._artifact_reasons)
+            worst, count = next(iter(rejections.items()))
+            advice = (f"{n} trial{'s' if n > 1 else ''} rejected for artifacts, most for {worst} ({count}): "
+                      "check that electrode, and ask the participant to relax and not blink during imagery. " + advice)
+        return CalibrationSummary(erd, n_trials, self.n_rejected, sep, chance, enough, advice, rejections)

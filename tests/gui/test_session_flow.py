@@ -90,6 +90,10 @@ def calibrate(w, qtbot):
     qtbot.waitUntil(lambda: w.session.calibration_data is not None, timeout=30000)
     assert "of 6" in w.operator_panel.trial_label.text()
     assert w.operator_panel.erd_table.rowCount() == 2
+    # the 8-channel source lacks channels of the configured 16-channel base: the operator is told,
+    # during calibration, that the artifact check (and training with that base) cannot work
+    assert "Artifact check off" in w.operator_panel.advice_label.text() and "FC3" in w.operator_panel.advice_label.text()
+    assert w.operator_panel.rejected_label.text().startswith("Rejected trials: ")
 
 
 @pytest.mark.slow

@@ -89,3 +89,39 @@ def test_calibration_quality_rejects_short_trials_and_needs_c3_c4():
     assert "Keep going" in s.advice
     with pytest.raises(CalibrationError, match="needs channel C3"):
         CalibrationQuality(("Fz", "Pz"), 160.0, ["left_hand", "right_hand"])
+
+
+def test_calibration_quality_applies_the_training_artifact_rules_on_the_base_channels():
+    from bci_app.config import PreprocessingConfig
+
+    clock = ManualClock(50.0)
+    stream = _sim(clock, subject_seed=1, bufsize=20.0, line_noise_hz=None)
+    stream.connect()
+    cq = CalibrationQuality(CH, 160.0, ["left_hand", "right_hand"], min_trials_per_class=2,
+                            artifacts=PreprocessingConfig(), artifact_channels=("C3", "C4", "FC3", "cz"))
+    kept = []
+    for k, label in enumerate(["left_hand", "right_hand"] * 3):
+        start = clock.now
+        stream.imagine(label, start + 2.0, 4.0)
+        clock.advance(7.0)
+        stream.acquire()
+        data, ts = stream.get_data(8.0)
+        data = data.copy()
+        burst = (ts >= start + 3.0) & (ts < start + 3.5)  # 0.5 s, 400 µV at 20 Hz, inside the imagery
+        if k in (1, 3):
+            data[CH.index("FC3"), burst] += 400e-6 * np.sin(2 * np.pi * 20 * ts[burst])
+        if k == 4:  # the same burst on a channel the base does not read: not the model's problem
+            data[CH.index("FC4"), burst] += 400e-6 * np.sin(2 * np.pi * 20 * ts[burst])
+        kept.append(cq.add_trial(label, data, ts, start))
+        clock.advance(1.5)
+        stream.acquire()
+    stream.disconnect()
+    assert kept == [True, False, True, False, True, True]
+    s = cq.summary()
+    assert s.n_rejected == 2 and s.rejections == {"amplitude at FC3": 2}
+    assert s.advice.startswith("2 trials rejected for artifacts, most for amplitude at FC3 (2): check that electrode")
+    # a source without the base's channels: the check is off and the advice says why
+    off = CalibrationQuality(CH, 160.0, ["left_hand", "right_hand"], artifacts=PreprocessingConfig(),
+                             artifact_channels=("C3", "O1"))
+    assert off.artifacts is None and "O1" in off.artifact_problem
+    assert off.summary().advice.startswith("Artifact check off: the calibration source lacks 1 channel(s) the model needs: O1")
