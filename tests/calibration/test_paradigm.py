@@ -8,11 +8,17 @@ from bci_app.errors import CalibrationError
 from calibration.paradigm import GrazParadigm, ManualClock, balanced_order
 
 
-def _run(cfg, step=0.05, until=None):
-    clock = ManualClock(100.0)
+def _paradigm(cfg, t0: float):
+    """A paradigm on a manual clock at ``t0`` and the list its events go to."""
+    clock = ManualClock(t0)
     p = GrazParadigm(cfg, clock)
     events = []
     p.subscribe(events.append)
+    return p, events, clock
+
+
+def _run(cfg, step=0.05, until=None):
+    p, events, clock = _paradigm(cfg, 100.0)
     p.start()
     limit = until if until is not None else p.duration_s + 1
     while clock.now - 100.0 < limit and not p.finished:
@@ -59,11 +65,7 @@ def test_timings_and_codes_on_the_paradigm_clock():
 
 
 def test_pause_shifts_timeline_and_resume():
-    cfg = ParadigmConfig(trials_per_class=2, trials_per_run=4, seed=0)
-    clock = ManualClock(0.0)
-    p = GrazParadigm(cfg, clock)
-    events = []
-    p.subscribe(events.append)
+    p, events, clock = _paradigm(ParadigmConfig(trials_per_class=2, trials_per_run=4, seed=0), 0.0)
     p.start()
     clock.set(1.0)
     p.update()
@@ -83,10 +85,7 @@ def test_pause_shifts_timeline_and_resume():
 
 def test_start_at_a_future_time_and_planned_cues():
     cfg = ParadigmConfig(trials_per_class=2, trials_per_run=4, seed=2)
-    clock = ManualClock(10.0)
-    p = GrazParadigm(cfg, clock)
-    events = []
-    p.subscribe(events.append)
+    p, events, clock = _paradigm(cfg, 10.0)
     with pytest.raises(CalibrationError, match="not been started"):
         p.planned_cues()
     p.start(at=15.0)
