@@ -100,6 +100,11 @@ class PreprocessingConfig(_Section):
     reject_amplitude_uv: float = Field(150.0, gt=0)
     reject_flat_uv: float = Field(0.5, ge=0)
     reject_railed_fraction: float = Field(0.05, gt=0, le=1)
+    #: interpolate (spherical splines) a channel that breaks a rejection rule in at least
+    #: ``bad_channel_fraction`` of the calibration trials, at most ``max_repaired_fraction`` of the channels
+    repair_bad_channels: bool = True
+    bad_channel_fraction: float = Field(0.5, gt=0, le=1)
+    max_repaired_fraction: float = Field(0.25, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered_band(self) -> "PreprocessingConfig":
@@ -123,6 +128,11 @@ class FinetuneConfig(_Section):
     #: early stopping criterion on the held-out calibration trials: the loss is continuous, so with
     #: only a few validation trials it tracks progress where accuracy stays flat
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    #: the gate: cross-validate adapter vs unadapted base on the calibration trials
+    #: (``gate_repeats`` x stratified ``gate_folds``-fold) and install the better one
+    gate: bool = True
+    gate_folds: int = Field(5, ge=2, le=20)
+    gate_repeats: int = Field(2, ge=1, le=20)
 
 
 class SmoothingConfig(_Section):

@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,12 +34,11 @@ from bci_app.config import FinetuneConfig, LoraConfig, ResolvedLora, resolve_lor
 from bci_app.errors import CalibrationError, TrainingCancelled, TrainingError
 from bci_app.models import count_parameters, model_hash
 from bci_app.models.lora import LinearWithLoRA, add_lora, lora_parameters
-from bci_app.signal.preprocess import summarize_rejections
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Progress", "FinetuneResult", "FinetuneJob", "finetune", "stratified_split", "remove_lora",
-           "predict_proba", "calibrate_from_recordings"]
+           "predict_proba", "run_to_end"]
 
 
 @dataclass(frozen=True)
@@ -410,158 +408,3 @@ def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int = 64) -> np.n
     out = [torch.softmax(model(torch.from_numpy(np.asarray(X[i:i + batch_size], dtype=np.float32))), 1)
            for i in range(0, len(X), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, getattr(model, "n_outputs", 0)))
-
-
-# ---------------------------------------------------------------------------------- from recordings
-
-
-@dataclass(frozen=True)
-class CalibrationData:
-    """Calibration trials ready for :func:`finetune`, and what produced them.
-
-    X: (n_trials, n_chans, n_times) float32 model input (shared preprocessing, aligned when the base
-    expects it); y: (n_trials,) indices into ``classes``; ``spec`` carries the alignment matrix.
-    """
-
-    model: nn.Module
-    meta: dict[str, Any]
-    classes: list[str]
-    spec: Any
-    X: np.ndarray
-    y: np.ndarray
-    rejected_per_class: dict[str, int]
-    #: rejected trials by rule and channel, most frequent first (:func:`summarize_rejections`)
-    rejections: dict[str, int] = field(default_factory=dict)
-
-    def rejection_note(self, config: Any) -> str | None:
-        """:func:`rejection_advice` when trials were rejected, else None."""
-        return rejection_advice(self.rejections, config.preprocessing.reject_amplitude_uv) if self.rejections else None
-
-
-def prepare_calibration(
-    sources: Sequence[Any],
-    config: Any,
-    base: str | Path | None = None,
-    *,
-    model: nn.Module | None = None,
-    meta: dict[str, Any] | None = None,
-    preset: str | None = None,
-) -> CalibrationData:
-    """Cut the calibration trials of a base model from recordings.
-
-    ``sources`` are file paths (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772) or
-    in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` forces a
-    dataset preset (default: chosen per file). The base is ``model``/``meta`` when given, else loaded
-    from ``base``. Epochs come from the shared preprocessing; artifacts are rejected; Euclidean
-    alignment is fitted on the clean (unlabeled) trials when the base was pretrained with it. Raises
-    :class:`CalibrationError` when no clean trial of the base's classes is found.
-    """
-    from bci_app.io.recording import Recording, read_recording
-    from bci_app.models.pretrained import load_base_model
-    from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
-    from calibration.data import preset_for
-    from calibration.epochs import epochs_for_model
-
-    if model is None or meta is None:
-        model, meta = load_base_model(str(base))
-    classes = list(meta["classes"])
-    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
-    tmin = float(meta.get("window", {}).get("tmin_s", 0.5))
-    tmax = tmin + int(model.n_times) / spec.sfreq
-    recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
-    names = [str(rec.path) for rec in recordings]
-
-    reasons: list[str | None] = []
-
-    def _epochs(s: PreprocessingSpec) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-        data, labels, rejected = [], [], {c: 0 for c in classes}
-        reasons.clear()
-        for rec in recordings:
-            ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=config.preprocessing)
-            for c, v in ep.counts().items():
-                if c in rejected:
-                    rejected[c] += v["rejected"]
-            reasons.extend(r for r, lab in zip(ep.reasons, ep.labels) if ep.classes[lab] in classes)
-            ep = ep.clean()
-            keep = np.isin(np.asarray(ep.classes)[ep.labels], classes)
-            data.append(ep.data[keep])
-            labels += [classes.index(ep.classes[i]) for i in ep.labels[keep]]
-        return np.concatenate(data), np.asarray(labels, dtype=np.int64), rejected
-
-    X, y, rejected = _epochs(spec)
-    rejections = summarize_rejections(reasons)
-    if len(y) == 0:
-        raise CalibrationError(
-            f"no clean calibration trials of classes {classes} in {names} (rejected: {rejected}; "
-            f"{rejection_advice(rejections, config.preprocessing.reject_amplitude_uv)})"
-        )
-    if rejections:
-        logger.warning("rejected %d of %d calibration trials: %s", sum(rejections.values()), len(reasons),
-                       ", ".join(f"{k}: {v}" for k, v in rejections.items()))
-    if meta.get("euclidean_alignment", False) and config.preprocessing.euclidean_alignment:
-        spec = spec.with_alignment(fit_euclidean_alignment(X))
-        X, y, rejected = _epochs(spec)
-    elif meta.get("euclidean_alignment", False):
-        logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
-    return CalibrationData(model, meta, classes, spec, X, y, rejected, rejections)
-
-
-def rejection_advice(rejections: dict[str, int], amplitude_uv: float) -> str:
-    """Plain text for an operator: the most frequent rejection reasons and what to do."""
-    if not rejections:
-        return "no trial was rejected for artifacts"
-    top = ", ".join(f"{k} in {v} trial{'s' if v > 1 else ''}" for k, v in list(rejections.items())[:3])
-    return (f"most rejections: {top}; check those electrodes (impedance, gel, cable) and ask the participant "
-            f"not to blink or move during imagery, or raise preprocessing.reject_amplitude_uv ({amplitude_uv:g} µV)")
-
-
-def calibrate_from_recordings(
-    paths: Sequence[str | Path],
-    config: Any = None,
-    *,
-    base: str | Path | None = None,
-    out: str | Path,
-    cancel: threading.Event | None = None,
-    on_progress: Any = None,
-) -> tuple[Path, FinetuneResult, dict[str, Any]]:
-    """Calibrate ``base`` (default: ``config.model.base``) from recorded files and write the adapter.
-
-    Trials from :func:`prepare_calibration`; LoRA trained per ``config.lora``/``config.finetune``;
-    the adapter written to ``out`` (.safetensors + .json). Returns ``(adapter path, result, metadata)``.
-    """
-    from bci_app.config import AppConfig
-    from bci_app.models.lora import save_adapter
-
-    config = config or AppConfig()
-    base = base if base is not None else config.model.base
-    data = prepare_calibration(paths, config, base)
-    model, classes, y = data.model, data.classes, data.y
-    resolved = resolve_lora(config.lora, len(y))
-    gen = finetune(model, data.X, y, lora=resolved, config=config.finetune, cancel=cancel, classes=classes,
-                   rejection_note=data.rejection_note(config))
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        if on_progress is not None:
-            on_progress(p)
-    metadata = {
-        "classes": classes,
-        "ch_names": list(data.spec.ch_names),
-        "sfreq": data.spec.sfreq,
-        "n_times": int(model.n_times),
-        "window": dict(data.meta.get("window", {})),
-        "preprocessing": data.spec.to_dict(),
-        "base_model": str(base),
-        "calibration_files": [Path(p).name for p in paths],
-        "n_trials": int(len(y)),
-        "n_trials_per_class": {c: int((y == i).sum()) for i, c in enumerate(classes)},
-        "rejected_per_class": data.rejected_per_class,
-        "rejections": data.rejections,
-        "lora_reason": resolved.reason,
-        "metrics": result.metrics(),
-    }
-    path = save_adapter(model, out, metadata)
-    return path, result, metadata

@@ -11,10 +11,10 @@ import torch
 from bci_app.acquisition import StreamSimulated
 from bci_app.config import AppConfig
 from bci_app.models import ATCNet
-from bci_app.online.calibrate import calibration_job
 from bci_app.session import Mode, Session
 from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
+from calibration.job import CalibrationJob
 from calibration.paradigm import CUE_CODES, ManualClock
 
 CLASSES = ("left_hand", "right_hand")
@@ -69,15 +69,15 @@ def test_full_cycle_by_stepping(tmp_path):
     assert rec is not None and rec.n_times >= session.paradigm.duration_s * 160 - 10
     assert sorted(m.value for m in rec.markers if m.value in ("769", "770")) == ["769"] * 5 + ["770"] * 5
 
-    job = calibration_job(rec, _model(), META, session.config, name="adapted")
-    assert job.n_trials == 10
+    job = CalibrationJob([rec], session.config, base="test", model=_model(), meta=META, preset="gdf", name="adapted")
     received_before = sim.counters.received
-    assert session.start_training(job.job, job.to_model, cancel=job.cancel.set)
+    assert session.start_training(job.run(), lambda outcome: outcome.decoder_model, cancel=job.cancel.set)
     assert session.mode is Mode.TRAINING
     _run(session, clock, 0.5)  # acquisition and recording continue while training runs
     assert sim.counters.received > received_before
     assert session.wait_training(120)
     assert session.mode is Mode.CONNECTED and session.model is not None
+    assert len(session.training_result.data.y) == 10 and session.training_result.chosen in ("adapted", "base")
     assert any(n == "progress" for n, _ in events)
     assert any(n == "model" for n, _ in events)
 

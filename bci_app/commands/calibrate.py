@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from bci_app.config import load_config
-    from calibration.finetune import calibrate_from_recordings
+    from calibration.job import CalibrationJob
 
     config = load_config(args.config)
     torch.set_num_threads(config.finetune.torch_threads)
@@ -34,22 +34,28 @@ def run(args: argparse.Namespace) -> int:
             val = "-" if p.val_accuracy is None else f"{p.val_accuracy:.2f}"
             print(f"epoch {p.epoch}/{p.n_epochs} loss {p.train_loss:.3f} val {val} ({p.elapsed_s:.1f} s)")
 
-    path, result, meta = calibrate_from_recordings(args.calib, config, base=base, out=args.out, on_progress=show)
+    outcome = CalibrationJob(args.calib, config, base=base).run_to_end(on_progress=show)
+    path = outcome.save(args.out)
+    result, meta = outcome.finetune, outcome.metadata
     summary = {
         "adapter": str(path),
         "base": str(base),
         "n_trials": meta["n_trials"],
         "rejected_per_class": meta["rejected_per_class"],
         "rejections": meta["rejections"],
-        "target_modules": list(result.target_modules),
-        "trainable_params": result.trainable_params,
-        "total_params": result.total_params,
-        "val_accuracy": result.val_accuracy,
-        "finetune_seconds": round(result.elapsed_s, 3),
+        "readmitted_trials": meta["readmitted_trials"],
+        "repaired_channels": meta["repaired_channels"],
+        "chosen": outcome.chosen,
+        "gate": meta["gate"],
+        "target_modules": list(result.target_modules) if result is not None else [],
+        "trainable_params": result.trainable_params if result is not None else 0,
+        "total_params": result.total_params if result is not None else None,
+        "val_accuracy": result.val_accuracy if result is not None else None,
+        "finetune_seconds": round(outcome.seconds["finetune"], 3),
+        "calibration_seconds": meta["seconds"],
     }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"adapter written: {path} ({result.trainable_params} trainable of {result.total_params} params, "
-              f"{result.elapsed_s:.1f} s, targets {list(result.target_modules)})")
+        print(f"adapter written: {path}\n{outcome.summary()}")
     return 0

@@ -166,9 +166,10 @@ def run_headless(args: argparse.Namespace) -> dict:
     from bci_app.acquisition.lsl import LslPlayer, StreamLSL
     from bci_app.errors import BCIError, CalibrationError
     from bci_app.models.pretrained import load_base_model
-    from bci_app.online.calibrate import calibration_job, window_tmin
+    from bci_app.online.calibrate import window_tmin
     from bci_app.online.scoring import Trial, latency_summary, score_trials
     from bci_app.session import Mode, Session
+    from calibration.job import CalibrationJob
     from calibration.paradigm import CUE_CODES, GrazParadigm
 
     t_start = time.perf_counter()
@@ -225,16 +226,17 @@ def run_headless(args: argparse.Namespace) -> dict:
         rec = session.calibration_data
         session_paradigm_s = session.paradigm.duration_s
         # -- background fine-tuning (streaming and recording continue)
-        job = calibration_job(rec, model, meta, cfg, name=f"{base_name}+lora(demo)")
+        job = CalibrationJob([rec], cfg, base=base_name, model=model, meta=meta, preset="gdf",
+                             name=f"{base_name}+lora(demo)")
         t_train = time.perf_counter()
-        session.start_training(job.job, job.to_model, cancel=job.cancel.set)
+        session.start_training(job.run(), lambda outcome: outcome.decoder_model, cancel=job.cancel.set)
         if not session.run_until(lambda: not session.training, timeout_s=300):
             session.cancel_training(wait=True)
             raise BCIError("fine-tuning did not finish within 300 s")
         finetune_s = time.perf_counter() - t_train
         if session.model is None:
             raise BCIError("; ".join(errors) or "fine-tuning produced no model")
-        res = session.training_result
+        outcome = session.training_result
         # -- online trials
         session.start_online()
         session.decoder.subscribe(predictions.append)
@@ -265,13 +267,7 @@ def run_headless(args: argparse.Namespace) -> dict:
         counters = session.decoder.counters if session.decoder else None
         status = session.stream_status
         if args.record:
-            from bci_app.models.lora import save_adapter
-
-            adapter = save_adapter(job.model, adapter_path_for(args.record), {
-                "classes": list(classes), "preprocessing": job.spec.to_dict(), "base_model": str(base_name),
-                "window": dict(meta.get("window", {})), "n_times": int(model.n_times),
-            })
-            report["adapter"] = str(adapter)
+            report["adapter"] = str(outcome.save(adapter_path_for(args.record)))
     finally:
         session.stop_online()
         session.stop_recording()
@@ -284,12 +280,16 @@ def run_headless(args: argparse.Namespace) -> dict:
         "kappa": scores["kappa"],
         "chance": 1.0 / len(classes),
         "per_class_recall": scores["per_class_recall"],
-        "n_calib_trials": job.n_trials,
-        "n_calib_rejected": job.n_rejected,
+        "n_calib_trials": int(len(outcome.data.y)),
+        "n_calib_rejected": sum(outcome.data.rejected_per_class.values()),
+        "chosen": outcome.chosen,
+        "gate": outcome.gate.as_dict() if outcome.gate is not None else None,
+        "repaired_channels": list(outcome.data.repaired),
         "n_online_trials": scores["n_trials"],
         "n_undecided": scores["n_undecided"],
         "finetune_seconds": round(finetune_s, 2),
-        "finetune": {k: v for k, v in res.metrics().items() if k != "history"} if hasattr(res, "metrics") else None,
+        "finetune": ({k: v for k, v in outcome.finetune.metrics().items() if k != "history"}
+                     if outcome.finetune is not None else None),
         "latency_ms": latency_summary(predictions),
         "n_predictions": len(predictions),
         "samples_published": published,

@@ -1,8 +1,9 @@
 """``bci-app evaluate``: calibrate on some recordings, decode others online, score each trial.
 
-1. Calibration (as ``calibrate_from_recordings``): cue-locked windows of the calibration files through
-   the shared preprocessing, artifact rejection, Euclidean alignment fitted on the clean calibration
-   trials (unlabeled), LoRA fine-tuning of the base (``--base``, default ``model.base``).
+1. Calibration: the one :class:`calibration.job.CalibrationJob`, as ``bci-app calibrate`` and the app
+   run it (cue-locked windows through the shared preprocessing, bad-channel repair, artifact handling,
+   Euclidean alignment, LoRA fine-tuning of the base ``--base``, default ``model.base``, and the gate
+   that keeps the unadapted base when the adapter does not cross-validate better).
 2. Each test file is played by :class:`~bci_app.acquisition.file.StreamFile` on a manual clock,
    one decoder step of samples per ``acquire()`` (faster than real time, nothing dropped), into
    the online :class:`~bci_app.online.decoder.Decoder`: the same code as live.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 NAME = "evaluate"
@@ -34,25 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="control: permute the calibration labels with this seed")
 
 
-def calibrate(paths, config, base: str, *, shuffle_seed: int | None = None):
-    """The same calibration as ``bci-app calibrate`` (optionally with permuted labels, the control).
-
-    Returns (DecoderModel, FinetuneResult, n_calib_trials, finetune_seconds, meta).
-    """
+def calibrate(paths, config, base: str, *, shuffle_seed: int | None = None, full: bool = False):
+    """The same calibration as ``bci-app calibrate`` (optionally with permuted labels, the control;
+    ``full``: every weight trains, a benchmark comparison). Returns the
+    :class:`~calibration.job.CalibrationOutcome`."""
     import numpy as np
 
-    from bci_app.config import resolve_lora
-    from bci_app.online.decoder import DecoderModel
-    from calibration.finetune import finetune, prepare_calibration, run_to_end
+    from calibration.job import CalibrationJob
 
-    data = prepare_calibration(paths, config, base)
-    y = data.y if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(data.y)
-    t0 = time.perf_counter()
-    result = run_to_end(finetune(data.model, data.X, y, lora=resolve_lora(config.lora, len(y)),
-                                 config=config.finetune, classes=data.classes))
-    seconds = time.perf_counter() - t0
-    classes = tuple(data.classes)
-    return DecoderModel(data.model, data.spec, classes, name=f"{base}+lora"), result, int(len(y)), seconds, data.meta
+    labels = None if shuffle_seed is None else (lambda y: np.random.default_rng(shuffle_seed).permutation(y))
+    return CalibrationJob(paths, config, base=base, labels=labels, full=full).run_to_end()
 
 
 def decode_file(path: Path, model, config):
@@ -96,37 +87,49 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from bci_app.config import load_config
-    from bci_app.models import count_parameters
-    from bci_app.online.calibrate import window_tmin
-    from bci_app.online.scoring import latency_summary, score_trials
 
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
     base = args.base or config.model.base
-    model, result, n_calib, ft_s, meta = calibrate(args.calib, config, base, shuffle_seed=args.shuffle_labels)
+    outcome = calibrate(args.calib, config, base, shuffle_seed=args.shuffle_labels)
+    report = evaluate_outcome(outcome, args.test, config)
+    report.update({"base_model": base, "calib": [p.name for p in args.calib],
+                   "shuffled_labels": args.shuffle_labels is not None})
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: report[k] for k in ("accuracy", "kappa", "n_calib_trials", "n_test_trials",
+                                             "finetune_seconds", "chosen", "latency_ms")}, indent=2))
+    return 0
+
+
+def evaluate_outcome(outcome, test_paths, config) -> dict:
+    """Decode ``test_paths`` online with a finished calibration and score every trial (report dict)."""
+    from bci_app.models import count_parameters
+    from bci_app.online.calibrate import window_tmin
+    from bci_app.online.scoring import latency_summary, score_trials
+
+    model, result = outcome.decoder_model, outcome.finetune
     all_preds, all_trials, per_file = [], [], []
-    for path in args.test:
+    for path in test_paths:
         preds, trials, dec, _ = decode_file(path, model, config)
         all_preds += preds
         all_trials += trials
         per_file.append({"file": path.name, "n_trials": len(trials), "n_decisions": len(preds), "decoder": vars(dec.counters)})
-    tmin = window_tmin(meta)
+    tmin = window_tmin(outcome.data.meta)
     spec = model.spec
     scores = score_trials(all_preds, all_trials, model.classes, tmin=tmin, window_s=model.n_times / spec.sfreq,
                           sfreq=spec.sfreq)
     lat = latency_summary(all_preds)
-    report = {
-        "accuracy": scores["accuracy"], "kappa": scores["kappa"], "n_calib_trials": n_calib,
+    return {
+        "accuracy": scores["accuracy"], "kappa": scores["kappa"], "n_calib_trials": int(len(outcome.data.y)),
         "n_test_trials": scores["n_trials"], "n_undecided": scores["n_undecided"],
-        "finetune_seconds": round(ft_s, 3), "trainable_params": result.trainable_params,
-        "total_params": count_parameters(model.module), "target_modules": list(result.target_modules),
+        "finetune_seconds": round(outcome.seconds["finetune"], 3),
+        "calibration_seconds": {k: round(v, 3) for k, v in outcome.seconds.items()},
+        "trainable_params": result.trainable_params if result is not None else 0,
+        "total_params": count_parameters(model.module),
+        "target_modules": list(result.target_modules) if result is not None else [],
+        "chosen": outcome.chosen, "gate": outcome.gate.as_dict() if outcome.gate is not None else None,
+        "preparation": outcome.data.report(),
         "latency_ms": {"p50": lat["p50"], "p99": lat["p99"]}, "per_class_recall": scores["per_class_recall"],
-        "base_model": base, "calib": [p.name for p in args.calib], "test": per_file,
-        "shuffled_labels": args.shuffle_labels is not None, "scoring_rule": scores["rule"],
-        "trials": scores["trials"],
+        "test": per_file, "scoring_rule": scores["rule"], "trials": scores["trials"],
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: report[k] for k in ("accuracy", "kappa", "n_calib_trials", "n_test_trials",
-                                             "finetune_seconds", "latency_ms")}, indent=2))
-    return 0

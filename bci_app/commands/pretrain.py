@@ -13,6 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="MODEL", help="output path (writes MODEL.safetensors + .json)")
     parser.add_argument("--montage", default="64", choices=["64", "sensorimotor16", "sensorimotor8"])
     parser.add_argument("--exclude-subjects", nargs="*", default=[], metavar="SXXX")
+    parser.add_argument("--exclude-final-group", action="store_true",
+                        help="leave out the final test group (calibration/split.py) so it is only ever scored")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=0, help="leave-subjects-out folds (0: none)")
@@ -31,6 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per process")
 
 
+def _excluded(args: argparse.Namespace) -> list[str]:
+    """``--exclude-subjects`` plus, with ``--exclude-final-group``, the final test group found in ``--data``."""
+    excluded = [s.upper() for s in args.exclude_subjects]
+    if args.exclude_final_group:
+        from calibration.data import eegmmidb_files
+        from calibration.split import final_group
+
+        excluded += final_group(eegmmidb_files(list(args.data)))
+    return sorted(set(excluded))
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
@@ -45,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         montage=args.montage, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         seed=args.seed, tmin=args.tmin, window_s=args.window, euclidean_alignment=not args.no_alignment,
         augment=not args.no_augment, extra_runs=args.extra_runs, folds=args.folds,
-        exclude_subjects=list(args.exclude_subjects),
+        exclude_subjects=_excluded(args),
     )
     validation = pretrain(args.data, args.out, opts, cache_dir=args.cache, save_folds=args.save_folds,
                           only_folds=args.only_folds, final=not args.no_final, report=args.report)

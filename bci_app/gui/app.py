@@ -38,23 +38,14 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
 
 
 def default_training_factory(session):
-    """Fine-tune the configured base model on ``session.calibration_data`` (LoRA per config).
+    """The :class:`calibration.job.CalibrationJob` on ``session.calibration_data`` (GDF cues).
 
-    Returns ``(job, to_model, cancel)``; the model's metadata carries the base's ``window`` (for the
-    online trial scoring rule)."""
-    from bci_app.models.pretrained import load_base_model
-    from bci_app.online.calibrate import calibration_job
+    Returns ``(job, to_model, cancel)``. Nothing runs here: loading the base, preparation, training
+    and the gate all happen when the session's worker thread iterates the job."""
+    from calibration.job import CalibrationJob
 
-    model, meta = load_base_model(session.config.model.base)
-    job = calibration_job(session.calibration_data, model, meta, session.config,
-                          name=f"{session.config.model.base}+lora")
-
-    def to_model(result):
-        decoder_model = job.to_model(result)
-        decoder_model.metadata["window"] = dict(meta.get("window", {}))
-        return decoder_model
-
-    return job.job, to_model, job.cancel.set
+    job = CalibrationJob([session.calibration_data], session.config, preset="gdf")
+    return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
 
 
 def build_demo(args: argparse.Namespace):

@@ -269,16 +269,18 @@ class SessionBridge:
 
     def _on_model(self, model) -> None:
         self.w.online_panel.start_button.setEnabled(self.session.mode.value == "connected")
-        result = getattr(self.session, "training_result", None)
+        outcome = getattr(self.session, "training_result", None)
+        result = getattr(outcome, "finetune", None)
         acc = getattr(result, "val_accuracy", None)
-        if hasattr(result, "trainable_params"):
-            self.w.training_panel.set_summary(
-                self.w.training_panel.summary.toPlainText()
-                + f"\n\nadapted modules: {', '.join(result.wrapped_modules) or '–'}\n"
-                f"trainable parameters: {result.trainable_params:,} of {result.total_params:,} "
-                f"({100 * result.trainable_params / max(result.total_params, 1):.1f} %)\n"
-                f"epochs run: {result.epochs_run} (best {result.best_epoch}); feature cache: {result.cache}; "
-                f"{result.elapsed_s:.1f} s")
+        if outcome is not None and hasattr(outcome, "summary"):
+            text = self.w.training_panel.summary.toPlainText() + f"\n\n{outcome.summary()}"
+            if result is not None:
+                text += (f"\nadapted modules: {', '.join(result.wrapped_modules) or '–'}\n"
+                         f"trainable parameters: {result.trainable_params:,} of {result.total_params:,} "
+                         f"({100 * result.trainable_params / max(result.total_params, 1):.1f} %)\n"
+                         f"epochs run: {result.epochs_run} (best {result.best_epoch}); feature cache: {result.cache}; "
+                         f"{result.elapsed_s:.1f} s")
+            self.w.training_panel.set_summary(text)
         self.w.training_panel.set_status(
             f"Model ready: {model.name}" + (f" (validation accuracy {acc:.0%})" if acc is not None else "")
             + " — start online feedback"

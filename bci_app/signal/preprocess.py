@@ -39,7 +39,9 @@ class PreprocessingSpec:
     ch_names: model channels in model order. sfreq: model rate (Hz). l_freq/h_freq: band-pass
     edges (Hz). filter_order: Butterworth order per edge. scale: factor applied after demeaning
     (1e6: volts → µV). alignment: Euclidean-alignment matrix (n_chans, n_chans) as nested tuples,
-    or None.
+    or None. repair: bad-channel repair (n_chans, n_chans), a fixed linear map applied to the
+    band-passed samples in the continuous stage (rows of the ``repaired`` channels hold their
+    spherical-spline interpolation from the others, every other row is the identity), or None.
     """
 
     ch_names: tuple[str, ...]
@@ -49,7 +51,10 @@ class PreprocessingSpec:
     filter_order: int = 4
     scale: float = 1e6
     alignment: tuple[tuple[float, ...], ...] | None = None
+    repair: tuple[tuple[float, ...], ...] | None = None
+    repaired: tuple[str, ...] = ()
     _alignment_array: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _repair_array: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ch_names", tuple(str(c) for c in self.ch_names))
@@ -72,6 +77,21 @@ class PreprocessingSpec:
             arr.setflags(write=False)
             object.__setattr__(self, "alignment", tuple(tuple(float(v) for v in row) for row in arr))
             object.__setattr__(self, "_alignment_array", arr)
+        object.__setattr__(self, "repaired", tuple(str(c) for c in self.repaired))
+        if (self.repair is None) != (not self.repaired):
+            raise ConfigError("a repair matrix and the names of the repaired channels go together")
+        if self.repair is not None:
+            arr = np.asarray(self.repair, dtype=np.float64)
+            n = len(self.ch_names)
+            unknown = [c for c in self.repaired if c not in self.ch_names]
+            if arr.shape != (n, n) or not np.all(np.isfinite(arr)) or unknown:
+                raise ConfigError(
+                    f"repair matrix must be finite with shape ({n}, {n}) and name model channels, "
+                    f"got {arr.shape} for {list(self.repaired)}"
+                )
+            arr.setflags(write=False)
+            object.__setattr__(self, "repair", tuple(tuple(float(v) for v in row) for row in arr))
+            object.__setattr__(self, "_repair_array", arr)
 
     @property
     def n_chans(self) -> int:
@@ -87,6 +107,16 @@ class PreprocessingSpec:
         value = None if matrix is None else tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
         return replace(self, alignment=value)
 
+    @property
+    def repair_matrix(self) -> np.ndarray | None:
+        """The bad-channel repair matrix as a read-only float64 array (or None)."""
+        return self._repair_array
+
+    def with_repair(self, matrix: np.ndarray | None, repaired: Sequence[str] = ()) -> "PreprocessingSpec":
+        """A copy repairing channels ``repaired`` with ``matrix`` (n_chans, n_chans); None removes it."""
+        value = None if matrix is None else tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
+        return replace(self, repair=value, repaired=tuple(repaired) if matrix is not None else ())
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (alignment as nested lists)."""
         return {
@@ -98,6 +128,7 @@ class PreprocessingSpec:
             "filter_order": self.filter_order,
             "scale": self.scale,
             "alignment": None if self.alignment is None else [list(r) for r in self.alignment],
+            **({"repair": [list(r) for r in self.repair], "repaired": list(self.repaired)} if self.repair else {}),
         }
 
     @classmethod
@@ -109,7 +140,7 @@ class PreprocessingSpec:
         version = data.pop("version", SPEC_VERSION)
         if version != SPEC_VERSION:
             raise ConfigError(f"preprocessing spec version {version} is not supported (expected {SPEC_VERSION})")
-        known = {"ch_names", "sfreq", "l_freq", "h_freq", "filter_order", "scale", "alignment"}
+        known = {"ch_names", "sfreq", "l_freq", "h_freq", "filter_order", "scale", "alignment", "repair", "repaired"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown preprocessing spec key(s): {', '.join(sorted(unknown))}")
@@ -117,8 +148,11 @@ class PreprocessingSpec:
         if missing:
             raise ConfigError(f"preprocessing spec lacks required key(s): {', '.join(sorted(missing))}")
         align = data.pop("alignment", None)
+        repair = data.pop("repair", None)
+        repaired = data.pop("repaired", ())
         try:
-            return cls(**data, alignment=None if align is None else tuple(tuple(r) for r in align))
+            return cls(**data, alignment=None if align is None else tuple(tuple(r) for r in align),
+                       repair=None if repair is None else tuple(tuple(r) for r in repair), repaired=tuple(repaired))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid preprocessing spec: {exc}") from exc
 
@@ -214,6 +248,9 @@ class StreamingPreprocessor:
                 f"got {x.shape} and {ts.shape}"
             )
         y = self.bandpass.process(x[self.picks])
+        R = self.spec.repair_matrix
+        if R is not None:
+            y = R @ y
         if self.resampler is None:
             self._n_in += ts.size
             return y, ts.copy()

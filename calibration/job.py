@@ -1,0 +1,293 @@
+"""The one calibration job: recordings -> prepare -> fine-tune -> gate -> decoder model -> save.
+
+Used by the session (live calibration), the GUI, ``bci-app calibrate``, ``bci-app evaluate``, the
+demo and the benchmarks, so all of them adapt a base the same way.
+
+The **gate**: with 10-40 calibration trials an adapter can fit noise and decode worse than the
+base it started from. The job therefore cross-validates on the calibration trials themselves
+(``finetune.gate_repeats`` x stratified ``finetune.gate_folds``-fold, scikit-learn's
+``RepeatedStratifiedKFold``): an adapter is trained on each training part with the same settings and
+scored on the held-out part; the unadapted base (with the person's alignment and repair) is scored
+on the same trials. The adapter trained on all trials is installed only when its cross-validated
+accuracy is strictly higher; otherwise the base is. ``lora.enabled: false`` skips fine-tuning and the
+gate: the base with the person's alignment, as is.
+
+Either way the decoder model carries LoRA wrappers (zero ``B`` when the base was chosen, so it
+computes exactly the base), and the saved adapter has one format.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
+from bci_app.errors import TrainingCancelled
+from bci_app.models.lora import LinearWithLoRA, add_lora
+from calibration.finetune import FinetuneResult, Progress, finetune, predict_proba, remove_lora, run_to_end
+from calibration.prepare import CalibrationData, prepare_calibration
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GateReport", "CalibrationOutcome", "CalibrationJob", "cross_validate_adapter"]
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """Cross-validated accuracy of adapter and base on the calibration trials, and the choice."""
+
+    chosen: str  # "adapted" or "base"
+    cv_accuracy_adapted: float | None
+    cv_accuracy_base: float | None
+    folds: int
+    repeats: int
+    seconds: float
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chosen": self.chosen, "cv_accuracy_adapted": self.cv_accuracy_adapted,
+                "cv_accuracy_base": self.cv_accuracy_base, "folds": self.folds, "repeats": self.repeats,
+                "seconds": round(self.seconds, 3), "reason": self.reason}
+
+
+def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lora: ResolvedLora,
+                           config: FinetuneConfig, cancel: threading.Event | None = None,
+                           full: bool = False) -> GateReport:
+    """The gate (module doc) on prepared trials ``X`` (n, n_chans, n_times), labels ``y`` (n,).
+
+    ``model`` is a base without adapters; it is left exactly as it came. Returns the report with
+    ``chosen`` = ``adapted`` only when the adapter's cross-validated accuracy beats the base's.
+    """
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    t0 = time.perf_counter()
+    counts = np.bincount(y)
+    folds = int(min(config.gate_folds, counts[counts > 0].min()))
+    if folds < 2 or np.count_nonzero(counts) < 2:
+        return GateReport("base", None, None, folds, 0, time.perf_counter() - t0,
+                          "too few trials per class to cross-validate; the unadapted base is safer")
+    base_correct = predict_proba(model, X).argmax(1) == y
+    inner = config.model_copy(update={"min_trials_per_class": 1})
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=config.gate_repeats, random_state=config.seed)
+    correct = base_hits = total = 0
+    state = {k: v.clone() for k, v in model.state_dict().items()} if full else None
+    for train, test in splitter.split(X, y):
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("calibration cancelled by the user; the previous model stays active")
+        try:
+            run_to_end(finetune(model, X[train], y[train], lora=lora, config=inner, cancel=cancel, full=full))
+            correct += int((predict_proba(model, X[test]).argmax(1) == y[test]).sum())
+        finally:
+            if full:
+                model.load_state_dict(state)
+            else:
+                remove_lora(model)
+        base_hits += int(base_correct[test].sum())
+        total += len(test)
+    adapted, base = correct / total, base_hits / total
+    chosen = "adapted" if adapted > base else "base"
+    reason = (f"adapter {adapted:.0%} vs base {base:.0%} in {config.gate_repeats}x{folds}-fold cross-validation "
+              f"on the calibration trials: {'adapter' if chosen == 'adapted' else 'unadapted base'} installed")
+    return GateReport(chosen, adapted, base, folds, config.gate_repeats, time.perf_counter() - t0, reason)
+
+
+@dataclass
+class CalibrationOutcome:
+    """What a finished :class:`CalibrationJob` produced.
+
+    ``decoder_model`` is ready for the online decoder; ``model`` is its module (LoRA wrappers with
+    the chosen weights), ``metadata`` everything saved beside the adapter.
+    """
+
+    decoder_model: Any
+    model: nn.Module
+    chosen: str  # "adapted", "base" (gate) or "base (lora disabled)"
+    finetune: FinetuneResult | None
+    gate: GateReport | None
+    data: CalibrationData
+    seconds: dict[str, float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One paragraph for the operator: trials, repairs, what was installed and why."""
+        rep = self.data.report()
+        parts = [f"{rep['n_trials']} calibration trials ({', '.join(f'{c}: {n}' for c, n in rep['n_trials_per_class'].items())})"]
+        if rep["repaired_channels"]:
+            parts.append(f"repaired channels: {', '.join(rep['repaired_channels'])}")
+        if rep["readmitted_trials"]:
+            parts.append(f"{rep['readmitted_trials']} trial(s) with artifacts kept so every class has enough")
+        if self.gate is not None:
+            parts.append(self.gate.reason)
+        elif self.chosen.startswith("base"):
+            parts.append("LoRA disabled: the base with this person's alignment")
+        return "; ".join(parts)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the adapter (``.safetensors`` + ``.json`` with the full metadata)."""
+        from bci_app.models.lora import save_adapter
+
+        return save_adapter(self.model, path, self.metadata)
+
+
+class CalibrationJob:
+    """Recordings -> adapted decoder (module doc).
+
+    ``sources``: file paths or in-memory recordings (the session's). The base is ``model``/``meta``
+    (a fresh base: adapters are added to it) or loaded from ``base`` (default ``config.model.base``).
+    ``labels`` (tests and controls: e.g. permuted labels) replaces the labels of the prepared trials;
+    ``full`` trains every weight instead of LoRA (benchmark comparison). ``run()`` yields
+    :class:`~calibration.finetune.Progress` per epoch and returns a :class:`CalibrationOutcome`;
+    ``cancel`` stops it between batches. Preparation runs inside ``run()``, so a caller can start the
+    job on a worker thread without blocking.
+    """
+
+    def __init__(self, sources: Sequence[Any], config: Any, *, base: str | Path | None = None,
+                 model: nn.Module | None = None, meta: dict[str, Any] | None = None, preset: str | None = None,
+                 name: str | None = None, labels: Callable[[np.ndarray], np.ndarray] | None = None,
+                 full: bool = False) -> None:
+        self.sources, self.config, self.preset = list(sources), config, preset
+        self.base = str(base if base is not None else config.model.base)
+        self.model, self.meta = model, meta
+        self.name = name or f"{Path(self.base).name}+lora"
+        self.labels, self.full = labels, full
+        self.cancel = threading.Event()
+        self.outcome: CalibrationOutcome | None = None
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise TrainingCancelled("calibration cancelled by the user; the previous model stays active")
+
+    def run(self) -> Generator[Progress, None, CalibrationOutcome]:
+        from bci_app.online.decoder import DecoderModel
+
+        cfg = self.config
+        t0 = time.perf_counter()
+        data = prepare_calibration(self.sources, cfg, self.base, model=self.model, meta=self.meta, preset=self.preset)
+        model = data.model
+        y = data.y if self.labels is None else np.asarray(self.labels(data.y), dtype=np.int64)
+        t_prep = time.perf_counter()
+        self._check_cancel()
+        resolved = resolve_lora(cfg.lora, len(y))
+        result: FinetuneResult | None = None
+        gate: GateReport | None = None
+        t_ft = t_gate = t_prep
+        if cfg.lora.enabled:
+            base_state = _trained_state(model, True) if self.full else None
+            gen = finetune(model, data.X, y, lora=resolved, config=cfg.finetune, cancel=self.cancel,
+                           classes=data.classes, rejection_note=data.rejection_note(cfg), full=self.full)
+            result = yield from gen
+            t_ft = time.perf_counter()
+            if cfg.finetune.gate:
+                trained = _trained_state(model, self.full)
+                _to_base(model, base_state)
+                try:
+                    gate = cross_validate_adapter(model, data.X, y, lora=resolved, config=cfg.finetune,
+                                                  cancel=self.cancel, full=self.full)
+                finally:
+                    _restore_trained(model, self.full, resolved, trained)
+                if gate.chosen == "base":
+                    _choose_base(model, base_state)
+            t_gate = time.perf_counter()
+            chosen = gate.chosen if gate is not None else "adapted"
+        else:
+            chosen = "base (lora disabled)"
+        if not self.full and not any(isinstance(m, LinearWithLoRA) for m in model.modules()):
+            add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+        model.eval()
+        seconds = {"prepare": t_prep - t0, "finetune": t_ft - t_prep, "gate": t_gate - t_ft,
+                   "total": time.perf_counter() - t0}
+        metadata = self._metadata(data, y, resolved, result, gate, chosen, seconds)
+        name = self.name if chosen == "adapted" else f"{Path(self.base).name}+alignment"
+        decoder_model = DecoderModel(model, data.spec, tuple(data.classes), name=name, metadata=metadata)
+        self.outcome = CalibrationOutcome(decoder_model, model, chosen, result, gate, data, seconds, metadata)
+        logger.info("calibration: %s", self.outcome.summary())
+        return self.outcome
+
+    def run_to_end(self, on_progress: Callable[[Progress], None] | None = None) -> CalibrationOutcome:
+        """Run the job on this thread; ``on_progress`` gets every :class:`Progress`."""
+        gen = self.run()
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if on_progress is not None:
+                on_progress(p)
+
+    def _metadata(self, data: CalibrationData, y: np.ndarray, resolved: ResolvedLora, result: FinetuneResult | None,
+                  gate: GateReport | None, chosen: str, seconds: dict[str, float]) -> dict[str, Any]:
+        from bci_app.io.recording import Recording
+
+        files = [Path(s.path).name if isinstance(s, Recording) and s.path else
+                 ("session" if isinstance(s, Recording) else Path(s).name) for s in self.sources]
+        return {
+            "classes": list(data.classes),
+            "ch_names": list(data.spec.ch_names),
+            "sfreq": data.spec.sfreq,
+            "n_times": int(data.model.n_times),
+            "window": dict(data.meta.get("window", {})),
+            "preprocessing": data.spec.to_dict(),
+            "base_model": self.base,
+            "calibration_files": files,
+            **data.report(),
+            "n_trials": int(len(y)),
+            "n_trials_per_class": {c: int((y == i).sum()) for i, c in enumerate(data.classes)},
+            "lora_enabled": bool(self.config.lora.enabled),
+            "lora_reason": resolved.reason,
+            "chosen": chosen,
+            "gate": gate.as_dict() if gate is not None else None,
+            "seconds": {k: round(v, 3) for k, v in seconds.items()},
+            "metrics": result.metrics() if result is not None else None,
+        }
+
+
+# ------------------------------------------------------------- keeping the trained adapter aside
+
+
+def _trained_state(model: nn.Module, full: bool) -> dict[str, torch.Tensor]:
+    """Copy of what training changes: every weight (full) or the LoRA A/B tensors."""
+    if full:
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {f"{n}.{p}": getattr(m, p).detach().clone() for n, m in model.named_modules()
+            if isinstance(m, LinearWithLoRA) for p in ("lora_A", "lora_B")}
+
+
+def _to_base(model: nn.Module, base_state: dict[str, torch.Tensor] | None) -> None:
+    """The unadapted base again: the saved base weights (full) or no LoRA wrappers."""
+    if base_state is not None:
+        model.load_state_dict(base_state)
+    else:
+        remove_lora(model)
+
+
+def _restore_trained(model: nn.Module, full: bool, resolved: ResolvedLora, state: dict[str, torch.Tensor]) -> None:
+    """Put the model trained on all trials back after the gate."""
+    if full:
+        model.load_state_dict(state)
+        return
+    add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+    with torch.no_grad():
+        for n, m in model.named_modules():
+            if isinstance(m, LinearWithLoRA):
+                m.lora_A.copy_(state[f"{n}.lora_A"])
+                m.lora_B.copy_(state[f"{n}.lora_B"])
+
+
+def _choose_base(model: nn.Module, base_state: dict[str, torch.Tensor] | None) -> None:
+    """The gate chose the base: base weights (full), or LoRA ``B`` = 0, which computes exactly the base."""
+    if base_state is not None:
+        model.load_state_dict(base_state)
+        return
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, LinearWithLoRA):
+                m.lora_B.zero_()

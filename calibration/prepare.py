@@ -1,0 +1,193 @@
+"""Calibration data preparation: recordings -> the model-input trials a base is adapted on.
+
+Steps (all through the shared preprocessing, so online decoding sees the same signal):
+
+1. cue-locked windows of the base's classes (dataset preset per file, or forced);
+2. **bad-channel repair**: a channel that breaks an artifact rule in at least
+   ``preprocessing.bad_channel_fraction`` of the trials is interpolated from its neighbours
+   (:mod:`bci_app.signal.repair`; the fixed linear map goes into the spec);
+3. artifact rejection; when it would leave a class below ``finetune.min_trials_per_class``, the
+   rejected trials of that class come back (least extreme first, never non-finite ones): rejection
+   alone never refuses a calibration, it is reported instead;
+4. Euclidean alignment fitted on the kept trials (unlabeled) when the base was pretrained with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from bci_app.errors import CalibrationError
+from bci_app.signal.preprocess import summarize_rejections
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CalibrationData", "prepare_calibration", "rejection_advice"]
+
+_PEAK = re.compile(r"^amplitude \([^:]+: (?P<uv>[0-9.]+) µV\)$")
+
+
+@dataclass(frozen=True)
+class CalibrationData:
+    """Calibration trials ready for fine-tuning, and what produced them.
+
+    X: (n_trials, n_chans, n_times) float32 model input (shared preprocessing, repaired and aligned
+    as the spec says); y: (n_trials,) indices into ``classes``; ``spec`` carries the repair and
+    alignment matrices. ``readmitted``: trials an artifact rule rejected that were kept because their
+    class was short; ``repaired``: interpolated channels.
+    """
+
+    model: nn.Module
+    meta: dict[str, Any]
+    classes: list[str]
+    spec: Any
+    X: np.ndarray
+    y: np.ndarray
+    rejected_per_class: dict[str, int]
+    #: rejected trials by rule and channel, most frequent first (:func:`summarize_rejections`)
+    rejections: dict[str, int] = field(default_factory=dict)
+    repaired: tuple[str, ...] = ()
+    readmitted: int = 0
+    n_cues: int = 0
+
+    def rejection_note(self, config: Any) -> str | None:
+        """:func:`rejection_advice` when trials were rejected, else None."""
+        return rejection_advice(self.rejections, config.preprocessing.reject_amplitude_uv) if self.rejections else None
+
+    def report(self) -> dict[str, Any]:
+        """What preparation did, for the operator and the adapter JSON."""
+        return {"n_cues": self.n_cues, "n_trials": int(len(self.y)),
+                "n_trials_per_class": {c: int((self.y == i).sum()) for i, c in enumerate(self.classes)},
+                "rejected_per_class": dict(self.rejected_per_class), "rejections": dict(self.rejections),
+                "readmitted_trials": self.readmitted, "repaired_channels": list(self.repaired)}
+
+
+def rejection_advice(rejections: dict[str, int], amplitude_uv: float) -> str:
+    """Plain text for an operator: the most frequent rejection reasons and what to do."""
+    if not rejections:
+        return "no trial was rejected for artifacts"
+    top = ", ".join(f"{k} in {v} trial{'s' if v > 1 else ''}" for k, v in list(rejections.items())[:3])
+    return (f"most rejections: {top}; check those electrodes (impedance, gel, cable) and ask the participant "
+            f"not to blink or move during imagery, or raise preprocessing.reject_amplitude_uv ({amplitude_uv:g} µV)")
+
+
+@dataclass
+class _Trials:
+    data: np.ndarray  # (n, n_chans, n_times) model input (all trials of the base's classes)
+    labels: np.ndarray  # (n,) indices into the base's classes
+    rejected: np.ndarray  # (n,) bool
+    reasons: list[str | None]
+
+
+def _severity(reason: str | None) -> float:
+    """Order for re-admission: amplitude rejections by peak µV, other rules after them."""
+    m = _PEAK.match(reason or "")
+    return float(m.group("uv")) if m else float("inf")
+
+
+def _select(trials: _Trials, n_classes: int, min_per_class: int) -> tuple[np.ndarray, int]:
+    """Kept-trial mask: clean trials, plus the least extreme rejected (finite) trials of each class
+    short of ``min_per_class``. Returns (mask, number re-admitted)."""
+    keep = ~trials.rejected
+    readmitted = 0
+    for c in range(n_classes):
+        short = min_per_class - int((keep & (trials.labels == c)).sum())
+        if short <= 0:
+            continue
+        candidates = [i for i in np.flatnonzero(trials.rejected & (trials.labels == c))
+                      if np.isfinite(trials.data[i]).all()]
+        candidates.sort(key=lambda i: _severity(trials.reasons[i]))
+        for i in candidates[:short]:
+            keep[i] = True
+            readmitted += 1
+    return keep, readmitted
+
+
+def prepare_calibration(
+    sources: Sequence[Any],
+    config: Any,
+    base: str | Path | None = None,
+    *,
+    model: nn.Module | None = None,
+    meta: dict[str, Any] | None = None,
+    preset: str | None = None,
+) -> CalibrationData:
+    """Cut, repair, select and align the calibration trials of a base model (module doc).
+
+    ``sources`` are file paths (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772) or
+    in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` forces a
+    dataset preset (default: chosen per file). The base is ``model``/``meta`` when given, else loaded
+    from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
+    base's classes.
+    """
+    from bci_app.io.recording import Recording, read_recording
+    from bci_app.models.pretrained import load_base_model
+    from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
+    from bci_app.signal.repair import find_bad_channels, interpolation_matrix
+    from calibration.data import preset_for
+    from calibration.epochs import epochs_for_model
+
+    if model is None or meta is None:
+        model, meta = load_base_model(str(base))
+    classes = list(meta["classes"])
+    pre = config.preprocessing
+    spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None).with_repair(None)
+    tmin = float(meta.get("window", {}).get("tmin_s", 0.5))
+    tmax = tmin + int(model.n_times) / spec.sfreq
+    recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
+    names = [str(rec.path) for rec in recordings]
+
+    def _trials(s: PreprocessingSpec) -> _Trials:
+        data, labels, rejected, reasons = [], [], [], []
+        for rec in recordings:
+            ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=pre)
+            mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
+            data.append(ep.data[mine])
+            labels += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
+            rejected.append(ep.rejected[mine])
+            reasons += [r for r, m in zip(ep.reasons, mine) if m]
+        return _Trials(np.concatenate(data), np.asarray(labels, dtype=np.int64), np.concatenate(rejected), reasons)
+
+    trials = _trials(spec)
+    if len(trials.labels) == 0:
+        raise CalibrationError(f"no calibration trials of classes {classes} in {names}")
+    repaired: list[str] = []
+    if pre.repair_bad_channels:
+        repaired = find_bad_channels(trials.data / spec.scale * 1e6, spec.ch_names,
+                                     fraction=pre.bad_channel_fraction, max_fraction=pre.max_repaired_fraction,
+                                     amplitude_uv=pre.reject_amplitude_uv, flat_uv=pre.reject_flat_uv,
+                                     railed_fraction=pre.reject_railed_fraction)
+        if repaired:
+            logger.warning("repairing bad channel(s) %s by spherical-spline interpolation", ", ".join(repaired))
+            spec = spec.with_repair(interpolation_matrix(spec.ch_names, repaired), repaired)
+            trials = _trials(spec)
+    keep, readmitted = _select(trials, len(classes), config.finetune.min_trials_per_class)
+    rejections = summarize_rejections(r for r, k in zip(trials.reasons, keep) if not k)
+    rejected = {c: int((~keep & (trials.labels == i)).sum()) for i, c in enumerate(classes)}
+    if readmitted:
+        logger.warning("kept %d artifact trial(s) so that every class has %d trials: %s", readmitted,
+                       config.finetune.min_trials_per_class, rejection_advice(
+                           summarize_rejections(r for r, k, rej in zip(trials.reasons, keep, trials.rejected)
+                                                if k and rej), pre.reject_amplitude_uv))
+    if rejections:
+        logger.warning("rejected %d of %d calibration trials: %s", sum(rejections.values()), len(keep),
+                       ", ".join(f"{k}: {v}" for k, v in rejections.items()))
+    if not keep.any():
+        raise CalibrationError(
+            f"no usable calibration trials of classes {classes} in {names} (every trial holds non-finite "
+            f"samples; {rejection_advice(rejections, pre.reject_amplitude_uv)})"
+        )
+    if meta.get("euclidean_alignment", False) and pre.euclidean_alignment:
+        spec = spec.with_alignment(fit_euclidean_alignment(trials.data[keep]))
+        trials = _trials(spec)
+    elif meta.get("euclidean_alignment", False):
+        logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
+    return CalibrationData(model, meta, classes, spec, trials.data[keep], trials.labels[keep], rejected, rejections,
+                           tuple(repaired), readmitted, int(len(keep)))
