@@ -15,7 +15,8 @@ from bci_app.errors import CalibrationError, TrainingCancelled
 from bci_app.models import ATCNet, model_hash
 from bci_app.models.io import base_state_dict
 from bci_app.models.lora import LinearWithLoRA, lora_parameters
-from calibration.finetune import Progress, finetune, predict_proba, rejection_advice, run_to_end, stratified_split
+from calibration.finetune import Progress, finetune, predict_proba, run_to_end, stratified_split
+from calibration.prepare import rejection_advice
 
 
 def _toy(seed: int = 0, n: int = 24, n_chans: int = 8, n_times: int = 320):
