@@ -43,7 +43,9 @@ from bci_app.commands.evaluate import calibrate, evaluate_outcome  # noqa: E402
 from bci_app.config import AppConfig, load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
+from bci_app.online.calibrate import window_tmin  # noqa: E402
 from calibration.data import eegmmidb_files  # noqa: E402
+from calibration.prepare import cue_trials  # noqa: E402
 from calibration.split import split_people  # noqa: E402
 
 DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
@@ -74,26 +76,6 @@ def method_config(base_config: AppConfig, method: str) -> tuple[AppConfig, bool]
 
 def run_path(subject: str, run: int) -> Path:
     return DATA / subject / f"{subject}R{run:02d}.edf"
-
-
-def test_trials(outcome, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Cue windows of the test files, prepared with the calibration's spec (repair + alignment):
-    every cue (none rejected, as the online scoring scores every trial). Returns (X, y)."""
-    from bci_app.io.recording import read_recording
-    from bci_app.online.calibrate import window_tmin
-    from calibration.data import preset_for
-    from calibration.epochs import epochs_for_model
-
-    spec, classes = outcome.data.spec, list(outcome.data.classes)
-    tmin = window_tmin(outcome.data.meta)
-    tmax = tmin + outcome.decoder_model.n_times / spec.sfreq
-    xs, ys = [], []
-    for path in paths:
-        ep = epochs_for_model(read_recording(path), spec, None, tmin, tmax, preset_for(path))
-        mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
-        xs.append(ep.data[mine])
-        ys += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
-    return np.concatenate(xs), np.asarray(ys)
 
 
 def person_trials(subject: str, config: AppConfig, base: str):
@@ -131,7 +113,8 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
             cfg, _ = method_config(config, "base_unadapted")
             outcome = calibrate(calib, cfg, base)
         X_cal, y_cal = outcome.data.X, outcome.data.y
-        X_test, y_test = test_trials(outcome, tests)
+        X_test, y_test = cue_trials(tests, outcome.data.spec, outcome.data.classes,
+                                    window_tmin(outcome.data.meta), outcome.decoder_model.n_times)
         for method in offline:
             t0 = time.perf_counter()
             if method == "xsubj_riemann":

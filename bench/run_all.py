@@ -29,7 +29,8 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "latency": (["--steps", "2000", "--eager"], ["--steps", "150"]),
     "lsl_pull": (["--repeats", "200"], ["--smoke"]),
     "acquisition": (["--duration", "60"], ["--duration", "3"]),
-    "calibration": (["--base", "sensorimotor16"], ["--subjects", "S001", "--no-full", "--base", "sensorimotor16"]),
+    "decoding": (["--group", "dev"], ["--subjects", "S001", "--methods", "gated", "ts_lr"]),
+    "refusals": ([], ["--subjects", "S001", "--runs", "4", "--bases", "sensorimotor16"]),
     "gui": ([], ["--smoke"]),
     "soak": (["--minutes", "10"], ["--smoke"]),
 }
@@ -87,20 +88,29 @@ def _rows_acquisition(r: dict) -> list[tuple[str, str, str]]:
              "0 lost, < 10 % of one core")]
 
 
-def _rows_calibration(r: dict) -> list[tuple[str, str, str]]:
+def _rows_decoding(r: dict) -> list[tuple[str, str, str]]:
     rows = []
-    summary = r.get("summary") or r.get("mean") or {}
-    subjects = r.get("subjects") or {}
-    first = next(iter(subjects.values()), {}) if isinstance(subjects, dict) else {}
-    base = str(first.get("base", "base")).split(".fold")[0] + " fold bases"
-    goals = {"lora_dense": "≤ 5 s, ≥ 5× faster than full; ≥ 80 %, ≥ TS+LR + 10 points"}
+    summary = r.get("summary") or {}
+    group = "development group" if r.get("group") == "dev" else "final test group"
+    goals = {"gated": "≥ unadapted; ≥ TS+LR + 10 points; ≥ 0.75 (0.80 aim)"}
     for method, value in summary.items():
-        if isinstance(value, dict):
-            acc = value.get("mean_accuracy", value.get("accuracy"))
-            wall = value.get("median_seconds", value.get("wall_s"))
-            rows.append((f"calibration on 15 trials ({base}), {method}: mean accuracy / median time",
-                         f"{_fmt(acc)} / {_fmt(wall, ' s')}", goals.get(method, "–")))
+        if isinstance(value, dict) and "mean_accuracy" in value:
+            lo, hi = value.get("ci95", [None, None])
+            rows.append((f"decoding, {group} ({value.get('n_people')} people, 15 calibration trials), {method}: "
+                         "mean accuracy [95 % CI]", f"{_fmt(value['mean_accuracy'])} [{_fmt(lo)}–{_fmt(hi)}]",
+                         goals.get(method, "–")))
+    gated = summary.get("gated") or {}
+    if "median_calibration_seconds" in gated:
+        rows.append(("last calibration trial → model installed (prepare + fine-tune + gate), median / max",
+                     f"{_fmt(gated['median_calibration_seconds'], ' s')} / {_fmt(gated['max_calibration_seconds'], ' s')}",
+                     "≤ 5 s"))
     return rows
+
+
+def _rows_refusals(r: dict) -> list[tuple[str, str, str]]:
+    return [(f"calibrations refused, base {base} (every person × runs 4/8/12)",
+             f"{v.get('refused')} of {v.get('calibrations')}", "0")
+            for base, v in (r.get("bases") or {}).items()]
 
 
 def _rows_gui(r: dict) -> list[tuple[str, str, str]]:
@@ -120,7 +130,8 @@ SUMMARIES: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
     "latency": _rows_latency,
     "lsl_pull": _rows_lsl_pull,
     "acquisition": _rows_acquisition,
-    "calibration": _rows_calibration,
+    "decoding": _rows_decoding,
+    "refusals": _rows_refusals,
     "gui": _rows_gui,
     "soak": _rows_soak,
 }

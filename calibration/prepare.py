@@ -29,7 +29,7 @@ from bci_app.signal.preprocess import summarize_rejections
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CalibrationData", "prepare_calibration", "rejection_advice"]
+__all__ = ["CalibrationData", "prepare_calibration", "rejection_advice", "cue_trials"]
 
 _PEAK = re.compile(r"^amplitude \([^:]+: (?P<uv>[0-9.]+) µV\)$")
 
@@ -191,3 +191,23 @@ def prepare_calibration(
         logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
     return CalibrationData(model, meta, classes, spec, trials.data[keep], trials.labels[keep], rejected, rejections,
                            tuple(repaired), readmitted, int(len(keep)))
+
+
+def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: float,
+               n_times: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every cue window of ``classes`` in ``sources`` (paths or recordings), finalized with ``spec``
+    (a calibration's repair and alignment), none rejected: the trials an online test scores.
+    Returns ``(X (n, n_chans, n_times) float32, y (n,) indices into classes)``."""
+    from bci_app.io.recording import Recording, read_recording
+    from calibration.data import preset_for
+    from calibration.epochs import epochs_for_model
+
+    classes = list(classes)
+    xs, ys = [], []
+    for src in sources:
+        rec = src if isinstance(src, Recording) else read_recording(src)
+        ep = epochs_for_model(rec, spec, None, tmin, tmin + n_times / spec.sfreq, preset_for(rec.path))
+        mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
+        xs.append(ep.data[mine])
+        ys += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
+    return np.concatenate(xs), np.asarray(ys, dtype=np.int64)

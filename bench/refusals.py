@@ -1,0 +1,77 @@
+"""Who is refused a decoder: every EEGMMIDB person, each left/right run as the calibration, each base.
+
+Runs the one ``CalibrationJob`` (as ``bci-app calibrate``: bad-channel repair, artifact handling,
+fine-tuning, gate) on run 4, 8 and 12 of every person in the data folder with each shipped base, and
+counts refusals (a ``CalibrationError``: no decoder), repaired channels and trials kept despite
+artifacts. Refusal depends on the data, not on which people a base saw, so the shipped bases are used.
+Prints JSON.
+
+    python bench/refusals.py [--bases sensorimotor16] [--subjects S001 S004] [--runs 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bci_app.config import load_config  # noqa: E402
+from bci_app.errors import CalibrationError  # noqa: E402
+from bci_app.models.pretrained import list_base_models  # noqa: E402
+from calibration.data import eegmmidb_files  # noqa: E402
+from calibration.job import CalibrationJob  # noqa: E402
+
+DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bases", nargs="*", default=None, help="default: every shipped base")
+    ap.add_argument("--subjects", nargs="*", default=None)
+    ap.add_argument("--runs", nargs="*", type=int, default=[4, 8, 12])
+    ap.add_argument("--config", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    if not (DATA / "S001").is_dir():
+        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+        return 0
+    config = load_config(args.config)
+    files = eegmmidb_files([DATA], runs=tuple(args.runs))
+    people = [s.upper() for s in args.subjects] if args.subjects else sorted(files)
+    bases = args.bases or list_base_models()
+    out: dict = {"benchmark": "refusals", "runs": args.runs, "people": len(people), "bases": {}}
+    for base in bases:
+        refused, repaired, readmitted, n = [], {}, 0, 0
+        t0 = time.perf_counter()
+        for person in people:
+            for path in [p for p in files.get(person, []) if int(p.stem[-2:]) in args.runs]:
+                n += 1
+                try:
+                    outcome = CalibrationJob([path], config, base=base).run_to_end()
+                except CalibrationError as exc:
+                    refused.append({"file": path.name, "reason": str(exc)})
+                    continue
+                if outcome.data.repaired:
+                    repaired[path.name] = list(outcome.data.repaired)
+                readmitted += outcome.data.readmitted
+        out["bases"][base] = {"calibrations": n, "refused": len(refused), "refusals": refused,
+                              "repaired": repaired, "readmitted_trials": readmitted,
+                              "seconds": round(time.perf_counter() - t0, 1)}
+        print(f"{base}: {n} calibrations, {len(refused)} refused, {len(repaired)} with repaired channels, "
+              f"{readmitted} trials kept despite artifacts", file=sys.stderr, flush=True)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
