@@ -1,6 +1,6 @@
 """``bci-app evaluate`` on a real shared subject: calibrate on run 4, decode runs 8 + 12 through the
-online decoder; above chance, and at chance with the calibration labels shuffled; same seed → same
-JSON. Uses a shipped fold base that never saw the subject."""
+online decoder; above chance, and at chance with the calibration labels shuffled (gate off; with the
+gate on, the base is kept); same seed → same JSON. Uses a shipped fold base that never saw the subject."""
 
 from __future__ import annotations
 
@@ -46,10 +46,16 @@ def test_evaluate_real_subject_above_chance_and_shuffled_at_chance(eegmmidb_dir,
     again = _evaluate(eegmmidb_dir, tmp_path, "again")
     assert again["trials"] == report["trials"]  # same seed, same decisions
 
-    shuffled = [_evaluate(eegmmidb_dir, tmp_path, f"shuffled{s}", "--shuffle-labels", str(s))["accuracy"]
-                for s in (1, 2, 3)]
     # Shuffled calibration labels must not keep the accuracy: the pipeline cannot peek at test labels.
-    # (With a strong base, a shuffled calibration can also push the adapter *below* chance; what it
-    # must never do is stay near the real figure.)
+    # Without the gate the adapter learns the shuffled labels (with a strong base it can also fall
+    # *below* chance; what it must never do is stay near the real figure) ...
+    no_gate = tmp_path / "no-gate.yaml"
+    no_gate.write_text("finetune:\n  gate: false\n", encoding="utf-8")
+    shuffled = [_evaluate(eegmmidb_dir, tmp_path, f"shuffled{s}", "--shuffle-labels", str(s), "--config",
+                          str(no_gate))["accuracy"] for s in (1, 2, 3)]
     assert sum(shuffled) / 3 < 0.6
     assert sum(shuffled) / 3 < report["accuracy"] - 0.2
+    # ... and with the gate (the default) the adapter of shuffled labels does not cross-validate
+    # better than the base, so the base is kept
+    gated = _evaluate(eegmmidb_dir, tmp_path, "shuffled-gated", "--shuffle-labels", "1")
+    assert gated["chosen"] == "base" and gated["gate"]["cv_accuracy_adapted"] <= gated["gate"]["cv_accuracy_base"]
