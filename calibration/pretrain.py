@@ -64,6 +64,8 @@ class PretrainOptions:
     noise_std: float = 0.1
     scale_range: float = 0.2
     extra_runs: bool = False
+    #: ship all four classes (left hand, right hand, both hands, feet; runs 4-14) instead of left/right
+    four_class: bool = False
     folds: int = 0
     exclude_subjects: list[str] = field(default_factory=list)
 
@@ -84,7 +86,17 @@ class PretrainOptions:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return ALL_CLASSES if self.extra_runs else SHIPPED_CLASSES
+        """Classes the network is trained on."""
+        return ALL_CLASSES if self.extra_runs or self.four_class else SHIPPED_CLASSES
+
+    @property
+    def shipped_classes(self) -> tuple[str, ...]:
+        """Classes of the shipped model (its heads keep only these rows)."""
+        return ALL_CLASSES if self.four_class else SHIPPED_CLASSES
+
+    @property
+    def runs(self) -> tuple[int, ...]:
+        return (4, 6, 8, 10, 12, 14) if self.extra_runs or self.four_class else LR_RUNS
 
 
 # ------------------------------------------------------------------------------------ distributed
@@ -231,30 +243,34 @@ def train(ep: Epochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: st
 
 
 def to_shipped(model: ATCNet, opts: PretrainOptions) -> ATCNet:
-    """The left/right model: a copy whose heads keep only the first two class rows."""
-    if model.n_outputs == len(SHIPPED_CLASSES):
+    """The shipped model: a copy whose heads keep only the rows of ``opts.shipped_classes`` (the first
+    ones: left/right, or all four)."""
+    keep = len(opts.shipped_classes)
+    if model.n_outputs == keep:
         return model
-    hp = dict(model.hparams, n_outputs=len(SHIPPED_CLASSES))
+    hp = dict(model.hparams, n_outputs=keep)
     out = ATCNet(**hp)
     state = model.state_dict()
     for key, value in list(state.items()):
         if key.startswith("dense") and key.split(".")[-1] in ("weight", "bias"):
-            state[key] = value[: len(SHIPPED_CLASSES)].clone()
+            state[key] = value[:keep].clone()
     out.load_state_dict(state)
     return out.eval()
 
 
 @torch.no_grad()
 def evaluate_subjects(model: ATCNet, ep: Epochs, opts: PretrainOptions) -> dict[str, float]:
-    """Left/right accuracy per subject on its runs 4/8/12, aligned with its own unlabeled trials."""
-    ep = ep.select(np.isin(ep.y, SHIPPED_CLASSES) & np.isin(ep.run, LR_RUNS))
+    """Accuracy per subject over the shipped classes (left/right: runs 4/8/12; four classes: every
+    imagery run), aligned with its own unlabeled trials."""
+    classes = opts.shipped_classes
+    ep = ep.select(np.isin(ep.y, classes) & np.isin(ep.run, opts.runs if opts.four_class else LR_RUNS))
     aligned = prepare_subjects(ep, opts)
     out: dict[str, float] = {}
     model.eval()
     for subject, Xs in aligned.items():
-        ys = np.array([SHIPPED_CLASSES.index(c) for c in ep.y[ep.subject == subject]])
+        ys = np.array([classes.index(c) for c in ep.y[ep.subject == subject]])
         xb = _crops(torch.from_numpy(Xs), torch.full((len(Xs),), opts.start), opts.n_times)
-        logits = model(xb)[:, : len(SHIPPED_CLASSES)]
+        logits = model(xb)[:, : len(classes)]
         out[subject] = float((logits.argmax(1).numpy() == ys).mean())
     return out
 
@@ -277,7 +293,7 @@ def model_metadata(opts: PretrainOptions, *, hashes: dict[str, str], subjects: l
                    world_size: int, excluded: list[str] | None = None) -> dict[str, Any]:
     spec = base_spec(sfreq=opts.sfreq, ch_names=opts.ch_names)
     return {
-        "classes": list(SHIPPED_CLASSES),
+        "classes": list(opts.shipped_classes),
         "ch_names": list(opts.ch_names),
         "sfreq": opts.sfreq,
         "n_times": opts.n_times,
@@ -309,7 +325,7 @@ def pretrain(data_dirs: list[str | Path], out: str | Path, opts: PretrainOptions
     ctx = init_distributed()
     command = portable_command(command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]])
     t0 = time.perf_counter()
-    runs = (4, 6, 8, 10, 12, 14) if opts.extra_runs else LR_RUNS
+    runs = opts.runs
     ep, hashes = load_eegmmidb(list(data_dirs), runs=runs, spec=base_spec(sfreq=opts.sfreq), cache_dir=cache_dir)
     ep = ep.pick_channels(opts.ch_names)
     excluded = sorted(s.upper() for s in opts.exclude_subjects)

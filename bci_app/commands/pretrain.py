@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-alignment", action="store_true", help="disable per-subject Euclidean alignment")
     parser.add_argument("--no-augment", action="store_true", help="disable crops, scaling and noise")
     parser.add_argument("--extra-runs", action="store_true", help="add runs 6/10/14 (both_hands, feet) as extra classes")
+    parser.add_argument("--four-class", action="store_true",
+                        help="ship a 4-class model (left hand, right hand, both hands, feet; runs 4-14)")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cache", default=None, metavar="DIR", help="cache preprocessed epochs (.npz) here")
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     opts = PretrainOptions(
         montage=args.montage, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         seed=args.seed, tmin=args.tmin, window_s=args.window, euclidean_alignment=not args.no_alignment,
-        augment=not args.no_augment, extra_runs=args.extra_runs, folds=args.folds,
+        augment=not args.no_augment, extra_runs=args.extra_runs, four_class=args.four_class, folds=args.folds,
         exclude_subjects=_excluded(args),
     )
     validation = pretrain(args.data, args.out, opts, cache_dir=args.cache, save_folds=args.save_folds,
