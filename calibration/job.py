@@ -120,7 +120,8 @@ class CalibrationOutcome:
     def summary(self) -> str:
         """One paragraph for the operator: trials, repairs, what was installed and why."""
         rep = self.data.report()
-        parts = [f"{rep['n_trials']} calibration trials ({', '.join(f'{c}: {n}' for c, n in rep['n_trials_per_class'].items())})"]
+        parts = [str(self.metadata.get("base_choice", "")),
+                 f"{rep['n_trials']} calibration trials ({', '.join(f'{c}: {n}' for c, n in rep['n_trials_per_class'].items())})"]
         if rep["repaired_channels"]:
             parts.append(f"repaired channels: {', '.join(rep['repaired_channels'])}")
         if rep["readmitted_trials"]:
@@ -129,7 +130,7 @@ class CalibrationOutcome:
             parts.append(self.gate.reason)
         elif self.chosen.startswith("base"):
             parts.append("LoRA disabled: the base with this person's alignment")
-        return "; ".join(parts)
+        return "; ".join(p for p in parts if p)
 
     def save(self, path: str | Path) -> Path:
         """Write the adapter (``.safetensors`` + ``.json`` with the full metadata)."""
@@ -144,7 +145,9 @@ class CalibrationJob:
     ``sources``: file paths or in-memory recordings (the session's). The base is ``model``/``meta``
     (a fresh base: adapters are added to it) or loaded from ``base`` (default ``config.model.base``).
     ``labels`` (tests and controls: e.g. permuted labels) replaces the labels of the prepared trials;
-    ``full`` trains every weight instead of LoRA (benchmark comparison). ``run()`` yields
+    ``full`` trains every weight instead of LoRA (benchmark comparison). ``classes`` (a paradigm's,
+    e.g. ``config.paradigm.classes``): the base is chosen to decode them (``base_for_classes``: a
+    4-class base when ``feet`` is cued) and restricted to them. ``run()`` yields
     :class:`~calibration.finetune.Progress` per epoch and returns a :class:`CalibrationOutcome`;
     ``cancel`` stops it between batches. Preparation runs inside ``run()``, so a caller can start the
     job on a worker thread without blocking.
@@ -153,12 +156,14 @@ class CalibrationJob:
     def __init__(self, sources: Sequence[Any], config: Any, *, base: str | Path | None = None,
                  model: nn.Module | None = None, meta: dict[str, Any] | None = None, preset: str | None = None,
                  name: str | None = None, labels: Callable[[np.ndarray], np.ndarray] | None = None,
-                 full: bool = False) -> None:
+                 full: bool = False, classes: Sequence[str] | None = None) -> None:
         self.sources, self.config, self.preset = list(sources), config, preset
         self.base = str(base if base is not None else config.model.base)
         self.model, self.meta = model, meta
         self.name = name or f"{Path(self.base).name}+lora"
         self.labels, self.full = labels, full
+        self.classes = list(classes) if classes is not None else None
+        self.base_choice = f"base {self.base}"
         self.cancel = threading.Event()
         self.outcome: CalibrationOutcome | None = None
 
@@ -171,7 +176,8 @@ class CalibrationJob:
 
         cfg = self.config
         t0 = time.perf_counter()
-        data = prepare_calibration(self.sources, cfg, self.base, model=self.model, meta=self.meta, preset=self.preset)
+        model, meta = self._load_base()
+        data = prepare_calibration(self.sources, cfg, self.base, model=model, meta=meta, preset=self.preset)
         model = data.model
         y = data.y if self.labels is None else np.asarray(self.labels(data.y), dtype=np.int64)
         t_prep = time.perf_counter()
@@ -212,6 +218,20 @@ class CalibrationJob:
         logger.info("calibration: %s", self.outcome.summary())
         return self.outcome
 
+    def _load_base(self) -> tuple[nn.Module, dict[str, Any]]:
+        """The base (given, or loaded and chosen for ``classes``), restricted to ``classes``."""
+        from bci_app.models.pretrained import base_for_classes, load_base_model, restrict_classes
+
+        if self.model is not None and self.meta is not None:
+            model, meta = self.model, self.meta
+        else:
+            if self.classes:
+                self.base, self.base_choice = base_for_classes(self.base, self.classes)
+            model, meta = load_base_model(self.base)
+        if self.classes:
+            model, meta = restrict_classes(model, meta, self.classes)
+        return model, meta
+
     def run_to_end(self, on_progress: Callable[[Progress], None] | None = None) -> CalibrationOutcome:
         """Run the job on this thread; ``on_progress`` gets every :class:`Progress`."""
         gen = self.run()
@@ -237,6 +257,7 @@ class CalibrationJob:
             "window": dict(data.meta.get("window", {})),
             "preprocessing": data.spec.to_dict(),
             "base_model": self.base,
+            "base_choice": self.base_choice,
             "calibration_files": files,
             **data.report(),
             "n_trials": int(len(y)),

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from bci_app.errors import TrainingError
 from bci_app.models import ATCNet, save_model
+from bci_app.models.atcnet import select_outputs
 from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_8, SENSORIMOTOR_16
 from calibration.data import ALL_CLASSES, LR_RUNS, Epochs, alignment_for, base_spec, load_eegmmidb
 
@@ -246,16 +247,7 @@ def to_shipped(model: ATCNet, opts: PretrainOptions) -> ATCNet:
     """The shipped model: a copy whose heads keep only the rows of ``opts.shipped_classes`` (the first
     ones: left/right, or all four)."""
     keep = len(opts.shipped_classes)
-    if model.n_outputs == keep:
-        return model
-    hp = dict(model.hparams, n_outputs=keep)
-    out = ATCNet(**hp)
-    state = model.state_dict()
-    for key, value in list(state.items()):
-        if key.startswith("dense") and key.split(".")[-1] in ("weight", "bias"):
-            state[key] = value[:keep].clone()
-    out.load_state_dict(state)
-    return out.eval()
+    return model if model.n_outputs == keep else select_outputs(model, range(keep))
 
 
 @torch.no_grad()

@@ -38,7 +38,7 @@ def load_adapted(adapter: Path):
     """(DecoderModel, adapter metadata) from an adapter whose JSON names its base model."""
     from bci_app.errors import ModelError
     from bci_app.models.lora import load_adapter, read_adapter_metadata
-    from bci_app.models.pretrained import load_base_model
+    from bci_app.models.pretrained import load_base_model, restrict_classes
     from bci_app.online.decoder import DecoderModel
     from bci_app.signal.preprocess import PreprocessingSpec
 
@@ -46,7 +46,8 @@ def load_adapted(adapter: Path):
     for key in ("base_model", "classes", "preprocessing"):
         if key not in info:
             raise ModelError(f"adapter {adapter} lacks {key!r} in its metadata; it was not saved by bci-app calibration")
-    model, _ = load_base_model(info["base_model"])
+    model, meta = load_base_model(info["base_model"])
+    model, _ = restrict_classes(model, meta, info["classes"])
     load_adapter(model, adapter)
     model.eval()
     spec = PreprocessingSpec.from_dict(info["preprocessing"])

@@ -44,7 +44,8 @@ def default_training_factory(session):
     and the gate all happen when the session's worker thread iterates the job."""
     from calibration.job import CalibrationJob
 
-    job = CalibrationJob([session.calibration_data], session.config, preset="gdf")
+    job = CalibrationJob([session.calibration_data], session.config, preset="gdf",
+                         classes=session.config.paradigm.classes)
     return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
 
 

@@ -26,6 +26,7 @@ inputs too short to leave ``n_windows`` pooled time steps; the temporal kernel i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -34,12 +35,27 @@ from torch.nn import functional as F
 
 from bci_app.errors import ModelError
 
-__all__ = ["ATCNet", "count_parameters"]
+__all__ = ["ATCNet", "count_parameters", "select_outputs"]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter elements of ``model`` (only those with ``requires_grad`` if asked)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def select_outputs(model: "ATCNet", rows: Sequence[int]) -> "ATCNet":
+    """A copy of ``model`` whose classification heads keep only output ``rows`` (in that order):
+    e.g. a 4-class base restricted to the classes a paradigm cues. Returns an eval-mode model."""
+    rows = [int(r) for r in rows]
+    if not rows or min(rows) < 0 or max(rows) >= model.n_outputs or len(set(rows)) != len(rows):
+        raise ModelError(f"select_outputs: rows {rows} must be distinct indices below {model.n_outputs}")
+    out = ATCNet(**dict(model.hparams, n_outputs=len(rows)))
+    state = model.state_dict()
+    for key, value in list(state.items()):
+        if key.startswith("dense") and key.split(".")[-1] in ("weight", "bias"):
+            state[key] = value[rows].clone()
+    out.load_state_dict(state)
+    return out.eval()
 
 
 def _scaled_pools(n_times: int, pool1: int, pool2: int, n_windows: int) -> tuple[int, int]:

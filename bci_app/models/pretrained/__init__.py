@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
@@ -21,7 +22,8 @@ from bci_app.errors import ModelError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 
-__all__ = ["PRETRAINED_DIR", "list_base_models", "load_base_model", "base_model_path", "fold_base_for"]
+__all__ = ["PRETRAINED_DIR", "list_base_models", "load_base_model", "base_model_path", "fold_base_for",
+           "base_for_classes", "restrict_classes"]
 
 
 def list_base_models(include_folds: bool = False) -> list[str]:
@@ -66,3 +68,50 @@ def fold_base_for(subject: str, name: str = "default") -> str:
         if subject.upper() in meta.get("excluded_subjects", []):
             return fold
     raise ModelError(f"no shipped fold base of {name!r} excludes subject {subject}; use the full base or pretrain folds.")
+
+
+def _metadata(name_or_path: str | Path) -> dict[str, Any]:
+    path = Path(f"{base_model_path(name_or_path)}.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["metadata"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"base model metadata {path} is unreadable ({exc}); restore the file") from exc
+
+
+def base_for_classes(name: str | Path, classes: Sequence[str]) -> tuple[str, str]:
+    """The base that decodes ``classes``: ``name`` when its classes cover them, else the shipped base
+    on the same channels with the fewest classes that covers them (e.g. ``sensorimotor16_4class``
+    for a paradigm that cues ``feet``). Returns ``(base, reason)``; raises :class:`ModelError` when
+    no shipped base decodes those classes on those channels."""
+    meta = _metadata(name)
+    wanted = [str(c) for c in classes]
+    if set(wanted) <= set(meta["classes"]):
+        return str(name), f"base {name} decodes {', '.join(meta['classes'])}"
+    candidates = []
+    for other in list_base_models():
+        m = _metadata(other)
+        if m["ch_names"] == meta["ch_names"] and set(wanted) <= set(m["classes"]):
+            candidates.append((len(m["classes"]), other))
+    if not candidates:
+        raise ModelError(
+            f"base {name} decodes {meta['classes']} and no shipped base on its channels decodes {wanted}; "
+            "change paradigm.classes or pretrain a base with those classes."
+        )
+    chosen = sorted(candidates)[0][1]
+    return chosen, (f"the paradigm cues {', '.join(wanted)}, which base {name} does not decode "
+                    f"({', '.join(meta['classes'])}); using {chosen} on the same channels")
+
+
+def restrict_classes(model: nn.Module, meta: dict[str, Any], classes: Sequence[str]) -> tuple[nn.Module, dict[str, Any]]:
+    """``(model, meta)`` decoding only ``classes`` (heads keep those rows, in that order); unchanged
+    when the classes are already the base's."""
+    from bci_app.models.atcnet import select_outputs
+
+    wanted = [str(c) for c in classes]
+    if wanted == list(meta["classes"]):
+        return model, meta
+    missing = [c for c in wanted if c not in meta["classes"]]
+    if missing:
+        raise ModelError(f"the base decodes {meta['classes']}, not {missing}")
+    rows = [list(meta["classes"]).index(c) for c in wanted]
+    return select_outputs(model, rows), {**meta, "classes": wanted, "base_classes": list(meta["classes"])}
