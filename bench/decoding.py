@@ -1,7 +1,8 @@
 """Decoding benchmark on people the base never saw, through the user's code path.
 
 For every person of a group (``calibration/split.py``): calibrate on run 4 (15 trials) and decode
-runs 8 + 12 (30 trials) exactly as ``bci-app evaluate`` does (the one ``CalibrationJob``: preparation
+runs 8 + 12 (30 trials) (``--classes 4``: runs 4 + 6 / 8 + 10 + 12 + 14 with the 4-class base)
+exactly as ``bci-app evaluate`` does (the one ``CalibrationJob``: preparation
 with bad-channel repair and artifact handling, fine-tuning, the gate; then the online ``Decoder`` on
 the played files and the online scoring rule). Methods, side by side on the same trials:
 
@@ -52,7 +53,9 @@ DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" /
 ONLINE_METHODS = ("base_unadapted", "lora_dense", "lora_msa", "lora_dense_msa", "full", "gated")
 OFFLINE_METHODS = ("ts_lr", "csp_lda", "xsubj_riemann")
 METHODS = ONLINE_METHODS + OFFLINE_METHODS
-CALIB_RUN, TEST_RUNS = 4, (8, 12)
+#: (calibration runs, test runs, base family suffix) per number of classes: left/right hand on runs
+#: 4 / 8 + 12; four classes (+ both hands, feet) on runs 4 + 6 / 8 + 10 + 12 + 14
+PROTOCOLS = {2: ((4,), (8, 12), ""), 4: ((4, 6), (8, 10, 12, 14), "_4class")}
 BOOTSTRAP = 10_000
 
 
@@ -78,20 +81,28 @@ def run_path(subject: str, run: int) -> Path:
     return DATA / subject / f"{subject}R{run:02d}.edf"
 
 
-def person_trials(subject: str, config: AppConfig, base: str):
-    """All prepared left/right trials of runs 4/8/12 of one person (own alignment), for the
+def protocol_text(n_classes: int) -> str:
+    calib_runs, test_runs, _ = PROTOCOLS[n_classes]
+    return (f"{n_classes} classes, calibration run{'s' if len(calib_runs) > 1 else ''} "
+            f"{' + '.join(map(str, calib_runs))}, test runs {' + '.join(map(str, test_runs))}")
+
+
+def person_trials(subject: str, config: AppConfig, base: str, runs: tuple[int, ...]):
+    """All prepared trials of the base's classes in ``runs`` of one person (own alignment), for the
     cross-subject baseline: (X, y)."""
     from calibration.prepare import prepare_calibration
 
-    data = prepare_calibration([run_path(subject, r) for r in (CALIB_RUN, *TEST_RUNS)], config, base)
+    data = prepare_calibration([run_path(subject, r) for r in runs], config, base)
     return data.X, data.y
 
 
-def bench_person(subject: str, base: str, config: AppConfig, methods: list[str], others: dict) -> dict:
+def bench_person(subject: str, base: str, config: AppConfig, methods: list[str], others: dict,
+                 n_classes: int) -> dict:
     from calibration.baselines import BASELINES, CrossSubjectTSLR
 
-    calib = [run_path(subject, CALIB_RUN)]
-    tests = [run_path(subject, r) for r in TEST_RUNS]
+    calib_runs, test_runs, _ = PROTOCOLS[n_classes]
+    calib = [run_path(subject, r) for r in calib_runs]
+    tests = [run_path(subject, r) for r in test_runs]
     row: dict = {"base": base}
     outcome = None
     for method in [m for m in methods if m in ONLINE_METHODS]:
@@ -100,7 +111,7 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
         try:
             outcome = calibrate(calib, cfg, base, full=full)
         except CalibrationError as exc:  # a refused person scores chance and is counted
-            row[method] = {"accuracy": 0.5, "refused": str(exc)}
+            row[method] = {"accuracy": 1.0 / n_classes, "refused": str(exc)}
             continue
         calib_s = time.perf_counter() - t0
         report = evaluate_outcome(outcome, tests, cfg)
@@ -183,7 +194,8 @@ def markdown(result: dict) -> str:
 
 def update_readme(result: dict) -> None:
     group = result["group"]
-    begin, end = f"<!-- decoding-{group}:begin -->", f"<!-- decoding-{group}:end -->"
+    tag = group if result["n_classes"] == 2 else f"{group}-{result['n_classes']}class"
+    begin, end = f"<!-- decoding-{tag}:begin -->", f"<!-- decoding-{tag}:end -->"
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
     if begin not in text or end not in text:
@@ -192,7 +204,7 @@ def update_readme(result: dict) -> None:
     notes = [f"Written by `python bench/decoding.py --group {group} --readme` on {result['when']}: "
              f"{len(result['people'])} people, base `{result['base']}`"
              + (" fold models" if group == "dev" else " (trained on the development group only)")
-             + f", calibration run {CALIB_RUN} (15 trials), test runs 8 + 12 (30 trials)."
+             + f", {protocol_text(result['n_classes'])}."
              + " (A)/(B): the gate installed the adapter / kept the base."]
     for key, label in (("gated_minus_base_unadapted", "gated − unadapted"), ("gated_minus_ts_lr", "gated − TS+LR"),
                        ("lora_dense_minus_base_unadapted", "LoRA dense (no gate) − unadapted")):
@@ -215,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group", choices=["dev", "final"], default="dev")
     ap.add_argument("--subjects", nargs="*", default=None, help="a subset of the group's people")
     ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
-    ap.add_argument("--base", default=None, help="shipped base family (default: config model.base)")
+    ap.add_argument("--base", default=None, help="shipped base family (default: config model.base, with "
+                                                 "_4class for --classes 4)")
+    ap.add_argument("--classes", type=int, choices=sorted(PROTOCOLS), default=2,
+                    help="2: left/right hand (runs 4 / 8 + 12); 4: + both hands, feet (runs 4 + 6 / 8-14)")
     ap.add_argument("--config", default=None)
     ap.add_argument("--out", default=None, help="JSON file (default bench/results-decoding-<group>.json "
                                                 "for a whole-group run)")
@@ -226,9 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
         return 0
     config = load_config(args.config)
-    family = args.base or config.model.base
+    calib_runs, test_runs, suffix = PROTOCOLS[args.classes]
+    family = args.base or f"{config.model.base}{suffix}"
     available = [s for s, files in eegmmidb_files([DATA]).items()
-                 if all(run_path(s, r) in files for r in (CALIB_RUN, *TEST_RUNS))]
+                 if all(run_path(s, r) in files for r in (*calib_runs, *test_runs))]
     dev, final = split_people(available)
     group = dev if args.group == "dev" else final
     people = [s.upper() for s in args.subjects] if args.subjects else group
@@ -245,21 +261,23 @@ def main(argv: list[str] | None = None) -> int:
     others = {}
     if "xsubj_riemann" in args.methods:
         for p in dev:
-            others[p] = person_trials(p, config, family)
+            others[p] = person_trials(p, config, fold_base_for(p, family), (*calib_runs, *test_runs))
             print(f"cross-subject data: {p} {len(others[p][1])} trials", file=sys.stderr, flush=True)
     rows = {}
     for p in people:
         t0 = time.perf_counter()
-        rows[p] = bench_person(p, bases[p], config, args.methods, others)
+        rows[p] = bench_person(p, bases[p], config, args.methods, others, args.classes)
         print(f"{p} ({time.perf_counter() - t0:.0f} s): " + ", ".join(
             f"{k} {v['accuracy']:.2f}" for k, v in rows[p].items() if isinstance(v, dict)), file=sys.stderr, flush=True)
     result = {"benchmark": "decoding", "group": args.group, "base": family, "people": rows,
+              "n_classes": args.classes, "protocol": protocol_text(args.classes),
               "split": {"development": dev, "final": final, "rule": "calibration/split.py"},
               "when": time.strftime("%Y-%m-%d %H:%M %Z"), "torch_threads": 1,
               "config": {"lora": config.lora.model_dump(), "finetune": config.finetune.model_dump()},
               "summary": summarize(rows)}
     text = json.dumps(result, indent=2)
-    out = args.out or (ROOT / "bench" / f"results-decoding-{args.group}.json" if not args.subjects else None)
+    tag = args.group if args.classes == 2 else f"{args.group}-{args.classes}class"
+    out = args.out or (ROOT / "bench" / f"results-decoding-{tag}.json" if not args.subjects else None)
     if out:
         Path(out).write_text(text + "\n", encoding="utf-8")
     if args.readme:
