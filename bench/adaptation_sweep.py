@@ -7,7 +7,8 @@ every cue window of runs 8 + 12 (the fixed window after the cue; faster than the
 touched here. Prints JSON: per recipe, mean accuracy of unadapted / adapter / gated and the adapter's
 wins and losses against the base.
 
-    python bench/adaptation_sweep.py [--recipes default no_val_30] [--subjects S001 S002]
+    python bench/adaptation_sweep.py [--recipes default no_val_30] [--subjects S001 S002] [--readme]
+    python bench/adaptation_sweep.py --render bench/results-adaptation-sweep.json --readme
 """
 
 from __future__ import annotations
@@ -55,13 +56,47 @@ def configure(base: AppConfig, recipe: str, gate: bool) -> AppConfig:
     return cfg
 
 
+def markdown(result: dict) -> str:
+    lines = ["| recipe (finetune settings) | unadapted | adapter (gate off) | gated | adapter better / worse "
+             "than the base | gate chose the adapter |", "|---|---|---|---|---|---|"]
+    for recipe, v in result["summary"].items():
+        settings = ", ".join(f"{k} {val}" for k, val in v["settings"].items()) or "config defaults"
+        lines.append(f"| `{recipe}` ({settings}) | {v['unadapted']:.3f} | {v['adapter']:.3f} | {v['gated']:.3f} | "
+                     f"{v['adapter_wins']} / {v['adapter_losses']} | {v['gate_chose_adapter']} of "
+                     f"{len(result['people'])} |")
+    return "\n".join(lines)
+
+
+def update_readme(result: dict) -> None:
+    begin, end = "<!-- adaptation-sweep:begin -->", "<!-- adaptation-sweep:end -->"
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise SystemExit(f"README.md lacks the {begin} ... {end} markers")
+    before, rest = text.split(begin, 1)
+    _, after = rest.split(end, 1)
+    note = (f"Written by `python bench/adaptation_sweep.py --readme`: {len(result['people'])} development people, "
+            f"fold bases of `{result['base']}`, run 4 calibrates, cue windows of runs 8 + 12 scored.")
+    readme.write_text(f"{before}{begin}\n{note}\n\n{markdown(result)}\n{end}{after}", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
     ap.add_argument("--subjects", nargs="*", default=None)
     ap.add_argument("--base", default=None)
     ap.add_argument("--config", default=None)
+    ap.add_argument("--out", default=None, help="JSON file (default bench/results-adaptation-sweep.json "
+                                                "for a whole-group run)")
+    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = ap.parse_args(argv)
+    if args.render:
+        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
+        if args.readme:
+            update_readme(result)
+        print(markdown(result))
+        return 0
     torch.set_num_threads(1)
     config = load_config(args.config)
     family = args.base or config.model.base
@@ -97,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
                            "adapter_wins": int((a > u).sum()), "adapter_losses": int((a < u).sum()),
                            "gate_chose_adapter": sum(v["chosen"] == "adapted" for v in per.values()),
                            "settings": RECIPES[recipe]}
-    print(json.dumps({"benchmark": "adaptation_sweep", "group": "dev", "people": people, "base": family,
-                      "summary": summary, "rows": rows}, indent=2))
+    result = {"benchmark": "adaptation_sweep", "group": "dev", "people": people, "base": family,
+              "summary": summary, "rows": rows}
+    text = json.dumps(result, indent=2)
+    out = args.out or (ROOT / "bench" / "results-adaptation-sweep.json" if not args.subjects else None)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    if args.readme:
+        update_readme(result)
+    print(text)
     return 0
 
 
