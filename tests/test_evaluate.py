@@ -59,3 +59,25 @@ def test_evaluate_real_subject_above_chance_and_shuffled_at_chance(eegmmidb_dir,
     # better than the base, so the base is kept
     gated = _evaluate(eegmmidb_dir, tmp_path, "shuffled-gated", "--shuffle-labels", "1")
     assert gated["chosen"] == "base" and gated["gate"]["cv_accuracy_adapted"] <= gated["gate"]["cv_accuracy_base"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_evaluate_four_classes_on_runs_4_6_then_8_10(eegmmidb_dir, tmp_path):
+    """Four classes (left hand, right hand, both hands, feet): calibrate on runs 4 + 6, decode 8 + 10
+    online with the 4-class fold base that never saw S001."""
+    from bci_app.errors import ModelError
+    from bci_app.models.pretrained import fold_base_for
+
+    try:
+        base = fold_base_for("S001", "sensorimotor16_4class")
+    except ModelError as exc:
+        pytest.skip(f"no 4-class fold base excludes S001: {exc}")
+    d = eegmmidb_dir / "S001"
+    out = tmp_path / "four.json"
+    assert main(["evaluate", "--calib", str(d / "S001R04.edf"), str(d / "S001R06.edf"),
+                 "--test", str(d / "S001R08.edf"), str(d / "S001R10.edf"), "--base", base, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["n_calib_trials"] == 30 and report["n_test_trials"] == 30
+    assert sorted(report["per_class_recall"]) == ["both_hands", "feet", "left_hand", "right_hand"]
+    assert report["chosen"] in ("adapted", "base") and report["gate"]["folds"] >= 2
