@@ -81,3 +81,22 @@ def test_evaluate_four_classes_on_runs_4_6_then_8_10(eegmmidb_dir, tmp_path):
     assert report["n_calib_trials"] == 30 and report["n_test_trials"] == 30
     assert sorted(report["per_class_recall"]) == ["both_hands", "feet", "left_hand", "right_hand"]
     assert report["chosen"] in ("adapted", "base") and report["gate"]["folds"] >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_several_test_files_are_scored_as_each_alone(eegmmidb_dir):
+    """Each test file is decoded on its own clock span: no decision of one file may fall into a trial
+    of another (the scoring rule matches decisions to trials by time)."""
+    from bci_app.commands.evaluate import calibrate, evaluate_outcome
+    from bci_app.config import AppConfig
+
+    d = eegmmidb_dir / SUBJECT
+    config = AppConfig()
+    config.lora.enabled = False
+    outcome = calibrate([d / f"{SUBJECT}R04.edf"], config, _fold_base())
+    both = evaluate_outcome(outcome, [d / f"{SUBJECT}R08.edf", d / f"{SUBJECT}R12.edf"], config)
+    alone = [evaluate_outcome(outcome, [d / f"{SUBJECT}R{r}.edf"], config) for r in ("08", "12")]
+    assert [t["predicted"] for t in both["trials"]] == [t["predicted"] for a in alone for t in a["trials"]]
+    assert [t["n_decisions"] for t in both["trials"]] == [t["n_decisions"] for a in alone for t in a["trials"]]
+    assert both["accuracy"] == pytest.approx((alone[0]["accuracy"] * 15 + alone[1]["accuracy"] * 15) / 30)

@@ -46,8 +46,15 @@ def calibrate(paths, config, base: str, *, shuffle_seed: int | None = None, full
     return CalibrationJob(paths, config, base=base, labels=labels, full=full).run_to_end()
 
 
-def decode_file(path: Path, model, config):
-    """Play ``path`` through the decoder (manual clock); returns (predictions, trials, decoder)."""
+#: seconds of clock between two test files, so no decision of one file can fall into a trial of another
+FILE_SPACING_S = 60.0
+
+
+def decode_file(path: Path, model, config, *, start_s: float = 0.0):
+    """Play ``path`` through the decoder on a manual clock starting at ``start_s`` (seconds); returns
+    (predictions, trials, decoder, cue onsets in file seconds, the clock at the end). Decode several
+    files on disjoint clock spans (``start_s`` = previous end + :data:`FILE_SPACING_S`): the scoring
+    rule matches decisions to trials by time."""
     import numpy as np
 
     from bci_app.acquisition.file import StreamFile
@@ -61,7 +68,7 @@ def decode_file(path: Path, model, config):
     rec = read_recording(path)
     onsets, labels, classes, _ = find_cues(rec, preset_for(path), model.classes)
     durations = {round(m.timestamp, 6): m.duration for m in rec.markers}
-    clock = ManualClock(0.0)
+    clock = ManualClock(float(start_s))
     step = max(1, int(round(config.online.step_s * rec.sfreq)))
     stream = StreamFile(rec, speed=1.0, clock=clock, max_chunk=step, bufsize=30.0).connect()
     offset = float(rec.timestamps[0]) - 0.0  # StreamFile stamps sample i with t0 + (file time)
@@ -80,7 +87,7 @@ def decode_file(path: Path, model, config):
         start = t0 + float(onset) - offset
         trials.append(Trial(start, start + dur, classes[int(lab)]))
     stream.disconnect()
-    return preds, trials, dec, np.asarray(onsets)
+    return preds, trials, dec, np.asarray(onsets), clock()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,8 +117,10 @@ def evaluate_outcome(outcome, test_paths, config) -> dict:
 
     model, result = outcome.decoder_model, outcome.finetune
     all_preds, all_trials, per_file = [], [], []
+    start = 0.0
     for path in test_paths:
-        preds, trials, dec, _ = decode_file(path, model, config)
+        preds, trials, dec, _, end = decode_file(path, model, config, start_s=start)
+        start = end + FILE_SPACING_S
         all_preds += preds
         all_trials += trials
         per_file.append({"file": path.name, "n_trials": len(trials), "n_decisions": len(preds), "decoder": vars(dec.counters)})
