@@ -6,7 +6,7 @@ counts refusals (a ``CalibrationError``: no decoder), repaired channels and tria
 artifacts. Refusal depends on the data, not on which people a base saw, so the shipped bases are used.
 Prints JSON.
 
-    python bench/refusals.py [--bases sensorimotor16] [--subjects S001 S004] [--runs 4]
+    python bench/refusals.py [--bases sensorimotor16] [--subjects S001 S004] [--runs 4] [--readme]
 """
 
 from __future__ import annotations
@@ -34,12 +34,36 @@ from calibration.job import CalibrationJob  # noqa: E402
 DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 
 
+def markdown(result: dict) -> str:
+    lines = ["| base | calibrations | refused | with repaired channels | trials kept despite artifacts |",
+             "|---|---|---|---|---|"]
+    for base, v in result["bases"].items():
+        lines.append(f"| `{base}` | {v['calibrations']} | {v['refused']} | {len(v['repaired'])} | "
+                     f"{v['readmitted_trials']} |")
+    return "\n".join(lines)
+
+
+def update_readme(result: dict) -> None:
+    begin, end = "<!-- refusals:begin -->", "<!-- refusals:end -->"
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise SystemExit(f"README.md lacks the {begin} ... {end} markers")
+    before, rest = text.split(begin, 1)
+    _, after = rest.split(end, 1)
+    repaired = sorted({f"{f} ({', '.join(chs)})" for v in result["bases"].values() for f, chs in v["repaired"].items()})
+    note = (f"Written by `python bench/refusals.py --readme`: {result['people']} people × runs "
+            f"{'/'.join(map(str, result['runs']))}. Repaired: {'; '.join(repaired) or 'none'}.")
+    readme.write_text(f"{before}{begin}\n{note}\n\n{markdown(result)}\n{end}{after}", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bases", nargs="*", default=None, help="default: every shipped base")
     ap.add_argument("--subjects", nargs="*", default=None)
     ap.add_argument("--runs", nargs="*", type=int, default=[4, 8, 12])
     ap.add_argument("--config", default=None)
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if not (DATA / "S001").is_dir():
@@ -69,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                               "seconds": round(time.perf_counter() - t0, 1)}
         print(f"{base}: {n} calibrations, {len(refused)} refused, {len(repaired)} with repaired channels, "
               f"{readmitted} trials kept despite artifacts", file=sys.stderr, flush=True)
+    if args.readme:
+        update_readme(out)
     print(json.dumps(out, indent=2))
     return 0
 
