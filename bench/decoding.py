@@ -21,6 +21,7 @@ writes the table into README.md between ``<!-- decoding-<group>:begin/end -->``.
 
     python bench/decoding.py --group dev [--subjects S001 S002] [--methods gated ts_lr] [--out F]
     python bench/decoding.py --group final --readme      # the final test group: only ever scored
+    python bench/decoding.py --render bench/results-decoding-dev.json --readme   # table of a saved run
 """
 
 from __future__ import annotations
@@ -235,7 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="JSON file (default bench/results-decoding-<group>.json "
                                                 "for a whole-group run)")
     ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result (no decoding)")
     args = ap.parse_args(argv)
+    if args.render:
+        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
+        if args.readme:
+            update_readme(result)
+        print(markdown(result))
+        return 0
     torch.set_num_threads(1)
     if not (DATA / "S001").is_dir():
         print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
