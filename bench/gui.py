@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent  # bench/calibration.py must not shadow the calibration package
+_HERE = Path(__file__).resolve().parent  # a bench script must never shadow a package of the same name
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
@@ -118,7 +118,7 @@ def main() -> None:
     session = calibration_session(cfg, args.trials_per_class)
     cal_s = time.perf_counter() - t_cal
     t_prep = time.perf_counter()
-    job, to_model, cancel = default_training_factory(session)  # epochs, alignment, LoRA, job (UI thread today)
+    job, to_model, cancel = default_training_factory(session)  # builds the job only: it runs in the training thread
     prep_s = time.perf_counter() - t_prep
     n_trials = sum(m.value in ("769", "770") for m in session.calibration_data.markers)
     epochs: list = []
