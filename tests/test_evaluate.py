@@ -78,7 +78,7 @@ def test_evaluate_four_classes_on_runs_4_6_then_8_10(eegmmidb_dir, tmp_path):
     assert main(["evaluate", "--calib", str(d / "S001R04.edf"), str(d / "S001R06.edf"),
                  "--test", str(d / "S001R08.edf"), str(d / "S001R10.edf"), "--base", base, "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert report["n_calib_trials"] == 30 and report["n_test_trials"] == 30
+    assert 25 <= report["n_calib_trials"] <= 30 and report["n_test_trials"] == 30
     assert sorted(report["per_class_recall"]) == ["both_hands", "feet", "left_hand", "right_hand"]
     assert report["chosen"] in ("adapted", "base") and report["gate"]["folds"] >= 2
 

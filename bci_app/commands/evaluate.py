@@ -58,6 +58,7 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0):
     import numpy as np
 
     from bci_app.acquisition.file import StreamFile
+    from bci_app.errors import CalibrationError
     from bci_app.io.recording import read_recording
     from bci_app.online.decoder import Decoder
     from bci_app.online.scoring import Trial
@@ -66,7 +67,12 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0):
     from calibration.paradigm import ManualClock
 
     rec = read_recording(path)
-    onsets, labels, classes, _ = find_cues(rec, preset_for(path), model.classes)
+    onsets, labels, classes, _ = find_cues(rec, preset_for(path))  # this file's classes (e.g. run 8: left/right)
+    mine = np.isin(np.asarray(classes, dtype=object)[labels], model.classes) if len(labels) else np.zeros(0, bool)
+    if not mine.any():
+        raise CalibrationError(f"{path.name}: no cues of the model's classes {list(model.classes)} "
+                               f"(its cues are {list(classes)})")
+    onsets, labels = onsets[mine], labels[mine]
     durations = {round(m.timestamp, 6): m.duration for m in rec.markers}
     clock = ManualClock(float(start_s))
     step = max(1, int(round(config.online.step_s * rec.sfreq)))
