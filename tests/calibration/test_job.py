@@ -126,3 +126,19 @@ def test_cancel_stops_the_job_and_leaves_the_base(s001):
     with pytest.raises(TrainingCancelled):
         for _ in gen:
             pass
+
+
+def test_paradigm_classes_choose_and_restrict_the_base(eegmmidb_dir):
+    """A paradigm cueing feet gets the 4-class base on the same channels, restricted to its classes."""
+    from bci_app.models.pretrained import list_base_models
+
+    if "sensorimotor16_4class" not in list_base_models():
+        pytest.skip("4-class base not shipped")
+    d = eegmmidb_dir / "S001"
+    classes = ["left_hand", "right_hand", "feet"]
+    outcome = CalibrationJob([d / "S001R04.edf", d / "S001R06.edf"], AppConfig(), base="sensorimotor16",
+                             classes=classes).run_to_end()
+    assert outcome.metadata["base_model"] == "sensorimotor16_4class"
+    assert "feet" in outcome.metadata["base_choice"] and outcome.metadata["base_choice"] in outcome.summary()
+    assert outcome.decoder_model.classes == tuple(classes) and outcome.model.n_outputs == 3
+    assert set(np.unique(outcome.data.y)) == {0, 1, 2}
