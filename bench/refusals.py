@@ -1,7 +1,8 @@
 """Who is refused a decoder: every EEGMMIDB person, each left/right run as the calibration, each base.
 
 Runs the one ``CalibrationJob`` (as ``bci-app calibrate``: bad-channel repair, artifact handling,
-fine-tuning, gate) on run 4, 8 and 12 of every person in the data folder with each shipped base, and
+fine-tuning, gate) on run 4, 8 and 12 of every person in the data folder with each shipped base (a
+4-class base on runs 4 + 6, 8 + 10 and 12 + 14, where a person has them), and
 counts refusals (a ``CalibrationError``: no decoder), repaired channels and trials kept despite
 artifacts. Refusal depends on the data, not on which people a base saw, so the shipped bases are used.
 Prints JSON.
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bci_app.config import load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
-from bci_app.models.pretrained import list_base_models  # noqa: E402
+from bci_app.models.pretrained import list_base_models, load_base_model  # noqa: E402
 from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.job import CalibrationJob  # noqa: E402
 
@@ -37,6 +38,7 @@ DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" /
 def markdown(result: dict) -> str:
     lines = ["| base | calibrations | refused | with repaired channels | trials kept despite artifacts |",
              "|---|---|---|---|---|"]
+    # 4-class bases calibrate on two runs (4 + 6, 8 + 10, 12 + 14) of the people who have them
     for base, v in result["bases"].items():
         lines.append(f"| `{base}` | {v['calibrations']} | {v['refused']} | {len(v['repaired'])} | "
                      f"{v['readmitted_trials']} |")
@@ -70,23 +72,29 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
         return 0
     config = load_config(args.config)
-    files = eegmmidb_files([DATA], runs=tuple(args.runs))
-    people = [s.upper() for s in args.subjects] if args.subjects else sorted(files)
+    all_files = eegmmidb_files([DATA])
+    people = [s.upper() for s in args.subjects] if args.subjects else sorted(all_files)
     bases = args.bases or list_base_models()
     out: dict = {"benchmark": "refusals", "runs": args.runs, "people": len(people), "bases": {}}
     for base in bases:
         refused, repaired, readmitted, n = [], {}, 0, 0
         t0 = time.perf_counter()
+        four = len(load_base_model(base)[1]["classes"]) > 2
         for person in people:
-            for path in [p for p in files.get(person, []) if int(p.stem[-2:]) in args.runs]:
+            by_run = {int(p.stem[-2:]): p for p in all_files.get(person, [])}
+            for run in args.runs:
+                calib = [by_run.get(run), by_run.get(run + 2)] if four else [by_run.get(run)]
+                if any(p is None for p in calib):
+                    continue
                 n += 1
+                name = " + ".join(p.name for p in calib)
                 try:
-                    outcome = CalibrationJob([path], config, base=base).run_to_end()
+                    outcome = CalibrationJob(calib, config, base=base).run_to_end()
                 except CalibrationError as exc:
-                    refused.append({"file": path.name, "reason": str(exc)})
+                    refused.append({"file": name, "reason": str(exc)})
                     continue
                 if outcome.data.repaired:
-                    repaired[path.name] = list(outcome.data.repaired)
+                    repaired[name] = list(outcome.data.repaired)
                 readmitted += outcome.data.readmitted
         out["bases"][base] = {"calibrations": n, "refused": len(refused), "refusals": refused,
                               "repaired": repaired, "readmitted_trials": readmitted,
