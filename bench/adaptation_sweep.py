@@ -27,7 +27,9 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from readme_block import write_readme_block  # noqa: E402
 from bci_app.config import AppConfig, load_config  # noqa: E402
 from bci_app.models.pretrained import fold_base_for, load_base_model  # noqa: E402
 from bci_app.online.calibrate import window_tmin  # noqa: E402
@@ -68,16 +70,9 @@ def markdown(result: dict) -> str:
 
 
 def update_readme(result: dict) -> None:
-    begin, end = "<!-- adaptation-sweep:begin -->", "<!-- adaptation-sweep:end -->"
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
-        raise SystemExit(f"README.md lacks the {begin} ... {end} markers")
-    before, rest = text.split(begin, 1)
-    _, after = rest.split(end, 1)
     note = (f"Written by `python bench/adaptation_sweep.py --readme`: {len(result['people'])} development people, "
             f"fold bases of `{result['base']}`, run 4 calibrates, cue windows of runs 8 + 12 scored.")
-    readme.write_text(f"{before}{begin}\n{note}\n\n{markdown(result)}\n{end}{after}", encoding="utf-8")
+    write_readme_block("adaptation-sweep", f"{note}\n\n{markdown(result)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from readme_block import write_readme_block  # noqa: E402
 from bci_app.models.pretrained import PRETRAINED_DIR, list_base_models  # noqa: E402
 
 
@@ -50,15 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     bases = describe()
     if args.readme:
-        begin, end = "<!-- bases:begin -->", "<!-- bases:end -->"
-        readme = ROOT / "README.md"
-        text = readme.read_text(encoding="utf-8")
-        if begin not in text or end not in text:
-            raise SystemExit(f"README.md lacks the {begin} ... {end} markers")
-        before, rest = text.split(begin, 1)
-        _, after = rest.split(end, 1)
         note = "Written by `python bench/bases.py --readme` from the shipped JSON files."
-        readme.write_text(f"{before}{begin}\n{note}\n\n{markdown(bases)}\n{end}{after}", encoding="utf-8")
+        write_readme_block("bases", f"{note}\n\n{markdown(bases)}")
     print(json.dumps(bases, indent=2))
     return 0
 

@@ -50,6 +50,9 @@ from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.prepare import cue_trials  # noqa: E402
 from calibration.split import split_people  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from readme_block import write_readme_block  # noqa: E402
+
 DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 ONLINE_METHODS = ("base_unadapted", "lora_dense", "lora_msa", "lora_dense_msa", "full", "gated")
 OFFLINE_METHODS = ("ts_lr", "csp_lda", "xsubj_riemann")
@@ -196,13 +199,10 @@ def markdown(result: dict) -> str:
 def update_readme(result: dict) -> None:
     group = result["group"]
     tag = group if result["n_classes"] == 2 else f"{group}-{result['n_classes']}class"
-    begin, end = f"<!-- decoding-{tag}:begin -->", f"<!-- decoding-{tag}:end -->"
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
-        raise SystemExit(f"README.md lacks the {begin} ... {end} markers")
+    tag_block = f"decoding-{tag}"
     s = result["summary"]
-    notes = [f"Written by `python bench/decoding.py --group {group} --readme` on {result['when']}: "
+    classes_arg = "" if result["n_classes"] == 2 else f" --classes {result['n_classes']}"
+    notes = [f"Written by `python bench/decoding.py{classes_arg} --group {group} --readme` on {result['when']}: "
              f"{len(result['people'])} people, base `{result['base']}`"
              + (" fold models" if group == "dev" else " (trained on the development group only)")
              + f", {protocol_text(result['n_classes'])}."
@@ -217,10 +217,7 @@ def update_readme(result: dict) -> None:
                      f"last trial to installed model (preparation + fine-tuning + gate, one thread): median "
                      f"{s['gated']['median_calibration_seconds']:.2f} s, max {s['gated']['max_calibration_seconds']:.2f} s. "
                      f"Refused: {len(s['refused'])}.")
-    block = "\n".join([" ".join(notes), "", markdown(result)])
-    before, rest = text.split(begin, 1)
-    _, after = rest.split(end, 1)
-    readme.write_text(f"{before}{begin}\n{block}\n{end}{after}", encoding="utf-8")
+    write_readme_block(tag_block, "\n".join([" ".join(notes), "", markdown(result)]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,9 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from readme_block import write_readme_block  # noqa: E402
 from bci_app.config import load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import list_base_models, load_base_model  # noqa: E402
@@ -46,17 +48,14 @@ def markdown(result: dict) -> str:
 
 
 def update_readme(result: dict) -> None:
-    begin, end = "<!-- refusals:begin -->", "<!-- refusals:end -->"
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
-        raise SystemExit(f"README.md lacks the {begin} ... {end} markers")
-    before, rest = text.split(begin, 1)
-    _, after = rest.split(end, 1)
-    repaired = sorted({f"{f} ({', '.join(chs)})" for v in result["bases"].values() for f, chs in v["repaired"].items()})
+    from collections import Counter
+
+    channels = Counter(c for v in result["bases"].values() for chs in v["repaired"].values() for c in chs)
+    top = ", ".join(f"{c} ×{n}" for c, n in channels.most_common(8)) or "none"
     note = (f"Written by `python bench/refusals.py --readme`: {result['people']} people × runs "
-            f"{'/'.join(map(str, result['runs']))}. Repaired: {'; '.join(repaired) or 'none'}.")
-    readme.write_text(f"{before}{begin}\n{note}\n\n{markdown(result)}\n{end}{after}", encoding="utf-8")
+            f"{'/'.join(map(str, result['runs']))} (4-class bases: runs 4 + 6, 8 + 10, 12 + 14). "
+            f"Channels repaired most often (all bases): {top}.")
+    write_readme_block("refusals", f"{note}\n\n{markdown(result)}")
 
 
 def main(argv: list[str] | None = None) -> int:

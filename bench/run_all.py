@@ -20,8 +20,8 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-README = ROOT / "README.md"
-TABLE_BEGIN, TABLE_END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+sys.path.insert(0, str(BENCH_DIR))
+from readme_block import write_readme_block  # noqa: E402
 
 # name -> (full arguments, smoke arguments)
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
@@ -180,12 +180,7 @@ def markdown_table(results: dict[str, dict]) -> str:
 
 
 def update_readme(table: str, header: str) -> None:
-    text = README.read_text(encoding="utf-8")
-    if TABLE_BEGIN not in text or TABLE_END not in text:
-        raise SystemExit(f"README.md lacks the {TABLE_BEGIN} ... {TABLE_END} markers")
-    before, rest = text.split(TABLE_BEGIN, 1)
-    _, after = rest.split(TABLE_END, 1)
-    README.write_text(f"{before}{TABLE_BEGIN}\n{header}\n\n{table}\n{TABLE_END}{after}", encoding="utf-8")
+    write_readme_block("bench-table", f"{header}\n\n{table}")
 
 
 def main(argv: list[str] | None = None) -> int:
