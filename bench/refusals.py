@@ -65,7 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", nargs="*", type=int, default=[4, 8, 12])
     ap.add_argument("--config", default=None)
     ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    ap.add_argument("--out", default=None, help="JSON file (default bench/results-refusals.json for a full run)")
+    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
     args = ap.parse_args(argv)
+    if args.render:
+        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
+        if args.readme:
+            update_readme(result)
+        print(markdown(result))
+        return 0
     torch.set_num_threads(1)
     if not (DATA / "S001").is_dir():
         print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
@@ -100,9 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                               "seconds": round(time.perf_counter() - t0, 1)}
         print(f"{base}: {n} calibrations, {len(refused)} refused, {len(repaired)} with repaired channels, "
               f"{readmitted} trials kept despite artifacts", file=sys.stderr, flush=True)
+    text = json.dumps(out, indent=2)
+    path = args.out or (ROOT / "bench" / "results-refusals.json" if not (args.subjects or args.bases) else None)
+    if path:
+        Path(path).write_text(text + "\n", encoding="utf-8")
     if args.readme:
         update_readme(out)
-    print(json.dumps(out, indent=2))
+    print(text)
     return 0
 
 
