@@ -103,6 +103,8 @@ class PreprocessingConfig(_Section):
     #: interpolate (spherical splines) a channel that breaks a rejection rule in at least
     #: ``bad_channel_fraction`` of the calibration trials, at most ``max_repaired_fraction`` of the channels
     repair_bad_channels: bool = True
+    #: base channels the headset lacks are interpolated from the present ones (else: an error)
+    interpolate_missing_channels: bool = True
     bad_channel_fraction: float = Field(0.5, gt=0, le=1)
     max_repaired_fraction: float = Field(0.25, ge=0, lt=1)
 

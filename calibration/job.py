@@ -122,6 +122,8 @@ class CalibrationOutcome:
         rep = self.data.report()
         parts = [str(self.metadata.get("base_choice", "")),
                  f"{rep['n_trials']} calibration trials ({', '.join(f'{c}: {n}' for c, n in rep['n_trials_per_class'].items())})"]
+        if rep["missing_channels"]:
+            parts.append(f"interpolated channels the headset lacks: {', '.join(rep['missing_channels'])}")
         if rep["repaired_channels"]:
             parts.append(f"repaired channels: {', '.join(rep['repaired_channels'])}")
         if rep["readmitted_trials"]:
@@ -156,8 +158,12 @@ class CalibrationJob:
     def __init__(self, sources: Sequence[Any], config: Any, *, base: str | Path | None = None,
                  model: nn.Module | None = None, meta: dict[str, Any] | None = None, preset: str | None = None,
                  name: str | None = None, labels: Callable[[np.ndarray], np.ndarray] | None = None,
-                 full: bool = False, classes: Sequence[str] | None = None) -> None:
+                 full: bool = False, classes: Sequence[str] | None = None,
+                 channels: Sequence[str] | None = None) -> None:
         self.sources, self.config, self.preset = list(sources), config, preset
+        #: without an explicit base the job picks one for the headset's channels (``base_for_channels``)
+        self.pinned = base is not None or model is not None
+        self.channels = list(channels) if channels else None
         self.base = str(base if base is not None else config.model.base)
         self.model, self.meta = model, meta
         self.name = name or f"{Path(self.base).name}+lora"
@@ -176,8 +182,9 @@ class CalibrationJob:
 
         cfg = self.config
         t0 = time.perf_counter()
-        model, meta = self._load_base()
-        data = prepare_calibration(self.sources, cfg, self.base, model=model, meta=meta, preset=self.preset)
+        recordings = self._recordings()
+        model, meta = self._load_base([c for c in recordings[0].ch_names])
+        data = prepare_calibration(recordings, cfg, self.base, model=model, meta=meta, preset=self.preset)
         model = data.model
         y = data.y if self.labels is None else np.asarray(self.labels(data.y), dtype=np.int64)
         t_prep = time.perf_counter()
@@ -218,15 +225,29 @@ class CalibrationJob:
         logger.info("calibration: %s", self.outcome.summary())
         return self.outcome
 
-    def _load_base(self) -> tuple[nn.Module, dict[str, Any]]:
-        """The base (given, or loaded and chosen for ``classes``), restricted to ``classes``."""
-        from bci_app.models.pretrained import base_for_classes, load_base_model, restrict_classes
+    def _recordings(self) -> list[Any]:
+        """The sources read (paths) and restricted to ``channels`` (as if the headset had only those)."""
+        from bci_app.io.recording import Recording, keep_channels, read_recording
+
+        recs = [s if isinstance(s, Recording) else read_recording(s) for s in self.sources]
+        return [keep_channels(r, self.channels) for r in recs] if self.channels else recs
+
+    def _load_base(self, ch_names: Sequence[str]) -> tuple[nn.Module, dict[str, Any]]:
+        """The base: given, or loaded; chosen for ``classes`` and, unless pinned, for the headset's
+        channels ``ch_names``; restricted to ``classes``."""
+        from bci_app.models.pretrained import base_for_channels, base_for_classes, load_base_model, restrict_classes
 
         if self.model is not None and self.meta is not None:
             model, meta = self.model, self.meta
         else:
+            reasons = []
             if self.classes:
-                self.base, self.base_choice = base_for_classes(self.base, self.classes)
+                self.base, reason = base_for_classes(self.base, self.classes)
+                reasons.append(reason)
+            if not self.pinned:
+                self.base, reason = base_for_channels(self.base, ch_names, self.classes)
+                reasons.append(reason)
+            self.base_choice = "; ".join(reasons) or self.base_choice
             model, meta = load_base_model(self.base)
         if self.classes:
             model, meta = restrict_classes(model, meta, self.classes)
@@ -259,6 +280,7 @@ class CalibrationJob:
             "base_model": self.base,
             "base_choice": self.base_choice,
             "calibration_files": files,
+            "headset_channels": self.channels,
             **data.report(),
             "n_trials": int(len(y)),
             "n_trials_per_class": {c: int((y == i).sum()) for i, c in enumerate(data.classes)},

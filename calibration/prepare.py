@@ -3,13 +3,15 @@
 Steps (all through the shared preprocessing, so online decoding sees the same signal):
 
 1. cue-locked windows of the base's classes (dataset preset per file, or forced);
-2. **bad-channel repair**: a channel that breaks an artifact rule in at least
+2. **missing channels**: base channels the recordings lack (a headset with other electrodes) are
+   interpolated from the present ones (spherical splines, at least 3 present), with the same fixed map;
+3. **bad-channel repair**: a channel that breaks an artifact rule in at least
    ``preprocessing.bad_channel_fraction`` of the trials is interpolated from its neighbours
    (:mod:`bci_app.signal.repair`; the fixed linear map goes into the spec);
-3. artifact rejection; when it would leave a class below ``finetune.min_trials_per_class``, the
+4. artifact rejection; when it would leave a class below ``finetune.min_trials_per_class``, the
    rejected trials of that class come back (least extreme first, never non-finite ones): rejection
    alone never refuses a calibration, it is reported instead;
-4. Euclidean alignment fitted on the kept trials (unlabeled) when the base was pretrained with it.
+5. Euclidean alignment fitted on the kept trials (unlabeled) when the base was pretrained with it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class CalibrationData:
     rejections: dict[str, int] = field(default_factory=dict)
     repaired: tuple[str, ...] = ()
     readmitted: int = 0
+    #: base channels the recordings lack, interpolated from the present ones (a subset of ``repaired``)
+    missing: tuple[str, ...] = ()
     n_cues: int = 0
 
     def rejection_note(self, config: Any) -> str | None:
@@ -66,7 +70,9 @@ class CalibrationData:
         return {"n_cues": self.n_cues, "n_trials": int(len(self.y)),
                 "n_trials_per_class": {c: int((self.y == i).sum()) for i, c in enumerate(self.classes)},
                 "rejected_per_class": dict(self.rejected_per_class), "rejections": dict(self.rejections),
-                "readmitted_trials": self.readmitted, "repaired_channels": list(self.repaired)}
+                "readmitted_trials": self.readmitted,
+                "repaired_channels": [c for c in self.repaired if c not in self.missing],
+                "missing_channels": list(self.missing)}
 
 
 def rejection_advice(rejections: dict[str, int], amplitude_uv: float) -> str:
@@ -143,6 +149,17 @@ def prepare_calibration(
     tmax = tmin + int(model.n_times) / spec.sfreq
     recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
     names = [str(rec.path) for rec in recordings]
+    missing = missing_channels(spec.ch_names, recordings)
+    if missing:
+        if not pre.interpolate_missing_channels or spec.n_chans - len(missing) < 3:
+            raise CalibrationError(
+                f"{', '.join(names)} lack{'s' if len(names) == 1 else ''} {len(missing)} of the base's "
+                f"{spec.n_chans} channels ({', '.join(missing)})"
+                + ("; fewer than 3 would remain to interpolate them from" if pre.interpolate_missing_channels
+                   else "; preprocessing.interpolate_missing_channels is off")
+                + ". Map the headset's channels to 10-10 names or choose a base on the channels you have.")
+        logger.warning("interpolating %d channel(s) the headset lacks: %s", len(missing), ", ".join(missing))
+        spec = spec.with_repair(interpolation_matrix(spec.ch_names, missing), missing, missing)
 
     def _trials(s: PreprocessingSpec) -> _Trials:
         data, labels, rejected, reasons = [], [], [], []
@@ -158,15 +175,17 @@ def prepare_calibration(
     trials = _trials(spec)
     if len(trials.labels) == 0:
         raise CalibrationError(f"no calibration trials of classes {classes} in {names}")
-    repaired: list[str] = []
+    repaired: list[str] = list(missing)
     if pre.repair_bad_channels:
-        repaired = find_bad_channels(trials.data / spec.scale * 1e6, spec.ch_names,
-                                     fraction=pre.bad_channel_fraction, max_fraction=pre.max_repaired_fraction,
-                                     amplitude_uv=pre.reject_amplitude_uv, flat_uv=pre.reject_flat_uv,
-                                     railed_fraction=pre.reject_railed_fraction)
-        if repaired:
-            logger.warning("repairing bad channel(s) %s by spherical-spline interpolation", ", ".join(repaired))
-            spec = spec.with_repair(interpolation_matrix(spec.ch_names, repaired), repaired)
+        present = [i for i, c in enumerate(spec.ch_names) if c not in missing]
+        bad = find_bad_channels(trials.data[:, present] / spec.scale * 1e6, [spec.ch_names[i] for i in present],
+                                fraction=pre.bad_channel_fraction, max_fraction=pre.max_repaired_fraction,
+                                amplitude_uv=pre.reject_amplitude_uv, flat_uv=pre.reject_flat_uv,
+                                railed_fraction=pre.reject_railed_fraction)
+        if bad and spec.n_chans - len(missing) - len(bad) >= 3:
+            logger.warning("repairing bad channel(s) %s by spherical-spline interpolation", ", ".join(bad))
+            repaired += bad
+            spec = spec.with_repair(interpolation_matrix(spec.ch_names, repaired), repaired, missing)
             trials = _trials(spec)
     keep, readmitted = _select(trials, len(classes), config.finetune.min_trials_per_class)
     rejections = summarize_rejections(r for r, k in zip(trials.reasons, keep) if not k)
@@ -190,7 +209,16 @@ def prepare_calibration(
     elif meta.get("euclidean_alignment", False):
         logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
     return CalibrationData(model, meta, classes, spec, trials.data[keep], trials.labels[keep], rejected, rejections,
-                           tuple(repaired), readmitted, int(len(keep)))
+                           repaired=tuple(repaired), readmitted=readmitted, n_cues=int(len(keep)),
+                           missing=tuple(missing))
+
+
+def missing_channels(ch_names: Sequence[str], recordings: Sequence[Any]) -> list[str]:
+    """Names in ``ch_names`` that at least one of ``recordings`` lacks (case, dots, spaces ignored)."""
+    from bci_app.signal.channels import normalize_ch_name
+
+    have = [{normalize_ch_name(c) for c in rec.ch_names} for rec in recordings]
+    return [c for c in ch_names if not all(normalize_ch_name(c) in h for h in have)]
 
 
 def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: float,

@@ -13,7 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="calibration recordings: XDF/EDF with GDF cues 769-772, or EEGMMIDB runs (SxxxR04.edf)")
     parser.add_argument("--out", required=True, metavar="ADAPTER", help="writes ADAPTER.safetensors + ADAPTER.json")
     parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (default: the packaged one)")
-    parser.add_argument("--base", default=None, metavar="MODEL", help="shipped base name or path (default: model.base)")
+    parser.add_argument("--base", default=None, metavar="MODEL",
+                        help="shipped base name or path (default: model.base, or the shipped base that fits the "
+                             "recording's channels best when it lacks some of model.base's)")
+    parser.add_argument("--channels", default=None, metavar="NAMES",
+                        help="use only these channels (comma-separated 10-10 names), as if the headset had only them")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -27,14 +31,17 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     torch.set_num_threads(config.finetune.torch_threads)
-    base = args.base or config.model.base
 
     def show(p) -> None:
         if not args.json:
             val = "-" if p.val_accuracy is None else f"{p.val_accuracy:.2f}"
             print(f"epoch {p.epoch}/{p.n_epochs} loss {p.train_loss:.3f} val {val} ({p.elapsed_s:.1f} s)")
 
-    outcome = CalibrationJob(args.calib, config, base=base).run_to_end(on_progress=show)
+    from bci_app.io.recording import parse_channel_list
+
+    channels = parse_channel_list(args.channels) if args.channels else None
+    outcome = CalibrationJob(args.calib, config, base=args.base, channels=channels).run_to_end(on_progress=show)
+    base = outcome.metadata["base_model"]
     path = outcome.save(args.out)
     result, meta = outcome.finetune, outcome.metadata
     summary = {

@@ -28,29 +28,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib", nargs="+", type=Path, required=True, metavar="FILE")
     parser.add_argument("--test", nargs="+", type=Path, required=True, metavar="FILE")
     parser.add_argument("--config", type=Path, metavar="CFG")
-    parser.add_argument("--base", metavar="MODEL", help="base model name or path (default: config model.base)")
+    parser.add_argument("--base", metavar="MODEL", help="base model name or path (default: config model.base, or "
+                                                         "the shipped base that fits the recording's channels best)")
+    parser.add_argument("--channels", default=None, metavar="NAMES",
+                        help="use only these channels (comma-separated 10-10 names), as if the headset had only them")
     parser.add_argument("--json", type=Path, required=True, metavar="OUT")
     parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
                         help="control: permute the calibration labels with this seed")
 
 
-def calibrate(paths, config, base: str, *, shuffle_seed: int | None = None, full: bool = False):
+def calibrate(paths, config, base: str | None, *, shuffle_seed: int | None = None, full: bool = False,
+              channels: list[str] | None = None):
     """The same calibration as ``bci-app calibrate`` (optionally with permuted labels, the control;
-    ``full``: every weight trains, a benchmark comparison). Returns the
+    ``full``: every weight trains, a benchmark comparison; ``channels``: keep only these, as if the
+    headset had only them; ``base`` None: chosen for the channels). Returns the
     :class:`~calibration.job.CalibrationOutcome`."""
     import numpy as np
 
     from calibration.job import CalibrationJob
 
     labels = None if shuffle_seed is None else (lambda y: np.random.default_rng(shuffle_seed).permutation(y))
-    return CalibrationJob(paths, config, base=base, labels=labels, full=full).run_to_end()
+    return CalibrationJob(paths, config, base=base, labels=labels, full=full, channels=channels).run_to_end()
 
 
 #: seconds of clock between two test files, so no decision of one file can fall into a trial of another
 FILE_SPACING_S = 60.0
 
 
-def decode_file(path: Path, model, config, *, start_s: float = 0.0):
+def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: list[str] | None = None):
     """Play ``path`` through the decoder on a manual clock starting at ``start_s`` (seconds); returns
     (predictions, trials, decoder, cue onsets in file seconds, the clock at the end). Decode several
     files on disjoint clock spans (``start_s`` = previous end + :data:`FILE_SPACING_S`): the scoring
@@ -59,7 +64,7 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0):
 
     from bci_app.acquisition.file import StreamFile
     from bci_app.errors import CalibrationError
-    from bci_app.io.recording import read_recording
+    from bci_app.io.recording import keep_channels, read_recording
     from bci_app.online.decoder import Decoder
     from bci_app.online.scoring import Trial
     from calibration.data import preset_for
@@ -67,6 +72,8 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0):
     from calibration.paradigm import ManualClock
 
     rec = read_recording(path)
+    if channels:
+        rec = keep_channels(rec, channels)
     onsets, labels, classes, _ = find_cues(rec, preset_for(path))  # this file's classes (e.g. run 8: left/right)
     mine = np.isin(np.asarray(classes, dtype=object)[labels], model.classes) if len(labels) else np.zeros(0, bool)
     if not mine.any():
@@ -103,10 +110,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
-    base = args.base or config.model.base
-    outcome = calibrate(args.calib, config, base, shuffle_seed=args.shuffle_labels)
-    report = evaluate_outcome(outcome, args.test, config)
-    report.update({"base_model": base, "calib": [p.name for p in args.calib],
+    from bci_app.io.recording import parse_channel_list
+
+    channels = parse_channel_list(args.channels) if args.channels else None
+    outcome = calibrate(args.calib, config, args.base, shuffle_seed=args.shuffle_labels, channels=channels)
+    report = evaluate_outcome(outcome, args.test, config, channels=channels)
+    report.update({"base_model": outcome.metadata["base_model"], "base_choice": outcome.metadata["base_choice"],
+                   "channels": channels, "calib": [p.name for p in args.calib],
                    "shuffled_labels": args.shuffle_labels is not None})
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -115,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_outcome(outcome, test_paths, config) -> dict:
-    """Decode ``test_paths`` online with a finished calibration and score every trial (report dict)."""
+def evaluate_outcome(outcome, test_paths, config, *, channels: list[str] | None = None) -> dict:
+    """Decode ``test_paths`` online with a finished calibration and score every trial (report dict);
+    ``channels``: keep only these in the test files too."""
     from bci_app.models import count_parameters
     from bci_app.online.calibrate import window_tmin
     from bci_app.online.scoring import latency_summary, score_trials
@@ -125,7 +136,7 @@ def evaluate_outcome(outcome, test_paths, config) -> dict:
     all_preds, all_trials, per_file = [], [], []
     start = 0.0
     for path in test_paths:
-        preds, trials, dec, _, end = decode_file(path, model, config, start_s=start)
+        preds, trials, dec, _, end = decode_file(path, model, config, start_s=start, channels=channels)
         start = end + FILE_SPACING_S
         all_preds += preds
         all_trials += trials

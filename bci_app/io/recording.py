@@ -6,7 +6,8 @@ stream with the most channels, or the one named, plus every ``Markers`` stream).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +198,22 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
         markers=tuple(markers),
         extra_streams=extra,
     )
+
+
+def keep_channels(recording: Recording, names: Sequence[str]) -> Recording:
+    """``recording`` with only the channels ``names`` (10-10 names; case, dots and spaces ignored), in
+    that order: as if the headset had only those. Raises :class:`RecordingError` naming the channels
+    the recording lacks."""
+    from bci_app.signal.channels import match_channels
+
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if not names:
+        raise RecordingError("--channels names no channel; give comma-separated 10-10 names, e.g. C3,Cz,C4")
+    idx = match_channels(recording.ch_names, names, error=RecordingError, source=recording.path.name)
+    return replace(recording, data=recording.data[idx], ch_names=tuple(names),
+                   ch_types=tuple(recording.ch_types[i] for i in idx), units=tuple(recording.units[i] for i in idx))
+
+
+def parse_channel_list(text: str) -> list[str]:
+    """``"Fp1, Fp2,C3"`` -> ``["Fp1", "Fp2", "C3"]`` (the ``--channels`` argument)."""
+    return [c.strip() for c in str(text).split(",") if c.strip()]

@@ -42,6 +42,8 @@ class PreprocessingSpec:
     or None. repair: bad-channel repair (n_chans, n_chans), a fixed linear map applied to the
     band-passed samples in the continuous stage (rows of the ``repaired`` channels hold their
     spherical-spline interpolation from the others, every other row is the identity), or None.
+    missing: model channels the headset does not have; the continuous stage feeds zeros for them and
+    the repair matrix (which must list them in ``repaired``) fills them from the present channels.
     """
 
     ch_names: tuple[str, ...]
@@ -53,6 +55,7 @@ class PreprocessingSpec:
     alignment: tuple[tuple[float, ...], ...] | None = None
     repair: tuple[tuple[float, ...], ...] | None = None
     repaired: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
     _alignment_array: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _repair_array: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -78,6 +81,10 @@ class PreprocessingSpec:
             object.__setattr__(self, "alignment", tuple(tuple(float(v) for v in row) for row in arr))
             object.__setattr__(self, "_alignment_array", arr)
         object.__setattr__(self, "repaired", tuple(str(c) for c in self.repaired))
+        object.__setattr__(self, "missing", tuple(str(c) for c in self.missing))
+        if not set(self.missing) <= set(self.repaired):
+            raise ConfigError(f"missing channels {sorted(set(self.missing) - set(self.repaired))} must be "
+                              "interpolated by the repair matrix (listed in 'repaired')")
         if (self.repair is None) != (not self.repaired):
             raise ConfigError("a repair matrix and the names of the repaired channels go together")
         if self.repair is not None:
@@ -112,10 +119,19 @@ class PreprocessingSpec:
         """The bad-channel repair matrix as a read-only float64 array (or None)."""
         return self._repair_array
 
-    def with_repair(self, matrix: np.ndarray | None, repaired: Sequence[str] = ()) -> "PreprocessingSpec":
-        """A copy repairing channels ``repaired`` with ``matrix`` (n_chans, n_chans); None removes it."""
+    def with_repair(self, matrix: np.ndarray | None, repaired: Sequence[str] = (),
+                    missing: Sequence[str] = ()) -> "PreprocessingSpec":
+        """A copy repairing channels ``repaired`` (of which ``missing`` are absent at the source) with
+        ``matrix`` (n_chans, n_chans); None removes repair and missing channels."""
         value = None if matrix is None else tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
-        return replace(self, repair=value, repaired=tuple(repaired) if matrix is not None else ())
+        if matrix is None:
+            return replace(self, repair=None, repaired=(), missing=())
+        return replace(self, repair=value, repaired=tuple(repaired), missing=tuple(missing))
+
+    @property
+    def present_ch_names(self) -> tuple[str, ...]:
+        """Model channels the source must provide (all but ``missing``)."""
+        return tuple(c for c in self.ch_names if c not in self.missing)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (alignment as nested lists)."""
@@ -129,6 +145,7 @@ class PreprocessingSpec:
             "scale": self.scale,
             "alignment": None if self.alignment is None else [list(r) for r in self.alignment],
             **({"repair": [list(r) for r in self.repair], "repaired": list(self.repaired)} if self.repair else {}),
+            **({"missing": list(self.missing)} if self.missing else {}),
         }
 
     @classmethod
@@ -140,7 +157,8 @@ class PreprocessingSpec:
         version = data.pop("version", SPEC_VERSION)
         if version != SPEC_VERSION:
             raise ConfigError(f"preprocessing spec version {version} is not supported (expected {SPEC_VERSION})")
-        known = {"ch_names", "sfreq", "l_freq", "h_freq", "filter_order", "scale", "alignment", "repair", "repaired"}
+        known = {"ch_names", "sfreq", "l_freq", "h_freq", "filter_order", "scale", "alignment", "repair", "repaired",
+                 "missing"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown preprocessing spec key(s): {', '.join(sorted(unknown))}")
@@ -150,9 +168,11 @@ class PreprocessingSpec:
         align = data.pop("alignment", None)
         repair = data.pop("repair", None)
         repaired = data.pop("repaired", ())
+        missing = data.pop("missing", ())
         try:
             return cls(**data, alignment=None if align is None else tuple(tuple(r) for r in align),
-                       repair=None if repair is None else tuple(tuple(r) for r in repair), repaired=tuple(repaired))
+                       repair=None if repair is None else tuple(tuple(r) for r in repair), repaired=tuple(repaired),
+                       missing=tuple(missing))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid preprocessing spec: {exc}") from exc
 
@@ -191,8 +211,11 @@ class StreamingPreprocessor:
         self.source_sfreq = float(source_sfreq)
         self.source_ch_names = tuple(source_ch_names)
         self.picks = np.asarray(
-            match_channels(self.source_ch_names, spec.ch_names, error=error, source="the EEG source"), dtype=np.intp
+            match_channels(self.source_ch_names, spec.present_ch_names, error=error, source="the EEG source"),
+            dtype=np.intp,
         )
+        #: model rows fed from the source (the others are missing channels: zeros, filled by the repair)
+        self._present_rows = np.asarray([i for i, c in enumerate(spec.ch_names) if c not in spec.missing], dtype=np.intp)
         if spec.h_freq >= self.source_sfreq / 2:
             raise error(
                 f"source rate {self.source_sfreq:g} Hz is too low for the {spec.h_freq:g} Hz band edge; "
@@ -247,7 +270,12 @@ class StreamingPreprocessor:
                 f"expected a chunk ({len(self.source_ch_names)}, n) with timestamps (n,), "
                 f"got {x.shape} and {ts.shape}"
             )
-        y = self.bandpass.process(x[self.picks])
+        if len(self._present_rows) == self.spec.n_chans:
+            sel = x[self.picks]
+        else:
+            sel = np.zeros((self.spec.n_chans, x.shape[1]), dtype=np.result_type(x.dtype, np.float64))
+            sel[self._present_rows] = x[self.picks]
+        y = self.bandpass.process(sel)
         R = self.spec.repair_matrix
         if R is not None:
             y = R @ y

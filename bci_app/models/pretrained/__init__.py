@@ -23,7 +23,7 @@ from bci_app.errors import ModelError
 PRETRAINED_DIR = Path(__file__).resolve().parent
 
 __all__ = ["PRETRAINED_DIR", "list_base_models", "load_base_model", "base_model_path", "fold_base_for",
-           "base_for_classes", "restrict_classes"]
+           "base_for_classes", "base_for_channels", "restrict_classes"]
 
 
 def list_base_models(include_folds: bool = False) -> list[str]:
@@ -115,3 +115,32 @@ def restrict_classes(model: nn.Module, meta: dict[str, Any], classes: Sequence[s
         raise ModelError(f"the base decodes {meta['classes']}, not {missing}")
     rows = [list(meta["classes"]).index(c) for c in wanted]
     return select_outputs(model, rows), {**meta, "classes": wanted, "base_classes": list(meta["classes"])}
+
+
+def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequence[str] | None = None) -> tuple[str, str]:
+    """The base for a headset with channels ``ch_names``: ``name`` when the headset has all its
+    channels, else the shipped base (decoding ``classes``, default ``name``'s) with the most of its
+    channels present, ties to the one with fewer to interpolate. Returns ``(base, reason)``."""
+    from bci_app.signal.channels import normalize_ch_name
+
+    have = {normalize_ch_name(c) for c in ch_names}
+    meta = _metadata(name)
+    wanted = list(classes) if classes is not None else list(meta["classes"])
+
+    def present(m: dict[str, Any]) -> int:
+        return sum(normalize_ch_name(c) in have for c in m["ch_names"])
+
+    if present(meta) == len(meta["ch_names"]):
+        return str(name), f"the headset has all {len(meta['ch_names'])} channels of base {name}"
+    scored = []
+    for other in list_base_models():
+        m = _metadata(other)
+        if set(wanted) <= set(m["classes"]):
+            scored.append((-present(m), len(m["ch_names"]) - present(m), other, len(m["ch_names"])))
+    if not scored or -min(scored)[0] < 3:
+        raise ModelError(f"no shipped base decoding {wanted} shares 3 or more channels with the headset "
+                         f"({', '.join(ch_names)}); map the channels to 10-10 names")
+    neg, n_missing, chosen, n = min(scored)
+    return chosen, (f"the headset has {present(meta)} of the {len(meta['ch_names'])} channels of base {name}; "
+                    f"using {chosen}, which has {-neg} of its {n} channels on the headset"
+                    + (f" ({n_missing} interpolated from them)" if n_missing else ""))
