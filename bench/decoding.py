@@ -47,6 +47,7 @@ from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
 from bci_app.online.calibrate import window_tmin  # noqa: E402
 from calibration.data import eegmmidb_files  # noqa: E402
+from bci_app.io.recording import keep_channels, read_recording  # noqa: E402
 from calibration.prepare import cue_trials  # noqa: E402
 from calibration.split import split_people  # noqa: E402
 
@@ -101,7 +102,9 @@ def person_trials(subject: str, config: AppConfig, base: str, runs: tuple[int, .
 
 
 def bench_person(subject: str, base: str, config: AppConfig, methods: list[str], others: dict,
-                 n_classes: int) -> dict:
+                 n_classes: int, channels: list[str] | None = None) -> dict:
+    """One person's row: every method on the same calibration and test trials (``channels``: as if
+    the headset had only these)."""
     from calibration.baselines import BASELINES, CrossSubjectTSLR
 
     calib_runs, test_runs, _ = PROTOCOLS[n_classes]
@@ -113,12 +116,12 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
         cfg, full = method_config(config, method)
         t0 = time.perf_counter()
         try:
-            outcome = calibrate(calib, cfg, base, full=full)
+            outcome = calibrate(calib, cfg, base, full=full, channels=channels)
         except CalibrationError as exc:  # a refused person scores chance and is counted
             row[method] = {"accuracy": 1.0 / n_classes, "refused": str(exc)}
             continue
         calib_s = time.perf_counter() - t0
-        report = evaluate_outcome(outcome, tests, cfg)
+        report = evaluate_outcome(outcome, tests, cfg, channels=channels)
         row[method] = {"accuracy": report["accuracy"], "n_test": report["n_test_trials"], "chosen": outcome.chosen,
                        "calibration_seconds": round(calib_s, 3), "seconds": report["calibration_seconds"],
                        "gate": report["gate"], "preparation": report["preparation"]}
@@ -126,9 +129,10 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
     if offline:
         if outcome is None:
             cfg, _ = method_config(config, "base_unadapted")
-            outcome = calibrate(calib, cfg, base)
+            outcome = calibrate(calib, cfg, base, channels=channels)
         X_cal, y_cal = outcome.data.X, outcome.data.y
-        X_test, y_test = cue_trials(tests, outcome.data.spec, outcome.data.classes,
+        X_test, y_test = cue_trials([keep_channels(read_recording(t), channels) for t in tests] if channels else tests,
+                                    outcome.data.spec, outcome.data.classes,
                                     window_tmin(outcome.data.meta), outcome.decoder_model.n_times)
         for method in offline:
             t0 = time.perf_counter()
@@ -136,8 +140,10 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
                 clf = CrossSubjectTSLR().fit([others[s] for s in sorted(others) if s != subject])
                 proba = clf.predict_proba(X_test, reference=X_cal)
             else:
-                clf = BASELINES[method]().fit(X_cal, y_cal)
-                proba = clf.predict_proba(X_test)
+                # the classical baselines see only the headset's channels, never interpolated ones
+                own = [outcome.data.spec.ch_names.index(c) for c in outcome.data.spec.present_ch_names]
+                clf = BASELINES[method]().fit(X_cal[:, own], y_cal)
+                proba = clf.predict_proba(X_test[:, own])
             row[method] = {"accuracy": float((proba.argmax(1) == y_test).mean()), "n_test": int(len(y_test)),
                            "seconds": round(time.perf_counter() - t0, 3)}
     return row

@@ -1,0 +1,121 @@
+"""Headset layouts on the development group: the base the app picks for the channels a headset has,
+beside tangent space + LR on the same channels.
+
+Each layout restricts the recordings to its channels (as ``--channels`` does, as if the headset had
+only them). The app's rule picks the base (``base_for_channels``: the configured base when all its
+channels are present, else the shipped base with most of its channels on the headset; the rest are
+interpolated); each development person is scored with that base's fold model that never saw them,
+through the user's code path (``bench/decoding.py``: calibrate on run 4, decode runs 8 + 12 online).
+TS+LR is trained on the same prepared calibration trials, on the headset's own channels only.
+Prints JSON; ``--readme`` writes the table between ``<!-- layouts:begin/end -->``.
+
+    python bench/layouts.py [--layouts cyton unicorn] [--subjects S001 S002] [--readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from decoding import DATA, bench_person, bootstrap_ci  # noqa: E402
+from readme_block import write_readme_block  # noqa: E402
+from bci_app.config import load_config  # noqa: E402
+from bci_app.models.pretrained import base_for_channels, fold_base_for  # noqa: E402
+from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_16  # noqa: E402
+from calibration.data import eegmmidb_files  # noqa: E402
+from calibration.split import development_group  # noqa: E402
+
+#: headset layouts (10-10 names), from the boards' BrainFlow descriptors where named so
+LAYOUTS: dict[str, tuple[str, ...]] = {
+    "cyton": ("Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"),
+    "unicorn": ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8"),
+    "synthetic16": ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8", "F5", "F7", "F3", "F1", "F2", "F4", "F6", "F8"),
+    "sensorimotor16": SENSORIMOTOR_16,
+    "10-20_32": ("Fp1", "Fp2", "AF3", "AF4", "F7", "F3", "Fz", "F4", "F8", "FC5", "FC1", "FC2", "FC6", "T7", "C3",
+                 "Cz", "C4", "T8", "CP5", "CP1", "CP2", "CP6", "P7", "P3", "Pz", "P4", "P8", "PO3", "PO4", "O1",
+                 "Oz", "O2"),
+    "all64": EEGMMIDB_64,
+}
+METHODS = ["gated", "ts_lr"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layouts", nargs="*", default=list(LAYOUTS), choices=list(LAYOUTS))
+    ap.add_argument("--subjects", nargs="*", default=None, help="a subset of the development group")
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--readme", action="store_true")
+    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
+    args = ap.parse_args(argv)
+    if args.render:
+        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
+        if args.readme:
+            update_readme(result)
+        print(markdown(result))
+        return 0
+    torch.set_num_threads(1)
+    if not (DATA / "S001").is_dir():
+        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+        return 0
+    config = load_config(args.config)
+    files = eegmmidb_files([DATA], runs=(4, 8, 12))
+    people = development_group(args.subjects or [s for s, f in files.items() if len(f) == 3])
+    out: dict = {"benchmark": "layouts", "group": "dev", "people": people, "layouts": {},
+                 "when": time.strftime("%Y-%m-%d %H:%M %Z")}
+    for name in args.layouts:
+        channels = list(LAYOUTS[name])
+        family, reason = base_for_channels(config.model.base, channels)
+        rows = {}
+        for p in people:
+            rows[p] = bench_person(p, fold_base_for(p, family), config, METHODS, {}, 2, channels)
+        summary = {}
+        for m in METHODS:
+            vals = [rows[p][m]["accuracy"] for p in people]
+            summary[m] = {"mean_accuracy": float(np.mean(vals)), "ci95": list(bootstrap_ci(vals))}
+        out["layouts"][name] = {"channels": channels, "base": family, "base_choice": reason,
+                                "summary": summary, "people": rows}
+        print(f"{name}: base {family}, " + ", ".join(f"{m} {summary[m]['mean_accuracy']:.3f}" for m in METHODS),
+              file=sys.stderr, flush=True)
+    text = json.dumps(out, indent=2)
+    if not args.subjects:
+        (ROOT / "bench" / "results-layouts.json").write_text(text + "\n", encoding="utf-8")
+    if args.readme:
+        update_readme(out)
+    print(text)
+    return 0
+
+
+def markdown(result: dict) -> str:
+    lines = ["| layout | channels | base the app picks | interpolated | gated (95 % CI) | TS+LR, same channels (95 % CI) |",
+             "|---|---|---|---|---|---|"]
+    for name, v in result["layouts"].items():
+        g, t = v["summary"]["gated"], v["summary"]["ts_lr"]
+        first = next(iter(v["people"].values()))
+        missing = len(first["gated"]["preparation"].get("missing_channels", [])) if "gated" in first else "–"
+        lines.append(f"| {name} | {len(v['channels'])} | `{v['base']}` | {missing} | {g['mean_accuracy']:.3f} "
+                     f"({g['ci95'][0]:.2f}–{g['ci95'][1]:.2f}) | {t['mean_accuracy']:.3f} "
+                     f"({t['ci95'][0]:.2f}–{t['ci95'][1]:.2f}) |")
+    return "\n".join(lines)
+
+
+def update_readme(result: dict) -> None:
+    note = (f"Written by `python bench/layouts.py --readme` on {result['when']}: {len(result['people'])} development "
+            "people, calibrate on run 4, decode runs 8 + 12 online, each with the fold base that never saw them.")
+    write_readme_block("layouts", f"{note}\n\n{markdown(result)}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
