@@ -106,6 +106,36 @@ def load_dataset_preset(name_or_path: str | Path) -> DatasetPreset:
         raise ConfigError(f"{path}: {details}") from exc
 
 
+def parse_event_mapping(text: str) -> DatasetPreset:
+    """``--events "T1=left_hand,T2=right_hand"``: which marker or annotation means which class, for a
+    recording of any dataset. Raises :class:`ConfigError` naming a malformed pair or an unknown class."""
+    from typing import get_args
+
+    from bci_app.config import ParadigmConfig
+
+    known = set(get_args(get_args(ParadigmConfig.model_fields["classes"].annotation)[0])) | {"both_hands"}
+    labels: dict[str, str] = {}
+    for pair in (p.strip() for p in str(text).split(",") if p.strip()):
+        marker, sep, cls = (part.strip() for part in pair.partition("="))
+        if not sep or not marker or not cls:
+            raise ConfigError(f"--events: {pair!r} is not MARKER=CLASS (e.g. T1=left_hand,T2=right_hand)")
+        if cls not in known:
+            raise ConfigError(f"--events: unknown class {cls!r} in {pair!r}; use one of {', '.join(sorted(known))}")
+        labels[marker] = cls
+    if not labels:
+        raise ConfigError("--events names no MARKER=CLASS pair (e.g. T1=left_hand,T2=right_hand)")
+    return DatasetPreset(name="--events", rules=[LabelRule(labels=labels)])
+
+
+def cue_preset(events: str | None, dataset: str | None) -> DatasetPreset | None:
+    """The preset of the ``--events`` / ``--dataset`` options (None: chosen per file by name)."""
+    if events and dataset:
+        raise ConfigError("give either --events or --dataset, not both")
+    if events:
+        return parse_event_mapping(events)
+    return load_dataset_preset(dataset) if dataset else None
+
+
 @dataclass(frozen=True)
 class Epochs:
     """Trials cut at cues.
@@ -214,7 +244,8 @@ def _check_enough(n_found: int, recording: Recording) -> None:
     if n_found == 0:
         raise CalibrationError(
             f"{recording.path.name}: no cue markers of the requested classes found "
-            f"(markers present: {sorted({m.value for m in recording.markers}) or 'none'})"
+            f"(markers present: {sorted({m.value for m in recording.markers}) or 'none'}); say which marker "
+            "means which class with --events, e.g. --events T1=left_hand,T2=right_hand, or choose a --dataset"
         )
 
 

@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", default=None, metavar="MODEL",
                         help="shipped base name or path (default: model.base, or the shipped base that fits the "
                              "recording's channels best when it lacks some of model.base's)")
+    parser.add_argument("--events", default=None, metavar="MAP",
+                        help="which marker means which class, e.g. T1=left_hand,T2=right_hand (any recording)")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="a dataset preset (configs/datasets/NAME.yaml or a YAML path) for the cue markers")
     parser.add_argument("--channels", default=None, metavar="NAMES",
                         help="use only these channels (comma-separated 10-10 names), as if the headset had only them")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -39,8 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
     from bci_app.io.recording import parse_channel_list
 
+    from calibration.epochs import cue_preset
+
     channels = parse_channel_list(args.channels) if args.channels else None
-    outcome = CalibrationJob(args.calib, config, base=args.base, channels=channels).run_to_end(on_progress=show)
+    outcome = CalibrationJob(args.calib, config, base=args.base, channels=channels,
+                             preset=cue_preset(args.events, args.dataset)).run_to_end(on_progress=show)
     base = outcome.metadata["base_model"]
     path = outcome.save(args.out)
     result, meta = outcome.finetune, outcome.metadata

@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="CFG")
     parser.add_argument("--base", metavar="MODEL", help="base model name or path (default: config model.base, or "
                                                          "the shipped base that fits the recording's channels best)")
+    parser.add_argument("--events", default=None, metavar="MAP",
+                        help="which marker means which class, e.g. T1=left_hand,T2=right_hand (any recording)")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="a dataset preset (configs/datasets/NAME.yaml or a YAML path) for the cue markers")
     parser.add_argument("--channels", default=None, metavar="NAMES",
                         help="use only these channels (comma-separated 10-10 names), as if the headset had only them")
     parser.add_argument("--json", type=Path, required=True, metavar="OUT")
@@ -38,24 +42,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def calibrate(paths, config, base: str | None, *, shuffle_seed: int | None = None, full: bool = False,
-              channels: list[str] | None = None):
+              channels: list[str] | None = None, preset=None):
     """The same calibration as ``bci-app calibrate`` (optionally with permuted labels, the control;
     ``full``: every weight trains, a benchmark comparison; ``channels``: keep only these, as if the
-    headset had only them; ``base`` None: chosen for the channels). Returns the
+    headset had only them; ``base`` None: chosen for the channels; ``preset``: the cue markers'
+    meaning, default per file). Returns the
     :class:`~calibration.job.CalibrationOutcome`."""
     import numpy as np
 
     from calibration.job import CalibrationJob
 
     labels = None if shuffle_seed is None else (lambda y: np.random.default_rng(shuffle_seed).permutation(y))
-    return CalibrationJob(paths, config, base=base, labels=labels, full=full, channels=channels).run_to_end()
+    return CalibrationJob(paths, config, base=base, labels=labels, full=full, channels=channels,
+                          preset=preset).run_to_end()
 
 
 #: seconds of clock between two test files, so no decision of one file can fall into a trial of another
 FILE_SPACING_S = 60.0
 
 
-def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: list[str] | None = None):
+def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: list[str] | None = None,
+                preset=None):
     """Play ``path`` through the decoder on a manual clock starting at ``start_s`` (seconds); returns
     (predictions, trials, decoder, cue onsets in file seconds, the clock at the end). Decode several
     files on disjoint clock spans (``start_s`` = previous end + :data:`FILE_SPACING_S`): the scoring
@@ -74,7 +81,7 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: li
     rec = read_recording(path)
     if channels:
         rec = keep_channels(rec, channels)
-    onsets, labels, classes, _ = find_cues(rec, preset_for(path))  # this file's classes (e.g. run 8: left/right)
+    onsets, labels, classes, _ = find_cues(rec, preset or preset_for(path))  # this file's classes (e.g. run 8: left/right)
     mine = np.isin(np.asarray(classes, dtype=object)[labels], model.classes) if len(labels) else np.zeros(0, bool)
     if not mine.any():
         raise CalibrationError(f"{path.name}: no cues of the model's classes {list(model.classes)} "
@@ -112,9 +119,13 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(config.online.torch_threads)
     from bci_app.io.recording import parse_channel_list
 
+    from calibration.epochs import cue_preset
+
     channels = parse_channel_list(args.channels) if args.channels else None
-    outcome = calibrate(args.calib, config, args.base, shuffle_seed=args.shuffle_labels, channels=channels)
-    report = evaluate_outcome(outcome, args.test, config, channels=channels)
+    preset = cue_preset(args.events, args.dataset)
+    outcome = calibrate(args.calib, config, args.base, shuffle_seed=args.shuffle_labels, channels=channels,
+                        preset=preset)
+    report = evaluate_outcome(outcome, args.test, config, channels=channels, preset=preset)
     report.update({"base_model": outcome.metadata["base_model"], "base_choice": outcome.metadata["base_choice"],
                    "channels": channels, "calib": [p.name for p in args.calib],
                    "shuffled_labels": args.shuffle_labels is not None})
@@ -125,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_outcome(outcome, test_paths, config, *, channels: list[str] | None = None) -> dict:
+def evaluate_outcome(outcome, test_paths, config, *, channels: list[str] | None = None, preset=None) -> dict:
     """Decode ``test_paths`` online with a finished calibration and score every trial (report dict);
     ``channels``: keep only these in the test files too."""
     from bci_app.models import count_parameters
@@ -136,7 +147,8 @@ def evaluate_outcome(outcome, test_paths, config, *, channels: list[str] | None 
     all_preds, all_trials, per_file = [], [], []
     start = 0.0
     for path in test_paths:
-        preds, trials, dec, _, end = decode_file(path, model, config, start_s=start, channels=channels)
+        preds, trials, dec, _, end = decode_file(path, model, config, start_s=start, channels=channels,
+                                                  preset=preset)
         start = end + FILE_SPACING_S
         all_preds += preds
         all_trials += trials
