@@ -168,6 +168,29 @@ class RecordingConfig(_Section):
     flush_interval_s: float = Field(0.5, gt=0, le=1.0)
 
 
+class BrainFlowConfig(_Section):
+    """A BrainFlow board and every connection parameter BrainFlow's ``BrainFlowInputParams`` takes
+    (empty: not given). ``board``: a ``BoardIds`` name or id; ``master_board``: the board whose
+    descriptor a playback/streaming board uses; ``timeout`` in seconds."""
+
+    board: str = "synthetic"
+    serial_port: str = ""
+    mac_address: str = ""
+    ip_address: str = ""
+    ip_port: int = Field(0, ge=0, le=65535)
+    ip_protocol: int = Field(0, ge=0, le=2)  #: 0 none, 1 UDP, 2 TCP (BrainFlow's IpProtocolTypes)
+    serial_number: str = ""
+    other_info: str = ""
+    file: str = ""
+    timeout: int = Field(0, ge=0, le=600)
+    master_board: str = ""
+
+    def stream_params(self) -> dict[str, Any]:
+        """The parameters that were given, as :class:`~bci_app.acquisition.brainflow.StreamBrainFlow`
+        keyword arguments."""
+        return {k: v for k, v in self.model_dump().items() if k != "board" and v not in ("", 0)}
+
+
 class ModelConfig(_Section):
     """Which base model to adapt: a shipped name (see ``bci_app.models.pretrained``) or a path."""
 
@@ -183,6 +206,7 @@ class AppConfig(_Section):
     finetune: FinetuneConfig = FinetuneConfig()
     online: OnlineConfig = OnlineConfig()
     recording: RecordingConfig = RecordingConfig()
+    brainflow: BrainFlowConfig = BrainFlowConfig()
 
 
 def _format_validation_error(exc: ValidationError, origin: str) -> str:

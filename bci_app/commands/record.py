@@ -18,7 +18,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="seconds to record (default: until Ctrl-C)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--config", default=None, help="YAML config (recording.flush_interval_s, lsl.*)")
-    parser.add_argument("--serial-port", default=None, help="BrainFlow: serial port of the board")
+    bf = parser.add_argument_group("BrainFlow connection (default: the config's brainflow section)")
+    bf.add_argument("--serial-port", default=None, help="serial port, e.g. /dev/ttyUSB0 or COM3")
+    bf.add_argument("--mac-address", default=None, help="Bluetooth MAC address")
+    bf.add_argument("--ip-address", default=None, help="IP address (WiFi shield, streaming board)")
+    bf.add_argument("--ip-port", type=int, default=None, help="IP port")
+    bf.add_argument("--ip-protocol", type=int, default=None, choices=[0, 1, 2], help="0 none, 1 UDP, 2 TCP")
+    bf.add_argument("--serial-number", default=None, help="device serial number (e.g. Unicorn, Muse)")
+    bf.add_argument("--other-info", default=None, help="BrainFlow other_info")
+    bf.add_argument("--board-file", default=None, help="file for the playback_file board")
+    bf.add_argument("--timeout", type=int, default=None, help="seconds to look for the device")
+    bf.add_argument("--master-board", default=None, help="playback/streaming board: the board that recorded")
     parser.add_argument("--subject-seed", type=int, default=0, help="--simulate: the simulated person")
     parser.add_argument("--sfreq", type=float, default=160.0, help="--simulate: sampling rate in Hz")
 
@@ -34,7 +44,18 @@ def _open_source(args: argparse.Namespace, cfg):
         return StreamLSL(name=args.lsl, stype=None, resolve_timeout=cfg.lsl.resolve_timeout_s, acquisition_delay=0.02)
     from bci_app.acquisition.brainflow import StreamBrainFlow
 
-    return StreamBrainFlow(args.brainflow, serial_port=args.serial_port, acquisition_delay=0.02)
+    return StreamBrainFlow(args.brainflow, acquisition_delay=0.02, **brainflow_params(args, cfg))
+
+
+def brainflow_params(args: argparse.Namespace, cfg) -> dict:
+    """Connection parameters: the config's ``brainflow`` section, each overridden by its option."""
+    params = cfg.brainflow.stream_params()
+    given = {"serial_port": args.serial_port, "mac_address": args.mac_address, "ip_address": args.ip_address,
+             "ip_port": args.ip_port, "ip_protocol": args.ip_protocol, "serial_number": args.serial_number,
+             "other_info": args.other_info, "file": args.board_file, "timeout": args.timeout,
+             "master_board": args.master_board}
+    params.update({k: v for k, v in given.items() if v is not None})
+    return params
 
 
 def run(args: argparse.Namespace) -> int:

@@ -72,8 +72,12 @@ class SourcePanel(QtWidgets.QWidget):
     disconnect_requested = QtCore.Signal()
     _discovered = QtCore.Signal(list, str)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, brainflow=None) -> None:
+        """``brainflow``: a :class:`~bci_app.config.BrainFlowConfig` filling the BrainFlow form."""
+        from bci_app.config import BrainFlowConfig
+
         super().__init__(parent)
+        bf_cfg = brainflow or BrainFlowConfig()
         self.tabs = QtWidgets.QTabWidget()
         # simulated
         sim = QtWidgets.QWidget()
@@ -106,14 +110,41 @@ class SourcePanel(QtWidgets.QWidget):
         self.bf_board = QtWidgets.QComboBox()
         self.bf_board.setEditable(True)
         self.bf_board.addItems(BRAINFLOW_BOARDS)
-        self.bf_serial = QtWidgets.QLineEdit()
+        self.bf_board.setCurrentText(bf_cfg.board)
+        self.bf_serial = QtWidgets.QLineEdit(bf_cfg.serial_port)
         self.bf_serial.setPlaceholderText("e.g. /dev/ttyUSB0 or COM3")
-        self.bf_mac = QtWidgets.QLineEdit()
-        self.bf_file = QtWidgets.QLineEdit()
+        self.bf_mac = QtWidgets.QLineEdit(bf_cfg.mac_address)
+        self.bf_ip = QtWidgets.QLineEdit(bf_cfg.ip_address)
+        self.bf_ip_port = QtWidgets.QSpinBox()
+        self.bf_ip_port.setRange(0, 65535)
+        self.bf_ip_port.setSpecialValueText("not given")
+        self.bf_ip_port.setValue(bf_cfg.ip_port)
+        self.bf_ip_protocol = QtWidgets.QComboBox()
+        self.bf_ip_protocol.addItems(["none", "UDP", "TCP"])  # BrainFlow's IpProtocolTypes 0, 1, 2
+        self.bf_ip_protocol.setCurrentIndex(bf_cfg.ip_protocol)
+        self.bf_serial_number = QtWidgets.QLineEdit(bf_cfg.serial_number)
+        self.bf_other = QtWidgets.QLineEdit(bf_cfg.other_info)
+        self.bf_file = QtWidgets.QLineEdit(bf_cfg.file)
+        self.bf_timeout = QtWidgets.QSpinBox()
+        self.bf_timeout.setRange(0, 600)
+        self.bf_timeout.setSuffix(" s")
+        self.bf_timeout.setSpecialValueText("default")
+        self.bf_timeout.setValue(bf_cfg.timeout)
+        self.bf_master = QtWidgets.QComboBox()
+        self.bf_master.setEditable(True)
+        self.bf_master.addItems(["", *BRAINFLOW_BOARDS])
+        self.bf_master.setCurrentText(bf_cfg.master_board)
         bf_form.addRow("Board", self.bf_board)
         bf_form.addRow("Serial port", self.bf_serial)
         bf_form.addRow("MAC address", self.bf_mac)
+        bf_form.addRow("IP address", self.bf_ip)
+        bf_form.addRow("IP port", self.bf_ip_port)
+        bf_form.addRow("IP protocol", self.bf_ip_protocol)
+        bf_form.addRow("Serial number", self.bf_serial_number)
+        bf_form.addRow("Other info", self.bf_other)
         bf_form.addRow("File (playback)", self.bf_file)
+        bf_form.addRow("Timeout", self.bf_timeout)
+        bf_form.addRow("Master board (playback)", self.bf_master)
         self.tabs.addTab(bf, "BrainFlow")
         # file
         fw = QtWidgets.QWidget()
@@ -205,8 +236,13 @@ class SourcePanel(QtWidgets.QWidget):
             return {"kind": "lsl", "name": s["name"], "type": s["type"], "source_id": s["source_id"]}
         if tab == 2:
             return {"kind": "brainflow", "board": self.bf_board.currentText(),
-                    "params": {"serial_port": self.bf_serial.text(), "mac_address": self.bf_mac.text(),
-                               "file": self.bf_file.text()}}
+                    "params": {"serial_port": self.bf_serial.text().strip(), "mac_address": self.bf_mac.text().strip(),
+                               "ip_address": self.bf_ip.text().strip(), "ip_port": self.bf_ip_port.value() or None,
+                               "ip_protocol": self.bf_ip_protocol.currentIndex() or None,
+                               "serial_number": self.bf_serial_number.text().strip(),
+                               "other_info": self.bf_other.text().strip(), "file": self.bf_file.text().strip(),
+                               "timeout": self.bf_timeout.value() or None,
+                               "master_board": self.bf_master.currentText().strip()}}
         path = self.file_path.text().strip()
         if not path:
             raise ValueError("Choose a recording file first (Open…).")
