@@ -123,13 +123,14 @@ def prepare_calibration(
     *,
     model: nn.Module | None = None,
     meta: dict[str, Any] | None = None,
-    preset: str | None = None,
+    preset: Any = None,
 ) -> CalibrationData:
     """Cut, repair, select and align the calibration trials of a base model (module doc).
 
     ``sources`` are file paths (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772) or
-    in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` forces a
-    dataset preset (default: chosen per file). The base is ``model``/``meta`` when given, else loaded
+    in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` (a preset
+    name, :class:`~calibration.epochs.DatasetPreset` or marker-to-class mapping) forces the cues'
+    meaning (default: chosen per file). The base is ``model``/``meta`` when given, else loaded
     from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
     base's classes.
     """
