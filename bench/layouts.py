@@ -6,7 +6,8 @@ only them). The app's rule picks the base (``base_for_channels``: the configured
 channels are present, else the shipped base with most of its channels on the headset; the rest are
 interpolated); each development person is scored with that base's fold model that never saw them,
 through the user's code path (``bench/decoding.py``: calibrate on run 4, decode runs 8 + 12 online).
-TS+LR is trained on the same prepared calibration trials, on the headset's own channels only.
+TS+LR is trained on the same prepared calibration trials, on the headset channels that the chosen
+base uses (never on interpolated ones; with all 64 present and the 16-channel base kept, those 16).
 Prints JSON; ``--readme`` writes the table between ``<!-- layouts:begin/end -->``.
 
     python bench/layouts.py [--layouts cyton unicorn] [--subjects S001 S002] [--readme]
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| layout | channels | base the app picks | interpolated | gated (95 % CI) | TS+LR, same channels (95 % CI) |",
+    lines = ["| layout | channels | base the app picks | interpolated | gated (95 % CI) | TS+LR on the base's channels present (95 % CI) |",
              "|---|---|---|---|---|---|"]
     for name, v in result["layouts"].items():
         g, t = v["summary"]["gated"], v["summary"]["ts_lr"]
