@@ -11,6 +11,7 @@ base uses (never on interpolated ones; with all 64 present and the 16-channel ba
 Prints JSON; ``--readme`` writes the table between ``<!-- layouts:begin/end -->``.
 
     python bench/layouts.py [--layouts cyton unicorn] [--subjects S001 S002] [--readme]
+    python bench/layouts.py --base sensorimotor16 --out bench/results-layouts-sensorimotor16.json  # a rule's evidence
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layouts", nargs="*", default=list(LAYOUTS), choices=list(LAYOUTS))
     ap.add_argument("--subjects", nargs="*", default=None, help="a subset of the development group")
     ap.add_argument("--config", default=None)
+    ap.add_argument("--base", default=None, help="force this base family for every layout (evidence for the "
+                                                 "app's rule; the default is the rule itself)")
+    ap.add_argument("--out", default=None, help="JSON file (default bench/results-layouts.json for a full run)")
     ap.add_argument("--readme", action="store_true")
     ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
     args = ap.parse_args(argv)
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                  "when": time.strftime("%Y-%m-%d %H:%M %Z")}
     for name in args.layouts:
         channels = list(LAYOUTS[name])
-        family, reason = base_for_channels(config.model.base, channels)
+        family, reason = ((args.base, "forced by --base") if args.base
+                          else base_for_channels(config.model.base, channels))
         rows = {}
         for p in people:
             rows[p] = bench_person(p, fold_base_for(p, family), config, METHODS, {}, 2, channels)
@@ -91,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: base {family}, " + ", ".join(f"{m} {summary[m]['mean_accuracy']:.3f}" for m in METHODS),
               file=sys.stderr, flush=True)
     text = json.dumps(out, indent=2)
-    if not args.subjects:
-        (ROOT / "bench" / "results-layouts.json").write_text(text + "\n", encoding="utf-8")
-    if args.readme:
+    out_path = args.out or (ROOT / "bench" / "results-layouts.json" if not (args.subjects or args.base) else None)
+    if out_path:
+        Path(out_path).write_text(text + "\n", encoding="utf-8")
+    if args.readme and not args.base:
         update_readme(out)
     print(text)
     return 0
