@@ -2,9 +2,9 @@
 beside tangent space + LR on the same channels.
 
 Each layout restricts the recordings to its channels (as ``--channels`` does, as if the headset had
-only them). The app's rule picks the base (``base_for_channels``: the configured base when all its
-channels are present, else the shipped base with most of its channels on the headset; the rest are
-interpolated); each development person is scored with that base's fold model that never saw them,
+only them). The app's rule picks the base (``base_for_channels``: the configured base when at least
+3 of its channels are present, else the shipped base with most of its channels on the headset; the
+rest are interpolated); each development person is scored with that base's fold model that never saw them,
 through the user's code path (``bench/decoding.py``: calibrate on run 4, decode runs 8 + 12 online).
 TS+LR is trained on the same prepared calibration trials, on the headset channels that the chosen
 base uses (never on interpolated ones; with all 64 present and the 16-channel base kept, those 16).

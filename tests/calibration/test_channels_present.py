@@ -19,6 +19,9 @@ CYTON = "Fp1,Fp2,C3,C4,P7,P8,O1,O2"
 
 def test_base_follows_the_channels_present():
     assert base_for_channels("sensorimotor16", SENSORIMOTOR_16)[0] == "sensorimotor16"
+    unicorn = ["Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8"]  # 4 of sensorimotor16's channels
+    base, reason = base_for_channels("sensorimotor16", unicorn)
+    assert base == "sensorimotor16" and "4 of the 16" in reason and "12 are interpolated" in reason
     base, reason = base_for_channels("sensorimotor16", parse_channel_list(CYTON))
     assert base == "default" and "8 of its 64 channels" in reason and "56 interpolated" in reason
     with pytest.raises(ModelError, match="3 or more channels"):

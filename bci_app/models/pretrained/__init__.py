@@ -21,6 +21,8 @@ from torch import nn
 from bci_app.errors import ModelError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
+#: fewest channels of a base a headset must have for the others to be interpolated from them
+MIN_PRESENT_CHANNELS = 3
 
 __all__ = ["PRETRAINED_DIR", "list_base_models", "load_base_model", "base_model_path", "fold_base_for",
            "base_for_classes", "base_for_channels", "restrict_classes"]
@@ -118,9 +120,14 @@ def restrict_classes(model: nn.Module, meta: dict[str, Any], classes: Sequence[s
 
 
 def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequence[str] | None = None) -> tuple[str, str]:
-    """The base for a headset with channels ``ch_names``: ``name`` when the headset has all its
-    channels, else the shipped base (decoding ``classes``, default ``name``'s) with the most of its
-    channels present, ties to the one with fewer to interpolate. Returns ``(base, reason)``."""
+    """The base for a headset with channels ``ch_names``: ``name`` when the headset has at least 3 of
+    its channels (the others are interpolated), else the shipped base (decoding ``classes``, default
+    ``name``'s) with the most of its channels present, ties to the one with fewer to interpolate.
+    Returns ``(base, reason)``.
+
+    Chosen on the development group (``bench/layouts.py``): with a Unicorn's or the synthetic board's
+    channels, ``sensorimotor16`` with 12 of 16 interpolated decodes better than the 64-channel base
+    with 56 or 48 interpolated; with 32 channels both are level."""
     from bci_app.signal.channels import normalize_ch_name
 
     have = {normalize_ch_name(c) for c in ch_names}
@@ -132,12 +139,16 @@ def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequen
 
     if present(meta) == len(meta["ch_names"]):
         return str(name), f"the headset has all {len(meta['ch_names'])} channels of base {name}"
+    if present(meta) >= MIN_PRESENT_CHANNELS and set(wanted) <= set(meta["classes"]):
+        n = len(meta["ch_names"])
+        return str(name), (f"the headset has {present(meta)} of the {n} channels of base {name}; "
+                           f"the other {n - present(meta)} are interpolated from them")
     scored = []
     for other in list_base_models():
         m = _metadata(other)
         if set(wanted) <= set(m["classes"]):
             scored.append((-present(m), len(m["ch_names"]) - present(m), other, len(m["ch_names"])))
-    if not scored or -min(scored)[0] < 3:
+    if not scored or -min(scored)[0] < MIN_PRESENT_CHANNELS:
         raise ModelError(f"no shipped base decoding {wanted} shares 3 or more channels with the headset "
                          f"({', '.join(ch_names)}); map the channels to 10-10 names")
     neg, n_missing, chosen, n = min(scored)
