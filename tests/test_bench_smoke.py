@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from run_all import BENCHES, run_one  # noqa: E402
+from run_all import BENCHES, run_one, script_of  # noqa: E402
 
 sys.path.pop(0)
 
@@ -16,8 +16,8 @@ sys.path.pop(0)
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", sorted(BENCHES))
 def test_benchmark_smoke(name, eegmmidb_dir):
-    if not (Path(__file__).resolve().parent.parent / "bench" / f"{name}.py").is_file():
-        pytest.fail(f"bench/{name}.py is listed in bench/run_all.py but missing")
+    if not script_of(name).is_file():
+        pytest.fail(f"{script_of(name).name} (benchmark {name}) is listed in bench/run_all.py but missing")
     entry = run_one(name, smoke=True, timeout=540)
     assert entry["ok"], json.dumps(entry, indent=2)[:3000]
     assert isinstance(entry["result"], dict) and entry["result"]
