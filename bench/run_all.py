@@ -91,7 +91,7 @@ def _rows_lsl_pull(r: dict) -> list[tuple[str, str, str]]:
 def _rows_acquisition(r: dict) -> list[tuple[str, str, str]]:
     channels = r.get("channels", 64)
     goal = "0 lost, < 15 % of one core" if channels >= 256 else "0 lost, < 10 % of one core"
-    return [(f"acquisition {channels} ch × {_fmt(r.get('sfreq', 2000.0), '', 0)} Hz into ring buffer + XDF, "
+    return [(f"acquisition {channels} ch × {r.get('sfreq', 2000.0):g} Hz into ring buffer + XDF, "
              f"{_fmt(r.get('duration_s'), ' s', 0)}: lost / CPU",
              f"{_fmt(r.get('samples_lost'))} / {_fmt(r.get('cpu_consumer_percent_of_one_core'), ' %')}", goal)]
 
