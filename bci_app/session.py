@@ -353,6 +353,15 @@ class Session:
         self._set_mode(Mode.CONNECTED)
 
     # -- training ---------------------------------------------------------------------------------
+    def calibration_training(self) -> tuple[Iterator[Any], Callable[[Any], "DecoderModel"], Callable[[], None]]:
+        """The :class:`calibration.job.CalibrationJob` on :attr:`calibration_data` (GDF cues, the
+        paradigm's classes), as ``(job, to_model, cancel)`` for :meth:`start_training`. Nothing runs
+        here: loading the base, preparation, training and the gate happen on the training thread."""
+        from calibration.job import CalibrationJob
+
+        job = CalibrationJob([self.calibration_data], self.config, preset="gdf", classes=self.config.paradigm.classes)
+        return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
+
     def start_training(
         self,
         job: Iterator[Any],

@@ -4,7 +4,7 @@ while the session's real fine-tuning job runs in the background. Prints JSON.
     QT_QPA_PLATFORM=offscreen python bench/gui.py [--seconds 5] [--trials-per-class 20]
     python bench/gui.py --smoke        # CI: a few seconds, same code paths
 
-The fine-tuning job is the one the window starts after a calibration (``default_training_factory``:
+The fine-tuning job is the one the window starts after a calibration (``Session.calibration_training``:
 the ``default`` base model, 64 channels, LoRA per config — ``['dense']`` below 50 trials — with
 cached frozen features), on calibration data recorded by a real :class:`Session` from the simulated
 headset (manual clock, so it takes no wall time). The job runs in the session's training thread with
@@ -63,9 +63,8 @@ def main() -> None:
     from PySide6 import QtCore, QtWidgets
 
     from bci_app.acquisition.simulated import StreamSimulated
-    from bci_app.commands.demo import short_paradigm
+    from calibration.paradigm import short_paradigm
     from bci_app.config import AppConfig, resolve_lora
-    from bci_app.gui.app import default_training_factory
     from bci_app.gui.signal_view import SignalView
 
     torch.set_num_threads(1)
@@ -118,7 +117,7 @@ def main() -> None:
     session = calibration_session(cfg, args.trials_per_class)
     cal_s = time.perf_counter() - t_cal
     t_prep = time.perf_counter()
-    job, to_model, cancel = default_training_factory(session)  # builds the job only: it runs in the training thread
+    job, to_model, cancel = session.calibration_training()  # builds the job only: it runs in the training thread
     prep_s = time.perf_counter() - t_prep
     n_trials = sum(m.value in ("769", "770") for m in session.calibration_data.markers)
     epochs: list = []

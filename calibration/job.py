@@ -136,7 +136,7 @@ class CalibrationOutcome:
 
     def save(self, path: str | Path) -> Path:
         """Write the adapter (``.safetensors`` + ``.json`` with the full metadata)."""
-        from bci_app.models.lora import save_adapter
+        from bci_app.models.adapters import save_adapter
 
         return save_adapter(self.model, path, self.metadata)
 

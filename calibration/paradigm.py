@@ -84,6 +84,30 @@ class ManualClock:
         return self.now
 
 
+class ScaledClock:
+    """``pylsl.local_clock`` running ``scale`` times faster from the moment of creation."""
+
+    def __init__(self, scale: float) -> None:
+        import pylsl
+
+        self._lc = pylsl.local_clock
+        self.scale = float(scale)
+        self.t0 = self._lc()
+
+    def __call__(self) -> float:
+        return self.t0 + (self._lc() - self.t0) * self.scale
+
+
+def short_paradigm(config, trials_per_class: int, seed: int, tmin: float, window_s: float):
+    """The demo's shortened Graz timeline: 0.5 s fixation, cue, imagery long enough for the
+    model's window (``tmin + window_s`` + 0.5 s), 0.5–1 s rest, no breaks."""
+    return config.paradigm.model_copy(update={
+        "trials_per_class": trials_per_class, "trials_per_run": 10_000, "cue_at_s": 0.5, "cue_duration_s": 0.5,
+        "imagery_end_s": 0.5 + tmin + window_s + 0.5, "rest_min_s": 0.5, "rest_max_s": 1.0, "break_s": 0.0,
+        "seed": seed,
+    })
+
+
 def balanced_order(config: ParadigmConfig) -> list[str]:
     """Class of each trial: every class ``trials_per_class`` times, balanced within each run as far
     as the run length allows, shuffled with ``config.seed``."""

@@ -13,7 +13,8 @@ from bci_app.acquisition import StreamSimulated
 from bci_app.cli import main
 from bci_app.config import AppConfig
 from bci_app.models import ATCNet, save_model
-from bci_app.models.lora import add_lora, save_adapter
+from bci_app.models.adapters import save_adapter
+from bci_app.models.lora import add_lora
 from bci_app.online import DecoderModel
 from bci_app.session import Session
 from bci_app.signal.channels import SENSORIMOTOR_16

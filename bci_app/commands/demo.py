@@ -63,16 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-scale", type=float, default=None, metavar="X", help=f"simulation speed ({HEADLESS_TIME_SCALE:g} headless)")
 
 
-def short_paradigm(config, trials_per_class: int, seed: int, tmin: float, window_s: float):
-    """The demo's shortened Graz timeline: 0.5 s fixation, cue, imagery long enough for the
-    model's window (``tmin + window_s`` + 0.5 s), 0.5–1 s rest, no breaks."""
-    return config.paradigm.model_copy(update={
-        "trials_per_class": trials_per_class, "trials_per_run": 10_000, "cue_at_s": 0.5, "cue_duration_s": 0.5,
-        "imagery_end_s": 0.5 + tmin + window_s + 0.5, "rest_min_s": 0.5, "rest_max_s": 1.0, "break_s": 0.0,
-        "seed": seed,
-    })
-
-
 def stream_time_slot(sim, clock, offset_s: float, margin_s: float = 0.5) -> tuple[float, bool]:
     """Clock time of the headset's sample at ``offset_s`` stream seconds, and True, when that is at
     least ``margin_s`` ahead of now; else the next whole stream second that is, and False (the run
@@ -91,20 +81,6 @@ def adapter_path_for(recording: Path) -> Path:
     """Where the demo saves the adapter of a recorded session: ``<stem>-adapter.safetensors``."""
     recording = Path(recording)
     return recording.with_name(f"{recording.stem}-adapter")
-
-
-class ScaledClock:
-    """``pylsl.local_clock`` running ``scale`` times faster from the moment of creation."""
-
-    def __init__(self, scale: float) -> None:
-        import pylsl
-
-        self._lc = pylsl.local_clock
-        self.scale = float(scale)
-        self.t0 = self._lc()
-
-    def __call__(self) -> float:
-        return self.t0 + (self._lc() - self.t0) * self.scale
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,7 +146,7 @@ def run_headless(args: argparse.Namespace) -> dict:
     from bci_app.online.scoring import Trial, latency_summary, score_trials
     from bci_app.session import Mode, Session
     from calibration.job import CalibrationJob
-    from calibration.paradigm import CUE_CODES, GrazParadigm
+    from calibration.paradigm import CUE_CODES, GrazParadigm, ScaledClock, short_paradigm
 
     t_start = time.perf_counter()
     scale = args.time_scale if args.time_scale is not None else HEADLESS_TIME_SCALE

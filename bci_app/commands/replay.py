@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_adapted(adapter: Path):
     """(DecoderModel, adapter metadata) from an adapter whose JSON names its base model."""
     from bci_app.errors import ModelError
-    from bci_app.models.lora import load_adapter, read_adapter_metadata
+    from bci_app.models.adapters import load_adapter, read_adapter_metadata
     from bci_app.models.pretrained import load_base_model, restrict_classes
     from bci_app.online.decoder import DecoderModel
     from bci_app.signal.preprocess import PreprocessingSpec

@@ -13,7 +13,7 @@ def __getattr__(name: str):
         from bci_app.gui.main_window import MainWindow
 
         return MainWindow
-    if name in ("run_gui", "run_demo_window", "run_demo", "default_training_factory", "build_demo", "DemoDriver"):
+    if name in ("run_gui", "run_demo_window", "run_demo", "build_demo", "DemoDriver"):
         from bci_app.gui import app
 
         return getattr(app, name)

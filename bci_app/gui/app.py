@@ -37,25 +37,13 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
     return int(app.exec())
 
 
-def default_training_factory(session):
-    """The :class:`calibration.job.CalibrationJob` on ``session.calibration_data`` (GDF cues).
-
-    Returns ``(job, to_model, cancel)``. Nothing runs here: loading the base, preparation, training
-    and the gate all happen when the session's worker thread iterates the job."""
-    from calibration.job import CalibrationJob
-
-    job = CalibrationJob([session.calibration_data], session.config, preset="gdf",
-                         classes=session.config.paradigm.classes)
-    return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
-
-
 def build_demo(args: argparse.Namespace):
     """Create the demo's window and its :class:`DemoDriver` (not started). See :func:`run_demo_window`."""
     import uuid
 
     from bci_app.acquisition.lsl import LslPlayer
     from bci_app.acquisition.simulated import StreamSimulated
-    from bci_app.commands.demo import ScaledClock, short_paradigm
+    from calibration.paradigm import ScaledClock, short_paradigm
     from bci_app.config import load_config
     from bci_app.gui.main_window import MainWindow
     from bci_app.lsl_config import configure_lsl
@@ -82,7 +70,7 @@ def build_demo(args: argparse.Namespace):
     player = LslPlayer(sim, name=name, interval=0.01 / scale).open()
     session = Session(config, clock=clock)
     window = MainWindow(config, session=session, log_dir=getattr(args, "log_dir", None),
-                        training_factory=default_training_factory)
+                        training_factory=Session.calibration_training)
     window.bridge.imagine = sim.imagine  # the simulated person behind the LSL stream follows the cues
     driver = DemoDriver(window, {"kind": "lsl", "name": name, "type": "EEG"}, player=player, simulator=sim,
                         online_trials_per_class=getattr(args, "online_trials_per_class", 6) or 6,

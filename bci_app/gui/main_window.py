@@ -60,7 +60,7 @@ class ErrorBanner(QtWidgets.QFrame):
 class MainWindow(QtWidgets.QMainWindow):
     """bci-app's window. ``session`` is a core ``bci_app.session.Session`` (created when omitted);
     ``training_factory(session) -> (job, to_model, cancel)`` builds the fine-tuning job run after a
-    finished calibration (see :mod:`bci_app.gui.session_bridge`)."""
+    finished calibration (default: :meth:`Session.calibration_training`; see :mod:`bci_app.gui.session_bridge`)."""
 
     _connect_done = QtCore.Signal(object, object)  # (stream or None, exception or None), once per connect
 
@@ -78,9 +78,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.log_path = setup_file_log(log_dir)
         self.session = session if session is not None else self._make_session(self.config)
         if training_factory is None and self.session is not None:
-            from bci_app.gui.app import default_training_factory
-
-            training_factory = default_training_factory
+            training_factory = type(self.session).calibration_training  # called with the session
         self._events: collections.deque = collections.deque()
         self._unsubscribe: list = []
         self._connect_thread: threading.Thread | None = None

@@ -18,7 +18,7 @@ from torch import nn
 from bci_app.errors import ModelError
 from bci_app.models.atcnet import ATCNet
 from bci_app.models.files import load_tensors, require_file_pair
-from bci_app.models.lora import LinearWithLoRA, adapter_paths
+from bci_app.models.lora import LinearWithLoRA
 
 __all__ = ["model_hash", "base_state_dict", "save_model", "load_model", "model_paths"]
 
@@ -29,7 +29,10 @@ _ARCHITECTURES: dict[str, type[nn.Module]] = {"ATCNet": ATCNet}
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:
     """``(<path>.safetensors, <path>.json)``; a given ``.safetensors``/``.json`` suffix is dropped."""
-    return adapter_paths(path)
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return Path(f"{p}.safetensors"), Path(f"{p}.json")
 
 
 def base_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

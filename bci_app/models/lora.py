@@ -11,20 +11,17 @@ weight ``W + (alpha / rank) * B @ A`` as ``.weight``, so ``msa`` adapters change
 receive gradients. (Adapter dropout applies only where the wrapper is called as a module, i.e. not
 inside MultiheadAttention.)
 
-Adapter files: ``save_adapter`` / ``load_adapter`` write ``<path>.safetensors`` (A and B only) and a
-``<path>.json`` sidecar with the base-model hash, targets, rank, alpha, dropout, package version and
-the caller's metadata. Nothing is unpickled.
+Pure ``nn``: adapter files (``save_adapter`` / ``load_adapter``) live in :mod:`bci_app.models.adapters`,
+next to the model files.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,36 +29,20 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from bci_app.errors import ModelError
-from bci_app.models.files import load_tensors, require_file_pair
 
 __all__ = [
     "LinearWithLoRA",
     "add_lora",
     "lora_parameters",
     "merge_lora",
-    "save_adapter",
-    "load_adapter",
+    "lora_wrappers",
+    "natural_key",
     "lora_summary",
     "lora_train_mode",
     "linear_module_names",
 ]
 
 logger = logging.getLogger(__name__)
-
-ADAPTER_FORMAT = "bci-app-lora-adapter"
-ADAPTER_FORMAT_VERSION = 1
-_RESERVED_KEYS = (
-    "format",
-    "format_version",
-    "base_model_hash",
-    "target_modules",
-    "wrapped_modules",
-    "rank",
-    "alpha",
-    "dropout",
-    "package_version",
-)
-
 
 class LinearWithLoRA(nn.Module):
     """A frozen ``nn.Linear`` plus a trainable low-rank update.
@@ -127,11 +108,11 @@ def _check_lora_args(rank: int, alpha: float, dropout: float) -> None:
         raise ModelError(f"LoRA dropout must be in [0, 1), got {dropout!r}.")
 
 
-def _natural_key(name: str) -> list[Any]:
+def natural_key(name: str) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def _wrappers(model: nn.Module) -> dict[str, LinearWithLoRA]:
+def lora_wrappers(model: nn.Module) -> dict[str, LinearWithLoRA]:
     return {n: m for n, m in model.named_modules() if isinstance(m, LinearWithLoRA)}
 
 
@@ -142,7 +123,7 @@ def _inside(name: str, prefixes: Sequence[str]) -> bool:
 def linear_module_names(model: nn.Module) -> list[str]:
     """The guide's "Available module names": every Linear (LoRA-wrapped ones under their own name)
     and every ``<attention>.in_proj_weight`` of an ``nn.MultiheadAttention``, naturally sorted."""
-    wrapped = list(_wrappers(model))
+    wrapped = list(lora_wrappers(model))
     names: list[str] = []
     for name, module in model.named_modules():
         if _inside(name, wrapped):
@@ -151,7 +132,7 @@ def linear_module_names(model: nn.Module) -> list[str]:
             names.append(name)
         elif isinstance(module, nn.MultiheadAttention) and module.in_proj_weight is not None:
             names.append(f"{name}.in_proj_weight")
-    return sorted(names, key=_natural_key)
+    return sorted(names, key=natural_key)
 
 
 def _no_match_message(model: nn.Module, target_modules: Sequence[str]) -> str:
@@ -186,7 +167,7 @@ def add_lora(
         )
     targets = [str(t) for t in target_modules]
     _check_lora_args(rank, alpha, dropout)
-    if _wrappers(model):
+    if lora_wrappers(model):
         raise ModelError(
             "This model already has LoRA adapters; call merge_lora(model) first or start from a fresh base model."
         )
@@ -210,7 +191,7 @@ def add_lora(
         "alpha": float(alpha),
         "dropout": float(dropout),
     }
-    wrapped = sorted(matched, key=_natural_key)
+    wrapped = sorted(matched, key=natural_key)
     logger.info("LoRA added to %d modules: %s", len(wrapped), ", ".join(wrapped))
     return wrapped
 
@@ -218,7 +199,7 @@ def add_lora(
 def lora_parameters(model: nn.Module) -> list[nn.Parameter]:
     """All ``lora_A`` and ``lora_B`` parameters of ``model`` (what the optimiser should get)."""
     params: list[nn.Parameter] = []
-    for _, module in sorted(_wrappers(model).items(), key=lambda kv: _natural_key(kv[0])):
+    for _, module in sorted(lora_wrappers(model).items(), key=lambda kv: natural_key(kv[0])):
         params += [module.lora_A, module.lora_B]
     return params
 
@@ -240,7 +221,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
     The original Linear objects (and classes) are put back in place. ``requires_grad`` flags are
     left as they are. Returns ``model`` (modified in place).
     """
-    for name, wrapper in list(_wrappers(model).items()):
+    for name, wrapper in list(lora_wrappers(model).items()):
         base = wrapper.linear
         base.weight.add_(wrapper.delta_weight().to(base.weight.dtype))
         _set_submodule(model, name, base)
@@ -254,7 +235,7 @@ def lora_summary(model: nn.Module) -> str:
 
     Percentages are relative to the base model's parameter count (adapters excluded).
     """
-    wrappers = sorted(_wrappers(model).items(), key=lambda kv: _natural_key(kv[0]))
+    wrappers = sorted(lora_wrappers(model).items(), key=lambda kv: natural_key(kv[0]))
     lora_ids = {id(p) for p in lora_parameters(model)}
     base_total = sum(p.numel() for p in model.parameters() if id(p) not in lora_ids)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -280,142 +261,3 @@ def lora_summary(model: nn.Module) -> str:
     lines.append(f"Trainable params: {trainable:,} ({pct:.2f}% of model)")
     lines.append(f"Base model params: {base_total:,} (full fine-tuning: 100%)")
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------------------- files
-
-
-def adapter_paths(path: str | Path) -> tuple[Path, Path]:
-    """``(<path>.safetensors, <path>.json)``; a given ``.safetensors``/``.json`` suffix is dropped."""
-    p = Path(path)
-    if p.suffix in (".safetensors", ".json"):
-        p = p.with_suffix("")
-    return Path(f"{p}.safetensors"), Path(f"{p}.json")
-
-
-def save_adapter(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write the adapters of ``model`` to ``<path>.safetensors`` plus the ``<path>.json`` sidecar.
-
-    The JSON holds ``base_model_hash``, ``target_modules``, ``wrapped_modules``, ``rank``,
-    ``alpha``, ``dropout``, ``package_version`` and every key of ``metadata`` (e.g. classes,
-    ch_names, sfreq, window, preprocessing state as nested lists), which must be JSON-serialisable.
-    Returns the ``.safetensors`` path.
-    """
-    from safetensors.torch import save_file
-
-    from bci_app import __version__
-    from bci_app.models.io import model_hash
-
-    wrappers = _wrappers(model)
-    config = getattr(model, "_lora_config", None)
-    if not wrappers or config is None:
-        raise ModelError("save_adapter: the model has no LoRA adapters; call add_lora(model, ...) first.")
-    metadata = dict(metadata or {})
-    info: dict[str, Any] = {
-        "format": ADAPTER_FORMAT,
-        "format_version": ADAPTER_FORMAT_VERSION,
-        "base_model_hash": model_hash(model),
-        "target_modules": list(config["target_modules"]),
-        "wrapped_modules": sorted(wrappers, key=_natural_key),
-        "rank": config["rank"],
-        "alpha": config["alpha"],
-        "dropout": config["dropout"],
-        "package_version": __version__,
-    }
-    clashes = [k for k in _RESERVED_KEYS if k in metadata and metadata[k] != info[k]]
-    if clashes:
-        raise ModelError(
-            f"save_adapter: metadata keys {clashes} are set from the model itself and differ from its "
-            "values; leave them out of metadata."
-        )
-    info.update({k: v for k, v in metadata.items() if k not in info})
-    try:
-        text = json.dumps(info, indent=2, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(
-            f"save_adapter: metadata is not JSON-serialisable ({exc}); convert arrays with .tolist() "
-            "and use plain str/int/float/list/dict values."
-        ) from exc
-    tensors = {}
-    for name, w in wrappers.items():
-        tensors[f"{name}.lora_A"] = w.lora_A.detach().cpu().contiguous()
-        tensors[f"{name}.lora_B"] = w.lora_B.detach().cpu().contiguous()
-    st_path, json_path = adapter_paths(path)
-    st_path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(st_path), metadata={"format": ADAPTER_FORMAT, "base_model_hash": info["base_model_hash"]})
-    json_path.write_text(text + "\n", encoding="utf-8")
-    return st_path
-
-
-def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
-    """The JSON sidecar of an adapter, validated (raises ModelError naming the file)."""
-    st_path, json_path = adapter_paths(path)
-    require_file_pair(st_path, json_path, "Adapter", "save_adapter", "re-run calibration")
-    try:
-        info = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(
-            f"Adapter metadata file {json_path} is unreadable or corrupt ({exc}); restore it or re-run calibration."
-        ) from exc
-    missing = [k for k in _RESERVED_KEYS if not isinstance(info, dict) or k not in info]
-    if missing or info.get("format") != ADAPTER_FORMAT:
-        raise ModelError(
-            f"{json_path} is not a bci-app LoRA adapter sidecar (missing keys {missing}, "
-            f"format={info.get('format') if isinstance(info, dict) else None!r}); "
-            "use a file written by save_adapter."
-        )
-    return info
-
-
-def load_adapter(model: nn.Module, path: str | Path) -> dict[str, Any]:
-    """Load ``<path>.safetensors`` adapters into ``model`` and return the sidecar metadata.
-
-    Creates the LoRA wrappers (same targets, rank, alpha, dropout) when ``model`` has none. Raises
-    :class:`ModelError` when the adapter belongs to another base model (hash mismatch, both hashes
-    named), when names or shapes do not fit, or when either file is missing, truncated or corrupt.
-    """
-    from bci_app.models.io import model_hash
-
-    st_path, json_path = adapter_paths(path)
-    info = read_adapter_metadata(path)
-    base_hash = model_hash(model)
-    if info["base_model_hash"] != base_hash:
-        raise ModelError(
-            f"Adapter {st_path} was trained for base model {info['base_model_hash']}, but this base model is "
-            f"{base_hash}; load the base model it was calibrated on or re-run calibration."
-        )
-    tensors = load_tensors(st_path, "Adapter", "re-run calibration")
-
-    wrappers = _wrappers(model)
-    if not wrappers:
-        add_lora(model, info["target_modules"], int(info["rank"]), float(info["alpha"]), float(info["dropout"]))
-        wrappers = _wrappers(model)
-    else:
-        config = getattr(model, "_lora_config", {})
-        if (config.get("rank"), config.get("alpha")) != (int(info["rank"]), float(info["alpha"])):
-            raise ModelError(
-                f"Adapter {st_path} has rank={info['rank']} alpha={info['alpha']}, but the model's adapters have "
-                f"rank={config.get('rank')} alpha={config.get('alpha')}; merge_lora or use a fresh base model."
-            )
-    names = sorted(wrappers, key=_natural_key)
-    if names != list(info["wrapped_modules"]):
-        raise ModelError(
-            f"Adapter {st_path} wraps {info['wrapped_modules']}, but the model's adapters are {names}; "
-            "use the base model and targets the adapter was trained with."
-        )
-    expected = {f"{n}.{p}": getattr(wrappers[n], p) for n in names for p in ("lora_A", "lora_B")}
-    if set(tensors) != set(expected):
-        raise ModelError(
-            f"Adapter {st_path} holds tensors {sorted(tensors)}, expected {sorted(expected)}; "
-            "the file does not match its metadata, re-run calibration."
-        )
-    for key, param in expected.items():
-        if tuple(tensors[key].shape) != tuple(param.shape):
-            raise ModelError(
-                f"Adapter {st_path}: {key} has shape {tuple(tensors[key].shape)}, the model expects "
-                f"{tuple(param.shape)}; the adapter does not fit this model (rank or layer sizes differ)."
-            )
-    with torch.no_grad():
-        for key, param in expected.items():
-            param.copy_(tensors[key].to(dtype=param.dtype, device=param.device))
-    return info

@@ -12,7 +12,8 @@ from safetensors.torch import load_file, save_file
 import bci_app
 from bci_app.errors import ModelError
 from bci_app.models import load_model, model_hash, save_model
-from bci_app.models.lora import LinearWithLoRA, add_lora, load_adapter, lora_parameters, merge_lora, save_adapter
+from bci_app.models.adapters import load_adapter, save_adapter
+from bci_app.models.lora import LinearWithLoRA, add_lora, lora_parameters, merge_lora
 
 META = {
     "classes": ["left_hand", "right_hand", "feet"],
