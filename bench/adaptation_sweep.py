@@ -14,7 +14,6 @@ wins and losses against the base.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from readme_block import write_readme_block  # noqa: E402
+from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 from bci_app.config import AppConfig, load_config  # noqa: E402
 from bci_app.models.pretrained import fold_base_for, load_base_model  # noqa: E402
 from bci_app.online.calibrate import window_tmin  # noqa: E402
@@ -81,16 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subjects", nargs="*", default=None)
     ap.add_argument("--base", default=None)
     ap.add_argument("--config", default=None)
-    ap.add_argument("--out", default=None, help="JSON file (default bench/results-adaptation-sweep.json "
-                                                "for a whole-group run)")
-    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
-    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    add_output_arguments(ap, "bench/results-adaptation-sweep.json")
     args = ap.parse_args(argv)
-    if args.render:
-        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
-        if args.readme:
-            update_readme(result)
-        print(markdown(result))
+    if render_saved(args, markdown, update_readme):
         return 0
     torch.set_num_threads(1)
     config = load_config(args.config)
@@ -129,14 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                            "settings": RECIPES[recipe]}
     result = {"benchmark": "adaptation_sweep", "group": "dev", "people": people, "base": family,
               "summary": summary, "rows": rows}
-    text = json.dumps(result, indent=2)
     out = args.out or (ROOT / "bench" / "results-adaptation-sweep.json" if not args.subjects else None)
-    if out:
-        Path(out).write_text(text + "\n", encoding="utf-8")
-    if args.readme:
-        update_readme(result)
-    print(text)
-    return 0
+    return finish(result, out, args, update_readme)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from calibration.prepare import cue_trials  # noqa: E402
 from calibration.split import split_people  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from readme_block import write_readme_block  # noqa: E402
+from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
 DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 ONLINE_METHODS = ("base_unadapted", "lora_dense", "lora_msa", "lora_dense_msa", "full", "gated")
@@ -236,16 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classes", type=int, choices=sorted(PROTOCOLS), default=2,
                     help="2: left/right hand (runs 4 / 8 + 12); 4: + both hands, feet (runs 4 + 6 / 8-14)")
     ap.add_argument("--config", default=None)
-    ap.add_argument("--out", default=None, help="JSON file (default bench/results-decoding-<group>.json "
-                                                "for a whole-group run)")
-    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
-    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result (no decoding)")
+    add_output_arguments(ap, "bench/results-decoding-<group>.json")
     args = ap.parse_args(argv)
-    if args.render:
-        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
-        if args.readme:
-            update_readme(result)
-        print(markdown(result))
+    if render_saved(args, markdown, update_readme):
         return 0
     torch.set_num_threads(1)
     if not (DATA / "S001").is_dir():
@@ -286,16 +279,10 @@ def main(argv: list[str] | None = None) -> int:
               "when": time.strftime("%Y-%m-%d %H:%M %Z"), "torch_threads": 1,
               "config": {"lora": config.lora.model_dump(), "finetune": config.finetune.model_dump()},
               "summary": summarize(rows)}
-    text = json.dumps(result, indent=2)
     tag = args.group if args.classes == 2 else f"{args.group}-{args.classes}class"
     out = args.out or (ROOT / "bench" / f"results-decoding-{tag}.json" if not args.subjects else None)
-    if out:
-        Path(out).write_text(text + "\n", encoding="utf-8")
-    if args.readme:
-        update_readme(result)
     print(markdown(result), file=sys.stderr)
-    print(text)
-    return 0
+    return finish(result, out, args, update_readme)
 
 
 if __name__ == "__main__":

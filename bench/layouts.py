@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from decoding import DATA, bench_person, bootstrap_ci  # noqa: E402
-from readme_block import write_readme_block  # noqa: E402
+from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 from bci_app.config import load_config  # noqa: E402
 from bci_app.models.pretrained import base_for_channels, fold_base_for  # noqa: E402
 from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_16  # noqa: E402
@@ -61,16 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=None)
     ap.add_argument("--base", default=None, help="force this base family for every layout (evidence for the "
                                                  "app's rule; the default is the rule itself)")
-    ap.add_argument("--out", default=None, help="JSON file (default bench/results-layouts.json for a full run)")
-    ap.add_argument("--readme", action="store_true")
-    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
+    add_output_arguments(ap, "bench/results-layouts.json")
     args = ap.parse_args(argv)
-    if args.render:
-        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
-        if args.readme:
-            update_readme(result)
-        print(markdown(result))
+    if render_saved(args, markdown, update_readme):
         return 0
+    if args.base and args.readme:
+        ap.error("--readme writes the table of the app's rule; a --base run is evidence, not that table")
     torch.set_num_threads(1)
     if not (DATA / "S001").is_dir():
         print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
@@ -95,14 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "summary": summary, "people": rows}
         print(f"{name}: base {family}, " + ", ".join(f"{m} {summary[m]['mean_accuracy']:.3f}" for m in METHODS),
               file=sys.stderr, flush=True)
-    text = json.dumps(out, indent=2)
     out_path = args.out or (ROOT / "bench" / "results-layouts.json" if not (args.subjects or args.base) else None)
-    if out_path:
-        Path(out_path).write_text(text + "\n", encoding="utf-8")
-    if args.readme and not args.base:
-        update_readme(out)
-    print(text)
-    return 0
+    return finish(out, out_path, args, update_readme)
 
 
 def markdown(result: dict) -> str:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from readme_block import write_readme_block  # noqa: E402
+from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 from bci_app.config import load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import list_base_models, load_base_model  # noqa: E402
@@ -64,15 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subjects", nargs="*", default=None)
     ap.add_argument("--runs", nargs="*", type=int, default=[4, 8, 12])
     ap.add_argument("--config", default=None)
-    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
-    ap.add_argument("--out", default=None, help="JSON file (default bench/results-refusals.json for a full run)")
-    ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
+    add_output_arguments(ap, "bench/results-refusals.json")
     args = ap.parse_args(argv)
-    if args.render:
-        result = json.loads(Path(args.render).read_text(encoding="utf-8"))
-        if args.readme:
-            update_readme(result)
-        print(markdown(result))
+    if render_saved(args, markdown, update_readme):
         return 0
     torch.set_num_threads(1)
     if not (DATA / "S001").is_dir():
@@ -108,14 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                               "seconds": round(time.perf_counter() - t0, 1)}
         print(f"{base}: {n} calibrations, {len(refused)} refused, {len(repaired)} with repaired channels, "
               f"{readmitted} trials kept despite artifacts", file=sys.stderr, flush=True)
-    text = json.dumps(out, indent=2)
     path = args.out or (ROOT / "bench" / "results-refusals.json" if not (args.subjects or args.bases) else None)
-    if path:
-        Path(path).write_text(text + "\n", encoding="utf-8")
-    if args.readme:
-        update_readme(out)
-    print(text)
-    return 0
+    return finish(out, path, args, update_readme)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bci_app.commands._recording_options import add_recording_options, recording_options
+
 NAME = "calibrate"
 HELP = "fine-tune LoRA adapters of a base model on recorded calibration files (EDF/XDF)"
 
@@ -13,15 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="calibration recordings: XDF/EDF with GDF cues 769-772, or EEGMMIDB runs (SxxxR04.edf)")
     parser.add_argument("--out", required=True, metavar="ADAPTER", help="writes ADAPTER.safetensors + ADAPTER.json")
     parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (default: the packaged one)")
-    parser.add_argument("--base", default=None, metavar="MODEL",
-                        help="shipped base name or path (default: model.base, or the shipped base that fits the "
-                             "recording's channels best when it lacks some of model.base's)")
-    parser.add_argument("--events", default=None, metavar="MAP",
-                        help="which marker means which class, e.g. T1=left_hand,T2=right_hand (any recording)")
-    parser.add_argument("--dataset", default=None, metavar="NAME",
-                        help="a dataset preset (configs/datasets/NAME.yaml or a YAML path) for the cue markers")
-    parser.add_argument("--channels", default=None, metavar="NAMES",
-                        help="use only these channels (comma-separated 10-10 names), as if the headset had only them")
+    add_recording_options(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -41,13 +35,9 @@ def run(args: argparse.Namespace) -> int:
             val = "-" if p.val_accuracy is None else f"{p.val_accuracy:.2f}"
             print(f"epoch {p.epoch}/{p.n_epochs} loss {p.train_loss:.3f} val {val} ({p.elapsed_s:.1f} s)")
 
-    from bci_app.io.recording import parse_channel_list
-
-    from calibration.epochs import cue_preset
-
-    channels = parse_channel_list(args.channels) if args.channels else None
+    channels, preset = recording_options(args)
     outcome = CalibrationJob(args.calib, config, base=args.base, channels=channels,
-                             preset=cue_preset(args.events, args.dataset)).run_to_end(on_progress=show)
+                             preset=preset).run_to_end(on_progress=show)
     base = outcome.metadata["base_model"]
     path = outcome.save(args.out)
     result, meta = outcome.finetune, outcome.metadata

@@ -20,6 +20,8 @@ import argparse
 import json
 from pathlib import Path
 
+from bci_app.commands._recording_options import add_recording_options, recording_options
+
 NAME = "evaluate"
 HELP = "calibrate on recordings, replay others through the online decoder, score each trial (JSON)"
 
@@ -28,14 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib", nargs="+", type=Path, required=True, metavar="FILE")
     parser.add_argument("--test", nargs="+", type=Path, required=True, metavar="FILE")
     parser.add_argument("--config", type=Path, metavar="CFG")
-    parser.add_argument("--base", metavar="MODEL", help="base model name or path (default: config model.base, or "
-                                                         "the shipped base that fits the recording's channels best)")
-    parser.add_argument("--events", default=None, metavar="MAP",
-                        help="which marker means which class, e.g. T1=left_hand,T2=right_hand (any recording)")
-    parser.add_argument("--dataset", default=None, metavar="NAME",
-                        help="a dataset preset (configs/datasets/NAME.yaml or a YAML path) for the cue markers")
-    parser.add_argument("--channels", default=None, metavar="NAMES",
-                        help="use only these channels (comma-separated 10-10 names), as if the headset had only them")
+    add_recording_options(parser)
     parser.add_argument("--json", type=Path, required=True, metavar="OUT")
     parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
                         help="control: permute the calibration labels with this seed")
@@ -117,12 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
-    from bci_app.io.recording import parse_channel_list
-
-    from calibration.epochs import cue_preset
-
-    channels = parse_channel_list(args.channels) if args.channels else None
-    preset = cue_preset(args.events, args.dataset)
+    channels, preset = recording_options(args)
     outcome = calibrate(args.calib, config, args.base, shuffle_seed=args.shuffle_labels, channels=channels,
                         preset=preset)
     report = evaluate_outcome(outcome, args.test, config, channels=channels, preset=preset)
