@@ -191,6 +191,32 @@ class BrainFlowConfig(_Section):
         return {k: v for k, v in self.model_dump().items() if k != "board" and v not in ("", 0)}
 
 
+class ChannelsConfig(_Section):
+    """Which electrode each channel of the live source is (LSL, BrainFlow): ``map`` takes a source
+    channel label (``Ch1``, ``EXG Channel 0``, ``ch1``) to a 10-05 position (``C3``) or to one of
+    ``eog``/``emg``/``ecg``/``aux``/``accel``/``misc``, which keeps it out of the model input.
+    Channels not listed keep their own label and type; the map is saved in the recording and the adapter."""
+
+    map: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("map")
+    @classmethod
+    def _valid_map(cls, value: dict[str, str]) -> dict[str, str]:
+        from bci_app.signal.channels import ChannelMap
+
+        try:
+            ChannelMap.from_mapping(value)
+        except ConfigError as exc:  # a bad target or a position used twice; pydantic adds the key path
+            raise ValueError(str(exc)) from exc
+        return value
+
+    def channel_map(self) -> "ChannelMap | None":
+        """The map as a :class:`~bci_app.signal.channels.ChannelMap` (None when empty)."""
+        from bci_app.signal.channels import ChannelMap
+
+        return ChannelMap.from_mapping(self.map) if self.map else None
+
+
 class ModelConfig(_Section):
     """Which base model to adapt: a shipped name (see ``bci_app.models.pretrained``) or a path."""
 
@@ -207,6 +233,7 @@ class AppConfig(_Section):
     online: OnlineConfig = OnlineConfig()
     recording: RecordingConfig = RecordingConfig()
     brainflow: BrainFlowConfig = BrainFlowConfig()
+    channels: ChannelsConfig = ChannelsConfig()
 
 
 def _format_validation_error(exc: ValidationError, origin: str) -> str:

@@ -47,7 +47,7 @@ from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
 from bci_app.online.calibrate import window_tmin  # noqa: E402
 from calibration.data import eegmmidb_files  # noqa: E402
-from bci_app.io.recording import keep_channels, read_recording  # noqa: E402
+from bci_app.io.recording import map_channels, read_recording  # noqa: E402
 from calibration.prepare import cue_trials  # noqa: E402
 from calibration.split import split_people  # noqa: E402
 
@@ -131,7 +131,7 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
             cfg, _ = method_config(config, "base_unadapted")
             outcome = calibrate(calib, cfg, base, channels=channels)
         X_cal, y_cal = outcome.data.X, outcome.data.y
-        X_test, y_test = cue_trials([keep_channels(read_recording(t), channels) for t in tests] if channels else tests,
+        X_test, y_test = cue_trials([map_channels(read_recording(t), channels) for t in tests] if channels else tests,
                                     outcome.data.spec, outcome.data.classes,
                                     window_tmin(outcome.data.meta), outcome.decoder_model.n_times)
         for method in offline:

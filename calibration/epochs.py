@@ -271,7 +271,7 @@ def extract_epochs(
     if ch_names is None:
         picks, names = list(range(len(recording.ch_names))), tuple(recording.ch_names)
     else:
-        picks = match_channels(recording.ch_names, ch_names, source=recording.path.name)
+        picks = match_channels(recording.ch_names, ch_names, source=recording.path.name, types=recording.ch_types)
         names = tuple(ch_names)
     config = config or PreprocessingConfig()
     n_times = int(round((tmax - tmin) * recording.sfreq))

@@ -33,6 +33,7 @@ from torch import nn
 from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
 from bci_app.models.lora import LinearWithLoRA, add_lora
+from bci_app.signal.channels import NON_EEG_TYPES, ChannelMap, is_model_input
 from calibration.finetune import FinetuneResult, Progress, finetune, predict_proba, remove_lora, run_to_end
 from calibration.prepare import CalibrationData, prepare_calibration
 
@@ -159,11 +160,17 @@ class CalibrationJob:
                  model: nn.Module | None = None, meta: dict[str, Any] | None = None, preset: str | None = None,
                  name: str | None = None, labels: Callable[[np.ndarray], np.ndarray] | None = None,
                  full: bool = False, classes: Sequence[str] | None = None,
-                 channels: Sequence[str] | None = None) -> None:
+                 channels: ChannelMap | Sequence[str] | None = None,
+                 source_channel_map: dict[str, str] | None = None) -> None:
         self.sources, self.config, self.preset = list(sources), config, preset
         #: without an explicit base the job picks one for the headset's channels (``base_for_channels``)
         self.pinned = base is not None or model is not None
-        self.channels = list(channels) if channels else None
+        if channels is not None and not isinstance(channels, ChannelMap):
+            channels = ChannelMap(tuple((str(c), str(c)) for c in channels), only_listed=True) if channels else None
+        #: applied to every recording read (``--channels``): positions, non-EEG types, only the listed ones
+        self.channels: ChannelMap | None = channels
+        #: ``{source label: position or type}`` of a live source (saved with the adapter)
+        self.source_channel_map = dict(source_channel_map) if source_channel_map else None
         self.base = str(base if base is not None else config.model.base)
         self.model, self.meta = model, meta
         self.name = name or f"{Path(self.base).name}+lora"
@@ -183,7 +190,8 @@ class CalibrationJob:
         cfg = self.config
         t0 = time.perf_counter()
         recordings = self._recordings()
-        model, meta = self._load_base([c for c in recordings[0].ch_names])
+        first = recordings[0]
+        model, meta = self._load_base([c for c, t in zip(first.ch_names, first.ch_types) if is_model_input(t)])
         data = prepare_calibration(recordings, cfg, self.base, model=model, meta=meta, preset=self.preset)
         model = data.model
         y = data.y if self.labels is None else np.asarray(self.labels(data.y), dtype=np.int64)
@@ -226,11 +234,11 @@ class CalibrationJob:
         return self.outcome
 
     def _recordings(self) -> list[Any]:
-        """The sources read (paths) and restricted to ``channels`` (as if the headset had only those)."""
-        from bci_app.io.recording import Recording, keep_channels, read_recording
+        """The sources read (paths), with the ``channels`` map applied (as if the headset had only those)."""
+        from bci_app.io.recording import Recording, map_channels, read_recording
 
         recs = [s if isinstance(s, Recording) else read_recording(s) for s in self.sources]
-        return [keep_channels(r, self.channels) for r in recs] if self.channels else recs
+        return [map_channels(r, self.channels) for r in recs] if self.channels else recs
 
     def _load_base(self, ch_names: Sequence[str]) -> tuple[nn.Module, dict[str, Any]]:
         """The base: given, or loaded; chosen for ``classes`` and, unless pinned, for the headset's
@@ -280,7 +288,9 @@ class CalibrationJob:
             "base_model": self.base,
             "base_choice": self.base_choice,
             "calibration_files": files,
-            "headset_channels": self.channels,
+            "headset_channels": ([t for t in self.channels.as_dict().values() if t not in NON_EEG_TYPES]
+                                 if self.channels else None),
+            "channel_map": (self.channels.as_dict() if self.channels else self.source_channel_map),
             **data.report(),
             "n_trials": int(len(y)),
             "n_trials_per_class": {c: int((y == i).sum()) for i, c in enumerate(data.classes)},

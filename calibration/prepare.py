@@ -216,9 +216,10 @@ def prepare_calibration(
 
 def missing_channels(ch_names: Sequence[str], recordings: Sequence[Any]) -> list[str]:
     """Names in ``ch_names`` that at least one of ``recordings`` lacks (case, dots, spaces ignored)."""
-    from bci_app.signal.channels import normalize_ch_name
+    from bci_app.signal.channels import is_model_input, normalize_ch_name
 
-    have = [{normalize_ch_name(c) for c in rec.ch_names} for rec in recordings]
+    have = [{normalize_ch_name(c) for c, t in zip(rec.ch_names, rec.ch_types) if is_model_input(t)}
+            for rec in recordings]
     return [c for c in ch_names if not all(normalize_ch_name(c) in h for h in have)]
 
 

@@ -9,7 +9,7 @@ import pytest
 from bci_app.acquisition.file import StreamFile
 from bci_app.acquisition.lsl import LslPlayer, StreamLSL
 from bci_app.config import AppConfig
-from bci_app.io.recording import keep_channels, read_recording
+from bci_app.io.recording import map_channels, read_recording
 from bci_app.session import Mode, Session
 from calibration.job import CalibrationJob
 
@@ -21,7 +21,7 @@ CYTON = ["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"]
 def test_cyton_layout_over_lsl_calibrates_and_decodes(eegmmidb_dir, unique_name):
     outcome = CalibrationJob([eegmmidb_dir / "S001" / "S001R04.edf"], AppConfig(), channels=CYTON).run_to_end()
     assert len(outcome.data.missing) == outcome.decoder_model.spec.n_chans - 8
-    rec = keep_channels(read_recording(eegmmidb_dir / "S001" / "S001R08.edf"), CYTON)
+    rec = map_channels(read_recording(eegmmidb_dir / "S001" / "S001R08.edf"), CYTON)
     session = Session(AppConfig())
     errors: list[str] = []
     session.subscribe("error", lambda e: errors.append(e.message))

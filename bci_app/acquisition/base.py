@@ -17,13 +17,14 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from bci_app.acquisition.ringbuffer import ReadResult, RingBuffer
 from bci_app.errors import StreamError
 from bci_app.io.recording import Marker
+from bci_app.signal.channels import ChannelMap, is_model_input
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ class StreamInfo:
     units: tuple[str, ...]
     source_id: str
     stype: str = "EEG"
+    #: the source's own channel labels when a :class:`~bci_app.signal.channels.ChannelMap` renamed
+    #: them (empty: ``ch_names`` are the source's labels)
+    source_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.ch_names)
@@ -61,6 +65,18 @@ class StreamInfo:
     @property
     def n_chans(self) -> int:
         return len(self.ch_names)
+
+    def channel_map(self) -> dict[str, str]:
+        """``{source label: position or type}`` for every channel (what the recording and the
+        adapter keep): EEG channels give their name, the others their type."""
+        labels = self.source_labels or self.ch_names
+        return {label: (name if is_model_input(t) else t) for label, name, t in zip(labels, self.ch_names, self.ch_types)}
+
+    def mapped(self, channel_map: "ChannelMap") -> "StreamInfo":
+        """This info with ``channel_map`` applied (names, types, ``source_labels``); data rows unchanged."""
+        labels = self.source_labels or self.ch_names
+        names, types, _ = channel_map.apply(labels, self.ch_types, source=f"stream {self.name!r}", error=StreamError)
+        return replace(self, ch_names=names, ch_types=types, source_labels=tuple(labels))
 
 
 class StreamState(enum.Enum):
@@ -122,6 +138,8 @@ class Stream(ABC):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._acquire_lock = threading.Lock()
+        #: applied to the source's info at each connect (positions and types of its channels)
+        self.channel_map: ChannelMap | None = None
 
     # -- subclass hooks -------------------------------------------------------------------------
     @abstractmethod
@@ -200,6 +218,15 @@ class Stream(ABC):
             if isinstance(exc, StreamError):
                 raise
             raise StreamError(f"{type(self).__name__} could not connect: {type(exc).__name__}: {exc}") from exc
+        if self.channel_map is not None:
+            try:
+                info = info.mapped(self.channel_map)
+            except StreamError as exc:
+                self._error = exc
+                self._state = StreamState.FAILED
+                self._emit("failed", f"channel map does not fit: {exc}", exc)
+                self._safe_disconnect()
+                raise
         self._info = info
         self._buffer = RingBuffer(info.n_chans, max(1, int(round(self.bufsize * info.sfreq))))
         with self._markers_lock:

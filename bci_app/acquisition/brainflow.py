@@ -52,6 +52,50 @@ def resolve_board_id(board: str | int) -> int:
     raise StreamError(f"unknown BrainFlow board {board!r}; use a BoardIds name or id, e.g. {', '.join(names[:12])}, ...")
 
 
+#: descriptor rows delivered beside the EEG: (descriptor key, name prefix, channel type, unit)
+_AUXILIARY_ROWS = (("accel_channels", "accel", "accel", "g"), ("analog_channels", "analog", "aux", ""))
+_AXES = "xyz"
+
+
+def board_channels(board: str | int, channels: str = "eeg", *, auxiliary: bool = True) -> dict:
+    """What a board delivers, from its BrainFlow descriptor (no connection needed).
+
+    Returns ``{"rows", "names", "types", "units", "scale", "named"}``: descriptor rows, channel
+    labels (the descriptor's ``eeg_names`` or ``ch<row>``), types (``eeg``; ``accel``/``aux`` for
+    the auxiliary rows), units after ``scale`` (EEG µV -> V), and whether the descriptor names the
+    EEG channels. ``channels="exg"`` gives all ExG rows and no auxiliary ones.
+    """
+    bs = _board_shim()
+    descr = bs.BoardShim.get_board_descr(resolve_board_id(board))
+    rows = list(descr.get("eeg_channels" if channels == "eeg" else "exg_channels") or descr.get("eeg_channels", []))
+    names = [n for n in str(descr.get("eeg_names", "")).split(",") if n] if channels == "eeg" else []
+    named = len(names) == len(rows) and bool(rows)
+    if not named:
+        names = [f"ch{row}" for row in rows]
+    types, units, scale = ["eeg"] * len(rows), ["V"] * len(rows), [1e-6] * len(rows)
+    if channels == "eeg" and auxiliary:
+        for key, prefix, ctype, unit in _AUXILIARY_ROWS:
+            extra = [r for r in descr.get(key, []) if r not in rows]
+            for k, row in enumerate(extra):
+                rows.append(row)
+                names.append(f"{prefix}_{_AXES[k]}" if prefix == "accel" and len(extra) == 3 else f"{prefix}{k + 1}")
+                types.append(ctype)
+                units.append(unit)
+                scale.append(1.0)
+    return {"rows": rows, "names": names, "types": types, "units": units, "scale": scale, "named": named,
+            "sfreq": float(descr["sampling_rate"]), "timestamp_row": int(descr["timestamp_channel"]),
+            "marker_row": descr.get("marker_channel")}
+
+
+def brainflow_channel_preset(board: str | int) -> dict[str, str]:
+    """``{label: target}`` for a board's channels, from its descriptor: each named EEG channel at
+    its own position, accelerometer rows ``accel`` and analog rows ``aux`` (out of the model input);
+    unnamed EEG channels (e.g. Ganglion's ``ch1..ch4``) are left for the operator to place."""
+    chans = board_channels(board)
+    return {name: (name if ctype == "eeg" else ctype) for name, ctype in zip(chans["names"], chans["types"])
+            if ctype != "eeg" or chans["named"]}
+
+
 class StreamBrainFlow(Stream):
     """A BrainFlow board.
 
@@ -66,6 +110,9 @@ class StreamBrainFlow(Stream):
         Data file (playback/streaming boards); ``master_board`` the board that recorded it.
     channels : "eeg" | "exg"
         Which rows to deliver (EEG rows with the board's EEG names, or all ExG rows).
+    auxiliary : bool
+        With ``channels="eeg"``: also deliver the board's accelerometer (type ``accel``, unit g) and
+        analog (type ``aux``) rows; they are recorded and never feed the model.
     bufsize, acquisition_delay : see :class:`~bci_app.acquisition.base.Stream`.
     loopback : bool
         Playback board only: replay the file in a loop.
@@ -89,6 +136,7 @@ class StreamBrainFlow(Stream):
         file: str | Path | None = None,
         master_board: str | int | None = None,
         channels: str = "eeg",
+        auxiliary: bool = True,
         loopback: bool = False,
         bufsize: float = 30.0,
         acquisition_delay: float | None = None,
@@ -99,6 +147,7 @@ class StreamBrainFlow(Stream):
         if channels not in ("eeg", "exg"):
             raise StreamError(f"channels must be 'eeg' or 'exg', got {channels!r}")
         self.channels = channels
+        self.auxiliary = bool(auxiliary)
         self.loopback = loopback
         self._params = {
             "serial_port": serial_port, "ip_address": ip_address, "ip_port": ip_port, "ip_protocol": ip_protocol,
@@ -108,6 +157,7 @@ class StreamBrainFlow(Stream):
         self._board = None  # BoardShim, created at the first connect() and kept
         self._open = False
         self._rows: np.ndarray | None = None
+        self._scale: np.ndarray | None = None
         self._ts_row = 0
         self._marker_row: int | None = None
         self._offset = 0.0
@@ -160,26 +210,24 @@ class StreamBrainFlow(Stream):
             ) from exc
         self._open = True
         self._offset = pylsl.local_clock() - time.time()
-        descr = bs.BoardShim.get_board_descr(descr_id)
-        rows = descr.get("eeg_channels" if self.channels == "eeg" else "exg_channels") or descr.get("eeg_channels", [])
-        if not rows:
+        chans = board_channels(descr_id, self.channels, auxiliary=self.auxiliary)
+        if not chans["rows"]:
             self._disconnect()
             raise StreamError(f"BrainFlow board {board_name} has no {self.channels.upper()} channels")
-        names = [n for n in str(descr.get("eeg_names", "")).split(",") if n] if self.channels == "eeg" else []
-        if len(names) != len(rows):
-            names = [f"ch{row}" for row in rows]
-        self._rows = np.asarray(rows)
-        self._ts_row = int(descr["timestamp_channel"])
-        self._marker_row = descr.get("marker_channel")
-        sfreq = float(descr["sampling_rate"])
+        names = chans["names"]
+        self._rows = np.asarray(chans["rows"])
+        self._scale = np.asarray(chans["scale"])[:, None]
+        self._ts_row = chans["timestamp_row"]
+        self._marker_row = chans["marker_row"]
+        sfreq = chans["sfreq"]
         source = self._params["serial_port"] or self._params["ip_address"] or self._params["serial_number"] \
             or self._params["mac_address"] or (Path(self._params["file"]).name if self._params["file"] else "")
         return StreamInfo(
             name=f"BrainFlow-{board_name.lower()}",
             sfreq=sfreq,
             ch_names=tuple(names),
-            ch_types=tuple("eeg" for _ in names),
-            units=tuple("V" for _ in names),
+            ch_types=tuple(chans["types"]),
+            units=tuple(chans["units"]),
             source_id=f"brainflow:{self.board_id}:{source}",
         )
 
@@ -212,7 +260,7 @@ class StreamBrainFlow(Stream):
         assert self._rows is not None
         if raw.shape[1] == 0:
             return np.empty((len(self._rows), 0)), np.empty(0), []
-        data = raw[self._rows] * 1e-6  # µV -> V
+        data = raw[self._rows] * self._scale  # EEG µV -> V; accelerometer g and analog as given
         timestamps = raw[self._ts_row] + self._offset
         markers: list[Marker] = []
         if self._marker_row is not None:

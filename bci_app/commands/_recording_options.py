@@ -16,14 +16,16 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
                         help="which marker means which class, e.g. T1=left_hand,T2=right_hand (any recording)")
     parser.add_argument("--dataset", default=None, metavar="NAME",
                         help="a dataset preset (configs/datasets/NAME.yaml or a YAML path) for the cue markers")
-    parser.add_argument("--channels", default=None, metavar="NAMES",
-                        help="use only these channels (comma-separated 10-10 names), as if the headset had only them")
+    parser.add_argument("--channels", default=None, metavar="MAP",
+                        help="use only these channels, as if the headset had only them: comma-separated 10-10 names "
+                             "(C3,Cz,C4) or LABEL=POSITION pairs for channels labelled otherwise "
+                             "(Ch1=C3,Ch2=Cz,Ch3=eog; eog/emg/ecg/aux/accel/misc stay out of the model input)")
 
 
-def recording_options(args: argparse.Namespace) -> tuple[list[str] | None, Any]:
-    """``(channels or None, cue preset or None)`` from the parsed options."""
-    from bci_app.io.recording import parse_channel_list
+def recording_options(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``(channel map or None, cue preset or None)`` from the parsed options."""
+    from bci_app.signal.channels import ChannelMap
     from calibration.epochs import cue_preset
 
-    channels = parse_channel_list(args.channels) if args.channels else None
+    channels = ChannelMap.parse(args.channels) if args.channels else None
     return channels, cue_preset(args.events, args.dataset)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 from pathlib import Path
 
 from bci_app.commands._recording_options import add_recording_options, recording_options
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def calibrate(paths, config, base: str | None, *, shuffle_seed: int | None = None, full: bool = False,
-              channels: list[str] | None = None, preset=None):
+              channels: Any = None, preset=None):
     """The same calibration as ``bci-app calibrate`` (optionally with permuted labels, the control;
     ``full``: every weight trains, a benchmark comparison; ``channels``: keep only these, as if the
     headset had only them; ``base`` None: chosen for the channels; ``preset``: the cue markers'
@@ -56,7 +57,7 @@ def calibrate(paths, config, base: str | None, *, shuffle_seed: int | None = Non
 FILE_SPACING_S = 60.0
 
 
-def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: list[str] | None = None,
+def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: Any = None,
                 preset=None):
     """Play ``path`` through the decoder on a manual clock starting at ``start_s`` (seconds); returns
     (predictions, trials, decoder, cue onsets in file seconds, the clock at the end). Decode several
@@ -66,7 +67,7 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: li
 
     from bci_app.acquisition.file import StreamFile
     from bci_app.errors import CalibrationError
-    from bci_app.io.recording import keep_channels, read_recording
+    from bci_app.io.recording import map_channels, read_recording
     from bci_app.online.decoder import Decoder
     from bci_app.online.scoring import Trial
     from calibration.data import preset_for
@@ -75,7 +76,7 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: li
 
     rec = read_recording(path)
     if channels:
-        rec = keep_channels(rec, channels)
+        rec = map_channels(rec, channels)
     onsets, labels, classes, _ = find_cues(rec, preset or preset_for(path))  # this file's classes (e.g. run 8: left/right)
     mine = np.isin(np.asarray(classes, dtype=object)[labels], model.classes) if len(labels) else np.zeros(0, bool)
     if not mine.any():
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                         preset=preset)
     report = evaluate_outcome(outcome, args.test, config, channels=channels, preset=preset)
     report.update({"base_model": outcome.metadata["base_model"], "base_choice": outcome.metadata["base_choice"],
-                   "channels": channels, "calib": [p.name for p in args.calib],
+                   "channels": channels.as_dict() if channels else None, "calib": [p.name for p in args.calib],
                    "shuffled_labels": args.shuffle_labels is not None})
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_outcome(outcome, test_paths, config, *, channels: list[str] | None = None, preset=None) -> dict:
+def evaluate_outcome(outcome, test_paths, config, *, channels: Any = None, preset=None) -> dict:
     """Decode ``test_paths`` online with a finished calibration and score every trial (report dict);
     ``channels``: keep only these in the test files too."""
     from bci_app.models import count_parameters

@@ -29,11 +29,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     bf.add_argument("--board-file", default=None, help="file for the playback_file board")
     bf.add_argument("--timeout", type=int, default=None, help="seconds to look for the device")
     bf.add_argument("--master-board", default=None, help="playback/streaming board: the board that recorded")
+    parser.add_argument("--channels", default=None, metavar="MAP",
+                        help="which electrode each source channel is, e.g. Ch1=C3,Ch2=Cz,Ch3=eog (default: the "
+                             "config's channels.map); saved in the recording with the source's own labels")
     parser.add_argument("--subject-seed", type=int, default=0, help="--simulate: the simulated person")
     parser.add_argument("--sfreq", type=float, default=160.0, help="--simulate: sampling rate in Hz")
 
 
 def _open_source(args: argparse.Namespace, cfg):
+    stream = _make_source(args, cfg)
+    stream.channel_map = source_channel_map(args.channels, cfg)
+    return stream
+
+
+def source_channel_map(text: str | None, cfg):
+    """The channel map of a live source: ``--channels`` (``LABEL=POSITION`` pairs; unlisted channels
+    keep their label) or else the config's ``channels.map``; None when neither names any."""
+    from bci_app.signal.channels import ChannelMap
+
+    if text:
+        return ChannelMap(ChannelMap.parse(text).entries, only_listed=False)
+    return cfg.channels.channel_map()
+
+
+def _make_source(args: argparse.Namespace, cfg):
     if args.simulate:
         from bci_app.acquisition.simulated import StreamSimulated
 

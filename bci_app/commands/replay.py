@@ -74,7 +74,8 @@ def replay(path: Path, model, config, *, speed: float = 0.0, start_index: int | 
                 log.warning("%s: the live predictions do not say where the live decoder started (%s: %s); "
                             "replaying from the first sample, so early decisions may differ from the live ones",
                             path, type(exc).__name__, exc)
-    dec = Decoder(model, rec.sfreq, rec.ch_names, config.online, start_index=start_index)
+    dec = Decoder(model, rec.sfreq, rec.ch_names, config.online, start_index=start_index,
+                  source_ch_types=rec.ch_types)
     preds = []
     step = dec.step
     t0 = next_report = time.perf_counter()

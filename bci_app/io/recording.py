@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bci_app.errors import RecordingError
+
+if TYPE_CHECKING:
+    from bci_app.signal.channels import ChannelMap
 
 MNE_SUFFIXES = {".edf": "edf", ".bdf": "bdf", ".gdf": "gdf", ".fif": "fif"}
 SUPPORTED_SUFFIXES = (*MNE_SUFFIXES, ".xdf")
@@ -200,20 +204,18 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     )
 
 
-def keep_channels(recording: Recording, names: Sequence[str]) -> Recording:
-    """``recording`` with only the channels ``names`` (10-10 names; case, dots and spaces ignored), in
-    that order: as if the headset had only those. Raises :class:`RecordingError` naming the channels
+def map_channels(recording: Recording, channel_map: ChannelMap | Sequence[str]) -> Recording:
+    """``recording`` with ``channel_map`` applied: listed channels renamed to their position (or typed
+    ``eog``/``emg``/... and kept out of the model input). With ``channel_map.only_listed`` (the
+    ``--channels`` option; a plain list of names means that too) only the listed channels remain, in
+    the map's order, as if the headset had only those. Raises :class:`RecordingError` naming channels
     the recording lacks."""
-    from bci_app.signal.channels import match_channels
+    from bci_app.signal.channels import ChannelMap
 
-    names = [str(n).strip() for n in names if str(n).strip()]
-    if not names:
-        raise RecordingError("--channels names no channel; give comma-separated 10-10 names, e.g. C3,Cz,C4")
-    idx = match_channels(recording.ch_names, names, error=RecordingError, source=recording.path.name)
-    return replace(recording, data=recording.data[idx], ch_names=tuple(names),
-                   ch_types=tuple(recording.ch_types[i] for i in idx), units=tuple(recording.units[i] for i in idx))
-
-
-def parse_channel_list(text: str) -> list[str]:
-    """``"Fp1, Fp2,C3"`` -> ``["Fp1", "Fp2", "C3"]`` (the ``--channels`` argument)."""
-    return [c.strip() for c in str(text).split(",") if c.strip()]
+    if not isinstance(channel_map, ChannelMap):
+        channel_map = ChannelMap(tuple((str(n), str(n)) for n in channel_map), only_listed=True)
+    names, types, listed = channel_map.apply(recording.ch_names, recording.ch_types, source=recording.path.name,
+                                             error=RecordingError)
+    idx = listed if channel_map.only_listed else list(range(len(names)))
+    return replace(recording, data=recording.data[idx], ch_names=tuple(names[i] for i in idx),
+                   ch_types=tuple(types[i] for i in idx), units=tuple(recording.units[i] for i in idx))

@@ -239,11 +239,13 @@ class XdfRecorder:
         channel_format: str = "float32",
         source_id: str = "",
         desc: Mapping[str, Any] | None = None,
+        source_labels: Sequence[str] | None = None,
     ) -> XdfStream:
         """Register a stream and write its StreamHeader; returns the handle for :meth:`push`.
 
         ``sfreq`` 0 means irregular (markers). Channel labels/types/units go into
-        ``desc/channels/channel`` per the XDF conventions.
+        ``desc/channels/channel`` per the XDF conventions; ``source_labels`` (the headset's own labels
+        when a channel map placed them) go beside each as ``source_label``.
         """
         if channel_format not in CHANNEL_FORMATS:
             raise RecordingError(f"unknown XDF channel format {channel_format!r}; expected one of {', '.join(CHANNEL_FORMATS)}")
@@ -266,11 +268,13 @@ class XdfRecorder:
                 _add_text(info, tag, value)
             desc_el = ET.SubElement(info, "desc")
             channels = ET.SubElement(desc_el, "channels")
-            for label, ctype, unit in zip(ch_names, ch_types, units):
+            for k, (label, ctype, unit) in enumerate(zip(ch_names, ch_types, units)):
                 ch = ET.SubElement(channels, "channel")
                 _add_text(ch, "label", label)
                 _add_text(ch, "type", ctype)
                 _add_text(ch, "unit", unit)
+                if source_labels:
+                    _add_text(ch, "source_label", source_labels[k])
             if desc:
                 _dict_to_xml(desc_el, desc)
             handle = XdfStream(stream_id, name, stype, n, float(sfreq), channel_format)
@@ -325,6 +329,7 @@ class XdfRecorder:
         eeg = self.add_stream(
             name, info.stype, info.ch_names, ch_types=[t.upper() if t.lower() == "eeg" else t for t in info.ch_types],
             units=units, sfreq=info.sfreq, channel_format="float32", source_id=info.source_id,
+            source_labels=info.source_labels or None,
         )
         markers = self.add_stream(
             f"{name}-markers", "Markers", ["marker"], ch_types=["Marker"], units=[""], sfreq=0.0,

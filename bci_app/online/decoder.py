@@ -199,6 +199,7 @@ class Decoder:
         *,
         fast: bool | None = None,
         start_index: int = 0,
+        source_ch_types: Sequence[str] | None = None,
     ) -> None:
         if config is None:
             from bci_app.config import OnlineConfig
@@ -208,6 +209,8 @@ class Decoder:
         self.fast = config.fast if fast is None else bool(fast)
         self.source_sfreq = float(source_sfreq)
         self.source_ch_names = tuple(source_ch_names)
+        #: channel types of the source: non-EEG ones (EOG, accelerometer, ...) never feed the model
+        self.source_ch_types = None if source_ch_types is None else tuple(source_ch_types)
         self.step = max(1, int(round(config.step_s * self.source_sfreq)))
         self.counters = DecoderCounters()
         self.smoother = Smoother.from_config(config.smoothing)
@@ -234,7 +237,7 @@ class Decoder:
     ) -> "Decoder":
         """A decoder reading ``stream`` (connected) from its current newest sample on."""
         info = stream.info
-        dec = cls(model, info.sfreq, info.ch_names, config, fast=fast)
+        dec = cls(model, info.sfreq, info.ch_names, config, fast=fast, source_ch_types=info.ch_types)
         dec.stream = stream
         dec._index = dec.start_index = stream.buffer.n_written
         dec._ready_at = dec._warmup_end(dec._index)
@@ -242,7 +245,8 @@ class Decoder:
 
     def _make_preprocessor(self, spec: PreprocessingSpec) -> StreamingPreprocessor:
         cap = max(2.0 * self._active.model.n_times / spec.sfreq, 4.0)
-        return StreamingPreprocessor(spec, self.source_sfreq, self.source_ch_names, capacity_s=cap, error=StreamError)
+        return StreamingPreprocessor(spec, self.source_sfreq, self.source_ch_names, capacity_s=cap, error=StreamError,
+                                     source_ch_types=self.source_ch_types)
 
     def _window_source_samples(self) -> int:
         m = self._active.model

@@ -206,12 +206,14 @@ class StreamingPreprocessor:
         *,
         capacity_s: float = 30.0,
         error: type[Exception] = StreamError,
+        source_ch_types: Sequence[str] | None = None,
     ) -> None:
         self.spec = spec
         self.source_sfreq = float(source_sfreq)
         self.source_ch_names = tuple(source_ch_names)
         self.picks = np.asarray(
-            match_channels(self.source_ch_names, spec.present_ch_names, error=error, source="the EEG source"),
+            match_channels(self.source_ch_names, spec.present_ch_names, error=error, source="the EEG source",
+                           types=source_ch_types),
             dtype=np.intp,
         )
         #: model rows fed from the source (the others are missing channels: zeros, filled by the repair)

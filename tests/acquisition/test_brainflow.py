@@ -40,15 +40,17 @@ def test_board_names_and_ids() -> None:
 def test_synthetic_board_volts_lsl_clock_and_markers() -> None:
     with StreamBrainFlow("synthetic", bufsize=5.0) as stream:
         assert stream.info.sfreq == 250.0
-        assert stream.info.ch_names == SYNTH_NAMES
-        assert stream.info.units == ("V",) * 16
+        assert stream.info.ch_names == (*SYNTH_NAMES, "accel_x", "accel_y", "accel_z")
+        assert stream.info.units == ("V",) * 16 + ("g",) * 3
+        assert stream.info.ch_types == ("eeg",) * 16 + ("accel",) * 3  # recorded, never fed to the model
         time.sleep(0.2)
         stream.insert_marker(3)
         _acquire_until(stream, lambda: stream.n_new_samples >= 100 and stream.n_markers >= 1)
         data, times = stream.get_data()
         now = pylsl.local_clock()
-    assert np.all(np.abs(data) < 1e-2)  # volts: synthetic EEG is tens to hundreds of µV
-    assert np.abs(data).max() > 1e-7
+    eeg = data[:16]
+    assert np.all(np.abs(eeg) < 1e-2)  # volts: synthetic EEG is tens to hundreds of µV
+    assert np.abs(eeg).max() > 1e-7
     assert np.all(np.diff(times) > 0)
     assert now - 2.0 < times[-1] <= now + 0.05  # on the LSL clock, recent
     marker = stream.get_markers()[0]
@@ -76,7 +78,8 @@ def test_playback_file_board_replays_the_file(tmp_path: Path) -> None:
     path = tmp_path / "synthetic.csv"
     raw = _record_synthetic(path)
     n = raw.shape[1]
-    with StreamBrainFlow("playback_file", file=path, master_board="synthetic", bufsize=10.0) as stream:
+    with StreamBrainFlow("playback_file", file=path, master_board="synthetic", bufsize=10.0,
+                         auxiliary=False) as stream:
         assert stream.info.ch_names == SYNTH_NAMES
         _acquire_until(stream, lambda: stream.n_new_samples >= n, timeout=10.0)
         data, _ = stream.get_data()
