@@ -359,7 +359,8 @@ class Session:
         here: loading the base, preparation, training and the gate happen on the training thread."""
         from calibration.job import CalibrationJob
 
-        job = CalibrationJob([self.calibration_data], self.config, preset="gdf", classes=self.config.paradigm.classes)
+        job = CalibrationJob([self.calibration_data], self.config, preset="gdf", classes=self.config.paradigm.classes,
+                             source_channel_map=self.stream.info.channel_map() if self.stream is not None else None)
         return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
 
     def start_training(

@@ -60,13 +60,17 @@ _AXES = "xyz"
 def board_channels(board: str | int, channels: str = "eeg", *, auxiliary: bool = True) -> dict:
     """What a board delivers, from its BrainFlow descriptor (no connection needed).
 
-    Returns ``{"rows", "names", "types", "units", "scale", "named"}``: descriptor rows, channel
-    labels (the descriptor's ``eeg_names`` or ``ch<row>``), types (``eeg``; ``accel``/``aux`` for
-    the auxiliary rows), units after ``scale`` (EEG µV -> V), and whether the descriptor names the
-    EEG channels. ``channels="exg"`` gives all ExG rows and no auxiliary ones.
+    Returns ``{"rows", "names", "types", "units", "scale", "named", "sfreq", "timestamp_row",
+    "marker_row"}``: descriptor rows, channel labels (the descriptor's ``eeg_names`` or ``ch<row>``),
+    types (``eeg``; ``accel``/``aux`` for the auxiliary rows), units after ``scale`` (EEG µV -> V),
+    whether the descriptor names the EEG channels, the rate in Hz and the timestamp/marker rows.
+    ``channels="exg"`` gives all ExG rows and no auxiliary ones.
     """
     bs = _board_shim()
     descr = bs.BoardShim.get_board_descr(resolve_board_id(board))
+    if "sampling_rate" not in descr:
+        raise StreamError(f"BrainFlow board {board!r} has no channels of its own (a playback or streaming board): "
+                          "its master board says what it delivers")
     rows = list(descr.get("eeg_channels" if channels == "eeg" else "exg_channels") or descr.get("eeg_channels", []))
     names = [n for n in str(descr.get("eeg_names", "")).split(",") if n] if channels == "eeg" else []
     named = len(names) == len(rows) and bool(rows)

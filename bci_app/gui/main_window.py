@@ -90,7 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resize(1280, 800)
 
         # panels
-        self.source_panel = SourcePanel(brainflow=self.config.brainflow)
+        self.source_panel = SourcePanel(brainflow=self.config.brainflow, channels=self.config.channels)
         self.session_panel = SessionPanel(self.config, self.log_path)
         self.signal_view = SignalView()
         self.cue_display = CueDisplay()

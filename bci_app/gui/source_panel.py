@@ -1,8 +1,11 @@
 """Source panel: LSL streams on the network, a BrainFlow board, a recording, or the simulated headset.
 
 The panel only collects what the user picked and emits ``connect_requested(spec)`` with a plain
-dict (``{"kind": "simulated" | "lsl" | "brainflow" | "file", ...}``); :func:`make_stream` turns it
-into a core ``Stream``. LSL discovery runs on a worker thread and reports back once.
+dict (``{"kind": "simulated" | "lsl" | "brainflow" | "file", ..., "channel_map": {label: target}}``);
+:func:`make_stream` turns it into a core ``Stream``. LSL discovery runs on a worker thread and reports
+back once. The channel table says which electrode each channel of an LSL stream or BrainFlow board
+is (filled from the stream's labels or the board's descriptor, then the config's ``channels.map``;
+editable): a 10-05 position, or eog/emg/ecg/aux/accel/misc to keep it out of the model input.
 """
 
 from __future__ import annotations
@@ -21,27 +24,41 @@ BRAINFLOW_BOARDS = ("synthetic", "cyton", "cyton_daisy", "ganglion", "muse_2", "
 
 
 def discover_lsl(timeout: float = 1.0) -> list[dict]:
-    """Describe every LSL stream visible (name, type, n_chans, sfreq, host, source_id). Blocks ``timeout`` s."""
+    """Describe every LSL stream visible (name, type, n_chans, sfreq, host, source_id, and the
+    channels' ``labels``/``types`` from its full description: ``ch1..chN`` where it has none, as
+    :class:`~bci_app.acquisition.lsl.StreamLSL` names them). Blocks about ``timeout`` s per stream."""
     from bci_app.lsl_config import configure_lsl
 
     configure_lsl()
     import pylsl
 
-    return [
-        {
-            "name": i.name(),
-            "type": i.type(),
-            "n_chans": i.channel_count(),
-            "sfreq": i.nominal_srate(),
-            "host": i.hostname(),
-            "source_id": i.source_id(),
-        }
-        for i in pylsl.resolve_streams(wait_time=timeout)
-    ]
+    rows = []
+    for i in pylsl.resolve_streams(wait_time=timeout):
+        n = i.channel_count()
+        try:
+            full = pylsl.StreamInlet(i).info(timeout=timeout)
+            labels, types = full.get_channel_labels() or [], full.get_channel_types() or []
+        except pylsl.util.TimeoutError:
+            log.warning("LSL stream %r did not send its description within %g s", i.name(), timeout)
+            labels, types = [], []
+        labels = [(labels[k] if k < len(labels) and labels[k] else f"ch{k + 1}") for k in range(n)]
+        types = [(types[k] if k < len(types) and types[k] else "eeg").lower() for k in range(n)]
+        rows.append({"name": i.name(), "type": i.type(), "n_chans": n, "sfreq": i.nominal_srate(),
+                     "host": i.hostname(), "source_id": i.source_id(), "labels": labels, "types": types})
+    return rows
 
 
 def make_stream(spec: dict, *, acquisition_delay: float = 0.02):
-    """A core ``Stream`` (not yet connected) from a source spec."""
+    """A core ``Stream`` (not yet connected) from a source spec, with its ``channel_map`` when given."""
+    stream = _make_stream(spec, acquisition_delay)
+    if spec.get("channel_map"):
+        from bci_app.signal.channels import ChannelMap
+
+        stream.channel_map = ChannelMap.from_mapping(spec["channel_map"])
+    return stream
+
+
+def _make_stream(spec: dict, acquisition_delay: float):
     kind = spec["kind"]
     if kind == "simulated":
         from bci_app.acquisition.simulated import StreamSimulated
@@ -72,12 +89,14 @@ class SourcePanel(QtWidgets.QWidget):
     disconnect_requested = QtCore.Signal()
     _discovered = QtCore.Signal(list, str)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, brainflow=None) -> None:
-        """``brainflow``: a :class:`~bci_app.config.BrainFlowConfig` filling the BrainFlow form."""
-        from bci_app.config import BrainFlowConfig
+    def __init__(self, parent: QtWidgets.QWidget | None = None, brainflow=None, channels=None) -> None:
+        """``brainflow``: a :class:`~bci_app.config.BrainFlowConfig` filling the BrainFlow form;
+        ``channels``: a :class:`~bci_app.config.ChannelsConfig` whose map fills the channel table."""
+        from bci_app.config import BrainFlowConfig, ChannelsConfig
 
         super().__init__(parent)
         bf_cfg = brainflow or BrainFlowConfig()
+        self._config_map = dict((channels or ChannelsConfig()).map)
         self.tabs = QtWidgets.QTabWidget()
         # simulated
         sim = QtWidgets.QWidget()
@@ -161,6 +180,20 @@ class SourcePanel(QtWidgets.QWidget):
         f_form.addRow("Speed ×", self.file_speed)
         self.tabs.addTab(fw, "Recording")
 
+        # channel map (LSL and BrainFlow)
+        self.channel_table = QtWidgets.QTableWidget(0, 2)
+        self.channel_table.setHorizontalHeaderLabels(["source channel", "position or type"])
+        self.channel_table.horizontalHeader().setStretchLastSection(True)
+        self.channel_table.setToolTip("Which electrode each channel is: a 10-05 position (C3, FCz, CP4), or "
+                                      "eog/emg/ecg/aux/accel/misc to keep it out of the model input. Empty: "
+                                      "the channel keeps its own label.")
+        self.channel_note = QtWidgets.QLabel("")
+        self.channel_note.setWordWrap(True)
+        channel_box = QtWidgets.QGroupBox("Channels")
+        channel_layout = QtWidgets.QVBoxLayout(channel_box)
+        channel_layout.addWidget(self.channel_note)
+        channel_layout.addWidget(self.channel_table)
+
         self.connect_button = QtWidgets.QPushButton("Connect")
         self.disconnect_button = QtWidgets.QPushButton("Disconnect")
         self.disconnect_button.setEnabled(False)
@@ -171,6 +204,7 @@ class SourcePanel(QtWidgets.QWidget):
         buttons.addWidget(self.disconnect_button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.tabs)
+        layout.addWidget(channel_box)
         layout.addLayout(buttons)
         layout.addWidget(self.status_label)
 
@@ -181,6 +215,11 @@ class SourcePanel(QtWidgets.QWidget):
         self.lsl_refresh.clicked.connect(self.refresh_lsl)
         self.file_browse.clicked.connect(self._browse)
         self._discovered.connect(self._show_discovered)
+        self.tabs.currentChanged.connect(lambda _: self._fill_channels())
+        self.bf_board.currentTextChanged.connect(lambda _: self._fill_channels())
+        self.bf_master.currentTextChanged.connect(lambda _: self._fill_channels())
+        self.lsl_table.itemSelectionChanged.connect(self._fill_channels)
+        self._fill_channels()
 
     # -- LSL discovery (off the UI thread) -------------------------------------------------------
     def refresh_lsl(self) -> None:
@@ -208,6 +247,74 @@ class SourcePanel(QtWidgets.QWidget):
                 self.lsl_table.setItem(r, c, QtWidgets.QTableWidgetItem(str(v)))
         self.lsl_status.setText(err or f"{len(rows)} stream(s) found")
         self.lsl_refresh.setEnabled(True)
+
+    # -- channel map -----------------------------------------------------------------------------
+    def _default_channels(self) -> tuple[list[tuple[str, str]], str]:
+        """``([(label, target)], note)`` for the current source: the LSL stream's labels (non-EEG types
+        as their type) or the BrainFlow board's descriptor preset; the config's map overrides."""
+        tab = self.tabs.currentIndex()
+        if tab == KIND_TABS["lsl"]:
+            rows = self.lsl_table.selectionModel().selectedRows()
+            if not rows:
+                return [], "Select an LSL stream to see its channels."
+            s = self._lsl_rows[rows[0].row()]
+            from bci_app.signal.channels import NON_EEG_TYPES, is_model_input, position_name
+
+            pairs = []
+            for label, ctype in zip(s.get("labels", []), s.get("types", [])):
+                target = (position_name(label) or "") if is_model_input(ctype) else \
+                    (ctype if ctype in NON_EEG_TYPES else "misc")
+                pairs.append((label, target))
+            unplaced = sum(1 for _, t in pairs if not t)
+            note = (f"{unplaced} channel(s) have no 10-05 name: give each its position, or a type to leave it out."
+                    if unplaced else "Positions from the stream's labels; edit where electrodes sit elsewhere.")
+            return pairs, note
+        if tab == KIND_TABS["brainflow"]:
+            from bci_app.acquisition.brainflow import board_channels, brainflow_channel_preset
+            from bci_app.errors import StreamError
+
+            board = self.bf_master.currentText().strip() or self.bf_board.currentText()  # playback: the master's
+            try:
+                chans, preset = board_channels(board), brainflow_channel_preset(board)
+            except StreamError as exc:
+                return [], str(exc)
+            pairs = [(label, preset.get(label, "")) for label in chans["names"]]
+            note = ("Positions from the board's descriptor; edit where your electrodes sit." if chans["named"] else
+                    "This board does not name its electrodes: give each channel its 10-05 position.")
+            return pairs, note
+        return [], "The simulated headset and recordings use their own channel names."
+
+    def _fill_channels(self) -> None:
+        pairs, note = self._default_channels()
+        self.channel_table.setRowCount(len(pairs))
+        for r, (label, target) in enumerate(pairs):
+            source = QtWidgets.QTableWidgetItem(label)
+            source.setFlags(source.flags() & ~QtCore.Qt.ItemFlag.ItemIsEditable)
+            self.channel_table.setItem(r, 0, source)
+            self.channel_table.setItem(r, 1, QtWidgets.QTableWidgetItem(self._config_map.get(label, target)))
+        self.channel_note.setText(note)
+        self.channel_table.setEnabled(bool(pairs))
+
+    def set_channel_target(self, label: str, target: str) -> None:
+        """Put ``label`` at ``target`` (a 10-05 position or a type), as the operator would in the table."""
+        for r in range(self.channel_table.rowCount()):
+            if self.channel_table.item(r, 0).text() == label:
+                self.channel_table.item(r, 1).setText(target)
+                return
+        raise KeyError(f"no channel {label!r} in the table")
+
+    def channel_map(self) -> dict[str, str]:
+        """``{label: target}`` for each row whose target is given and differs from the label; raises
+        :class:`~bci_app.errors.ConfigError` naming a target that is neither a position nor a type."""
+        from bci_app.signal.channels import ChannelMap, normalize_ch_name
+
+        out = {}
+        for r in range(self.channel_table.rowCount()):
+            label, target = self.channel_table.item(r, 0).text(), self.channel_table.item(r, 1).text().strip()
+            if target and normalize_ch_name(target) != normalize_ch_name(label):
+                out[label] = target
+        ChannelMap.from_mapping(out)
+        return out
 
     def wait_discovery(self, timeout: float = 5.0) -> None:
         if self._discovery is not None:
@@ -249,9 +356,13 @@ class SourcePanel(QtWidgets.QWidget):
         return {"kind": "file", "path": str(Path(path)), "speed": self.file_speed.value()}
 
     def _on_connect(self) -> None:
+        from bci_app.errors import ConfigError
+
         try:
             spec = self.current_spec()
-        except ValueError as exc:
+            if spec["kind"] in ("lsl", "brainflow"):
+                spec["channel_map"] = self.channel_map()
+        except (ValueError, ConfigError) as exc:
             self.status_label.setText(str(exc))
             return
         self.connect_requested.emit(spec)
@@ -278,6 +389,13 @@ class SourcePanel(QtWidgets.QWidget):
             self.bf_board.setCurrentText(str(spec.get("board", "")))
         elif kind == "file":
             self.file_path.setText(str(spec.get("path", "")))
+        if kind in ("lsl", "brainflow"):
+            mapping = info.channel_map()
+            self.channel_table.setRowCount(len(mapping))
+            for r, (label, target) in enumerate(mapping.items()):
+                self.channel_table.setItem(r, 0, QtWidgets.QTableWidgetItem(label))
+                self.channel_table.setItem(r, 1, QtWidgets.QTableWidgetItem(target))
+            self.channel_note.setText("The connected source's channels (disconnect to change them).")
         label = KIND_LABELS.get(kind, kind)
         self.set_status(f"Connected: {info.name} ({label}), {info.n_chans} channels at {info.sfreq:g} Hz", True)
 
