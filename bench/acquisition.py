@@ -9,9 +9,12 @@ last sample's timestamp. The consumer measures
   what the recorder's buffer cursor lost and how many samples the XDF file holds;
 - CPU: ``time.process_time()`` of the consumer process (all its threads, liblsl's included) over
   wall time, in % of one core;
-- pull latency: ``local_clock()`` when a chunk lands in the buffer minus its last sample's timestamp.
+- pull latency: ``local_clock()`` when a chunk lands in the buffer minus its last sample's timestamp;
+- with ``--decode BASE``: the online decoder runs too (the shipped base, unadapted, on its channels
+  picked from the cap: the EEG channels are labelled with 10-05 positions), on its own thread as in a
+  session; decisions made and their latency (sample arrival to decision).
 
-Usage: ``python bench/acquisition.py [--duration 60] [--channels 64] [--sfreq 2000] [--no-record]``
+Usage: ``python bench/acquisition.py [--duration 60] [--channels 64] [--sfreq 2000] [--no-record] [--decode BASE]``
 Goals: 0 samples lost, CPU < 10 % of one core.
 """
 
@@ -40,7 +43,12 @@ def produce(name: str, n_chans: int, sfreq: float, duration: float, chunk_ms: fl
     import pylsl
 
     info = pylsl.StreamInfo(name, "EEG", n_chans, sfreq, "float32", f"{name}-sid")
-    info.set_channel_labels(["index"] + [f"EEG{k:02d}" for k in range(1, n_chans)])
+    import mne
+
+    positions = mne.channels.make_standard_montage("colin27_1005").ch_names  # 10-05 names, as a real cap
+    sensorimotor = ["FC3", "FCz", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6", "CP3", "CP1", "CPz", "CP2", "CP4", "Pz"]
+    labels = (sensorimotor + [p for p in positions if p not in sensorimotor])[: n_chans - 1]
+    info.set_channel_labels(["index"] + labels)
     info.set_channel_types(["misc"] + ["EEG"] * (n_chans - 1))
     info.set_channel_units([""] + ["microvolts"] * (n_chans - 1))
     outlet = pylsl.StreamOutlet(info)
@@ -97,6 +105,10 @@ def consume(args: argparse.Namespace) -> dict:
         except ImportError:
             record = False
     stream.connect()
+    decoder = runner = None
+    decisions: list[float] = []
+    if args.decode:
+        decoder, runner = _start_decoder(stream, args.decode, decisions)
     if record:
         recorder = XdfRecorder(Path(tmpdir.name) / "bench.xdf", flush_interval=0.5)
         tap = recorder.record_stream(stream)
@@ -118,6 +130,8 @@ def consume(args: argparse.Namespace) -> dict:
                 duplicates_or_disorder += int(np.sum(gaps < 1))
                 expected_next = int(idx[-1]) + 1
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        if runner is not None:
+            runner.stop()
         time.sleep(0.2)
         res = stream.read_since(index)
         received += res.data.shape[1]
@@ -153,6 +167,13 @@ def consume(args: argparse.Namespace) -> dict:
             "n_pulls": int(lat.size),
         },
         "recorder": None,
+        "decoder": None if decoder is None else {
+            "base": args.decode, "model_channels": len(decoder._pre.picks),  # noqa: SLF001
+            "decisions": len(decisions), "decisions_per_s": round(len(decisions) / wall, 2),
+            "latency_ms_p50": round(float(np.median(decisions)) * 1e3, 2) if decisions else None,
+            "latency_ms_p99": round(float(np.percentile(decisions, 99)) * 1e3, 2) if decisions else None,
+            "error": None if runner.error is None else str(runner.error),
+        },
         "goals": {"samples_lost": 0, "cpu_percent_of_one_core": "< 10"},
     }
     if recorder is not None and tap is not None:
@@ -172,6 +193,24 @@ def consume(args: argparse.Namespace) -> dict:
     return result
 
 
+def _start_decoder(stream, base: str, decisions: list[float]):
+    """The shipped ``base`` (unadapted, identity alignment) decoding ``stream`` on a runner thread;
+    each decision's latency (s) goes to ``decisions``."""
+    from bci_app.config import OnlineConfig
+    from bci_app.models.pretrained import load_base_model
+    from bci_app.online import Decoder, DecoderModel
+    from bci_app.online.runner import DecoderRunner
+    from bci_app.signal.preprocess import PreprocessingSpec
+
+    model, meta = load_base_model(base)
+    model.eval()
+    spec = PreprocessingSpec(tuple(meta["ch_names"]), float(meta["sfreq"]))
+    dm = DecoderModel(model, spec, tuple(meta["classes"]), name=f"{base} (unadapted)")
+    decoder = Decoder.for_stream(stream, dm, OnlineConfig())
+    decoder.subscribe(lambda p: decisions.append(p.latency_s))
+    return decoder, DecoderRunner(decoder).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0)
@@ -181,6 +220,7 @@ def main() -> None:
     parser.add_argument("--acquisition-delay", type=float, default=0.01, help="StreamLSL thread period (s)")
     parser.add_argument("--bufsize", type=float, default=30.0)
     parser.add_argument("--no-record", action="store_true", help="skip the XDF recorder")
+    parser.add_argument("--decode", default=None, metavar="BASE", help="also run the online decoder with this shipped base")
     parser.add_argument("--producer", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.producer:

@@ -31,6 +31,11 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "acquisition": (["--duration", "60"], ["--duration", "3"]),
     "acquisition_256": (["--duration", "600", "--channels", "256", "--sfreq", "2048"],
                         ["--duration", "3", "--channels", "256", "--sfreq", "2048"]),
+    "acquisition_128": (["--duration", "600", "--channels", "128", "--sfreq", "2048"],
+                        ["--duration", "3", "--channels", "128", "--sfreq", "2048"]),
+    "acquisition_256_decode": (["--duration", "600", "--channels", "256", "--sfreq", "2048", "--decode", "sensorimotor16"],
+                               ["--duration", "6", "--channels", "256", "--sfreq", "2048", "--decode", "sensorimotor16"]),
+    "signal_view_256": (["--seconds", "10"], ["--seconds", "1"]),
     "decoding": (["--group", "dev"], ["--subjects", "S001", "--methods", "gated", "ts_lr"]),
     "refusals": ([], ["--subjects", "S001", "--runs", "4", "--bases", "sensorimotor16"]),
     "gui": ([], ["--smoke"]),
@@ -39,7 +44,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
 
 
 #: benchmarks that run another benchmark's script with other arguments
-SCRIPTS = {"acquisition_256": "acquisition"}
+SCRIPTS = {"signal_view_256": "signal_view", "acquisition_256": "acquisition", "acquisition_128": "acquisition", "acquisition_256_decode": "acquisition"}
 
 
 def _get(data: dict, path: str, default=None):
@@ -90,10 +95,26 @@ def _rows_lsl_pull(r: dict) -> list[tuple[str, str, str]]:
 
 def _rows_acquisition(r: dict) -> list[tuple[str, str, str]]:
     channels = r.get("channels", 64)
-    goal = "0 lost, < 15 % of one core" if channels >= 256 else "0 lost, < 10 % of one core"
+    dec = r.get("decoder")
+    goal = "0 lost, < 15 % of one core" if channels >= 128 else "0 lost, < 10 % of one core"
+    if dec:
+        return [(f"acquisition {channels} ch × {r.get('sfreq', 2000.0):g} Hz into ring buffer + XDF + online decoder "
+                 f"({dec['base']}, {dec['model_channels']} of the channels), {_fmt(r.get('duration_s'), ' s', 0)}: "
+                 "lost / CPU / decisions / decision latency p99",
+                 f"{_fmt(r.get('samples_lost'))} / {_fmt(r.get('cpu_consumer_percent_of_one_core'), ' %')} / "
+                 f"{dec['decisions']} / {_fmt(dec.get('latency_ms_p99'), ' ms')}", "0 lost")]
     return [(f"acquisition {channels} ch × {r.get('sfreq', 2000.0):g} Hz into ring buffer + XDF, "
              f"{_fmt(r.get('duration_s'), ' s', 0)}: lost / CPU",
              f"{_fmt(r.get('samples_lost'))} / {_fmt(r.get('cpu_consumer_percent_of_one_core'), ' %')}", goal)]
+
+
+def _rows_signal_view(r: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for span, s in r.get("spans", {}).items():
+        rows.append((f"signal view, {r.get('channels')} ch × {r.get('sfreq', 0):g} Hz over LSL, {span} span "
+                     f"({r.get('page_size')} channels a page, ≤ {r.get('max_bins')} bins a trace): timer fps / frame p95",
+                     f"{_fmt(s.get('timer_fps'), ' fps', 1)} / {_fmt(s.get('frame_ms_p95'), ' ms', 1)}", "≥ 30 fps"))
+    return rows
 
 
 def _rows_decoding(r: dict) -> list[tuple[str, str, str]]:
@@ -139,6 +160,9 @@ SUMMARIES: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
     "lsl_pull": _rows_lsl_pull,
     "acquisition": _rows_acquisition,
     "acquisition_256": _rows_acquisition,
+    "acquisition_128": _rows_acquisition,
+    "acquisition_256_decode": _rows_acquisition,
+    "signal_view_256": _rows_signal_view,
     "decoding": _rows_decoding,
     "refusals": _rows_refusals,
     "gui": _rows_gui,

@@ -304,14 +304,14 @@ class Stream(ABC):
                     self._markers.extend(markers)
             return n
 
-    def get_data(self, winsize: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The latest ``winsize`` seconds (all buffered when ``None``).
+    def get_data(self, winsize: float | None = None, rows: slice | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The latest ``winsize`` seconds (all buffered when ``None``) of the channels ``rows`` (all when None).
 
-        Returns data (n_chans, n_times) in volts and timestamps (n_times,) in LSL seconds.
+        Returns data (n_rows, n_times) in volts and timestamps (n_times,) in LSL seconds.
         """
         self._raise_if_failed()
         n = None if winsize is None else int(round(winsize * self.info.sfreq))
-        return self.buffer.latest(n)
+        return self.buffer.latest(n, rows)
 
     def read_since(self, index: int) -> ReadResult:
         """Every buffered sample from absolute index ``index`` on (see :meth:`RingBuffer.read_since`)."""

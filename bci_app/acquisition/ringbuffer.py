@@ -103,30 +103,32 @@ class RingBuffer:
                 self._arrival[: n - first] = arrived
             self._n_written += n
 
-    def _copy_range(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """Copy absolute sample range [begin, end); caller holds the lock and checked bounds."""
+    def _copy_range(self, begin: int, end: int, rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """Copy absolute sample range [begin, end) of ``rows``; caller holds the lock and checked bounds."""
         n = end - begin
-        out = np.empty((self.n_chans, n), dtype=self._data.dtype)
+        n_rows = len(range(self.n_chans)[rows]) if isinstance(rows, slice) else len(rows)
+        out = np.empty((n_rows, n), dtype=self._data.dtype)
         times = np.empty(n, dtype=np.float64)
         if n == 0:
             return out, times
         start = begin % self.capacity
         first = min(n, self.capacity - start)
-        out[:, :first] = self._data[:, start : start + first]
+        out[:, :first] = self._data[rows, start : start + first]
         times[:first] = self._times[start : start + first]
         if first < n:
-            out[:, first:] = self._data[:, : n - first]
+            out[:, first:] = self._data[rows, : n - first]
             times[first:] = self._times[: n - first]
         return out, times
 
-    def latest(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the newest ``n`` samples (all held samples when ``None``), oldest first.
+    def latest(self, n: int | None = None, rows: slice | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the newest ``n`` samples (all held samples when ``None``), oldest first; only the
+        channels ``rows`` (a slice or index array) when given (a display page of a 256-channel cap).
 
-        Returns fewer than ``n`` when fewer are held: (n_chans, k), (k,).
+        Returns fewer than ``n`` when fewer are held: (n_rows, k), (k,).
         """
         with self._lock:
             k = self.n_available if n is None else min(int(n), self.n_available)
-            return self._copy_range(self._n_written - k, self._n_written)
+            return self._copy_range(self._n_written - k, self._n_written, slice(None) if rows is None else rows)
 
     def read_since(self, index: int) -> ReadResult:
         """Every sample written at absolute positions ``>= index`` that is still held."""

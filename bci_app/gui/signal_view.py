@@ -1,9 +1,11 @@
 """Scrolling multichannel traces, per-channel quality badges and a spectrum / band-power view.
 
-A thin view: it pulls ``stream.get_data(winsize)`` when :meth:`SignalView.refresh` is called (by
-the main window's ~30 Hz timer); curves are created once per source and updated with ``setData``
-(skipFiniteCheck, clip-to-view, peak downsampling). Quality and spectra come from the Qt-free
-:mod:`bci_app.signal.quality` and are recomputed at ~2 Hz.
+A thin view: it pulls ``stream.get_data(winsize, rows)`` when :meth:`SignalView.refresh` is called
+(by the main window's ~30 Hz timer); curves are created once per source and updated with ``setData``.
+Large caps are paged (:data:`PAGE_SIZE` channels at a time, a page selector) and each trace is reduced
+to a min/max envelope of at most :data:`MAX_BINS` bins (what a screen can show anyway), so a
+256-channel cap at 2048 Hz draws as cheaply as 32 channels at 200 Hz. Quality and spectra come from
+the Qt-free :mod:`bci_app.signal.quality` for the channels shown, recomputed at ~2 Hz.
 """
 
 from __future__ import annotations
@@ -28,7 +30,23 @@ BADGE_STYLE = {
     "noisy": "background:#c62828;color:white",
     "line_noise": "background:#ef6c00;color:white",
 }
+PAGE_SIZE = 32  #: channels drawn at once; larger caps get a page selector
+MAX_BINS = 1000  #: time bins per trace: longer windows are drawn as their min/max envelope
 BANDS = {"theta 4-8": (4.0, 8.0), "mu 8-13": MU_BAND, "beta 13-30": BETA_BAND, "gamma 30-45": (30.0, 45.0)}
+
+
+def min_max_envelope(x: np.ndarray, data: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` (n_chans, n_times) as the min and max of each of ``n_bins`` time bins, interleaved:
+    (2 * n_bins,) times and (n_chans, 2 * n_bins) values, so peaks stay visible. The oldest samples
+    that do not fill a bin are left out."""
+    per = data.shape[1] // n_bins
+    start = data.shape[1] - per * n_bins
+    bins = data[:, start:].reshape(data.shape[0], n_bins, per)
+    out = np.empty((data.shape[0], n_bins, 2), dtype=data.dtype)
+    out[:, :, 0] = bins.min(axis=2)
+    out[:, :, 1] = bins.max(axis=2)
+    xb = x[start:].reshape(n_bins, per)
+    return np.column_stack([xb[:, 0], xb[:, -1]]).ravel(), out.reshape(data.shape[0], 2 * n_bins)
 
 
 class QualityBadges(QtWidgets.QWidget):
@@ -94,12 +112,16 @@ class SignalView(QtWidgets.QWidget):
         self.timespan = QtWidgets.QComboBox()
         self.timespan.addItems([f"{t} s" for t in TIME_SPANS_S])
         self.timespan.setCurrentIndex(1)
+        self.page = QtWidgets.QComboBox()
+        self.page.setToolTip(f"which {PAGE_SIZE} channels to draw")
+        self.page.setVisible(False)
         self.info_label = QtWidgets.QLabel("No source connected")
         controls = QtWidgets.QHBoxLayout()
         controls.addWidget(QtWidgets.QLabel("Amplitude"))
         controls.addWidget(self.amplitude)
         controls.addWidget(QtWidgets.QLabel("Time span"))
         controls.addWidget(self.timespan)
+        controls.addWidget(self.page)
         controls.addStretch(1)
         controls.addWidget(self.info_label)
 
@@ -143,6 +165,7 @@ class SignalView(QtWidgets.QWidget):
         layout.addWidget(self.badges)
         self.amplitude.currentIndexChanged.connect(self._apply_layout)
         self.timespan.currentIndexChanged.connect(self._apply_layout)
+        self.page.currentIndexChanged.connect(self._apply_layout)
 
     # -- source ---------------------------------------------------------------------------------
     @property
@@ -153,8 +176,14 @@ class SignalView(QtWidgets.QWidget):
     def spacing_v(self) -> float:
         return AMPLITUDES_UV[self.amplitude.currentIndex()] * 1e-6
 
+    @property
+    def page_rows(self) -> slice:
+        """The source channels drawn now (the selected page)."""
+        start = max(0, self.page.currentIndex()) * PAGE_SIZE
+        return slice(start, min(start + PAGE_SIZE, len(self._ch_names)))
+
     def channel_trace(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) currently drawn for channel ``i`` (seconds before now, volts with offset)."""
+        """(x, y) currently drawn for channel ``i`` of the page (seconds before now, volts with offset)."""
         x, y = self._curves[0].getData()
         n = self.last_n_times
         return x[i * n:(i + 1) * n], y[i * n:(i + 1) * n]
@@ -182,15 +211,23 @@ class SignalView(QtWidgets.QWidget):
         plot_item.addItem(curve)
         self._curves.append(curve)
         self._connect_cache: tuple[int, np.ndarray] | None = None
-        self.badges.set_channels(self._ch_names)
+        n = len(self._ch_names)
+        self.page.blockSignals(True)
+        self.page.clear()
+        self.page.addItems([f"channels {a + 1}–{min(a + PAGE_SIZE, n)} of {n}" for a in range(0, n, PAGE_SIZE)])
+        self.page.blockSignals(False)
+        self.page.setVisible(n > PAGE_SIZE)
         self.info_label.setText(f"{info.name}: {info.n_chans} channels at {info.sfreq:g} Hz")
         self._apply_layout()
 
     def _apply_layout(self) -> None:
-        n = len(self._ch_names)
+        names = self._ch_names[self.page_rows]
+        n = len(names)
         if not n:
             return
-        ticks = [(-(i * self.spacing_v), name) for i, name in enumerate(self._ch_names)]
+        self.badges.set_channels(names)
+        self._connect_cache = None
+        ticks = [(-(i * self.spacing_v), name) for i, name in enumerate(names)]
         step = max(1, n // 32)
         self.plot.getAxis("left").setTicks([ticks[::step], []])
         self.plot.setYRange(-(n - 0.5) * self.spacing_v, 0.5 * self.spacing_v, padding=0)
@@ -202,12 +239,16 @@ class SignalView(QtWidgets.QWidget):
         stream = self._stream
         if stream is None or not self._curves or not stream.connected:
             return False
-        data, times = stream.get_data(self.winsize)
-        n_times = data.shape[1]
-        self.last_n_times = n_times
-        if n_times < 2:
+        data, times = stream.get_data(self.winsize, self.page_rows)
+        if data.shape[1] < 2:
+            self.last_n_times = data.shape[1]
             return False
         x = times - times[-1]
+        raw = data
+        if data.shape[1] > 2 * MAX_BINS:
+            x, data = min_max_envelope(x, data, MAX_BINS)
+        n_times = data.shape[1]
+        self.last_n_times = n_times
         mean = data.mean(axis=1)
         if not np.isfinite(mean).all():  # NaN/Inf samples: centre on the finite ones, draw the rest as 0
             data = np.where(np.isfinite(data), data, 0.0)
@@ -224,12 +265,12 @@ class SignalView(QtWidgets.QWidget):
         now = time.monotonic()
         if now - self._last_quality >= self.quality_interval_s:
             self._last_quality = now
-            self._update_quality(data, stream.info.sfreq)
+            self._update_quality(raw, stream.info.sfreq)
         return True
 
     def _update_quality(self, data: np.ndarray, sfreq: float) -> None:
         span = data[:, -int(2 * sfreq):]
-        self.last_quality = channel_quality(span, sfreq, self._ch_names)
+        self.last_quality = channel_quality(span, sfreq, self._ch_names[self.page_rows])
         self.badges.set_quality(self.last_quality)
         if span.shape[1] >= int(sfreq):  # ≥ 1 s: 1 Hz resolution
             freqs, psd = power_spectrum(span, sfreq)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -94,3 +95,36 @@ def test_session_folder_and_config_round_trip(tmp_path, qtbot):
     assert load_config(saved).paradigm.trials_per_class == 7
     with qtbot.waitSignal(panel.config_changed, check_params_cb=lambda c: c.paradigm.trials_per_class == 7):
         panel.load(saved)
+
+
+def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
+    """64 channels: two pages of 32, the selector switches the channels drawn; a trace longer than
+    2 x MAX_BINS samples is drawn as its min/max envelope (peaks kept)."""
+    from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.gui.signal_view import MAX_BINS, PAGE_SIZE, SignalView, min_max_envelope
+    from bci_app.signal.channels import EEGMMIDB_64
+
+    x = np.linspace(-1, 0, 5000)
+    data = np.zeros((2, 5000))
+    data[1, 1234] = 7.0
+    xe, env = min_max_envelope(x, data, 100)
+    assert env.shape == (2, 200) and xe.shape == (200,) and env[1].max() == 7.0 and np.all(np.diff(xe) >= 0)
+
+    view = SignalView()
+    qtbot.addWidget(view)
+    stream = StreamSimulated(ch_names=EEGMMIDB_64, sfreq=1000.0).connect()
+    try:
+        view.set_source(stream)
+        assert view.page.count() == 2 and not view.page.isHidden()
+        assert view.page_rows == slice(0, PAGE_SIZE) and len(view.badges.flags()) == PAGE_SIZE
+        for _ in range(30):
+            stream.acquire()
+            time.sleep(0.1)
+        assert view.refresh() and view.last_n_times == 2 * MAX_BINS  # 5 s at 1000 Hz -> envelope
+        view.page.setCurrentIndex(1)
+        assert view.page_rows == slice(32, 64)
+        ticks = view.plot.getAxis("left")._tickLevels[0]  # noqa: SLF001
+        assert ticks[0][1] == EEGMMIDB_64[32]
+        assert view.refresh() and view.channel_trace(31)[1].size == 2 * MAX_BINS
+    finally:
+        stream.disconnect()
