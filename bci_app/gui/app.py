@@ -9,11 +9,37 @@ import sys
 log = logging.getLogger(__name__)
 
 
+#: shared libraries Qt's xcb platform plugin needs beyond Qt itself -> the Debian/Ubuntu package
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
+                 "xkbcommon-x11": "libxkbcommon-x11-0"}
+
+
+def missing_display_libraries(platform: str | None = None, system: str | None = None) -> list[str]:
+    """Packages to install before Qt can open a window on X11 (empty when none is missing, or when
+    the platform is not xcb: ``QT_QPA_PLATFORM`` offscreen/wayland, or not Linux)."""
+    import ctypes.util
+    import os
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "") if platform is None else platform
+    system = sys.platform if system is None else system
+    if not system.startswith("linux") or (platform and not platform.startswith("xcb")):
+        return []
+    return [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+
+
 def _application():
     from PySide6 import QtWidgets
 
+    from bci_app.errors import ConfigError
+
     app = QtWidgets.QApplication.instance()
     if app is None:
+        missing = missing_display_libraries()
+        if missing:  # Qt would abort with "Could not load the Qt platform plugin xcb"
+            raise ConfigError(
+                f"the window needs system libraries that are not installed: {', '.join(missing)}. Install them "
+                f"(Debian/Ubuntu: sudo apt install {' '.join(missing)}), or run without a window: "
+                "bci-app demo --headless")
         app = QtWidgets.QApplication(sys.argv[:1])
         app.setApplicationName("bci-app")
     return app
