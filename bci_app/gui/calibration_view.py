@@ -10,14 +10,21 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 ARROWS = {"left_hand": "left", "right_hand": "right", "feet": "down", "tongue": "up"}
+#: how the participant sees the decoder: a bar from the centre, a cursor, or nothing (cues only)
+FEEDBACK_STYLES = ("bar", "cursor", "none")
+_DIRECTIONS = {"right": (1.0, 0.0), "left": (-1.0, 0.0), "down": (0.0, 1.0), "up": (0.0, -1.0)}
 CLASS_TEXT = {"left_hand": "left hand", "right_hand": "right hand", "feet": "feet", "tongue": "tongue"}
 
 
 class CueDisplay(QtWidgets.QWidget):
-    """Black screen with a white fixation cross and a red arrow for the cue (Graz style).
+    """The participant screen: black, a white fixation cross and a red arrow for the cue (Graz style),
+    and during online decoding the feedback: a bar growing from the centre in the decoded class's
+    arrow direction, or a cursor moving there (``feedback_style``), sized by how far the decoder's
+    probability for that class is above chance.
 
-    ``set_state(phase, label)``; ``show_fullscreen_on(screen_index)`` moves it to its own full-screen
-    window (e.g. the participant's monitor); ``beep`` rings the system bell at each trial start.
+    ``set_state(phase, label)``; ``set_feedback(classes, probabilities)`` (None clears it);
+    ``show_fullscreen_on(screen_index)`` moves it to its own full-screen window (e.g. the
+    participant's monitor); ``beep`` rings the system bell at each trial start.
     """
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -25,6 +32,9 @@ class CueDisplay(QtWidgets.QWidget):
         self.phase = "idle"
         self.label: str | None = None
         self.beep = False
+        self.feedback_style = "bar"
+        #: (dx, dy) in units of the cross's half-size: where the feedback points now
+        self.feedback: tuple[float, float] | None = None
         self.setMinimumSize(240, 180)
         self.setAutoFillBackground(False)
 
@@ -34,6 +44,28 @@ class CueDisplay(QtWidgets.QWidget):
         if self.beep and phase == "fixation" and self.phase != "fixation":
             QtWidgets.QApplication.beep()
         self.phase, self.label = phase, label
+        self.update()
+
+    def set_feedback(self, classes, probabilities) -> None:
+        """Point the feedback at the decoded class: length 0 at chance, 1 at probability 1. Classes
+        without an arrow direction add nothing; ``classes`` None clears the feedback."""
+        if classes is None:
+            self.feedback = None
+        else:
+            proba = [float(p) for p in probabilities]
+            chance = 1.0 / max(len(proba), 1)
+            dx = dy = 0.0
+            for name, p in zip(classes, proba):
+                ux, uy = _DIRECTIONS.get(ARROWS.get(str(name), ""), (0.0, 0.0))
+                weight = max(0.0, p - chance) / (1.0 - chance) if chance < 1 else 0.0
+                dx, dy = dx + ux * weight, dy + uy * weight
+            self.feedback = (dx, dy)
+        self.update()
+
+    def set_feedback_style(self, style: str) -> None:
+        if style not in FEEDBACK_STYLES:
+            raise ValueError(f"feedback style must be one of {', '.join(FEEDBACK_STYLES)}, got {style!r}")
+        self.feedback_style = style
         self.update()
 
     def show_fullscreen_on(self, screen_index: int = -1) -> None:
@@ -61,6 +93,8 @@ class CueDisplay(QtWidgets.QWidget):
             p.drawLine(QtCore.QPointF(c.x(), c.y() - size), QtCore.QPointF(c.x(), c.y() + size))
         if phase == "cue" and self.label in ARROWS:
             self._arrow(p, c, size, ARROWS[self.label])
+        if self.feedback is not None and self.feedback_style != "none" and phase not in ("rest", "break", "paused"):
+            self._feedback(p, c, size)
         text = {
             "idle": "Waiting to start",
             "rest": "Rest",
@@ -76,6 +110,19 @@ class CueDisplay(QtWidgets.QWidget):
             p.setFont(font)
             p.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
         p.end()
+
+    def _feedback(self, p: QtGui.QPainter, c: QtCore.QPoint, size: float) -> None:
+        dx, dy = self.feedback
+        end = QtCore.QPointF(c.x() + dx * size, c.y() + dy * size)
+        colour = QtGui.QColor("#29b6f6")
+        if self.feedback_style == "bar":
+            p.setPen(QtGui.QPen(colour, max(8.0, size / 6), QtCore.Qt.PenStyle.SolidLine, QtCore.Qt.PenCapStyle.FlatCap))
+            p.drawLine(QtCore.QPointF(c), end)
+        else:
+            p.setPen(QtCore.Qt.PenStyle.NoPen)
+            p.setBrush(colour)
+            r = max(6.0, size / 10)
+            p.drawEllipse(end, r, r)
 
     @staticmethod
     def _arrow(p: QtGui.QPainter, c: QtCore.QPoint, size: float, direction: str) -> None:

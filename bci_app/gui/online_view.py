@@ -104,6 +104,15 @@ class OnlinePanel(QtWidgets.QWidget):
         buttons.addWidget(self.cued_check)
         buttons.addWidget(self.cued_trials)
         buttons.addStretch(1)
+        from bci_app.gui.calibration_view import FEEDBACK_STYLES
+
+        self.feedback_style = QtWidgets.QComboBox()
+        self.feedback_style.addItems(list(FEEDBACK_STYLES))
+        self.feedback_style.setToolTip("what the participant screen shows of the decoder: a bar, a cursor, or nothing")
+        self.participant_button = QtWidgets.QPushButton("Participant screen (full screen)")
+        buttons.addWidget(QtWidgets.QLabel("Feedback"))
+        buttons.addWidget(self.feedback_style)
+        buttons.addWidget(self.participant_button)
         side = QtWidgets.QVBoxLayout()
         side.addWidget(self.prediction_label)
         side.addLayout(self._prob_box)

@@ -17,6 +17,8 @@ import queue
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bci_app.gui.online_view import prediction_fields
+from bci_app.session import Mode
 from bci_app.signal.quality import CalibrationQuality
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ class SessionBridge:
         op.fullscreen_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
         op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
         tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
+        on.feedback_style.currentTextChanged.connect(window.cue_display.set_feedback_style)
+        on.participant_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
         on.start_button.clicked.connect(self.start_online)
         on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))
         rp.play_button.clicked.connect(self.start_replay)
@@ -376,6 +380,13 @@ class SessionBridge:
             w.training_panel.render_history(self.history)
         cued = s.online_paradigm
         cue = None
+        online = s.mode is Mode.ONLINE
+        if online:  # the participant screen: the cued trial (or a fixation cross) and the feedback
+            state = cued.state if cued is not None else None
+            w.cue_display.set_state(state.phase if state is not None else "fixation",
+                                    state.label if state is not None else None)
+        elif paradigm is None or current != 1:
+            w.cue_display.set_feedback(None, None)
         if cued is not None and current == 3:
             state = cued.state
             w.online_panel.render_trial(state)
@@ -387,6 +398,8 @@ class SessionBridge:
         pred = s.last_prediction
         if pred is not None and pred is not self._last_pred:
             self._last_pred = pred
+            if online:
+                w.cue_display.set_feedback(*prediction_fields(pred)[:2])
             if current == 3:
                 w.online_panel.render_prediction(pred, cue)
         self._drain_replay()

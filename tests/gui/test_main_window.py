@@ -128,3 +128,29 @@ def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
         assert view.refresh() and view.channel_trace(31)[1].size == 2 * MAX_BINS
     finally:
         stream.disconnect()
+
+
+def test_participant_screen_feedback_points_at_the_decoded_class(qtbot):
+    from bci_app.gui.calibration_view import CueDisplay
+
+    screen = CueDisplay()
+    qtbot.addWidget(screen)
+    screen.resize(400, 300)
+    screen.set_state("fixation", None)
+    screen.set_feedback(["left_hand", "right_hand"], [0.9, 0.1])
+    assert screen.feedback == pytest.approx((-0.8, 0.0))
+    screen.set_feedback(["left_hand", "right_hand", "feet"], [0.2, 0.2, 0.6])
+    assert screen.feedback == pytest.approx((0.0, 0.4))  # feet: down, (0.6 - 1/3) / (2/3)
+    for style in ("bar", "cursor", "none"):
+        screen.set_feedback_style(style)
+        img = screen.grab().toImage()
+        size = 300 * 0.35  # the cross's half-size
+        def is_blue(y: float) -> bool:
+            c = img.pixelColor(200, int(150 + y))
+            return c.blue() > 200 and c.red() < 100
+        assert is_blue(0.2 * size) == (style == "bar")  # half-way down: only the bar
+        assert is_blue(0.37 * size) == (style != "none")  # near the tip: bar end or cursor
+    with pytest.raises(ValueError, match="feedback style"):
+        screen.set_feedback_style("rainbow")
+    screen.set_feedback(None, None)
+    assert screen.feedback is None
