@@ -6,13 +6,18 @@ import os
 import tempfile
 from pathlib import Path
 
+from bci_app.errors import BCIError
+
 __all__ = ["write_atomic"]
 
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path``: a temporary file in the same folder, flushed to disk, then
-    ``os.replace``d over ``path``. The folder must exist. Returns ``path``."""
+    ``os.replace``d over ``path``. Returns ``path``. Raises :class:`BCIError` when the folder does not
+    exist."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise BCIError(f"cannot write {path}: the folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

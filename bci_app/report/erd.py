@@ -5,12 +5,15 @@ therefore cut again from the calibration recordings, from before the cue to afte
 the one epocher (:func:`calibration.epochs.extract_epochs`: raw volts, the cues' meaning from the
 same preset, the training's artifact rules). Trials it rejects are left out of the maps.
 
-- Time-frequency: Morlet wavelets (MNE, ``n_cycles = f / 2``), averaged per class, as the percent
-  change of power from the pre-cue baseline (MNE's ``percent`` mode × 100). Negative = ERD (power
-  drop), positive = ERS.
+- Time-frequency: Morlet wavelets (MNE's ``tfr_array_morlet``, ``n_cycles = f / 2``), power averaged
+  per class, as the percent change from the pre-cue baseline (MNE's ``percent`` mode × 100).
+  Negative = ERD (power drop), positive = ERS.
+- Artifacts: the training's rules are applied to each channel of each trial alone; a channel's
+  maps average only its clean trials (a blink on Fp1 does not remove the trial from C3).
 - Scalp maps: Welch band power (:mod:`bci_app.signal.quality`) in the imagery window against the
-  baseline window, averaged over trials per class, as percent change; one map per class and band and,
-  with two classes, their difference. Positions: MNE's ``standard_1005`` for the channels it names.
+  baseline window, averaged over clean trials per class, as percent change; one map per class and band and,
+  with two classes, their difference. Positions: MNE's ``colin27_1005`` (formerly ``standard_1005``) for the
+  channels it names.
 
 A channel or position the headset lacks is left out with a note (never silently).
 """
@@ -32,6 +35,8 @@ __all__ = ["ErdWindows", "ErdMaps", "TimeFrequencyMaps", "ScalpMaps", "cue_locke
 
 #: where the hand and feet areas are read (10-10 names)
 TF_CHANNELS: tuple[str, ...] = ("C3", "Cz", "C4")
+#: 10-05 positions (MNE's name; the former ``standard_1005``), as the channel repair uses
+MONTAGE = "colin27_1005"
 #: bands of the scalp maps (Hz)
 BANDS: dict[str, tuple[float, float]] = {"mu": MU_BAND, "beta": BETA_BAND}
 #: seconds cut beyond the shown span on both sides, so wavelets do not reach the epoch's edges
@@ -79,18 +84,21 @@ class Trials:
     ch_names: tuple[str, ...]
     sfreq: float
     tmin: float
-    n_rejected: int
+    tmax: float
+    #: (n_trials, n_chans) bool: the channel of that trial passes the artifact rules
+    clean: np.ndarray
 
 
 @dataclass(frozen=True)
 class TimeFrequencyMaps:
-    """Per class: ``power[class]`` (n_channels, n_freqs, n_times) percent change from the baseline."""
+    """Per class: ``power[class]`` (n_channels, n_freqs, n_times) percent change from the baseline
+    (NaN where a channel has no clean trial); ``n_trials[class][channel]``: clean trials averaged."""
 
     channels: tuple[str, ...]
     freqs: np.ndarray
     times: np.ndarray
     power: dict[str, np.ndarray]
-    n_trials: dict[str, int]
+    n_trials: dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -114,11 +122,11 @@ class ErdMaps:
 
 
 def _canonical_names(ch_names: Sequence[str]) -> tuple[list[str], dict[str, np.ndarray]]:
-    """10-10 spelling of each name (``'Fc5.'`` -> ``'FC5'``) where ``standard_1005`` knows it, and the
+    """10-10 spelling of each name (``'Fc5.'`` -> ``'FC5'``) where :data:`MONTAGE` knows it, and the
     positions (m) of those it knows."""
     import mne
 
-    positions = mne.channels.make_standard_montage("standard_1005").get_positions()["ch_pos"]
+    positions = mne.channels.make_standard_montage(MONTAGE).get_positions()["ch_pos"]
     by_norm = {normalize_ch_name(k): k for k in positions}
     names = [by_norm.get(normalize_ch_name(c), str(c).strip(" .")) for c in ch_names]
     return names, {n: positions[n] for n in names if n in positions}
@@ -127,9 +135,10 @@ def _canonical_names(ch_names: Sequence[str]) -> tuple[list[str], dict[str, np.n
 def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: float, tmax: float, *,
                       preset: Any = None, config: Any = None) -> Trials:
     """Raw EEG trials [cue + ``tmin``, cue + ``tmax``) of ``classes`` from ``recordings``
-    (:class:`~bci_app.io.recording.Recording`, same channels), by :func:`calibration.epochs.extract_epochs`;
-    trials its artifact rules (``config``: a ``preprocessing`` config) reject are dropped and counted.
-    ``preset``: the cues' meaning (None: chosen per file by name)."""
+    (:class:`~bci_app.io.recording.Recording`, same channels), by :func:`calibration.epochs.extract_epochs`.
+    The training's artifact rules (``config``: a ``preprocessing`` config) are applied per channel
+    (``Trials.clean``), so a blink on Fp1 does not remove a trial from the C3 map; trials marked
+    rejected (1023) are clean nowhere. ``preset``: the cues' meaning (None: chosen per file by name)."""
     from calibration.data import preset_for
     from calibration.epochs import extract_epochs
 
@@ -137,44 +146,52 @@ def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: f
     if not recordings:
         raise CalibrationError("no calibration recordings to cut trials with a baseline from")
     eeg = [c for c, t in zip(recordings[0].ch_names, recordings[0].ch_types) if str(t).lower() == "eeg"]
-    data, labels, rejected = [], [], 0
+    data, labels, clean = [], [], []
     for rec in recordings:
-        ep = extract_epochs(rec, preset or preset_for(rec.path), tmin, tmax, ch_names=eeg, config=config)
+        cues = preset or preset_for(rec.path)
+        ep = extract_epochs(rec, cues, tmin, tmax, ch_names=eeg, config=config)
         mine = np.array([ep.classes[i] in classes for i in ep.labels], dtype=bool)
-        keep = mine & ~ep.rejected
-        rejected += int((mine & ep.rejected).sum())
-        data.append(ep.data[keep])
-        labels += [classes.index(ep.classes[i]) for i in ep.labels[keep]]
+        ok = np.stack([~extract_epochs(rec, cues, tmin, tmax, ch_names=[ch], config=config).rejected
+                       for ch in eeg], axis=1)  # (n_trials, n_chans): the rules on each channel alone
+        data.append(ep.data[mine])
+        labels += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
+        clean.append(ok[mine])
     names, _ = _canonical_names(eeg)
     return Trials(np.concatenate(data), np.asarray(labels, dtype=np.int64), classes, tuple(names),
-                  float(recordings[0].sfreq), float(tmin), rejected)
+                  float(recordings[0].sfreq), float(tmin), float(tmax), np.concatenate(clean))
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over trials (axis 0) of ``values`` (n_trials, n_chans, ...) using only ``mask``
+    (n_trials, n_chans) trials per channel; NaN for a channel without any."""
+    w = mask.reshape(mask.shape + (1,) * (values.ndim - 2)).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (values * w).sum(axis=0) / w.sum(axis=0)
 
 
 def _tf_maps(trials: Trials, picks: list[int], windows: ErdWindows, notes: list[str]) -> TimeFrequencyMaps:
-    import mne
+    from mne.time_frequency import tfr_array_morlet
 
-    nyquist = trials.sfreq / 2
-    freqs = np.arange(6.0, min(35.0, nyquist - 2.0) + 0.5, 1.0)
+    freqs = np.arange(6.0, min(35.0, trials.sfreq / 2 - 2.0) + 0.5, 1.0)
     decim = max(1, int(trials.sfreq // 40))  # ~40 time points per second are plenty for a map
     names = [trials.ch_names[i] for i in picks]
-    info = mne.create_info(names, trials.sfreq, "eeg")
+    # (n_trials, n_picks, n_freqs, n_times) power
+    power_all = tfr_array_morlet(trials.data[:, picks], trials.sfreq, freqs, n_cycles=freqs / 2.0,
+                                 output="power", decim=decim, verbose="error")
+    times = trials.tmin + np.arange(power_all.shape[-1]) * decim / trials.sfreq
+    base = (times >= windows.baseline[0]) & (times < windows.baseline[1])
+    shown = (times >= windows.baseline[0]) & (times <= windows.tmax)
     power, counts = {}, {}
     for c, cls in enumerate(trials.classes):
-        sel = trials.labels == c
-        counts[cls] = int(sel.sum())
-        if not sel.any():
-            notes.append(f"no clean trial of {cls}: no time-frequency map for it")
-            continue
-        epochs = mne.EpochsArray(trials.data[sel][:, picks], info, tmin=trials.tmin, baseline=None, verbose="error")
-        tfr = epochs.compute_tfr("morlet", freqs, n_cycles=freqs / 2.0, decim=decim, return_itc=False,
-                                 average=True, verbose="error")
-        tfr.apply_baseline(windows.baseline, mode="percent", verbose="error")
-        tfr.crop(windows.baseline[0], windows.tmax)
-        power[cls] = tfr.data * 100.0
-        times = tfr.times
-    if not power:
-        raise CalibrationError("no clean calibration trial of any class to compute ERD maps from")
-    return TimeFrequencyMaps(tuple(names), freqs, np.asarray(times), power, counts)
+        mask = trials.clean[:, picks] & (trials.labels == c)[:, None]
+        counts[cls] = {ch: int(n) for ch, n in zip(names, mask.sum(axis=0))}
+        empty = [ch for ch, n in counts[cls].items() if n == 0]
+        if empty:
+            notes.append(f"no clean trial of {cls} at {', '.join(empty)}: that map is blank")
+        mean = _masked_mean(power_all, mask)  # (n_picks, n_freqs, n_times)
+        ref = mean[..., base].mean(axis=-1, keepdims=True)
+        power[cls] = 100.0 * (mean[..., shown] / ref - 1.0)
+    return TimeFrequencyMaps(tuple(names), freqs, times[shown], power, counts)
 
 
 def _scalp_maps(trials: Trials, windows: ErdWindows, notes: list[str]) -> ScalpMaps | None:
@@ -200,12 +217,22 @@ def _scalp_maps(trials: Trials, windows: ErdWindows, notes: list[str]) -> ScalpM
         return out
 
     base, imag = band_powers(windows.baseline), band_powers(windows.imagery)
+    classes = [cls for c, cls in enumerate(trials.classes) if (trials.labels == c).any()]
+    masks = {cls: trials.clean[:, placed] & (trials.labels == trials.classes.index(cls))[:, None] for cls in classes}
+    usable = np.all([m.any(axis=0) for m in masks.values()], axis=0)  # a clean trial of every class
+    if not usable.all():
+        notes.append(f"no clean trial of some class at {', '.join(names[placed[i]] for i in np.flatnonzero(~usable))}: "
+                     "left out of the scalp maps")
+    if usable.sum() < 4:
+        notes.append(f"scalp maps need at least 4 channels with clean trials of every class; {int(usable.sum())} have")
+        return None
     values: dict[str, dict[str, np.ndarray]] = {b: {} for b in BANDS}
     for b in BANDS:
-        for c, cls in enumerate(trials.classes):
-            sel = trials.labels == c
-            if sel.any():
-                values[b][cls] = 100.0 * (imag[b][sel].mean(0) / np.maximum(base[b][sel].mean(0), 1e-30) - 1.0)
+        for cls, mask in masks.items():
+            p_imag = _masked_mean(imag[b], mask)[usable]
+            p_base = _masked_mean(base[b], mask)[usable]
+            values[b][cls] = 100.0 * (p_imag / np.maximum(p_base, 1e-30) - 1.0)
+    placed = [i for i, u in zip(placed, usable) if u]
     ch = [names[i] for i in placed]
     info = mne.create_info(ch, trials.sfreq, "eeg")
     info.set_montage(mne.channels.make_dig_montage(ch_pos={n: positions[n] for n in ch}, coord_frame="head"))
@@ -221,11 +248,12 @@ def erd_maps(recordings: Sequence[Any], classes: Sequence[str], *, windows: ErdW
     trials = cue_locked_trials(recordings, classes, windows.baseline[0] - _EDGE_S, windows.tmax + _EDGE_S,
                                preset=preset, config=preprocessing)
     notes = []
-    if trials.n_rejected:
-        notes.append(f"{trials.n_rejected} trial(s) with artifacts (the training's rules, over the whole "
-                     f"span from {trials.tmin:g} s) are left out of the maps")
     if not len(trials.labels):
-        raise CalibrationError("every calibration trial holds an artifact over the ERD span: no ERD maps")
+        raise CalibrationError(f"no cue of {', '.join(classes)} leaves room for the ERD span "
+                               f"({trials.tmin:g} to {trials.tmax:g} s around the cue)")
+    if not trials.clean.all():
+        notes.append(f"{100 * (1 - trials.clean.mean()):.0f} % of the trials' channels break an artifact rule over "
+                     f"{trials.tmin:g} to {trials.tmax:g} s around the cue; each map averages its channel's clean trials")
     norm = [normalize_ch_name(c) for c in trials.ch_names]
     picks = [norm.index(normalize_ch_name(c)) for c in channels if normalize_ch_name(c) in norm]
     missing = [c for c in channels if normalize_ch_name(c) not in norm]

@@ -72,7 +72,7 @@ def tf_figure(tf: TimeFrequencyMaps) -> Figure:
             image = ax.pcolormesh(tf.times, tf.freqs, tf.power[cls][c], cmap=ERD_CMAP, vmin=-ERD_LIMIT_PCT,
                                   vmax=ERD_LIMIT_PCT, shading="nearest", rasterized=True)
             ax.axvline(0.0, color="k", ls="--", lw=0.8)
-            ax.set_title(f"{_pretty(cls)} ({tf.n_trials[cls]} trials) — {ch}", fontsize=9)
+            ax.set_title(f"{_pretty(cls)} — {ch} ({tf.n_trials[cls][ch]} trials)", fontsize=9)
             if r == len(classes) - 1:
                 ax.set_xlabel("time from cue (s)")
             if c == 0:
@@ -99,7 +99,7 @@ def scalp_figure(scalp: ScalpMaps) -> Figure:
             data = vals[classes[1]] - vals[classes[0]] if key == "__diff__" else vals[key]
             image, _ = mne.viz.plot_topomap(data, scalp.info, axes=axes[r, c], show=False, cmap=ERD_CMAP,
                                             vlim=(-ERD_LIMIT_PCT / 2, ERD_LIMIT_PCT / 2), contours=0,
-                                            sensors=True)
+                                            sensors=True, extrapolate="local")
             axes[r, c].set_title(f"{band}: {label}", fontsize=9)
         fig.colorbar(image, ax=axes[r, :].tolist(), shrink=0.8, label="power vs baseline (%)")
     return fig
