@@ -86,8 +86,9 @@ class CalibrationReport(Report):
         result = classify(y_true, y_pred, self.classes, trial_seconds or self.trial_seconds)
         self.online.append(result)
         name = title or f"Online run {len(self.online)}"
-        self.add_section(name, _decoding_table({name: result}) + _per_class_table({name: result}),
-                         [(f"{name}: confusion matrix", confusion_figure(result.confusion, self.classes, name))])
+        self.add_section(name, _decoding_table({name: result}) + _per_class_table({name: result})
+                         + _confusion_html(result),
+                         [("confusion matrix", confusion_figure(result.confusion, self.classes, name))])
         return result
 
 
