@@ -198,3 +198,67 @@ def test_calibrate_command_writes_the_report(eegmmidb_dir, tmp_path, capsys):
     assert main(args + ["--report", str(tmp_path / "missing" / "r.html")]) == 1
     err = capsys.readouterr().err
     assert "--report" in err and "does not exist" in err and not (tmp_path / "missing").exists()
+
+
+# ------------------------------------------------------------------------------ the maps are right
+
+
+def _simulated_calibration(trials_per_class: int = 10):
+    """A recording of the simulated headset (right hand: ERD over C3, left hand: over C4) with GDF cues
+    every 7 s and 4 s of imagery, driven by a manual clock."""
+    from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.io.recording import Marker, Recording
+    from bci_app.signal.channels import SENSORIMOTOR_16
+    from calibration.paradigm import ManualClock
+
+    clock = ManualClock(100.0)
+    sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock, bufsize=250.0, subject_seed=1,
+                          blinks=False)
+    sim.connect()
+    labels = np.random.default_rng(0).permutation(["left_hand", "right_hand"] * trials_per_class)
+    markers, cue = [], 103.0
+    for label in labels:
+        sim.imagine(str(label), cue, 4.0)
+        markers.append(Marker(cue, "769" if label == "left_hand" else "770"))
+        cue += 7.0
+    while clock.now < cue + 1.0:
+        clock.advance(0.5)
+        sim.acquire()
+    data, ts = sim.get_data()
+    sim.disconnect()
+    info = sim.info
+    return Recording(Path("simulated.xdf"), data, ts, info.sfreq, tuple(info.ch_names), tuple(info.ch_types),
+                     tuple(info.units), tuple(markers))
+
+
+def test_maps_show_the_erd_opposite_the_imagined_hand():
+    from bci_app.report.erd import erd_maps
+
+    maps = erd_maps([_simulated_calibration()], ["left_hand", "right_hand"], preset="gdf")
+    tf = maps.tf
+    mu = (tf.freqs >= 8) & (tf.freqs <= 13)
+    during = (tf.times > 0.5) & (tf.times < 4.0)
+    c3, c4 = tf.channels.index("C3"), tf.channels.index("C4")
+
+    def tf_mu(cls: str, ch: int) -> float:
+        return float(tf.power[cls][ch][mu][:, during].mean())
+
+    assert tf_mu("right_hand", c3) < -20 and tf_mu("right_hand", c3) < tf_mu("right_hand", c4) - 20
+    assert tf_mu("left_hand", c4) < -20 and tf_mu("left_hand", c4) < tf_mu("left_hand", c3) - 20
+    scalp = maps.scalp.values["mu"]
+    names = list(maps.scalp.ch_names)
+    assert scalp["right_hand"][names.index("C3")] < scalp["right_hand"][names.index("C4")] - 20
+    assert scalp["left_hand"][names.index("C4")] < scalp["left_hand"][names.index("C3")] - 20
+    assert maps.notes == []  # 16 named channels with positions, no artifacts
+
+
+def test_erd_windows_follow_the_paradigm():
+    from bci_app.errors import CalibrationError
+    from bci_app.report.erd import ErdWindows
+
+    graz = AppConfig().paradigm  # fixation 2 s, imagery until 6 s after the trial start
+    assert ErdWindows.for_paradigm(graz) == ErdWindows((-1.5, -0.5), (0.5, 4.0), 4.5)
+    short = graz.model_copy(update={"cue_at_s": 0.5, "imagery_end_s": 4.5})
+    assert ErdWindows.for_paradigm(short) == ErdWindows((-0.5, -0.125), (0.5, 4.0), 4.5)
+    with pytest.raises(CalibrationError, match="baseline"):
+        ErdWindows((-0.5, 0.5), (0.5, 4.0), 4.5)
