@@ -78,9 +78,9 @@ class CalibrationReport(Report):
                        title: str | None = None, trial_seconds: float | None = None) -> Classification:
         """Add an online run's confusion matrix, per-class accuracy, kappa and ITR. ``y_true``: the cued
         classes; ``y_pred``: the decided ones (None: undecided, e.g. during a gap). With
-        :func:`bci_app.online.scoring.score_trials`'s result: ``[t["true"] for t in s["trials"]]`` and
-        ``[t["predicted"] for t in s["trials"]]``. ``trial_seconds``: the online trial's length
-        (default: the calibration's). Save again to write it into the file."""
+        :func:`bci_app.online.scoring.score_trials`'s result use :meth:`add_scored_run`.
+        ``trial_seconds``: the online trial's length (default: the calibration's). Save again to write
+        it into the file."""
         if not len(y_true):
             raise CalibrationError("an online run without trials has no confusion matrix")
         result = classify(y_true, y_pred, self.classes, trial_seconds or self.trial_seconds)
@@ -90,6 +90,13 @@ class CalibrationReport(Report):
                          + _confusion_html(result),
                          [("confusion matrix", confusion_figure(result.confusion, self.classes, name))])
         return result
+
+    def add_scored_run(self, scores: dict[str, Any], *, title: str | None = None,
+                       trial_seconds: float | None = None) -> Classification:
+        """:meth:`add_online_run` with the trials of :func:`bci_app.online.scoring.score_trials`."""
+        trials = scores["trials"]
+        return self.add_online_run([t["true"] for t in trials], [t["predicted"] for t in trials], title=title,
+                                   trial_seconds=trial_seconds)
 
 
 def _decoding_table(results: dict[str, Classification], installed: str | None = None) -> str:

@@ -252,8 +252,10 @@ def erd_maps(recordings: Sequence[Any], classes: Sequence[str], *, windows: ErdW
         raise CalibrationError(f"no cue of {', '.join(classes)} leaves room for the ERD span "
                                f"({trials.tmin:g} to {trials.tmax:g} s around the cue)")
     if not trials.clean.all():
-        notes.append(f"{100 * (1 - trials.clean.mean()):.0f} % of the trials' channels break an artifact rule over "
-                     f"{trials.tmin:g} to {trials.tmax:g} s around the cue; each map averages its channel's clean trials")
+        bad, total = int((~trials.clean).sum()), int(trials.clean.size)
+        notes.append(f"{bad} of {total} channel-trials ({100 * bad / total:.1f} %) break an artifact rule over "
+                     f"{trials.tmin:g} to {trials.tmax:g} s around the cue; each channel's maps average only its "
+                     "clean trials")
     norm = [normalize_ch_name(c) for c in trials.ch_names]
     picks = [norm.index(normalize_ch_name(c)) for c in channels if normalize_ch_name(c) in norm]
     missing = [c for c in channels if normalize_ch_name(c) not in norm]

@@ -161,6 +161,8 @@ def test_online_runs_add_their_confusion_matrix(s001_outcome, tmp_path):
     true = ["left_hand"] * 5 + ["right_hand"] * 5
     decided = ["left_hand"] * 4 + ["right_hand"] + ["right_hand"] * 3 + ["left_hand", None]
     run = report.add_online_run(true, decided, title="Online run 1 (cued)")
+    scored = report.add_scored_run({"trials": [{"true": t, "predicted": p} for t, p in zip(true, decided)]})
+    assert scored.confusion.tolist() == run.confusion.tolist() and "Online run 2" in [s.title for s in report.sections]
     assert run.confusion.tolist() == [[4, 1, 0], [1, 3, 1]] and run.accuracy == 0.7
     path = report.save(tmp_path / "r.html")
     text = path.read_text(encoding="utf-8")
