@@ -264,3 +264,16 @@ def test_erd_windows_follow_the_paradigm():
     assert ErdWindows.for_paradigm(short) == ErdWindows((-0.5, -0.125), (0.5, 4.0), 4.5)
     with pytest.raises(CalibrationError, match="baseline"):
         ErdWindows((-0.5, 0.5), (0.5, 4.0), 4.5)
+
+
+def test_a_live_calibration_reports_with_its_paradigm(tmp_path):
+    """As the session does: an in-memory recording with GDF cues, the paradigm it ran with."""
+    config = AppConfig()
+    config.lora.enabled = False
+    config.paradigm = config.paradigm.model_copy(update={"rest_min_s": 1.0, "rest_max_s": 1.0})  # cue every 7 s
+    outcome = CalibrationJob([_simulated_calibration()], config, base="sensorimotor16").run_to_end()
+    assert outcome.recordings and outcome.recordings[0].path.name == "simulated.xdf"
+    report = write_calibration_report(outcome, tmp_path / "r.html", paradigm=config.paradigm)
+    assert report.trial_seconds == 7.0 and report.erd.windows.baseline == (-1.5, -0.5)
+    assert report.erd.tf.channels == ("C3", "Cz", "C4")
+    assert "bits per minute with a trial of 7.0 s (the paradigm" in (tmp_path / "r.html").read_text(encoding="utf-8")
