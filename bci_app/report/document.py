@@ -61,6 +61,9 @@ class Report:
         self.title, self.subtitle = title, subtitle
         self.created = datetime.now(timezone.utc)
         self.sections: list[Section] = []
+        #: PNG bytes per figure (by id; the sections keep the figures alive), so saving again after an
+        #: online run renders only the new figures
+        self._png: dict[int, bytes] = {}
 
     def add_section(self, title: str, html_body: str = "", figures: Sequence[tuple[str, Figure]] = (),
                     notes: Sequence[str] = ()) -> Section:
@@ -81,7 +84,9 @@ class Report:
             parts += [f'<p class="note">{html.escape(n)}</p>' for n in s.notes]
             parts.append(s.html)
             for caption, fig in s.figures:
-                png = base64.b64encode(figure_png(fig)).decode("ascii")
+                if id(fig) not in self._png:
+                    self._png[id(fig)] = figure_png(fig)
+                png = base64.b64encode(self._png[id(fig)]).decode("ascii")
                 parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png}">'
                              f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         body = "\n".join(parts)
