@@ -53,6 +53,13 @@ class GateReport:
     repeats: int
     seconds: float
     reason: str
+    #: the trials' labels (n,) as scored (the job's ``labels`` when it replaced them)
+    labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the unadapted base's decision per trial (n,); it never trained on them
+    predicted_base: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the adapter's cross-validated decision per repeat and trial (repeats, n): each trial decided
+    #: by the adapter trained on the folds without it
+    predicted_adapted: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"chosen": self.chosen, "cv_accuracy_adapted": self.cv_accuracy_adapted,
@@ -73,20 +80,25 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     t0 = time.perf_counter()
     counts = np.bincount(y)
     folds = int(min(config.gate_folds, counts[counts > 0].min()))
+    base_pred = predict_proba(model, X).argmax(1)
     if folds < 2 or np.count_nonzero(counts) < 2:
         return GateReport("base", None, None, folds, 0, time.perf_counter() - t0,
-                          "too few trials per class to cross-validate; the unadapted base is safer")
-    base_correct = predict_proba(model, X).argmax(1) == y
+                          "too few trials per class to cross-validate; the unadapted base is safer",
+                          labels=np.array(y), predicted_base=base_pred)
+    base_correct = base_pred == y
+    adapted_pred = np.full((config.gate_repeats, len(y)), -1, dtype=np.int64)
     inner = config.model_copy(update={"min_trials_per_class": 1})
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=config.gate_repeats, random_state=config.seed)
     correct = base_hits = total = 0
     state = {k: v.clone() for k, v in model.state_dict().items()} if full else None
-    for train, test in splitter.split(X, y):
+    for split, (train, test) in enumerate(splitter.split(X, y)):
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("calibration cancelled by the user; the previous model stays active")
         try:
             run_to_end(finetune(model, X[train], y[train], lora=lora, config=inner, cancel=cancel, full=full))
-            correct += int((predict_proba(model, X[test]).argmax(1) == y[test]).sum())
+            decided = predict_proba(model, X[test]).argmax(1)
+            adapted_pred[split // folds, test] = decided
+            correct += int((decided == y[test]).sum())
         finally:
             if full:
                 model.load_state_dict(state)
@@ -98,7 +110,8 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     chosen = "adapted" if adapted > base else "base"
     reason = (f"adapter {adapted:.0%} vs base {base:.0%} in {config.gate_repeats}x{folds}-fold cross-validation "
               f"on the calibration trials: {'adapter' if chosen == 'adapted' else 'unadapted base'} installed")
-    return GateReport(chosen, adapted, base, folds, config.gate_repeats, time.perf_counter() - t0, reason)
+    return GateReport(chosen, adapted, base, folds, config.gate_repeats, time.perf_counter() - t0, reason,
+                      labels=np.array(y), predicted_base=base_pred, predicted_adapted=adapted_pred)
 
 
 @dataclass
@@ -106,7 +119,9 @@ class CalibrationOutcome:
     """What a finished :class:`CalibrationJob` produced.
 
     ``decoder_model`` is ready for the online decoder; ``model`` is its module (LoRA wrappers with
-    the chosen weights), ``metadata`` everything saved beside the adapter.
+    the chosen weights), ``metadata`` everything saved beside the adapter. ``recordings`` (as
+    calibrated on, after ``channels``) and ``preset`` (the cues' meaning, None: per file) let a
+    report re-cut the trials with a pre-cue baseline (:mod:`bci_app.report`).
     """
 
     decoder_model: Any
@@ -117,6 +132,8 @@ class CalibrationOutcome:
     data: CalibrationData
     seconds: dict[str, float]
     metadata: dict[str, Any] = field(default_factory=dict)
+    recordings: list[Any] = field(default_factory=list, repr=False)
+    preset: Any = None
 
     def summary(self) -> str:
         """One paragraph for the operator: trials, repairs, what was installed and why."""
@@ -229,7 +246,8 @@ class CalibrationJob:
         metadata = self._metadata(data, y, resolved, result, gate, chosen, seconds)
         name = self.name if chosen == "adapted" else f"{Path(self.base).name}+alignment"
         decoder_model = DecoderModel(model, data.spec, tuple(data.classes), name=name, metadata=metadata)
-        self.outcome = CalibrationOutcome(decoder_model, model, chosen, result, gate, data, seconds, metadata)
+        self.outcome = CalibrationOutcome(decoder_model, model, chosen, result, gate, data, seconds, metadata,
+                                          recordings=recordings, preset=self.preset)
         logger.info("calibration: %s", self.outcome.summary())
         return self.outcome
 

@@ -16,18 +16,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="ADAPTER", help="writes ADAPTER.safetensors + ADAPTER.json")
     parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (default: the packaged one)")
     add_recording_options(parser)
+    parser.add_argument("--report", default=None, metavar="PATH",
+                        help="also write the calibration report (accuracy, confusion matrix, kappa, ITR, "
+                             "ERD/ERS maps) as one self-contained HTML file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     import torch
 
     from bci_app.config import load_config
+    from bci_app.errors import ConfigError
     from calibration.job import CalibrationJob
 
     config = load_config(args.config)
+    if args.report and not Path(args.report).parent.is_dir():
+        raise ConfigError(f"--report {args.report}: the folder {Path(args.report).parent} does not exist")
     torch.set_num_threads(config.finetune.torch_threads)
 
     def show(p) -> None:
@@ -40,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
                              preset=preset).run_to_end(on_progress=show)
     base = outcome.metadata["base_model"]
     path = outcome.save(args.out)
+    report_path = None
+    if args.report:
+        from bci_app.report import write_calibration_report
+
+        report_path = args.report
+        write_calibration_report(outcome, report_path, preprocessing=config.preprocessing)
     result, meta = outcome.finetune, outcome.metadata
     summary = {
         "adapter": str(path),
@@ -57,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
         "val_accuracy": result.val_accuracy if result is not None else None,
         "finetune_seconds": round(outcome.seconds["finetune"], 3),
         "calibration_seconds": meta["seconds"],
+        "report": str(report_path) if report_path else None,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"adapter written: {path}\n{outcome.summary()}")
+        if report_path:
+            print(f"report written: {report_path}")
     return 0

@@ -6,6 +6,9 @@ inside the imagery period used for training**, i.e. whose window's last sample h
 ``[onset + tmin + window_s - 0.5/sfreq, end]`` (``tmin``: the model's window start after the cue,
 ``window_s``: its length). The label is the argmax of that mean. A trial with no such decision
 (e.g. during a gap) is *undecided* and counts as wrong.
+
+The classification metrics live here too, for online runs and calibration reports alike:
+:func:`confusion_matrix` (with an *undecided* column), :func:`cohen_kappa`, :func:`wolpaw_itr`.
 """
 
 from __future__ import annotations
@@ -52,11 +55,7 @@ def score_trials(
     correct = sum(a == b for a, b in zip(y_true, y_pred))
     acc = correct / n if n else float("nan")
     # Cohen's kappa over the decided labels (undecided trials count as a disagreement)
-    po = acc
-    pe = 0.0
-    for c in classes:
-        pe += (sum(y == c for y in y_true) / n) * (sum(y == c for y in y_pred) / n) if n else 0.0
-    kappa = (po - pe) / (1 - pe) if n and pe < 1 else float("nan")
+    kappa = cohen_kappa(confusion_matrix(y_true, y_pred, classes))
     recall = {}
     for c in classes:
         idx = [i for i, y in enumerate(y_true) if y == c]
@@ -82,3 +81,60 @@ def latency_summary(predictions: Sequence[Prediction]) -> dict:
         "p50": round(float(np.percentile(lat, 50)), 3), "p95": round(float(np.percentile(lat, 95)), 3),
         "p99": round(float(np.percentile(lat, 99)), 3), "max": round(float(lat.max()), 3), "n": int(lat.size),
     }
+
+
+def confusion_matrix(y_true: Sequence[str | int], y_pred: Sequence[str | int | None],
+                     classes: Sequence[str]) -> np.ndarray:
+    """Counts (n_classes, n_classes + 1): row = true class, column = decided class, the last column
+    the undecided trials (``None``, or a negative index). Labels are class names or indices into
+    ``classes``. Raises :class:`ValueError` naming a label that is not one of ``classes``."""
+    classes = tuple(classes)
+    k = len(classes)
+
+    def index(label: str | int | None, *, decided: bool) -> int:
+        if decided and (label is None or (isinstance(label, (int, np.integer)) and label < 0)):
+            return k
+        if isinstance(label, (int, np.integer)) and 0 <= label < k:
+            return int(label)
+        if label in classes:
+            return classes.index(label)
+        raise ValueError(f"label {label!r} is not one of the classes {list(classes)}")
+
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} decisions")
+    cm = np.zeros((k, k + 1), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        cm[index(t, decided=False), index(p, decided=True)] += 1
+    return cm
+
+
+def cohen_kappa(confusion: np.ndarray) -> float:
+    """Cohen's kappa of a confusion matrix (n_classes, n_classes) or with an undecided column
+    (n_classes, n_classes + 1), undecided trials counting as disagreements: ``(po - pe) / (1 - pe)``
+    with ``po`` the share on the diagonal and ``pe = sum_c rows_c * cols_c / n**2``. NaN without
+    trials or when ``pe`` is 1."""
+    cm = np.asarray(confusion, dtype=np.float64)
+    k = cm.shape[0]
+    n = cm.sum()
+    if n == 0:
+        return float("nan")
+    po = np.trace(cm[:, :k]) / n
+    pe = float((cm.sum(axis=1) * cm[:, :k].sum(axis=0)).sum()) / n**2
+    return float((po - pe) / (1 - pe)) if pe < 1 else float("nan")
+
+
+def wolpaw_itr(accuracy: float, n_classes: int) -> float:
+    """Wolpaw et al. (2000) information transfer rate in bits per trial:
+    ``log2 N + P log2 P + (1 - P) log2((1 - P) / (N - 1))``; 0 at or below chance (P <= 1/N),
+    ``log2 N`` at P = 1. Bits per minute: multiply by ``60 / trial length (s)``."""
+    if n_classes < 2:
+        raise ValueError(f"the information transfer rate needs at least 2 classes, got {n_classes}")
+    p, n = float(accuracy), int(n_classes)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"accuracy must lie in [0, 1], got {p}")
+    if p <= 1.0 / n:
+        return 0.0
+    bits = np.log2(n) + p * np.log2(p)
+    if p < 1.0:
+        bits += (1 - p) * np.log2((1 - p) / (n - 1))
+    return float(bits)
