@@ -93,6 +93,17 @@ class Report:
         return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}'
                 f"</title><style>{_STYLE}</style></head><body>\n{body}\n</body></html>\n")
 
+    def figure_pngs(self) -> dict[str, bytes]:
+        """``{"section title: caption": PNG bytes}`` in report order, each figure rendered once (call
+        it off the UI thread; a window shows the PNGs without touching matplotlib)."""
+        out = {}
+        for s in self.sections:
+            for caption, fig in s.figures:
+                if id(fig) not in self._png:
+                    self._png[id(fig)] = figure_png(fig)
+                out[f"{s.title}: {caption}"] = self._png[id(fig)]
+        return out
+
     def save(self, path: str | Path) -> Path:
         """Write the HTML to ``path`` atomically (temporary file in the same folder, then replace)."""
         return write_atomic(path, self.to_html().encode("utf-8"))

@@ -1,0 +1,73 @@
+"""The calibration report in the window: accuracy of the installed model vs the unadapted base
+(confusion matrices, kappa, ITR) and the ERD/ERS maps, as the PNGs the Qt-free report rendered on
+the training thread; "Open report" shows the saved HTML file in the browser."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+class ReportPanel(QtWidgets.QWidget):
+    """Shows a :class:`~bci_app.report.CalibrationReport` (:meth:`show_report`)."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path: Path | None = None
+        self.summary = QtWidgets.QLabel("No calibration report yet: calibrate and train first.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.open_button = QtWidgets.QPushButton("Open report (HTML)")
+        self.open_button.setEnabled(False)
+        self.open_button.clicked.connect(self._open)
+        self._figures = QtWidgets.QVBoxLayout()
+        inner = QtWidgets.QWidget()
+        inner_layout = QtWidgets.QVBoxLayout(inner)
+        inner_layout.addWidget(self.summary)
+        inner_layout.addLayout(self._figures)
+        inner_layout.addStretch(1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        top = QtWidgets.QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.open_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(scroll, 1)
+        self.captions: list[str] = []
+
+    def show_report(self, report, pngs: dict[str, bytes], path: Path | None = None) -> None:
+        """``report``'s numbers and ``pngs`` (``report.figure_pngs()``, rendered off the UI thread)."""
+        self.path = Path(path) if path is not None else None
+        self.open_button.setEnabled(self.path is not None and self.path.is_file())
+        rows = []
+        for name, r in list(report.decoding.items()) + [(f"online run {i + 1}", r) for i, r in enumerate(report.online)]:
+            itr = "–" if r.itr_bits_per_min is None else f"{r.itr_bits_per_min:.2f} bits/min"
+            rows.append(f"<tr><td>{html.escape(name)}</td><td>{100 * r.accuracy:.1f} %</td><td>{r.kappa:.2f}</td>"
+                        f"<td>{itr}</td><td>{r.n_trials}</td></tr>")
+        table = ("<table cellpadding='4'><tr><th align='left'>model</th><th>accuracy</th><th>kappa</th><th>ITR</th>"
+                 "<th>trials</th></tr>" + "".join(rows) + "</table>") if rows else "<p>No cross-validated accuracy.</p>"
+        where = f"<p>Saved: {html.escape(str(self.path))}</p>" if self.path is not None else ""
+        self.summary.setText(f"<h3>{html.escape(report.title)}</h3><p>{html.escape(report.subtitle)}</p>{table}{where}")
+        while self._figures.count():
+            item = self._figures.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.captions = []
+        for caption, png in pngs.items():
+            image = QtWidgets.QLabel()
+            pixmap = QtGui.QPixmap()
+            pixmap.loadFromData(png, "PNG")
+            image.setPixmap(pixmap)
+            text = QtWidgets.QLabel(caption)
+            text.setWordWrap(True)
+            self._figures.addWidget(text)
+            self._figures.addWidget(image)
+            self.captions.append(caption)
+
+    def _open(self) -> None:
+        if self.path is not None:
+            QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(self.path)))

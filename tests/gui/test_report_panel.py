@@ -1,0 +1,22 @@
+"""The report panel shows a real report's numbers and figures (rendered off the UI thread as PNGs)."""
+
+from __future__ import annotations
+
+
+def test_report_panel_shows_numbers_and_figures(qtbot, tmp_path):
+    from bci_app.gui.report_view import ReportPanel
+    from bci_app.report import CalibrationReport
+
+    report = CalibrationReport("Calibration report", classes=("left_hand", "right_hand"), trial_seconds=4.0)
+    truth = ["left_hand", "right_hand"] * 5
+    decided = ["left_hand", "right_hand"] * 4 + ["right_hand", "left_hand"]  # 8 of 10
+    result = report.add_online_run(truth, decided)
+    path = report.save(tmp_path / "report.html")
+    panel = ReportPanel()
+    qtbot.addWidget(panel)
+    pngs = report.figure_pngs()
+    assert len(pngs) == 1 and next(iter(pngs.values())).startswith(b"\x89PNG")
+    panel.show_report(report, pngs, path)
+    assert panel.captions == list(pngs) and panel.open_button.isEnabled()
+    text = panel.summary.text()
+    assert "online run 1" in text and "80.0 %" in text and f"{result.kappa:.2f}" in text
