@@ -1,0 +1,69 @@
+"""The guided flow at the top of the window: the participant's ID, the steps of a session with what
+to do next (from the Qt-free :mod:`bci_app.workflow`), and "continue a previous session"."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from bci_app.workflow import STEPS, TITLES, SessionFacts, Step, guide
+
+_MARK = {"done": "✔", "current": "▶", "waiting": "·"}
+_STYLE = {"done": "color:#2e7d32", "current": "color:#0d47a1;font-weight:bold", "waiting": "color:#78909c"}
+
+
+class GuidePanel(QtWidgets.QWidget):
+    """Emits ``participant_chosen(id)`` and ``continue_requested()``; :meth:`render` shows the steps."""
+
+    participant_chosen = QtCore.Signal(str)
+    continue_requested = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.participant = QtWidgets.QLineEdit()
+        self.participant.setPlaceholderText("participant ID, e.g. P007")
+        self.start_button = QtWidgets.QPushButton("Start session")
+        self.continue_button = QtWidgets.QPushButton("Continue previous session")
+        self.continue_button.setToolTip("load this participant's latest adapter and decode without a new calibration")
+        self.continue_button.setEnabled(False)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(QtWidgets.QLabel("Participant"))
+        top.addWidget(self.participant, 1)
+        top.addWidget(self.start_button)
+        top.addWidget(self.continue_button)
+        self.step_labels: dict[str, QtWidgets.QLabel] = {}
+        row = QtWidgets.QHBoxLayout()
+        for name in STEPS:
+            label = QtWidgets.QLabel(TITLES[name])
+            self.step_labels[name] = label
+            row.addWidget(label)
+            row.addStretch(1)
+        self.next_label = QtWidgets.QLabel("")
+        self.next_label.setWordWrap(True)
+        self.next_label.setStyleSheet("font-size:14px")
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(row)
+        layout.addWidget(self.next_label)
+        self.start_button.clicked.connect(lambda: self.participant_chosen.emit(self.participant.text().strip()))
+        self.participant.returnPressed.connect(self.start_button.click)
+        self.continue_button.clicked.connect(self.continue_requested)
+        self.steps: list[Step] = []
+        self._facts: SessionFacts | None = None
+
+    def render(self, facts: SessionFacts, *, can_continue: bool = False) -> None:
+        """Show ``facts`` as the steps (cheap when nothing changed: called every frame)."""
+        self.continue_button.setEnabled(can_continue and facts.model_source != "loaded")
+        if facts == self._facts:
+            return
+        self._facts = facts
+        self.steps = guide(facts)
+        for step in self.steps:
+            label = self.step_labels[step.name]
+            label.setText(f"{_MARK[step.status]} {step.title}")
+            label.setStyleSheet(_STYLE[step.status])
+            label.setToolTip(step.text)
+        current = next((s for s in self.steps if s.status == "current"), None)
+        self.next_label.setText(f"Next — {current.title}: {current.text}" if current else
+                                "Every step is done. Run online feedback again, retrain, or start a new session.")
+        self.participant.setEnabled(not facts.participant)
+        self.start_button.setEnabled(not facts.participant)
