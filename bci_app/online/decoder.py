@@ -109,6 +109,20 @@ class DecoderModel:
     def n_times(self) -> int:
         return int(self.module.n_times)
 
+    def prepare(self, fast: bool = True) -> "DecoderModel":
+        """Build what running it needs now (merge LoRA; with ``fast``: fold, trace and verify the fast
+        path), so that a later :meth:`Decoder.install` or :meth:`Decoder.for_stream` costs nothing: call
+        it on the training thread, never on the UI thread. The prepared runnable goes to the first
+        decoder that runs the model (the next one builds its own: runnables hold buffers). Returns ``self``."""
+        cache = self.__dict__.setdefault("_prepared", {})
+        if fast not in cache:
+            cache[fast] = build_fast_model(self.module, self.spec) if fast else merged_copy(self.module)
+        return self
+
+    def _runnable(self, fast: bool):
+        """The prepared fast model or merged eager copy, handed over once (built now when not prepared)."""
+        return self.prepare(fast).__dict__["_prepared"].pop(fast)
+
 
 class Smoother:
     """Class-probability smoothing: ``exponential`` (``s = a p + (1 - a) s``), ``moving_average``
@@ -157,8 +171,8 @@ class _Active:
     def __init__(self, model: DecoderModel, fast: bool, generation: int) -> None:
         self.model = model
         self.generation = generation
-        self.fast = build_fast_model(model.module, model.spec) if fast else None
-        self.eager = None if fast else merged_copy(model.module)
+        self.fast = model._runnable(True) if fast else None  # noqa: SLF001 - built once per model
+        self.eager = None if fast else model._runnable(False)  # noqa: SLF001
         self.window = np.empty((model.spec.n_chans, model.n_times))
 
     def logits(self, window: np.ndarray) -> np.ndarray:
