@@ -128,8 +128,13 @@ def commit(tmp: Path, path: str | Path) -> Path:
 
 
 def atomic_write(path: str | Path, data: bytes) -> Path:
-    """Replace ``path`` with ``data`` atomically (temporary file in the same folder, fsync, rename)."""
-    return commit(write_temp(path, data), path)
+    """Replace ``path`` with ``data`` atomically (temporary file in the same folder, fsync, rename);
+    an OS error (no permission, a folder of that name, disk full) is an :class:`OutputError` naming
+    the file, and leaves any previous file as it was."""
+    try:
+        return commit(write_temp(path, data), path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; nothing was changed") from exc
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bci_app.acquisition.base import GAP_MARKER
-from bci_app.config import PreprocessingConfig
+from bci_app.config import PreprocessingConfig, load_yaml
 from bci_app.errors import CalibrationError, ConfigError
 from bci_app.io.recording import Recording
 from bci_app.signal.channels import match_channels
@@ -89,18 +88,16 @@ class DatasetPreset(BaseModel):
 
 
 def load_dataset_preset(name_or_path: str | Path) -> DatasetPreset:
-    """Load ``configs/datasets/<name>.yaml`` (or a YAML path) with ``yaml.safe_load``."""
+    """Load ``configs/datasets/<name>.yaml`` (or a YAML path) with :func:`bci_app.config.load_yaml`."""
     path = Path(name_or_path)
     if path.suffix.lower() not in (".yaml", ".yml"):
         path = DATASETS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         available = ", ".join(sorted(p.stem for p in DATASETS_DIR.glob("*.yaml"))) or "none"
         raise ConfigError(f"dataset preset {name_or_path!r} not found ({path}); available: {available}")
+    data = load_yaml(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return DatasetPreset.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: {details}") from exc

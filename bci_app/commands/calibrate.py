@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
 from bci_app.commands._recording_options import add_recording_options, recording_options
 
 NAME = "calibrate"
@@ -17,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (default: the packaged one)")
     add_recording_options(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,8 +27,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from bci_app.config import load_config
+    from bci_app.models.io import model_paths
     from calibration.job import CalibrationJob
 
+    guard_outputs(args, {"--out": model_paths(args.out)},
+                  [*args.calib, args.config, *base_inputs(args.base), args.dataset])
     config = load_config(args.config)
     torch.set_num_threads(config.finetune.torch_threads)
 

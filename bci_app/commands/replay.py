@@ -11,12 +11,13 @@ difference. The adapter is ``--adapter`` or ``<stem>-adapter`` next to the recor
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from bci_app.commands._arguments import add_overwrite, guard_outputs, number
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,12 @@ HELP = "replay a recorded session through the online decoder (--compare with the
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE.xdf")
     parser.add_argument("--adapter", type=Path, help="adapter (.safetensors + .json); default <stem>-adapter")
-    parser.add_argument("--speed", type=float, default=0.0, metavar="X",
+    parser.add_argument("--speed", type=number(0, 1e6), default=0.0, metavar="X",
                         help="pace the replay at X times real time (default: as fast as possible)")
     parser.add_argument("--compare", action="store_true", help="compare with the predictions logged live")
     parser.add_argument("--config", type=Path, metavar="CFG")
     parser.add_argument("--json", type=Path, metavar="OUT")
+    add_overwrite(parser)
 
 
 def load_adapted(adapter: Path):
@@ -120,12 +122,14 @@ def compare(preds, rec) -> dict:
 def run(args: argparse.Namespace) -> int:
     from bci_app.config import load_config
     from bci_app.online.scoring import latency_summary
+    from bci_app.outputs import atomic_write_text, json_text
 
     import torch
 
+    adapter = args.adapter or args.file.with_name(f"{args.file.stem}-adapter")
+    guard_outputs(args, {"--json": [args.json]}, [args.file, adapter, args.config])
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
-    adapter = args.adapter or args.file.with_name(f"{args.file.stem}-adapter")
     model, _info = load_adapted(adapter)
     t0 = time.perf_counter()
 
@@ -142,10 +146,10 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.compare:
         report["compare"] = compare(preds, rec)
-    text = json.dumps(report, indent=2)
+    text = json_text(report)
     if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    print(text)
+        atomic_write_text(args.json, text)
+    print(text, end="")
     if args.compare and report["compare"]["agreement"] != 1.0:
         print("bci-app replay: replayed labels differ from the live ones", file=sys.stderr)
     return 0

@@ -50,13 +50,13 @@ def score_trials(
         y_pred.append(pred)
     n = len(trials)
     correct = sum(a == b for a, b in zip(y_true, y_pred))
-    acc = correct / n if n else float("nan")
+    acc = correct / n if n else None  # no trials: no accuracy (None, JSON null; never NaN)
     # Cohen's kappa over the decided labels (undecided trials count as a disagreement)
-    po = acc
+    po = acc or 0.0
     pe = 0.0
     for c in classes:
         pe += (sum(y == c for y in y_true) / n) * (sum(y == c for y in y_pred) / n) if n else 0.0
-    kappa = (po - pe) / (1 - pe) if n and pe < 1 else float("nan")
+    kappa = (po - pe) / (1 - pe) if n and pe < 1 else None
     recall = {}
     for c in classes:
         idx = [i for i, y in enumerate(y_true) if y == c]
