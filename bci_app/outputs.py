@@ -59,7 +59,7 @@ def check_outputs(outputs: Mapping[str, Iterable[str | Path]], inputs: Iterable[
     ``inputs`` are every file the command reads (None entries are skipped; each brings its sidecars).
     Raises :class:`OutputError` naming the option and the file.
     """
-    guarded = [s for i in inputs if i is not None for s in sidecars(i)]
+    guarded = [s for i in inputs if i is not None for s in sidecars(i) if s == Path(i) or s.exists()]
     seen: dict[Path, str] = {}
     for option, paths in outputs.items():
         for raw in paths:

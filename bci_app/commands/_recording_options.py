@@ -25,5 +25,25 @@ def recording_options(args: argparse.Namespace) -> tuple[list[str] | None, Any]:
     from bci_app.io.recording import parse_channel_list
     from calibration.epochs import cue_preset
 
-    channels = parse_channel_list(args.channels) if args.channels else None
+    from bci_app.errors import RecordingError
+
+    channels = parse_channel_list(args.channels) if args.channels is not None else None
+    if channels == []:
+        raise RecordingError(f"--channels {args.channels!r} names no channel; give comma-separated 10-10 names, "
+                             "e.g. C3,Cz,C4")
     return channels, cue_preset(args.events, args.dataset)
+
+
+def require_recordings(option: str, paths) -> None:
+    """Every file of ``option`` (e.g. ``--test``) exists and has a supported format, checked before
+    any work starts (RecordingError naming the option and the file)."""
+    from pathlib import Path
+
+    from bci_app.errors import RecordingError
+    from bci_app.io.recording import check_recording_path
+
+    for path in paths:
+        try:
+            check_recording_path(Path(path))
+        except RecordingError as exc:
+            raise RecordingError(f"{option}: {exc}") from exc

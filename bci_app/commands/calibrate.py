@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
-from bci_app.commands._recording_options import add_recording_options, recording_options
+from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings
 
 NAME = "calibrate"
 HELP = "fine-tune LoRA adapters of a base model on recorded calibration files (EDF/XDF)"
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     guard_outputs(args, {"--out": model_paths(args.out)},
                   [*args.calib, args.config, *base_inputs(args.base), args.dataset])
+    require_recordings("--calib", args.calib)
     config = load_config(args.config)
     torch.set_num_threads(config.finetune.torch_threads)
 

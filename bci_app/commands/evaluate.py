@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
-from bci_app.commands._recording_options import add_recording_options, recording_options
+from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
     guard_outputs(args, {"--json": [args.json]},
                   [*args.calib, *args.test, args.config, *base_inputs(args.base), args.dataset])
+    require_recordings("--calib", args.calib)
+    require_recordings("--test", args.test)
     warn_shared_files(args.calib, args.test)
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)

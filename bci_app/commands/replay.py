@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bci_app.commands._arguments import add_overwrite, guard_outputs, number
+from bci_app.commands._recording_options import require_recordings
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,23 @@ def load_adapted(adapter: Path):
     from bci_app.online.decoder import DecoderModel
     from bci_app.signal.preprocess import PreprocessingSpec
 
+    from bci_app.errors import ConfigError
+
     info = read_adapter_metadata(adapter)
     for key in ("base_model", "classes", "preprocessing"):
         if key not in info:
             raise ModelError(f"adapter {adapter} lacks {key!r} in its metadata; it was not saved by bci-app calibration")
-    model, meta = load_base_model(info["base_model"])
-    model, _ = restrict_classes(model, meta, info["classes"])
+    try:
+        model, meta = load_base_model(info["base_model"])
+        model, _ = restrict_classes(model, meta, info["classes"])
+    except ModelError as exc:
+        raise ModelError(f"adapter {adapter}: its base model and classes do not load: {exc}") from exc
     load_adapter(model, adapter)
     model.eval()
-    spec = PreprocessingSpec.from_dict(info["preprocessing"])
+    try:
+        spec = PreprocessingSpec.from_dict(info["preprocessing"])
+    except ConfigError as exc:
+        raise ModelError(f"adapter {adapter}: preprocessing in its metadata is invalid: {exc}") from exc
     return DecoderModel(model, spec, tuple(info["classes"]), name=Path(adapter).name), info
 
 
@@ -128,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
     adapter = args.adapter or args.file.with_name(f"{args.file.stem}-adapter")
     guard_outputs(args, {"--json": [args.json]}, [args.file, adapter, args.config])
+    require_recordings("FILE.xdf", [args.file])
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
     model, _info = load_adapted(adapter)

@@ -58,7 +58,8 @@ class Recording:
         return self.n_times / self.sfreq
 
 
-def _check_path(path: Path) -> str:
+def check_recording_path(path: Path) -> str:
+    """The suffix of an existing recording file of a supported format (else :class:`RecordingError`)."""
     if not path.exists():
         raise RecordingError(f"recording not found: {path}")
     if not path.is_file():
@@ -78,7 +79,7 @@ def read_recording(path: str | Path, *, stream_name: str | None = None) -> Recor
     holds no EEG stream.
     """
     path = Path(path)
-    suffix = _check_path(path)
+    suffix = check_recording_path(path)
     rec = _read_xdf(path, stream_name) if suffix == ".xdf" else _read_mne(path, MNE_SUFFIXES[suffix])
     return _checked(rec)
 

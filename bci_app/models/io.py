@@ -121,7 +121,7 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         ) from exc
     try:
         model = cls(**hparams)
-    except (TypeError, ValueError, OverflowError, RuntimeError) as exc:
+    except (TypeError, ValueError, OverflowError, RuntimeError, ModelError) as exc:
         raise ModelError(f"{json_path}: hparams do not fit {info['architecture']} ({exc}).") from exc
     tensors = load_tensors(st_path, "Model", "re-run pretraining", info)
     state = model.state_dict()
