@@ -137,8 +137,12 @@ def _check_adapter_fields(info: dict[str, Any], json_path: Path) -> None:
         raise bad("base_model_hash", "a 'sha256:...' string")
     if version >= 2 and not isinstance(info.get(WEIGHTS_HASH_KEY), str):
         raise bad(WEIGHTS_HASH_KEY, "the 'sha256:...' of the weights file (written by save_adapter)")
+    if "base_model" in info and (not isinstance(info["base_model"], str) or not 0 < len(info["base_model"]) <= 1024):
+        raise bad("base_model", "the name or path of the base model (a string of at most 1024 characters)")
+    if "preprocessing" in info and not isinstance(info["preprocessing"], dict):
+        raise bad("preprocessing", "a mapping (the preprocessing spec)")
     classes = info.get("classes")
-    if classes is not None and (not isinstance(classes, list) or len(classes) < 2 or len(set(map(str, classes))) != len(classes)
+    if "classes" in info and (not isinstance(classes, list) or len(classes) < 2 or len(set(map(str, classes))) != len(classes)
                                 or not all(isinstance(c, str) for c in classes)):
         raise bad("classes", "a list of at least two distinct class names")
 
