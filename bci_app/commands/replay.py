@@ -85,6 +85,13 @@ def replay(path: Path, model, config, *, speed: float = 0.0, start_index: int | 
                 log.warning("%s: the live predictions do not say where the live decoder started (%s: %s); "
                             "replaying from the first sample, so early decisions may differ from the live ones",
                             path, type(exc).__name__, exc)
+    window_s = model.module.n_times / model.spec.sfreq
+    if not 0 <= start_index < rec.n_times or (rec.n_times - start_index) / rec.sfreq < window_s:
+        from bci_app.errors import RecordingError
+
+        raise RecordingError(
+            f"{path} is too short to decode: {(rec.n_times - min(start_index, rec.n_times)) / rec.sfreq:.2f} s from "
+            f"sample {start_index} of {rec.n_times}, the model's window is {window_s:g} s")
     dec = Decoder(model, rec.sfreq, rec.ch_names, config.online, start_index=start_index)
     preds = []
     step = dec.step

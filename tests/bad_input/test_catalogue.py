@@ -364,6 +364,12 @@ case("replay-recording-header-only")(lambda d: (
 case("replay-recording-rate-1e9")(lambda d: (
     write_xdf(d / "fast.xdf", seconds=0.001, sfreq=1e9, cues=False),
     ["replay", d / "fast.xdf", "--adapter", d / "adapter"])[1:] + (["fast.xdf", "sampling rate", "100000"],))
+case("replay-recording-too-short")(lambda d: (
+    (d / "rec.xdf").unlink(), write_xdf(d / "rec.xdf", seconds=2.0, cues=False), replay(d))[2:] + (
+    ["rec.xdf", "too short", "2.00 s", "3 s"],))
+case("record-simulate-buffer-too-large")(lambda d: (
+    ["record", "--simulate", "--sfreq", "100000", "--out", d / "o.xdf", "--duration", "1"],
+    ["100000 Hz", "GiB", "limit"]))
 case("calibrate-text-renamed-edf")(lambda d: ((d / "x.edf").write_text("hello\n" * 100), calibrate(d, calib=d / "x.edf"))[1:] + (
     ["x.edf", "cannot read EDF file"],))
 case("calibrate-recording-missing")(lambda d: (calibrate(d, calib=d / "nope.edf"), ["nope.edf", "recording not found"]))
