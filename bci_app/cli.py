@@ -124,8 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = [h for h in (terminal, _open_log(log_path)) if h is not None]
     level = logging.DEBUG if args.debug else logging.WARNING - 10 * min(args.verbose, 2)
     saved_level = root.level
-    root.setLevel(min(level, logging.WARNING))
-    terminal.setLevel(level)
+    root.setLevel(level)  # as logging.basicConfig did: a logger set lower (pretrain's INFO) still reaches the terminal
     for handler in handlers:
         root.addHandler(handler)
     try:
