@@ -21,14 +21,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bci_app.errors import BCIError
+from bci_app.errors import OutputError
 
 #: the command-line flag that allows replacing an existing output (named in every refusal)
 OVERWRITE_FLAG = "--overwrite"
-
-
-class OutputError(BCIError):
-    """An output path is unusable: it names an input, a folder, or an existing file without ``--overwrite``."""
 
 
 def sidecars(path: str | Path) -> list[Path]:

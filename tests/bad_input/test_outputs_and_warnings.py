@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from bad_input_files import snapshot, write_xdf
-from bci_app.errors import ModelError
-from bci_app.outputs import OutputError, atomic_write_json, atomic_write_text, commit_pair, json_text, write_temp
+from bci_app.errors import ModelError, OutputError
+from bci_app.outputs import atomic_write_json, atomic_write_text, commit_pair, json_text, write_temp
 
 EEGMMIDB = __import__("pathlib").Path(os.environ.get(
     "BCI_APP_EEGMMIDB", __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"))
