@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("--debug", action="store_true", help="print tracebacks on the terminal too (they always go to the log)")
     parser.add_argument("--log-file", type=Path, default=None, metavar="PATH",
-                        help=f"where errors and their tracebacks are logged (default: ${LOG_DIR_ENV}/bci-app.log, "
-                             "else the per-user log folder)")
+                        help="where errors and their tracebacks are logged (default: $BCI_APP_LOG_DIR/bci-app.log, "
+                             "else ~/.bci-app/logs/bci-app.log)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
@@ -57,23 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: environment variable naming the folder of ``bci-app.log``
-LOG_DIR_ENV = "BCI_APP_LOG_DIR"
 #: exit codes: bad input (a BCIError, or a usage error) and internal error (a bug)
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 1
 
 
 def log_file_path(option: Path | None = None) -> Path:
-    """``--log-file``, else ``$BCI_APP_LOG_DIR/bci-app.log``, else the per-user log folder's
-    ``bci-app.log`` (platformdirs: ``~/.local/state/bci-app/log`` on Linux, ``~/Library/Logs/bci-app``
-    on macOS, ``%LOCALAPPDATA%\\bci-app\\Logs`` on Windows)."""
-    if option is not None:
-        return Path(option).expanduser()
-    if os.environ.get(LOG_DIR_ENV):
-        return Path(os.environ[LOG_DIR_ENV]).expanduser() / "bci-app.log"
-    from platformdirs import user_log_dir
+    """``--log-file``, else ``bci-app.log`` in :func:`bci_app.outputs.default_log_dir`
+    (``$BCI_APP_LOG_DIR`` or ``~/.bci-app/logs``, the desktop app's log too)."""
+    from bci_app.outputs import default_log_dir
 
-    return Path(user_log_dir("bci-app", appauthor=False)) / "bci-app.log"
+    return Path(option).expanduser() if option is not None else default_log_dir() / "bci-app.log"
 
 
 class _NoTraceback(logging.Formatter):

@@ -25,6 +25,13 @@ from bci_app.errors import OutputError
 
 #: the command-line flag that allows replacing an existing output (named in every refusal)
 OVERWRITE_FLAG = "--overwrite"
+#: environment variable naming the folder of ``bci-app.log`` (the CLI's and the desktop app's)
+LOG_DIR_ENV = "BCI_APP_LOG_DIR"
+
+
+def default_log_dir() -> Path:
+    """Folder of ``bci-app.log``: ``$BCI_APP_LOG_DIR``, else ``~/.bci-app/logs`` (per user)."""
+    return Path(os.environ.get(LOG_DIR_ENV) or Path.home() / ".bci-app" / "logs").expanduser()
 
 
 def sidecars(path: str | Path) -> list[Path]:
