@@ -372,6 +372,24 @@ case("record-simulate-buffer-too-large")(lambda d: (
     ["100000 Hz", "GiB", "limit"]))
 case("calibrate-text-renamed-edf")(lambda d: ((d / "x.edf").write_text("hello\n" * 100), calibrate(d, calib=d / "x.edf"))[1:] + (
     ["x.edf", "cannot read EDF file"],))
+for suffix in ("bdf", "gdf", "fif"):
+    case(f"calibrate-garbage-{suffix}")(lambda d, suffix=suffix: (
+        (d / f"x.{suffix}").write_bytes(b"\x00garbage" * 300), calibrate(d, calib=d / f"x.{suffix}"))[1:] + (
+        [f"x.{suffix}", f"cannot read {suffix.upper()} file"],))
+case("play-text-renamed-edf")(lambda d: ((d / "x.edf").write_text("hello\n" * 100), ["play", d / "x.edf"])[1:] + (
+    ["x.edf", "cannot read EDF file"],))
+case("evaluate-test-csv")(lambda d: ((d / "t.csv").write_text("1,2\n"),
+                                     ["evaluate", "--calib", d / "rec.xdf", "--test", d / "t.csv", "--json", d / "o.json"])[1:] + (
+    ["--test", "t.csv", "unsupported recording format"],))
+case("evaluate-test-garbage-after-calibration")(lambda d: (
+    (d / "t.xdf").write_bytes(b"XDF:garbage" * 100),
+    yaml_config(d, "finetune:\n  max_epochs: 1\n  min_trials_per_class: 2\n  gate: false\n", "c.yaml"),
+    ["evaluate", "--calib", d / "rec.xdf", "--test", d / "t.xdf", "--base", d / "base", "--config", d / "c.yaml",
+     "--json", d / "o.json"])[2:] + (["t.xdf", "holds no signal stream"],))
+case("replay-adapter-is-a-base-model")(lambda d: (["replay", d / "rec.xdf", "--adapter", d / "base"],
+                                                  ["base.json", "not a bci-app LoRA adapter"]))
+case("calibrate-base-is-an-adapter")(lambda d: (calibrate(d)[:-4] + ["--base", d / "adapter", "--out", d / "new"],
+                                                ["adapter.json", "not a bci-app model sidecar"]))
 case("calibrate-recording-missing")(lambda d: (calibrate(d, calib=d / "nope.edf"), ["nope.edf", "recording not found"]))
 case("calibrate-no-cues")(lambda d: (write_xdf(d / "quiet.xdf", cues=False), calibrate(d, calib=d / "quiet.xdf"))[1:] + (
     ["quiet.xdf", "no cue markers"],))
