@@ -8,16 +8,25 @@ all with ``extra="forbid"`` so a typo fails. Errors name the key path and the ba
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bci_app.errors import ConfigError
 
+if TYPE_CHECKING:
+    from bci_app.signal.channels import ChannelMap
+
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "default.yaml"
+
+#: the highest sampling rate bci-app accepts from any source, file or option (Hz)
+MAX_SFREQ_HZ = 100_000.0
+#: the most torch/BLAS threads a setting may ask for: this machine's CPU count
+MAX_THREADS = os.cpu_count() or 1
 
 GDF_CLASS_CODES: dict[str, int] = {"left_hand": 769, "right_hand": 770, "feet": 771, "tongue": 772}
 
@@ -36,7 +45,7 @@ class LoraConfig(_Section):
 
     enabled: bool = True
     rank: int = Field(8, ge=1, le=256)
-    alpha: float = Field(16.0, gt=0)
+    alpha: float = Field(16.0, gt=0, le=1e4)
     target_modules: list[str] | Literal["auto"] = "auto"
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
@@ -56,14 +65,14 @@ class ParadigmConfig(_Section):
     """Graz motor-imagery timeline (defaults from BCI Competition IV 2a), seconds from trial start."""
 
     classes: list[Literal["left_hand", "right_hand", "feet", "tongue"]] = ["left_hand", "right_hand"]
-    trials_per_class: int = Field(20, ge=1)
-    trials_per_run: int = Field(20, ge=1)
-    cue_at_s: float = Field(2.0, ge=0)
-    cue_duration_s: float = Field(1.25, gt=0)
-    imagery_end_s: float = Field(6.0, gt=0)
-    rest_min_s: float = Field(1.5, ge=0)
-    rest_max_s: float = Field(3.5, ge=0)
-    break_s: float = Field(15.0, ge=0)
+    trials_per_class: int = Field(20, ge=1, le=1000)
+    trials_per_run: int = Field(20, ge=1, le=1000)
+    cue_at_s: float = Field(2.0, ge=0, le=60)
+    cue_duration_s: float = Field(1.25, gt=0, le=60)
+    imagery_end_s: float = Field(6.0, gt=0, le=60)
+    rest_min_s: float = Field(1.5, ge=0, le=60)
+    rest_max_s: float = Field(3.5, ge=0, le=60)
+    break_s: float = Field(15.0, ge=0, le=3600)
     beep: bool = False
     seed: int = 0
 
@@ -92,13 +101,13 @@ class PreprocessingConfig(_Section):
     epochs: amplitude (|demeaned sample|), flat (peak-to-peak), railed (fraction at min/max).
     """
 
-    l_freq: float = Field(4.0, gt=0)
-    h_freq: float = Field(40.0, gt=0)
+    l_freq: float = Field(4.0, gt=0, le=MAX_SFREQ_HZ / 2)
+    h_freq: float = Field(40.0, gt=0, le=MAX_SFREQ_HZ / 2)
     filter_order: int = Field(4, ge=1, le=8)
-    scale: float = Field(1e6, gt=0)
+    scale: float = Field(1e6, gt=0, le=1e12)
     euclidean_alignment: bool = True
-    reject_amplitude_uv: float = Field(150.0, gt=0)
-    reject_flat_uv: float = Field(0.5, ge=0)
+    reject_amplitude_uv: float = Field(150.0, gt=0, le=1e6)
+    reject_flat_uv: float = Field(0.5, ge=0, le=1e6)
     reject_railed_fraction: float = Field(0.05, gt=0, le=1)
     #: interpolate (spherical splines) a channel that breaks a rejection rule in at least
     #: ``bad_channel_fraction`` of the calibration trials, at most ``max_repaired_fraction`` of the channels
@@ -118,15 +127,15 @@ class PreprocessingConfig(_Section):
 class FinetuneConfig(_Section):
     """LoRA fine-tuning job."""
 
-    max_epochs: int = Field(60, ge=1)
-    batch_size: int = Field(16, ge=1)
-    learning_rate: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    patience: int = Field(15, ge=1)
+    max_epochs: int = Field(60, ge=1, le=10_000)
+    batch_size: int = Field(16, ge=1, le=4096)
+    learning_rate: float = Field(3e-3, gt=0, le=1.0)
+    weight_decay: float = Field(0.0, ge=0, le=1.0)
+    patience: int = Field(15, ge=1, le=10_000)
     validation_fraction: float = Field(0.2, ge=0, lt=1)
-    torch_threads: int = Field(1, ge=1)
+    torch_threads: int = Field(1, ge=1, le=MAX_THREADS)
     seed: int = 0
-    min_trials_per_class: int = Field(5, ge=1)
+    min_trials_per_class: int = Field(5, ge=1, le=1000)
     #: early stopping criterion on the held-out calibration trials: the loss is continuous, so with
     #: only a few validation trials it tracks progress where accuracy stays flat
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
@@ -140,7 +149,7 @@ class FinetuneConfig(_Section):
 class SmoothingConfig(_Section):
     method: Literal["exponential", "moving_average", "none"] = "exponential"
     alpha: float = Field(0.3, gt=0, le=1)
-    window: int = Field(8, ge=1)
+    window: int = Field(8, ge=1, le=1000)
 
 
 class OnlineConfig(_Section):
@@ -153,11 +162,11 @@ class OnlineConfig(_Section):
     ``outlet_name``: LSL name of the probabilities stream (``<name>-markers`` for label changes).
     """
 
-    step_s: float = Field(0.0625, gt=0)
+    step_s: float = Field(0.0625, gt=0, le=10)
     smoothing: SmoothingConfig = SmoothingConfig()
-    torch_threads: int = Field(1, ge=1)
-    gap_threshold_s: float = Field(0.25, gt=0)
-    settle_s: float = Field(0.5, ge=0)
+    torch_threads: int = Field(1, ge=1, le=MAX_THREADS)
+    gap_threshold_s: float = Field(0.25, gt=0, le=60)
+    settle_s: float = Field(0.5, ge=0, le=60)
     fast: bool = True
     poll_interval_s: float = Field(0.001, gt=0, le=0.05)
     outlet_name: str = "bci-app-predictions"
@@ -246,8 +255,47 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see configs/default.yaml for valid keys)"
+        elif err["loc"] and err["loc"][-1] == "torch_threads" and err["type"] == "less_than_equal":
+            msg += " (the number of CPUs of this machine)"
         lines.append(f"{origin}: {path}: {msg} (got {err.get('input')!r})")
     return "\n".join(lines)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (instead of keeping the last)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001 - PyYAML's signature
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # PyYAML reports unhashable keys itself
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first on line {seen[key] + 1}); give each key once",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse the YAML file ``path`` safely (no Python objects), refusing duplicate keys; the one YAML
+    reader of bci-app (configs, dataset presets). Raises :class:`ConfigError` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from exc
 
 
 def config_from_dict(data: dict[str, Any], origin: str = "<config>") -> AppConfig:
@@ -267,14 +315,7 @@ def load_config(path: str | Path | None = None) -> AppConfig:
     the key path and the bad value.
     """
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = load_yaml(path)
     if data is None:
         data = {}
     return config_from_dict(data, origin=str(path))

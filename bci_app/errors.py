@@ -13,6 +13,11 @@ class ConfigError(BCIError):
     """A configuration file or value is invalid."""
 
 
+class OutputError(BCIError):
+    """An output path is unusable (names an input, a folder, or an existing file without
+    ``--overwrite``) or could not be written."""
+
+
 class StreamError(BCIError):
     """A data source could not be found, connected, read or written."""
 

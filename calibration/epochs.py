@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bci_app.acquisition.base import GAP_MARKER
-from bci_app.config import PreprocessingConfig
+from bci_app.config import PreprocessingConfig, load_yaml
 from bci_app.errors import CalibrationError, ConfigError
 from bci_app.io.recording import Recording
 from bci_app.signal.channels import match_channels
@@ -89,18 +88,16 @@ class DatasetPreset(BaseModel):
 
 
 def load_dataset_preset(name_or_path: str | Path) -> DatasetPreset:
-    """Load ``configs/datasets/<name>.yaml`` (or a YAML path) with ``yaml.safe_load``."""
+    """Load ``configs/datasets/<name>.yaml`` (or a YAML path) with :func:`bci_app.config.load_yaml`."""
     path = Path(name_or_path)
     if path.suffix.lower() not in (".yaml", ".yml"):
         path = DATASETS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         available = ", ".join(sorted(p.stem for p in DATASETS_DIR.glob("*.yaml"))) or "none"
         raise ConfigError(f"dataset preset {name_or_path!r} not found ({path}); available: {available}")
+    data = load_yaml(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return DatasetPreset.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{path}: {details}") from exc
@@ -249,6 +246,26 @@ def _check_enough(n_found: int, recording: Recording) -> None:
         )
 
 
+def _check_band(recording: Recording, config: PreprocessingConfig) -> None:
+    """The configured band must lie below the Nyquist frequency of the recording's own rate."""
+    nyquist = recording.sfreq / 2
+    if not config.h_freq < nyquist:
+        raise CalibrationError(
+            f"preprocessing.h_freq = {config.h_freq:g} Hz is not below the Nyquist frequency of "
+            f"{recording.path.name} ({recording.sfreq:g} Hz / 2 = {nyquist:g} Hz); lower preprocessing.h_freq"
+        )
+
+
+def _check_fit(recording: Recording, onsets: np.ndarray, ok: np.ndarray, tmin: float, tmax: float) -> None:
+    """A file too short for any trial window is reported as too short, with the lengths."""
+    if len(onsets) and not np.any(ok):
+        raise CalibrationError(
+            f"{recording.path.name} is too short: {recording.duration:.1f} s ({recording.n_times} samples at "
+            f"{recording.sfreq:g} Hz), and no trial window [cue{tmin:+g} s, cue{tmax:+g} s] of its {len(onsets)} "
+            f"cue(s) lies inside it; a calibration file needs whole trials of {tmax - tmin:g} s after each cue"
+        )
+
+
 def extract_epochs(
     recording: Recording,
     preset: DatasetPreset | Mapping[str, str] | str,
@@ -274,9 +291,11 @@ def extract_epochs(
         picks = match_channels(recording.ch_names, ch_names, source=recording.path.name, types=recording.ch_types)
         names = tuple(ch_names)
     config = config or PreprocessingConfig()
+    _check_band(recording, config)
     n_times = int(round((tmax - tmin) * recording.sfreq))
     data = recording.data[picks]
     windows, ok = cut_windows(data, recording.timestamps, onsets, tmin, n_times, recording.sfreq)
+    _check_fit(recording, onsets, ok, tmin, tmax)
     # rejection looks at the band-passed signal (as the model sees it), not at slow drifts
     band = StreamingBandpass(recording.sfreq, config.l_freq, config.h_freq, config.filter_order, len(picks))
     filtered, _ = cut_windows(band.process(data), recording.timestamps, onsets, tmin, n_times, recording.sfreq)
@@ -312,9 +331,11 @@ def epochs_for_model(
     """
     onsets, labels, classes_t, marked = find_cues(recording, preset, classes)
     _check_enough(len(onsets), recording)
+    _check_band(recording, config or PreprocessingConfig())
     data, ts = preprocess_recording(recording, spec)
     n_times = int(round((tmax - tmin) * spec.sfreq))
     windows, ok = cut_windows(data, ts, onsets, tmin, n_times, spec.sfreq)
+    _check_fit(recording, onsets, ok, tmin, tmax)
     keep, reasons = reject_artifacts(windows, config or PreprocessingConfig(), spec.ch_names)
     return _make_epochs(
         finalize_windows(windows, spec), labels[ok], classes_t, onsets[ok], spec.ch_names, spec.sfreq,

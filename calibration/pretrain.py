@@ -13,7 +13,6 @@ head rows are dropped when the model is shipped (left/right only).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -359,9 +358,10 @@ def pretrain(data_dirs: list[str | Path], out: str | Path, opts: PretrainOptions
             save_model(to_shipped(model, opts), out, meta)
         _barrier(ctx)
     if ctx.is_main and report is not None:
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(json.dumps({"options": asdict(opts), "validation": validation,
-                                            "elapsed_s": time.perf_counter() - t0}, indent=2) + "\n")
+        from bci_app.outputs import atomic_write_json
+
+        atomic_write_json(report, {"options": asdict(opts), "validation": validation,
+                                   "elapsed_s": time.perf_counter() - t0})
     if ctx.world_size > 1:
         import torch.distributed as dist
 

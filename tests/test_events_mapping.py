@@ -38,7 +38,7 @@ def test_fif_recordings_with_their_own_names_calibrate_and_evaluate(eegmmidb_dir
         files.append(str(path))
     base = fold_base_for("S001", "sensorimotor16")
     out = tmp_path / "e.json"
-    assert main(["evaluate", "--calib", files[0], "--test", *files[1:], "--base", base, "--json", str(out)]) == 1
+    assert main(["evaluate", "--calib", files[0], "--test", *files[1:], "--base", base, "--json", str(out)]) == 2  # bad input
     err = capsys.readouterr().err
     assert "markers present: ['T0', 'T1', 'T2']" in err and "--events" in err
     assert main(["evaluate", "--calib", files[0], "--test", *files[1:], "--base", base, "--json", str(out),

@@ -26,7 +26,19 @@ from bci_app.io.xdf import XdfRecorder
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("bci_app", "calibration", "bench")
 UNSAFE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
-SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader"}
+#: ``_UniqueKeyLoader`` (bci_app.config) is a SafeLoader subclass that refuses duplicate keys; a
+#: test below proves it stays one
+SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "_UniqueKeyLoader"}
+
+
+def test_the_duplicate_key_loader_is_a_safe_loader():
+    import yaml
+
+    from bci_app.config import _UniqueKeyLoader
+
+    assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.load("!!python/object/apply:os.system ['true']", Loader=_UniqueKeyLoader)
 
 
 def _call_name(node: ast.Call) -> str:

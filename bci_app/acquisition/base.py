@@ -22,11 +22,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bci_app.acquisition.ringbuffer import ReadResult, RingBuffer
+from bci_app.config import MAX_SFREQ_HZ
 from bci_app.errors import StreamError
 from bci_app.io.recording import Marker
 from bci_app.signal.channels import ChannelMap, is_model_input
 
 log = logging.getLogger(__name__)
+
+#: the most channels one stream may have
+MAX_CHANNELS = 1024
+#: the largest ring buffer a stream may allocate (bytes)
+MAX_BUFFER_BYTES = 2**30
 
 GAP_MARKER = "gap"
 """Value of the marker a stream adds when data resume after a lost source: its ``timestamp`` is the
@@ -59,8 +65,10 @@ class StreamInfo:
             raise StreamError(
                 f"stream {self.name!r}: {n} channel names but {len(self.ch_types)} types and {len(self.units)} units"
             )
-        if not self.sfreq > 0:
-            raise StreamError(f"stream {self.name!r}: sampling rate must be > 0 Hz, got {self.sfreq}")
+        if not 0 < self.sfreq <= MAX_SFREQ_HZ:
+            raise StreamError(f"stream {self.name!r}: sampling rate must be in (0, {MAX_SFREQ_HZ:g}] Hz, got {self.sfreq}")
+        if n > MAX_CHANNELS:
+            raise StreamError(f"stream {self.name!r}: {n} channels, at most {MAX_CHANNELS} are supported")
 
     @property
     def n_chans(self) -> int:
@@ -228,7 +236,14 @@ class Stream(ABC):
                 self._safe_disconnect()
                 raise
         self._info = info
-        self._buffer = RingBuffer(info.n_chans, max(1, int(round(self.bufsize * info.sfreq))))
+        capacity = max(1, int(round(self.bufsize * info.sfreq)))
+        if info.n_chans * capacity * 8 > MAX_BUFFER_BYTES:
+            self._safe_disconnect()
+            raise StreamError(
+                f"a {self.bufsize:g} s buffer of {info.n_chans} channels at {info.sfreq:g} Hz needs "
+                f"{info.n_chans * capacity * 8 / 2**30:.1f} GiB, more than the {MAX_BUFFER_BYTES / 2**30:g} GiB limit; "
+                "lower the sampling rate, the channel count or the buffer length")
+        self._buffer = RingBuffer(info.n_chans, capacity)
         with self._markers_lock:
             self._markers = []
         self.counters = StreamCounters()

@@ -27,5 +27,20 @@ def recording_options(args: argparse.Namespace) -> tuple[Any, Any]:
     from bci_app.signal.channels import ChannelMap
     from calibration.epochs import cue_preset
 
-    channels = ChannelMap.parse(args.channels) if args.channels else None
+    channels = ChannelMap.parse(args.channels) if args.channels is not None else None
     return channels, cue_preset(args.events, args.dataset)
+
+
+def require_recordings(option: str, paths) -> None:
+    """Every file of ``option`` (e.g. ``--test``) exists and has a supported format, checked before
+    any work starts (RecordingError naming the option and the file)."""
+    from pathlib import Path
+
+    from bci_app.errors import RecordingError
+    from bci_app.io.recording import check_recording_path
+
+    for path in paths:
+        try:
+            check_recording_path(Path(path))
+        except RecordingError as exc:
+            raise RecordingError(f"{option}: {exc}") from exc

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bci_app.commands._recording_options import add_recording_options, recording_options
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
+from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings
 
 NAME = "calibrate"
 HELP = "fine-tune LoRA adapters of a base model on recorded calibration files (EDF/XDF)"
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the calibration report (accuracy, confusion matrix, kappa, ITR, "
                              "ERD/ERS maps) as one self-contained HTML file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,8 +32,12 @@ def run(args: argparse.Namespace) -> int:
 
     from bci_app.config import load_config
     from bci_app.errors import ConfigError
+    from bci_app.models.io import model_paths
     from calibration.job import CalibrationJob
 
+    guard_outputs(args, {"--out": model_paths(args.out)},
+                  [*args.calib, args.config, *base_inputs(args.base), args.dataset])
+    require_recordings("--calib", args.calib)
     config = load_config(args.config)
     if args.report and not Path(args.report).parent.is_dir():
         raise ConfigError(f"--report {args.report}: the folder {Path(args.report).parent} does not exist")

@@ -27,12 +27,13 @@ under 2 minutes (~76 s).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 import uuid
 from pathlib import Path
+
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, number
 
 NAME = "demo"
 #: Base model (and so the simulated headset's montage) of the demo unless ``--base`` is given.
@@ -51,16 +52,19 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no window; print the report")
-    parser.add_argument("--trials-per-class", type=int, default=DEMO_TRIALS_PER_CLASS, metavar="N",
+    parser.add_argument("--trials-per-class", type=number(2, 200, integer=True), default=DEMO_TRIALS_PER_CLASS, metavar="N",
                         help=f"calibration trials per class ({DEMO_TRIALS_PER_CLASS})")
-    parser.add_argument("--online-trials-per-class", type=int, default=6, metavar="N", help="scored online trials per class (6)")
+    parser.add_argument("--online-trials-per-class", type=number(1, 200, integer=True), default=6, metavar="N",
+                        help="scored online trials per class (6)")
     parser.add_argument("--seed", type=int, default=0, help="simulated subject and paradigm seed (0)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
     parser.add_argument("--config", type=Path, metavar="CFG", help="configuration YAML (default: packaged)")
     parser.add_argument("--base", metavar="MODEL",
                         help=f"base model name or path; the simulated headset gets its montage ({DEMO_BASE})")
     parser.add_argument("--record", type=Path, metavar="FILE.xdf", help="record the session (EEG, markers, predictions)")
-    parser.add_argument("--time-scale", type=float, default=None, metavar="X", help=f"simulation speed ({HEADLESS_TIME_SCALE:g} headless)")
+    parser.add_argument("--time-scale", type=number(0, 100, lo_open=True), default=None, metavar="X",
+                        help=f"simulation speed ({HEADLESS_TIME_SCALE:g} headless)")
+    add_overwrite(parser)
 
 
 def stream_time_slot(sim, clock, offset_s: float, margin_s: float = 0.5) -> tuple[float, bool]:
@@ -86,6 +90,12 @@ def adapter_path_for(recording: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "base", None) is None:
         args.base = DEMO_BASE  # the GUI demo too: same headset and base as the headless one
+    from bci_app.models.io import model_paths
+
+    record = getattr(args, "record", None)
+    guard_outputs(args, {"--json": [getattr(args, "json", None)], "--record": [record],
+                         "--record (adapter)": model_paths(adapter_path_for(record)) if record else []},
+                  [getattr(args, "config", None), *base_inputs(args.base if args.base != DEMO_BASE else None)])
     if not args.headless:
         try:
             import bci_app.gui  # noqa: F401
@@ -98,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
             return int(run_demo(args) or 0)
     report = run_headless(args)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        from bci_app.outputs import atomic_write_json
+
+        atomic_write_json(args.json, report)
     print(summary_text(report))
     return 0
 

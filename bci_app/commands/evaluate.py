@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import sys
 from typing import Any
 from pathlib import Path
 
-from bci_app.commands._recording_options import add_recording_options, recording_options
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
+from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings
+
+log = logging.getLogger(__name__)
 
 NAME = "evaluate"
 HELP = "calibrate on recordings, replay others through the online decoder, score each trial (JSON)"
@@ -35,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, required=True, metavar="OUT")
     parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
                         help="control: permute the calibration labels with this seed")
+    add_overwrite(parser)
 
 
 def calibrate(paths, config, base: str | None, *, shuffle_seed: int | None = None, full: bool = False,
@@ -58,7 +64,7 @@ FILE_SPACING_S = 60.0
 
 
 def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: Any = None,
-                preset=None):
+                preset=None, warnings: list[str] | None = None):
     """Play ``path`` through the decoder on a manual clock starting at ``start_s`` (seconds); returns
     (predictions, trials, decoder, cue onsets in file seconds, the clock at the end). Decode several
     files on disjoint clock spans (``start_s`` = previous end + :data:`FILE_SPACING_S`): the scoring
@@ -80,8 +86,12 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
     onsets, labels, classes, _ = find_cues(rec, preset or preset_for(path))  # this file's classes (e.g. run 8: left/right)
     mine = np.isin(np.asarray(classes, dtype=object)[labels], model.classes) if len(labels) else np.zeros(0, bool)
     if not mine.any():
-        raise CalibrationError(f"{path.name}: no cues of the model's classes {list(model.classes)} "
-                               f"(its cues are {list(classes)})")
+        message = (f"{path.name}: no cues of the model's classes {list(model.classes)} "
+                   f"(its cues are {list(classes) or 'none'}); it is decoded but not scored")
+        if warnings is None:
+            raise CalibrationError(message)
+        warnings.append(message)
+        log.warning("%s", message)
     onsets, labels = onsets[mine], labels[mine]
     durations = {round(m.timestamp, 6): m.duration for m in rec.markers}
     clock = ManualClock(float(start_s))
@@ -110,7 +120,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from bci_app.config import load_config
+    from bci_app.outputs import atomic_write_json, json_text
 
+    guard_outputs(args, {"--json": [args.json]},
+                  [*args.calib, *args.test, args.config, *base_inputs(args.base), args.dataset])
+    require_recordings("--calib", args.calib)
+    require_recordings("--test", args.test)
+    warn_shared_files(args.calib, args.test)
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
     channels, preset = recording_options(args)
@@ -120,11 +136,25 @@ def run(args: argparse.Namespace) -> int:
     report.update({"base_model": outcome.metadata["base_model"], "base_choice": outcome.metadata["base_choice"],
                    "channels": channels.as_dict() if channels else None, "calib": [p.name for p in args.calib],
                    "shuffled_labels": args.shuffle_labels is not None})
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: report[k] for k in ("accuracy", "kappa", "n_calib_trials", "n_test_trials",
-                                             "finetune_seconds", "chosen", "latency_ms")}, indent=2))
+    atomic_write_json(args.json, report)
+    print(json_text({k: report[k] for k in ("accuracy", "kappa", "n_calib_trials", "n_test_trials",
+                                            "finetune_seconds", "chosen", "latency_ms")}), end="")
+    if report["accuracy"] is None:
+        print("bci-app evaluate: no accuracy: the test files hold no scorable trials "
+              f"({'; '.join(report['warnings']) or 'no cues'}); the JSON has accuracy null", file=sys.stderr)
     return 0
+
+
+def warn_shared_files(calib: list[Path], test: list[Path]) -> list[str]:
+    """Warn (and return the warnings) when a test file is also a calibration file: its accuracy
+    would measure memory, not decoding."""
+    import os
+
+    shared = [str(t) for t in test for c in calib
+              if t.exists() and c.exists() and os.path.samefile(t, c)]
+    for name in shared:
+        log.warning("%s is both a calibration and a test file: the accuracy on it is not a test result", name)
+    return shared
 
 
 def evaluate_outcome(outcome, test_paths, config, *, channels: Any = None, preset=None) -> dict:
@@ -135,11 +165,11 @@ def evaluate_outcome(outcome, test_paths, config, *, channels: Any = None, prese
     from bci_app.online.scoring import latency_summary, score_trials
 
     model, result = outcome.decoder_model, outcome.finetune
-    all_preds, all_trials, per_file = [], [], []
+    all_preds, all_trials, per_file, warnings = [], [], [], []
     start = 0.0
     for path in test_paths:
         preds, trials, dec, _, end = decode_file(path, model, config, start_s=start, channels=channels,
-                                                  preset=preset)
+                                                  preset=preset, warnings=warnings)
         start = end + FILE_SPACING_S
         all_preds += preds
         all_trials += trials
@@ -160,5 +190,5 @@ def evaluate_outcome(outcome, test_paths, config, *, channels: Any = None, prese
         "chosen": outcome.chosen, "gate": outcome.gate.as_dict() if outcome.gate is not None else None,
         "preparation": outcome.data.report(),
         "latency_ms": {"p50": lat["p50"], "p99": lat["p99"]}, "per_class_recall": scores["per_class_recall"],
-        "test": per_file, "scoring_rule": scores["rule"], "trials": scores["trials"],
+        "test": per_file, "scoring_rule": scores["rule"], "trials": scores["trials"], "warnings": warnings,
     }

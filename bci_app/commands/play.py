@@ -12,6 +12,8 @@ import math
 import sys
 import time
 
+from bci_app.commands._arguments import number
+
 NAME = "play"
 HELP = "publish a recording (EDF/BDF/GDF/FIF/XDF) as an LSL EEG stream plus a Markers stream"
 
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="LSL stream name (default: the file name without suffix)")
     parser.add_argument("--unit", choices=("microvolts", "V"), default="microvolts",
                         help="unit of voltage channels in the outlet (default microvolts)")
-    parser.add_argument("--wait-for-consumer", type=float, default=0.0, metavar="SECONDS",
+    parser.add_argument("--wait-for-consumer", type=number(0, 3600, unit="s"), default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS for an inlet before playing (0: start at once)")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bci_app.commands._arguments import add_overwrite, guard_outputs, number, threads
+
 NAME = "pretrain"
 HELP = "train the ATCNet base model across subjects (leave-subjects-out validation); torchrun-ready"
 
@@ -15,24 +17,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude-subjects", nargs="*", default=[], metavar="SXXX")
     parser.add_argument("--exclude-final-group", action="store_true",
                         help="leave out the final test group (calibration/split.py) so it is only ever scored")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=number(1, 10_000, integer=True), default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--folds", type=int, default=0, help="leave-subjects-out folds (0: none)")
+    parser.add_argument("--folds", type=number(0, 100, integer=True), default=0, help="leave-subjects-out folds (0: none)")
     parser.add_argument("--only-folds", type=int, nargs="*", default=None, help="run only these fold indices")
     parser.add_argument("--save-folds", action="store_true", help="also write MODEL.fold{i} (bases that never saw fold i)")
     parser.add_argument("--no-final", action="store_true", help="skip the final model on all subjects")
-    parser.add_argument("--tmin", type=float, default=0.5, help="window start after the cue (s)")
-    parser.add_argument("--window", type=float, default=3.0, help="window length (s)")
+    parser.add_argument("--tmin", type=number(-5, 10, unit="s"), default=0.5, help="window start after the cue (s)")
+    parser.add_argument("--window", type=number(0, 30, lo_open=True, unit="s"), default=3.0, help="window length (s)")
     parser.add_argument("--no-alignment", action="store_true", help="disable per-subject Euclidean alignment")
     parser.add_argument("--no-augment", action="store_true", help="disable crops, scaling and noise")
     parser.add_argument("--extra-runs", action="store_true", help="add runs 6/10/14 (both_hands, feet) as extra classes")
     parser.add_argument("--four-class", action="store_true",
                         help="ship a 4-class model (left hand, right hand, both hands, feet; runs 4-14)")
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=number(0, 1, lo_open=True), default=3e-3)
+    parser.add_argument("--batch-size", type=number(1, 4096, integer=True), default=64)
     parser.add_argument("--cache", default=None, metavar="DIR", help="cache preprocessed epochs (.npz) here")
     parser.add_argument("--report", default=None, metavar="JSON", help="write the validation summary here")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per process")
+    parser.add_argument("--threads", type=threads, default=1, help="torch intra-op threads per process")
+    add_overwrite(parser)
 
 
 def _excluded(args: argparse.Namespace) -> list[str]:
@@ -51,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from bci_app.models.io import model_paths
     from calibration.pretrain import PretrainOptions, pretrain
 
+    guard_outputs(args, {"--out": model_paths(args.out), "--report": [args.report]}, [*args.data, args.cache])
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("calibration").setLevel(logging.INFO)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from bci_app.commands._arguments import guard_outputs, number, seconds, sfreq
+
 NAME = "record"
 HELP = "record EEG and markers from LSL, a BrainFlow board or the simulated headset into an XDF file"
 
@@ -15,25 +17,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--brainflow", metavar="BOARD", help="BrainFlow board name or id (e.g. synthetic, -1)")
     source.add_argument("--simulate", action="store_true", help="record the built-in simulated headset")
     parser.add_argument("--out", required=True, help="XDF file to write (must not exist unless --overwrite)")
-    parser.add_argument("--duration", type=float, default=None, help="seconds to record (default: until Ctrl-C)")
+    parser.add_argument("--duration", type=seconds, default=None, help="seconds to record (default: until Ctrl-C)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--config", default=None, help="YAML config (recording.flush_interval_s, lsl.*)")
     bf = parser.add_argument_group("BrainFlow connection (default: the config's brainflow section)")
     bf.add_argument("--serial-port", default=None, help="serial port, e.g. /dev/ttyUSB0 or COM3")
     bf.add_argument("--mac-address", default=None, help="Bluetooth MAC address")
     bf.add_argument("--ip-address", default=None, help="IP address (WiFi shield, streaming board)")
-    bf.add_argument("--ip-port", type=int, default=None, help="IP port")
+    bf.add_argument("--ip-port", type=number(0, 65535, integer=True), default=None, help="IP port")
     bf.add_argument("--ip-protocol", type=int, default=None, choices=[0, 1, 2], help="0 none, 1 UDP, 2 TCP")
     bf.add_argument("--serial-number", default=None, help="device serial number (e.g. Unicorn, Muse)")
     bf.add_argument("--other-info", default=None, help="BrainFlow other_info")
     bf.add_argument("--board-file", default=None, help="file for the playback_file board")
-    bf.add_argument("--timeout", type=int, default=None, help="seconds to look for the device")
+    bf.add_argument("--timeout", type=number(0, 600, integer=True), default=None, help="seconds to look for the device")
     bf.add_argument("--master-board", default=None, help="playback/streaming board: the board that recorded")
     parser.add_argument("--channels", default=None, metavar="MAP",
                         help="which electrode each source channel is, e.g. Ch1=C3,Ch2=Cz,Ch3=eog (default: the "
                              "config's channels.map); saved in the recording with the source's own labels")
     parser.add_argument("--subject-seed", type=int, default=0, help="--simulate: the simulated person")
-    parser.add_argument("--sfreq", type=float, default=160.0, help="--simulate: sampling rate in Hz")
+    parser.add_argument("--sfreq", type=sfreq, default=160.0, help="--simulate: sampling rate in Hz")
 
 
 def _open_source(args: argparse.Namespace, cfg):
@@ -84,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from bci_app.io.xdf import XdfRecorder
     from bci_app.lsl_config import configure_lsl
 
+    guard_outputs(args, {"--out": [args.out]}, [args.config, args.board_file])
     cfg = load_config(args.config)
     configure_lsl(cfg.lsl.scope)
     if args.duration is not None and args.duration <= 0:

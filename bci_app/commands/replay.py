@@ -11,12 +11,14 @@ difference. The adapter is ``--adapter`` or ``<stem>-adapter`` next to the recor
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from bci_app.commands._arguments import add_overwrite, guard_outputs, number
+from bci_app.commands._recording_options import require_recordings
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,12 @@ HELP = "replay a recorded session through the online decoder (--compare with the
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE.xdf")
     parser.add_argument("--adapter", type=Path, help="adapter (.safetensors + .json); default <stem>-adapter")
-    parser.add_argument("--speed", type=float, default=0.0, metavar="X",
+    parser.add_argument("--speed", type=number(0, 1e6), default=0.0, metavar="X",
                         help="pace the replay at X times real time (default: as fast as possible)")
     parser.add_argument("--compare", action="store_true", help="compare with the predictions logged live")
     parser.add_argument("--config", type=Path, metavar="CFG")
     parser.add_argument("--json", type=Path, metavar="OUT")
+    add_overwrite(parser)
 
 
 def load_adapted(adapter: Path):
@@ -42,15 +45,23 @@ def load_adapted(adapter: Path):
     from bci_app.online.decoder import DecoderModel
     from bci_app.signal.preprocess import PreprocessingSpec
 
+    from bci_app.errors import ConfigError
+
     info = read_adapter_metadata(adapter)
     for key in ("base_model", "classes", "preprocessing"):
         if key not in info:
             raise ModelError(f"adapter {adapter} lacks {key!r} in its metadata; it was not saved by bci-app calibration")
-    model, meta = load_base_model(info["base_model"])
-    model, _ = restrict_classes(model, meta, info["classes"])
+    try:
+        model, meta = load_base_model(info["base_model"])
+        model, _ = restrict_classes(model, meta, info["classes"])
+    except ModelError as exc:
+        raise ModelError(f"adapter {adapter}: its base model and classes do not load: {exc}") from exc
     load_adapter(model, adapter)
     model.eval()
-    spec = PreprocessingSpec.from_dict(info["preprocessing"])
+    try:
+        spec = PreprocessingSpec.from_dict(info["preprocessing"])
+    except ConfigError as exc:
+        raise ModelError(f"adapter {adapter}: preprocessing in its metadata is invalid: {exc}") from exc
     return DecoderModel(model, spec, tuple(info["classes"]), name=Path(adapter).name), info
 
 
@@ -74,6 +85,13 @@ def replay(path: Path, model, config, *, speed: float = 0.0, start_index: int | 
                 log.warning("%s: the live predictions do not say where the live decoder started (%s: %s); "
                             "replaying from the first sample, so early decisions may differ from the live ones",
                             path, type(exc).__name__, exc)
+    window_s = model.module.n_times / model.spec.sfreq
+    if not 0 <= start_index < rec.n_times or (rec.n_times - start_index) / rec.sfreq < window_s:
+        from bci_app.errors import RecordingError
+
+        raise RecordingError(
+            f"{path} is too short to decode: {(rec.n_times - min(start_index, rec.n_times)) / rec.sfreq:.2f} s from "
+            f"sample {start_index} of {rec.n_times}, the model's window is {window_s:g} s")
     dec = Decoder(model, rec.sfreq, rec.ch_names, config.online, start_index=start_index,
                   source_ch_types=rec.ch_types)
     preds = []
@@ -121,12 +139,15 @@ def compare(preds, rec) -> dict:
 def run(args: argparse.Namespace) -> int:
     from bci_app.config import load_config
     from bci_app.online.scoring import latency_summary
+    from bci_app.outputs import atomic_write_text, json_text
 
     import torch
 
+    adapter = args.adapter or args.file.with_name(f"{args.file.stem}-adapter")
+    guard_outputs(args, {"--json": [args.json]}, [args.file, adapter, args.config])
+    require_recordings("FILE.xdf", [args.file])
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
-    adapter = args.adapter or args.file.with_name(f"{args.file.stem}-adapter")
     model, _info = load_adapted(adapter)
     t0 = time.perf_counter()
 
@@ -143,10 +164,10 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.compare:
         report["compare"] = compare(preds, rec)
-    text = json.dumps(report, indent=2)
+    text = json_text(report)
     if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    print(text)
+        atomic_write_text(args.json, text)
+    print(text, end="")
     if args.compare and report["compare"]["agreement"] != 1.0:
         print("bci-app replay: replayed labels differ from the live ones", file=sys.stderr)
     return 0

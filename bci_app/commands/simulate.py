@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from bci_app.commands._arguments import seconds, sfreq
+
 NAME = "simulate"
 HELP = "publish the simulated motor-imagery headset as an LSL EEG stream plus a Markers stream"
 
@@ -13,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject-seed", type=int, default=0, help="the simulated person (rhythms, ERD, patterns)")
     parser.add_argument("--session-seed", type=int, default=0, help="noise of this session")
     parser.add_argument("--name", default="bci-app-simulated", help="LSL stream name (markers: NAME-markers)")
-    parser.add_argument("--sfreq", type=float, default=160.0, help="sampling rate in Hz")
-    parser.add_argument("--duration", type=float, default=None, help="seconds to publish (default: until Ctrl-C)")
+    parser.add_argument("--sfreq", type=sfreq, default=160.0, help="sampling rate in Hz")
+    parser.add_argument("--duration", type=seconds, default=None, help="seconds to publish (default: until Ctrl-C)")
     parser.add_argument("--line-noise", type=float, choices=[0.0, 50.0, 60.0], default=50.0, help="Hz, 0 for none")
     parser.add_argument("--no-blinks", action="store_true", help="no eye blinks")
     parser.add_argument("--cues", action="store_true",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from bci_app.errors import (
@@ -16,6 +15,7 @@ from bci_app.errors import (
     TrainingCancelled,
     TrainingError,
 )
+from bci_app.outputs import default_log_dir  # one home for the log folder, the CLI's too
 
 log = logging.getLogger("bci_app.gui")
 
@@ -28,11 +28,6 @@ _TITLES: tuple[tuple[type[BaseException], str], ...] = (
     (CalibrationError, "The calibration data cannot be used"),
     (TrainingError, "Training failed"),
 )
-
-
-def default_log_dir() -> Path:
-    """``$BCI_APP_LOG_DIR`` or ``~/.bci-app/logs``."""
-    return Path(os.environ.get("BCI_APP_LOG_DIR", Path.home() / ".bci-app" / "logs")).expanduser()
 
 
 def setup_file_log(log_dir: str | Path | None = None) -> Path:

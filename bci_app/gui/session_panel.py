@@ -358,7 +358,9 @@ class SessionPanel(QtWidgets.QWidget):
         """Write the current config as YAML (only through ``yaml.safe_dump``)."""
         path = Path(path)
         data = self.config.model_dump(mode="json")
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        from bci_app.outputs import atomic_write_text
+
+        atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
         self.config_label.setText(f"Config: saved to {path.name}")
         return path
 

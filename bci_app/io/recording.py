@@ -6,6 +6,7 @@ stream with the most channels, or the one named, plus every ``Markers`` stream).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,8 @@ from bci_app.errors import RecordingError
 
 if TYPE_CHECKING:
     from bci_app.signal.channels import ChannelMap
+
+log = logging.getLogger(__name__)
 
 MNE_SUFFIXES = {".edf": "edf", ".bdf": "bdf", ".gdf": "gdf", ".fif": "fif"}
 SUPPORTED_SUFFIXES = (*MNE_SUFFIXES, ".xdf")
@@ -59,7 +62,8 @@ class Recording:
         return self.n_times / self.sfreq
 
 
-def _check_path(path: Path) -> str:
+def check_recording_path(path: Path) -> str:
+    """The suffix of an existing recording file of a supported format (else :class:`RecordingError`)."""
     if not path.exists():
         raise RecordingError(f"recording not found: {path}")
     if not path.is_file():
@@ -79,10 +83,24 @@ def read_recording(path: str | Path, *, stream_name: str | None = None) -> Recor
     holds no EEG stream.
     """
     path = Path(path)
-    suffix = _check_path(path)
-    if suffix == ".xdf":
-        return _read_xdf(path, stream_name)
-    return _read_mne(path, MNE_SUFFIXES[suffix])
+    suffix = check_recording_path(path)
+    rec = _read_xdf(path, stream_name) if suffix == ".xdf" else _read_mne(path, MNE_SUFFIXES[suffix])
+    return _checked(rec)
+
+
+def _checked(rec: Recording) -> Recording:
+    """Physics of what was read: a finite sampling rate in (0, MAX_SFREQ_HZ], as many timestamps
+    as samples, at least one sample."""
+    from bci_app.config import MAX_SFREQ_HZ
+
+    if not (np.isfinite(rec.sfreq) and 0 < rec.sfreq <= MAX_SFREQ_HZ):
+        raise RecordingError(f"{rec.path}: sampling rate {rec.sfreq!r} Hz is outside (0, {MAX_SFREQ_HZ:g}] Hz; "
+                             "the file's header is corrupt")
+    if rec.n_times == 0:
+        raise RecordingError(f"{rec.path} is too short: it holds no samples")
+    if len(rec.timestamps) != rec.n_times:
+        raise RecordingError(f"{rec.path}: {len(rec.timestamps)} timestamps for {rec.n_times} samples; the file is corrupt")
+    return rec
 
 
 def _read_mne(path: Path, kind: str) -> Recording:
@@ -98,6 +116,8 @@ def _read_mne(path: Path, kind: str) -> Recording:
         raw = readers[kind](path, preload=True, verbose="error")
     except (ValueError, OSError, RuntimeError, KeyError, IndexError) as exc:
         raise RecordingError(f"cannot read {kind.upper()} file {path}: {exc}") from exc
+    if kind in ("edf", "bdf"):
+        _warn_truncated_edf(path, raw.n_times / float(raw.info["sfreq"]))
     picks = mne.pick_types(raw.info, eeg=True, eog=True, emg=True, ecg=True, misc=True, exclude=())
     if len(picks) == 0:
         raise RecordingError(f"{path} holds no EEG channels")
@@ -127,6 +147,46 @@ def _read_mne(path: Path, kind: str) -> Recording:
     )
 
 
+def edf_header_seconds(path: Path) -> float | None:
+    """Seconds of signal an EDF/BDF header promises (records x record duration), None when the
+    header does not say (-1 records: an unfinished recording) or is unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+        n_records, record_s = int(head[236:244].decode("ascii").strip()), float(head[244:252].decode("ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return n_records * record_s if n_records > 0 and record_s > 0 else None
+
+
+def _warn_truncated_edf(path: Path, found_s: float) -> None:
+    expected = edf_header_seconds(path)
+    if expected is not None and found_s < expected - 1e-6:
+        log.warning("%s is truncated: its header promises %.1f s, the file holds %.1f s; using the %.1f s present",
+                    path, expected, found_s, found_s)
+
+
+def _warn_time_going_back(path: Path, timestamps: np.ndarray) -> None:
+    steps = np.diff(timestamps)
+    back = steps < 0
+    if back.any():
+        i = int(np.argmin(steps))
+        log.warning("%s: timestamps go backwards %d time(s), by up to %.3f s (sample %d, at %.3f s); "
+                    "the clock of the recording was reset or the file was spliced", path, int(back.sum()),
+                    -float(steps[i]), i + 1, float(timestamps[i + 1] - timestamps[0]))
+
+
+class _Collect(logging.Handler):
+    """Collects a library's log records (pyxdf logs tracebacks for damaged chunks)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _xdf_channel_labels(stream: dict, n_chans: int) -> tuple[list[str], list[str], list[str]]:
     names, types, units = [], [], []
     try:
@@ -147,10 +207,19 @@ _UNIT_SCALE = {"v": 1.0, "volts": 1.0, "mv": 1e-3, "millivolts": 1e-3, "uv": 1e-
 def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     import pyxdf
 
+    pyxdf_log = logging.getLogger("pyxdf")
+    collect, propagate = _Collect(), pyxdf_log.propagate
+    pyxdf_log.addHandler(collect)
+    pyxdf_log.propagate = False  # its tracebacks for damaged chunks become one warning below
     try:
         streams, _header = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
     except Exception as exc:  # noqa: BLE001 - pyxdf raises many types on corrupt files
         raise RecordingError(f"cannot read XDF file {path}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        pyxdf_log.removeHandler(collect)
+        pyxdf_log.propagate = propagate
+    if collect.messages:
+        log.warning("%s is damaged: %s; reading what is intact", path, "; ".join(dict.fromkeys(collect.messages)))
 
     def _name(s: dict) -> str:
         return s["info"]["name"][0]
@@ -179,6 +248,7 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     data = samples.T * scale[:, None]
     nominal = float(stream["info"]["nominal_srate"][0])
     timestamps = np.asarray(stream["time_stamps"], dtype=np.float64)
+    _warn_time_going_back(path, timestamps)
     sfreq = nominal if nominal > 0 else (len(timestamps) - 1) / max(timestamps[-1] - timestamps[0], 1e-9)
     markers: list[Marker] = []
     extra: dict[str, dict] = {}

@@ -6,6 +6,7 @@ the caller's metadata. Nothing is unpickled. (The adapters themselves: :mod:`bci
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,17 @@ import torch
 from torch import nn
 
 from bci_app.errors import ModelError
-from bci_app.models.files import load_tensors, require_file_pair
+from bci_app.models.files import WEIGHTS_HASH_KEY, load_tensors, require_file_pair, write_file_pair
 from bci_app.models.io import model_hash, model_paths
-from bci_app.models.lora import add_lora, lora_wrappers, natural_key
+from bci_app.models.lora import MAX_RANK, add_lora, lora_wrappers, natural_key
 
 __all__ = ["ADAPTER_FORMAT", "save_adapter", "read_adapter_metadata", "load_adapter", "adapter_paths"]
 
 ADAPTER_FORMAT = "bci-app-lora-adapter"
-ADAPTER_FORMAT_VERSION = 1
+#: 2: the sidecar carries the weights' sha256 and the weights' header a digest of the sidecar
+ADAPTER_FORMAT_VERSION = 2
+#: the most LoRA-wrapped modules an adapter may name (ATCNet has a few dozen Linear layers)
+MAX_WRAPPED_MODULES = 1024
 _RESERVED_KEYS = (
     "format",
     "format_version",
@@ -46,8 +50,6 @@ def save_adapter(model: nn.Module, path: str | Path, metadata: dict[str, Any] | 
     ch_names, sfreq, window, preprocessing state as nested lists), which must be JSON-serialisable.
     Returns the ``.safetensors`` path.
     """
-    from safetensors.torch import save_file
-
     from bci_app import __version__
 
     wrappers = lora_wrappers(model)
@@ -73,22 +75,13 @@ def save_adapter(model: nn.Module, path: str | Path, metadata: dict[str, Any] | 
             "values; leave them out of metadata."
         )
     info.update({k: v for k, v in metadata.items() if k not in info})
-    try:
-        text = json.dumps(info, indent=2, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(
-            f"save_adapter: metadata is not JSON-serialisable ({exc}); convert arrays with .tolist() "
-            "and use plain str/int/float/list/dict values."
-        ) from exc
     tensors = {}
     for name, w in wrappers.items():
         tensors[f"{name}.lora_A"] = w.lora_A.detach().cpu().contiguous()
         tensors[f"{name}.lora_B"] = w.lora_B.detach().cpu().contiguous()
     st_path, json_path = model_paths(path)
-    st_path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(st_path), metadata={"format": ADAPTER_FORMAT, "base_model_hash": info["base_model_hash"]})
-    json_path.write_text(text + "\n", encoding="utf-8")
-    return st_path
+    return write_file_pair(st_path, json_path, tensors, info,
+                           {"format": ADAPTER_FORMAT, "base_model_hash": info["base_model_hash"]}, "Adapter")
 
 
 def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
@@ -97,7 +90,7 @@ def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
     require_file_pair(st_path, json_path, "Adapter", "save_adapter", "re-run calibration")
     try:
         info = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelError(
             f"Adapter metadata file {json_path} is unreadable or corrupt ({exc}); restore it or re-run calibration."
         ) from exc
@@ -108,7 +101,50 @@ def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
             f"format={info.get('format') if isinstance(info, dict) else None!r}); "
             "use a file written by save_adapter."
         )
+    _check_adapter_fields(info, json_path)
     return info
+
+
+def _check_adapter_fields(info: dict[str, Any], json_path: Path) -> None:
+    """Bounds and types of the sidecar's fields, before anything is built from them (ModelError
+    naming the file, the key and the limit)."""
+
+    def bad(key: str, expected: str) -> ModelError:
+        return ModelError(f"{json_path}: {key} must be {expected}, got {info.get(key)!r}; "
+                          "the adapter metadata is corrupt, restore it or re-run calibration.")
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    version = info["format_version"]
+    if not is_int(version) or not 1 <= version <= ADAPTER_FORMAT_VERSION:
+        raise bad("format_version", f"an integer from 1 to {ADAPTER_FORMAT_VERSION}")
+    if not is_int(info["rank"]) or not 1 <= info["rank"] <= MAX_RANK:
+        raise bad("rank", f"an integer from 1 to {MAX_RANK} (and at most the adapted layer's width)")
+    if not is_number(info["alpha"]) or not 0 < info["alpha"] <= 1e4:
+        raise bad("alpha", "a finite number in (0, 10000]")
+    if not is_number(info["dropout"]) or not 0 <= info["dropout"] < 1:
+        raise bad("dropout", "a number in [0, 1)")
+    for key in ("target_modules", "wrapped_modules"):
+        value = info[key]
+        if (not isinstance(value, list) or len(value) > MAX_WRAPPED_MODULES
+                or not all(isinstance(v, str) for v in value)):
+            raise bad(key, f"a list of at most {MAX_WRAPPED_MODULES} module names")
+    if not isinstance(info["base_model_hash"], str):
+        raise bad("base_model_hash", "a 'sha256:...' string")
+    if version >= 2 and not isinstance(info.get(WEIGHTS_HASH_KEY), str):
+        raise bad(WEIGHTS_HASH_KEY, "the 'sha256:...' of the weights file (written by save_adapter)")
+    if "base_model" in info and (not isinstance(info["base_model"], str) or not 0 < len(info["base_model"]) <= 1024):
+        raise bad("base_model", "the name or path of the base model (a string of at most 1024 characters)")
+    if "preprocessing" in info and not isinstance(info["preprocessing"], dict):
+        raise bad("preprocessing", "a mapping (the preprocessing spec)")
+    classes = info.get("classes")
+    if "classes" in info and (not isinstance(classes, list) or len(classes) < 2 or len(set(map(str, classes))) != len(classes)
+                                or not all(isinstance(c, str) for c in classes)):
+        raise bad("classes", "a list of at least two distinct class names")
 
 
 def load_adapter(model: nn.Module, path: str | Path) -> dict[str, Any]:
@@ -121,13 +157,17 @@ def load_adapter(model: nn.Module, path: str | Path) -> dict[str, Any]:
 
     st_path, json_path = model_paths(path)
     info = read_adapter_metadata(path)
+    n_outputs = getattr(model, "n_outputs", None)
+    if isinstance(info.get("classes"), list) and n_outputs is not None and len(info["classes"]) != n_outputs:
+        raise ModelError(f"{json_path}: classes {info['classes']} do not match the model's {n_outputs} outputs; "
+                         "load the base restricted to those classes or re-run calibration.")
     base_hash = model_hash(model)
     if info["base_model_hash"] != base_hash:
         raise ModelError(
             f"Adapter {st_path} was trained for base model {info['base_model_hash']}, but this base model is "
             f"{base_hash}; load the base model it was calibrated on or re-run calibration."
         )
-    tensors = load_tensors(st_path, "Adapter", "re-run calibration")
+    tensors = load_tensors(st_path, "Adapter", "re-run calibration", info)
 
     wrappers = lora_wrappers(model)
     if not wrappers:

@@ -148,6 +148,11 @@ class _TCN(nn.Module):
         return self.blocks(x)
 
 
+#: upper bounds of ATCNet's integer hyperparameters (1024 for those not listed): a model file
+#: cannot make the constructor allocate more than a few hundred MB
+HPARAM_LIMITS = {"n_times": 100_000, "n_outputs": 64, "n_windows": 64, "D": 16, "n_heads": 64, "tcn_depth": 16}
+
+
 class ATCNet(nn.Module):
     """Attention temporal convolutional network for motor-imagery EEG.
 
@@ -219,8 +224,12 @@ class ATCNet(nn.Module):
         }
         for key in ("n_chans", "n_outputs", "n_times", "n_windows", "F1", "D", "sep_kern", "pool1", "pool2",
                     "n_heads", "tcn_depth", "tcn_kernel"):
-            if self.hparams[key] < 1:
-                raise ModelError(f"ATCNet: {key} must be >= 1, got {self.hparams[key]}.")
+            if not 1 <= self.hparams[key] <= HPARAM_LIMITS.get(key, 1024):
+                raise ModelError(f"ATCNet: {key} must be from 1 to {HPARAM_LIMITS.get(key, 1024)}, "
+                                 f"got {self.hparams[key]}.")
+        if not (0 < sfreq <= 100_000 and 0 < kern_seconds <= 10):
+            raise ModelError(f"ATCNet: sfreq must be in (0, 100000] Hz and kern_seconds in (0, 10], "
+                             f"got {sfreq} and {kern_seconds}.")
         if sfreq <= 0 or kern_seconds <= 0:
             raise ModelError(f"ATCNet: sfreq and kern_seconds must be > 0, got {sfreq} and {kern_seconds}.")
         self.n_chans, self.n_outputs, self.n_times = int(n_chans), int(n_outputs), int(n_times)

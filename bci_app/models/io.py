@@ -17,7 +17,7 @@ from torch import nn
 
 from bci_app.errors import ModelError
 from bci_app.models.atcnet import ATCNet
-from bci_app.models.files import load_tensors, require_file_pair
+from bci_app.models.files import load_tensors, require_file_pair, write_file_pair
 from bci_app.models.lora import LinearWithLoRA
 
 __all__ = ["model_hash", "base_state_dict", "save_model", "load_model", "model_paths"]
@@ -73,8 +73,6 @@ def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | No
     ``model`` must have ``hparams`` (as :class:`ATCNet` does) and no LoRA adapters (merge them with
     ``merge_lora`` or save them apart with ``save_adapter``). ``metadata`` must be JSON-serialisable.
     """
-    from safetensors.torch import save_file
-
     from bci_app import __version__
 
     arch = type(model).__name__
@@ -95,17 +93,9 @@ def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | No
         "package_version": __version__,
         "metadata": dict(metadata or {}),
     }
-    try:
-        text = json.dumps(info, indent=2, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(
-            f"save_model: metadata is not JSON-serialisable ({exc}); convert arrays with .tolist()."
-        ) from exc
     st_path, json_path = model_paths(path)
-    st_path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(st_path), metadata={"format": MODEL_FORMAT, "model_hash": info["model_hash"]})
-    json_path.write_text(text + "\n", encoding="utf-8")
-    return st_path
+    return write_file_pair(st_path, json_path, tensors, info, {"format": MODEL_FORMAT, "model_hash": info["model_hash"]},
+                           "Model")
 
 
 
@@ -124,16 +114,16 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         cls = _ARCHITECTURES[info["architecture"]]
         hparams = dict(info["hparams"])
         expected_hash = info["model_hash"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ModelError(
             f"Model metadata file {json_path} is unreadable or not a bci-app model sidecar ({exc!r}); "
             "use files written by save_model or re-run pretraining."
         ) from exc
     try:
         model = cls(**hparams)
-    except TypeError as exc:
+    except (TypeError, ValueError, OverflowError, RuntimeError, ModelError) as exc:
         raise ModelError(f"{json_path}: hparams do not fit {info['architecture']} ({exc}).") from exc
-    tensors = load_tensors(st_path, "Model", "re-run pretraining")
+    tensors = load_tensors(st_path, "Model", "re-run pretraining", info)
     state = model.state_dict()
     if set(tensors) != set(state):
         missing, extra = sorted(set(state) - set(tensors)), sorted(set(tensors) - set(state))

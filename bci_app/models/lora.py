@@ -99,11 +99,16 @@ class LinearWithLoRA(nn.Module):
         return f"rank={self.rank}, alpha={self.alpha:g}, scaling={self.scaling:g}, dropout={self.dropout_p:g}"
 
 
+#: the largest LoRA rank accepted anywhere (config ``lora.rank``, adapter files); a rank is also at
+#: most the width (the larger of in/out features) of every layer it adapts
+MAX_RANK = 256
+
+
 def _check_lora_args(rank: int, alpha: float, dropout: float) -> None:
-    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
-        raise ModelError(f"LoRA rank must be an integer >= 1, got {rank!r}.")
-    if not alpha > 0:
-        raise ModelError(f"LoRA alpha must be > 0, got {alpha!r}.")
+    if not isinstance(rank, int) or isinstance(rank, bool) or not 1 <= rank <= MAX_RANK:
+        raise ModelError(f"LoRA rank must be an integer from 1 to {MAX_RANK}, got {rank!r}.")
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
+        raise ModelError(f"LoRA alpha must be a finite number > 0, got {alpha!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ModelError(f"LoRA dropout must be in [0, 1), got {dropout!r}.")
 
@@ -181,6 +186,11 @@ def add_lora(
         logger.warning(message)
         warnings.warn(message, UserWarning, stacklevel=2)
         return []
+    too_narrow = {n: max(m.in_features, m.out_features) for n in matched
+                  if rank > max((m := model.get_submodule(n)).in_features, m.out_features)}
+    if too_narrow:
+        raise ModelError(f"LoRA rank {rank} exceeds the width of {sorted(too_narrow, key=natural_key)[:5]} "
+                         f"(max(in, out features) = {min(too_narrow.values())}); use rank <= {min(too_narrow.values())}.")
     for p in model.parameters():
         p.requires_grad_(False)
     for name in matched:

@@ -53,9 +53,10 @@ def score_trials(
         y_pred.append(pred)
     n = len(trials)
     correct = sum(a == b for a, b in zip(y_true, y_pred))
-    acc = correct / n if n else float("nan")
+    acc = correct / n if n else None  # no trials: no accuracy (None, JSON null; never NaN)
     # Cohen's kappa over the decided labels (undecided trials count as a disagreement)
-    kappa = cohen_kappa(confusion_matrix(y_true, y_pred, classes))
+    kappa = cohen_kappa(confusion_matrix(y_true, y_pred, classes)) if n else None
+    kappa = kappa if kappa is not None and np.isfinite(kappa) else None  # JSON null, never NaN
     recall = {}
     for c in classes:
         idx = [i for i, y in enumerate(y_true) if y == c]

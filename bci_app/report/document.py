@@ -16,7 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bci_app.io.atomic import write_atomic
+from bci_app.outputs import atomic_write
 from bci_app.report.figures import figure_png
 
 __all__ = ["Section", "Report", "html_table"]
@@ -106,4 +106,4 @@ class Report:
 
     def save(self, path: str | Path) -> Path:
         """Write the HTML to ``path`` atomically (temporary file in the same folder, then replace)."""
-        return write_atomic(path, self.to_html().encode("utf-8"))
+        return atomic_write(path, self.to_html().encode("utf-8"))

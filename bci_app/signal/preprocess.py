@@ -64,8 +64,13 @@ class PreprocessingSpec:
         object.__setattr__(self, "sfreq", float(self.sfreq))
         if not self.ch_names:
             raise ConfigError("PreprocessingSpec needs at least one channel name")
-        if self.sfreq <= 0:
-            raise ConfigError(f"PreprocessingSpec.sfreq must be > 0, got {self.sfreq}")
+        if not (np.isfinite(self.sfreq) and 0 < self.sfreq <= 100_000):
+            raise ConfigError(f"PreprocessingSpec.sfreq must be in (0, 100000] Hz, got {self.sfreq}")
+        if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale != 0):
+            raise ConfigError(f"preprocessing scale must be a finite number other than 0, got {self.scale!r}")
+        if not (isinstance(self.filter_order, int) and not isinstance(self.filter_order, bool)
+                and 1 <= self.filter_order <= 8):
+            raise ConfigError(f"preprocessing filter_order must be an integer from 1 to 8, got {self.filter_order!r}")
         if not 0 < self.l_freq < self.h_freq < self.sfreq / 2:
             raise ConfigError(
                 f"band {self.l_freq}-{self.h_freq} Hz must lie inside (0, sfreq/2 = {self.sfreq / 2} Hz)"

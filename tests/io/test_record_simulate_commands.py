@@ -28,7 +28,7 @@ def test_record_simulate_writes_xdf(tmp_path, capsys):
     _streams, header = pyxdf.load_xdf(str(out))
     assert "lora:" in header["info"]["desc"][0]["config"][0]
     # refuses to overwrite by default, with a clear message
-    assert main(["record", "--simulate", "--out", str(out), "--duration", "0.2"]) == 1
+    assert main(["record", "--simulate", "--out", str(out), "--duration", "0.2"]) == 2  # bad input
     assert "already exists" in capsys.readouterr().err
 
 

@@ -89,7 +89,7 @@ def test_wrong_input_shape_is_a_clear_error(small_model):
 def test_bad_hyperparameters_raise():
     with pytest.raises(ModelError, match="divisible by n_heads"):
         ATCNet(4, 2, 128, 320, F1=3, D=1, n_heads=2)
-    with pytest.raises(ModelError, match="n_outputs must be >= 1"):
+    with pytest.raises(ModelError, match="n_outputs must be from 1 to 64"):
         ATCNet(4, 0, 128, 320)
 
 

@@ -92,11 +92,24 @@ def test_load_model_corrupt_json(small_model, tmp_path):
         load_model(tmp_path / "m")
 
 
+def _legacy(json_path, **changes):
+    """Drop the weights hash from a sidecar (a file written before pairs carried it), so the deeper
+    checks behind the hash are reached."""
+    import json
+
+    info = json.loads(json_path.read_text())
+    info.pop("weights_sha256")
+    json_path.write_text(json.dumps({**info, **changes}))
+
+
 def test_load_model_weights_from_another_model_fail_the_hash(make_model, tmp_path):
     save_model(make_model(seed=0), tmp_path / "a", {})
     save_model(make_model(seed=1), tmp_path / "b", {})
     (tmp_path / "a.safetensors").write_bytes((tmp_path / "b.safetensors").read_bytes())
-    with pytest.raises(ModelError, match="do not belong together"):
+    with pytest.raises(ModelError, match=r"a\.safetensors does not match its metadata a\.json"):
+        load_model(tmp_path / "a")
+    _legacy(tmp_path / "a.json")  # b's header still carries b's metadata digest
+    with pytest.raises(ModelError, match=r"a\.json was edited after a\.safetensors"):
         load_model(tmp_path / "a")
 
 
@@ -104,6 +117,7 @@ def test_load_model_wrong_architecture_shape(make_model, tmp_path):
     save_model(make_model(), tmp_path / "m", {})
     other = make_model(n_outputs=2)
     save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(tmp_path / "m.safetensors"))
+    _legacy(tmp_path / "m.json")
     with pytest.raises(ModelError, match=r"dense\d\.(weight|bias) has shape \(2,.*expects \(3,"):
         load_model(tmp_path / "m")
 
@@ -153,6 +167,9 @@ def test_adapter_wrong_shape(make_model, tmp_path):
     tensors = load_file(str(tmp_path / "a.safetensors"))
     bad = {k: (v[:2] if k.endswith("lora_A") else v[:, :2]).contiguous() for k, v in tensors.items()}
     save_file(bad, str(tmp_path / "a.safetensors"))
+    with pytest.raises(ModelError, match=r"does not match its metadata"):
+        load_adapter(make_model(), tmp_path / "a")
+    _legacy(tmp_path / "a.json", format_version=1)
     with pytest.raises(ModelError, match=r"lora_[AB] has shape .* the model expects"):
         load_adapter(make_model(), tmp_path / "a")
 

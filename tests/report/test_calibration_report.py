@@ -15,8 +15,6 @@ import numpy as np
 import pytest
 
 from bci_app.config import AppConfig
-from bci_app.errors import BCIError
-from bci_app.io.atomic import write_atomic
 from bci_app.models.pretrained import fold_base_for
 from bci_app.online.scoring import cohen_kappa, confusion_matrix, wolpaw_itr
 from bci_app.report import build_calibration_report, classify, write_calibration_report
@@ -57,15 +55,6 @@ def test_classification_per_class_accuracy_and_bits_per_minute():
     r = classify(["l"] * 4 + ["r"] * 4, ["l", "l", "l", "r", "r", "r", "r", None], ["l", "r"], trial_seconds=8.0)
     assert r.accuracy == 0.75 and r.per_class_accuracy == {"l": 0.75, "r": 0.75}
     assert r.itr_bits_per_min == pytest.approx(wolpaw_itr(0.75, 2) * 60 / 8.0)
-
-
-def test_atomic_write_replaces_whole_and_leaves_no_temporary(tmp_path):
-    target = tmp_path / "r.html"
-    write_atomic(target, b"old")
-    write_atomic(target, b"new")
-    assert target.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["r.html"]
-    with pytest.raises(BCIError, match="does not exist"):
-        write_atomic(tmp_path / "nowhere" / "r.html", b"x")
 
 
 # ------------------------------------------------------------------------------ a real calibration

@@ -1,0 +1,48 @@
+"""Files and snapshots for the bad-input tests (imported by their conftest and the tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def write_xdf(path: Path, seconds: float = 40.0, sfreq: float = 160.0, *, cues: bool = True,
+              timestamps: np.ndarray | None = None, onsets: np.ndarray | None = None) -> Path:
+    """A real XDF (our writer): simulated EEG (volts → µV) plus a GDF marker stream with cues 769/770
+    at ``onsets`` (s from the first sample; default every 8 s from 2 s)."""
+    from bci_app.io.xdf import XdfRecorder
+    from bci_app.signal.channels import SENSORIMOTOR_16
+
+    n = int(seconds * sfreq)
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((16, n)) * 10.0  # µV
+    ts = 100.0 + np.arange(n) / sfreq if timestamps is None else timestamps
+    with XdfRecorder(path, flush_interval=None, clock=lambda: 100.0) as rec:
+        eeg = rec.add_stream("eeg", "EEG", list(SENSORIMOTOR_16), units=["microvolts"] * 16, sfreq=sfreq)
+        rec.push(eeg, data.astype(np.float32), ts)
+        if cues:
+            markers = rec.add_stream("markers", "Markers", ["marker"], channel_format="string")
+            onsets = np.arange(2.0, seconds - 6.0, 8.0) if onsets is None else np.asarray(onsets, dtype=float)
+            codes = ["769" if i % 2 == 0 else "770" for i in range(len(onsets))]
+            rec.push(markers, codes, 100.0 + onsets)
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (relative name) with the sha256 of its bytes (folders as 'dir')."""
+    return {str(p.relative_to(folder)): ("dir" if p.is_dir() else digest(p)) for p in sorted(folder.rglob("*"))}
+
+
+def edit_json(path: Path, change) -> None:
+    """Rewrite a JSON file through ``change(dict) -> dict`` (NaN allowed, as a careless editor would)."""
+    info = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(change(info)), encoding="utf-8")
+
+
