@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from bci_app.models.io import model_paths
     from calibration.job import CalibrationJob
 
-    guard_outputs(args, {"--out": model_paths(args.out)},
+    guard_outputs(args, {"--out": model_paths(args.out), "--report": [args.report] if args.report else []},
                   [*args.calib, args.config, *base_inputs(args.base), args.dataset])
     require_recordings("--calib", args.calib)
     config = load_config(args.config)

@@ -186,7 +186,8 @@ def test_calibrate_command_writes_the_report(eegmmidb_dir, tmp_path, capsys):
     assert "report written" in capsys.readouterr().out
     assert "Decoding accuracy on the calibration trials" in (tmp_path / "r.html").read_text(encoding="utf-8")
     # a report folder that does not exist is refused before the calibration runs
-    assert main(args + ["--report", str(tmp_path / "missing" / "r.html")]) == 1
+    args[args.index("--out") + 1] = str(tmp_path / "b")
+    assert main(args + ["--report", str(tmp_path / "missing" / "r.html")]) == 2  # bad input
     err = capsys.readouterr().err
     assert "--report" in err and "does not exist" in err and not (tmp_path / "missing").exists()
 
