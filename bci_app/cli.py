@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _apply_lsl_scope(args: argparse.Namespace) -> None:
+    """The one place a command's process applies the LSL scope: from its ``--config`` (default: the
+    packaged config), before any command code runs (see :mod:`bci_app.lsl_config`)."""
+    from bci_app.config import load_config
+    from bci_app.lsl_config import configure_lsl
+
+    configure_lsl(load_config(getattr(args, "config", None)).lsl.scope)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -59,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
     try:
+        _apply_lsl_scope(args)
         return int(args._run(args) or 0)
     except BCIError as exc:
         print(f"bci-app {args.command}: error: {exc}", file=sys.stderr)

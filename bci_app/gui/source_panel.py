@@ -40,8 +40,9 @@ def discover_lsl(timeout: float = 1.0) -> list[dict]:
     ]
 
 
-def make_stream(spec: dict, *, acquisition_delay: float = 0.02):
-    """A core ``Stream`` (not yet connected) from a source spec."""
+def make_stream(spec: dict, *, lsl=None, acquisition_delay: float = 0.02):
+    """A core ``Stream`` (not yet connected) from a source spec; an LSL source is built from ``lsl``
+    (the config's :class:`~bci_app.config.LslConfig`: buffer, acquisition period, default unit, timeout)."""
     kind = spec["kind"]
     if kind == "simulated":
         from bci_app.acquisition.simulated import StreamSimulated
@@ -50,9 +51,10 @@ def make_stream(spec: dict, *, acquisition_delay: float = 0.02):
         return StreamSimulated(acquisition_delay=acquisition_delay, **kw)
     if kind == "lsl":
         from bci_app.acquisition.lsl import StreamLSL
+        from bci_app.config import LslConfig
 
-        return StreamLSL(name=spec.get("name"), stype=spec.get("type") or None, source_id=spec.get("source_id") or None,
-                         acquisition_delay=acquisition_delay)
+        return StreamLSL.from_config(lsl or LslConfig(), name=spec.get("name"), stype=spec.get("type") or None,
+                                     source_id=spec.get("source_id") or None)
     if kind == "brainflow":
         from bci_app.acquisition.brainflow import StreamBrainFlow
 
