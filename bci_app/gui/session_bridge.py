@@ -77,6 +77,7 @@ class SessionBridge:
         op.abort_button.clicked.connect(lambda: self._call("abort_calibration", "aborting the calibration"))
         op.fullscreen_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
         op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
+        op.beep_check.setChecked(window.config.paradigm.beep)  # the config's paradigm.beep, until toggled
         tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
         on.start_button.clicked.connect(self.start_online)
         on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))
