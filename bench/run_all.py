@@ -83,9 +83,12 @@ def _rows_latency(r: dict) -> list[tuple[str, str, str]]:
 
 
 def _rows_lsl_pull(r: dict) -> list[tuple[str, str, str]]:
-    return [("LSL pull of 1024 × 64: StreamLSL vs plain pylsl (median)",
+    return [("LSL pull of 1024 × 64, median: StreamLSL (to volts, into the ring buffer) vs pylsl list loop "
+             "(`pull_chunk` lists → numpy)",
              f"{_fmt(_get(r, 'stream_lsl_ms.median'), ' ms')} vs {_fmt(_get(r, 'plain_pylsl_ms.median'), ' ms')} "
-             f"({_fmt(r.get('speedup_median'), '×', 1)})", "–")]
+             f"({_fmt(r.get('speedup_median'), '×', 1)})", "–"),
+            ("LSL pull of 1024 × 64, median: pylsl numpy pull (`pull_chunk` into a preallocated array; no volts, "
+             "no ring buffer)", _fmt(_get(r, "pylsl_numpy_ms.median"), " ms"), "–")]
 
 
 def _rows_acquisition(r: dict) -> list[tuple[str, str, str]]:
