@@ -202,10 +202,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(result: dict) -> None:
+def readme_block_name(result: dict) -> str:
+    """``decoding-{group}`` (2 classes) or ``decoding-{group}-{n}class``."""
     group = result["group"]
-    tag = group if result["n_classes"] == 2 else f"{group}-{result['n_classes']}class"
-    tag_block = f"decoding-{tag}"
+    return f"decoding-{group}" if result["n_classes"] == 2 else f"decoding-{group}-{result['n_classes']}class"
+
+
+def readme_body(result: dict) -> str:
+    """The README block of ``result`` (see :func:`readme_block_name`)."""
+    group = result["group"]
     s = result["summary"]
     classes_arg = "" if result["n_classes"] == 2 else f" --classes {result['n_classes']}"
     notes = [f"Written by `python bench/decoding.py{classes_arg} --group {group} --readme` on {result['when']}: "
@@ -223,7 +228,11 @@ def update_readme(result: dict) -> None:
                      f"last trial to installed model (preparation + fine-tuning + gate, one thread): median "
                      f"{s['gated']['median_calibration_seconds']:.2f} s, max {s['gated']['max_calibration_seconds']:.2f} s. "
                      f"Refused: {len(s['refused'])}.")
-    write_readme_block(tag_block, "\n".join([" ".join(notes), "", markdown(result)]))
+    return "\n".join([" ".join(notes), "", markdown(result)])
+
+
+def update_readme(result: dict) -> None:
+    write_readme_block(readme_block_name(result), readme_body(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -196,8 +196,12 @@ def markdown_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(table: str, header: str) -> None:
-    write_readme_block("bench-table", f"{header}\n\n{table}")
+def readme_body(saved: dict) -> str:
+    """The README block ``bench-table`` for a saved ``bench/results.json`` (``meta`` + ``benchmarks``)."""
+    meta = saved["meta"]
+    header = (f"Measured {meta['when']} on {meta['cpus']} CPUs ({meta['machine']}), `make bench`; "
+              "raw figures in `bench/results.json`.")
+    return f"{header}\n\n{markdown_table(saved['benchmarks'])}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({"meta": meta, "benchmarks": results}, indent=2) + "\n", encoding="utf-8")
     print(markdown_table(results))
     if not args.smoke and not args.no_readme:
-        header = f"Measured {meta['when']} on {meta['cpus']} CPUs ({meta['machine']}), `make bench`; raw figures in `bench/results.json`."
-        update_readme(markdown_table(results), header)
+        write_readme_block("bench-table", readme_body({"meta": meta, "benchmarks": results}))
     return 0 if all(entry["ok"] for entry in results.values()) else 1
 
 
