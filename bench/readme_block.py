@@ -32,6 +32,8 @@ BLOCKS: dict[str, tuple[str, str | None]] = {
     "adaptation-sweep": ("adaptation_sweep", "bench/results-adaptation-sweep.json"),
     "layouts": ("layouts", "bench/results-layouts.json"),
     "bench-table": ("run_all", "bench/results.json"),
+    "model-sizes": ("model_forward", "bench/results.json"),
+    "latency": ("latency", "bench/results.json"),
 }
 
 _BLOCK = re.compile(r"<!-- (?P<name>[\w-]+):begin -->\n(?P<body>.*?)\n<!-- (?P=name):end -->", re.S)

@@ -21,7 +21,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
-from readme_block import write_readme_block  # noqa: E402
+from readme_block import BLOCKS, render_block, write_readme_block  # noqa: E402
 
 # name -> (full arguments, smoke arguments)
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
@@ -229,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(results))
     if not args.smoke and not args.no_readme:
         write_readme_block("bench-table", readme_body({"meta": meta, "benchmarks": results}))
+        if out == BENCH_DIR / "results.json":  # the other blocks drawn from it (model sizes, latency)
+            for name, (_, results_file) in BLOCKS.items():
+                if name != "bench-table" and results_file == "bench/results.json":
+                    write_readme_block(name, render_block(name))
     return 0 if all(entry["ok"] for entry in results.values()) else 1
 
 
