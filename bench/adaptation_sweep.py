@@ -69,7 +69,7 @@ def markdown(result: dict) -> str:
 
 
 def readme_body(result: dict) -> str:
-    """The README block ``adaptation-sweep`` for ``result``."""
+    """The block ``adaptation-sweep`` (docs/benchmarks.md) for ``result``."""
     note = (f"Written by `python bench/adaptation_sweep.py --readme`: {len(result['people'])} development people, "
             f"fold bases of `{result['base']}`, run 4 calibrates, cue windows of runs 8 + 12 scored.")
     return f"{note}\n\n{markdown(result)}"

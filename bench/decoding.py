@@ -17,7 +17,7 @@ the played files and the online scoring rule). Methods, side by side on the same
 Development people are scored with the fold base that never saw them (``<base>.fold{k}``), final
 test people with the shipped base, which never saw any of them (checked against its JSON). Prints JSON
 with per-person figures and the mean with a 95 % bootstrap confidence interval over people; ``--readme``
-writes the table into README.md between ``<!-- decoding-<group>:begin/end -->``.
+writes the table into docs/benchmarks.md between ``<!-- decoding-<group>:begin/end -->``.
 
     python bench/decoding.py --group dev [--subjects S001 S002] [--methods gated ts_lr] [--out F]
     python bench/decoding.py --group final --readme      # the final test group: only ever scored
@@ -209,7 +209,7 @@ def readme_block_name(result: dict) -> str:
 
 
 def readme_body(result: dict) -> str:
-    """The README block of ``result`` (see :func:`readme_block_name`)."""
+    """The docs block of ``result`` (see :func:`readme_block_name`), in docs/benchmarks.md."""
     group = result["group"]
     s = result["summary"]
     classes_arg = "" if result["n_classes"] == 2 else f" --classes {result['n_classes']}"

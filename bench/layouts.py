@@ -109,7 +109,7 @@ def markdown(result: dict) -> str:
 
 
 def readme_body(result: dict) -> str:
-    """The README block ``layouts`` for ``result``."""
+    """The block ``layouts`` (docs/benchmarks.md) for ``result``."""
     note = (f"Written by `python bench/layouts.py --readme` on {result['when']}: {len(result['people'])} development "
             "people, calibrate on run 4, decode runs 8 + 12 online, each with the fold base that never saw them.")
     return f"{note}\n\n{markdown(result)}"

@@ -48,7 +48,7 @@ def markdown(result: dict) -> str:
 
 
 def readme_body(result: dict) -> str:
-    """The README block ``refusals`` for ``result``."""
+    """The block ``refusals`` (docs/benchmarks.md) for ``result``."""
     from collections import Counter
 
     channels = Counter(c for v in result["bases"].values() for chs in v["repaired"].values() for c in chs)

@@ -1,4 +1,4 @@
-"""Run every benchmark in ``bench/``, write ``bench/results.json`` and the README's results table.
+"""Run every benchmark in ``bench/``, write ``bench/results.json`` and the results table (docs/benchmarks.md).
 
 Benchmarks are not tests: each script prints JSON figures. ``--smoke`` runs each one in a
 seconds-long configuration (what CI runs); the full run (``make bench``) takes about 20 minutes.
@@ -197,7 +197,7 @@ def markdown_table(results: dict[str, dict]) -> str:
 
 
 def readme_body(saved: dict) -> str:
-    """The README block ``bench-table`` for a saved ``bench/results.json`` (``meta`` + ``benchmarks``)."""
+    """The block ``bench-table`` (docs/benchmarks.md) for a saved ``bench/results.json`` (``meta`` + ``benchmarks``)."""
     meta = saved["meta"]
     header = (f"Measured {meta['when']} on {meta['cpus']} CPUs ({meta['machine']}), `make bench`; "
               "raw figures in `bench/results.json`.")
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long version of each benchmark (CI)")
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the results table and the blocks drawn from results.json")
     parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results.json)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per-benchmark limit in seconds")
     args = parser.parse_args(argv)

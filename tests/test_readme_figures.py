@@ -1,4 +1,4 @@
-"""README figures between the bench markers are what the scripts render from the committed results
+"""Figures between the bench markers (README.md, docs/benchmarks.md) are what the scripts render from the committed results
 files (``bench/readme_block.py``): a figure typed by hand, or a results file updated without its
 block, fails here."""
 
@@ -31,9 +31,13 @@ def test_readme_block_matches_its_results_file(name):
 
 
 def test_a_typed_figure_is_caught(tmp_path, monkeypatch):
-    readme = tmp_path / "README.md"
-    text = readme_block.README.read_text(encoding="utf-8")
-    body = readme_block.readme_blocks(text)["refusals"]
-    readme.write_text(text.replace(body, body.replace("| 0 |", "| 1 |", 1)), encoding="utf-8")
-    monkeypatch.setattr(readme_block, "README", readme)
+    copies = []
+    for path in readme_block.DOCS:
+        text = path.read_text(encoding="utf-8")
+        body = readme_block.readme_blocks(text).get("refusals")
+        if body is not None:
+            text = text.replace(body, body.replace("| 0 |", "| 1 |", 1))
+        copies.append(tmp_path / path.name)
+        copies[-1].write_text(text, encoding="utf-8")
+    monkeypatch.setattr(readme_block, "DOCS", tuple(copies))
     assert set(readme_block.stale_blocks()) == {"refusals"}
