@@ -105,6 +105,15 @@ def _log_failure(path: Path, argv: Sequence[str], exc: BaseException) -> str:
         return f"no log written: {path}: {err.strerror or err}"
 
 
+def _apply_lsl_scope(args: argparse.Namespace) -> None:
+    """The one place a command's process applies the LSL scope: from its ``--config`` (default: the
+    packaged config), before any command code runs (see :mod:`bci_app.lsl_config`)."""
+    from bci_app.config import load_config
+    from bci_app.lsl_config import configure_lsl
+
+    configure_lsl(load_config(getattr(args, "config", None)).lsl.scope)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -127,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 parser.print_help()
                 return EXIT_BAD_INPUT
+        _apply_lsl_scope(args)
         return int(args._run(args) or 0)
     except BCIError as exc:
         where = _log_failure(log_path, argv, exc)

@@ -96,7 +96,9 @@ class PreprocessingConfig(_Section):
     """Shared preprocessing (see ``bci_app.signal.preprocess``) and artifact rejection (µV).
 
     ``l_freq``/``h_freq``: causal Butterworth band-pass edges (Hz), ``filter_order`` per edge;
-    ``scale``: factor after per-window demeaning (1e6 = volts → µV); ``euclidean_alignment``: fit
+    ``scale``: factor after per-window demeaning (1e6 = volts → µV). These four are the base model's
+    (its JSON): calibration refuses a base trained with others, the live artifact check uses them.
+    ``euclidean_alignment``: fit
     the alignment matrix on the calibration windows. Rejection thresholds apply to band-passed
     epochs: amplitude (|demeaned sample|), flat (peak-to-peak), railed (fraction at min/max).
     """

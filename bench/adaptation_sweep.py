@@ -68,10 +68,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(result: dict) -> None:
+def readme_body(result: dict) -> str:
+    """The block ``adaptation-sweep`` (docs/benchmarks.md) for ``result``."""
     note = (f"Written by `python bench/adaptation_sweep.py --readme`: {len(result['people'])} development people, "
             f"fold bases of `{result['base']}`, run 4 calibrates, cue windows of runs 8 + 12 scored.")
-    write_readme_block("adaptation-sweep", f"{note}\n\n{markdown(result)}")
+    return f"{note}\n\n{markdown(result)}"
+
+
+def update_readme(result: dict) -> None:
+    write_readme_block("adaptation-sweep", readme_body(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,14 +46,19 @@ def markdown(bases: dict) -> str:
     return "\n".join(lines)
 
 
+def readme_body(bases: dict) -> str:
+    """The README block ``bases`` for :func:`describe`'s ``bases``."""
+    note = "Written by `python bench/bases.py --readme` from the shipped JSON files."
+    return f"{note}\n\n{markdown(bases)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--readme", action="store_true")
     args = ap.parse_args(argv)
     bases = describe()
     if args.readme:
-        note = "Written by `python bench/bases.py --readme` from the shipped JSON files."
-        write_readme_block("bases", f"{note}\n\n{markdown(bases)}")
+        write_readme_block("bases", readme_body(bases))
     print(json.dumps(bases, indent=2))
     return 0
 

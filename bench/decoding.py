@@ -17,7 +17,7 @@ the played files and the online scoring rule). Methods, side by side on the same
 Development people are scored with the fold base that never saw them (``<base>.fold{k}``), final
 test people with the shipped base, which never saw any of them (checked against its JSON). Prints JSON
 with per-person figures and the mean with a 95 % bootstrap confidence interval over people; ``--readme``
-writes the table into README.md between ``<!-- decoding-<group>:begin/end -->``.
+writes the table into docs/benchmarks.md between ``<!-- decoding-<group>:begin/end -->``.
 
     python bench/decoding.py --group dev [--subjects S001 S002] [--methods gated ts_lr] [--out F]
     python bench/decoding.py --group final --readme      # the final test group: only ever scored
@@ -202,10 +202,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(result: dict) -> None:
+def readme_block_name(result: dict) -> str:
+    """``decoding-{group}`` (2 classes) or ``decoding-{group}-{n}class``."""
     group = result["group"]
-    tag = group if result["n_classes"] == 2 else f"{group}-{result['n_classes']}class"
-    tag_block = f"decoding-{tag}"
+    return f"decoding-{group}" if result["n_classes"] == 2 else f"decoding-{group}-{result['n_classes']}class"
+
+
+def readme_body(result: dict) -> str:
+    """The docs block of ``result`` (see :func:`readme_block_name`), in docs/benchmarks.md."""
+    group = result["group"]
     s = result["summary"]
     classes_arg = "" if result["n_classes"] == 2 else f" --classes {result['n_classes']}"
     notes = [f"Written by `python bench/decoding.py{classes_arg} --group {group} --readme` on {result['when']}: "
@@ -223,7 +228,11 @@ def update_readme(result: dict) -> None:
                      f"last trial to installed model (preparation + fine-tuning + gate, one thread): median "
                      f"{s['gated']['median_calibration_seconds']:.2f} s, max {s['gated']['max_calibration_seconds']:.2f} s. "
                      f"Refused: {len(s['refused'])}.")
-    write_readme_block(tag_block, "\n".join([" ".join(notes), "", markdown(result)]))
+    return "\n".join([" ".join(notes), "", markdown(result)])
+
+
+def update_readme(result: dict) -> None:
+    write_readme_block(readme_block_name(result), readme_body(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,21 @@ def measure(ch_names, steps: int, fast: bool, base: str | None) -> dict:
             "p99": round(float(np.percentile(x, 99)), 3), "max": round(float(x.max()), 3), "steps": int(x.size)}
 
 
+def readme_body(saved: dict) -> str:
+    """The README block ``latency``: decision latency per path, from a saved ``bench/results.json``."""
+    r = saved["benchmarks"]["latency"]["result"]
+    lines = [f"Written by `python bench/readme_block.py --write` from `bench/results.json` "
+             f"(`python bench/latency.py --eager`, {r['threads']} torch thread, base `{r['base']}`).", "",
+             "| | p50 | p95 | p99 | max |", "|---|---|---|---|---|"]
+    for key in ("64ch", "16ch", "64ch_eager", "16ch_eager"):
+        if key in r:
+            v = r[key]
+            path = "plain eager model" if key.endswith("_eager") else "fast path"
+            lines.append(f"| {key[:2]} channels, {path} | {v['p50']:.2f} ms | {v['p95']:.2f} ms | "
+                         f"{v['p99']:.2f} ms | {v['max']:.1f} ms |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)

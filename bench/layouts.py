@@ -108,10 +108,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(result: dict) -> None:
+def readme_body(result: dict) -> str:
+    """The block ``layouts`` (docs/benchmarks.md) for ``result``."""
     note = (f"Written by `python bench/layouts.py --readme` on {result['when']}: {len(result['people'])} development "
             "people, calibrate on run 4, decode runs 8 + 12 online, each with the fold base that never saw them.")
-    write_readme_block("layouts", f"{note}\n\n{markdown(result)}")
+    return f"{note}\n\n{markdown(result)}"
+
+
+def update_readme(result: dict) -> None:
+    write_readme_block("layouts", readme_body(result))
 
 
 if __name__ == "__main__":

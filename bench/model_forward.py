@@ -43,6 +43,27 @@ def latency_ms(model: torch.nn.Module, n_chans: int, runs: int, warmup: int = 20
     }
 
 
+def readme_body(saved: dict) -> str:
+    """The README block ``model-sizes``: parameter counts, LoRA sizes and the plain forward pass, from a
+    saved ``bench/results.json`` (``make bench``)."""
+    r = saved["benchmarks"]["model_forward"]["result"]
+    c, lat = r["config"], r["latency_ms_batch1"]
+    lines = [f"Written by `python bench/readme_block.py --write` from `bench/results.json` (`python bench/model_forward.py`): "
+             f"{c['n_outputs']} classes, {c['window_s']:g} s at {c['sfreq']:g} Hz = {c['n_times']} samples.", "",
+             "| configuration | adapters | trainable parameters | % of the model |", "|---|---|---|---|"]
+    for n in ("64ch", "16ch"):
+        lines.append(f"| ATCNet, {n[:-2]} channels | – | {r['params'][n]:,} (all) | 100 % |")
+    for key, v in r["lora_rank8_trainable"].items():
+        n, targets = key.split("/")
+        if n == "64ch":
+            names = ", ".join(f"'{t}'" for t in targets.split("+"))
+            lines.append(f"| LoRA `[{names}]`, rank 8 | {v['adapters']} | {v['trainable']:,} | {v['pct_of_model']:.2f} % |")
+    lines += ["", f"One plain eager forward pass at batch 1 on {r['threads']} thread, median: "
+              f"{lat['64ch']['median']:.1f} ms (64 channels), {lat['16ch']['median']:.1f} ms (16 channels); the online "
+              "decoder's folded, traced path is faster (*Online decoding*)."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)

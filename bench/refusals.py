@@ -47,7 +47,8 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(result: dict) -> None:
+def readme_body(result: dict) -> str:
+    """The block ``refusals`` (docs/benchmarks.md) for ``result``."""
     from collections import Counter
 
     channels = Counter(c for v in result["bases"].values() for chs in v["repaired"].values() for c in chs)
@@ -55,7 +56,11 @@ def update_readme(result: dict) -> None:
     note = (f"Written by `python bench/refusals.py --readme`: {result['people']} people × runs "
             f"{'/'.join(map(str, result['runs']))} (4-class bases: runs 4 + 6, 8 + 10, 12 + 14). "
             f"Channels repaired most often (all bases): {top}.")
-    write_readme_block("refusals", f"{note}\n\n{markdown(result)}")
+    return f"{note}\n\n{markdown(result)}"
+
+
+def update_readme(result: dict) -> None:
+    write_readme_block("refusals", readme_body(result))
 
 
 def main(argv: list[str] | None = None) -> int:

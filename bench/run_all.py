@@ -1,4 +1,4 @@
-"""Run every benchmark in ``bench/``, write ``bench/results.json`` and the README's results table.
+"""Run every benchmark in ``bench/``, write ``bench/results.json`` and the results table (docs/benchmarks.md).
 
 Benchmarks are not tests: each script prints JSON figures. ``--smoke`` runs each one in a
 seconds-long configuration (what CI runs); the full run (``make bench``) takes about 20 minutes.
@@ -21,7 +21,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
-from readme_block import write_readme_block  # noqa: E402
+from readme_block import BLOCKS, render_block, write_readme_block  # noqa: E402
 
 # name -> (full arguments, smoke arguments)
 BENCHES: dict[str, tuple[list[str], list[str]]] = {
@@ -88,9 +88,12 @@ def _rows_latency(r: dict) -> list[tuple[str, str, str]]:
 
 
 def _rows_lsl_pull(r: dict) -> list[tuple[str, str, str]]:
-    return [("LSL pull of 1024 × 64: StreamLSL vs plain pylsl (median)",
+    return [("LSL pull of 1024 × 64, median: StreamLSL (to volts, into the ring buffer) vs pylsl list loop "
+             "(`pull_chunk` lists → numpy)",
              f"{_fmt(_get(r, 'stream_lsl_ms.median'), ' ms')} vs {_fmt(_get(r, 'plain_pylsl_ms.median'), ' ms')} "
-             f"({_fmt(r.get('speedup_median'), '×', 1)})", "–")]
+             f"({_fmt(r.get('speedup_median'), '×', 1)})", "–"),
+            ("LSL pull of 1024 × 64, median: pylsl numpy pull (`pull_chunk` into a preallocated array; no volts, "
+             "no ring buffer)", _fmt(_get(r, "pylsl_numpy_ms.median"), " ms"), "–")]
 
 
 def _rows_acquisition(r: dict) -> list[tuple[str, str, str]]:
@@ -217,15 +220,19 @@ def markdown_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(table: str, header: str) -> None:
-    write_readme_block("bench-table", f"{header}\n\n{table}")
+def readme_body(saved: dict) -> str:
+    """The block ``bench-table`` (docs/benchmarks.md) for a saved ``bench/results.json`` (``meta`` + ``benchmarks``)."""
+    meta = saved["meta"]
+    header = (f"Measured {meta['when']} on {meta['cpus']} CPUs ({meta['machine']}), `make bench`; "
+              "raw figures in `bench/results.json`.")
+    return f"{header}\n\n{markdown_table(saved['benchmarks'])}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long version of each benchmark (CI)")
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the results table and the blocks drawn from results.json")
     parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results.json)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per-benchmark limit in seconds")
     args = parser.parse_args(argv)
@@ -245,8 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({"meta": meta, "benchmarks": results}, indent=2) + "\n", encoding="utf-8")
     print(markdown_table(results))
     if not args.smoke and not args.no_readme:
-        header = f"Measured {meta['when']} on {meta['cpus']} CPUs ({meta['machine']}), `make bench`; raw figures in `bench/results.json`."
-        update_readme(markdown_table(results), header)
+        write_readme_block("bench-table", readme_body({"meta": meta, "benchmarks": results}))
+        if out == BENCH_DIR / "results.json":  # the other blocks drawn from it (model sizes, latency)
+            for name, (_, results_file) in BLOCKS.items():
+                if name != "bench-table" and results_file == "bench/results.json":
+                    write_readme_block(name, render_block(name))
     return 0 if all(entry["ok"] for entry in results.values()) else 1
 
 

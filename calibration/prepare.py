@@ -12,6 +12,10 @@ Steps (all through the shared preprocessing, so online decoding sees the same si
    rejected trials of that class come back (least extreme first, never non-finite ones): rejection
    alone never refuses a calibration, it is reported instead;
 5. Euclidean alignment fitted on the kept trials (unlabeled) when the base was pretrained with it.
+
+The band-pass, filter order and scale are the base's (its JSON): an adapter must see what the base was
+trained on. The config's ``preprocessing.l_freq``/``h_freq``/``filter_order``/``scale`` state what
+the user expects them to be; a base trained otherwise is refused (:func:`check_base_preprocessing`).
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from bci_app.errors import CalibrationError
+from bci_app.errors import CalibrationError, ConfigError
 from bci_app.signal.preprocess import summarize_rejections
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CalibrationData", "prepare_calibration", "rejection_advice", "cue_trials"]
+__all__ = ["CalibrationData", "prepare_calibration", "rejection_advice", "cue_trials", "check_base_preprocessing"]
+
+#: the preprocessing a base fixes for every adapter of it, as the config names it
+BASE_PREPROCESSING_KEYS = ("l_freq", "h_freq", "filter_order", "scale")
 
 _PEAK = re.compile(r"^amplitude \([^:]+: (?P<uv>[0-9.]+) µV\)$")
 
@@ -116,6 +123,18 @@ def _select(trials: _Trials, n_classes: int, min_per_class: int) -> tuple[np.nda
     return keep, readmitted
 
 
+def check_base_preprocessing(preprocessing: Any, spec: Any, base: str | Path) -> None:
+    """Raise :class:`ConfigError` when the config's band-pass, filter order or scale
+    (``preprocessing``, a :class:`~bci_app.config.PreprocessingConfig`) differ from those the base
+    was trained with (``spec``, its :class:`~bci_app.signal.preprocess.PreprocessingSpec`)."""
+    differ = [f"preprocessing.{k} is {getattr(preprocessing, k):g}, base {Path(str(base)).name} has "
+              f"{getattr(spec, k):g}" for k in BASE_PREPROCESSING_KEYS
+              if float(getattr(preprocessing, k)) != float(getattr(spec, k))]
+    if differ:
+        raise ConfigError("; ".join(differ) + ". An adapter sees what its base was trained on: set these keys "
+                          "to the base's values, or pretrain a base with yours (bci-app pretrain).")
+
+
 def prepare_calibration(
     sources: Sequence[Any],
     config: Any,
@@ -146,6 +165,7 @@ def prepare_calibration(
     classes = list(meta["classes"])
     pre = config.preprocessing
     spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None).with_repair(None)
+    check_base_preprocessing(pre, spec, base if base is not None else meta.get("name", "given"))
     tmin = float(meta.get("window", {}).get("tmin_s", 0.5))
     tmax = tmin + int(model.n_times) / spec.sfreq
     recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]

@@ -179,8 +179,9 @@ def run_headless(args: argparse.Namespace) -> dict:
     sim = StreamSimulated(ch_names=ch_names, sfreq=spec_sfreq, subject_seed=args.seed, session_seed=args.seed,
                           clock=clock, name=name, bufsize=60.0)
     player = LslPlayer(sim, name=name, interval=0.01 / scale).open()
-    source = StreamLSL(name=name, stype="EEG", resolve_timeout=config.lsl.resolve_timeout_s, bufsize=60.0,
-                       acquisition_delay=0.002, marker_stream=False)
+    # the demo's clock runs `scale` times faster: a longer buffer and a shorter acquisition period
+    source = StreamLSL.from_config(config.lsl, name=name, stype="EEG", bufsize=60.0, acquisition_delay=0.002,
+                                   marker_stream=False)
     session = Session(cfg, clock=clock)
     errors: list[str] = []
     session.subscribe("error", lambda e: errors.append(e.message))

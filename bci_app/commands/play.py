@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="LSL stream name (default: the file name without suffix)")
     parser.add_argument("--unit", choices=("microvolts", "V"), default="microvolts",
                         help="unit of voltage channels in the outlet (default microvolts)")
+    parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (lsl.scope)")
     parser.add_argument("--wait-for-consumer", type=number(0, 3600, unit="s"), default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS for an inlet before playing (0: start at once)")
 
@@ -44,11 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bci_app.acquisition.file import StreamFile
     from bci_app.acquisition.lsl import LslPlayer
-    from bci_app.config import load_config
     from bci_app.errors import StreamError
-    from bci_app.lsl_config import configure_lsl
 
-    configure_lsl(load_config().lsl.scope)
     stream = StreamFile(args.file, speed=args.speed, loop=args.loop)
     player = LslPlayer(stream, args.name, eeg_unit=args.unit)
     try:

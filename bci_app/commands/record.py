@@ -62,7 +62,7 @@ def _make_source(args: argparse.Namespace, cfg):
     if args.lsl is not None:
         from bci_app.acquisition.lsl import StreamLSL
 
-        return StreamLSL(name=args.lsl, stype=None, resolve_timeout=cfg.lsl.resolve_timeout_s, acquisition_delay=0.02)
+        return StreamLSL.from_config(cfg.lsl, name=args.lsl, stype=None)
     from bci_app.acquisition.brainflow import StreamBrainFlow
 
     return StreamBrainFlow(args.brainflow, acquisition_delay=0.02, **brainflow_params(args, cfg))
@@ -84,11 +84,9 @@ def run(args: argparse.Namespace) -> int:
     from bci_app.config import load_config
     from bci_app.errors import RecordingError, StreamError
     from bci_app.io.xdf import XdfRecorder
-    from bci_app.lsl_config import configure_lsl
 
     guard_outputs(args, {"--out": [args.out]}, [args.config, args.board_file])
-    cfg = load_config(args.config)
-    configure_lsl(cfg.lsl.scope)
+    cfg = load_config(args.config)  # its lsl.scope was applied by the CLI entry (bci_app.cli)
     if args.duration is not None and args.duration <= 0:
         raise RecordingError(f"--duration must be > 0 s, got {args.duration}")
     stream = _open_source(args, cfg)

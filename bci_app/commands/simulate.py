@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=seconds, default=None, help="seconds to publish (default: until Ctrl-C)")
     parser.add_argument("--line-noise", type=float, choices=[0.0, 50.0, 60.0], default=50.0, help="Hz, 0 for none")
     parser.add_argument("--no-blinks", action="store_true", help="no eye blinks")
+    parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (lsl.scope)")
     parser.add_argument("--cues", action="store_true",
                         help="let the simulated user imagine left/right hand alternately (4 s every 8 s), "
                              "with ground-truth markers sim:<label>")
@@ -28,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from bci_app.acquisition.lsl import LslPlayer
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.errors import StreamError
-    from bci_app.lsl_config import configure_lsl
 
-    configure_lsl()
     if args.duration is not None and args.duration <= 0:
         raise StreamError(f"--duration must be > 0 s, got {args.duration}")
     sim = StreamSimulated(

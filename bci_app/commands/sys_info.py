@@ -30,7 +30,7 @@ def collect() -> dict[str, dict[str, str | bool | int]]:
         entry: dict[str, str | bool | int] = {}
         try:
             if name == "pylsl":
-                from bci_app.lsl_config import configure_lsl
+                from bci_app.lsl_config import applied_lsl_scope, configure_lsl
 
                 configure_lsl()
             module = importlib.import_module(name)
@@ -42,6 +42,7 @@ def collect() -> dict[str, dict[str, str | bool | int]]:
                 entry["threads"] = module.get_num_threads()
             elif name == "pylsl":
                 entry["liblsl"] = str(module.library_version())
+                entry["scope"] = str(applied_lsl_scope())
             elif name == "brainflow":
                 from importlib.metadata import version
 

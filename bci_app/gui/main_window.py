@@ -192,7 +192,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._connect_thread is not None and self._connect_thread.is_alive():
             return
         try:
-            stream = make_stream(spec)
+            stream = make_stream(spec, lsl=self.config.lsl)
         except Exception as exc:  # noqa: BLE001 - any bad choice is reported, not raised into Qt
             self.show_error(exc, "preparing the source")
             return

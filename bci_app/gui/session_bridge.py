@@ -79,6 +79,7 @@ class SessionBridge:
         op.abort_button.clicked.connect(lambda: self._call("abort_calibration", "aborting the calibration"))
         op.fullscreen_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
         op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
+        op.beep_check.setChecked(window.config.paradigm.beep)  # the config's paradigm.beep, until toggled
         tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
         on.feedback_style.currentTextChanged.connect(window.cue_display.set_feedback_style)
         on.participant_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))

@@ -48,9 +48,11 @@ def discover_lsl(timeout: float = 1.0) -> list[dict]:
     return rows
 
 
-def make_stream(spec: dict, *, acquisition_delay: float = 0.02):
-    """A core ``Stream`` (not yet connected) from a source spec, with its ``channel_map`` when given."""
-    stream = _make_stream(spec, acquisition_delay)
+def make_stream(spec: dict, *, lsl=None, acquisition_delay: float = 0.02):
+    """A core ``Stream`` (not yet connected) from a source spec, with its ``channel_map`` when given; an
+    LSL source is built from ``lsl`` (the config's :class:`~bci_app.config.LslConfig`: buffer,
+    acquisition period, default unit, timeout)."""
+    stream = _make_stream(spec, lsl, acquisition_delay)
     if spec.get("channel_map"):
         from bci_app.signal.channels import ChannelMap
 
@@ -58,7 +60,7 @@ def make_stream(spec: dict, *, acquisition_delay: float = 0.02):
     return stream
 
 
-def _make_stream(spec: dict, acquisition_delay: float):
+def _make_stream(spec: dict, lsl, acquisition_delay: float):
     kind = spec["kind"]
     if kind == "simulated":
         from bci_app.acquisition.simulated import StreamSimulated
@@ -67,9 +69,10 @@ def _make_stream(spec: dict, acquisition_delay: float):
         return StreamSimulated(acquisition_delay=acquisition_delay, **kw)
     if kind == "lsl":
         from bci_app.acquisition.lsl import StreamLSL
+        from bci_app.config import LslConfig
 
-        return StreamLSL(name=spec.get("name"), stype=spec.get("type") or None, source_id=spec.get("source_id") or None,
-                         acquisition_delay=acquisition_delay)
+        return StreamLSL.from_config(lsl or LslConfig(), name=spec.get("name"), stype=spec.get("type") or None,
+                                     source_id=spec.get("source_id") or None)
     if kind == "brainflow":
         from bci_app.acquisition.brainflow import StreamBrainFlow
 

@@ -45,6 +45,15 @@ def test_to_shipped_keeps_left_right_logits():
     assert shipped.n_outputs == 2
 
 
+def _changed_by_training(model, opts: PretrainOptions) -> list[str]:
+    """Parameters of ``model`` that differ from the seeded initialisation pretraining starts from."""
+    from calibration.pretrain import build_model
+
+    torch.manual_seed(opts.seed)
+    init = to_shipped(build_model(opts, 2), opts).state_dict()
+    return [k for k, v in model.state_dict().items() if not torch.equal(v, init[k])]
+
+
 def test_pretrain_one_process_writes_model_with_provenance(eegmmidb_dir, tmp_path):
     opts = PretrainOptions(montage="sensorimotor8", epochs=1, folds=0,
                            exclude_subjects=_exclude_all_but(eegmmidb_dir, TINY_SUBJECTS))
@@ -55,6 +64,9 @@ def test_pretrain_one_process_writes_model_with_provenance(eegmmidb_dir, tmp_pat
     assert len(meta["data_sha256"]) == 9 and all(len(h) == 64 for h in meta["data_sha256"].values())
     assert meta["world_size"] == 1 and meta["seed"] == 0 and meta["n_times"] == 480
     assert model.n_chans == 8
+    # the written weights are the trained ones: the heads and the first convolution moved
+    changed = _changed_by_training(model, opts)
+    assert any(k.startswith("dense") for k in changed) and any("conv" in k for k in changed), changed
 
 
 @pytest.mark.slow
@@ -82,3 +94,7 @@ def test_pretrain_under_torchrun_two_cpu_processes(eegmmidb_dir, tmp_path):
     assert set(report["validation"]["held_out_accuracy"]) == set(TINY_SUBJECTS)
     assert all(0 <= a <= 1 for a in report["validation"]["held_out_accuracy"].values())
     assert np.isfinite(sum(float(p.detach().sum()) for p in model.parameters()))
+    # the final model written by rank 0 is the trained one (both processes' gradients), not the seed's
+    opts = PretrainOptions(montage="sensorimotor8", epochs=1, folds=2)
+    changed = _changed_by_training(model, opts)
+    assert any(k.startswith("dense") for k in changed) and any("conv" in k for k in changed), changed

@@ -297,10 +297,35 @@ def test_failed_recording_event_names_the_file(tmp_path):
 
 
 def test_decoder_runs_the_shipped_default_base():
+    """The shipped 64-channel base decodes 8 s of the simulated headset: a decision every step once
+    a window is full, probabilities that sum to 1, the fast path equal to the eager model."""
+    import numpy as np
+
+    from bci_app.acquisition import StreamSimulated
+    from bci_app.config import OnlineConfig, SmoothingConfig
     from bci_app.models.pretrained import load_base_model
     from bci_app.online import Decoder
     from bci_app.online.calibrate import base_decoder_model
+    from calibration.paradigm import ManualClock
 
     model, meta = load_base_model("default")
     dm = base_decoder_model(model, meta)
-    Decoder(dm, dm.spec.sfreq, dm.spec.ch_names)
+    sfreq, ch_names = dm.spec.sfreq, dm.spec.ch_names
+    clock = ManualClock(10.0)
+    sim = StreamSimulated(ch_names=ch_names, sfreq=sfreq, subject_seed=3, clock=clock, bufsize=12).connect()
+    clock.advance(8.0)
+    sim.acquire()
+    data, ts = sim.get_data()
+    sim.disconnect()
+    config = OnlineConfig(smoothing=SmoothingConfig(method="none"))
+    fast = Decoder(dm, sfreq, ch_names, config).feed(data, ts)
+    eager = Decoder(dm, sfreq, ch_names, config, fast=False).feed(data, ts)
+    step = round(config.step_s * sfreq)
+    idx = np.array([p.sample_index for p in fast])
+    assert len(fast) >= (data.shape[1] - model.n_times - config.settle_s * sfreq) // step
+    assert np.all(np.diff(idx) == step) and idx[-1] >= data.shape[1] - step
+    assert [p.sample_index for p in eager] == list(idx)
+    probs = np.array([p.probabilities for p in fast])
+    assert np.all(np.isfinite(probs)) and np.allclose(probs.sum(axis=1), 1.0)
+    assert {p.label for p in fast} <= set(meta["classes"]) and probs.std(axis=0).max() > 0  # decisions move
+    assert np.abs(probs - np.array([p.probabilities for p in eager])).max() < 1e-4
