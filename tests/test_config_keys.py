@@ -55,7 +55,7 @@ def _lsl_streams(config: AppConfig) -> tuple:
     from bci_app.commands.record import _open_source
     from bci_app.gui.source_panel import make_stream
 
-    built = [_open_source(argparse.Namespace(simulate=False, lsl="eeg", brainflow=None), config),
+    built = [_open_source(argparse.Namespace(simulate=False, lsl="eeg", brainflow=None, channels=None), config),
              make_stream({"kind": "lsl", "name": "eeg"}, lsl=config.lsl)]
     return tuple((s.resolve_timeout, s.bufsize, s.acquisition_delay, s.default_unit) for s in built)
 
@@ -200,6 +200,19 @@ def _brainflow(config: AppConfig, qtbot) -> tuple:
     return tuple(sorted(brainflow_params(none, config).items())), panel.bf_board.currentText()
 
 
+def _channel_map(config: AppConfig, qtbot) -> tuple:
+    """The channel map ``record`` gives its live source, and the desktop app's channel table for the
+    BrainFlow synthetic board."""
+    from bci_app.commands.record import source_channel_map
+    from bci_app.gui.source_panel import KIND_TABS, SourcePanel
+
+    cmap = source_channel_map(None, config)
+    panel = SourcePanel(brainflow=config.brainflow, channels=config.channels)
+    qtbot.addWidget(panel)
+    panel.tabs.setCurrentIndex(KIND_TABS["brainflow"])
+    return (cmap.as_dict() if cmap is not None else None), tuple(sorted(panel.channel_map().items()))
+
+
 def _window(config: AppConfig, qtbot, tmp_path: Path) -> tuple:
     """What the desktop window shows from the config: beep at trial start, the data folder."""
     from bci_app.gui.main_window import MainWindow
@@ -234,6 +247,7 @@ FAST: dict[str, tuple[Any, str]] = {
     "online.torch_threads": (2, "replay_threads"),
     "finetune.torch_threads": (2, "calibrate_threads"),
     "online.poll_interval_s": (0.05, "polls"),
+    "channels.map": ({"Fz": "FCz", "F8": "eog"}, "channel_map"),
     **{f"brainflow.{k}": (v, "brainflow") for k, v in {
         "board": "cyton", "serial_port": "/dev/ttyUSB0", "mac_address": "00:11:22:33:44:55",
         "ip_address": "192.168.1.10", "ip_port": 6677, "ip_protocol": 2, "serial_number": "UN-1",
@@ -278,6 +292,7 @@ def probes(qtbot, tmp_path, monkeypatch) -> dict[str, Callable[[AppConfig], Any]
         "replay_threads": lambda c: _threads_set_by(["replay"])(c, tmp_path, monkeypatch),
         "calibrate_threads": lambda c: _threads_set_by(["calibrate", "--calib"])(c, tmp_path, monkeypatch),
         "polls": _polls,
+        "channel_map": lambda c: _channel_map(c, qtbot),
         "brainflow": lambda c: _brainflow(c, qtbot),
         "session": _session_outputs,
     }

@@ -95,7 +95,7 @@ def test_the_cli_entry_applies_the_config_scope_once(monkeypatch, applied, site_
     monkeypatch.setattr(lsl_config, "_applied", None)
     applied.clear()
     # a command with a config file: the entry applies its scope before the command runs
-    assert main(["replay", str(ROOT / "missing.xdf"), "--config", str(site_config)]) == 1
+    assert main(["replay", str(ROOT / "missing.xdf"), "--config", str(site_config)]) == 2  # bad input
     assert applied == [lsl_config.lsl_config_text("site")]
     assert lsl_config.applied_lsl_scope() == "site"
 

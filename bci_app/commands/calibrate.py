@@ -37,11 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     guard_outputs(args, {"--out": model_paths(args.out), "--report": [args.report] if args.report else []},
                   [*args.calib, args.config, *base_inputs(args.base), args.dataset])
-    require_recordings("--calib", args.calib)
     config = load_config(args.config)
+    torch.set_num_threads(config.finetune.torch_threads)
+    require_recordings("--calib", args.calib)
     if args.report and not Path(args.report).parent.is_dir():
         raise ConfigError(f"--report {args.report}: the folder {Path(args.report).parent} does not exist")
-    torch.set_num_threads(config.finetune.torch_threads)
 
     def show(p) -> None:
         if not args.json:

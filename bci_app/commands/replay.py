@@ -145,9 +145,9 @@ def run(args: argparse.Namespace) -> int:
 
     adapter = args.adapter or args.file.with_name(f"{args.file.stem}-adapter")
     guard_outputs(args, {"--json": [args.json]}, [args.file, adapter, args.config])
-    require_recordings("FILE.xdf", [args.file])
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)
+    require_recordings("FILE.xdf", [args.file])
     model, _info = load_adapted(adapter)
     t0 = time.perf_counter()
 
