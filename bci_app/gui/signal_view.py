@@ -31,7 +31,7 @@ BADGE_STYLE = {
     "line_noise": "background:#ef6c00;color:white",
 }
 PAGE_SIZE = 32  #: channels drawn at once; larger caps get a page selector
-MAX_BINS = 1000  #: time bins per trace: longer windows are drawn as their min/max envelope
+MAX_BINS = 600  #: time bins per trace (about 2 px each): longer windows are drawn as their min/max envelope
 BANDS = {"theta 4-8": (4.0, 8.0), "mu 8-13": MU_BAND, "beta 13-30": BETA_BAND, "gamma 30-45": (30.0, 45.0)}
 
 
@@ -186,7 +186,8 @@ class SignalView(QtWidgets.QWidget):
         """(x, y) currently drawn for channel ``i`` of the page (seconds before now, volts with offset)."""
         x, y = self._curves[0].getData()
         n = self.last_n_times
-        return x[i * n:(i + 1) * n], y[i * n:(i + 1) * n]
+        stride = n + 1  # each trace ends with a NaN that breaks the path before the next channel
+        return x[i * stride:i * stride + n], y[i * stride:i * stride + n]
 
     def set_source(self, stream) -> None:
         """Show ``stream`` (a connected core ``Stream``) or nothing (``None``). Curves are made here, once."""
@@ -203,14 +204,13 @@ class SignalView(QtWidgets.QWidget):
             return
         info = stream.info
         self._ch_names = tuple(info.ch_names)
-        # one path for all channels (breaks between channels via a connect array): far cheaper to
+        # one path for all channels (a NaN breaks it between channels): far cheaper to
         # draw than one item per channel at 64 channels
         curve = pg.PlotDataItem(pen=pg.mkPen("#263238", width=1))
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
         plot_item.addItem(curve)
         self._curves.append(curve)
-        self._connect_cache: tuple[int, np.ndarray] | None = None
         n = len(self._ch_names)
         self.page.blockSignals(True)
         self.page.clear()
@@ -226,7 +226,6 @@ class SignalView(QtWidgets.QWidget):
         if not n:
             return
         self.badges.set_channels(names)
-        self._connect_cache = None
         ticks = [(-(i * self.spacing_v), name) for i, name in enumerate(names)]
         step = max(1, n // 32)
         self.plot.getAxis("left").setTicks([ticks[::step], []])
@@ -254,13 +253,14 @@ class SignalView(QtWidgets.QWidget):
             data = np.where(np.isfinite(data), data, 0.0)
             mean = data.mean(axis=1)
         offsets = -np.arange(data.shape[0]) * self.spacing_v
-        y = data - mean[:, None] + offsets[:, None]
         n_chans = data.shape[0]
-        if self._connect_cache is None or self._connect_cache[0] != n_times:
-            connect = np.ones((n_chans, n_times), dtype=bool)
-            connect[:, -1] = False
-            self._connect_cache = (n_times, connect.ravel())
-        self._curves[0].setData(np.tile(x, n_chans), y.ravel(), connect=self._connect_cache[1], skipFiniteCheck=True)
+        # one path for the page: each trace followed by a NaN ("finite" connection breaks the line
+        # there), several times cheaper for pyqtgraph to turn into a QPainterPath than a connect array
+        ys = np.full((n_chans, n_times + 1), np.nan)
+        ys[:, :n_times] = data - mean[:, None] + offsets[:, None]
+        xs = np.full(n_times + 1, np.nan)
+        xs[:n_times] = x
+        self._curves[0].setData(np.tile(xs, n_chans), ys.ravel(), connect="finite")
         self.n_frames += 1
         now = time.monotonic()
         if now - self._last_quality >= self.quality_interval_s:
