@@ -25,7 +25,8 @@ Events (``subscribe(name, callback)``; ``"*"`` receives all as ``callback(name, 
 - ``paradigm``: a :class:`~calibration.paradigm.ParadigmEvent`;
 - ``progress``: a fine-tuning progress record; ``model``: the :class:`DecoderModel` now active;
 - ``prediction``: the latest :class:`~bci_app.online.decoder.Prediction` (at most one per update);
-- ``recording``: ``{"path", "state"}`` when a recording starts, stops or fails.
+- ``recording``: ``{"path", "state"}`` when a recording starts, stops or fails;
+- ``replay``: ``"finished"`` (the whole file decoded) or ``"stopped"`` when a replay ends.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ import numpy as np
 
 from bci_app.config import AppConfig
 from bci_app.errors import BCIError, StreamError, TrainingCancelled
-from bci_app.io.recording import Marker, Recording
+from bci_app.types import Marker, Recording
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream, StreamEvent
+    from bci_app.acquisition.file import StreamFile
     from bci_app.io.xdf import XdfRecorder
     from bci_app.online.decoder import Decoder, DecoderModel, Prediction
     from bci_app.online.runner import DecoderRunner
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording")
+EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording", "replay")
 
 
 class Mode(enum.Enum):
@@ -461,16 +463,27 @@ class Session:
         ``runner=False``: no thread; :meth:`update` polls the decoder (tests, replay)."""
         if not self._require("go online", Mode.CONNECTED):
             return False
+        from bci_app.online.decoder import Decoder
+
+        if not self._start_decoder(lambda: Decoder.for_stream(self.stream, self.model, self.config.online),
+                                   outlet=outlet, runner=runner):
+            return False
+        self._set_mode(Mode.ONLINE)
+        return True
+
+    def _start_decoder(self, make: Callable[[], "Decoder"], *, outlet: bool, runner: bool,
+                       on_decision: Callable[["Prediction"], None] | None = None) -> bool:
+        """Build the decoder (``make()``), attach the outlet and the recorder, subscribe
+        ``on_decision`` and start the runner thread; ``False`` (with an error event) on failure."""
         if self.model is None:
             self._error("online", "no model to decode with; calibrate first or load an adapter")
             return False
-        from bci_app.online.decoder import Decoder
         from bci_app.online.outputs import PredictionOutlet
         from bci_app.online.runner import DecoderRunner
 
         oc = self.config.online
         try:
-            self.decoder = Decoder.for_stream(self.stream, self.model, oc)
+            self.decoder = make()
             if outlet:
                 self._outlet = PredictionOutlet(self.model.classes, name=oc.outlet_name, step_s=oc.step_s, model=self.model.name)
                 self.decoder.add_output(self._outlet)
@@ -481,9 +494,10 @@ class Session:
         if self.recorder is not None:
             self._attach_recorder_sink()
         self.decoder.subscribe(self._on_prediction)
+        if on_decision is not None:
+            self.decoder.subscribe(on_decision)
         if runner:
             self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
-        self._set_mode(Mode.ONLINE)
         return True
 
     def _attach_recorder_sink(self) -> None:
@@ -614,6 +628,8 @@ class Session:
             except BCIError as exc:
                 self._error("online", str(exc), exc)
         self._drain()
+        if self._replay_done():
+            self.stop_replay("finished")
 
     def _drain(self) -> None:
         while True:
@@ -663,32 +679,49 @@ class Session:
 
     # -- replay -----------------------------------------------------------------------------------
     def start_replay(
-        self, stream: "Stream", *, runner: bool = True, on_decision: Callable[["Prediction"], None] | None = None,
+        self, stream: "StreamFile", *, runner: bool = True, on_decision: Callable[["Prediction"], None] | None = None,
     ) -> bool:
-        """Replay mode: like ``online`` on a file stream (see ``bci-app replay``), without an outlet.
+        """Replay mode: like ``online`` on a file stream, without an outlet, through the one replay
+        driver (:func:`bci_app.online.replay.replay_decoder`): decoding starts at the sample where the
+        live decoder started, as in ``bci-app replay``, so the decisions are the live ones.
 
         ``runner=True`` (default): a worker thread (``bci-decoder``) reads the stream and feeds the
         decoder in sample-index order, so decoding costs the caller's (UI) thread nothing; the
         decisions are the same as with ``runner=False`` (no thread: :meth:`update` polls the
         decoder). ``on_decision(prediction)`` is subscribed to the decoder before the worker starts
         (no decision is missed) and is called on the decoding thread: hand the decisions over with
-        a thread-safe queue. :meth:`disconnect` stops and joins the worker."""
+        a thread-safe queue. When the file has ended and every sample is decoded, :meth:`update`
+        ends the replay (``replay`` event ``"finished"``); :meth:`stop_replay` ends it early
+        (``"stopped"``); both stop and join the worker and return to ``idle``."""
         if not self._require("replay", Mode.IDLE):
+            return False
+        if self.model is None:
+            self._error("online", "no model to replay with; calibrate first or load an adapter")
             return False
         if not self.connect(stream):
             return False
-        if not self.start_online(runner=False, outlet=False):
+        from bci_app.online.replay import replay_decoder
+
+        if not self._start_decoder(lambda: replay_decoder(stream, self.model, self.config.online),
+                                   outlet=False, runner=runner, on_decision=on_decision):
             self.disconnect()
             return False
-        assert self.decoder is not None
-        if on_decision is not None:
-            self.decoder.subscribe(on_decision)
-        if runner:
-            from bci_app.online.runner import DecoderRunner
-
-            self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
         self._set_mode(Mode.REPLAY)
         return True
+
+    def _replay_done(self) -> bool:
+        """The replayed file has ended and the decoder has read its last sample."""
+        stream, dec = self.stream, self.decoder
+        return (self.mode is Mode.REPLAY and stream is not None and getattr(stream, "finished", False)
+                and (dec is None or dec.next_index >= stream.buffer.n_written))
+
+    def stop_replay(self, state: str = "stopped") -> None:
+        """End the replay (joins the decoder thread; its last decisions reach ``on_decision`` first)
+        and return to ``idle``; ``replay`` event with ``state`` (``"stopped"`` or ``"finished"``)."""
+        if self.mode is not Mode.REPLAY:
+            return
+        self.disconnect()
+        self._emit("replay", state)
 
     def run_until(self, predicate: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.01) -> bool:
         """Live helper for scripts: call :meth:`update` every ``interval_s`` (wall clock) until

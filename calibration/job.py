@@ -227,7 +227,8 @@ class CalibrationJob:
 
     def _recordings(self) -> list[Any]:
         """The sources read (paths) and restricted to ``channels`` (as if the headset had only those)."""
-        from bci_app.io.recording import Recording, keep_channels, read_recording
+        from bci_app.io.recording import keep_channels, read_recording
+        from bci_app.types import Recording
 
         recs = [s if isinstance(s, Recording) else read_recording(s) for s in self.sources]
         return [keep_channels(r, self.channels) for r in recs] if self.channels else recs
@@ -266,7 +267,7 @@ class CalibrationJob:
 
     def _metadata(self, data: CalibrationData, y: np.ndarray, resolved: ResolvedLora, result: FinetuneResult | None,
                   gate: GateReport | None, chosen: str, seconds: dict[str, float]) -> dict[str, Any]:
-        from bci_app.io.recording import Recording
+        from bci_app.types import Recording
 
         files = [Path(s.path).name if isinstance(s, Recording) and s.path else
                  ("session" if isinstance(s, Recording) else Path(s).name) for s in self.sources]

@@ -134,10 +134,11 @@ def prepare_calibration(
     from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
     base's classes.
     """
-    from bci_app.io.recording import Recording, read_recording
+    from bci_app.io.recording import read_recording
     from bci_app.models.pretrained import load_base_model
     from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
     from bci_app.signal.repair import find_bad_channels, interpolation_matrix
+    from bci_app.types import Recording
     from calibration.data import preset_for
     from calibration.epochs import epochs_for_model
 
@@ -227,7 +228,8 @@ def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: 
     """Every cue window of ``classes`` in ``sources`` (paths or recordings), finalized with ``spec``
     (a calibration's repair and alignment), none rejected: the trials an online test scores.
     Returns ``(X (n, n_chans, n_times) float32, y (n,) indices into classes)``."""
-    from bci_app.io.recording import Recording, read_recording
+    from bci_app.io.recording import read_recording
+    from bci_app.types import Recording
     from calibration.data import preset_for
     from calibration.epochs import epochs_for_model
 

@@ -23,13 +23,11 @@ import numpy as np
 
 from bci_app.acquisition.ringbuffer import ReadResult, RingBuffer
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker
+from bci_app.types import GAP_MARKER, Marker
 
 log = logging.getLogger(__name__)
 
-GAP_MARKER = "gap"
-"""Value of the marker a stream adds when data resume after a lost source: its ``timestamp`` is the
-last sample before the gap and its ``duration`` the time to the first sample after it."""
+__all__ = ["GAP_MARKER", "Marker", "Stream", "StreamEvent", "StreamInfo", "StreamState"]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker
+from bci_app.types import Marker
 
 log = logging.getLogger(__name__)
 

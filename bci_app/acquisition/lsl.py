@@ -18,10 +18,10 @@ from typing import Literal
 
 import numpy as np
 
-from bci_app.acquisition.base import GAP_MARKER, Stream, StreamInfo, StreamState
+from bci_app.acquisition.base import Stream, StreamInfo, StreamState
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker
 from bci_app.lsl_config import configure_lsl
+from bci_app.types import GAP_MARKER, Marker
 
 log = logging.getLogger(__name__)
 

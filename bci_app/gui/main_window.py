@@ -258,7 +258,7 @@ class MainWindow(QtWidgets.QMainWindow):
             else:
                 self.bridge.handle_event(kind, payload)
         stream = self.stream
-        if stream is None and self.bridge._replay_stream is None:  # noqa: SLF001
+        if stream is None and (self.session is None or self.session.stream is None):
             self.stream_label.setText("Source: none")
         if stream is not None:
             c = stream.counters

@@ -47,8 +47,6 @@ class SessionBridge:
         self._quality: CalibrationQuality | None = None
         self._trial_ends: list = []
         self._last_pred = None
-        self._replay_stream = None
-        self._replay_ended = False
         self._replay_sfreq = 1.0
         op, tr, on, rp = window.operator_panel, window.training_panel, window.online_panel, window.replay_panel
         sp = window.session_panel
@@ -66,8 +64,8 @@ class SessionBridge:
             s.subscribe("progress", self.history.append),
             s.subscribe("model", self._on_model),
             s.subscribe("prediction", self._on_prediction),
-            s.subscribe("stream", self._on_stream),
             s.subscribe("recording", self._on_recording),
+            s.subscribe("replay", self._on_replay_end),
         ]
         sp.record_requested.connect(self.start_recording)
         sp.stop_record_requested.connect(lambda: self._call("stop_recording", "stopping the recording"))
@@ -187,12 +185,10 @@ class SessionBridge:
         except Exception as exc:  # noqa: BLE001
             self.w.show_error(exc, "opening the recording")
             return
-        self._replay_stream = stream
-        self._replay_ended = False
         # every replayed decision: made on the session's decoder thread (in sample-index order),
         # queued, and moved to replay_predictions by the frame timer (_drain_replay)
         if self._call("start_replay", "replaying the recording", stream, on_decision=self._replay_queue.put):
-            from bci_app.gui.replay_view import live_predictions
+            from bci_app.online.replay import live_predictions
 
             self.live_predictions = live_predictions(stream.recording) if stream.recording is not None else []
             self._replay_sfreq = stream.info.sfreq
@@ -201,8 +197,6 @@ class SessionBridge:
                 f"{len(self.live_predictions)} live decisions logged)"
             )
             self.w.signal_view.set_source(stream)
-        else:
-            self._replay_stream = None
 
     def _drain_replay(self) -> None:
         """Move the decisions the decoder thread has queued to ``replay_predictions`` (UI thread)."""
@@ -214,25 +208,18 @@ class SessionBridge:
                 return
 
     def stop_replay(self) -> None:
-        stopped_early = self._replay_stream is not None and not self._replay_ended
-        self._call("disconnect", "stopping the replay")  # joins the decoder thread
-        self._drain_replay()
-        if stopped_early:
-            self.w.replay_panel.status_label.setText(f"Replay stopped after {len(self.replay_predictions)} decisions")
-        self._replay_stream = None
-        self.w.signal_view.set_source(None)
-        self.w.replay_panel.set_running(False)
+        self._call("stop_replay", "stopping the replay")  # joins the decoder thread; "replay" event
 
-    def _check_replay_end(self) -> None:
-        """Stop the replay once the file has ended and the decoder has read its last sample."""
-        stream, dec = self._replay_stream, self.session.decoder
-        if stream is None or not self._replay_ended:
-            return
-        if dec is None or dec._index >= stream.buffer.n_written:  # noqa: SLF001 - read-only check
-            rp = self.w.replay_panel
-            self.stop_replay()  # joins the decoder thread, then takes its last decisions
-            rp.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
-            rp.status_label.setText(f"Replay finished: {len(self.replay_predictions)} decisions replayed")
+    def _on_replay_end(self, state: str) -> None:
+        """The session ended the replay (``"finished"``: whole file decoded; ``"stopped"``: early)."""
+        self._drain_replay()
+        rp = self.w.replay_panel
+        n = len(self.replay_predictions)
+        rp.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
+        rp.status_label.setText(f"Replay finished: {n} decisions replayed" if state == "finished"
+                                else f"Replay stopped after {n} decisions")
+        self.w.signal_view.set_source(None)
+        rp.set_running(False)
 
     def config_changed(self, config) -> None:
         if self.session is not None:
@@ -288,10 +275,6 @@ class SessionBridge:
 
     def _on_prediction(self, pred) -> None:
         self.n_predictions += 1
-
-    def _on_stream(self, ev) -> None:
-        if ev.kind == "ended" and self._replay_stream is not None:
-            self._replay_ended = True
 
     def _on_recording(self, ev: dict) -> None:
         self.w.session_panel.recording_changed(ev.get("path", ""), ev.get("state", ""))
@@ -392,7 +375,6 @@ class SessionBridge:
         self._drain_replay()
         if current == 4:
             w.replay_panel.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
-        self._check_replay_end()
 
     def shutdown(self) -> None:
         """Stop the session's jobs and threads (training is cancelled and joined)."""

@@ -7,52 +7,16 @@ stream with the most channels, or the one named, plus every ``Markers`` stream).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from bci_app.errors import RecordingError
+from bci_app.types import Marker, Recording
 
 MNE_SUFFIXES = {".edf": "edf", ".bdf": "bdf", ".gdf": "gdf", ".fif": "fif"}
 SUPPORTED_SUFFIXES = (*MNE_SUFFIXES, ".xdf")
-
-
-@dataclass(frozen=True)
-class Marker:
-    """An event: ``timestamp`` (s, same base as the samples), ``value`` (e.g. ``"769"`` or ``"T1"``),
-    ``duration`` (s, 0 when unknown)."""
-
-    timestamp: float
-    value: str
-    duration: float = 0.0
-
-
-@dataclass(frozen=True)
-class Recording:
-    """A recording in memory.
-
-    data: (n_chans, n_times) float64, volts for EEG channels.
-    timestamps: (n_times,) seconds; for files without a clock, ``first_time + index / sfreq``.
-    """
-
-    path: Path
-    data: np.ndarray
-    timestamps: np.ndarray
-    sfreq: float
-    ch_names: tuple[str, ...]
-    ch_types: tuple[str, ...]
-    units: tuple[str, ...]
-    markers: tuple[Marker, ...] = field(default_factory=tuple)
-    extra_streams: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def n_times(self) -> int:
-        return self.data.shape[1]
-
-    @property
-    def duration(self) -> float:
-        return self.n_times / self.sfreq
 
 
 def _check_path(path: Path) -> str:

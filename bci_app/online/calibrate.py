@@ -1,4 +1,4 @@
-"""Decoder models straight from a base, and the base's window timing.
+"""Decoder models straight from a base or from a saved adapter, and the base's window timing.
 
 Calibration itself (recordings -> prepared trials -> fine-tuning -> gate -> decoder model) is the one
 :class:`calibration.job.CalibrationJob`; this module only holds what the online side needs without it.
@@ -6,6 +6,7 @@ Calibration itself (recordings -> prepared trials -> fine-tuning -> gate -> deco
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -19,6 +20,25 @@ def base_decoder_model(model: nn.Module, meta: dict[str, Any], name: str = "base
     spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None)
     return DecoderModel(model, spec, tuple(meta["classes"]), name=name,
                         metadata={"window": dict(meta.get("window", {}))})
+
+
+def adapted_decoder_model(adapter: str | Path) -> tuple[DecoderModel, dict[str, Any]]:
+    """(DecoderModel, adapter metadata) from an adapter (``.safetensors`` + ``.json``) whose metadata
+    names its base model (as saved by the calibration job)."""
+    from bci_app.errors import ModelError
+    from bci_app.models.adapters import load_adapter, read_adapter_metadata
+    from bci_app.models.pretrained import load_base_model, restrict_classes
+
+    info = read_adapter_metadata(adapter)
+    for key in ("base_model", "classes", "preprocessing"):
+        if key not in info:
+            raise ModelError(f"adapter {adapter} lacks {key!r} in its metadata; it was not saved by bci-app calibration")
+    model, meta = load_base_model(info["base_model"])
+    model, _ = restrict_classes(model, meta, info["classes"])
+    load_adapter(model, adapter)
+    model.eval()
+    spec = PreprocessingSpec.from_dict(info["preprocessing"])
+    return DecoderModel(model, spec, tuple(info["classes"]), name=Path(adapter).name), info
 
 
 def window_tmin(meta: dict[str, Any]) -> float:

@@ -27,7 +27,7 @@ from bci_app.signal.filters import StreamingBandpass, StreamingResampler
 
 if TYPE_CHECKING:
     from bci_app.config import PreprocessingConfig
-    from bci_app.io.recording import Recording
+    from bci_app.types import Recording
 
 SPEC_VERSION = 1
 
