@@ -529,14 +529,16 @@ class Session:
     # -- cued online trials (running accuracy) ---------------------------------------------------
     def start_online_trials(
         self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, trials_per_class: int | None = None,
-        seed_offset: int = 1000, tmin: float | None = None,
+        seed_offset: int = 1000, tmin: float | None = None, start_at: float | None = None,
     ) -> bool:
         """While online, run the Graz paradigm (``config.paradigm``; ``trials_per_class`` overrides
         its count, seed + ``seed_offset``) so that the cues are known, keep every decision and score
         finished trials with :func:`bci_app.online.scoring.score_trials` (see :meth:`online_score`).
         ``on_event`` gets each paradigm event (e.g. the simulator imagining the cue); GDF codes go to
         the recording. ``tmin``: seconds from the cue to the model's window (default: the model's
-        ``metadata["window"]["tmin_s"]``, else 0.5)."""
+        ``metadata["window"]["tmin_s"]``, else 0.5). ``start_at``: session-clock time of the first
+        trial (default now; the demo puts it on a fixed sample). The one implementation of cued
+        online trials: the GUI, the GUI demo and ``bci-app demo`` all run them here."""
         if not self._require("run cued online trials", Mode.ONLINE):
             return False
         if self.decoder is None or self.model is None:
@@ -570,7 +572,13 @@ class Session:
         paradigm.subscribe(on_paradigm)
         self._online_unsub = self.decoder.subscribe(self._keep_online_prediction)
         self.online_paradigm = paradigm
-        paradigm.start()
+        try:
+            paradigm.start(start_at)
+        except BCIError as exc:
+            self._end_online_trials()
+            self.online_paradigm = None
+            self._error("online", f"cannot start cued online trials: {exc}", exc)
+            return False
         return True
 
     def _keep_online_prediction(self, pred: "Prediction") -> None:
@@ -601,6 +609,15 @@ class Session:
         m = self.model
         return score_trials(preds, done, m.classes, tmin=self._online_tmin, window_s=m.module.n_times / m.spec.sfreq,
                             sfreq=self.stream.info.sfreq)
+
+    def online_result(self) -> dict | None:
+        """The final score of the cued online trials (:meth:`online_score`) once their paradigm has
+        finished and the decoder has passed the end of every trial; ``None`` before."""
+        paradigm = self.online_paradigm
+        if paradigm is None or not paradigm.finished:
+            return None
+        score = self.online_score()
+        return score if score is not None and score["n_trials"] == len(self._online_trials) else None
 
     # -- stepping ---------------------------------------------------------------------------------
     def update(self) -> None:

@@ -142,9 +142,9 @@ class DemoDriver:
             w.online_panel.cued_check.setChecked(True)
             w.online_panel.cued_trials.setValue(self.online_trials_per_class)
             w.online_panel.start_button.click()
-        elif self.stage == "online" and s.online_paradigm is not None and s.online_paradigm.finished:
-            score = s.online_score()
-            if score is not None and score["n_trials"] == len(s._online_trials):  # noqa: SLF001
+        elif self.stage == "online":
+            score = s.online_result()
+            if score is not None:
                 self.stage = "done"
                 self.result = score
                 w.online_panel.trial_label.setText(
