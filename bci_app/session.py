@@ -536,7 +536,7 @@ class Session:
         finished trials with :func:`bci_app.online.scoring.score_trials` (see :meth:`online_score`).
         ``on_event`` gets each paradigm event (e.g. the simulator imagining the cue); GDF codes go to
         the recording. ``tmin``: seconds from the cue to the model's window (default: the model's
-        ``metadata["window"]["tmin_s"]``, else 0.5). ``start_at``: session-clock time of the first
+        ``metadata["window"]["tmin_s"]``, :func:`bci_app.events.window_tmin`). ``start_at``: session-clock time of the first
         trial (default now; the demo puts it on a fixed sample). The one implementation of cued
         online trials: the GUI, the GUI demo and ``bci-app demo`` all run them here."""
         if not self._require("run cued online trials", Mode.ONLINE):
@@ -544,8 +544,9 @@ class Session:
         if self.decoder is None or self.model is None:
             self._error("online", "cued online trials need the decoder running; start online first")
             return False
+        from bci_app.events import is_cue, window_tmin
         from bci_app.online.scoring import Trial
-        from calibration.paradigm import CUE_CODES, GrazParadigm
+        from calibration.paradigm import GrazParadigm
 
         self._end_online_trials()
         cfg = self.config.paradigm
@@ -554,15 +555,14 @@ class Session:
             update["trials_per_class"] = int(trials_per_class)
         cfg = cfg.model_copy(update=update)
         imagery_s = cfg.imagery_end_s - cfg.cue_at_s
-        window = self.model.metadata.get("window", {})
-        self._online_tmin = float(tmin if tmin is not None else window.get("tmin_s", 0.5))
+        self._online_tmin = float(tmin) if tmin is not None else window_tmin(self.model.metadata)
         self._online_trials = []
         with self._pred_lock:
             self._online_preds = []
         paradigm = GrazParadigm(cfg, self.clock)
 
         def on_paradigm(ev: "ParadigmEvent") -> None:
-            if ev.code in CUE_CODES.values() and ev.label is not None:
+            if is_cue(ev.code) and ev.label is not None:
                 self._online_trials.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
             if ev.code is not None:
                 self.record_marker(str(ev.code), ev.timestamp)

@@ -63,9 +63,10 @@ def main() -> None:
     from PySide6 import QtCore, QtWidgets
 
     from bci_app.acquisition.simulated import StreamSimulated
-    from calibration.paradigm import short_paradigm
     from bci_app.config import AppConfig, resolve_lora
+    from bci_app.events import WINDOW_TMIN_S, count_cues
     from bci_app.gui.signal_view import SignalView
+    from calibration.paradigm import short_paradigm
 
     torch.set_num_threads(1)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
@@ -110,7 +111,7 @@ def main() -> None:
     # 3) the session's real fine-tuning job in the session's training thread
     cfg = AppConfig()
     cfg.model.base = "default"
-    cfg.paradigm = short_paradigm(cfg, args.trials_per_class, 0, 0.5, 3.0)
+    cfg.paradigm = short_paradigm(cfg, args.trials_per_class, 0, WINDOW_TMIN_S, 3.0)
     if args.smoke:
         cfg.finetune.min_trials_per_class = 2
     t_cal = time.perf_counter()
@@ -119,7 +120,7 @@ def main() -> None:
     t_prep = time.perf_counter()
     job, to_model, cancel = session.calibration_training()  # builds the job only: it runs in the training thread
     prep_s = time.perf_counter() - t_prep
-    n_trials = sum(m.value in ("769", "770") for m in session.calibration_data.markers)
+    n_trials = count_cues(m.value for m in session.calibration_data.markers)
     epochs: list = []
     session.subscribe("progress", epochs.append)
     session.start_training(job, to_model, cancel=cancel)

@@ -29,14 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bci_app.clocks import ManualClock, ScaledClock  # noqa: F401 - re-exported: the paradigm's clocks
-from bci_app.config import GDF_CLASS_CODES, ParadigmConfig
+from bci_app.config import ParadigmConfig
 from bci_app.errors import CalibrationError
-
-TRIAL_START = 768
-FEEDBACK_ONSET = 781
-END_OF_TRIAL = 800
-REJECTED = 1023
-CUE_CODES = dict(GDF_CLASS_CODES)
+from bci_app.events import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START  # noqa: F401 - re-exported
 
 PHASES = ("idle", "fixation", "cue", "imagery", "rest", "break", "paused", "finished", "aborted")
 

@@ -27,7 +27,9 @@ import numpy as np
 from torch import nn
 
 from bci_app.errors import CalibrationError
+from bci_app.events import window_tmin
 from bci_app.signal.preprocess import summarize_rejections
+from bci_app.units import MICROVOLTS_PER_VOLT
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ def prepare_calibration(
     classes = list(meta["classes"])
     pre = config.preprocessing
     spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None).with_repair(None)
-    tmin = float(meta.get("window", {}).get("tmin_s", 0.5))
+    tmin = window_tmin(meta)
     tmax = tmin + int(model.n_times) / spec.sfreq
     recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
     names = [str(rec.path) for rec in recordings]
@@ -180,7 +182,7 @@ def prepare_calibration(
     repaired: list[str] = list(missing)
     if pre.repair_bad_channels:
         present = [i for i, c in enumerate(spec.ch_names) if c not in missing]
-        bad = find_bad_channels(trials.data[:, present] / spec.scale * 1e6, [spec.ch_names[i] for i in present],
+        bad = find_bad_channels(trials.data[:, present] / spec.scale * MICROVOLTS_PER_VOLT, [spec.ch_names[i] for i in present],
                                 fraction=pre.bad_channel_fraction, max_fraction=pre.max_repaired_fraction,
                                 amplitude_uv=pre.reject_amplitude_uv, flat_uv=pre.reject_flat_uv,
                                 railed_fraction=pre.reject_railed_fraction)

@@ -17,6 +17,7 @@ import numpy as np
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
 from bci_app.types import Marker
+from bci_app.units import VOLTS_PER_MICROVOLT
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class StreamBrainFlow(Stream):
         assert self._rows is not None
         if raw.shape[1] == 0:
             return np.empty((len(self._rows), 0)), np.empty(0), []
-        data = raw[self._rows] * 1e-6  # µV -> V
+        data = raw[self._rows] * VOLTS_PER_MICROVOLT  # BrainFlow gives µV
         timestamps = raw[self._ts_row] + self._offset
         markers: list[Marker] = []
         if self._marker_row is not None:

@@ -42,7 +42,7 @@ from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
 from bci_app.signal.channels import EEGMMIDB_64
 from bci_app.types import Marker
-from bci_app.units import as_float32_microvolts, from_microvolts
+from bci_app.units import VOLTS_PER_MICROVOLT, as_float32_microvolts, from_microvolts
 
 #: Cue labels the simulated user can follow (``None`` = rest).
 SIM_LABELS: tuple[str, ...] = ("left_hand", "right_hand", "feet", "tongue")
@@ -58,7 +58,7 @@ N_LATENT = 24
 _BG_UV = 24.0  # rms of the background per channel, µV
 _MU_UV = 18.0  # rms of a mu source at its peak channel for snr=1, µV
 _ALPHA_UV = 20.0
-_UV = 1e-6
+_UV = VOLTS_PER_MICROVOLT
 # Paul Kellet's "economy" pink-noise filter: 1/f within about 3 decades below Nyquist.
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
 _PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])

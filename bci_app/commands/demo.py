@@ -140,13 +140,14 @@ def run_headless(args: argparse.Namespace) -> dict:
     torch.set_num_threads(config.online.torch_threads)
     from bci_app.acquisition import StreamSimulated
     from bci_app.acquisition.lsl import LslPlayer, StreamLSL
+    from bci_app.clocks import ScaledClock
     from bci_app.errors import BCIError, CalibrationError
+    from bci_app.events import window_tmin
     from bci_app.models.pretrained import load_base_model
-    from bci_app.online.calibrate import window_tmin
     from bci_app.online.scoring import latency_summary
     from bci_app.session import Mode, Session
     from calibration.job import CalibrationJob
-    from calibration.paradigm import ScaledClock, short_paradigm
+    from calibration.paradigm import short_paradigm
 
     t_start = time.perf_counter()
     scale = args.time_scale if args.time_scale is not None else HEADLESS_TIME_SCALE

@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
 def evaluate_outcome(outcome, test_paths, config, *, channels: list[str] | None = None, preset=None) -> dict:
     """Decode ``test_paths`` online with a finished calibration and score every trial (report dict);
     ``channels``: keep only these in the test files too."""
+    from bci_app.events import window_tmin
     from bci_app.models import count_parameters
-    from bci_app.online.calibrate import window_tmin
     from bci_app.online.scoring import latency_summary, score_trials
 
     model, result = outcome.decoder_model, outcome.finetune

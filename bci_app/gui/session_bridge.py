@@ -17,6 +17,7 @@ import queue
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bci_app.events import END_OF_TRIAL, WINDOW_TMIN_S, count_cues
 from bci_app.signal.quality import CalibrationQuality
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class SessionBridge:
 
         cfg = self.session.config
         rec = self.session.calibration_data
-        n = sum(m.value in ("769", "770", "771", "772") for m in rec.markers) if rec is not None else 0
+        n = count_cues(m.value for m in rec.markers) if rec is not None else 0
         r = resolve_lora(cfg.lora, n)
         return (f"base model: {cfg.model.base}\ncalibration trials: {n}\nLoRA targets: {', '.join(r.target_modules)} "
                 f"({r.reason}); rank {r.rank}, alpha {r.alpha:g}, dropout {r.dropout:g}\n"
@@ -251,7 +252,7 @@ class SessionBridge:
         self.w.error_banner.show_error(title, f"{err.message}\n(Details: {self.w.log_path})")
 
     def _on_paradigm(self, ev) -> None:
-        if ev.code == 800:
+        if ev.code == END_OF_TRIAL:
             self._trial_ends.append(ev)
 
     def _on_model(self, model) -> None:
@@ -314,7 +315,7 @@ class SessionBridge:
         try:
             self._quality = CalibrationQuality(
                 stream.info.ch_names, stream.info.sfreq, paradigm.config.classes,
-                imagery=(paradigm.config.cue_at_s + 0.5, paradigm.config.imagery_end_s),
+                imagery=(paradigm.config.cue_at_s + WINDOW_TMIN_S, paradigm.config.imagery_end_s),
                 baseline=(0.25, max(0.5, paradigm.config.cue_at_s - 0.25)),
                 min_trials_per_class=min(5, paradigm.config.trials_per_class),
                 # the rejection training will apply, on the channels the base model reads

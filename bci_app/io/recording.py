@@ -14,6 +14,7 @@ import numpy as np
 
 from bci_app.errors import RecordingError
 from bci_app.types import Marker, Recording
+from bci_app.units import volt_scale
 
 MNE_SUFFIXES = {".edf": "edf", ".bdf": "bdf", ".gdf": "gdf", ".fif": "fif"}
 SUPPORTED_SUFFIXES = (*MNE_SUFFIXES, ".xdf")
@@ -101,9 +102,6 @@ def _xdf_channel_labels(stream: dict, n_chans: int) -> tuple[list[str], list[str
     return names, types, units
 
 
-_UNIT_SCALE = {"v": 1.0, "volts": 1.0, "mv": 1e-3, "millivolts": 1e-3, "uv": 1e-6, "µv": 1e-6, "microvolts": 1e-6}
-
-
 def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     import pyxdf
 
@@ -135,7 +133,7 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     if samples.size == 0:
         samples = np.zeros((0, n_chans))
     names, types, units = _xdf_channel_labels(stream, n_chans)
-    scale = np.array([_UNIT_SCALE.get(u.lower(), 1.0) for u in units])
+    scale = np.array([volt_scale(u) or 1.0 for u in units])  # non-voltage channels (stim, misc) as stored
     data = samples.T * scale[:, None]
     nominal = float(stream["info"]["nominal_srate"][0])
     timestamps = np.asarray(stream["time_stamps"], dtype=np.float64)
@@ -158,7 +156,7 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
         sfreq=sfreq,
         ch_names=tuple(names),
         ch_types=tuple(types),
-        units=tuple("V" if _UNIT_SCALE.get(u.lower()) else u for u in units),
+        units=tuple("V" if volt_scale(u) else u for u in units),
         markers=tuple(markers),
         extra_streams=extra,
     )

@@ -1,4 +1,4 @@
-"""Decoder models straight from a base or from a saved adapter, and the base's window timing.
+"""Decoder models straight from a base or from a saved adapter, (the window timing is :func:`bci_app.events.window_tmin`).
 
 Calibration itself (recordings -> prepared trials -> fine-tuning -> gate -> decoder model) is the one
 :class:`calibration.job.CalibrationJob`; this module only holds what the online side needs without it.
@@ -39,8 +39,3 @@ def adapted_decoder_model(adapter: str | Path) -> tuple[DecoderModel, dict[str, 
     model.eval()
     spec = PreprocessingSpec.from_dict(info["preprocessing"])
     return DecoderModel(model, spec, tuple(info["classes"]), name=Path(adapter).name), info
-
-
-def window_tmin(meta: dict[str, Any]) -> float:
-    """Seconds from the cue to the start of the model's window (base metadata ``window.tmin_s``)."""
-    return float(meta.get("window", {}).get("tmin_s", 0.5))
