@@ -208,9 +208,7 @@ def finetune(
     rejection_note: str | None = None,
 ) -> Generator[Progress, None, FinetuneResult]:
     """Fine-tune ``model`` on preprocessed trials ``X`` (n, n_chans, n_times) float32 with integer
-    labels ``y`` (n,) in the model's class order. ``X`` may also be (n, n_crops, n_chans, n_times):
-    time-shifted crops of each trial (crop 0 = the nominal window); every crop of a training trial
-    trains, validation uses crop 0, and the split is by trial.
+    labels ``y`` (n,) in the model's class order.
 
     ``lora``: resolved settings, or a :class:`LoraConfig` (``auto`` resolved from ``n``); default
     ``LoraConfig()``. ``full=True`` trains every parameter instead (benchmark comparison; the model
@@ -223,13 +221,8 @@ def finetune(
     config = config or FinetuneConfig()
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
-    if X.ndim == 3:
-        X = X[:, None]
-    if X.ndim != 4 or y.shape != (X.shape[0],):
-        raise CalibrationError(
-            f"finetune expects X (n, n_chans, n_times) or (n, n_crops, n_chans, n_times) and y (n,), "
-            f"got {X.shape} and {y.shape}"
-        )
+    if X.ndim != 3 or y.shape != (X.shape[0],):
+        raise CalibrationError(f"finetune expects X (n, n_chans, n_times) and y (n,), got {X.shape} and {y.shape}")
     n = len(y)
     counts = np.bincount(y, minlength=getattr(model, "n_outputs", int(y.max()) + 1))
     if n == 0 or counts.min() < config.min_trials_per_class:
@@ -282,11 +275,9 @@ def finetune(
             model.eval()
         else:
             _lora_eval_train_mode(model)
-        n_crops = X.shape[1]
-        # every crop of a training trial is a training sample; validation uses crop 0 (the nominal window)
-        fwd_train = _Forward(model, Xt[torch.from_numpy(train_idx)].flatten(0, 1), kind)
-        fwd_val = _Forward(model, Xt[torch.from_numpy(val_idx), 0], kind) if len(val_idx) else None
-        y_train = torch.from_numpy(np.repeat(y[train_idx], n_crops))
+        fwd_train = _Forward(model, Xt[torch.from_numpy(train_idx)], kind)
+        fwd_val = _Forward(model, Xt[torch.from_numpy(val_idx)], kind) if len(val_idx) else None
+        y_train = torch.from_numpy(y[train_idx])
         y_val = y[val_idx]
         opt = _AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed)

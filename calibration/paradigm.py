@@ -33,8 +33,6 @@ from bci_app.config import ParadigmConfig
 from bci_app.errors import CalibrationError
 from bci_app.events import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START  # noqa: F401 - re-exported
 
-PHASES = ("idle", "fixation", "cue", "imagery", "rest", "break", "paused", "finished", "aborted")
-
 
 @dataclass(frozen=True)
 class ParadigmEvent:

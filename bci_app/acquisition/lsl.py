@@ -55,10 +55,6 @@ def _describe(infos: list) -> str:
     )
 
 
-def _channel_format_name(fmt: int) -> str:
-    return {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}.get(fmt, str(fmt))
-
-
 class StreamLSL(Stream):
     """An LSL EEG inlet.
 

@@ -8,7 +8,6 @@ source runs on a worker thread; nothing here blocks the event loop.
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 from pathlib import Path
@@ -24,6 +23,7 @@ from bci_app.gui.session_panel import SessionPanel
 from bci_app.gui.signal_view import SignalView
 from bci_app.gui.source_panel import SourcePanel, make_stream
 from bci_app.gui.training_view import TrainingPanel
+from bci_app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,9 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.config = config or load_config()
         self.log_path = setup_file_log(log_dir)
-        self.session = session if session is not None else self._make_session(self.config)
-        if training_factory is None and self.session is not None:
+        self.session = session if session is not None else Session(self.config)
+        if training_factory is None:
             training_factory = type(self.session).calibration_training  # called with the session
-        self._events: collections.deque = collections.deque()
-        self._unsubscribe: list = []
         self._connect_thread: threading.Thread | None = None
         self._connecting_spec: dict = {}
         self._shutdown_hooks: list = []
@@ -148,14 +146,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session_panel.rescan()  # unfinished recordings from a crash: offered when found (worker thread)
 
     # -- session ---------------------------------------------------------------------------------
-    @staticmethod
-    def _make_session(config: AppConfig):
-        try:
-            from bci_app.session import Session
-        except ImportError:
-            return None
-        return Session(config)
-
     def _wire_session_controls(self, training_factory) -> None:
         """Buttons for calibration, training, online and replay call the session (see session_bridge)."""
         from bci_app.gui.session_bridge import SessionBridge
@@ -172,10 +162,6 @@ class MainWindow(QtWidgets.QMainWindow):
         log_exception(exc, doing)
         title, text = plain_message(exc, doing)
         self.error_banner.show_error(title, f"{text}\n(Details: {self.log_path})")
-
-    def post_event(self, kind: str, payload=None) -> None:
-        """Thread-safe: queue something for the next frame (used by core callbacks)."""
-        self._events.append((kind, payload))
 
     def _on_config(self, config: AppConfig) -> None:
         self.config = config
@@ -222,9 +208,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.source_panel.set_status("Not connected", False)
             return
         self.stream = stream
-        if self.session is None:  # otherwise the session reports stream events and errors
-            self._unsubscribe.append(stream.subscribe(lambda ev: self.post_event("stream", ev)))
-            self._set_state("connected")
         self.source_panel.show_connected(self._connecting_spec, stream.info)
         self.signal_view.set_source(stream)
 
@@ -232,9 +215,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.source_disconnecting()
         stream, self.stream = self.stream, None
         self.signal_view.set_source(None)
-        for unsub in self._unsubscribe:
-            unsub()
-        self._unsubscribe = []
         if stream is not None:
             try:
                 stream.disconnect()
@@ -245,20 +225,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- frame -----------------------------------------------------------------------------------
     def tick(self) -> None:
-        """One frame: drain queued core events, then render the visible panel from snapshots."""
-        while self._events:
-            kind, payload = self._events.popleft()
-            if kind == "stream":
-                if payload.kind in ("failed", "gap"):
-                    self.error_banner.show_error(
-                        "The EEG source has a problem" if payload.kind == "failed" else "Signal lost",
-                        payload.message + ("" if payload.kind == "gap" else f"\n(Details: {self.log_path})"),
-                    )
-                self.stream_label.setText(f"Source: {payload.kind} — {payload.message}")
-            else:
-                self.bridge.handle_event(kind, payload)
+        """One frame: the session delivers its events (bridge), then the visible panel renders."""
         stream = self.stream
-        if stream is None and (self.session is None or self.session.stream is None):
+        if stream is None and self.session.stream is None:
             self.stream_label.setText("Source: none")
         if stream is not None:
             c = stream.counters

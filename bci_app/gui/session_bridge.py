@@ -52,11 +52,6 @@ class SessionBridge:
         op, tr, on, rp = window.operator_panel, window.training_panel, window.online_panel, window.replay_panel
         sp = window.session_panel
         sp.set_can_record(False)
-        if self.session is None:
-            for b in (op.start_button, on.start_button, rp.play_button, sp.record_button):
-                b.setEnabled(False)
-                b.setToolTip("needs bci_app.session (not available in this build)")
-            return
         s = self.session
         self._unsubscribe = [
             s.subscribe("mode", self._on_mode),
@@ -66,6 +61,7 @@ class SessionBridge:
             s.subscribe("model", self._on_model),
             s.subscribe("prediction", self._on_prediction),
             s.subscribe("recording", self._on_recording),
+            s.subscribe("stream", self._on_stream),
             s.subscribe("replay", self._on_replay_end),
         ]
         sp.record_requested.connect(self.start_recording)
@@ -140,9 +136,6 @@ class SessionBridge:
 
     def start_training(self) -> bool:
         """Build a job from the calibration data (``training_factory``) and run it on the session."""
-        if self.training_factory is None:
-            self.w.training_panel.set_status("Calibration data collected. No training job is configured in this build.")
-            return False
         try:
             job, to_model, cancel = self.training_factory(self.session)
         except Exception as exc:  # noqa: BLE001
@@ -238,10 +231,6 @@ class SessionBridge:
         if self.session is not None and self.w.stream is not None:
             self._call("disconnect", "disconnecting")
 
-    def handle_event(self, kind: str, payload) -> None:
-        """Events queued with ``window.post_event`` (none from the session: it calls us directly)."""
-        log.debug("unhandled GUI event %s", kind)
-
     # -- session events (delivered by session.update(), in the UI thread) ---------------------------
     def _on_error(self, err) -> None:
         title = {"stream": "The EEG source has a problem", "training": "Training", "calibration": "Calibration",
@@ -276,6 +265,10 @@ class SessionBridge:
 
     def _on_prediction(self, pred) -> None:
         self.n_predictions += 1
+
+    def _on_stream(self, ev) -> None:
+        if ev.kind == "gap":  # failures arrive as session errors
+            self.w.error_banner.show_error("Signal lost", ev.message)
 
     def _on_recording(self, ev: dict) -> None:
         self.w.session_panel.recording_changed(ev.get("path", ""), ev.get("state", ""))

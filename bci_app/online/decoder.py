@@ -75,10 +75,6 @@ class Prediction:
     model: str
     model_generation: int
 
-    @property
-    def label_index(self) -> int:
-        return self.classes.index(self.label)
-
 
 @dataclass(frozen=True)
 class DecoderModel:

@@ -130,9 +130,3 @@ class StreamingResampler:
         """Timestamps of outputs ``m``, delay-compensated: input index ``(m*down - half_len)/up``
         mapped to time by ``input_time(fractional_index)``."""
         return input_time((m * self.down - self.half_len) / self.up)
-
-
-def resample_ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
-    """``(up, down)`` used for ``sfreq_in`` → ``sfreq_out``."""
-    ratio = Fraction(float(sfreq_out) / float(sfreq_in)).limit_denominator(1000)
-    return ratio.numerator, ratio.denominator
