@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal as sps
@@ -43,6 +44,9 @@ from bci_app.errors import StreamError
 from bci_app.signal.channels import EEGMMIDB_64
 from bci_app.types import Marker
 from bci_app.units import VOLTS_PER_MICROVOLT, as_float32_microvolts, from_microvolts
+
+if TYPE_CHECKING:
+    from bci_app.config import ParadigmConfig
 
 #: Cue labels the simulated user can follow (``None`` = rest).
 SIM_LABELS: tuple[str, ...] = ("left_hand", "right_hand", "feet", "tongue")
@@ -471,3 +475,18 @@ def _variance_sos(sos: np.ndarray) -> float:
 def _variance_ba(b: np.ndarray, a: np.ndarray) -> float:
     _, h = sps.freqz(b, a, worN=8192)
     return float(np.mean(np.abs(h) ** 2))
+
+
+def cued_imagery(imagine: "Callable[[str, float, float], None] | None", paradigm: "ParadigmConfig"):
+    """A paradigm-event callback making a simulated person imagine each cued class for the imagery
+    period (``imagine(label, onset_s, duration_s)``, e.g. :meth:`StreamSimulated.imagine`); ``None``
+    when there is no one to imagine (a real headset)."""
+    if imagine is None:
+        return None
+    duration = max(paradigm.imagery_end_s - paradigm.cue_at_s, 0.1)
+
+    def on_event(ev) -> None:
+        if ev.phase == "cue" and ev.label is not None:
+            imagine(ev.label, ev.timestamp, duration)
+
+    return on_event

@@ -77,8 +77,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config = config or load_config()
         self.log_path = setup_file_log(log_dir)
         self.session = session if session is not None else Session(self.config)
-        if training_factory is None:
-            training_factory = type(self.session).calibration_training  # called with the session
+        # the app trains by itself when a calibration ends (the session decides; see Session)
+        self.session.train_after_calibration = True
+        if training_factory is not None:
+            self.session.training_factory = training_factory
         self._connect_thread: threading.Thread | None = None
         self._connecting_spec: dict = {}
         self._shutdown_hooks: list = []
@@ -109,6 +111,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self.training_panel, "Training")
         self.tabs.addTab(self.online_panel, "Online")
         self.tabs.addTab(self.replay_panel, "Replay")
+        #: the tab shown for each session mode
+        self.mode_panels = {"calibrating": calib, "training": self.training_panel, "online": self.online_panel,
+                            "replay": self.replay_panel}
         self.left_tabs = left = QtWidgets.QTabWidget()
         left.addTab(self.source_panel, "Source")
         left.addTab(self.session_panel, "Session")
@@ -128,7 +133,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.stream_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.state_label)
         self.statusBar().addWidget(self.stream_label, 1)
-        self._set_state("idle")
+        self.set_state("idle")
 
         # wiring (GUI-internal signals only)
         self.source_panel.connect_requested.connect(self.connect_source)
@@ -137,7 +142,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session_panel.config_changed.connect(self._on_config)
         self.session_panel.offer_changed.connect(self._on_resume_offer)
         self._connect_done.connect(self._on_connected)
-        self._wire_session_controls(training_factory)
+        self._wire_session_controls()
 
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(frame_ms)
@@ -146,16 +151,26 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session_panel.rescan()  # unfinished recordings from a crash: offered when found (worker thread)
 
     # -- session ---------------------------------------------------------------------------------
-    def _wire_session_controls(self, training_factory) -> None:
+    def _wire_session_controls(self) -> None:
         """Buttons for calibration, training, online and replay call the session (see session_bridge)."""
         from bci_app.gui.session_bridge import SessionBridge
 
-        self.bridge = SessionBridge(self, training_factory)
+        self.bridge = SessionBridge(self)
 
     # -- state & errors --------------------------------------------------------------------------
-    def _set_state(self, text: str) -> None:
+    def set_state(self, text: str) -> None:
         self.state_text = text
         self.state_label.setText(f"State: {text}")
+
+    def show_mode_panel(self, mode: str) -> None:
+        """Bring the tab of a session mode to the front (modes without a tab leave the tabs alone)."""
+        panel = self.mode_panels.get(mode)
+        if panel is not None:
+            self.tabs.setCurrentWidget(panel)
+
+    def mode_panel_shown(self, mode: str) -> bool:
+        """Whether the tab of a session mode is the current one (only it needs drawing)."""
+        return self.tabs.currentWidget() is self.mode_panels.get(mode)
 
     def show_error(self, exc: BaseException, doing: str = "") -> None:
         """Show ``exc`` in plain words; the traceback goes to the log file."""
@@ -221,7 +236,7 @@ class MainWindow(QtWidgets.QMainWindow):
             except Exception as exc:  # noqa: BLE001
                 self.show_error(exc, "disconnecting")
         self.source_panel.set_status("Not connected", False)
-        self._set_state("idle")
+        self.set_state("idle")
 
     # -- frame -----------------------------------------------------------------------------------
     def tick(self) -> None:

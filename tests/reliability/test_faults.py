@@ -26,7 +26,6 @@ import pytest
 import torch
 
 from bci_app.acquisition import LslPlayer, StreamLSL, StreamSimulated
-
 from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
 from bci_app.errors import ModelError
 from bci_app.io.recording import read_recording
