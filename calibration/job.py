@@ -32,8 +32,8 @@ from torch import nn
 
 from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
-from bci_app.models.lora import LinearWithLoRA, add_lora
-from calibration.finetune import FinetuneResult, Progress, finetune, predict_proba, remove_lora, run_to_end
+from bci_app.models.lora import LinearWithLoRA, add_lora, remove_lora
+from calibration.finetune import FinetuneResult, Progress, finetune, predict_proba, run_to_end
 from calibration.prepare import CalibrationData, prepare_calibration
 
 logger = logging.getLogger(__name__)

@@ -189,13 +189,3 @@ def test_calibrate_cli_writes_adapter_with_alignment(eegmmidb_dir, tmp_path):
     align = np.asarray(meta["preprocessing"]["alignment"])
     assert align.shape == (len(meta["ch_names"]),) * 2
     assert meta["metrics"]["trainable_params"] < 0.05 * meta["metrics"]["total_params"]
-
-
-def test_job_wrapper_exposes_result():
-    from calibration.finetune import FinetuneJob
-
-    model, X, y = _toy()
-    job = FinetuneJob(model, X, y, lora=_lora(["dense"]), config=FinetuneConfig(max_epochs=3))
-    records = list(job.run())
-    assert job.result is not None and job.result.epochs_run == len(records) == 3
-    assert job.result.cache == "window_features" and job.result.mode == "lora"
