@@ -1,8 +1,9 @@
 """The headless session: one Qt-free state machine shared by the GUI and the command line.
 
 Its helpers live beside it: :mod:`bci_app.session.training` (the training runner and the LoRA
-plan), :mod:`bci_app.session.online_trials` (cued online trials and their score) and
-:mod:`bci_app.session.calibration` (calibration data and quality).
+plan), :mod:`bci_app.session.online_trials` (cued online trials and their score),
+:mod:`bci_app.session.calibration` (calibration data and quality) and
+:mod:`bci_app.session.recording` (the XDF file).
 
 Modes (:class:`Mode`)::
 
@@ -51,6 +52,7 @@ from bci_app.errors import BCIError, StreamError
 from bci_app.events import END_OF_TRIAL
 from bci_app.session.calibration import CalibrationTap
 from bci_app.session.online_trials import OnlineTrials
+from bci_app.session.recording import open_recorder, record_predictions
 from bci_app.session.training import TrainingRunner
 from bci_app.types import Marker, Recording
 
@@ -256,27 +258,15 @@ class Session:
         if self.recorder is not None:
             self._error("recording", f"already recording to {self.recorder.path}; stop it first")
             return False
-        import yaml
-
-        from bci_app.io.xdf import XdfRecorder
-
         try:
-            rec = XdfRecorder(
-                path, file_desc={"config": yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)},
-                flush_interval=self.config.recording.flush_interval_s, clock=self.clock, overwrite=overwrite,
-                on_error=lambda e: self._inbox.put(("recording-error", e)),
-            )
-            rec.record_stream(self.stream)
-            self._paradigm_stream = rec.add_stream(
-                "bci-app-paradigm", "Markers", ["code"], ch_types=["Marker"], units=[""], sfreq=0.0,
-                channel_format="string", source_id="bci-app-paradigm",
-            )
+            rec, self._paradigm_stream = open_recorder(path, self.stream, self.config, self.clock, overwrite=overwrite,
+                                                       on_error=lambda e: self._inbox.put(("recording-error", e)))
         except BCIError as exc:
             self._error("recording", str(exc), exc)
             return False
         self.recorder = rec
         if self.decoder is not None:
-            self._attach_recorder_sink()
+            self._rec_sink = record_predictions(rec, self.decoder, self.config.online.step_s)
         self._emit("recording", {"path": str(rec.path), "state": "started"})
         return True
 
@@ -489,22 +479,13 @@ class Session:
             self._error("online", f"cannot start decoding: {exc}", exc)
             return False
         if self.recorder is not None:
-            self._attach_recorder_sink()
+            self._rec_sink = record_predictions(self.recorder, self.decoder, oc.step_s)
         self.decoder.subscribe(self._on_prediction)
         if on_decision is not None:
             self.decoder.subscribe(on_decision)
         if runner:
             self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
         return True
-
-    def _attach_recorder_sink(self) -> None:
-        from bci_app.online.outputs import RecorderSink
-
-        assert self.decoder is not None and self.recorder is not None
-        oc = self.config.online
-        self._rec_sink = RecorderSink(self.recorder, self.decoder.classes, step_s=oc.step_s,
-                                      model=self.decoder.model.name, start_index=self.decoder.start_index)
-        self.decoder.add_output(self._rec_sink)
 
     def _on_prediction(self, pred: "Prediction") -> None:
         with self._pred_lock:
