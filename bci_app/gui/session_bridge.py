@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bci_app.acquisition.simulated import cued_imagery
 from bci_app.events import END_OF_TRIAL
@@ -25,9 +24,6 @@ if TYPE_CHECKING:
     from bci_app.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-TrainingFactory = Callable[[Any], tuple[Any, Callable[[Any], Any], Callable[[], None] | None]]
-"""``factory(session) -> (job, to_model, cancel)``: see ``Session.training_factory``."""
 
 ERROR_TITLES = {"stream": "The EEG source has a problem", "training": "Training", "calibration": "Calibration",
                 "online": "Online decoding", "recording": "Recording"}

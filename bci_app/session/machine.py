@@ -53,7 +53,7 @@ from bci_app.events import END_OF_TRIAL
 from bci_app.session.calibration import CalibrationTap
 from bci_app.session.online_trials import OnlineTrials
 from bci_app.session.recording import open_recorder, record_predictions
-from bci_app.session.training import TrainingRunner
+from bci_app.session.training import TrainingFactory, TrainingRunner
 from bci_app.types import Marker, Recording
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class Session:
     def __init__(
         self, config: AppConfig | None = None, *, clock: Callable[[], float] | None = None,
         train_after_calibration: bool = False,
-        training_factory: "Callable[[Session], tuple[Iterator[Any], Callable[[Any], DecoderModel], Callable[[], None] | None]] | None" = None,
+        training_factory: TrainingFactory | None = None,
     ) -> None:
         self.config = config or AppConfig()
         if clock is None:

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TRAINING_END_EVENTS = ("trained", "train-cancelled", "train-failed")
+TrainingFactory = Callable[[Any], tuple[Iterator[Any], Callable[[Any], Any], "Callable[[], None] | None"]]
+"""``factory(session) -> (job, to_model, cancel)``: a training job built from the session's
+calibration data, the function turning its result into a ``DecoderModel``, and the job's cancel
+callback (``Session.training_factory``; default ``Session.calibration_training``)."""
 
 
 class TrainingRunner:
