@@ -31,17 +31,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def calibration_session(config, trials_per_class: int):
     """A connected Session (simulated 64-ch headset, manual clock) holding calibration data."""
-    from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.acquisition.simulated import StreamSimulated, cued_imagery
+    from bci_app.clocks import ManualClock
     from bci_app.session import Session
-    from calibration.paradigm import CUE_CODES, ManualClock
 
     clock = ManualClock(1000.0)
     sim = StreamSimulated(sfreq=160.0, clock=clock, bufsize=60.0)
     session = Session(config, clock=clock)
     session.connect(sim)
-    imagery = config.paradigm.imagery_end_s - config.paradigm.cue_at_s
-    session.start_calibration(on_event=lambda ev: sim.imagine(ev.label, ev.timestamp, imagery)
-                              if ev.code in CUE_CODES.values() else None)
+    session.start_calibration(on_event=cued_imagery(sim.imagine, config.paradigm))
     while session.mode.value == "calibrating":
         clock.advance(0.1)
         session.update()
