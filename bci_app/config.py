@@ -28,8 +28,6 @@ MAX_SFREQ_HZ = 100_000.0
 #: the most torch/BLAS threads a setting may ask for: this machine's CPU count
 MAX_THREADS = os.cpu_count() or 1
 
-GDF_CLASS_CODES: dict[str, int] = {"left_hand": 769, "right_hand": 770, "feet": 771, "tongue": 772}
-
 
 class _Section(BaseModel):
     # inf/nan would pass ``gt=0`` bounds and fail far from the config (e.g. an infinite buffer)

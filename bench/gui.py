@@ -31,17 +31,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def calibration_session(config, trials_per_class: int):
     """A connected Session (simulated 64-ch headset, manual clock) holding calibration data."""
-    from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.acquisition.simulated import StreamSimulated, cued_imagery
+    from bci_app.clocks import ManualClock
     from bci_app.session import Session
-    from calibration.paradigm import CUE_CODES, ManualClock
 
     clock = ManualClock(1000.0)
     sim = StreamSimulated(sfreq=160.0, clock=clock, bufsize=60.0)
     session = Session(config, clock=clock)
     session.connect(sim)
-    imagery = config.paradigm.imagery_end_s - config.paradigm.cue_at_s
-    session.start_calibration(on_event=lambda ev: sim.imagine(ev.label, ev.timestamp, imagery)
-                              if ev.code in CUE_CODES.values() else None)
+    session.start_calibration(on_event=cued_imagery(sim.imagine, config.paradigm))
     while session.mode.value == "calibrating":
         clock.advance(0.1)
         session.update()
@@ -63,9 +61,10 @@ def main() -> None:
     from PySide6 import QtCore, QtWidgets
 
     from bci_app.acquisition.simulated import StreamSimulated
-    from calibration.paradigm import short_paradigm
     from bci_app.config import AppConfig, resolve_lora
+    from bci_app.events import WINDOW_TMIN_S, count_cues
     from bci_app.gui.signal_view import SignalView
+    from calibration.paradigm import short_paradigm
 
     torch.set_num_threads(1)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
@@ -110,7 +109,7 @@ def main() -> None:
     # 3) the session's real fine-tuning job in the session's training thread
     cfg = AppConfig()
     cfg.model.base = "default"
-    cfg.paradigm = short_paradigm(cfg, args.trials_per_class, 0, 0.5, 3.0)
+    cfg.paradigm = short_paradigm(cfg, args.trials_per_class, 0, WINDOW_TMIN_S, 3.0)
     if args.smoke:
         cfg.finetune.min_trials_per_class = 2
     t_cal = time.perf_counter()
@@ -119,7 +118,7 @@ def main() -> None:
     t_prep = time.perf_counter()
     job, to_model, cancel = session.calibration_training()  # builds the job only: it runs in the training thread
     prep_s = time.perf_counter() - t_prep
-    n_trials = sum(m.value in ("769", "770") for m in session.calibration_data.markers)
+    n_trials = count_cues(m.value for m in session.calibration_data.markers)
     epochs: list = []
     session.subscribe("progress", epochs.append)
     session.start_training(job, to_model, cancel=cancel)

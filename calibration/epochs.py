@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bci_app.acquisition.base import GAP_MARKER
 from bci_app.config import PreprocessingConfig, load_yaml
 from bci_app.errors import CalibrationError, ConfigError
-from bci_app.io.recording import Recording
 from bci_app.signal.channels import match_channels
 from bci_app.signal.filters import StreamingBandpass
+from bci_app.types import GAP_MARKER
+from bci_app.types import Recording
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     cut_windows,

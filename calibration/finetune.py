@@ -1,8 +1,11 @@
-"""The fine-tuning job: LoRA (or, for comparison, full) fine-tuning of a base model on calibration trials.
+"""The training loop: LoRA (or, for comparison, full) fine-tuning of a base model on prepared trials.
+
+Preparation (windows, repair, alignment) is :mod:`calibration.prepare`, adapter files are
+:mod:`bci_app.models.adapters`, LoRA itself is :mod:`bci_app.models.lora`, and the one job around
+them (prepare → fine-tune → gate → save) is :class:`calibration.job.CalibrationJob`.
 
 :func:`finetune` is a generator: it yields a frozen :class:`Progress` per epoch, checks a cancel flag
-between batches, and returns a :class:`FinetuneResult` (``StopIteration.value``; :class:`FinetuneJob`
-wraps that for callers that prefer ``job.run()`` + ``job.result``).
+between batches, and returns a :class:`FinetuneResult` (``StopIteration.value``; :func:`run_to_end`).
 
 Speed: base weights are frozen and the base runs in eval mode (no dropout, BatchNorm statistics
 fixed), so everything upstream of the first adapted module is a fixed function of the input and is
@@ -33,12 +36,11 @@ from torch.nn import functional as F
 from bci_app.config import FinetuneConfig, LoraConfig, ResolvedLora, resolve_lora
 from bci_app.errors import CalibrationError, TrainingCancelled, TrainingError
 from bci_app.models import count_parameters, model_hash
-from bci_app.models.lora import LinearWithLoRA, add_lora, lora_parameters
+from bci_app.models.lora import LinearWithLoRA, add_lora, lora_adapters_train_mode, lora_parameters, remove_lora
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Progress", "FinetuneResult", "FinetuneJob", "finetune", "stratified_split", "remove_lora",
-           "predict_proba", "run_to_end"]
+__all__ = ["Progress", "FinetuneResult", "finetune", "stratified_split", "predict_proba", "run_to_end"]
 
 
 @dataclass(frozen=True)
@@ -105,24 +107,6 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
         val += list(idx[:k])
         train += list(idx[k:])
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(val, dtype=np.int64))
-
-
-def remove_lora(model: nn.Module) -> None:
-    """Put every wrapped base Linear back in place (adapters discarded, nothing merged)."""
-    for name, module in [(n, m) for n, m in model.named_modules() if isinstance(m, LinearWithLoRA)]:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, module.linear)
-    if hasattr(model, "_lora_config"):
-        del model._lora_config
-
-
-def _lora_eval_train_mode(model: nn.Module) -> None:
-    """Base in eval mode (frozen: no dropout, fixed BatchNorm); adapter dropout active."""
-    model.eval()
-    for m in model.modules():
-        if isinstance(m, LinearWithLoRA):
-            m.train()
 
 
 class _AdamW:
@@ -208,9 +192,7 @@ def finetune(
     rejection_note: str | None = None,
 ) -> Generator[Progress, None, FinetuneResult]:
     """Fine-tune ``model`` on preprocessed trials ``X`` (n, n_chans, n_times) float32 with integer
-    labels ``y`` (n,) in the model's class order. ``X`` may also be (n, n_crops, n_chans, n_times):
-    time-shifted crops of each trial (crop 0 = the nominal window); every crop of a training trial
-    trains, validation uses crop 0, and the split is by trial.
+    labels ``y`` (n,) in the model's class order.
 
     ``lora``: resolved settings, or a :class:`LoraConfig` (``auto`` resolved from ``n``); default
     ``LoraConfig()``. ``full=True`` trains every parameter instead (benchmark comparison; the model
@@ -223,13 +205,8 @@ def finetune(
     config = config or FinetuneConfig()
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
-    if X.ndim == 3:
-        X = X[:, None]
-    if X.ndim != 4 or y.shape != (X.shape[0],):
-        raise CalibrationError(
-            f"finetune expects X (n, n_chans, n_times) or (n, n_crops, n_chans, n_times) and y (n,), "
-            f"got {X.shape} and {y.shape}"
-        )
+    if X.ndim != 3 or y.shape != (X.shape[0],):
+        raise CalibrationError(f"finetune expects X (n, n_chans, n_times) and y (n,), got {X.shape} and {y.shape}")
     n = len(y)
     counts = np.bincount(y, minlength=getattr(model, "n_outputs", int(y.max()) + 1))
     if n == 0 or counts.min() < config.min_trials_per_class:
@@ -281,12 +258,10 @@ def finetune(
         if full:
             model.eval()
         else:
-            _lora_eval_train_mode(model)
-        n_crops = X.shape[1]
-        # every crop of a training trial is a training sample; validation uses crop 0 (the nominal window)
-        fwd_train = _Forward(model, Xt[torch.from_numpy(train_idx)].flatten(0, 1), kind)
-        fwd_val = _Forward(model, Xt[torch.from_numpy(val_idx), 0], kind) if len(val_idx) else None
-        y_train = torch.from_numpy(np.repeat(y[train_idx], n_crops))
+            lora_adapters_train_mode(model)
+        fwd_train = _Forward(model, Xt[torch.from_numpy(train_idx)], kind)
+        fwd_val = _Forward(model, Xt[torch.from_numpy(val_idx)], kind) if len(val_idx) else None
+        y_train = torch.from_numpy(y[train_idx])
         y_val = y[val_idx]
         opt = _AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed)
@@ -299,7 +274,7 @@ def finetune(
             if full:
                 model.train()
             else:
-                _lora_eval_train_mode(model)
+                lora_adapters_train_mode(model)
             order = torch.randperm(len(y_train), generator=gen)
             total = 0.0
             for start in range(0, len(order), config.batch_size):
@@ -379,17 +354,6 @@ def finetune(
         base_model_hash=base_hash,
         history=tuple(history),
     )
-
-
-class FinetuneJob:
-    """``job.run()`` yields :class:`Progress`; afterwards ``job.result`` holds the result."""
-
-    def __init__(self, model: nn.Module, X: np.ndarray, y: np.ndarray, **kwargs: Any) -> None:
-        self._gen = finetune(model, X, y, **kwargs)
-        self.result: FinetuneResult | None = None
-
-    def run(self) -> Generator[Progress, None, None]:
-        self.result = yield from self._gen
 
 
 def run_to_end(gen: Generator[Progress, None, FinetuneResult]) -> FinetuneResult:

@@ -32,9 +32,9 @@ from torch import nn
 
 from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
-from bci_app.models.lora import LinearWithLoRA, add_lora
+from bci_app.models.lora import LinearWithLoRA, add_lora, remove_lora
 from bci_app.signal.channels import NON_EEG_TYPES, ChannelMap, is_model_input
-from calibration.finetune import FinetuneResult, Progress, finetune, predict_proba, remove_lora, run_to_end
+from calibration.finetune import FinetuneResult, Progress, finetune, predict_proba, run_to_end
 from calibration.prepare import CalibrationData, prepare_calibration
 
 logger = logging.getLogger(__name__)
@@ -253,7 +253,8 @@ class CalibrationJob:
 
     def _recordings(self) -> list[Any]:
         """The sources read (paths), with the ``channels`` map applied (as if the headset had only those)."""
-        from bci_app.io.recording import Recording, map_channels, read_recording
+        from bci_app.io.recording import map_channels, read_recording
+        from bci_app.types import Recording
 
         recs = [s if isinstance(s, Recording) else read_recording(s) for s in self.sources]
         return [map_channels(r, self.channels) for r in recs] if self.channels else recs
@@ -292,7 +293,7 @@ class CalibrationJob:
 
     def _metadata(self, data: CalibrationData, y: np.ndarray, resolved: ResolvedLora, result: FinetuneResult | None,
                   gate: GateReport | None, chosen: str, seconds: dict[str, float]) -> dict[str, Any]:
-        from bci_app.io.recording import Recording
+        from bci_app.types import Recording
 
         files = [Path(s.path).name if isinstance(s, Recording) and s.path else
                  ("session" if isinstance(s, Recording) else Path(s).name) for s in self.sources]

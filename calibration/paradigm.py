@@ -28,16 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bci_app.config import GDF_CLASS_CODES, ParadigmConfig
+from bci_app.clocks import ManualClock, ScaledClock  # noqa: F401 - re-exported: the paradigm's clocks
+from bci_app.config import ParadigmConfig
 from bci_app.errors import CalibrationError
-
-TRIAL_START = 768
-FEEDBACK_ONSET = 781
-END_OF_TRIAL = 800
-REJECTED = 1023
-CUE_CODES = dict(GDF_CLASS_CODES)
-
-PHASES = ("idle", "fixation", "cue", "imagery", "rest", "break", "paused", "finished", "aborted")
+from bci_app.events import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -64,38 +58,6 @@ class ParadigmState:
     rejected: tuple[int, ...]
     phase_time_left_s: float
     time_left_s: float  #: until the paradigm finishes (pauses excluded)
-
-
-class ManualClock:
-    """A clock for tests: ``clock()`` returns ``now``; move it with :meth:`advance` / :meth:`set`."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = float(start)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, dt: float) -> float:
-        self.now += float(dt)
-        return self.now
-
-    def set(self, t: float) -> float:
-        self.now = float(t)
-        return self.now
-
-
-class ScaledClock:
-    """``pylsl.local_clock`` running ``scale`` times faster from the moment of creation."""
-
-    def __init__(self, scale: float) -> None:
-        import pylsl
-
-        self._lc = pylsl.local_clock
-        self.scale = float(scale)
-        self.t0 = self._lc()
-
-    def __call__(self) -> float:
-        return self.t0 + (self._lc() - self.t0) * self.scale
 
 
 def short_paradigm(config, trials_per_class: int, seed: int, tmin: float, window_s: float):

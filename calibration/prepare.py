@@ -31,7 +31,9 @@ import numpy as np
 from torch import nn
 
 from bci_app.errors import CalibrationError, ConfigError
+from bci_app.events import window_tmin
 from bci_app.signal.preprocess import summarize_rejections
+from bci_app.units import MICROVOLTS_PER_VOLT
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +155,11 @@ def prepare_calibration(
     from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
     base's classes.
     """
-    from bci_app.io.recording import Recording, read_recording
+    from bci_app.io.recording import read_recording
     from bci_app.models.pretrained import load_base_model
     from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
     from bci_app.signal.repair import find_bad_channels, interpolation_matrix
+    from bci_app.types import Recording
     from calibration.data import preset_for
     from calibration.epochs import epochs_for_model
 
@@ -166,7 +169,7 @@ def prepare_calibration(
     pre = config.preprocessing
     spec = PreprocessingSpec.from_dict(meta["preprocessing"]).with_alignment(None).with_repair(None)
     check_base_preprocessing(pre, spec, base if base is not None else meta.get("name", "given"))
-    tmin = float(meta.get("window", {}).get("tmin_s", 0.5))
+    tmin = window_tmin(meta)
     tmax = tmin + int(model.n_times) / spec.sfreq
     recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
     names = [str(rec.path) for rec in recordings]
@@ -199,7 +202,7 @@ def prepare_calibration(
     repaired: list[str] = list(missing)
     if pre.repair_bad_channels:
         present = [i for i, c in enumerate(spec.ch_names) if c not in missing]
-        bad = find_bad_channels(trials.data[:, present] / spec.scale * 1e6, [spec.ch_names[i] for i in present],
+        bad = find_bad_channels(trials.data[:, present] / spec.scale * MICROVOLTS_PER_VOLT, [spec.ch_names[i] for i in present],
                                 fraction=pre.bad_channel_fraction, max_fraction=pre.max_repaired_fraction,
                                 amplitude_uv=pre.reject_amplitude_uv, flat_uv=pre.reject_flat_uv,
                                 railed_fraction=pre.reject_railed_fraction)
@@ -248,7 +251,8 @@ def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: 
     """Every cue window of ``classes`` in ``sources`` (paths or recordings), finalized with ``spec``
     (a calibration's repair and alignment), none rejected: the trials an online test scores.
     Returns ``(X (n, n_chans, n_times) float32, y (n,) indices into classes)``."""
-    from bci_app.io.recording import Recording, read_recording
+    from bci_app.io.recording import read_recording
+    from bci_app.types import Recording
     from calibration.data import preset_for
     from calibration.epochs import epochs_for_model
 

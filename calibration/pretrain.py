@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from bci_app.errors import TrainingError
+from bci_app.events import WINDOW_TMIN_S
 from bci_app.models import ATCNet, save_model
 from bci_app.models.atcnet import select_outputs
 from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_8, SENSORIMOTOR_16
@@ -55,7 +56,7 @@ class PretrainOptions:
     weight_decay: float = 1e-2
     label_smoothing: float = 0.1
     seed: int = 0
-    tmin: float = 0.5
+    tmin: float = WINDOW_TMIN_S
     window_s: float = 3.0
     sfreq: float = 160.0
     euclidean_alignment: bool = True

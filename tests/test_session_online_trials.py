@@ -61,5 +61,5 @@ def test_cued_online_trials_score_like_scoring_module():
     assert [t["predicted"] for t in final["trials"]] == [t["predicted"] for t in ref["trials"]]
     assert np.isclose(final["accuracy"], ref["accuracy"])
     session.stop_online()
-    assert session.mode is Mode.CONNECTED and session._online_unsub is None
+    assert session.mode is Mode.CONNECTED and not session.online_trials.active
     session.disconnect()

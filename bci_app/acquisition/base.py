@@ -24,19 +24,17 @@ import numpy as np
 from bci_app.acquisition.ringbuffer import ReadResult, RingBuffer
 from bci_app.config import MAX_SFREQ_HZ
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker
 from bci_app.signal.channels import ChannelMap, is_model_input
+from bci_app.types import GAP_MARKER, Marker
 
 log = logging.getLogger(__name__)
+
+__all__ = ["GAP_MARKER", "Marker", "Stream", "StreamEvent", "StreamInfo", "StreamState"]
 
 #: the most channels one stream may have
 MAX_CHANNELS = 1024
 #: the largest ring buffer a stream may allocate (bytes)
 MAX_BUFFER_BYTES = 2**30
-
-GAP_MARKER = "gap"
-"""Value of the marker a stream adds when data resume after a lost source: its ``timestamp`` is the
-last sample before the gap and its ``duration`` the time to the first sample after it."""
 
 
 @dataclass(frozen=True)

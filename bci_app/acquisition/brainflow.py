@@ -16,7 +16,8 @@ import numpy as np
 
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker
+from bci_app.types import Marker
+from bci_app.units import VOLTS_PER_MICROVOLT
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def board_channels(board: str | int, channels: str = "eeg", *, auxiliary: bool =
     named = len(names) == len(rows) and bool(rows)
     if not named:
         names = [f"ch{row}" for row in rows]
-    types, units, scale = ["eeg"] * len(rows), ["V"] * len(rows), [1e-6] * len(rows)
+    types, units, scale = ["eeg"] * len(rows), ["V"] * len(rows), [VOLTS_PER_MICROVOLT] * len(rows)
     if channels == "eeg" and auxiliary:
         for key, prefix, ctype, unit in _AUXILIARY_ROWS:
             extra = [r for r in descr.get(key, []) if r not in rows]

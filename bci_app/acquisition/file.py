@@ -21,7 +21,8 @@ import numpy as np
 
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker, Recording, read_recording
+from bci_app.io.recording import read_recording
+from bci_app.types import Marker, Recording
 
 
 def _default_clock() -> Callable[[], float]:
@@ -99,9 +100,9 @@ class StreamFile(Stream):
         return self._ended
 
     @property
-    def n_released(self) -> int:
-        """Samples released so far (across loops)."""
-        return self._pos
+    def t0(self) -> float:
+        """Clock time (s) of the file's first sample, set by :meth:`connect`."""
+        return self._t0
 
     # -- Stream hooks -----------------------------------------------------------------------------
     def _connect(self) -> StreamInfo:

@@ -18,22 +18,14 @@ from typing import Literal
 
 import numpy as np
 
-from bci_app.acquisition.base import GAP_MARKER, Stream, StreamInfo, StreamState
+from bci_app.acquisition.base import Stream, StreamInfo, StreamState
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker
 from bci_app.lsl_config import configure_lsl
+from bci_app.types import GAP_MARKER, Marker
+from bci_app.units import MICROVOLTS, MICROVOLTS_PER_VOLT, VOLT_SCALES, VOLTAGE_TYPES, volt_scale
 
 log = logging.getLogger(__name__)
 
-VOLT_SCALES: dict[str, float] = {
-    "v": 1.0, "volt": 1.0, "volts": 1.0,
-    "mv": 1e-3, "millivolt": 1e-3, "millivolts": 1e-3,
-    "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "microvolt": 1e-6, "microvolts": 1e-6,
-    "nv": 1e-9, "nanovolt": 1e-9, "nanovolts": 1e-9,
-}
-"""Recognised voltage units (lower case) and their factor to volts."""
-
-VOLTAGE_TYPES = frozenset({"eeg", "eog", "emg", "ecg", "seeg", "ecog", "exg"})
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -61,10 +53,6 @@ def _describe(infos: list) -> str:
         f"{i.channel_count()} ch @ {i.nominal_srate():g} Hz on {i.hostname()}"
         for i in infos
     )
-
-
-def _channel_format_name(fmt: int) -> str:
-    return {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}.get(fmt, str(fmt))
 
 
 class StreamLSL(Stream):
@@ -235,7 +223,7 @@ class StreamLSL(Stream):
             unit = (units[k] or "").strip()
             if not unit and ctype in VOLTAGE_TYPES:
                 unit = self.default_unit
-            factor = VOLT_SCALES.get(unit.lower())
+            factor = volt_scale(unit)
             if factor is not None:
                 scale[k] = factor
                 ch_units.append("V")
@@ -468,7 +456,7 @@ class LslPlayer:
         if not self.stream.connected:
             self.stream.connect()
         info = self.stream.info
-        factor = 1e6 if self.eeg_unit == "microvolts" else 1.0
+        factor = MICROVOLTS_PER_VOLT if self.eeg_unit == MICROVOLTS else 1.0
         volt = [u == "V" and t in VOLTAGE_TYPES for u, t in zip(info.units, info.ch_types)]
         self._scale = np.array([factor if v else 1.0 for v in volt])
         units = [self.eeg_unit if v else (u or "") for v, u in zip(volt, info.units)]

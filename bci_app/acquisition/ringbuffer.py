@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bci_app.errors import StreamError
+
 log = logging.getLogger(__name__)
 
 
@@ -46,9 +48,9 @@ class RingBuffer:
 
     def __init__(self, n_chans: int, capacity: int, dtype: np.dtype | type = np.float64) -> None:
         if n_chans < 1:
-            raise ValueError(f"n_chans must be >= 1, got {n_chans}")
+            raise StreamError(f"n_chans must be >= 1, got {n_chans}")
         if capacity < 1:
-            raise ValueError(f"capacity must be >= 1, got {capacity}")
+            raise StreamError(f"capacity must be >= 1, got {capacity}")
         self.n_chans = int(n_chans)
         self.capacity = int(capacity)
         self._data = np.zeros((self.n_chans, self.capacity), dtype=dtype)
@@ -78,10 +80,10 @@ class RingBuffer:
         data = np.asarray(data)
         timestamps = np.asarray(timestamps, dtype=np.float64)
         if data.ndim != 2 or data.shape[0] != self.n_chans:
-            raise ValueError(f"expected data of shape ({self.n_chans}, n), got {data.shape}")
+            raise StreamError(f"expected data of shape ({self.n_chans}, n), got {data.shape}")
         n = data.shape[1]
         if timestamps.shape != (n,):
-            raise ValueError(f"expected {n} timestamps, got shape {timestamps.shape}")
+            raise StreamError(f"expected {n} timestamps, got shape {timestamps.shape}")
         if n == 0:
             return
         arrived = time.perf_counter()

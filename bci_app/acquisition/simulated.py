@@ -34,14 +34,19 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal as sps
 
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
-from bci_app.io.recording import Marker
 from bci_app.signal.channels import EEGMMIDB_64
+from bci_app.types import Marker
+from bci_app.units import VOLTS_PER_MICROVOLT, as_float32_microvolts, from_microvolts
+
+if TYPE_CHECKING:
+    from bci_app.config import ParadigmConfig
 
 #: Cue labels the simulated user can follow (``None`` = rest).
 SIM_LABELS: tuple[str, ...] = ("left_hand", "right_hand", "feet", "tongue")
@@ -57,7 +62,7 @@ N_LATENT = 24
 _BG_UV = 24.0  # rms of the background per channel, µV
 _MU_UV = 18.0  # rms of a mu source at its peak channel for snr=1, µV
 _ALPHA_UV = 20.0
-_UV = 1e-6
+_UV = VOLTS_PER_MICROVOLT
 # Paul Kellet's "economy" pink-noise filter: 1/f within about 3 decades below Nyquist.
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
 _PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
@@ -170,6 +175,9 @@ class StreamSimulated(Stream):
     clock : callable returning seconds (default ``pylsl.local_clock`` after ``configure_lsl()``).
     name : LSL-style stream name.
     chunk_size : samples per generated block (part of the determinism key).
+    sample_format : ``"float64"`` (default) or ``"float32"``: every sample rounded to float32
+        microvolts, as an amplifier streaming float32 µV (LSL's usual format) delivers it; a recording
+        (float32 µV) then holds exactly the samples that were decoded live.
     bufsize, acquisition_delay : see :class:`Stream`.
     """
 
@@ -186,10 +194,13 @@ class StreamSimulated(Stream):
         clock: Callable[[], float] | None = None,
         name: str = "bci-app-simulated",
         chunk_size: int = 32,
+        sample_format: str = "float64",
         bufsize: float = 30.0,
         acquisition_delay: float | None = None,
     ) -> None:
         super().__init__(bufsize=bufsize, acquisition_delay=acquisition_delay)
+        if sample_format not in ("float64", "float32"):
+            raise StreamError(f"sample_format must be 'float64' or 'float32', got {sample_format!r}")
         if not sfreq > 0:
             raise StreamError(f"sfreq must be > 0 Hz, got {sfreq}")
         if sfreq < 64:
@@ -209,6 +220,7 @@ class StreamSimulated(Stream):
         self.line_noise_hz = line_noise_hz if line_noise_hz is None or line_noise_hz < sfreq / 2 else None
         self.name = name
         self.chunk_size = int(chunk_size)
+        self.sample_format = sample_format
         if clock is None:
             from bci_app.lsl_config import configure_lsl
 
@@ -443,6 +455,8 @@ class StreamSimulated(Stream):
         if self.line_noise_hz is not None:
             phase = 2 * np.pi * self.line_noise_hz * k / self.sfreq
             data += self._line_amp[:, None] * np.sin(phase[None, :] + self._line_phase[:, None])
+        if self.sample_format == "float32":
+            data = from_microvolts(as_float32_microvolts(data))
         self._n_emitted = due
         self._intents = [i for i in self._intents if i.onset + i.duration + 5.0 > t[0]]
         markers = [m for m in self._pending_markers if m.timestamp <= t[-1]]
@@ -461,3 +475,18 @@ def _variance_sos(sos: np.ndarray) -> float:
 def _variance_ba(b: np.ndarray, a: np.ndarray) -> float:
     _, h = sps.freqz(b, a, worN=8192)
     return float(np.mean(np.abs(h) ** 2))
+
+
+def cued_imagery(imagine: "Callable[[str, float, float], None] | None", paradigm: "ParadigmConfig"):
+    """A paradigm-event callback making a simulated person imagine each cued class for the imagery
+    period (``imagine(label, onset_s, duration_s)``, e.g. :meth:`StreamSimulated.imagine`); ``None``
+    when there is no one to imagine (a real headset)."""
+    if imagine is None:
+        return None
+    duration = max(paradigm.imagery_end_s - paradigm.cue_at_s, 0.1)
+
+    def on_event(ev) -> None:
+        if ev.phase == "cue" and ev.label is not None:
+            imagine(ev.label, ev.timestamp, duration)
+
+    return on_event

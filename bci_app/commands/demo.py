@@ -151,13 +151,14 @@ def run_headless(args: argparse.Namespace) -> dict:
     torch.set_num_threads(config.online.torch_threads)
     from bci_app.acquisition import StreamSimulated
     from bci_app.acquisition.lsl import LslPlayer, StreamLSL
+    from bci_app.clocks import ScaledClock
     from bci_app.errors import BCIError, CalibrationError
+    from bci_app.events import window_tmin
     from bci_app.models.pretrained import load_base_model
-    from bci_app.online.calibrate import window_tmin
-    from bci_app.online.scoring import Trial, latency_summary, score_trials
+    from bci_app.online.scoring import latency_summary
     from bci_app.session import Mode, Session
     from calibration.job import CalibrationJob
-    from calibration.paradigm import CUE_CODES, GrazParadigm, ScaledClock, short_paradigm
+    from calibration.paradigm import short_paradigm
 
     t_start = time.perf_counter()
     scale = args.time_scale if args.time_scale is not None else HEADLESS_TIME_SCALE
@@ -225,33 +226,26 @@ def run_headless(args: argparse.Namespace) -> dict:
         if session.model is None:
             raise BCIError("; ".join(errors) or "fine-tuning produced no model")
         outcome = session.training_result
-        # -- online trials
+        # -- cued online trials (the session's), after a fixed break in stream time from calibration's start
         session.start_online()
         session.decoder.subscribe(predictions.append)
-        online_cfg = cfg.paradigm.model_copy(update={"trials_per_class": args.online_trials_per_class, "seed": args.seed + 1000})
-        paradigm = GrazParadigm(online_cfg, clock)
-        cues: list[Trial] = []
-        paradigm.subscribe(lambda ev: cues.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
-                           if ev.code in CUE_CODES.values() else None)
-        paradigm.subscribe(lambda ev: session.record_marker(str(ev.code), ev.timestamp) if ev.code is not None else None)
-        # online trials after a fixed break (in stream time) from the calibration's start
         online_at, online_aligned = stream_time_slot(
             sim, clock, (cal_at - sim.sample_time(0)) + session_paradigm_s + ONLINE_BREAK_S)
         slack["online"] = round(online_at - clock(), 2)
-        paradigm.start(online_at)
+        if not session.start_online_trials(trials_per_class=args.online_trials_per_class, seed_offset=1000,
+                                           tmin=tmin, start_at=online_at):
+            raise BCIError("; ".join(errors) or "could not start the cued online trials")
+        paradigm = session.online_paradigm
         plan_imagery(paradigm)
-
-        def online_done() -> bool:
-            paradigm.update()
-            return paradigm.finished
-
-        if not session.run_until(online_done, timeout_s=(online_at - clock() + paradigm.duration_s) / scale + 30):
+        if not session.run_until(lambda: paradigm.finished, timeout_s=(online_at - clock() + paradigm.duration_s) / scale + 30):
             raise BCIError("online trials did not finish in time")
         player.halt()  # publishing stops, the outlet stays open: n_pushed is final
         published = player.n_pushed  # every one of these must reach the session
         session.run_until(lambda: source.counters.received >= published, timeout_s=5.0)
         received = source.counters.received
-        scores = score_trials(predictions, cues, classes, tmin=tmin, window_s=window_s, sfreq=spec_sfreq)
+        if not session.run_until(lambda: session.online_result() is not None, timeout_s=5.0):
+            raise BCIError("the decoder did not reach the end of the last online trial")
+        scores = session.online_result()
         counters = session.decoder.counters if session.decoder else None
         status = session.stream_status
         if args.record:

@@ -4,9 +4,9 @@
    run it (cue-locked windows through the shared preprocessing, bad-channel repair, artifact handling,
    Euclidean alignment, LoRA fine-tuning of the base ``--base``, default ``model.base``, and the gate
    that keeps the unadapted base when the adapter does not cross-validate better).
-2. Each test file is played by :class:`~bci_app.acquisition.file.StreamFile` on a manual clock,
-   one decoder step of samples per ``acquire()`` (faster than real time, nothing dropped), into
-   the online :class:`~bci_app.online.decoder.Decoder`: the same code as live.
+2. Each test file is played by the one replay driver (:class:`bci_app.online.replay.Replay`: a file
+   stream on a manual clock, one decoder step of samples per ``acquire()``, faster than real time,
+   nothing dropped) into the online :class:`~bci_app.online.decoder.Decoder`: the same code as live.
 3. Each test trial is scored from the decoder's own predictions (rule in
    :mod:`bci_app.online.scoring`: mean raw probability over decisions whose window lies inside the
    imagery period, argmax). The test labels are only read for scoring.
@@ -71,14 +71,12 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
     rule matches decisions to trials by time."""
     import numpy as np
 
-    from bci_app.acquisition.file import StreamFile
     from bci_app.errors import CalibrationError
     from bci_app.io.recording import map_channels, read_recording
-    from bci_app.online.decoder import Decoder
+    from bci_app.online.replay import Replay
     from bci_app.online.scoring import Trial
     from calibration.data import preset_for
     from calibration.epochs import find_cues
-    from calibration.paradigm import ManualClock
 
     rec = read_recording(path)
     if channels:
@@ -94,26 +92,15 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
         log.warning("%s", message)
     onsets, labels = onsets[mine], labels[mine]
     durations = {round(m.timestamp, 6): m.duration for m in rec.markers}
-    clock = ManualClock(float(start_s))
-    step = max(1, int(round(config.online.step_s * rec.sfreq)))
-    stream = StreamFile(rec, speed=1.0, clock=clock, max_chunk=step, bufsize=30.0).connect()
-    offset = float(rec.timestamps[0]) - 0.0  # StreamFile stamps sample i with t0 + (file time)
-    dec = Decoder.for_stream(stream, model, config.online)
-    preds = []
-    dt = step / rec.sfreq
-    while not stream.finished:
-        clock.advance(dt)
-        while stream.acquire():
-            preds += dec.poll()
-    preds += dec.poll()
-    t0 = stream._t0  # noqa: SLF001 - StreamFile's time origin (documented in its module)
+    driver = Replay(rec, model, config.online, start_s=float(start_s))
+    preds = driver.run()
     trials = []
     for onset, lab in zip(onsets, labels):
         dur = durations.get(round(float(onset), 6)) or 4.0
-        start = t0 + float(onset) - offset
+        start = driver.clock_time(float(onset))
         trials.append(Trial(start, start + dur, classes[int(lab)]))
-    stream.disconnect()
-    return preds, trials, dec, np.asarray(onsets), clock()
+    driver.close()
+    return preds, trials, driver.decoder, np.asarray(onsets), driver.now
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,8 +147,8 @@ def warn_shared_files(calib: list[Path], test: list[Path]) -> list[str]:
 def evaluate_outcome(outcome, test_paths, config, *, channels: Any = None, preset=None) -> dict:
     """Decode ``test_paths`` online with a finished calibration and score every trial (report dict);
     ``channels``: keep only these in the test files too."""
+    from bci_app.events import window_tmin
     from bci_app.models import count_parameters
-    from bci_app.online.calibrate import window_tmin
     from bci_app.online.scoring import latency_summary, score_trials
 
     model, result = outcome.decoder_model, outcome.finetune

@@ -69,13 +69,14 @@ def build_demo(args: argparse.Namespace):
 
     from bci_app.acquisition.lsl import LslPlayer
     from bci_app.acquisition.simulated import StreamSimulated
-    from calibration.paradigm import ScaledClock, short_paradigm
+    from bci_app.clocks import ScaledClock
     from bci_app.config import load_config
+    from bci_app.events import window_tmin
     from bci_app.gui.main_window import MainWindow
     from bci_app.lsl_config import configure_lsl
     from bci_app.models.pretrained import load_base_model
-    from bci_app.online.calibrate import window_tmin
     from bci_app.session import Session
+    from calibration.paradigm import short_paradigm
 
     config = load_config(getattr(args, "config", None))
     configure_lsl(config.lsl.scope)
@@ -168,9 +169,9 @@ class DemoDriver:
             w.online_panel.cued_check.setChecked(True)
             w.online_panel.cued_trials.setValue(self.online_trials_per_class)
             w.online_panel.start_button.click()
-        elif self.stage == "online" and s.online_paradigm is not None and s.online_paradigm.finished:
-            score = s.online_score()
-            if score is not None and score["n_trials"] == len(s._online_trials):  # noqa: SLF001
+        elif self.stage == "online":
+            score = s.online_result()
+            if score is not None:
                 self.stage = "done"
                 self.result = score
                 w.online_panel.trial_label.setText(

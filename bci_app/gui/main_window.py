@@ -8,7 +8,6 @@ source runs on a worker thread; nothing here blocks the event loop.
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 from pathlib import Path
@@ -24,6 +23,7 @@ from bci_app.gui.session_panel import SessionPanel
 from bci_app.gui.signal_view import SignalView
 from bci_app.gui.source_panel import SourcePanel, make_stream
 from bci_app.gui.training_view import TrainingPanel
+from bci_app.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,11 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.config = config or load_config()
         self.log_path = setup_file_log(log_dir)
-        self.session = session if session is not None else self._make_session(self.config)
-        if training_factory is None and self.session is not None:
-            training_factory = type(self.session).calibration_training  # called with the session
-        self._events: collections.deque = collections.deque()
-        self._unsubscribe: list = []
+        self.session = session if session is not None else Session(self.config)
+        # the app trains by itself when a calibration ends (the session decides; see Session)
+        self.session.train_after_calibration = True
+        if training_factory is not None:
+            self.session.training_factory = training_factory
         self._connect_thread: threading.Thread | None = None
         self._connecting_spec: dict = {}
         self._shutdown_hooks: list = []
@@ -111,6 +111,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self.training_panel, "Training")
         self.tabs.addTab(self.online_panel, "Online")
         self.tabs.addTab(self.replay_panel, "Replay")
+        #: the tab shown for each session mode
+        self.mode_panels = {"calibrating": calib, "training": self.training_panel, "online": self.online_panel,
+                            "replay": self.replay_panel}
         self.left_tabs = left = QtWidgets.QTabWidget()
         left.addTab(self.source_panel, "Source")
         left.addTab(self.session_panel, "Session")
@@ -130,7 +133,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.stream_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.state_label)
         self.statusBar().addWidget(self.stream_label, 1)
-        self._set_state("idle")
+        self.set_state("idle")
 
         # wiring (GUI-internal signals only)
         self.source_panel.connect_requested.connect(self.connect_source)
@@ -139,7 +142,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session_panel.config_changed.connect(self._on_config)
         self.session_panel.offer_changed.connect(self._on_resume_offer)
         self._connect_done.connect(self._on_connected)
-        self._wire_session_controls(training_factory)
+        self._wire_session_controls()
 
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(frame_ms)
@@ -148,34 +151,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session_panel.rescan()  # unfinished recordings from a crash: offered when found (worker thread)
 
     # -- session ---------------------------------------------------------------------------------
-    @staticmethod
-    def _make_session(config: AppConfig):
-        try:
-            from bci_app.session import Session
-        except ImportError:
-            return None
-        return Session(config)
-
-    def _wire_session_controls(self, training_factory) -> None:
+    def _wire_session_controls(self) -> None:
         """Buttons for calibration, training, online and replay call the session (see session_bridge)."""
         from bci_app.gui.session_bridge import SessionBridge
 
-        self.bridge = SessionBridge(self, training_factory)
+        self.bridge = SessionBridge(self)
 
     # -- state & errors --------------------------------------------------------------------------
-    def _set_state(self, text: str) -> None:
+    def set_state(self, text: str) -> None:
         self.state_text = text
         self.state_label.setText(f"State: {text}")
+
+    def show_mode_panel(self, mode: str) -> None:
+        """Bring the tab of a session mode to the front (modes without a tab leave the tabs alone)."""
+        panel = self.mode_panels.get(mode)
+        if panel is not None:
+            self.tabs.setCurrentWidget(panel)
+
+    def mode_panel_shown(self, mode: str) -> bool:
+        """Whether the tab of a session mode is the current one (only it needs drawing)."""
+        return self.tabs.currentWidget() is self.mode_panels.get(mode)
 
     def show_error(self, exc: BaseException, doing: str = "") -> None:
         """Show ``exc`` in plain words; the traceback goes to the log file."""
         log_exception(exc, doing)
         title, text = plain_message(exc, doing)
         self.error_banner.show_error(title, f"{text}\n(Details: {self.log_path})")
-
-    def post_event(self, kind: str, payload=None) -> None:
-        """Thread-safe: queue something for the next frame (used by core callbacks)."""
-        self._events.append((kind, payload))
 
     def _on_config(self, config: AppConfig) -> None:
         self.config = config
@@ -222,9 +223,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.source_panel.set_status("Not connected", False)
             return
         self.stream = stream
-        if self.session is None:  # otherwise the session reports stream events and errors
-            self._unsubscribe.append(stream.subscribe(lambda ev: self.post_event("stream", ev)))
-            self._set_state("connected")
         self.source_panel.show_connected(self._connecting_spec, stream.info)
         self.signal_view.set_source(stream)
 
@@ -232,33 +230,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bridge.source_disconnecting()
         stream, self.stream = self.stream, None
         self.signal_view.set_source(None)
-        for unsub in self._unsubscribe:
-            unsub()
-        self._unsubscribe = []
         if stream is not None:
             try:
                 stream.disconnect()
             except Exception as exc:  # noqa: BLE001
                 self.show_error(exc, "disconnecting")
         self.source_panel.set_status("Not connected", False)
-        self._set_state("idle")
+        self.set_state("idle")
 
     # -- frame -----------------------------------------------------------------------------------
     def tick(self) -> None:
-        """One frame: drain queued core events, then render the visible panel from snapshots."""
-        while self._events:
-            kind, payload = self._events.popleft()
-            if kind == "stream":
-                if payload.kind in ("failed", "gap"):
-                    self.error_banner.show_error(
-                        "The EEG source has a problem" if payload.kind == "failed" else "Signal lost",
-                        payload.message + ("" if payload.kind == "gap" else f"\n(Details: {self.log_path})"),
-                    )
-                self.stream_label.setText(f"Source: {payload.kind} — {payload.message}")
-            else:
-                self.bridge.handle_event(kind, payload)
+        """One frame: the session delivers its events (bridge), then the visible panel renders."""
         stream = self.stream
-        if stream is None and self.bridge._replay_stream is None:  # noqa: SLF001
+        if stream is None and self.session.stream is None:
             self.stream_label.setText("Source: none")
         if stream is not None:
             c = stream.counters

@@ -161,6 +161,13 @@ class OnlinePanel(QtWidgets.QWidget):
         else:
             self.accuracy_label.setText("Running accuracy: – (needs cued trials)")
 
+    def render_score(self, score: dict | None) -> None:
+        """Show the running score of cued trials (``Session.online_score()``'s dict; ``None``: none yet)."""
+        if score is None or score["n_trials"] == self.total:
+            return
+        correct = sum(t["true"] == t["predicted"] for t in score["trials"])
+        self.render_accuracy(correct, score["n_trials"], score["n_undecided"])
+
     def render_trial(self, state) -> None:
         """Show the cued paradigm's :class:`~calibration.paradigm.ParadigmState` (or ``None``)."""
         if state is None:

@@ -3,71 +3,17 @@ predictions with those logged live (when the recording holds them).
 
 Replayed and live decisions are matched by the source **sample index** they were made at (decisions
 are tied to sample indices, see :mod:`bci_app.online.decoder`), so the agreement figure compares the
-same windows. The helpers :func:`live_predictions` and :func:`compare_predictions` are Qt-free.
+same windows (:func:`bci_app.online.replay.compare_predictions`, the same as ``bci-app replay --compare``).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from bci_app.gui.online_view import prediction_fields
-
-LIVE_STREAM = "bci-app-predictions"
-
-
-@dataclass(frozen=True)
-class LoggedPrediction:
-    """One decision read back from a recording: ``probabilities`` (smoothed, as published live) in
-    ``classes`` order, the source ``sample_index`` it was made at, and its LSL ``timestamp`` (s)."""
-
-    timestamp: float
-    sample_index: int
-    probabilities: tuple[float, ...]
-    classes: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return self.classes[int(np.argmax(self.probabilities))]
-
-
-def live_predictions(recording) -> list[LoggedPrediction]:
-    """The predictions logged live in ``recording`` (a :class:`~bci_app.io.recording.Recording`; the
-    stream ``bci-app-predictions`` written by the session); empty when it holds none."""
-    live = recording.extra_streams.get(LIVE_STREAM)
-    if live is None:
-        return []
-    series = np.asarray(live["time_series"], dtype=np.float64)
-    if series.ndim != 2 or series.shape[0] == 0:
-        return []
-    ts = np.asarray(live["time_stamps"], dtype=np.float64)
-    try:
-        classes = tuple(str(c) for c in live["info"]["desc"][0]["classes"][0]["class"])
-    except (KeyError, IndexError, TypeError):
-        classes = tuple(f"class {i}" for i in range(series.shape[1] - 1))
-    return [LoggedPrediction(float(t), int(row[-1]), tuple(float(v) for v in row[:-1]), classes)
-            for t, row in zip(ts, series)]
-
-
-def compare_predictions(replayed, live) -> dict:
-    """Match decisions by sample index: ``n_live``, ``n_replayed``, ``n_matched``, ``agreement``
-    (fraction of matched decisions with the same label; ``None`` without matches) and
-    ``max_probability_difference``."""
-    mine = {int(p.sample_index): p for p in replayed}
-    same, diff, n = 0, 0.0, 0
-    for q in live:
-        p = mine.get(int(q.sample_index))
-        if p is None:
-            continue
-        n += 1
-        same += p.label == q.label
-        if len(p.probabilities) == len(q.probabilities):
-            diff = max(diff, float(np.max(np.abs(np.subtract(p.probabilities, q.probabilities)))))
-    return {"n_live": len(live), "n_replayed": len(replayed), "n_matched": n,
-            "agreement": same / n if n else None, "max_probability_difference": diff}
+from bci_app.online.replay import compare_predictions
 
 
 class ReplayPanel(QtWidgets.QWidget):

@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, channel_quality, power_spectrum
+from bci_app.units import VOLTS_PER_MICROVOLT
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class SignalView(QtWidgets.QWidget):
 
     @property
     def spacing_v(self) -> float:
-        return AMPLITUDES_UV[self.amplitude.currentIndex()] * 1e-6
+        return AMPLITUDES_UV[self.amplitude.currentIndex()] * VOLTS_PER_MICROVOLT
 
     @property
     def page_rows(self) -> slice:

@@ -112,3 +112,20 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)
+
+    def render_outcome(self, model, outcome) -> None:
+        """A new active ``model``; ``outcome``: the calibration job's result (summary, fine-tuning
+        figures) or ``None`` (a model loaded without training)."""
+        result = getattr(outcome, "finetune", None)
+        if outcome is not None:
+            text = self.summary.toPlainText() + f"\n\n{outcome.summary()}"
+            if result is not None:
+                text += (f"\nadapted modules: {', '.join(result.wrapped_modules) or '–'}\n"
+                         f"trainable parameters: {result.trainable_params:,} of {result.total_params:,} "
+                         f"({100 * result.trainable_params / max(result.total_params, 1):.1f} %)\n"
+                         f"epochs run: {result.epochs_run} (best {result.best_epoch}); feature cache: {result.cache}; "
+                         f"{result.elapsed_s:.1f} s")
+            self.set_summary(text)
+        acc = getattr(result, "val_accuracy", None)
+        self.set_status(f"Model ready: {model.name}" + (f" (validation accuracy {acc:.0%})" if acc is not None else "")
+                        + " — start online feedback")

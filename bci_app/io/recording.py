@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bci_app.errors import RecordingError
+from bci_app.types import Marker, Recording
+from bci_app.units import volt_scale
 
 if TYPE_CHECKING:
     from bci_app.signal.channels import ChannelMap
@@ -23,43 +25,6 @@ log = logging.getLogger(__name__)
 
 MNE_SUFFIXES = {".edf": "edf", ".bdf": "bdf", ".gdf": "gdf", ".fif": "fif"}
 SUPPORTED_SUFFIXES = (*MNE_SUFFIXES, ".xdf")
-
-
-@dataclass(frozen=True)
-class Marker:
-    """An event: ``timestamp`` (s, same base as the samples), ``value`` (e.g. ``"769"`` or ``"T1"``),
-    ``duration`` (s, 0 when unknown)."""
-
-    timestamp: float
-    value: str
-    duration: float = 0.0
-
-
-@dataclass(frozen=True)
-class Recording:
-    """A recording in memory.
-
-    data: (n_chans, n_times) float64, volts for EEG channels.
-    timestamps: (n_times,) seconds; for files without a clock, ``first_time + index / sfreq``.
-    """
-
-    path: Path
-    data: np.ndarray
-    timestamps: np.ndarray
-    sfreq: float
-    ch_names: tuple[str, ...]
-    ch_types: tuple[str, ...]
-    units: tuple[str, ...]
-    markers: tuple[Marker, ...] = field(default_factory=tuple)
-    extra_streams: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def n_times(self) -> int:
-        return self.data.shape[1]
-
-    @property
-    def duration(self) -> float:
-        return self.n_times / self.sfreq
 
 
 def check_recording_path(path: Path) -> str:
@@ -201,9 +166,6 @@ def _xdf_channel_labels(stream: dict, n_chans: int) -> tuple[list[str], list[str
     return names, types, units
 
 
-_UNIT_SCALE = {"v": 1.0, "volts": 1.0, "mv": 1e-3, "millivolts": 1e-3, "uv": 1e-6, "µv": 1e-6, "microvolts": 1e-6}
-
-
 def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     import pyxdf
 
@@ -244,7 +206,7 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     if samples.size == 0:
         samples = np.zeros((0, n_chans))
     names, types, units = _xdf_channel_labels(stream, n_chans)
-    scale = np.array([_UNIT_SCALE.get(u.lower(), 1.0) for u in units])
+    scale = np.array([volt_scale(u) or 1.0 for u in units])  # non-voltage channels (stim, misc) as stored
     data = samples.T * scale[:, None]
     nominal = float(stream["info"]["nominal_srate"][0])
     timestamps = np.asarray(stream["time_stamps"], dtype=np.float64)
@@ -268,7 +230,7 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
         sfreq=sfreq,
         ch_names=tuple(names),
         ch_types=tuple(types),
-        units=tuple("V" if _UNIT_SCALE.get(u.lower()) else u for u in units),
+        units=tuple("V" if volt_scale(u) else u for u in units),
         markers=tuple(markers),
         extra_streams=extra,
     )

@@ -44,6 +44,7 @@ import numpy as np
 
 from bci_app.errors import RecordingError
 from bci_app.io.lock import acquire_lock, release_lock
+from bci_app.units import MICROVOLTS, MICROVOLTS_PER_VOLT, volt_scale
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
@@ -65,13 +66,12 @@ NUMERIC_FORMATS: dict[str, str] = {
     "int64": "<i8",
 }
 CHANNEL_FORMATS = (*NUMERIC_FORMATS, "string")
-_UV_PER_V = 1e6
 
 
 def varlen(n: int) -> bytes:
     """XDF variable-length integer: one byte giving the width (1, 4 or 8), then the value."""
     if n < 0:
-        raise ValueError(f"XDF lengths are unsigned, got {n}")
+        raise RecordingError(f"XDF lengths are unsigned, got {n}")
     if n < 1 << 8:
         return b"\x01" + struct.pack("<B", n)
     if n < 1 << 32:
@@ -323,9 +323,9 @@ class XdfRecorder:
         units = list(info.units)
         scale = np.ones(info.n_chans)
         if to_microvolts:
-            volts = np.array([u.lower() in ("v", "volts") for u in units])
-            scale[volts] = _UV_PER_V
-            units = ["microvolts" if v else u for u, v in zip(units, volts)]
+            volts = np.array([volt_scale(u) == 1.0 for u in units])
+            scale[volts] = MICROVOLTS_PER_VOLT
+            units = [MICROVOLTS if v else u for u, v in zip(units, volts)]
         eeg = self.add_stream(
             name, info.stype, info.ch_names, ch_types=[t.upper() if t.lower() == "eeg" else t for t in info.ch_types],
             units=units, sfreq=info.sfreq, channel_format="float32", source_id=info.source_id,

@@ -110,7 +110,8 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     try:
         info = json.loads(json_path.read_text(encoding="utf-8"))
         if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
-            raise ValueError(f"format is not {MODEL_FORMAT!r}")
+            raise ModelError(f"Model metadata file {json_path} is not a bci-app model sidecar (format is not "
+                             f"{MODEL_FORMAT!r}); use files written by save_model or re-run pretraining.")
         cls = _ARCHITECTURES[info["architecture"]]
         hparams = dict(info["hparams"])
         expected_hash = info["model_hash"]

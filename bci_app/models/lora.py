@@ -39,6 +39,8 @@ __all__ = [
     "natural_key",
     "lora_summary",
     "lora_train_mode",
+    "lora_adapters_train_mode",
+    "remove_lora",
     "linear_module_names",
 ]
 
@@ -221,6 +223,25 @@ def lora_train_mode(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
+    return model
+
+
+def lora_adapters_train_mode(model: nn.Module) -> nn.Module:
+    """The base in eval mode (frozen: no dropout, fixed BatchNorm) and only the adapters in train
+    mode (their dropout active). Returns ``model``."""
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, LinearWithLoRA):
+            m.train()
+    return model
+
+
+def remove_lora(model: nn.Module) -> nn.Module:
+    """Put every wrapped base Linear back in place (adapters discarded, nothing merged). Returns ``model``."""
+    for name, wrapper in list(lora_wrappers(model).items()):
+        _set_submodule(model, name, wrapper.linear)
+    if hasattr(model, "_lora_config"):
+        del model._lora_config
     return model
 
 

@@ -75,10 +75,6 @@ class Prediction:
     model: str
     model_generation: int
 
-    @property
-    def label_index(self) -> int:
-        return self.classes.index(self.label)
-
 
 @dataclass(frozen=True)
 class DecoderModel:
@@ -247,15 +243,23 @@ class Decoder:
     # -- construction -----------------------------------------------------------------------------
     @classmethod
     def for_stream(
-        cls, stream: "Stream", model: DecoderModel, config: "OnlineConfig | None" = None, *, fast: bool | None = None
+        cls, stream: "Stream", model: DecoderModel, config: "OnlineConfig | None" = None, *, fast: bool | None = None,
+        start_index: int | None = None,
     ) -> "Decoder":
-        """A decoder reading ``stream`` (connected) from its current newest sample on."""
+        """A decoder reading ``stream`` (connected) from its current newest sample on, or from the
+        absolute sample ``start_index`` (a replay starts where the live decoder did; samples before
+        it are never fed)."""
         info = stream.info
-        dec = cls(model, info.sfreq, info.ch_names, config, fast=fast, source_ch_types=info.ch_types)
+        first = stream.buffer.n_written if start_index is None else int(start_index)
+        dec = cls(model, info.sfreq, info.ch_names, config, fast=fast, start_index=first,
+                  source_ch_types=info.ch_types)
         dec.stream = stream
-        dec._index = dec.start_index = stream.buffer.n_written
-        dec._ready_at = dec._warmup_end(dec._index)
         return dec
+
+    @property
+    def next_index(self) -> int:
+        """Absolute source index of the next sample this decoder will read (all before it are fed)."""
+        return self._index
 
     def _make_preprocessor(self, spec: PreprocessingSpec) -> StreamingPreprocessor:
         cap = max(2.0 * self._active.model.n_times / spec.sfreq, 4.0)
@@ -346,7 +350,7 @@ class Decoder:
         """Read every new sample of the attached stream and make the decisions they complete."""
         if self.stream is None:
             raise StreamError("this decoder has no stream attached; use Decoder.for_stream or feed()")
-        if self.stream.buffer.n_written == self._index:
+        if self.stream.buffer.n_written <= self._index:  # nothing new (or not yet at the start index)
             self._apply_pending()
             return []
         res = self.stream.read_since(self._index)

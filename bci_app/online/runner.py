@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import torch
 
+from bci_app.errors import StreamError
 from bci_app.online.decoder import Decoder
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class DecoderRunner:
     def __init__(self, decoder: Decoder, *, on_error: Callable[[BaseException], None] | None = None) -> None:
         if decoder.stream is None:
-            raise ValueError("DecoderRunner needs a decoder attached to a stream (Decoder.for_stream)")
+            raise StreamError("DecoderRunner needs a decoder attached to a stream (Decoder.for_stream)")
         self.decoder = decoder
         self.on_error = on_error
         self.error: BaseException | None = None

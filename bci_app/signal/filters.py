@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal as sps
 
-from bci_app.errors import ConfigError
+from bci_app.errors import ConfigError, StreamError
 
 
 def design_bandpass(sfreq: float, l_freq: float, h_freq: float, order: int) -> np.ndarray:
@@ -50,7 +50,7 @@ class StreamingBandpass:
         """Filter ``chunk`` (n_chans, n) and return the filtered (n_chans, n) float64."""
         x = np.asarray(chunk, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] != self.n_chans:
-            raise ValueError(f"expected a chunk of shape ({self.n_chans}, n), got {x.shape}")
+            raise StreamError(f"expected a chunk of shape ({self.n_chans}, n), got {x.shape}")
         if x.shape[1] == 0:
             return x.copy()
         if self._zi is None:
@@ -108,7 +108,7 @@ class StreamingResampler:
         global output indices (to derive timestamps with :meth:`output_times`)."""
         x = np.asarray(chunk, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] != self.n_chans:
-            raise ValueError(f"expected a chunk of shape ({self.n_chans}, n), got {x.shape}")
+            raise StreamError(f"expected a chunk of shape ({self.n_chans}, n), got {x.shape}")
         n = x.shape[1]
         buf = np.concatenate([self._hist, x], axis=1)  # buf[:, i] is input index base + i
         base = self._n_in - (self.n_lags - 1)
@@ -130,9 +130,3 @@ class StreamingResampler:
         """Timestamps of outputs ``m``, delay-compensated: input index ``(m*down - half_len)/up``
         mapped to time by ``input_time(fractional_index)``."""
         return input_time((m * self.down - self.half_len) / self.up)
-
-
-def resample_ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
-    """``(up, down)`` used for ``sfreq_in`` → ``sfreq_out``."""
-    ratio = Fraction(float(sfreq_out) / float(sfreq_in)).limit_denominator(1000)
-    return ratio.numerator, ratio.denominator

@@ -24,10 +24,11 @@ import numpy as np
 from bci_app.errors import CalibrationError, ConfigError, StreamError
 from bci_app.signal.channels import match_channels
 from bci_app.signal.filters import StreamingBandpass, StreamingResampler
+from bci_app.units import MICROVOLTS_PER_VOLT, VOLTS_PER_MICROVOLT
 
 if TYPE_CHECKING:
     from bci_app.config import PreprocessingConfig
-    from bci_app.io.recording import Recording
+    from bci_app.types import Recording
 
 SPEC_VERSION = 1
 
@@ -353,7 +354,7 @@ def finalize_window(window: np.ndarray, spec: PreprocessingSpec, out: np.ndarray
     Euclidean alignment (when the spec has a matrix). Returns float32 (n_chans, n_times)."""
     w = np.asarray(window, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] != spec.n_chans:
-        raise ValueError(f"expected a window ({spec.n_chans}, n_times), got {w.shape}")
+        raise StreamError(f"expected a window ({spec.n_chans}, n_times), got {w.shape}")
     x = (w - w.mean(axis=1, keepdims=True)) * spec.scale
     R = spec.alignment_matrix
     if R is not None:
@@ -474,8 +475,8 @@ def reject_artifacts(
 
     keep = np.ones(n_trials, dtype=bool)
     reasons: list[str | None] = [None] * n_trials
-    flat_v = config.reject_flat_uv * 1e-6
-    amp_v = config.reject_amplitude_uv * 1e-6
+    flat_v = config.reject_flat_uv * VOLTS_PER_MICROVOLT
+    amp_v = config.reject_amplitude_uv * VOLTS_PER_MICROVOLT
     for i in range(n_trials):
         e = x[i]
         finite = np.isfinite(e)
@@ -486,7 +487,7 @@ def reject_artifacts(
         ptp = e.max(axis=1) - e.min(axis=1)
         if (ptp < flat_v).any():
             ch = int(np.argmin(ptp))
-            keep[i], reasons[i] = False, f"flat ({name(ch)}: {ptp[ch] * 1e6:.2f} µV peak-to-peak)"
+            keep[i], reasons[i] = False, f"flat ({name(ch)}: {ptp[ch] * MICROVOLTS_PER_VOLT:.2f} µV peak-to-peak)"
             continue
         at_max = (e == e.max(axis=1, keepdims=True)).sum(axis=1)
         at_min = (e == e.min(axis=1, keepdims=True)).sum(axis=1)
@@ -498,7 +499,7 @@ def reject_artifacts(
         peak = np.abs(e - e.mean(axis=1, keepdims=True)).max(axis=1)
         if (peak > amp_v).any():
             ch = int(np.argmax(peak))
-            keep[i], reasons[i] = False, f"amplitude ({name(ch)}: {peak[ch] * 1e6:.0f} µV)"
+            keep[i], reasons[i] = False, f"amplitude ({name(ch)}: {peak[ch] * MICROVOLTS_PER_VOLT:.0f} µV)"
     return keep, reasons
 
 

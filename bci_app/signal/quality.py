@@ -23,6 +23,7 @@ from bci_app.errors import CalibrationError
 from bci_app.signal.channels import match_channels, normalize_ch_name
 from bci_app.signal.filters import StreamingBandpass
 from bci_app.signal.preprocess import reject_artifacts, summarize_rejections
+from bci_app.units import MICROVOLTS_PER_VOLT
 
 if TYPE_CHECKING:
     from bci_app.config import PreprocessingConfig
@@ -111,8 +112,8 @@ def channel_quality(
         return [ChannelQuality(str(n), 0.0, 0.0, 0.0, 0.0, ()) for n in ch_names]
     finite = np.isfinite(x).all(axis=1)
     xf = np.where(np.isfinite(x), x, 0.0)
-    ptp = (xf.max(axis=1) - xf.min(axis=1)) * 1e6
-    rms = xf.std(axis=1) * 1e6
+    ptp = (xf.max(axis=1) - xf.min(axis=1)) * MICROVOLTS_PER_VOLT
+    rms = xf.std(axis=1) * MICROVOLTS_PER_VOLT
     at_max = (xf == xf.max(axis=1, keepdims=True)).sum(axis=1)
     at_min = (xf == xf.min(axis=1, keepdims=True)).sum(axis=1)
     railed = np.maximum(at_max, at_min) / n_times

@@ -8,9 +8,11 @@ import numpy as np
 import pylsl
 import pytest
 
-from bci_app.acquisition.base import GAP_MARKER, StreamState
+from bci_app.acquisition.base import StreamState
+
 from bci_app.acquisition.lsl import StreamLSL
 from bci_app.errors import StreamError
+from bci_app.types import GAP_MARKER
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(30)]
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bci_app.acquisition.ringbuffer import RingBuffer
+from bci_app.errors import StreamError
 
 
 def _chunk(start: int, n: int, n_chans: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -99,11 +100,11 @@ def test_read_since_future_index_is_empty() -> None:
 
 def test_shape_errors() -> None:
     buf = RingBuffer(2, 4)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(StreamError, match="shape"):
         buf.write(np.zeros((3, 2)), np.zeros(2))
-    with pytest.raises(ValueError, match="timestamps"):
+    with pytest.raises(StreamError, match="timestamps"):
         buf.write(np.zeros((2, 2)), np.zeros(3))
-    with pytest.raises(ValueError):
+    with pytest.raises(StreamError):
         RingBuffer(0, 4)
 
 

@@ -53,7 +53,7 @@ def test_keep_channels_names_what_the_recording_lacks(eegmmidb_dir):
 
 def test_calibrate_cli_on_a_cyton_layout_picks_and_saves_the_base(eegmmidb_dir, tmp_path):
     from bci_app.cli import main
-    from bci_app.commands.replay import load_adapted
+    from bci_app.online.calibrate import adapted_decoder_model
 
     out = tmp_path / "cyton"
     assert main(["calibrate", "--calib", str(eegmmidb_dir / "S001" / "S001R04.edf"), "--out", str(out),
@@ -61,7 +61,7 @@ def test_calibrate_cli_on_a_cyton_layout_picks_and_saves_the_base(eegmmidb_dir, 
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["base_model"] == "default" and len(meta["missing_channels"]) == 56
     assert meta["headset_channels"] == CYTON.split(",") and "interpolated" in meta["base_choice"]
-    model, _ = load_adapted(out)
+    model, _ = adapted_decoder_model(out)
     assert set(model.spec.present_ch_names) == set(CYTON.split(","))
     # the adapter decodes a stream that has only the Cyton's channels
     rec = map_channels(read_recording(eegmmidb_dir / "S001" / "S001R08.edf"), CYTON.split(","))

@@ -5,8 +5,9 @@ import pytest
 
 from bci_app.config import ParadigmConfig, PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError
-from bci_app.io.recording import Marker, Recording, read_recording
+from bci_app.io.recording import read_recording
 from bci_app.signal.channels import SENSORIMOTOR_16
+from bci_app.types import Marker, Recording
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     StreamingPreprocessor,

@@ -152,8 +152,8 @@ def test_gated_calibration_is_never_worse_than_the_unadapted_base_on_the_develop
     CalibrationJob and the fold base that never saw them, score the cue windows of runs 8 + 12. On the
     group's mean, the gated decoder is at least as accurate as the unadapted base (same alignment)."""
     from bci_app.config import AppConfig
+    from bci_app.events import window_tmin
     from bci_app.models.pretrained import fold_base_for, load_base_model
-    from bci_app.online.calibrate import window_tmin
     from calibration.data import eegmmidb_files
     from calibration.job import CalibrationJob
     from calibration.prepare import cue_trials
@@ -189,13 +189,3 @@ def test_calibrate_cli_writes_adapter_with_alignment(eegmmidb_dir, tmp_path):
     align = np.asarray(meta["preprocessing"]["alignment"])
     assert align.shape == (len(meta["ch_names"]),) * 2
     assert meta["metrics"]["trainable_params"] < 0.05 * meta["metrics"]["total_params"]
-
-
-def test_job_wrapper_exposes_result():
-    from calibration.finetune import FinetuneJob
-
-    model, X, y = _toy()
-    job = FinetuneJob(model, X, y, lora=_lora(["dense"]), config=FinetuneConfig(max_epochs=3))
-    records = list(job.run())
-    assert job.result is not None and job.result.epochs_run == len(records) == 3
-    assert job.result.cache == "window_features" and job.result.mode == "lora"

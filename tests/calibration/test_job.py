@@ -66,10 +66,10 @@ def test_lora_disabled_is_the_base_with_the_persons_alignment(s001, tmp_path):
     assert outcome.chosen == "base (lora disabled)" and outcome.finetune is None and outcome.gate is None
     assert outcome.decoder_model.spec.alignment_matrix is not None
     assert all(float(b.abs().max()) == 0.0 for b in _lora_b(outcome.model))
-    from bci_app.commands.replay import load_adapted
+    from bci_app.online.calibrate import adapted_decoder_model
 
     saved = outcome.save(tmp_path / "a")
-    loaded, info = load_adapted(saved)
+    loaded, info = adapted_decoder_model(saved)
     assert info["lora_enabled"] is False and info["chosen"] == "base (lora disabled)"
     assert loaded.spec == outcome.decoder_model.spec
 

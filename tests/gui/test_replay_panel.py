@@ -1,5 +1,7 @@
-"""Replay in the window: a session recorded with live predictions (sensorimotor16 base, manual
-clock) is opened in the replay panel, played at 4× and compared with the decisions logged live."""
+"""Replay in the window: a session is calibrated (simulated user, short Graz paradigm, the one
+CalibrationJob on the sensorimotor16 base), then goes online while recording; the recording is
+opened in the replay panel, played at 4x, and its decisions must be the live ones bit for bit: same
+sample indices, same labels, same probabilities (the replay starts where the live decoder did)."""
 
 from __future__ import annotations
 
@@ -9,33 +11,58 @@ import pytest
 
 from bci_app.config import AppConfig
 
-pytest.importorskip("bci_app.session")
+
+def _config() -> AppConfig:
+    cfg = AppConfig()
+    cfg.model = cfg.model.model_copy(update={"base": "sensorimotor16"})
+    cfg.paradigm = cfg.paradigm.model_copy(update={
+        "trials_per_class": 4, "trials_per_run": 100, "cue_at_s": 0.5, "cue_duration_s": 0.5,
+        "imagery_end_s": 4.5, "rest_min_s": 0.5, "rest_max_s": 0.5, "break_s": 0.0,
+        "classes": ["left_hand", "right_hand"]})
+    cfg.finetune = cfg.finetune.model_copy(update={"max_epochs": 3, "min_trials_per_class": 2})
+    return cfg
 
 
-def record_session(path, seconds: float = 8.0):
-    """Record ``seconds`` of the simulated headset with the decoder online from the first sample;
-    returns (DecoderModel, number of live decisions)."""
+def record_session(path, online_s: float = 8.0, *, calibrate: bool = True):
+    """Calibrate on the simulated headset (float32 µV samples, as over LSL), train, then record
+    ``online_s`` seconds with the decoder online; returns (DecoderModel, live decisions, the live
+    decoder's start index). ``calibrate=False``: the unadapted base, online from the first sample."""
     from bci_app.acquisition import StreamSimulated
+    from bci_app.clocks import ManualClock
     from bci_app.models.pretrained import load_base_model
     from bci_app.online.calibrate import base_decoder_model
-    from bci_app.session import Session
-    from calibration.paradigm import ManualClock
+    from bci_app.session import Mode, Session
+    from calibration.paradigm import CUE_CODES
 
-    model, meta = load_base_model("sensorimotor16")
-    dm = base_decoder_model(model, meta, name="sensorimotor16")
+    _, meta = load_base_model("sensorimotor16")
     clock = ManualClock(100.0)
-    sim = StreamSimulated(ch_names=tuple(meta["preprocessing"]["ch_names"]), sfreq=160.0, clock=clock)
-    session = Session(AppConfig(), clock=clock)
+    sim = StreamSimulated(ch_names=tuple(meta["preprocessing"]["ch_names"]), sfreq=160.0, clock=clock,
+                          bufsize=60.0, sample_format="float32")
+    session = Session(_config(), clock=clock)
     assert session.connect(sim)
     assert session.start_recording(path)
-    session.set_model(dm)
+    if calibrate:
+        imagery = session.config.paradigm.imagery_end_s - session.config.paradigm.cue_at_s
+        assert session.start_calibration(
+            lambda ev: sim.imagine(ev.label, ev.timestamp, imagery) if ev.code in CUE_CODES.values() else None)
+        while session.mode is Mode.CALIBRATING:
+            clock.advance(0.05)
+            session.update()
+        assert session.start_training(*session.calibration_training()[:2])
+        assert session.wait_training(300) and session.model is not None, session.errors
+    else:
+        session.set_model(base_decoder_model(*load_base_model("sensorimotor16"), name="sensorimotor16"))
+    live = []
     assert session.start_online(runner=False, outlet=False)
-    for _ in range(int(seconds / 0.05)):
+    session.decoder.subscribe(live.append)
+    start_index = session.decoder.start_index
+    assert (start_index > 160 * 20) == calibrate  # online only after calibration: not from sample 0
+    for _ in range(int(online_s / 0.05)):
         clock.advance(0.05)
         session.update()
-    n_live = session.decoder.counters.decisions
+    dm = session.model
     session.disconnect()
-    return dm, n_live
+    return dm, live, start_index
 
 
 def play_in_window(qtbot, tmp_path, path, dm, *, speed: float):
@@ -46,7 +73,6 @@ def play_in_window(qtbot, tmp_path, path, dm, *, speed: float):
     qtbot.addWidget(w)
     w.show()
     w.session.set_model(dm)
-    w.tabs.setCurrentIndex(4)
     rp = w.replay_panel
     rp.path_edit.setText(str(path))
     rp.speed.setValue(speed)
@@ -55,16 +81,18 @@ def play_in_window(qtbot, tmp_path, path, dm, *, speed: float):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
-def test_replay_in_the_window_agrees_with_live(qtbot, tmp_path):
-    from bci_app.gui.replay_view import live_predictions
+@pytest.mark.timeout(300)
+def test_replay_in_the_window_reproduces_live_bit_for_bit(qtbot, tmp_path):
     from bci_app.io.recording import read_recording
+    from bci_app.online.replay import live_predictions
 
     path = tmp_path / "s.xdf"
-    dm, n_live = record_session(path)
+    dm, live, start_index = record_session(path)
+    n_live = len(live)
     assert n_live > 40
     logged = live_predictions(read_recording(path))
-    assert len(logged) == n_live and logged[0].classes == ("left_hand", "right_hand")
+    assert [q.sample_index for q in logged] == [p.sample_index for p in live]
+    assert logged[0].classes == ("left_hand", "right_hand")
 
     w, rp = play_in_window(qtbot, tmp_path, path, dm, speed=4.0)
     assert w.state_text == "replay", w.error_banner.text.text()
@@ -74,29 +102,32 @@ def test_replay_in_the_window_agrees_with_live(qtbot, tmp_path):
     decoding_threads = set()
     w.session.decoder.subscribe(lambda p: decoding_threads.add(threading.current_thread().name))
     assert w.session.runner is not None and w.session.runner.running
-    qtbot.waitUntil(lambda: w.state_text == "idle", timeout=30000)  # 8 s at 4x, then it stops itself
+    assert w.session.decoder.start_index == start_index  # where the live decoder started, like the CLI
+    qtbot.waitUntil(lambda: w.state_text == "idle", timeout=120000)  # the session ends it at the file's end
     assert decoding_threads == {"bci-decoder"}
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())
-    assert [p.sample_index for p in w.bridge.replay_predictions] == sorted(q.sample_index for q in logged)
     assert not w.error_banner.isVisible(), w.error_banner.text.text()
+    replayed = w.bridge.replay_predictions
+    # bit-identical decisions: same sample grid, labels and probabilities as live
+    assert [(p.sample_index, p.label, p.probabilities) for p in replayed] == \
+        [(p.sample_index, p.label, p.probabilities) for p in live]
     cmp = rp.comparison
-    assert cmp is not None and cmp["n_live"] == n_live
-    assert cmp["n_matched"] == n_live  # decisions tied to sample indices: the same grid
-    assert cmp["agreement"] >= 0.95
-    assert "agree with the live ones" in rp.agreement_label.text()
+    assert cmp is not None and cmp["n_live"] == cmp["n_matched"] == n_live
+    assert cmp["agreement"] == 1.0 and cmp["max_probability_difference"] == 0.0
+    assert "agree with the live ones: 100.0%" in rp.agreement_label.text()
     assert "Replay finished" in rp.status_label.text()
     assert rp.play_button.isEnabled()
     w.close()
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_stop_and_close_mid_replay_leave_no_thread(qtbot, tmp_path):
     path = tmp_path / "s.xdf"
-    dm, _ = record_session(path, seconds=4.0)
-    w, rp = play_in_window(qtbot, tmp_path, path, dm, speed=0.5)  # 8 s of wall time: stopped long before the end
+    dm, _, _ = record_session(path, online_s=4.0, calibrate=False)
+    w, rp = play_in_window(qtbot, tmp_path, path, dm, speed=0.5)  # stopped long before the end
     assert w.state_text == "replay", w.error_banner.text.text()
-    qtbot.waitUntil(lambda: rp.n_predictions >= 2, timeout=20000)
+    qtbot.waitUntil(lambda: rp.n_predictions >= 2, timeout=120000)
     rp.stop_button.click()
     assert w.state_text == "idle" and w.session.runner is None
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())

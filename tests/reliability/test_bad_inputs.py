@@ -15,13 +15,14 @@ import torch
 from bci_app.acquisition import Stream, StreamFile, StreamInfo, StreamSimulated
 from bci_app.config import FinetuneConfig, LoraConfig, OnlineConfig, SmoothingConfig
 from bci_app.errors import CalibrationError, ModelError, RecordingError, StreamError
-from bci_app.io.recording import Marker, Recording, read_recording
+from bci_app.io.recording import read_recording
 from bci_app.io.xdf import XdfRecorder
 from bci_app.models import ATCNet
 from bci_app.models.pretrained import PRETRAINED_DIR, load_base_model
 from bci_app.online import Decoder, DecoderModel
 from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
+from bci_app.types import Marker, Recording
 from calibration.epochs import find_cues
 from calibration.finetune import finetune, run_to_end
 from calibration.paradigm import ManualClock

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from bci_app.acquisition import GAP_MARKER, LslPlayer, StreamLSL, StreamSimulated
+from bci_app.acquisition import LslPlayer, StreamLSL, StreamSimulated
 from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
 from bci_app.errors import ModelError
 from bci_app.io.recording import read_recording
@@ -36,6 +36,7 @@ from bci_app.online import DecoderModel
 from bci_app.session import Mode, Session
 from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
+from bci_app.types import GAP_MARKER
 from calibration.paradigm import ManualClock
 
 REPO = Path(__file__).resolve().parents[2]

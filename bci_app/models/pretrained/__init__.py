@@ -72,7 +72,8 @@ def fold_base_for(subject: str, name: str = "default") -> str:
     raise ModelError(f"no shipped fold base of {name!r} excludes subject {subject}; use the full base or pretrain folds.")
 
 
-def _metadata(name_or_path: str | Path) -> dict[str, Any]:
+def base_model_metadata(name_or_path: str | Path) -> dict[str, Any]:
+    """The metadata of a base model (classes, preprocessing, window) without loading its weights."""
     path = Path(f"{base_model_path(name_or_path)}.json")
     try:
         return json.loads(path.read_text(encoding="utf-8"))["metadata"]
@@ -85,13 +86,13 @@ def base_for_classes(name: str | Path, classes: Sequence[str]) -> tuple[str, str
     on the same channels with the fewest classes that covers them (e.g. ``sensorimotor16_4class``
     for a paradigm that cues ``feet``). Returns ``(base, reason)``; raises :class:`ModelError` when
     no shipped base decodes those classes on those channels."""
-    meta = _metadata(name)
+    meta = base_model_metadata(name)
     wanted = [str(c) for c in classes]
     if set(wanted) <= set(meta["classes"]):
         return str(name), f"base {name} decodes {', '.join(meta['classes'])}"
     candidates = []
     for other in list_base_models():
-        m = _metadata(other)
+        m = base_model_metadata(other)
         if m["ch_names"] == meta["ch_names"] and set(wanted) <= set(m["classes"]):
             candidates.append((len(m["classes"]), other))
     if not candidates:
@@ -131,7 +132,7 @@ def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequen
     from bci_app.signal.channels import normalize_ch_name
 
     have = {normalize_ch_name(c) for c in ch_names}
-    meta = _metadata(name)
+    meta = base_model_metadata(name)
     wanted = list(classes) if classes is not None else list(meta["classes"])
 
     def present(m: dict[str, Any]) -> int:
@@ -145,7 +146,7 @@ def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequen
                            f"the other {n - present(meta)} are interpolated from them")
     scored = []
     for other in list_base_models():
-        m = _metadata(other)
+        m = base_model_metadata(other)
         if set(wanted) <= set(m["classes"]):
             scored.append((-present(m), len(m["ch_names"]) - present(m), other, len(m["ch_names"])))
     if not scored or -min(scored)[0] < MIN_PRESENT_CHANNELS:

@@ -1,5 +1,10 @@
 """The headless session: one Qt-free state machine shared by the GUI and the command line.
 
+Its helpers live beside it: :mod:`bci_app.session.training` (the training runner and the LoRA
+plan), :mod:`bci_app.session.online_trials` (cued online trials and their score),
+:mod:`bci_app.session.calibration` (calibration data and quality) and
+:mod:`bci_app.session.recording` (the XDF file).
+
 Modes (:class:`Mode`)::
 
     idle ──connect──▶ connected ──start_calibration──▶ calibrating ──(paradigm ends)──▶ connected
@@ -8,7 +13,8 @@ Modes (:class:`Mode`)::
                        │  └── stop_online ──┐
                        └── start_online ──▶ online        idle ──start_replay──▶ replay ──▶ idle
 
-``training`` runs a fine-tuning job in a background thread (torch limited to
+``training`` runs a fine-tuning job in a background thread (started by the caller, or by the session
+itself when a calibration ends and :attr:`Session.train_after_calibration` is set) (torch limited to
 ``finetune.torch_threads``) while acquisition, recording and the paradigm continue; when the session
 was online, it stays online (mode ``training`` is entered only from ``connected``) and the new model
 is installed atomically into the running decoder.
@@ -25,7 +31,8 @@ Events (``subscribe(name, callback)``; ``"*"`` receives all as ``callback(name, 
 - ``paradigm``: a :class:`~calibration.paradigm.ParadigmEvent`;
 - ``progress``: a fine-tuning progress record; ``model``: the :class:`DecoderModel` now active;
 - ``prediction``: the latest :class:`~bci_app.online.decoder.Prediction` (at most one per update);
-- ``recording``: ``{"path", "state"}`` when a recording starts, stops or fails.
+- ``recording``: ``{"path", "state"}`` when a recording starts, stops or fails;
+- ``replay``: ``"finished"`` (the whole file decoded) or ``"stopped"`` when a replay ends.
 """
 
 from __future__ import annotations
@@ -40,22 +47,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from bci_app.config import AppConfig
-from bci_app.errors import BCIError, StreamError, TrainingCancelled
-from bci_app.io.recording import Marker, Recording
+from bci_app.errors import BCIError, StreamError
+from bci_app.events import END_OF_TRIAL
+from bci_app.session.calibration import CalibrationTap
+from bci_app.session.online_trials import OnlineTrials
+from bci_app.session.recording import open_recorder, record_predictions
+from bci_app.session.training import TrainingFactory, TrainingRunner
+from bci_app.types import Marker, Recording
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream, StreamEvent
+    from bci_app.acquisition.file import StreamFile
     from bci_app.io.xdf import XdfRecorder
     from bci_app.online.decoder import Decoder, DecoderModel, Prediction
     from bci_app.online.runner import DecoderRunner
+    from bci_app.signal.quality import CalibrationQuality
     from calibration.paradigm import GrazParadigm, ParadigmEvent
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording")
+EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording", "replay")
 
 
 class Mode(enum.Enum):
@@ -90,34 +102,6 @@ class StreamStatus:
     non_finite: int
 
 
-class _Tap:
-    """Collects every sample of a stream from a start index (calibration data)."""
-
-    def __init__(self, stream: "Stream") -> None:
-        self.stream = stream
-        self.index = stream.buffer.n_written
-        self.chunks: list[np.ndarray] = []
-        self.times: list[np.ndarray] = []
-        self.lost = 0
-
-    def poll(self) -> None:
-        res = self.stream.read_since(self.index)
-        self.lost += res.n_lost
-        self.index = res.next_index
-        if res.timestamps.size:
-            self.chunks.append(res.data)
-            self.times.append(res.timestamps)
-
-    def recording(self, markers: list[Marker]) -> Recording:
-        info = self.stream.info
-        data = np.concatenate(self.chunks, axis=1) if self.chunks else np.zeros((info.n_chans, 0))
-        ts = np.concatenate(self.times) if self.times else np.zeros(0)
-        return Recording(
-            path=Path(f"<session:{info.name}>"), data=data, timestamps=ts, sfreq=info.sfreq,
-            ch_names=info.ch_names, ch_types=info.ch_types, units=info.units, markers=tuple(markers),
-        )
-
-
 class Session:
     """Holds the source, recorder, paradigm, active model, decoder, last prediction, stream status.
 
@@ -126,7 +110,11 @@ class Session:
     events (never raise :class:`BCIError` to the caller), except programming errors.
     """
 
-    def __init__(self, config: AppConfig | None = None, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, config: AppConfig | None = None, *, clock: Callable[[], float] | None = None,
+        train_after_calibration: bool = False,
+        training_factory: TrainingFactory | None = None,
+    ) -> None:
         self.config = config or AppConfig()
         if clock is None:
             from bci_app.lsl_config import configure_lsl
@@ -146,25 +134,28 @@ class Session:
         self.last_prediction: "Prediction | None" = None
         self.errors: list[SessionError] = []
         self.calibration_data: Recording | None = None
+        #: running quality of the calibration (None when the source cannot be checked: see
+        #: :attr:`calibration_quality_problem`)
+        self.calibration_quality: "CalibrationQuality | None" = None
+        self.calibration_quality_problem: str | None = None
+        #: when a calibration ends normally, start ``training_factory(self)`` (default
+        #: :meth:`calibration_training`) by itself (the app does; scripts start their own job)
+        self.train_after_calibration = bool(train_after_calibration)
+        self.training_factory = training_factory or Session.calibration_training
         self.training_result: Any = None
+        self.online_trials: OnlineTrials | None = None  #: the cued online trials (start_online_trials)
         self._subscribers: dict[str, list[Callable]] = {}
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # (event, payload) from other threads
         self._unsub_stream: Callable[[], None] | None = None
-        self._tap: _Tap | None = None
+        self._tap: CalibrationTap | None = None
         self._paradigm_markers: list[Marker] = []
         self._paradigm_stream = None
-        self._train_thread: threading.Thread | None = None
-        self._train_cancel = threading.Event()
+        self._trainer = TrainingRunner(lambda kind, payload: self._inbox.put((kind, payload)))
         self._outlet = None
         self._rec_sink = None
         self._pending_prediction: "Prediction | None" = None
         self._pred_lock = threading.Lock()
         self._mode_before_training = Mode.CONNECTED
-        self.online_paradigm: "GrazParadigm | None" = None  #: cued online trials (start_online_trials)
-        self._online_trials: list = []  # bci_app.online.scoring.Trial, one per cue
-        self._online_preds: list = []  # every decision while cued trials run (decoder thread appends)
-        self._online_unsub: Callable[[], None] | None = None
-        self._online_tmin = 0.5
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
@@ -205,6 +196,14 @@ class Session:
             return True
         self._error("session", f"cannot {action} while {self.mode.value}; expected {' or '.join(m.value for m in modes)}")
         return False
+
+    def set_config(self, config: AppConfig) -> bool:
+        """Use ``config`` from now on; only while idle (``False`` and an error event otherwise: a
+        configuration applies from the next connection)."""
+        if not self._require("load a configuration", Mode.IDLE):
+            return False
+        self.config = config
+        return True
 
     # -- stream -----------------------------------------------------------------------------------
     def connect(self, stream: "Stream") -> bool:
@@ -259,27 +258,15 @@ class Session:
         if self.recorder is not None:
             self._error("recording", f"already recording to {self.recorder.path}; stop it first")
             return False
-        import yaml
-
-        from bci_app.io.xdf import XdfRecorder
-
         try:
-            rec = XdfRecorder(
-                path, file_desc={"config": yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)},
-                flush_interval=self.config.recording.flush_interval_s, clock=self.clock, overwrite=overwrite,
-                on_error=lambda e: self._inbox.put(("recording-error", e)),
-            )
-            rec.record_stream(self.stream)
-            self._paradigm_stream = rec.add_stream(
-                "bci-app-paradigm", "Markers", ["code"], ch_types=["Marker"], units=[""], sfreq=0.0,
-                channel_format="string", source_id="bci-app-paradigm",
-            )
+            rec, self._paradigm_stream = open_recorder(path, self.stream, self.config, self.clock, overwrite=overwrite,
+                                                       on_error=lambda e: self._inbox.put(("recording-error", e)))
         except BCIError as exc:
             self._error("recording", str(exc), exc)
             return False
         self.recorder = rec
         if self.decoder is not None:
-            self._attach_recorder_sink()
+            self._rec_sink = record_predictions(rec, self.decoder, self.config.online.step_s)
         self._emit("recording", {"path": str(rec.path), "state": "started"})
         return True
 
@@ -315,12 +302,15 @@ class Session:
 
         self.paradigm = GrazParadigm(self.config.paradigm, self.clock)
         self._paradigm_markers = []
-        self._tap = _Tap(self.stream)
+        self._tap = CalibrationTap(self.stream)
+        self._start_quality()
 
         def on_paradigm(ev: "ParadigmEvent") -> None:
             if ev.code is not None:
                 self._paradigm_markers.append(Marker(ev.timestamp, str(ev.code)))
                 self.record_marker(str(ev.code), ev.timestamp)
+            if ev.code == END_OF_TRIAL:
+                self._add_quality_trial(ev)
             self._emit("paradigm", ev)
 
         if on_event is not None:
@@ -338,19 +328,51 @@ class Session:
             return False
         return True
 
+    def _start_quality(self) -> None:
+        from bci_app.session.calibration import calibration_quality
+
+        self.calibration_quality, self.calibration_quality_problem = None, None
+        try:
+            self.calibration_quality = calibration_quality(self.config, self.stream)
+        except BCIError as exc:  # the check is advisory: say why it is missing
+            self.calibration_quality_problem = f"Calibration quality unavailable: {exc}"
+
+    def _add_quality_trial(self, ev: "ParadigmEvent") -> None:
+        quality, paradigm = self.calibration_quality, self.paradigm
+        if quality is None or paradigm is None or self.stream is None or ev.label is None:
+            return
+        start = paradigm.trial_start_time(ev.trial_index)
+        if start is not None:
+            data, ts = self.stream.get_data(None)
+            quality.add_trial(ev.label, data, ts, start)
+
     def abort_calibration(self) -> None:
         if self.paradigm is not None and self.mode is Mode.CALIBRATING:
             self.paradigm.abort()
             self._finish_calibration()
 
     def _finish_calibration(self) -> None:
-        assert self._tap is not None
-        self._tap.poll()
-        self.calibration_data = self._tap.recording(list(self._paradigm_markers))
-        if self._tap.lost:
-            self._error("calibration", f"{self._tap.lost} samples were lost while calibrating (buffer overrun)")
-        self._tap = None
+        tap, self._tap = self._tap, None
+        if tap is None:
+            return
+        tap.poll()
+        self.calibration_data = tap.recording(list(self._paradigm_markers))
+        if tap.lost:
+            self._error("calibration", f"{tap.lost} samples were lost while calibrating (buffer overrun)")
         self._set_mode(Mode.CONNECTED)
+        completed = self.paradigm is not None and self.paradigm.phase == "finished"
+        if completed and self.train_after_calibration:
+            self.train_calibration()
+
+    def train_calibration(self) -> bool:
+        """Start ``training_factory(self)`` (default :meth:`calibration_training`) on the training
+        thread; a failure to build the job is an ``error`` event."""
+        try:
+            job, to_model, cancel = self.training_factory(self)
+        except Exception as exc:  # noqa: BLE001 - any failure to build the job becomes an error event
+            self._error("training", f"could not prepare the training: {exc}", exc)
+            return False
+        return self.start_training(job, to_model, cancel=cancel)
 
     # -- training ---------------------------------------------------------------------------------
     def calibration_training(self) -> tuple[Iterator[Any], Callable[[Any], "DecoderModel"], Callable[[], None]]:
@@ -374,74 +396,41 @@ class Session:
         background thread; each record becomes a ``progress`` event; the result goes through
         ``to_model`` and is installed (``model`` event). ``cancel`` (e.g. the job's cancel flag) is
         called by :meth:`cancel_training`; the iteration also stops between records."""
-        if self._train_thread is not None:
+        if self._trainer.running:
             self._error("training", "a training job is already running; cancel it first")
             return False
         if not self._require("train", Mode.CONNECTED, Mode.ONLINE, Mode.IDLE):
             return False
-        import torch
-
-        self._train_cancel.clear()
-        self._cancel_job = cancel
-        threads = self.config.finetune.torch_threads
-
-        def run() -> None:
-            torch.set_num_threads(threads)
-            try:
-                while True:
-                    if self._train_cancel.is_set():
-                        raise TrainingCancelled("training was cancelled")
-                    try:
-                        record = next(job)
-                    except StopIteration as stop:
-                        result = stop.value
-                        break
-                    self._inbox.put(("progress", record))
-                model = to_model(result)
-                self.training_result = result
-                self._inbox.put(("trained", model))
-            except TrainingCancelled as exc:
-                self._inbox.put(("train-cancelled", exc))
-            except Exception as exc:  # noqa: BLE001 - becomes an error event
-                self._inbox.put(("train-failed", exc))
-            finally:
-                close = getattr(job, "close", None)
-                if close is not None:
-                    try:
-                        close()
-                    except Exception:  # noqa: BLE001
-                        log.exception("closing the training job failed")
-
         if self.mode is not Mode.ONLINE:
             self._mode_before_training = self.mode
             self._set_mode(Mode.TRAINING)
-        self._train_thread = threading.Thread(target=run, name="bci-finetune", daemon=True)
-        self._train_thread.start()
+        self._trainer.start(job, to_model, cancel=cancel, torch_threads=self.config.finetune.torch_threads)
         return True
 
     @property
     def training(self) -> bool:
-        return self._train_thread is not None
+        return self._trainer.running
+
+    def training_plan(self) -> str:
+        """What training on :attr:`calibration_data` will adapt (targets, rank, epochs), for display."""
+        from bci_app.session.training import training_plan
+
+        return training_plan(self.config, self.calibration_data)
 
     def wait_training(self, timeout: float | None = None) -> bool:
         """Join the training thread (tests, scripts) and deliver its events; True when it ended."""
-        thread = self._train_thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                return False
+        if not self._trainer.join(timeout):
+            return False
         self.update()
-        return self._train_thread is None
+        return not self._trainer.running
 
     def cancel_training(self, *, wait: bool = False) -> None:
         """Ask the job to stop (between batches/records); ``wait`` joins the thread."""
-        if self._train_thread is None:
+        if not self._trainer.running:
             return
-        self._train_cancel.set()
-        if self._cancel_job is not None:
-            self._cancel_job()
+        self._trainer.cancel()
         if wait:
-            self._train_thread.join(timeout=30.0)
+            self._trainer.join(timeout=30.0)
             self.update()
 
     # -- models and online decoding -------------------------------------------------------------
@@ -462,16 +451,27 @@ class Session:
         ``runner=False``: no thread; :meth:`update` polls the decoder (tests, replay)."""
         if not self._require("go online", Mode.CONNECTED):
             return False
+        from bci_app.online.decoder import Decoder
+
+        if not self._start_decoder(lambda: Decoder.for_stream(self.stream, self.model, self.config.online),
+                                   outlet=outlet, runner=runner):
+            return False
+        self._set_mode(Mode.ONLINE)
+        return True
+
+    def _start_decoder(self, make: Callable[[], "Decoder"], *, outlet: bool, runner: bool,
+                       on_decision: Callable[["Prediction"], None] | None = None) -> bool:
+        """Build the decoder (``make()``), attach the outlet and the recorder, subscribe
+        ``on_decision`` and start the runner thread; ``False`` (with an error event) on failure."""
         if self.model is None:
             self._error("online", "no model to decode with; calibrate first or load an adapter")
             return False
-        from bci_app.online.decoder import Decoder
         from bci_app.online.outputs import PredictionOutlet
         from bci_app.online.runner import DecoderRunner
 
         oc = self.config.online
         try:
-            self.decoder = Decoder.for_stream(self.stream, self.model, oc)
+            self.decoder = make()
             if outlet:
                 self._outlet = PredictionOutlet(self.model.classes, name=oc.outlet_name, step_s=oc.step_s, model=self.model.name)
                 self.decoder.add_output(self._outlet)
@@ -480,21 +480,13 @@ class Session:
             self._error("online", f"cannot start decoding: {exc}", exc)
             return False
         if self.recorder is not None:
-            self._attach_recorder_sink()
+            self._rec_sink = record_predictions(self.recorder, self.decoder, oc.step_s)
         self.decoder.subscribe(self._on_prediction)
+        if on_decision is not None:
+            self.decoder.subscribe(on_decision)
         if runner:
             self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
-        self._set_mode(Mode.ONLINE)
         return True
-
-    def _attach_recorder_sink(self) -> None:
-        from bci_app.online.outputs import RecorderSink
-
-        assert self.decoder is not None and self.recorder is not None
-        oc = self.config.online
-        self._rec_sink = RecorderSink(self.recorder, self.decoder.classes, step_s=oc.step_s,
-                                      model=self.decoder.model.name, start_index=self.decoder.start_index)
-        self.decoder.add_output(self._rec_sink)
 
     def _on_prediction(self, pred: "Prediction") -> None:
         with self._pred_lock:
@@ -516,78 +508,62 @@ class Session:
     # -- cued online trials (running accuracy) ---------------------------------------------------
     def start_online_trials(
         self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, trials_per_class: int | None = None,
-        seed_offset: int = 1000, tmin: float | None = None,
+        seed_offset: int = 1000, tmin: float | None = None, start_at: float | None = None,
     ) -> bool:
         """While online, run the Graz paradigm (``config.paradigm``; ``trials_per_class`` overrides
         its count, seed + ``seed_offset``) so that the cues are known, keep every decision and score
         finished trials with :func:`bci_app.online.scoring.score_trials` (see :meth:`online_score`).
         ``on_event`` gets each paradigm event (e.g. the simulator imagining the cue); GDF codes go to
         the recording. ``tmin``: seconds from the cue to the model's window (default: the model's
-        ``metadata["window"]["tmin_s"]``, else 0.5)."""
+        ``metadata["window"]["tmin_s"]``, :func:`bci_app.events.window_tmin`). ``start_at``: session-clock time of the first
+        trial (default now; the demo puts it on a fixed sample). The one implementation of cued
+        online trials: the GUI, the GUI demo and ``bci-app demo`` all run them here."""
         if not self._require("run cued online trials", Mode.ONLINE):
             return False
         if self.decoder is None or self.model is None:
             self._error("online", "cued online trials need the decoder running; start online first")
             return False
-        from bci_app.online.scoring import Trial
-        from calibration.paradigm import CUE_CODES, GrazParadigm
+        from bci_app.events import window_tmin
 
         self._end_online_trials()
         cfg = self.config.paradigm
         update: dict[str, Any] = {"seed": cfg.seed + seed_offset, "classes": list(self.model.classes)}
         if trials_per_class is not None:
             update["trials_per_class"] = int(trials_per_class)
-        cfg = cfg.model_copy(update=update)
-        imagery_s = cfg.imagery_end_s - cfg.cue_at_s
-        window = self.model.metadata.get("window", {})
-        self._online_tmin = float(tmin if tmin is not None else window.get("tmin_s", 0.5))
-        self._online_trials = []
-        with self._pred_lock:
-            self._online_preds = []
-        paradigm = GrazParadigm(cfg, self.clock)
-
-        def on_paradigm(ev: "ParadigmEvent") -> None:
-            if ev.code in CUE_CODES.values() and ev.label is not None:
-                self._online_trials.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
-            if ev.code is not None:
-                self.record_marker(str(ev.code), ev.timestamp)
-
-        if on_event is not None:
-            paradigm.subscribe(on_event)
-        paradigm.subscribe(on_paradigm)
-        self._online_unsub = self.decoder.subscribe(self._keep_online_prediction)
-        self.online_paradigm = paradigm
-        paradigm.start()
+        m = self.model
+        trials = OnlineTrials(
+            cfg.model_copy(update=update), self.clock, self.decoder,
+            tmin=float(tmin) if tmin is not None else window_tmin(m.metadata), window_s=m.n_times / m.spec.sfreq,
+            sfreq=self.stream.info.sfreq, record_marker=self.record_marker, on_event=on_event,
+        )
+        try:
+            trials.start(start_at)
+        except BCIError as exc:
+            trials.stop()
+            self._error("online", f"cannot start cued online trials: {exc}", exc)
+            return False
+        self.online_trials = trials
         return True
 
-    def _keep_online_prediction(self, pred: "Prediction") -> None:
-        with self._pred_lock:
-            self._online_preds.append(pred)
+    @property
+    def online_paradigm(self) -> "GrazParadigm | None":
+        """The paradigm of the cued online trials (``None`` before any ran)."""
+        return self.online_trials.paradigm if self.online_trials is not None else None
 
     def _end_online_trials(self) -> None:
-        if self._online_unsub is not None:
-            self._online_unsub()
-            self._online_unsub = None
-        if self.online_paradigm is not None and not self.online_paradigm.finished:
-            self.online_paradigm.abort()
+        if self.online_trials is not None:
+            self.online_trials.stop()
 
     def online_score(self) -> dict | None:
         """Score of the cued online trials finished so far (the decoder has passed their end):
         the dict of :func:`~bci_app.online.scoring.score_trials` (``accuracy``, ``n_trials``, ...),
         ``None`` before any trial ended or when no cued trials ran."""
-        if not self._online_trials or self.model is None or self.stream is None:
-            return None
-        from bci_app.online.scoring import score_trials
+        return self.online_trials.score() if self.online_trials is not None else None
 
-        with self._pred_lock:
-            preds = list(self._online_preds)
-        last = preds[-1].timestamp if preds else -np.inf
-        done = [t for t in self._online_trials if t.end <= last]
-        if not done:
-            return None
-        m = self.model
-        return score_trials(preds, done, m.classes, tmin=self._online_tmin, window_s=m.module.n_times / m.spec.sfreq,
-                            sfreq=self.stream.info.sfreq)
+    def online_result(self) -> dict | None:
+        """The final score of the cued online trials (:meth:`online_score`) once their paradigm has
+        finished and the decoder has passed the end of every trial; ``None`` before."""
+        return self.online_trials.result() if self.online_trials is not None else None
 
     # -- stepping ---------------------------------------------------------------------------------
     def update(self) -> None:
@@ -607,14 +583,16 @@ class Session:
                     self._error("calibration", str(exc), exc)
             if self.paradigm.finished:
                 self._finish_calibration()
-        if self.online_paradigm is not None and not self.online_paradigm.finished:
-            self.online_paradigm.update()
+        if self.online_trials is not None:
+            self.online_trials.update()
         if self.decoder is not None and self.runner is None and self.mode in (Mode.ONLINE, Mode.REPLAY):
             try:
                 self.decoder.poll()
             except BCIError as exc:
                 self._error("online", str(exc), exc)
         self._drain()
+        if self._replay_done():
+            self.stop_replay("finished")
 
     def _drain(self) -> None:
         while True:
@@ -627,15 +605,16 @@ class Session:
             elif kind == "progress":
                 self._emit("progress", payload)
             elif kind == "trained":
-                self._train_thread = None
+                self._trainer.ended()
                 self._leave_training()
-                self.set_model(payload)
+                self.training_result, model = payload
+                self.set_model(model)
             elif kind == "train-cancelled":
-                self._train_thread = None
+                self._trainer.ended()
                 self._leave_training()
                 self._error("training", "training was cancelled; the previous model stays active", payload)
             elif kind == "train-failed":
-                self._train_thread = None
+                self._trainer.ended()
                 self._leave_training()
                 self._error("training", f"training failed: {payload}", payload)
             elif kind == "decoder-failed":
@@ -664,32 +643,63 @@ class Session:
 
     # -- replay -----------------------------------------------------------------------------------
     def start_replay(
-        self, stream: "Stream", *, runner: bool = True, on_decision: Callable[["Prediction"], None] | None = None,
+        self, stream: "StreamFile", *, runner: bool = True, on_decision: Callable[["Prediction"], None] | None = None,
     ) -> bool:
-        """Replay mode: like ``online`` on a file stream (see ``bci-app replay``), without an outlet.
+        """Replay mode: like ``online`` on a file stream, without an outlet, through the one replay
+        driver (:func:`bci_app.online.replay.replay_decoder`): decoding starts at the sample where the
+        live decoder started, as in ``bci-app replay``, so the decisions are the live ones.
 
         ``runner=True`` (default): a worker thread (``bci-decoder``) reads the stream and feeds the
         decoder in sample-index order, so decoding costs the caller's (UI) thread nothing; the
         decisions are the same as with ``runner=False`` (no thread: :meth:`update` polls the
         decoder). ``on_decision(prediction)`` is subscribed to the decoder before the worker starts
         (no decision is missed) and is called on the decoding thread: hand the decisions over with
-        a thread-safe queue. :meth:`disconnect` stops and joins the worker."""
+        a thread-safe queue. When the file has ended and every sample is decoded, :meth:`update`
+        ends the replay (``replay`` event ``"finished"``); :meth:`stop_replay` ends it early
+        (``"stopped"``); both stop and join the worker and return to ``idle``."""
         if not self._require("replay", Mode.IDLE):
+            return False
+        if self.model is None:
+            self._error("online", "no model to replay with; calibrate first or load an adapter")
             return False
         if not self.connect(stream):
             return False
-        if not self.start_online(runner=False, outlet=False):
+        from bci_app.online.replay import replay_decoder
+
+        if not self._start_decoder(lambda: replay_decoder(stream, self.model, self.config.online),
+                                   outlet=False, runner=runner, on_decision=on_decision):
             self.disconnect()
             return False
-        assert self.decoder is not None
-        if on_decision is not None:
-            self.decoder.subscribe(on_decision)
-        if runner:
-            from bci_app.online.runner import DecoderRunner
-
-            self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
         self._set_mode(Mode.REPLAY)
         return True
+
+    def replay_file(self, path: str | Path, *, speed: float = 1.0, runner: bool = True,
+                    on_decision: Callable[["Prediction"], None] | None = None) -> bool:
+        """:meth:`start_replay` on the recording at ``path`` played at ``speed`` × real time on the
+        session clock (no acquisition thread: the decoder thread, or :meth:`update` with
+        ``runner=False``, reads it)."""
+        from bci_app.acquisition.file import StreamFile
+
+        try:
+            stream = StreamFile(path, speed=speed, clock=self.clock)
+        except BCIError as exc:
+            self._error("stream", f"cannot open the recording {path}: {exc}", exc)
+            return False
+        return self.start_replay(stream, runner=runner, on_decision=on_decision)
+
+    def _replay_done(self) -> bool:
+        """The replayed file has ended and the decoder has read its last sample."""
+        stream, dec = self.stream, self.decoder
+        return (self.mode is Mode.REPLAY and stream is not None and getattr(stream, "finished", False)
+                and (dec is None or dec.next_index >= stream.buffer.n_written))
+
+    def stop_replay(self, state: str = "stopped") -> None:
+        """End the replay (joins the decoder thread; its last decisions reach ``on_decision`` first)
+        and return to ``idle``; ``replay`` event with ``state`` (``"stopped"`` or ``"finished"``)."""
+        if self.mode is not Mode.REPLAY:
+            return
+        self.disconnect()
+        self._emit("replay", state)
 
     def run_until(self, predicate: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.01) -> bool:
         """Live helper for scripts: call :meth:`update` every ``interval_s`` (wall clock) until

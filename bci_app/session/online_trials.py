@@ -1,0 +1,99 @@
+"""Cued online trials: the Graz paradigm cues the person while the decoder runs, every decision is
+kept, and finished trials are scored with :func:`bci_app.online.scoring.score_trials`.
+
+The one implementation behind the GUI's "Cued trials", the GUI demo and ``bci-app demo``
+(through :meth:`bci_app.session.Session.start_online_trials`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bci_app.events import is_cue
+from bci_app.online.scoring import Trial, score_trials
+
+if TYPE_CHECKING:
+    from bci_app.config import ParadigmConfig
+    from bci_app.online.decoder import Decoder, Prediction
+    from calibration.paradigm import GrazParadigm, ParadigmEvent
+
+
+class OnlineTrials:
+    """One run of cued trials on ``decoder`` (see module doc).
+
+    ``config``: the paradigm (its classes, counts and seed as given); ``tmin``: seconds from the cue
+    to the model's window; ``window_s``: the model's window (s); ``sfreq``: the source's rate (Hz);
+    ``record_marker(value, timestamp)``: where GDF codes go (the recording); ``on_event``: gets each
+    paradigm event too (e.g. a simulated user imagining the cue).
+    """
+
+    def __init__(self, config: "ParadigmConfig", clock: Callable[[], float], decoder: "Decoder", *,
+                 tmin: float, window_s: float, sfreq: float, record_marker: Callable[[str, float], None],
+                 on_event: Callable[["ParadigmEvent"], None] | None = None) -> None:
+        from calibration.paradigm import GrazParadigm
+
+        self.classes = tuple(config.classes)
+        self.tmin, self.window_s, self.sfreq = float(tmin), float(window_s), float(sfreq)
+        self.trials: list[Trial] = []
+        self._preds: list["Prediction"] = []
+        self._lock = threading.Lock()  # the decoder thread appends decisions
+        imagery_s = config.imagery_end_s - config.cue_at_s
+        self.paradigm: "GrazParadigm" = GrazParadigm(config, clock)
+
+        def on_paradigm(ev: "ParadigmEvent") -> None:
+            if is_cue(ev.code) and ev.label is not None:
+                self.trials.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
+            if ev.code is not None:
+                record_marker(str(ev.code), ev.timestamp)
+
+        if on_event is not None:
+            self.paradigm.subscribe(on_event)
+        self.paradigm.subscribe(on_paradigm)
+        self._unsubscribe: Callable[[], None] | None = decoder.subscribe(self._keep)
+
+    def _keep(self, pred: "Prediction") -> None:
+        with self._lock:
+            self._preds.append(pred)
+
+    @property
+    def active(self) -> bool:
+        """Decisions are still being collected (not stopped)."""
+        return self._unsubscribe is not None
+
+    def start(self, start_at: float | None = None) -> None:
+        """Start the paradigm (``start_at``: clock time of the first trial, default now)."""
+        self.paradigm.start(start_at)
+
+    def update(self) -> None:
+        if not self.paradigm.finished:
+            self.paradigm.update()
+
+    def stop(self) -> None:
+        """Stop collecting decisions and abort an unfinished paradigm (the score so far stays)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if not self.paradigm.finished:
+            self.paradigm.abort()
+
+    def score(self) -> dict | None:
+        """Score of the trials the decoder has passed the end of (``score_trials``' dict), ``None``
+        before any."""
+        with self._lock:
+            preds = list(self._preds)
+        last = preds[-1].timestamp if preds else -np.inf
+        done = [t for t in self.trials if t.end <= last]
+        if not done:
+            return None
+        return score_trials(preds, done, self.classes, tmin=self.tmin, window_s=self.window_s, sfreq=self.sfreq)
+
+    def result(self) -> dict | None:
+        """The final score: once the paradigm has finished and every trial is scored; else ``None``."""
+        if not self.paradigm.finished:
+            return None
+        score = self.score()
+        return score if score is not None and score["n_trials"] == len(self.trials) else None

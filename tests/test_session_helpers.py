@@ -1,0 +1,77 @@
+"""The session decides what happens when (the GUI only renders): training starts by itself after a
+completed calibration when asked, the calibration quality is collected per trial in the core, a
+configuration only changes while idle, and a replayed file ends the replay by itself."""
+
+from __future__ import annotations
+
+from bci_app.acquisition import StreamSimulated
+from bci_app.clocks import ManualClock
+from bci_app.config import AppConfig
+from bci_app.models.pretrained import load_base_model
+from bci_app.online.calibrate import base_decoder_model
+from bci_app.session import Mode, Session
+from bci_app.signal.channels import SENSORIMOTOR_16
+from calibration.job import CalibrationJob
+from tests.test_session import META, _config, _model, _run
+
+
+def test_training_starts_by_itself_after_a_completed_calibration_only():
+    clock = ManualClock(100.0)
+    sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock, bufsize=60.0, subject_seed=1)
+    built = []
+
+    def factory(session):
+        job = CalibrationJob([session.calibration_data], session.config, base="test", model=_model(), meta=META,
+                             preset="gdf", name="adapted")
+        built.append(job)
+        return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
+
+    session = Session(_config(3), clock=clock, train_after_calibration=True, training_factory=factory)
+    modes = []
+    session.subscribe("mode", modes.append)
+    assert session.connect(sim) and session.start_calibration()
+    assert session.calibration_quality is not None and session.calibration_quality_problem is None
+    session.abort_calibration()  # aborted: no training
+    assert session.mode is Mode.CONNECTED and not built
+    assert session.start_calibration()
+    _run(session, clock, session.paradigm.duration_s + 0.2)
+    assert session.mode is Mode.TRAINING and len(built) == 1
+    assert "calibration trials: 6" in session.training_plan() and "LoRA targets: dense" in session.training_plan()
+    assert sum(session.calibration_quality.summary().n_trials.values()) + session.calibration_quality.n_rejected == 6
+    assert session.wait_training(120) and session.model is not None
+    assert session.training_result is not None and session.training_result.chosen in ("adapted", "base")
+    assert [m.value for m in modes][-4:] == ["calibrating", "connected", "training", "connected"]
+    assert not session.set_config(AppConfig()) and session.errors[-1].source == "session"
+    session.disconnect()
+    cfg = AppConfig()
+    assert session.set_config(cfg) and session.config is cfg
+
+
+def test_replay_file_ends_by_itself(tmp_path):
+    model, meta = load_base_model("sensorimotor16")
+    clock = ManualClock(10.0)
+    sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock)
+    live = Session(AppConfig(), clock=clock)
+    live.connect(sim)
+    live.start_recording(tmp_path / "s.xdf")
+    live.set_model(base_decoder_model(model, meta))
+    _run(live, clock, 1.0)
+    live.start_online(runner=False, outlet=False)
+    live_start = live.decoder.start_index
+    assert live_start > 150
+    _run(live, clock, 5.0)
+    live.disconnect()
+
+    session = Session(AppConfig(), clock=clock)
+    ends = []
+    session.subscribe("replay", ends.append)
+    assert not session.replay_file(tmp_path / "s.xdf")  # no model yet: an error event, not an exception
+    session.set_model(base_decoder_model(model, meta))
+    decisions = []
+    assert session.replay_file(tmp_path / "s.xdf", speed=2.0, runner=False, on_decision=decisions.append)
+    assert session.decoder.start_index == live_start  # where the live decoder started (after 1 s)
+    while session.mode is Mode.REPLAY:
+        clock.advance(0.05)
+        session.update()
+    assert ends == ["finished"] and session.mode is Mode.IDLE
+    assert len(decisions) > 20 and decisions[0].sample_index >= live_start
