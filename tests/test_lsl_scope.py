@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: else checked against the scope in effect)
 SCOPE_PASSERS = {
     "bci_app/cli.py": "load_config(getattr(args, 'config', None)).lsl.scope",
-    "bci_app/session.py": "self.config.lsl.scope",
+    "bci_app/session/machine.py": "self.config.lsl.scope",
     "bci_app/acquisition/lsl.py": "config.scope",
     "bci_app/commands/demo.py": "config.lsl.scope",
     "bci_app/gui/app.py": "config.lsl.scope",

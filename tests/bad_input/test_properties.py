@@ -102,7 +102,7 @@ def test_any_adapter_field_loads_or_fails_with_a_bci_error(memory_cap, adapter_d
     legacy pair (format 1, no hashes) the field checks themselves are exercised."""
     from safetensors.torch import load_file, save
 
-    from bci_app.commands.replay import load_adapted
+    from bci_app.online.calibrate import adapted_decoder_model as load_adapted
 
     info = json.loads((world.root / "adapter.json").read_text())
     if key == "preprocessing":
