@@ -32,7 +32,15 @@ Events (``subscribe(name, callback)``; ``"*"`` receives all as ``callback(name, 
 - ``progress``: a fine-tuning progress record; ``model``: the :class:`DecoderModel` now active;
 - ``prediction``: the latest :class:`~bci_app.online.decoder.Prediction` (at most one per update);
 - ``recording``: ``{"path", "state"}`` when a recording starts, stops or fails;
-- ``replay``: ``"finished"`` (the whole file decoded) or ``"stopped"`` when a replay ends.
+- ``replay``: ``"finished"`` (the whole file decoded) or ``"stopped"`` when a replay ends;
+- ``saved``: a :class:`~bci_app.session.participant.Saved` when the participant's folder got the
+  adapter and the calibration report (after training, and again after each scored online run).
+
+With a participant (:meth:`Session.start_participant`) the session keeps its own files: the
+calibration and each online run are recorded by themselves into the participant's session folder,
+and the adapter and report are saved there after training; :meth:`Session.continue_previous`
+decodes with the participant's latest adapter without a new calibration. Calibration and online
+cues go out on an LSL ``Markers`` stream (GDF codes; trials the quality check rejects get 1023).
 """
 
 from __future__ import annotations
@@ -52,12 +60,14 @@ from bci_app.errors import BCIError, StreamError
 from bci_app.events import END_OF_TRIAL
 from bci_app.session.calibration import CalibrationTap
 from bci_app.session.online_trials import OnlineTrials
+from bci_app.session.participant import LoadedAdapter, Saved
 from bci_app.session.recording import open_recorder, record_predictions
 from bci_app.session.training import TrainingFactory, TrainingRunner
 from bci_app.types import Marker, Recording
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream, StreamEvent
+    from bci_app.io.participant import SessionFolder
     from bci_app.acquisition.file import StreamFile
     from bci_app.io.xdf import XdfRecorder
     from bci_app.online.decoder import Decoder, DecoderModel, Prediction
@@ -67,7 +77,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording", "replay")
+EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording", "replay", "saved")
+#: name of the LSL Markers stream the session publishes the paradigm's GDF codes on
+CUE_STREAM = "bci-app-markers"
 
 
 class Mode(enum.Enum):
@@ -156,6 +168,14 @@ class Session:
         self._pending_prediction: "Prediction | None" = None
         self._pred_lock = threading.Lock()
         self._mode_before_training = Mode.CONNECTED
+        #: the participant's session folder (:meth:`start_participant`); None: nothing is kept by itself
+        self.folder: "SessionFolder | None" = None
+        #: what the folder holds (adapter, report); ``model_source``: "calibrated" or "loaded"
+        self.saved: Saved | None = None
+        self.model_source: str | None = None
+        self._auto_recording = False
+        self._cue_outlet = None
+        self._online_runs = 0
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
@@ -228,6 +248,10 @@ class Session:
         if self.paradigm is not None and not self.paradigm.finished:
             self.paradigm.abort()
         self.stop_recording()
+        self._auto_recording = False
+        if self._cue_outlet is not None:
+            self._cue_outlet.close()
+            self._cue_outlet = None
         if self.stream is not None:
             if self._unsub_stream:
                 self._unsub_stream()
@@ -284,6 +308,74 @@ class Session:
         if self.recorder is not None and self._paradigm_stream is not None:
             self.recorder.push(self._paradigm_stream, [str(value)], [timestamp])
 
+    # -- the participant's session folder --------------------------------------------------------
+    def start_participant(self, participant: str) -> bool:
+        """Open a new session folder for ``participant`` under ``recording.directory``: from now on the
+        calibration and online runs are recorded there by themselves, and the adapter and report are
+        saved there after training."""
+        from bci_app.io.participant import SessionFolder
+
+        try:
+            self.folder = SessionFolder.create(self.config.recording.directory, participant)
+        except (BCIError, OSError) as exc:
+            self._error("recording", f"cannot open the participant's folder: {exc}", exc)
+            return False
+        self.saved, self._online_runs = None, 0
+        log.info("participant %s: files go to %s", self.folder.participant, self.folder.path)
+        return True
+
+    def previous_adapter(self) -> Path | None:
+        """The participant's latest adapter from an earlier session (None without one or no participant)."""
+        from bci_app.io.participant import previous_adapters
+
+        if self.folder is None:
+            return None
+        earlier = [p for p in previous_adapters(self.config.recording.directory, self.folder.participant)
+                   if p.parent != self.folder.path]
+        return earlier[0] if earlier else None
+
+    def continue_previous(self, path: str | Path | None = None) -> bool:
+        """Decode with an earlier adapter (default: the participant's latest) without calibrating:
+        it is checked against its base and this headset's channels, loaded and prepared on the
+        training thread, then installed (``model`` event)."""
+        from bci_app.session.participant import load_previous
+        from bci_app.signal.channels import is_model_input
+
+        adapter = Path(path) if path is not None else self.previous_adapter()
+        if adapter is None:
+            self._error("training", "no earlier adapter of this participant to continue with; calibrate first")
+            return False
+        if self.stream is None:
+            self._error("training", "connect the headset before loading an adapter: its channels are checked")
+            return False
+        info = self.stream.info
+        names = [n for n, t in zip(info.ch_names, info.ch_types) if is_model_input(t)]
+        job = load_previous(adapter, names, self.config.online.fast)
+        return self.start_training(job, lambda loaded: loaded.metadata["_model"])
+
+    def _auto_record(self, kind: str) -> None:
+        """Record into the participant's folder when nothing records yet (``kind``.xdf)."""
+        if self.folder is not None and self.recorder is None and self.stream is not None:
+            self._auto_recording = self.start_recording(self.folder.recording_path(kind))
+
+    def _stop_auto_recording(self) -> None:
+        if self._auto_recording:
+            self._auto_recording = False
+            self.stop_recording()
+
+    def _cue_publisher(self):
+        """The LSL Markers outlet for the paradigm's GDF codes (made once; an error event when LSL
+        cannot make it: the cues then reach the recording only)."""
+        if self._cue_outlet is None:
+            from calibration.markers import LslMarkerOutlet
+
+            try:
+                self._cue_outlet = LslMarkerOutlet(CUE_STREAM, f"{CUE_STREAM}-{id(self):x}")
+            except BCIError as exc:
+                self._error("calibration", f"cues are not published over LSL: {exc}", exc)
+                return None
+        return self._cue_outlet
+
     # -- calibration ------------------------------------------------------------------------------
     def start_calibration(
         self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, marker_outlet=None,
@@ -304,6 +396,9 @@ class Session:
         self._paradigm_markers = []
         self._tap = CalibrationTap(self.stream)
         self._start_quality()
+        self._auto_record("calibration")
+        if marker_outlet is None:
+            marker_outlet = self._cue_publisher()
 
         def on_paradigm(ev: "ParadigmEvent") -> None:
             if ev.code is not None:
@@ -323,6 +418,7 @@ class Session:
             self.paradigm.start(start_at)
         except BCIError as exc:
             self.paradigm, self._tap = None, None
+            self._stop_auto_recording()
             self._set_mode(Mode.CONNECTED)
             self._error("calibration", f"cannot start calibration: {exc}", exc)
             return False
@@ -344,7 +440,8 @@ class Session:
         start = paradigm.trial_start_time(ev.trial_index)
         if start is not None:
             data, ts = self.stream.get_data(None)
-            quality.add_trial(ev.label, data, ts, start)
+            if not quality.add_trial(ev.label, data, ts, start):
+                paradigm.mark_rejected(ev.trial_index)  # GDF 1023 into the recording and the cue stream
 
     def abort_calibration(self) -> None:
         if self.paradigm is not None and self.mode is Mode.CALIBRATING:
@@ -357,6 +454,7 @@ class Session:
             return
         tap.poll()
         self.calibration_data = tap.recording(list(self._paradigm_markers))
+        self._stop_auto_recording()
         if tap.lost:
             self._error("calibration", f"{tap.lost} samples were lost while calibrating (buffer overrun)")
         self._set_mode(Mode.CONNECTED)
@@ -381,9 +479,16 @@ class Session:
         here: loading the base, preparation, training and the gate happen on the training thread."""
         from calibration.job import CalibrationJob
 
+        from bci_app.session.participant import keep_outcome
+
         job = CalibrationJob([self.calibration_data], self.config, preset="gdf", classes=self.config.paradigm.classes,
                              source_channel_map=self.stream.info.channel_map() if self.stream is not None else None)
-        return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
+        folder, config = self.folder, self.config
+
+        def to_model(outcome) -> "DecoderModel":  # on the training thread: prepare, save adapter and report
+            return keep_outcome(outcome, folder, config, post=lambda saved: self._inbox.put(("saved", saved)))
+
+        return job.run(), to_model, job.cancel.set
 
     def start_training(
         self,
@@ -453,8 +558,10 @@ class Session:
             return False
         from bci_app.online.decoder import Decoder
 
+        self._auto_record("online")
         if not self._start_decoder(lambda: Decoder.for_stream(self.stream, self.model, self.config.online),
                                    outlet=outlet, runner=runner):
+            self._stop_auto_recording()
             return False
         self._set_mode(Mode.ONLINE)
         return True
@@ -495,6 +602,7 @@ class Session:
 
     def stop_online(self) -> None:
         self._end_online_trials()
+        self._report_online_run()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -502,8 +610,29 @@ class Session:
             self._outlet.close()
             self._outlet = None
         self.decoder = None
+        self._stop_auto_recording()
         if self.mode in (Mode.ONLINE, Mode.REPLAY):
             self._set_mode(Mode.CONNECTED)
+
+    def _report_online_run(self) -> None:
+        """Add the scored cued online trials to the calibration report and save it again, on a worker
+        thread (a ``saved`` event when done)."""
+        saved, trials = self.saved, self.online_trials
+        score = trials.score() if trials is not None else None
+        if saved is None or saved.report is None or not score or not score.get("n_trials"):
+            return
+        from bci_app.session.participant import add_online_run
+
+        self._online_runs += 1
+        title = f"Online run {self._online_runs}"
+
+        def work() -> None:
+            try:
+                self._inbox.put(("saved", add_online_run(saved, score, title)))
+            except Exception as exc:  # noqa: BLE001 - becomes an error event
+                self._inbox.put(("report-failed", exc))
+
+        threading.Thread(target=work, name="bci-report", daemon=True).start()
 
     # -- cued online trials (running accuracy) ---------------------------------------------------
     def start_online_trials(
@@ -531,6 +660,15 @@ class Session:
         if trials_per_class is not None:
             update["trials_per_class"] = int(trials_per_class)
         m = self.model
+        publisher = self._cue_publisher()
+        if publisher is not None:
+            user = on_event
+
+            def on_event(ev: "ParadigmEvent") -> None:
+                if user is not None:
+                    user(ev)
+                publisher(ev)
+
         trials = OnlineTrials(
             cfg.model_copy(update=update), self.clock, self.decoder,
             tmin=float(tmin) if tmin is not None else window_tmin(m.metadata), window_s=m.n_times / m.spec.sfreq,
@@ -608,7 +746,15 @@ class Session:
                 self._trainer.ended()
                 self._leave_training()
                 self.training_result, model = payload
+                self.model_source = "loaded" if isinstance(self.training_result, LoadedAdapter) else "calibrated"
                 self.set_model(model)
+            elif kind == "report-failed":
+                self._error("online", f"the online run could not be added to the report: {payload}", payload)
+            elif kind == "saved":
+                self.saved = payload
+                if payload.note:
+                    self._error("training", payload.note)
+                self._emit("saved", payload)
             elif kind == "train-cancelled":
                 self._trainer.ended()
                 self._leave_training()
