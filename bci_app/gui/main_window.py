@@ -18,7 +18,9 @@ from bci_app.config import AppConfig, load_config
 from bci_app.gui.calibration_view import CueDisplay, OperatorPanel
 from bci_app.gui.errors import log_exception, plain_message, setup_file_log
 from bci_app.gui.online_view import OnlinePanel
+from bci_app.gui.guide_view import GuidePanel
 from bci_app.gui.replay_view import ReplayPanel
+from bci_app.gui.report_view import ReportPanel
 from bci_app.gui.session_panel import SessionPanel
 from bci_app.gui.signal_view import SignalView
 from bci_app.gui.source_panel import SourcePanel, make_stream
@@ -98,6 +100,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_panel = TrainingPanel()
         self.online_panel = OnlinePanel()
         self.replay_panel = ReplayPanel()
+        self.report_panel = ReportPanel()
+        self.guide_panel = GuidePanel()
         self.error_banner = ErrorBanner()
 
         calib = QtWidgets.QSplitter()
@@ -111,6 +115,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.addTab(self.training_panel, "Training")
         self.tabs.addTab(self.online_panel, "Online")
         self.tabs.addTab(self.replay_panel, "Replay")
+        self.tabs.addTab(self.report_panel, "Report")
         #: the tab shown for each session mode
         self.mode_panels = {"calibrating": calib, "training": self.training_panel, "online": self.online_panel,
                             "replay": self.replay_panel}
@@ -126,6 +131,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.error_banner)
+        layout.addWidget(self.guide_panel)
         layout.addWidget(split, 1)
         self.setCentralWidget(central)
         self.state_label = QtWidgets.QLabel()

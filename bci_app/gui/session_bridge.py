@@ -58,7 +58,13 @@ class SessionBridge:
             s.subscribe("stream", self._on_stream),
             s.subscribe("recording", self._on_recording),
             s.subscribe("replay", self._on_replay_end),
+            s.subscribe("saved", self._on_saved),
         ]
+        self._can_continue = False
+        gp = window.guide_panel
+        gp.participant_chosen.connect(self.start_participant)
+        gp.continue_requested.connect(lambda: self._call("continue_previous", "loading the earlier adapter"))
+        tr.retrain_button.clicked.connect(lambda: self._call("train_calibration", "retraining"))
         sp.record_requested.connect(self.start_recording)
         sp.stop_record_requested.connect(lambda: self._call("stop_recording", "stopping the recording"))
         op.start_button.clicked.connect(self.start_calibration)
@@ -89,6 +95,39 @@ class SessionBridge:
         """The paradigm callback making a simulated headset imagine each cue (``None`` for a real
         source); ``self.imagine`` overrides the source's own ``imagine``."""
         return cued_imagery(self.imagine or getattr(self.w.stream, "imagine", None), self.session.config.paradigm)
+
+    def start_participant(self, participant: str) -> None:
+        if self._call("start_participant", "opening the participant's folder", participant):
+            self._can_continue = self.session.previous_adapter() is not None
+
+    def _on_saved(self, saved) -> None:
+        self._can_continue = False  # this session has its own adapter now
+        if saved.report is not None:
+            self.w.report_panel.show_report(saved.report, saved.report_pngs, saved.report_path)
+
+    def facts(self):
+        """What the guide needs, read from the session (UI thread, every frame: cheap reads only)."""
+        from bci_app.workflow import SessionFacts
+
+        s, w = self.session, self.w
+        bad = tuple(q.name for q in w.signal_view.last_quality if q.flags) if s.stream is not None else ()
+        paradigm = s.paradigm
+        state = paradigm.state if paradigm is not None else None
+        total = state.n_trials if state is not None else 0
+        done = (state.trial_index + 1 if state is not None and state.trial_index is not None else 0)
+        if s.calibration_data is not None and s.mode is not Mode.CALIBRATING:
+            done = total
+        failed = next((e.message for e in reversed(s.errors) if e.source == "training"), None) \
+            if s.model is None and not s.training else None
+        saved = s.saved
+        return SessionFacts(
+            participant=s.folder.participant if s.folder is not None else None,
+            folder=str(s.folder.path) if s.folder is not None else None,
+            connected=s.stream is not None, bad_channels=bad, recording=s.recorder is not None,
+            calibrating=s.mode is Mode.CALIBRATING, calibration_trials=done, calibration_total=total,
+            training=s.training, training_error=failed, model=s.model is not None, model_source=s.model_source,
+            report=saved is not None and saved.report is not None, online=s.mode is Mode.ONLINE,
+            online_runs=s.online_runs, saved=saved is not None and saved.adapter is not None)
 
     def start_calibration(self) -> None:
         self.history.clear()
@@ -232,6 +271,8 @@ class SessionBridge:
             s.update()
         except Exception as exc:  # noqa: BLE001 - the frame loop must survive
             w.show_error(exc, "updating the session")
+        w.guide_panel.render(self.facts(), can_continue=self._can_continue and s.stream is not None)
+        w.training_panel.retrain_button.setEnabled(s.calibration_data is not None and not s.training)
         paradigm = s.paradigm
         if paradigm is not None and w.mode_panel_shown("calibrating"):
             state = paradigm.state

@@ -32,6 +32,10 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress.setFormat("epoch %v of %m")
         self.cancel_button = QtWidgets.QPushButton("Cancel training")
         self.cancel_button.setEnabled(False)
+        self.retrain_button = QtWidgets.QPushButton("Retrain")
+        self.retrain_button.setToolTip("train again on the last calibration (in the background; the gate keeps "
+                                       "the new adapter only when it decodes better)")
+        self.retrain_button.setEnabled(False)
         self.loss_plot = pg.PlotWidget(title="Loss")
         self.loss_plot.setMenuEnabled(False)
         self.loss_plot.addLegend(offset=(-10, 10))
@@ -53,6 +57,7 @@ class TrainingPanel(QtWidgets.QWidget):
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.progress, 1)
         top.addWidget(self.cancel_button)
+        top.addWidget(self.retrain_button)
         plots = QtWidgets.QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)

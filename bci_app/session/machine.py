@@ -614,6 +614,11 @@ class Session:
         if self.mode in (Mode.ONLINE, Mode.REPLAY):
             self._set_mode(Mode.CONNECTED)
 
+    @property
+    def online_runs(self) -> int:
+        """Scored online runs added to the participant's report in this session."""
+        return self._online_runs
+
     def _report_online_run(self) -> None:
         """Add the scored cued online trials to the calibration report and save it again, on a worker
         thread (a ``saved`` event when done)."""
