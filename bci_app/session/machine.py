@@ -675,12 +675,16 @@ class Session:
     def replay_file(self, path: str | Path, *, speed: float = 1.0, runner: bool = True,
                     on_decision: Callable[["Prediction"], None] | None = None) -> bool:
         """:meth:`start_replay` on the recording at ``path`` played at ``speed`` × real time on the
-        session clock (no acquisition thread: the decoder thread, or :meth:`update` with
-        ``runner=False``, reads it)."""
+        session clock from the sample where the live decoder started (what comes before it is
+        released at once), with no acquisition thread: the decoder thread, or :meth:`update` with
+        ``runner=False``, reads it."""
         from bci_app.acquisition.file import StreamFile
+        from bci_app.io.recording import read_recording
+        from bci_app.online.replay import live_start_index
 
         try:
-            stream = StreamFile(path, speed=speed, clock=self.clock)
+            rec = read_recording(path)
+            stream = StreamFile(rec, speed=speed, clock=self.clock, start_index=live_start_index(rec))
         except BCIError as exc:
             self._error("stream", f"cannot open the recording {path}: {exc}", exc)
             return False
