@@ -151,10 +151,8 @@ class SessionBridge:
                 return
 
     def config_changed(self, config) -> None:
-        if self.session.mode.value != "idle":
+        if not self.session.set_config(config):
             self.w.error_banner.show_error("Configuration loaded", "It applies from the next connection.")
-        else:
-            self.session.set_config(config)
 
     def source_connected(self, stream) -> bool:
         return bool(self._call("connect", "attaching the source", stream))

@@ -156,6 +156,7 @@ class Session:
         self._pending_prediction: "Prediction | None" = None
         self._pred_lock = threading.Lock()
         self._mode_before_training = Mode.CONNECTED
+        self._pending_config: AppConfig | None = None  # set_config while not idle
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
@@ -179,6 +180,8 @@ class Session:
                 log.exception("session subscriber %r failed on %s", cb, event)
 
     def _set_mode(self, mode: Mode) -> None:
+        if mode is Mode.IDLE and self._pending_config is not None:  # set_config while busy
+            self.config, self._pending_config = self._pending_config, None
         if mode is not self.mode:
             log.info("session: %s -> %s", self.mode.value, mode.value)
             self.mode = mode
@@ -198,12 +201,14 @@ class Session:
         return False
 
     def set_config(self, config: AppConfig) -> bool:
-        """Use ``config`` from now on; only while idle (``False`` and an error event otherwise: a
-        configuration applies from the next connection)."""
-        if not self._require("load a configuration", Mode.IDLE):
-            return False
-        self.config = config
-        return True
+        """Use ``config``: at once while idle (``True``); otherwise from the moment the session is
+        idle again (``False``), so a running source, paradigm or decoder never changes settings
+        under way."""
+        if self.mode is Mode.IDLE:
+            self.config, self._pending_config = config, None
+            return True
+        self._pending_config = config
+        return False
 
     # -- stream -----------------------------------------------------------------------------------
     def connect(self, stream: "Stream") -> bool:
