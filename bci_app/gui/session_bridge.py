@@ -166,7 +166,8 @@ class SessionBridge:
         if err.exception is not None:
             log.error("%s: %s", err.source, err.message,
                       exc_info=(type(err.exception), err.exception, err.exception.__traceback__))
-        self.w.error_banner.show_error(ERROR_TITLES.get(err.source, "Problem"), f"{err.message}\n(Details: {self.w.log_path})")
+        self.w.error_banner.show_error(ERROR_TITLES.get(err.source, "Problem"),
+                                       f"{err.message}\n(Details: {self.w.log_path})")
 
     def _on_paradigm(self, ev) -> None:
         quality = self.session.calibration_quality

@@ -519,9 +519,10 @@ class Session:
         finished trials with :func:`bci_app.online.scoring.score_trials` (see :meth:`online_score`).
         ``on_event`` gets each paradigm event (e.g. the simulator imagining the cue); GDF codes go to
         the recording. ``tmin``: seconds from the cue to the model's window (default: the model's
-        ``metadata["window"]["tmin_s"]``, :func:`bci_app.events.window_tmin`). ``start_at``: session-clock time of the first
-        trial (default now; the demo puts it on a fixed sample). The one implementation of cued
-        online trials: the GUI, the GUI demo and ``bci-app demo`` all run them here."""
+        metadata, :func:`bci_app.events.window_tmin`). ``start_at``: session-clock time of the
+        first trial (default now; the demo puts it on a fixed sample). The one implementation of
+        cued online trials (:mod:`bci_app.session.online_trials`): the GUI, the GUI demo and
+        ``bci-app demo`` all run them here."""
         if not self._require("run cued online trials", Mode.ONLINE):
             return False
         if self.decoder is None or self.model is None:
