@@ -41,8 +41,10 @@ def test_training_starts_by_itself_after_a_completed_calibration_only():
     assert session.wait_training(120) and session.model is not None
     assert session.training_result is not None and session.training_result.chosen in ("adapted", "base")
     assert [m.value for m in modes][-4:] == ["calibrating", "connected", "training", "connected"]
-    assert not session.set_config(AppConfig()) and session.errors[-1].source == "session"
+    later = AppConfig()
+    assert not session.set_config(later) and session.config is not later  # not while connected...
     session.disconnect()
+    assert session.config is later  # ...but from the moment the session is idle again
     cfg = AppConfig()
     assert session.set_config(cfg) and session.config is cfg
 

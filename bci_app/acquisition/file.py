@@ -9,6 +9,10 @@ faster or slower. Markers (annotations, XDF marker streams) get ``t0 + marker fi
 released with the sample at or after them. With ``speed="max"`` everything is released at once,
 in chunks of at most ``max_chunk`` samples per :meth:`acquire` (default: the buffer's capacity, so
 a reader that reads after each ``acquire()`` loses nothing).
+
+``start_index=k`` plays from the file's sample ``k`` at ``speed``: the samples before it are due at
+once (released in chunks of at most the buffer's capacity), so a replay reaches the sample where the
+live decoder started without waiting; sample indices and timestamps keep their file spacing.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class StreamFile(Stream):
     max_chunk : int | None
         Most samples released per ``acquire()``; default: unlimited for a finite speed, the buffer
         capacity for ``"max"``.
+    start_index : int
+        File sample from which playback is paced (see module doc; 0: the start).
     bufsize, acquisition_delay : see :class:`~bci_app.acquisition.base.Stream`.
     """
 
@@ -65,6 +71,7 @@ class StreamFile(Stream):
         bufsize: float = 30.0,
         acquisition_delay: float | None = None,
         stream_name: str | None = None,
+        start_index: int = 0,
     ) -> None:
         super().__init__(bufsize=bufsize, acquisition_delay=acquisition_delay)
         if isinstance(speed, str):
@@ -73,7 +80,10 @@ class StreamFile(Stream):
             speed = math.inf
         if not speed > 0:
             raise StreamError(f"speed must be > 0 (1 = real time) or 'max', got {speed}")
+        if start_index < 0:
+            raise StreamError(f"start_index must be >= 0, got {start_index}")
         self.speed = float(speed)
+        self.start_index = int(start_index)
         self.loop = loop
         self.max_chunk = max_chunk
         self._source = path
@@ -118,7 +128,11 @@ class StreamFile(Stream):
         self._pos = 0
         self._marker_pos = 0
         self._ended = False
-        self._t0 = self.now()
+        if self.start_index >= rec.n_times:
+            raise StreamError(f"start_index {self.start_index} is beyond the {rec.n_times} samples of {rec.path.name}")
+        # sample start_index is due now: everything before it at once
+        ahead = 0.0 if math.isinf(self.speed) else float(self._rel[self.start_index]) / self.speed
+        self._t0 = self.now() - ahead
         return StreamInfo(
             name=self._stream_name or rec.path.stem,
             sfreq=float(rec.sfreq),
@@ -147,7 +161,9 @@ class StreamFile(Stream):
             due = int(loops) * n_file + int(np.searchsorted(rel, within, side="right"))
             if not self.loop:
                 due = min(due, n_file)
-        limit = self.max_chunk if self.max_chunk is not None else (self.buffer.capacity if math.isinf(self.speed) else None)
+        catching_up = self._pos < self.start_index
+        limit = self.max_chunk if self.max_chunk is not None else (
+            self.buffer.capacity if math.isinf(self.speed) or catching_up else None)
         end = due if limit is None else min(due, self._pos + limit)
         if not self.loop:
             end = min(end, n_file)

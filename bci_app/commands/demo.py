@@ -237,7 +237,8 @@ def run_headless(args: argparse.Namespace) -> dict:
             raise BCIError("; ".join(errors) or "could not start the cued online trials")
         paradigm = session.online_paradigm
         plan_imagery(paradigm)
-        if not session.run_until(lambda: paradigm.finished, timeout_s=(online_at - clock() + paradigm.duration_s) / scale + 30):
+        online_s = (online_at - clock() + paradigm.duration_s) / scale
+        if not session.run_until(lambda: paradigm.finished, timeout_s=online_s + 30):
             raise BCIError("online trials did not finish in time")
         player.halt()  # publishing stops, the outlet stays open: n_pushed is final
         published = player.n_pushed  # every one of these must reach the session

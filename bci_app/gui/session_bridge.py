@@ -195,10 +195,8 @@ class SessionBridge:
                 return
 
     def config_changed(self, config) -> None:
-        if self.session.mode.value != "idle":
+        if not self.session.set_config(config):
             self.w.error_banner.show_error("Configuration loaded", "It applies from the next connection.")
-        else:
-            self.session.set_config(config)
 
     def source_connected(self, stream) -> bool:
         return bool(self._call("connect", "attaching the source", stream))
@@ -212,7 +210,8 @@ class SessionBridge:
         if err.exception is not None:
             log.error("%s: %s", err.source, err.message,
                       exc_info=(type(err.exception), err.exception, err.exception.__traceback__))
-        self.w.error_banner.show_error(ERROR_TITLES.get(err.source, "Problem"), f"{err.message}\n(Details: {self.w.log_path})")
+        self.w.error_banner.show_error(ERROR_TITLES.get(err.source, "Problem"),
+                                       f"{err.message}\n(Details: {self.w.log_path})")
 
     def _on_paradigm(self, ev) -> None:
         quality = self.session.calibration_quality

@@ -176,6 +176,7 @@ class Session:
         self._auto_recording = False
         self._cue_outlet = None
         self._online_runs = 0
+        self._pending_config: AppConfig | None = None  # set_config while not idle
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
@@ -199,6 +200,8 @@ class Session:
                 log.exception("session subscriber %r failed on %s", cb, event)
 
     def _set_mode(self, mode: Mode) -> None:
+        if mode is Mode.IDLE and self._pending_config is not None:  # set_config while busy
+            self.config, self._pending_config = self._pending_config, None
         if mode is not self.mode:
             log.info("session: %s -> %s", self.mode.value, mode.value)
             self.mode = mode
@@ -218,12 +221,14 @@ class Session:
         return False
 
     def set_config(self, config: AppConfig) -> bool:
-        """Use ``config`` from now on; only while idle (``False`` and an error event otherwise: a
-        configuration applies from the next connection)."""
-        if not self._require("load a configuration", Mode.IDLE):
-            return False
-        self.config = config
-        return True
+        """Use ``config``: at once while idle (``True``); otherwise from the moment the session is
+        idle again (``False``), so a running source, paradigm or decoder never changes settings
+        under way."""
+        if self.mode is Mode.IDLE:
+            self.config, self._pending_config = config, None
+            return True
+        self._pending_config = config
+        return False
 
     # -- stream -----------------------------------------------------------------------------------
     def connect(self, stream: "Stream") -> bool:
@@ -649,9 +654,10 @@ class Session:
         finished trials with :func:`bci_app.online.scoring.score_trials` (see :meth:`online_score`).
         ``on_event`` gets each paradigm event (e.g. the simulator imagining the cue); GDF codes go to
         the recording. ``tmin``: seconds from the cue to the model's window (default: the model's
-        ``metadata["window"]["tmin_s"]``, :func:`bci_app.events.window_tmin`). ``start_at``: session-clock time of the first
-        trial (default now; the demo puts it on a fixed sample). The one implementation of cued
-        online trials: the GUI, the GUI demo and ``bci-app demo`` all run them here."""
+        metadata, :func:`bci_app.events.window_tmin`). ``start_at``: session-clock time of the
+        first trial (default now; the demo puts it on a fixed sample). The one implementation of
+        cued online trials (:mod:`bci_app.session.online_trials`): the GUI, the GUI demo and
+        ``bci-app demo`` all run them here."""
         if not self._require("run cued online trials", Mode.ONLINE):
             return False
         if self.decoder is None or self.model is None:
@@ -827,12 +833,16 @@ class Session:
     def replay_file(self, path: str | Path, *, speed: float = 1.0, runner: bool = True,
                     on_decision: Callable[["Prediction"], None] | None = None) -> bool:
         """:meth:`start_replay` on the recording at ``path`` played at ``speed`` × real time on the
-        session clock (no acquisition thread: the decoder thread, or :meth:`update` with
-        ``runner=False``, reads it)."""
+        session clock from the sample where the live decoder started (what comes before it is
+        released at once), with no acquisition thread: the decoder thread, or :meth:`update` with
+        ``runner=False``, reads it."""
         from bci_app.acquisition.file import StreamFile
+        from bci_app.io.recording import read_recording
+        from bci_app.online.replay import live_start_index
 
         try:
-            stream = StreamFile(path, speed=speed, clock=self.clock)
+            rec = read_recording(path)
+            stream = StreamFile(rec, speed=speed, clock=self.clock, start_index=live_start_index(rec))
         except BCIError as exc:
             self._error("stream", f"cannot open the recording {path}: {exc}", exc)
             return False

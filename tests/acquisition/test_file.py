@@ -178,3 +178,22 @@ def test_xdf_recording_plays_back_with_markers(tmp_path: Path) -> None:
     np.testing.assert_allclose(times, 50.0 + np.arange(600) / SFREQ, atol=1e-9)
     assert [m.value for m in markers] == ["left_hand", "right_hand"]  # 'rest' at 3 s lies beyond 2.4 s
     np.testing.assert_allclose([m.timestamp for m in markers], [50.5, 51.0], atol=1e-9)
+
+
+def test_start_index_releases_what_comes_before_at_once_then_paces(tmp_path: Path) -> None:
+    """A replay starting where the live decoder did: samples before ``start_index`` are due at once
+    (in chunks no larger than the buffer, so nothing is dropped), the rest at the file's pace."""
+    path = _index_fif(tmp_path / "idx.fif", n_times=3000)
+    clock = ManualClock()
+    stream = StreamFile(path, speed=2.0, clock=clock, bufsize=4.0, start_index=2000).connect()  # buffer: 1000
+    sizes = []
+    while stream.buffer.n_written <= 2000:
+        sizes.append(stream.acquire())
+    assert sizes == [1000, 1000, 1] and stream.buffer.n_overflowed == 0
+    assert stream.acquire() == 0  # from here on at 2x real time
+    clock.advance(1.0)
+    assert stream.acquire() == 500
+    res = stream.read_since(2000)
+    np.testing.assert_array_equal(res.data[0], np.arange(2000, 2501))  # the index channel: none dropped
+    with pytest.raises(StreamError, match="beyond"):
+        StreamFile(path, speed=1.0, clock=clock, start_index=3000).connect()

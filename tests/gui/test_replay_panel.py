@@ -103,6 +103,9 @@ def test_replay_in_the_window_reproduces_live_bit_for_bit(qtbot, tmp_path):
     w.session.decoder.subscribe(lambda p: decoding_threads.add(threading.current_thread().name))
     assert w.session.runner is not None and w.session.runner.running
     assert w.session.decoder.start_index == start_index  # where the live decoder started, like the CLI
+    # the calibration before it (> 20 s of file, > 5 s at 4x) is released at once, not waited for
+    qtbot.waitUntil(lambda: w.session.stream is not None and w.session.stream.buffer.n_written > start_index,
+                    timeout=2000)
     qtbot.waitUntil(lambda: w.state_text == "idle", timeout=120000)  # the session ends it at the file's end
     assert decoding_threads == {"bci-decoder"}
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())
