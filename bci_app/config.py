@@ -82,7 +82,7 @@ class ParadigmConfig(_Section):
         return value
 
     @model_validator(mode="after")
-    def _ordered_times(self) -> "ParadigmConfig":
+    def _ordered_times(self) -> ParadigmConfig:
         if not self.cue_at_s < self.imagery_end_s:
             raise ValueError("cue_at_s must come before imagery_end_s")
         if self.rest_max_s < self.rest_min_s:
@@ -118,7 +118,7 @@ class PreprocessingConfig(_Section):
     max_repaired_fraction: float = Field(0.25, ge=0, lt=1)
 
     @model_validator(mode="after")
-    def _ordered_band(self) -> "PreprocessingConfig":
+    def _ordered_band(self) -> PreprocessingConfig:
         if not self.l_freq < self.h_freq:
             raise ValueError("l_freq must be below h_freq")
         return self
@@ -219,7 +219,7 @@ class ChannelsConfig(_Section):
             raise ValueError(str(exc)) from exc
         return value
 
-    def channel_map(self) -> "ChannelMap | None":
+    def channel_map(self) -> ChannelMap | None:
         """The map as a :class:`~bci_app.signal.channels.ChannelMap` (None when empty)."""
         from bci_app.signal.channels import ChannelMap
 

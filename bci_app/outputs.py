@@ -1,4 +1,5 @@
-"""Every file bci-app writes goes through here (a bottom room: models, io and commands use it): output paths checked against the inputs, then
+"""Every file bci-app writes goes through here (a bottom room: models, io and commands use it): output
+paths checked against the inputs, then
 written atomically.
 
 - :func:`check_outputs` resolves each output path and refuses one that is the same file as an

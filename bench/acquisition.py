@@ -25,7 +25,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -64,7 +63,6 @@ def produce(name: str, n_chans: int, sfreq: float, duration: float, chunk_ms: fl
     while sent < total:
         due = min(total, int((time.monotonic() - start) * sfreq))
         if due > sent:
-            n = due - sent
             chunk = noise[np.arange(sent, due) % len(noise)]
             chunk[:, 0] = np.arange(sent, due)
             outlet.push_chunk(chunk, pylsl.local_clock())
@@ -184,7 +182,8 @@ def consume(args: argparse.Namespace) -> dict:
         in_file = np.asarray(eeg["time_series"])[:, 0]
         result["recorder"] = {
             "samples_in_file": int(in_file.size),
-            "file_index_contiguous": bool(in_file.size and np.array_equal(in_file, np.arange(in_file[0], in_file[0] + in_file.size))),
+            "file_index_contiguous": bool(in_file.size and np.array_equal(
+                in_file, np.arange(in_file[0], in_file[0] + in_file.size))),
             "tap_lost": tap.n_lost,
             "error": None if recorder.error is None else str(recorder.error),
             "bytes": recorder.bytes_written,

@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from readme_block import write_readme_block  # noqa: E402
+
 from bci_app.models.pretrained import PRETRAINED_DIR, list_base_models  # noqa: E402
 
 

@@ -134,7 +134,8 @@ def main() -> None:
         "signal_view_timer_fps": round(1.0 / dt.mean(), 1),
         "timer_interval_p99_ms": round(float(np.percentile(dt, 99) * 1000), 1),
         "finetune_job": {
-            "base": "default", "calibration_trials": n_trials, "lora_targets": list(resolve_lora(cfg.lora, n_trials).target_modules),
+            "base": "default", "calibration_trials": n_trials,
+            "lora_targets": list(resolve_lora(cfg.lora, n_trials).target_modules),
             "feature_cache": True, "epochs_during_measure": len(epochs), "finished": trained_to_end,
             "calibration_simulated_s": round(cal_s, 2), "job_preparation_s": round(prep_s, 2),
         },

@@ -107,7 +107,8 @@ def main() -> None:
 
     base = args.base if args.base and (args.base not in ("default",) or "default" in list_base_models()) else None
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.machine(),
-           "base": base or "fresh ATCNet", "step_ms": 62.5, "model": "ATCNet 2 classes, 480 samples @ 160 Hz, LoRA dense+msa merged"}
+           "base": base or "fresh ATCNet", "step_ms": 62.5,
+           "model": "ATCNet 2 classes, 480 samples @ 160 Hz, LoRA dense+msa merged"}
     for label, chans in (("64ch", EEGMMIDB_64), ("16ch", SENSORIMOTOR_16)):
         out[label] = measure(chans, args.steps, True, base)
         if args.eager:

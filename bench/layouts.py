@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from decoding import DATA, bench_person, bootstrap_ci  # noqa: E402
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
+
 from bci_app.config import load_config  # noqa: E402
 from bci_app.models.pretrained import base_for_channels, fold_base_for  # noqa: E402
 from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_16  # noqa: E402
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| layout | channels | base the app picks | interpolated | gated (95 % CI) | TS+LR on the base's channels present (95 % CI) |",
+    lines = ["| layout | channels | base the app picks | interpolated | gated (95 % CI) "
+             "| TS+LR on the base's channels present (95 % CI) |",
              "|---|---|---|---|---|---|"]
     for name, v in result["layouts"].items():
         g, t = v["summary"]["gated"], v["summary"]["ts_lr"]

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
+
 from bci_app.config import load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import list_base_models, load_base_model  # noqa: E402

@@ -44,7 +44,8 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
 
 
 #: benchmarks that run another benchmark's script with other arguments
-SCRIPTS = {"signal_view_256": "signal_view", "acquisition_256": "acquisition", "acquisition_128": "acquisition", "acquisition_256_decode": "acquisition"}
+SCRIPTS = {"signal_view_256": "signal_view", "acquisition_256": "acquisition", "acquisition_128": "acquisition",
+           "acquisition_256_decode": "acquisition"}
 
 
 def _get(data: dict, path: str, default=None):
@@ -232,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long version of each benchmark (CI)")
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the results table and the blocks drawn from results.json")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="do not rewrite the results table and the blocks drawn from results.json")
     parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results.json)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per-benchmark limit in seconds")
     args = parser.parse_args(argv)

@@ -47,7 +47,7 @@ def main() -> None:
     producer = subprocess.Popen(
         [sys.executable, "-P", str(BENCH_DIR / "acquisition.py"), "--producer", name, "--duration", str(total),
          "--channels", str(args.channels), "--sfreq", str(args.sfreq)], stdout=subprocess.PIPE, text=True)
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])  # noqa: F841 - the widgets need it
     stream = StreamLSL(name, resolve_timeout=30.0, bufsize=30.0, acquisition_delay=0.01, marker_stream=False)
     stream.connect()
     view = SignalView()

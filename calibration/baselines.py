@@ -97,7 +97,7 @@ class CrossSubjectTSLR:
         w = invsqrtm(mean_riemann(ref))
         return w @ covs @ w
 
-    def fit(self, groups: list[tuple[np.ndarray, np.ndarray]]) -> "CrossSubjectTSLR":
+    def fit(self, groups: list[tuple[np.ndarray, np.ndarray]]) -> CrossSubjectTSLR:
         from pyriemann.tangentspace import TangentSpace
         from sklearn.linear_model import LogisticRegression
 

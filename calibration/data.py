@@ -128,10 +128,10 @@ class Epochs:
     sfreq: float
     tmin: float
 
-    def select(self, mask: np.ndarray) -> "Epochs":
+    def select(self, mask: np.ndarray) -> Epochs:
         return Epochs(self.X[mask], self.y[mask], self.subject[mask], self.run[mask], self.ch_names, self.sfreq, self.tmin)
 
-    def pick_channels(self, ch_names: tuple[str, ...]) -> "Epochs":
+    def pick_channels(self, ch_names: tuple[str, ...]) -> Epochs:
         idx = match_channels(self.ch_names, ch_names)
         return Epochs(self.X[:, idx], self.y, self.subject, self.run, tuple(ch_names), self.sfreq, self.tmin)
 

@@ -27,8 +27,6 @@ from bci_app.config import PreprocessingConfig, load_yaml
 from bci_app.errors import CalibrationError, ConfigError
 from bci_app.signal.channels import match_channels
 from bci_app.signal.filters import StreamingBandpass
-from bci_app.types import GAP_MARKER
-from bci_app.types import Recording
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     cut_windows,
@@ -36,6 +34,7 @@ from bci_app.signal.preprocess import (
     preprocess_recording,
     reject_artifacts,
 )
+from bci_app.types import GAP_MARKER, Recording
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ class Epochs:
     def n_trials(self) -> int:
         return int(self.data.shape[0])
 
-    def clean(self) -> "Epochs":
+    def clean(self) -> Epochs:
         """Only the trials not rejected."""
         keep = ~self.rejected
         return Epochs(

@@ -210,7 +210,8 @@ def finetune(
     n = len(y)
     counts = np.bincount(y, minlength=getattr(model, "n_outputs", int(y.max()) + 1))
     if n == 0 or counts.min() < config.min_trials_per_class:
-        names = list(classes) if classes is not None and len(classes) == len(counts) else [f"class {i}" for i in range(len(counts))]
+        given = classes is not None and len(classes) == len(counts)
+        names = list(classes) if given else [f"class {i}" for i in range(len(counts))]
         per_class = ", ".join(f"{name}: {int(c)}" for name, c in zip(names, counts))
         short = [name for name, c in zip(names, counts) if c < config.min_trials_per_class]
         raise CalibrationError(

@@ -43,7 +43,7 @@ class LslMarkerOutlet:
     def close(self) -> None:
         self._outlet = None
 
-    def __enter__(self) -> "LslMarkerOutlet":
+    def __enter__(self) -> LslMarkerOutlet:
         return self
 
     def __exit__(self, *exc) -> None:

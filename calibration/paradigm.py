@@ -75,7 +75,7 @@ def balanced_order(config: ParadigmConfig) -> list[str]:
     as the run length allows, shuffled with ``config.seed``."""
     rng = np.random.default_rng(config.seed)
     classes = list(config.classes)
-    remaining = {c: config.trials_per_class for c in classes}
+    remaining = dict.fromkeys(classes, config.trials_per_class)
     total = len(classes) * config.trials_per_class
     order: list[str] = []
     while len(order) < total:
@@ -130,7 +130,7 @@ class GrazParadigm:
         self._next = 0
         self._phase = "idle"
         self._trial: int | None = None
-        self._completed = {c: 0 for c in config.classes}
+        self._completed = dict.fromkeys(config.classes, 0)
         self._rejected: list[int] = []
         self._trial_times: dict[int, float] = {}
         self._terminal: str | None = None

@@ -160,6 +160,8 @@ def _session_outputs(config: AppConfig) -> tuple:
     simulated headset (machine-scope LSL)."""
     import tempfile
 
+    import pylsl
+
     from bci_app.acquisition import StreamSimulated
     from bci_app.models import ATCNet
     from bci_app.online import DecoderModel
@@ -167,8 +169,6 @@ def _session_outputs(config: AppConfig) -> tuple:
     from bci_app.signal.channels import SENSORIMOTOR_16
     from bci_app.signal.preprocess import PreprocessingSpec
     from calibration.paradigm import ManualClock
-
-    import pylsl
 
     clock = ManualClock(10.0)
     session = Session(config, clock=clock)

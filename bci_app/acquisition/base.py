@@ -78,7 +78,7 @@ class StreamInfo:
         labels = self.source_labels or self.ch_names
         return {label: (name if is_model_input(t) else t) for label, name, t in zip(labels, self.ch_names, self.ch_types)}
 
-    def mapped(self, channel_map: "ChannelMap") -> "StreamInfo":
+    def mapped(self, channel_map: ChannelMap) -> StreamInfo:
         """This info with ``channel_map`` applied (names, types, ``source_labels``); data rows unchanged."""
         labels = self.source_labels or self.ch_names
         names, types, _ = channel_map.apply(labels, self.ch_types, source=f"stream {self.name!r}", error=StreamError)
@@ -204,7 +204,7 @@ class Stream(ABC):
             except Exception:  # noqa: BLE001 - one bad observer must not stop acquisition
                 log.exception("stream event subscriber %r failed on %s", callback, kind)
 
-    def connect(self) -> "Stream":
+    def connect(self) -> Stream:
         """Open the source, allocate the buffer, start the acquisition thread if configured.
 
         On failure the state becomes ``FAILED``, a ``failed`` event is emitted and the
@@ -277,7 +277,7 @@ class Stream(ABC):
                 if not was_failed:
                     self._emit("disconnected", "disconnected")
 
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:
         return self.connect()
 
     def __exit__(self, *exc_info) -> None:

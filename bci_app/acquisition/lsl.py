@@ -128,7 +128,7 @@ class StreamLSL(Stream):
 
     @classmethod
     def from_config(cls, config, name: str | None = None, stype: str | None = "EEG", source_id: str | None = None,
-                    **overrides) -> "StreamLSL":
+                    **overrides) -> StreamLSL:
         """Build from an :class:`~bci_app.config.LslConfig` (``config.lsl``); keywords override."""
         kwargs = {
             "resolve_timeout": config.resolve_timeout_s,
@@ -157,7 +157,8 @@ class StreamLSL(Stream):
         return " and ".join(parts)
 
     def _wanted(self) -> str:
-        parts = [f"{k}={v!r}" for k, v in (("name", self.name), ("type", self.stype), ("source_id", self.source_id)) if v is not None]
+        given = (("name", self.name), ("type", self.stype), ("source_id", self.source_id))
+        parts = [f"{k}={v!r}" for k, v in given if v is not None]
         return ", ".join(parts)
 
     def _open_inlet(self, info, processing: int):
@@ -169,9 +170,11 @@ class StreamLSL(Stream):
             # the first clock-offset estimate takes ~0.6 s of probes; take it now, not in acquire()
             inlet.time_correction(timeout=self.resolve_timeout)
         except pylsl.util.TimeoutError as exc:
-            raise StreamError(f"LSL stream {info.name()!r} was found but did not accept a connection within {self.resolve_timeout:g} s") from exc
+            raise StreamError(f"LSL stream {info.name()!r} was found but did not accept a connection within "
+                              f"{self.resolve_timeout:g} s") from exc
         except pylsl.util.LostError as exc:
-            raise StreamError(f"LSL stream {info.name()!r} disappeared while connecting; check the sender and connect again") from exc
+            raise StreamError(f"LSL stream {info.name()!r} disappeared while connecting; check the sender and "
+                              "connect again") from exc
         return inlet
 
     # -- Stream hooks -------------------------------------------------------------------------
@@ -250,7 +253,8 @@ class StreamLSL(Stream):
 
         candidates: list = []
         if isinstance(self.marker_stream, str):
-            candidates = pylsl.resolve_bypred(self._markers_predicate(f"name={_lit(self.marker_stream)}"), 1, self.resolve_timeout)
+            predicate = self._markers_predicate(f"name={_lit(self.marker_stream)}")
+            candidates = pylsl.resolve_bypred(predicate, 1, self.resolve_timeout)
             if not candidates:
                 visible = pylsl.resolve_streams(wait_time=min(1.0, self.resolve_timeout))
                 raise StreamError(
@@ -446,7 +450,7 @@ class LslPlayer:
     def source_id(self) -> str:
         return self._source_id or f"bci-app-{self.name}"
 
-    def open(self) -> "LslPlayer":
+    def open(self) -> LslPlayer:
         """Create the outlets (connects the source first if needed)."""
         if self.outlet is not None:
             return self
@@ -513,7 +517,7 @@ class LslPlayer:
             self.done.set()
         return n
 
-    def start(self, wait_for_consumers: float | None = None) -> "LslPlayer":
+    def start(self, wait_for_consumers: float | None = None) -> LslPlayer:
         """Publish from a background thread; optionally wait first for an inlet (``timeout`` s)."""
         self.open()
         if wait_for_consumers:
@@ -556,7 +560,7 @@ class LslPlayer:
         self.outlet = None
         self.marker_outlet = None
 
-    def __enter__(self) -> "LslPlayer":
+    def __enter__(self) -> LslPlayer:
         return self.open()
 
     def __exit__(self, *exc_info) -> None:

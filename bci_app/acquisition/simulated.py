@@ -477,7 +477,7 @@ def _variance_ba(b: np.ndarray, a: np.ndarray) -> float:
     return float(np.mean(np.abs(h) ** 2))
 
 
-def cued_imagery(imagine: "Callable[[str, float, float], None] | None", paradigm: "ParadigmConfig"):
+def cued_imagery(imagine: Callable[[str, float, float], None] | None, paradigm: ParadigmConfig):
     """A paradigm-event callback making a simulated person imagine each cued class for the imagery
     period (``imagine(label, onset_s, duration_s)``, e.g. :meth:`StreamSimulated.imagine`); ``None``
     when there is no one to imagine (a real headset)."""

@@ -140,9 +140,8 @@ def summary_text(report: dict) -> str:
 
 def run_headless(args: argparse.Namespace) -> dict:
     """Run the demo and return the report (see module doc)."""
-    from bci_app.lsl_config import configure_lsl
-
     from bci_app.config import load_config
+    from bci_app.lsl_config import configure_lsl
 
     config = load_config(args.config)
     configure_lsl(config.lsl.scope)

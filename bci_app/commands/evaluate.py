@@ -17,11 +17,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
 from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings

@@ -17,8 +17,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from bci_app.config import AppConfig, load_config
 from bci_app.gui.calibration_view import CueDisplay, OperatorPanel
 from bci_app.gui.errors import log_exception, plain_message, setup_file_log
-from bci_app.gui.online_view import OnlinePanel
 from bci_app.gui.guide_view import GuidePanel
+from bci_app.gui.online_view import OnlinePanel
 from bci_app.gui.replay_view import ReplayPanel
 from bci_app.gui.report_view import ReportPanel
 from bci_app.gui.session_panel import SessionPanel

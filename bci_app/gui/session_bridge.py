@@ -34,7 +34,7 @@ ERROR_TITLES = {"stream": "The EEG source has a problem", "training": "Training"
 class SessionBridge:
     """Wires the panels of ``window`` to ``window.session``."""
 
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: MainWindow) -> None:
         self.w = window
         self.session = s = window.session
         self.imagine = None  # optional imagine(label, onset, duration_s) of a simulated user

@@ -42,7 +42,7 @@ class SessionFolder:
     path: Path
 
     @classmethod
-    def create(cls, root: str | Path, participant: str, *, when: float | None = None) -> "SessionFolder":
+    def create(cls, root: str | Path, participant: str, *, when: float | None = None) -> SessionFolder:
         """A new folder ``root/participant/<local date_time>`` (a suffix when that second exists)."""
         pid = check_participant_id(participant)
         stamp = time.strftime("%Y-%m-%d_%H%M%S", time.localtime(time.time() if when is None else when))

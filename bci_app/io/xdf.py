@@ -209,7 +209,8 @@ class XdfRecorder:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except OSError as exc:
             self._release_lock()
-            raise RecordingError(f"cannot create recording {self.path}: {exc.strerror or exc}; check the folder and its permissions") from exc
+            raise RecordingError(f"cannot create recording {self.path}: {exc.strerror or exc}; check the folder and "
+                                 "its permissions") from exc
         header = ET.Element("info")
         _add_text(header, "version", "1.0")
         _add_text(header, "datetime", _dt.datetime.now(_dt.timezone.utc).isoformat())
@@ -314,7 +315,7 @@ class XdfRecorder:
             handle.sample_count += n
         return True
 
-    def record_stream(self, stream: "Stream", *, name: str | None = None, to_microvolts: bool = True) -> "_SourceTap":
+    def record_stream(self, stream: Stream, *, name: str | None = None, to_microvolts: bool = True) -> _SourceTap:
         """Record a connected :class:`Stream`: every sample (through ``read_since`` cursors, from the
         oldest sample still in its buffer) and every marker (through ``get_markers`` cursors) as an
         EEG stream plus a ``Markers`` string stream. Polled at each flush (or :meth:`poll`)."""
@@ -483,7 +484,7 @@ class XdfRecorder:
             _add_text(offset, "value", repr(value))
         return info
 
-    def __enter__(self) -> "XdfRecorder":
+    def __enter__(self) -> XdfRecorder:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -502,7 +503,7 @@ class XdfRecorder:
 class _SourceTap:
     """Cursor state for one :class:`Stream` being recorded."""
 
-    stream: "Stream"
+    stream: Stream
     eeg: XdfStream
     markers: XdfStream
     scale: np.ndarray

@@ -43,7 +43,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def select_outputs(model: "ATCNet", rows: Sequence[int]) -> "ATCNet":
+def select_outputs(model: ATCNet, rows: Sequence[int]) -> ATCNet:
     """A copy of ``model`` whose classification heads keep only output ``rows`` (in that order):
     e.g. a 4-class base restricted to the classes a paradigm cues. Returns an eval-mode model."""
     rows = [int(r) for r in rows]

@@ -105,7 +105,7 @@ class DecoderModel:
     def n_times(self) -> int:
         return int(self.module.n_times)
 
-    def prepare(self, fast: bool = True) -> "DecoderModel":
+    def prepare(self, fast: bool = True) -> DecoderModel:
         """Build what running it needs now (merge LoRA; with ``fast``: fold, trace and verify the fast
         path), so that a later :meth:`Decoder.install` or :meth:`Decoder.for_stream` costs nothing: call
         it on the training thread, never on the UI thread. The prepared runnable goes to the first
@@ -131,7 +131,7 @@ class Smoother:
         self.reset()
 
     @classmethod
-    def from_config(cls, config: "SmoothingConfig") -> "Smoother":
+    def from_config(cls, config: SmoothingConfig) -> Smoother:
         return cls(config.method, config.alpha, config.window)
 
     def reset(self) -> None:
@@ -205,7 +205,7 @@ class Decoder:
         model: DecoderModel,
         source_sfreq: float,
         source_ch_names: Sequence[str],
-        config: "OnlineConfig | None" = None,
+        config: OnlineConfig | None = None,
         *,
         fast: bool | None = None,
         start_index: int = 0,
@@ -237,15 +237,15 @@ class Decoder:
         self._hold = np.zeros(len(self.source_ch_names))
         self._ready_at = self._warmup_end(self._index)
         self._bad_until = -1  # decisions at indices <= this are suppressed (non-finite)
-        self.stream: "Stream | None" = None
+        self.stream: Stream | None = None
         self.last_prediction: Prediction | None = None
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
     def for_stream(
-        cls, stream: "Stream", model: DecoderModel, config: "OnlineConfig | None" = None, *, fast: bool | None = None,
+        cls, stream: Stream, model: DecoderModel, config: OnlineConfig | None = None, *, fast: bool | None = None,
         start_index: int | None = None,
-    ) -> "Decoder":
+    ) -> Decoder:
         """A decoder reading ``stream`` (connected) from its current newest sample on, or from the
         absolute sample ``start_index`` (a replay starts where the live decoder did; samples before
         it are never fed)."""

@@ -57,7 +57,7 @@ def live_start_index(recording: Recording) -> int:
         return 0
 
 
-def replay_decoder(stream: "StreamFile", model: DecoderModel, config: "OnlineConfig", *,
+def replay_decoder(stream: StreamFile, model: DecoderModel, config: OnlineConfig, *,
                    start_index: int | None = None) -> Decoder:
     """A decoder reading the connected file ``stream`` from ``start_index`` (default: where the live
     decoder of the recording started, :func:`live_start_index`)."""
@@ -81,7 +81,7 @@ class Replay:
     speed : 0 (default) as fast as possible; X > 0 paces the decoding at X times real time.
     """
 
-    def __init__(self, source: Path | str | Recording, model: DecoderModel, config: "OnlineConfig", *,
+    def __init__(self, source: Path | str | Recording, model: DecoderModel, config: OnlineConfig, *,
                  start_index: int | None = None, start_s: float = 0.0, speed: float = 0.0) -> None:
         from bci_app.acquisition.file import StreamFile
         from bci_app.io.recording import read_recording

@@ -35,7 +35,7 @@ class DecoderRunner:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> "DecoderRunner":
+    def start(self) -> DecoderRunner:
         torch.set_num_threads(self.decoder.config.torch_threads)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="bci-decoder", daemon=True)

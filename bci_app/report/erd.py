@@ -53,7 +53,7 @@ class ErdWindows:
     tmax: float = 4.5
 
     @classmethod
-    def for_paradigm(cls, paradigm: Any) -> "ErdWindows":
+    def for_paradigm(cls, paradigm: Any) -> ErdWindows:
         """Windows for a Graz timeline (:class:`~bci_app.config.ParadigmConfig`): the baseline inside the
         fixation period before the cue (at most its last 1.5 s, ending before the cue), the imagery
         from 0.5 s after the cue to its end."""

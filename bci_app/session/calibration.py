@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class CalibrationTap:
     """Collects every sample of a stream from the moment it is created (calibration data)."""
 
-    def __init__(self, stream: "Stream") -> None:
+    def __init__(self, stream: Stream) -> None:
         self.stream = stream
         self.index = stream.buffer.n_written
         self.chunks: list[np.ndarray] = []
@@ -46,7 +46,7 @@ class CalibrationTap:
         )
 
 
-def calibration_quality(config: "AppConfig", stream: "Stream") -> "CalibrationQuality":
+def calibration_quality(config: AppConfig, stream: Stream) -> CalibrationQuality:
     """The operator's running calibration check for ``config.paradigm`` on ``stream``: mu/beta ERD
     in the imagery period (from the model's window start after the cue) against the fixation
     baseline, and the artifact rejection training will apply on the base model's channels.

@@ -67,8 +67,8 @@ from bci_app.types import Marker, Recording
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream, StreamEvent
-    from bci_app.io.participant import SessionFolder
     from bci_app.acquisition.file import StreamFile
+    from bci_app.io.participant import SessionFolder
     from bci_app.io.xdf import XdfRecorder
     from bci_app.online.decoder import Decoder, DecoderModel, Prediction
     from bci_app.online.runner import DecoderRunner
@@ -137,18 +137,18 @@ class Session:
             clock = pylsl.local_clock
         self.clock = clock
         self.mode = Mode.IDLE
-        self.stream: "Stream | None" = None
-        self.recorder: "XdfRecorder | None" = None
-        self.paradigm: "GrazParadigm | None" = None
-        self.model: "DecoderModel | None" = None
-        self.decoder: "Decoder | None" = None
-        self.runner: "DecoderRunner | None" = None
-        self.last_prediction: "Prediction | None" = None
+        self.stream: Stream | None = None
+        self.recorder: XdfRecorder | None = None
+        self.paradigm: GrazParadigm | None = None
+        self.model: DecoderModel | None = None
+        self.decoder: Decoder | None = None
+        self.runner: DecoderRunner | None = None
+        self.last_prediction: Prediction | None = None
         self.errors: list[SessionError] = []
         self.calibration_data: Recording | None = None
         #: running quality of the calibration (None when the source cannot be checked: see
         #: :attr:`calibration_quality_problem`)
-        self.calibration_quality: "CalibrationQuality | None" = None
+        self.calibration_quality: CalibrationQuality | None = None
         self.calibration_quality_problem: str | None = None
         #: when a calibration ends normally, start ``training_factory(self)`` (default
         #: :meth:`calibration_training`) by itself (the app does; scripts start their own job)
@@ -165,11 +165,11 @@ class Session:
         self._trainer = TrainingRunner(lambda kind, payload: self._inbox.put((kind, payload)))
         self._outlet = None
         self._rec_sink = None
-        self._pending_prediction: "Prediction | None" = None
+        self._pending_prediction: Prediction | None = None
         self._pred_lock = threading.Lock()
         self._mode_before_training = Mode.CONNECTED
         #: the participant's session folder (:meth:`start_participant`); None: nothing is kept by itself
-        self.folder: "SessionFolder | None" = None
+        self.folder: SessionFolder | None = None
         #: what the folder holds (adapter, report); ``model_source``: "calibrated" or "loaded"
         self.saved: Saved | None = None
         self.model_source: str | None = None
@@ -231,7 +231,7 @@ class Session:
         return False
 
     # -- stream -----------------------------------------------------------------------------------
-    def connect(self, stream: "Stream") -> bool:
+    def connect(self, stream: Stream) -> bool:
         """Connect ``stream`` (if needed) and make it the session's source."""
         if not self._require("connect", Mode.IDLE):
             return False
@@ -383,7 +383,7 @@ class Session:
 
     # -- calibration ------------------------------------------------------------------------------
     def start_calibration(
-        self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, marker_outlet=None,
+        self, on_event: Callable[[ParadigmEvent], None] | None = None, *, marker_outlet=None,
         start_at: float | None = None,
     ) -> bool:
         """Start the Graz paradigm (``config.paradigm``) on the session clock and collect the data.
@@ -405,7 +405,7 @@ class Session:
         if marker_outlet is None:
             marker_outlet = self._cue_publisher()
 
-        def on_paradigm(ev: "ParadigmEvent") -> None:
+        def on_paradigm(ev: ParadigmEvent) -> None:
             if ev.code is not None:
                 self._paradigm_markers.append(Marker(ev.timestamp, str(ev.code)))
                 self.record_marker(str(ev.code), ev.timestamp)
@@ -438,7 +438,7 @@ class Session:
         except BCIError as exc:  # the check is advisory: say why it is missing
             self.calibration_quality_problem = f"Calibration quality unavailable: {exc}"
 
-    def _add_quality_trial(self, ev: "ParadigmEvent") -> None:
+    def _add_quality_trial(self, ev: ParadigmEvent) -> None:
         quality, paradigm = self.calibration_quality, self.paradigm
         if quality is None or paradigm is None or self.stream is None or ev.label is None:
             return
@@ -478,19 +478,18 @@ class Session:
         return self.start_training(job, to_model, cancel=cancel)
 
     # -- training ---------------------------------------------------------------------------------
-    def calibration_training(self) -> tuple[Iterator[Any], Callable[[Any], "DecoderModel"], Callable[[], None]]:
+    def calibration_training(self) -> tuple[Iterator[Any], Callable[[Any], DecoderModel], Callable[[], None]]:
         """The :class:`calibration.job.CalibrationJob` on :attr:`calibration_data` (GDF cues, the
         paradigm's classes), as ``(job, to_model, cancel)`` for :meth:`start_training`. Nothing runs
         here: loading the base, preparation, training and the gate happen on the training thread."""
-        from calibration.job import CalibrationJob
-
         from bci_app.session.participant import keep_outcome
+        from calibration.job import CalibrationJob
 
         job = CalibrationJob([self.calibration_data], self.config, preset="gdf", classes=self.config.paradigm.classes,
                              source_channel_map=self.stream.info.channel_map() if self.stream is not None else None)
         folder, config = self.folder, self.config
 
-        def to_model(outcome) -> "DecoderModel":  # on the training thread: prepare, save adapter and report
+        def to_model(outcome) -> DecoderModel:  # on the training thread: prepare, save adapter and report
             return keep_outcome(outcome, folder, config, post=lambda saved: self._inbox.put(("saved", saved)))
 
         return job.run(), to_model, job.cancel.set
@@ -498,7 +497,7 @@ class Session:
     def start_training(
         self,
         job: Iterator[Any],
-        to_model: Callable[[Any], "DecoderModel"],
+        to_model: Callable[[Any], DecoderModel],
         *,
         cancel: Callable[[], None] | None = None,
     ) -> bool:
@@ -544,7 +543,7 @@ class Session:
             self.update()
 
     # -- models and online decoding -------------------------------------------------------------
-    def set_model(self, model: "DecoderModel") -> None:
+    def set_model(self, model: DecoderModel) -> None:
         """Make ``model`` active (installed atomically into the decoder when online)."""
         self.model = model
         if self.decoder is not None:
@@ -571,8 +570,8 @@ class Session:
         self._set_mode(Mode.ONLINE)
         return True
 
-    def _start_decoder(self, make: Callable[[], "Decoder"], *, outlet: bool, runner: bool,
-                       on_decision: Callable[["Prediction"], None] | None = None) -> bool:
+    def _start_decoder(self, make: Callable[[], Decoder], *, outlet: bool, runner: bool,
+                       on_decision: Callable[[Prediction], None] | None = None) -> bool:
         """Build the decoder (``make()``), attach the outlet and the recorder, subscribe
         ``on_decision`` and start the runner thread; ``False`` (with an error event) on failure."""
         if self.model is None:
@@ -600,7 +599,7 @@ class Session:
             self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.put(("decoder-failed", e))).start()
         return True
 
-    def _on_prediction(self, pred: "Prediction") -> None:
+    def _on_prediction(self, pred: Prediction) -> None:
         with self._pred_lock:
             self.last_prediction = pred
             self._pending_prediction = pred
@@ -646,7 +645,7 @@ class Session:
 
     # -- cued online trials (running accuracy) ---------------------------------------------------
     def start_online_trials(
-        self, on_event: Callable[["ParadigmEvent"], None] | None = None, *, trials_per_class: int | None = None,
+        self, on_event: Callable[[ParadigmEvent], None] | None = None, *, trials_per_class: int | None = None,
         seed_offset: int = 1000, tmin: float | None = None, start_at: float | None = None,
     ) -> bool:
         """While online, run the Graz paradigm (``config.paradigm``; ``trials_per_class`` overrides
@@ -675,7 +674,7 @@ class Session:
         if publisher is not None:
             user = on_event
 
-            def on_event(ev: "ParadigmEvent") -> None:
+            def on_event(ev: ParadigmEvent) -> None:
                 if user is not None:
                     user(ev)
                 publisher(ev)
@@ -695,7 +694,7 @@ class Session:
         return True
 
     @property
-    def online_paradigm(self) -> "GrazParadigm | None":
+    def online_paradigm(self) -> GrazParadigm | None:
         """The paradigm of the cued online trials (``None`` before any ran)."""
         return self.online_trials.paradigm if self.online_trials is not None else None
 
@@ -791,7 +790,7 @@ class Session:
         if self.mode is Mode.TRAINING:
             self._set_mode(self._mode_before_training if self.stream is not None else Mode.IDLE)
 
-    def _on_stream_event(self, ev: "StreamEvent") -> None:
+    def _on_stream_event(self, ev: StreamEvent) -> None:
         self._emit("stream", ev)
         if ev.kind == "failed":
             self._error("stream", f"the source failed: {ev.message}", ev.error)
@@ -800,7 +799,7 @@ class Session:
 
     # -- replay -----------------------------------------------------------------------------------
     def start_replay(
-        self, stream: "StreamFile", *, runner: bool = True, on_decision: Callable[["Prediction"], None] | None = None,
+        self, stream: StreamFile, *, runner: bool = True, on_decision: Callable[[Prediction], None] | None = None,
     ) -> bool:
         """Replay mode: like ``online`` on a file stream, without an outlet, through the one replay
         driver (:func:`bci_app.online.replay.replay_decoder`): decoding starts at the sample where the
@@ -831,7 +830,7 @@ class Session:
         return True
 
     def replay_file(self, path: str | Path, *, speed: float = 1.0, runner: bool = True,
-                    on_decision: Callable[["Prediction"], None] | None = None) -> bool:
+                    on_decision: Callable[[Prediction], None] | None = None) -> bool:
         """:meth:`start_replay` on the recording at ``path`` played at ``speed`` × real time on the
         session clock from the sample where the live decoder started (what comes before it is
         released at once), with no acquisition thread: the decoder thread, or :meth:`update` with

@@ -31,20 +31,20 @@ class OnlineTrials:
     paradigm event too (e.g. a simulated user imagining the cue).
     """
 
-    def __init__(self, config: "ParadigmConfig", clock: Callable[[], float], decoder: "Decoder", *,
+    def __init__(self, config: ParadigmConfig, clock: Callable[[], float], decoder: Decoder, *,
                  tmin: float, window_s: float, sfreq: float, record_marker: Callable[[str, float], None],
-                 on_event: Callable[["ParadigmEvent"], None] | None = None) -> None:
+                 on_event: Callable[[ParadigmEvent], None] | None = None) -> None:
         from calibration.paradigm import GrazParadigm
 
         self.classes = tuple(config.classes)
         self.tmin, self.window_s, self.sfreq = float(tmin), float(window_s), float(sfreq)
         self.trials: list[Trial] = []
-        self._preds: list["Prediction"] = []
+        self._preds: list[Prediction] = []
         self._lock = threading.Lock()  # the decoder thread appends decisions
         imagery_s = config.imagery_end_s - config.cue_at_s
-        self.paradigm: "GrazParadigm" = GrazParadigm(config, clock)
+        self.paradigm: GrazParadigm = GrazParadigm(config, clock)
 
-        def on_paradigm(ev: "ParadigmEvent") -> None:
+        def on_paradigm(ev: ParadigmEvent) -> None:
             if is_cue(ev.code) and ev.label is not None:
                 self.trials.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
             if ev.code is not None:
@@ -55,7 +55,7 @@ class OnlineTrials:
         self.paradigm.subscribe(on_paradigm)
         self._unsubscribe: Callable[[], None] | None = decoder.subscribe(self._keep)
 
-    def _keep(self, pred: "Prediction") -> None:
+    def _keep(self, pred: Prediction) -> None:
         with self._lock:
             self._preds.append(pred)
 

@@ -44,8 +44,8 @@ class LoadedAdapter:
     metadata: dict[str, Any]
 
 
-def keep_outcome(outcome: Any, folder: "SessionFolder | None", config: "AppConfig", *,
-                 post: Callable[[Saved], None]) -> "DecoderModel":
+def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, *,
+                 post: Callable[[Saved], None]) -> DecoderModel:
     """``to_model`` of the calibration job, on the training thread: prepare the decoder model (so
     installing it costs the UI thread nothing), then, with a participant folder, save the adapter
     and the calibration report there and ``post`` what was saved. Returns the decoder model."""

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 PARADIGM_STREAM = "bci-app-paradigm"
 
 
-def open_recorder(path: str | Path, stream: "Stream", config: "AppConfig", clock: Callable[[], float], *,
-                  overwrite: bool, on_error: Callable[[BaseException], None]) -> tuple["XdfRecorder", Any]:
+def open_recorder(path: str | Path, stream: Stream, config: AppConfig, clock: Callable[[], float], *,
+                  overwrite: bool, on_error: Callable[[BaseException], None]) -> tuple[XdfRecorder, Any]:
     """Start recording ``stream`` to ``path``; returns the recorder and the handle of its paradigm
     marker stream. Raises :class:`~bci_app.errors.RecordingError` when the file cannot be written."""
     import yaml
@@ -36,7 +36,7 @@ def open_recorder(path: str | Path, stream: "Stream", config: "AppConfig", clock
     return rec, paradigm
 
 
-def record_predictions(recorder: "XdfRecorder", decoder: "Decoder", step_s: float) -> "RecorderSink":
+def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -> RecorderSink:
     """Write every decision of ``decoder`` (with its start index, for replays) into ``recorder``."""
     from bci_app.online.outputs import RecorderSink
 

@@ -103,14 +103,14 @@ class TrainingRunner:
             self._cancel_job()
 
 
-def calibration_trials(recording: "Recording | None") -> int:
+def calibration_trials(recording: Recording | None) -> int:
     """Cued trials in calibration data (GDF cue markers)."""
     from bci_app.events import count_cues
 
     return count_cues(m.value for m in recording.markers) if recording is not None else 0
 
 
-def training_plan(config: "AppConfig", recording: "Recording | None") -> str:
+def training_plan(config: AppConfig, recording: Recording | None) -> str:
     """What a calibration job on ``recording`` will adapt (the LoRA guide's summary), before it starts."""
     from bci_app.config import resolve_lora
 

@@ -159,7 +159,7 @@ class ChannelMap:
         return "eeg"
 
     @classmethod
-    def parse(cls, text: str) -> "ChannelMap":
+    def parse(cls, text: str) -> ChannelMap:
         """The ``--channels`` argument: ``"C3,Cz,C4"`` (use only these channels) or
         ``"Ch1=C3,Ch2=Cz,Ch3=eog"`` (source label = position or type); entries may mix both forms.
         Only the listed channels feed the model."""
@@ -179,7 +179,7 @@ class ChannelMap:
         return cls(tuple(entries), only_listed=True)
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, str], *, only_listed: bool = False) -> "ChannelMap":
+    def from_mapping(cls, mapping: Mapping[str, str], *, only_listed: bool = False) -> ChannelMap:
         """From ``{source label: target}`` (the config's ``channels.map``, an adapter's metadata)."""
         return cls(tuple((str(k), str(v)) for k, v in mapping.items()), only_listed=only_listed)
 

@@ -115,7 +115,7 @@ class PreprocessingSpec:
         """The alignment matrix as a read-only float64 array (or None)."""
         return self._alignment_array
 
-    def with_alignment(self, matrix: np.ndarray | None) -> "PreprocessingSpec":
+    def with_alignment(self, matrix: np.ndarray | None) -> PreprocessingSpec:
         """A copy with ``matrix`` (n_chans, n_chans) as the alignment (None removes it)."""
         value = None if matrix is None else tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
         return replace(self, alignment=value)
@@ -126,7 +126,7 @@ class PreprocessingSpec:
         return self._repair_array
 
     def with_repair(self, matrix: np.ndarray | None, repaired: Sequence[str] = (),
-                    missing: Sequence[str] = ()) -> "PreprocessingSpec":
+                    missing: Sequence[str] = ()) -> PreprocessingSpec:
         """A copy repairing channels ``repaired`` (of which ``missing`` are absent at the source) with
         ``matrix`` (n_chans, n_chans); None removes repair and missing channels."""
         value = None if matrix is None else tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
@@ -155,7 +155,7 @@ class PreprocessingSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PreprocessingSpec":
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessingSpec:
         """Inverse of :meth:`to_dict`; raises :class:`ConfigError` on missing or unknown keys."""
         if not isinstance(data, dict):
             raise ConfigError(f"preprocessing spec must be a mapping, got {type(data).__name__}")
@@ -184,8 +184,8 @@ class PreprocessingSpec:
 
     @classmethod
     def from_config(
-        cls, config: "PreprocessingConfig", ch_names: Sequence[str], sfreq: float
-    ) -> "PreprocessingSpec":
+        cls, config: PreprocessingConfig, ch_names: Sequence[str], sfreq: float
+    ) -> PreprocessingSpec:
         """Spec from the ``preprocessing`` config section for a model's channels and rate."""
         return cls(
             ch_names=tuple(ch_names),
@@ -375,7 +375,7 @@ def finalize_windows(windows: np.ndarray, spec: PreprocessingSpec) -> np.ndarray
 
 
 def preprocess_recording(
-    recording: "Recording", spec: PreprocessingSpec, *, chunk_s: float = 1.0
+    recording: Recording, spec: PreprocessingSpec, *, chunk_s: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a whole recording through :class:`StreamingPreprocessor` in chunks of ``chunk_s``.
 
@@ -451,7 +451,7 @@ def fit_euclidean_alignment(windows: np.ndarray, *, shrinkage: float = 1e-3) -> 
 
 
 def reject_artifacts(
-    epochs: np.ndarray, config: "PreprocessingConfig", ch_names: Sequence[str] | None = None
+    epochs: np.ndarray, config: PreprocessingConfig, ch_names: Sequence[str] | None = None
 ) -> tuple[np.ndarray, list[str | None]]:
     """Flag bad trials of ``epochs`` (n_trials, n_chans, n_times) volts.
 

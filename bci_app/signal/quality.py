@@ -200,7 +200,7 @@ class CalibrationQuality:
         imagery: tuple[float, float] = (2.5, 6.0),
         min_trials_per_class: int = 5,
         channels: Sequence[str] = ("C3", "C4"),
-        artifacts: "PreprocessingConfig | None" = None,
+        artifacts: PreprocessingConfig | None = None,
         artifact_channels: Sequence[str] | None = None,
     ) -> None:
         norm = [normalize_ch_name(n) for n in ch_names]

@@ -76,7 +76,8 @@ def shoot(args) -> int:
             time.sleep(0.01)
 
     def pause(seconds: float) -> None:
-        wait(lambda t=time.monotonic() + seconds: time.monotonic() > t, seconds + 5, "time")
+        until = time.monotonic() + seconds
+        wait(lambda: time.monotonic() > until, seconds + 5, "time")
 
     def grab(name: str, tab: int | None = None) -> None:
         if tab is not None:

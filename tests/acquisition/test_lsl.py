@@ -9,7 +9,6 @@ import pylsl
 import pytest
 
 from bci_app.acquisition.base import StreamState
-
 from bci_app.acquisition.lsl import StreamLSL
 from bci_app.errors import StreamError
 from bci_app.types import GAP_MARKER

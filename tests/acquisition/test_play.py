@@ -69,7 +69,8 @@ def test_play_command_publishes_and_stream_lsl_receives(tmp_path: Path, unique_n
     np.testing.assert_allclose(data[1], 50e-6 * np.sin(np.arange(500) / 10), rtol=1e-5, atol=1e-12)
     np.testing.assert_allclose(np.diff(times), 1 / SFREQ, atol=1e-6)
     assert [m.value for m in markers] == ["left_hand", "right_hand"]
-    np.testing.assert_allclose([m.timestamp - times[0] for m in markers], [0.4, 1.2], atol=1e-3)  # two inlets, two clock-offset estimates
+    # two inlets, two clock-offset estimates
+    np.testing.assert_allclose([m.timestamp - times[0] for m in markers], [0.4, 1.2], atol=1e-3)
 
 
 @pytest.mark.slow

@@ -9,12 +9,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from bad_input_files import write_xdf
 
 from bci_app.cli import main
-from bad_input_files import write_xdf
 
 CLASSES = ["left_hand", "right_hand"]
 

@@ -15,9 +15,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-
 from bad_input_files import edit_json, snapshot, write_xdf
 
 EEGMMIDB = Path(os.environ.get("BCI_APP_EEGMMIDB", Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"))
@@ -378,8 +376,9 @@ for suffix in ("bdf", "gdf", "fif"):
         [f"x.{suffix}", f"cannot read {suffix.upper()} file"],))
 case("play-text-renamed-edf")(lambda d: ((d / "x.edf").write_text("hello\n" * 100), ["play", d / "x.edf"])[1:] + (
     ["x.edf", "cannot read EDF file"],))
-case("evaluate-test-csv")(lambda d: ((d / "t.csv").write_text("1,2\n"),
-                                     ["evaluate", "--calib", d / "rec.xdf", "--test", d / "t.csv", "--json", d / "o.json"])[1:] + (
+case("evaluate-test-csv")(lambda d: (
+    (d / "t.csv").write_text("1,2\n"),
+    ["evaluate", "--calib", d / "rec.xdf", "--test", d / "t.csv", "--json", d / "o.json"])[1:] + (
     ["--test", "t.csv", "unsupported recording format"],))
 case("evaluate-test-garbage-after-calibration")(lambda d: (
     (d / "t.xdf").write_bytes(b"XDF:garbage" * 100),

@@ -12,8 +12,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
 from bad_input_files import snapshot, write_xdf
+
 from bci_app.errors import ModelError, OutputError
 from bci_app.outputs import atomic_write_json, atomic_write_text, commit_pair, json_text, write_temp
 

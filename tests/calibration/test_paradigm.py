@@ -36,7 +36,7 @@ def test_order_balanced_and_reproducible():
     for run in (order[:10], order[10:]):  # balanced within each run too
         assert Counter(run) == {"left_hand": 5, "right_hand": 5}
     four = ParadigmConfig(classes=["left_hand", "right_hand", "feet", "tongue"], trials_per_class=3, trials_per_run=5)
-    assert Counter(balanced_order(four)) == {c: 3 for c in four.classes}
+    assert Counter(balanced_order(four)) == dict.fromkeys(four.classes, 3)
 
 
 def test_timings_and_codes_on_the_paradigm_clock():

@@ -145,7 +145,8 @@ def test_participant_screen_feedback_points_at_the_decoded_class(qtbot):
         screen.set_feedback_style(style)
         img = screen.grab().toImage()
         size = 300 * 0.35  # the cross's half-size
-        def is_blue(y: float) -> bool:
+
+        def is_blue(y: float, img=img) -> bool:
             c = img.pixelColor(200, int(150 + y))
             return c.blue() > 200 and c.red() < 100
         assert is_blue(0.2 * size) == (style == "bar")  # half-way down: only the bar

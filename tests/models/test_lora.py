@@ -142,7 +142,7 @@ def test_base_stays_bit_identical_after_training(small_model, batch):
     _train(small_model, batch, steps=5)
     assert any(torch.count_nonzero(w.lora_B) for w in small_model.modules() if isinstance(w, LinearWithLoRA))
     after = base_state_dict(small_model)
-    assert list(sorted(after)) == list(sorted(reference))
+    assert sorted(after) == sorted(reference)
     for key, tensor in reference.items():
         assert torch.equal(after[key], tensor), key
 

@@ -27,7 +27,6 @@ import torch
 
 from bci_app.acquisition import LslPlayer, StreamLSL, StreamSimulated
 from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
-from bci_app.errors import ModelError
 from bci_app.io.recording import read_recording
 from bci_app.io.resume import continuation_path, find_incomplete_recordings, scan_xdf
 from bci_app.models import ATCNet

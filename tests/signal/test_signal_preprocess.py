@@ -55,7 +55,6 @@ def _online_window(rec, spec, end, n_times, rng):
 
 @pytest.mark.parametrize("model_sfreq", [160.0, 128.0])
 def test_training_and_online_inputs_identical(rec, model_sfreq):
-    rng = np.random.default_rng(7)
     spec = PreprocessingSpec(ch_names=SENSORIMOTOR_16, sfreq=model_sfreq)
     # training path: whole recording in 1-s chunks, cut a 3-s window at the 5th cue, finalize
     data, ts = preprocess_recording(rec, spec)
@@ -125,7 +124,8 @@ def test_resampled_timestamps_are_delay_compensated():
     # same band-pass without resampling, evaluated at the output times: the two must line up
     y_ref, t_ref = StreamingPreprocessor(PreprocessingSpec(("a",), sfreq, 5, 40), sfreq, ["a"]).process(x, t)
     sel = (ty > 102) & (ty < 107)
-    np.testing.assert_allclose(y[0, sel], np.interp(ty[sel], t_ref, y_ref[0]), atol=2.5e-7)  # linear-interp error; a 1-sample shift gives 4e-6
+    # linear-interpolation error; a 1-sample shift gives 4e-6
+    np.testing.assert_allclose(y[0, sel], np.interp(ty[sel], t_ref, y_ref[0]), atol=2.5e-7)
     assert np.allclose(np.diff(ty), 1 / 160.0)
 
 
@@ -174,7 +174,8 @@ def test_reject_artifacts_rules():
     assert summarize_rejections(named + ["marked rejected (1023) during recording", None]) == {
         "NaN/Inf at C3": 1, "amplitude at Cz": 1, "flat at C4": 1, "marked rejected (1023) during recording": 1,
         "railed at C3": 1}
-    assert list(summarize_rejections(["amplitude (FT8: 200 µV)", "flat (C3: 0.1 µV peak-to-peak)", "amplitude (FT8: 240 µV)"])) == [
+    reasons = ["amplitude (FT8: 200 µV)", "flat (C3: 0.1 µV peak-to-peak)", "amplitude (FT8: 240 µV)"]
+    assert list(summarize_rejections(reasons)) == [
         "amplitude at FT8", "flat at C3"]  # most frequent first
     with pytest.raises(CalibrationError, match="3 channel names for 2 channels"):
         reject_artifacts(ep[:, :2], cfg, ["C3", "Cz", "C4"])

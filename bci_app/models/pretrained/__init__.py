@@ -12,8 +12,8 @@ Each JSON records the exact command, seed, data file hashes and held-out accurac
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from torch import nn
