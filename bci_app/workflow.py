@@ -70,8 +70,8 @@ def guide(f: SessionFacts) -> list[Step]:
                            else f"Participant {f.participant}." if f.participant
                            else "Enter the participant's ID: the recordings, adapter and report are saved in their folder.")
 
-    signal_ok = f.connected and not f.bad_channels
-    done["headset"] = signal_ok
+    went_on = f.calibrating or f.calibration_trials > 0 or f.model  # flagged channels do not hold the session
+    done["headset"] = f.connected and (not f.bad_channels or went_on)
     if not f.connected:
         text["headset"] = "Connect the headset (Source): LSL stream, BrainFlow board, or the simulated headset."
     elif f.bad_channels:

@@ -325,10 +325,10 @@ def test_session_keys(key, probes):
 @pytest.fixture(scope="module")
 def clean_recording(eegmmidb_dir):
     """S001 run 4 on the sensorimotor channels without FCz (interpolated)."""
-    from bci_app.io.recording import keep_channels, read_recording
+    from bci_app.io.recording import map_channels, read_recording
     from bci_app.signal.channels import SENSORIMOTOR_16
 
-    return keep_channels(read_recording(eegmmidb_dir / "S001" / "S001R04.edf"),
+    return map_channels(read_recording(eegmmidb_dir / "S001" / "S001R04.edf"),
                          [c for c in SENSORIMOTOR_16 if c != "FCz"])
 
 

@@ -134,5 +134,5 @@ def test_record_play_simulate_under_site(monkeypatch, site_config, tmp_path, uni
     PredictionOutlet(["left_hand", "right_hand"], name=f"{unique_name}-pred").close()
     assert collect()["pylsl"]["scope"] == "site"
     # the machine-scope default of a component never overrides: a different scope is refused
-    assert main(["sys-info"]) == 1
+    assert main(["sys-info"]) == 2  # bad input: the config asks for another scope
     assert "already configured with scope 'site'" in capsys.readouterr().err

@@ -43,3 +43,11 @@ def test_a_failed_training_says_what_to_do() -> None:
                      training_error="no clean trials.")
     step = current_step(f)
     assert step.name == "training" and "Retrain, or calibrate again" in step.text
+
+
+def test_flagged_channels_warn_but_do_not_hold_a_running_session() -> None:
+    f = SessionFacts(participant="P1", connected=True, bad_channels=("T7",), calibrating=True,
+                     calibration_trials=1, calibration_total=40)
+    steps = {s.name: s for s in guide(f)}
+    assert steps["headset"].status == "done" and "T7" in steps["headset"].text
+    assert current_step(f).name == "calibration"

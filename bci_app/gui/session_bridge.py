@@ -220,7 +220,11 @@ class SessionBridge:
 
     def _on_model(self, model) -> None:
         self.w.online_panel.start_button.setEnabled(self.session.mode.value == "connected")
-        self.w.training_panel.render_outcome(model, self.session.training_result)
+        s = self.session
+        loaded = s.model_source == "loaded"
+        self.w.training_panel.render_outcome(model, None if loaded else s.training_result)
+        if loaded:
+            self.w.training_panel.set_status(f"Continuing with the adapter {s.training_result.path} (no new calibration)")
 
     def _on_prediction(self, pred) -> None:
         self.n_predictions += 1

@@ -315,6 +315,15 @@ class XdfRecorder:
             handle.sample_count += n
         return True
 
+    def first_index(self, stream: Stream) -> int:
+        """The absolute index (in ``stream``'s count) of the first sample of ``stream`` in the file:
+        recorded sample indices (decisions, decoder start) are counted from it."""
+        with self._lock:
+            for tap in self._sources:
+                if tap.stream is stream:
+                    return tap.first_index
+        raise RecordingError(f"{stream.info.name!r} is not recorded in {self.path}")
+
     def record_stream(self, stream: Stream, *, name: str | None = None, to_microvolts: bool = True) -> _SourceTap:
         """Record a connected :class:`Stream`: every sample (through ``read_since`` cursors, from the
         oldest sample still in its buffer) and every marker (through ``get_markers`` cursors) as an
@@ -336,7 +345,8 @@ class XdfRecorder:
             f"{name}-markers", "Markers", ["marker"], ch_types=["Marker"], units=[""], sfreq=0.0,
             channel_format="string", source_id=f"{info.source_id}-markers",
         )
-        tap = _SourceTap(stream, eeg, markers, scale, index=max(0, stream.buffer.n_written - stream.buffer.n_available))
+        first = max(0, stream.buffer.n_written - stream.buffer.n_available)
+        tap = _SourceTap(stream, eeg, markers, scale, index=first, first_index=first)
         with self._lock:
             self._sources.append(tap)
         return tap
@@ -510,6 +520,8 @@ class _SourceTap:
     index: int = 0
     marker_index: int = 0
     n_lost: int = 0
+    #: the stream's absolute index of the first sample recorded (sample 0 of the file)
+    first_index: int = 0
 
     def poll(self, recorder: XdfRecorder) -> None:
         result = self.stream.read_since(self.index)

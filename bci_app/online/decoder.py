@@ -244,13 +244,22 @@ class Decoder:
     @classmethod
     def for_stream(
         cls, stream: Stream, model: DecoderModel, config: OnlineConfig | None = None, *, fast: bool | None = None,
-        start_index: int | None = None,
+        start_index: int | str | None = None,
     ) -> Decoder:
         """A decoder reading ``stream`` (connected) from its current newest sample on, or from the
         absolute sample ``start_index`` (a replay starts where the live decoder did; samples before
-        it are never fed)."""
+        it are never fed), or with ``start_index="buffered"`` from as far back in the stream's buffer
+        as its warm-up needs (window + settling), so the first decision comes at once."""
         info = stream.info
-        first = stream.buffer.n_written if start_index is None else int(start_index)
+        if start_index == "buffered":
+            from bci_app.config import OnlineConfig
+
+            buf = stream.buffer
+            warmup = int(math.ceil(model.n_times * info.sfreq / model.spec.sfreq))
+            warmup += int(round((config or OnlineConfig()).settle_s * info.sfreq))
+            first = max(buf.n_written - buf.n_available, buf.n_written - warmup)
+        else:
+            first = stream.buffer.n_written if start_index is None else int(start_index)
         dec = cls(model, info.sfreq, info.ch_names, config, fast=fast, start_index=first,
                   source_ch_types=info.ch_types)
         dec.stream = stream

@@ -90,14 +90,19 @@ class RecorderSink:
 
     def __init__(
         self, recorder, classes: Sequence[str], *, step_s: float = 0.0625, model: str = "", start_index: int = 0,
+        first_index: int = 0,
     ) -> None:
+        """``start_index`` and each decision's ``sample_index`` are the source's absolute indices;
+        ``first_index`` is the absolute index of the recording's first sample, so the file holds
+        them counted from its own first sample (what a replay of the file counts)."""
         self.recorder = recorder
+        self.first_index = int(first_index)
         self.classes = tuple(classes)
         self.handle = recorder.add_stream(
             RECORDED_STREAM, "Predictions", [*self.classes, "sample_index"],
             ch_types=["probability"] * len(self.classes) + ["index"], units=[""] * (len(self.classes) + 1),
             sfreq=1.0 / step_s, channel_format="double64", source_id=RECORDED_STREAM,
-            desc={"model": model, "classes": {"class": list(self.classes)}, "decoder_start_index": int(start_index)},
+            desc={"model": model, "classes": {"class": list(self.classes)}, "decoder_start_index": int(start_index) - self.first_index},
         )
         self.markers = recorder.add_stream(
             f"{RECORDED_STREAM}-markers", "Markers", ["label"], ch_types=["Marker"], units=[""], sfreq=0.0,
@@ -110,7 +115,7 @@ class RecorderSink:
         if pred.classes != self.classes:
             return  # a model with other classes: the session opens a new sink
         self._col[:-1, 0] = pred.probabilities
-        self._col[-1, 0] = pred.sample_index
+        self._col[-1, 0] = pred.sample_index - self.first_index
         self.recorder.push(self.handle, self._col, [pred.timestamp])
         if pred.label != self._last_label:
             self._last_label = pred.label

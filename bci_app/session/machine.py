@@ -563,7 +563,9 @@ class Session:
         from bci_app.online.decoder import Decoder
 
         self._auto_record("online")
-        if not self._start_decoder(lambda: Decoder.for_stream(self.stream, self.model, self.config.online),
+        # decoding starts on the buffered seconds its warm-up needs: the first decision comes at once
+        if not self._start_decoder(lambda: Decoder.for_stream(self.stream, self.model, self.config.online,
+                                                              start_index="buffered"),
                                    outlet=outlet, runner=runner):
             self._stop_auto_recording()
             return False

@@ -41,6 +41,6 @@ def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -
     from bci_app.online.outputs import RecorderSink
 
     sink = RecorderSink(recorder, decoder.classes, step_s=step_s, model=decoder.model.name,
-                        start_index=decoder.start_index)
+                        start_index=decoder.start_index, first_index=recorder.first_index(decoder.stream))
     decoder.add_output(sink)
     return sink
