@@ -102,7 +102,8 @@ class RecorderSink:
             RECORDED_STREAM, "Predictions", [*self.classes, "sample_index"],
             ch_types=["probability"] * len(self.classes) + ["index"], units=[""] * (len(self.classes) + 1),
             sfreq=1.0 / step_s, channel_format="double64", source_id=RECORDED_STREAM,
-            desc={"model": model, "classes": {"class": list(self.classes)}, "decoder_start_index": int(start_index) - self.first_index},
+            desc={"model": model, "classes": {"class": list(self.classes)},
+                  "decoder_start_index": int(start_index) - self.first_index},
         )
         self.markers = recorder.add_stream(
             f"{RECORDED_STREAM}-markers", "Markers", ["label"], ch_types=["Marker"], units=[""], sfreq=0.0,
