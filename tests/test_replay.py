@@ -38,7 +38,7 @@ def test_replay_compare_reproduces_live_decisions(tmp_path, capsys):
     session = Session(AppConfig(), clock=clock)
     session.connect(sim)
     session.start_recording(tmp_path / "s.xdf")
-    for _ in range(40):  # 2 s before going online: the replay must start where the decoder did
+    for _ in range(100):  # 5 s before going online: the replay must start where the decoder did
         clock.advance(0.05)
         session.update()
     session.set_model(DecoderModel(base, spec, ("left_hand", "right_hand"), name="s"))
@@ -47,6 +47,8 @@ def test_replay_compare_reproduces_live_decisions(tmp_path, capsys):
         clock.advance(0.05)
         session.update()
     n_live = session.decoder.counters.decisions
+    live_start, n_recorded = session.decoder.start_index, sim.buffer.n_written
+    assert live_start > 0  # the decoder started on the buffered warm-up, after the recording's start
     session.disconnect()
     out = tmp_path / "r.json"
     assert main(["replay", str(tmp_path / "s.xdf"), "--compare", "--json", str(out)]) == 0
@@ -54,4 +56,44 @@ def test_replay_compare_reproduces_live_decisions(tmp_path, capsys):
     assert cmp["n_live"] == n_live > 50
     assert cmp["n_matched"] == n_live and cmp["agreement"] == 1.0 and cmp["max_probability_difference"] == 0.0
     err = capsys.readouterr().err
-    assert "bci-app replay: 0 of 10 s decoded" in err and "10 of 10 s decoded" in err  # from the live start to the end
+    total = (n_recorded - live_start) / 160.0  # from the live start to the end
+    assert f"bci-app replay: 0 of {total:.0f} s decoded" in err and f"{total:.0f} of {total:.0f} s decoded" in err
+
+
+def test_a_recording_started_late_replays_bit_for_bit(tmp_path):
+    """The recording starts when the stream's buffer has already dropped its first samples (as the
+    participant's online.xdf does after a calibration): decisions and the decoder start are counted
+    from the file's own first sample, so the replay still matches the live decisions exactly."""
+    from bci_app.online.calibrate import adapted_decoder_model
+    from bci_app.online.replay import Replay, compare_predictions, live_predictions
+
+    torch.manual_seed(1)
+    base = ATCNet(16, 2, 160.0, 480).eval()
+    spec = PreprocessingSpec(SENSORIMOTOR_16, 160.0)
+    save_model(base, tmp_path / "base", {"classes": ["left_hand", "right_hand"], "preprocessing": spec.to_dict()})
+    add_lora(base, ["dense"], 4, 8.0, 0.0)
+    save_adapter(base, tmp_path / "a", {"classes": ["left_hand", "right_hand"], "preprocessing": spec.to_dict(),
+                                        "base_model": str(tmp_path / "base")})
+    clock = ManualClock(10.0)
+    sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock, sample_format="float32", bufsize=10.0)
+    session = Session(AppConfig(), clock=clock)
+    session.connect(sim)
+    for _ in range(300):  # 15 s: the 10 s buffer has dropped its first 5 s
+        clock.advance(0.05)
+        session.update()
+    assert session.start_recording(tmp_path / "late.xdf")
+    session.set_model(DecoderModel(base, spec, ("left_hand", "right_hand"), name="late"))
+    session.start_online(runner=False, outlet=False)
+    for _ in range(120):
+        clock.advance(0.05)
+        session.update()
+        session.recorder.poll()  # the manual clock runs faster than the recorder's real-time flushes
+    assert session.recorder.first_index(sim) > 0
+    session.disconnect()
+    model, _ = adapted_decoder_model(tmp_path / "a")
+    driver = Replay(tmp_path / "late.xdf", model, AppConfig().online)
+    preds = driver.run()
+    driver.close()
+    cmp = compare_predictions(preds, live_predictions(driver.recording))
+    assert cmp["n_live"] > 50 and cmp["n_matched"] == cmp["n_live"]
+    assert cmp["agreement"] == 1.0 and cmp["max_probability_difference"] == 0.0

@@ -57,8 +57,8 @@ def test_replay_file_ends_by_itself(tmp_path):
     live.connect(sim)
     live.start_recording(tmp_path / "s.xdf")
     live.set_model(base_decoder_model(model, meta))
-    _run(live, clock, 1.0)
-    live.start_online(runner=False, outlet=False)
+    _run(live, clock, 5.0)
+    live.start_online(runner=False, outlet=False)  # decoding starts on the buffered warm-up (3.5 s back)
     live_start = live.decoder.start_index
     assert live_start > 150
     _run(live, clock, 5.0)
@@ -71,7 +71,7 @@ def test_replay_file_ends_by_itself(tmp_path):
     session.set_model(base_decoder_model(model, meta))
     decisions = []
     assert session.replay_file(tmp_path / "s.xdf", speed=2.0, runner=False, on_decision=decisions.append)
-    assert session.decoder.start_index == live_start  # where the live decoder started (after 1 s)
+    assert session.decoder.start_index == live_start  # where the live decoder started
     while session.mode is Mode.REPLAY:
         clock.advance(0.05)
         session.update()

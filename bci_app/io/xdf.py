@@ -345,7 +345,10 @@ class XdfRecorder:
             f"{name}-markers", "Markers", ["marker"], ch_types=["Marker"], units=[""], sfreq=0.0,
             channel_format="string", source_id=f"{info.source_id}-markers",
         )
-        first = max(0, stream.buffer.n_written - stream.buffer.n_available)
+        buf = stream.buffer
+        # from the oldest sample still held, but on a full buffer leave its oldest quarter: the source
+        # overwrites those next, before the first flush could save them
+        first = max(0, buf.n_written - buf.n_available) + max(0, buf.n_available - (3 * buf.capacity) // 4)
         tap = _SourceTap(stream, eeg, markers, scale, index=first, first_index=first)
         with self._lock:
             self._sources.append(tap)

@@ -384,8 +384,9 @@ class Decoder:
         while pos < n:
             self._apply_pending()
             k0 = self._index
-            # next decision index >= k0
-            nxt = k0 + (-(k0 + 1)) % self.step
+            # next decision index >= k0, on the step grid counted from the decoder's start (so a replay
+            # of a recording that began elsewhere in the source's count decides on the same samples)
+            nxt = k0 + (-(k0 - self.start_index + 1)) % self.step
             end = min(n, pos + (nxt - k0) + 1)
             seg, ts = data[:, pos:end], timestamps[pos:end]
             seg = self._clean(seg, k0)
