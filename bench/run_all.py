@@ -150,7 +150,17 @@ def _rows_gui(r: dict) -> list[tuple[str, str, str]]:
     return [
         ("GUI signal view, 64 ch", f"{_fmt(r.get('signal_view_max_fps'), ' fps', 1)}", "≥ 30 fps"),
         ("GUI longest stall while fine-tuning", f"{_fmt(r.get('longest_stall_ms_while_finetuning'), ' ms', 1)}", "≤ 50 ms"),
+        *_rows_clinician_path(r.get("clinician_path")),
     ]
+
+
+def _rows_clinician_path(p: dict | None) -> list[tuple[str, str, str]]:
+    if not p:
+        return []
+    return [(f"GUI clinician's path ({p['calibration_trials']} trials, `{p['base']}`, gate): end of calibration → "
+             "first adapted decision / UI thread's longest tick",
+             f"{_fmt(p.get('calibration_end_to_first_adapted_decision_s'), ' s', 1)} / "
+             f"{_fmt(p.get('ui_longest_tick_ms'), ' ms', 1)}", "≤ 3 s / ≤ 16 ms")]
 
 
 def _rows_soak(r: dict) -> list[tuple[str, str, str]]:

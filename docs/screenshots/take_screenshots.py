@@ -4,11 +4,11 @@
     python docs/screenshots/take_screenshots.py --xvfb        # starts Xvfb :99 1280x800x24 itself
     QT_QPA_PLATFORM=offscreen python docs/screenshots/take_screenshots.py   # no X server
 
-It runs the demo session (``bci_app.gui.build_demo``: the ``default`` base model, 64 simulated
-channels published over LSL, 2× speed), records it, and grabs the window (``QWidget.grab``) when each
-state is reached: idle, signals (64 ch), calibration cue, calibration quality (ERD table filled),
-training (curves), online (feedback, probabilities, running accuracy, latency), replay (agreement
-with the live decisions). PNGs are written next to this script (``--out`` to change).
+It runs the demo session with the default configuration (``bci_app.gui.build_demo``: the default
+``sensorimotor16`` base, its 16 simulated channels published over LSL, 2× speed; only the data folder
+is a temporary one) as a clinician would: a participant, the headset, calibration (recorded by
+itself), training, the report, online feedback, then a replay of the online run; it grabs the window
+(``QWidget.grab``) at each step. PNGs are written next to this script (``--out`` to change).
 """
 
 from __future__ import annotations
@@ -57,12 +57,11 @@ def shoot(args) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["bci-app"])
     tmp = Path(tempfile.mkdtemp(prefix="bci-shots-"))
     cfg = tmp / "config.yaml"
-    cfg.write_text("finetune:\n  max_epochs: 400\n  patience: 400\n  min_trials_per_class: 3\n")
-    record = tmp / "demo.xdf"
-    demo_args = argparse.Namespace(config=cfg, base="default", seed=2, trials_per_class=5, online_trials_per_class=3,
+    cfg.write_text(f"recording:\n  directory: {tmp / 'data'}\n")  # the default configuration otherwise
+    demo_args = argparse.Namespace(config=cfg, base=None, seed=2, trials_per_class=10, online_trials_per_class=3,
                                    time_scale=args.time_scale, record=None, log_dir=tmp / "logs")
     w, driver = build_demo(demo_args)
-    w.resize(1280, 770)
+    w.resize(1280, 800)
     w.show()
     args.out.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
@@ -79,9 +78,9 @@ def shoot(args) -> int:
         until = time.monotonic() + seconds
         wait(lambda: time.monotonic() > until, seconds + 5, "time")
 
-    def grab(name: str, tab: int | None = None) -> None:
-        if tab is not None:
-            w.tabs.setCurrentIndex(tab)
+    def grab(name: str, panel=None) -> None:
+        if panel is not None:
+            w.tabs.setCurrentWidget(panel)
             pause(0.3)
         path = args.out / f"{name}.png"
         w.grab().save(str(path), "PNG")
@@ -89,14 +88,14 @@ def shoot(args) -> int:
         print(f"{path.name}: {path.stat().st_size // 1024} KB", flush=True)
 
     pause(0.5)
-    grab("01-idle")
+    grab("01-participant")
+    w.guide_panel.participant.setText("P001")
+    w.guide_panel.start_button.click()
     w.connect_source(driver.source)
     wait(lambda: w.state_text == "connected", 20, "connection")
     driver.player.start()
-    w.session.start_recording(record, overwrite=True)
-    w.tabs.setCurrentIndex(0)
     pause(4.5)
-    grab("02-signals-64ch")
+    grab("02-headset-signals", w.signal_view)
     w.operator_panel.start_button.click()
     wait(lambda: w.cue_display.phase == "cue", 30, "a cue")
     pause(0.15)
@@ -107,12 +106,14 @@ def shoot(args) -> int:
         return t.rowCount() == 2 and all(t.item(r, c) is not None and t.item(r, c).text() not in ("", "–")
                                          for r in range(2) for c in range(4))
 
-    wait(lambda: erd_filled() and w.operator_panel.separability_label.text().startswith("Separability (")
-         and w.cue_display.phase == "imagery", 240, "the ERD table")
+    wait(lambda: erd_filled() and w.cue_display.phase == "imagery", 240, "the ERD table")
     grab("04-calibration-quality")
-    wait(lambda: w.state_text == "training" and len(w.bridge.history) >= 40, 240, "training epochs")
+    wait(lambda: w.state_text == "training" and len(w.bridge.history) >= 3, 240, "training epochs")
+    pause(1.0)
     grab("05-training")
-    wait(lambda: w.session.model is not None, 300, "the adapted model")
+    wait(lambda: w.session.model is not None and w.session.saved is not None, 300, "the adapter and report")
+    pause(0.5)
+    grab("06-report", w.report_panel)
     driver.stage = "online"
     w.online_panel.cued_check.setChecked(True)
     w.online_panel.cued_trials.setValue(demo_args.online_trials_per_class)
@@ -120,18 +121,18 @@ def shoot(args) -> int:
     wait(lambda: w.online_panel.total >= 2 and w.session.online_paradigm.state.phase == "imagery"
          and w.session.online_paradigm.state.label is not None, 240, "scored online trials")
     pause(1.0)
-    grab("06-online")
-    w.session.stop_recording()
+    grab("07-online", w.online_panel)
     w.online_panel.stop_button.click()
+    online = w.session.folder.path / "online.xdf"
     w.disconnect_source()
-    w.tabs.setCurrentIndex(4)
-    os.chdir(tmp)  # the path field shows the file name only
-    w.replay_panel.path_edit.setText(record.name)
+    os.chdir(online.parent)  # the path field shows the file name only
+    w.tabs.setCurrentWidget(w.replay_panel)
+    w.replay_panel.path_edit.setText(online.name)
     w.replay_panel.speed.setValue(8.0)
     w.replay_panel.play_button.click()
     wait(lambda: w.state_text == "idle" and w.replay_panel.comparison is not None, 240, "the replay")
     pause(0.3)
-    grab("07-replay")
+    grab("08-replay")
     w.close()
     app.processEvents()
     for p in shots:
