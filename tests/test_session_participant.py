@@ -98,3 +98,36 @@ def test_continue_refuses_an_adapter_for_other_channels(tmp_path):
     check_adapter_fits(meta, ["c3", "CZ", "C4"], tmp_path / "a")  # FC3 was interpolated: not needed
     with pytest.raises(ModelError, match="lacks: Cz"):
         check_adapter_fits(meta, ["C3", "C4"], tmp_path / "a")
+
+
+def test_co_adaptation_retrains_with_a_cued_online_run(tmp_path):
+    """A cued online run's trials are kept; with ``coadapt`` the adapter is retrained in the background
+    on the calibration plus that run, and installed into the running decoder."""
+    clock = ManualClock(pylsl.local_clock())
+    sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock, bufsize=120.0, subject_seed=5)
+    session = Session(_config(tmp_path, trials=4), clock=clock, train_after_calibration=True)
+    assert session.connect(sim)
+    imagery = session.config.paradigm.imagery_end_s - session.config.paradigm.cue_at_s
+
+    def imagine(ev):
+        if ev.code in CUE_CODES.values():
+            sim.imagine(ev.label, ev.timestamp, imagery)
+
+    assert session.start_calibration(on_event=imagine)
+    _run(session, clock, session.paradigm.duration_s + 0.2)
+    assert session.wait_training(240) and session.model is not None
+    first = session.training_result
+    models = []
+    session.subscribe("model", models.append)
+    session.coadapt = True
+    assert session.start_online(runner=False)
+    assert session.start_online_trials(imagine, trials_per_class=3)
+    _run(session, clock, session.online_paradigm.duration_s + 6.0)
+    assert len(session.online_data) == 1 and session.online_data[0].n_times > 0
+    assert session.mode is Mode.ONLINE and session.wait_training(240)  # retrained while online
+    second = session.training_result
+    assert second is not first and len(second.data.y) == len(first.data.y) + 6  # calibration + the run's trials
+    _run(session, clock, 0.5)  # the new model swaps in at the next decoder step
+    assert models and session.decoder is not None and session.decoder.model is models[-1]
+    session.stop_online()
+    session.disconnect()

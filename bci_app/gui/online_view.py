@@ -110,9 +110,14 @@ class OnlinePanel(QtWidgets.QWidget):
         self.feedback_style.addItems(list(FEEDBACK_STYLES))
         self.feedback_style.setToolTip("what the participant screen shows of the decoder: a bar, a cursor, or nothing")
         self.participant_button = QtWidgets.QPushButton("Participant screen (full screen)")
+        self.coadapt_check = QtWidgets.QCheckBox("Retrain after each cued run")
+        self.coadapt_check.setToolTip("co-adaptation: after each cued run the adapter is retrained in the background on "
+                                      "the calibration and every cued run so far, and swapped in while decoding; the "
+                                      "gate keeps it only when it decodes better than the base")
         buttons.addWidget(QtWidgets.QLabel("Feedback"))
         buttons.addWidget(self.feedback_style)
         buttons.addWidget(self.participant_button)
+        buttons.addWidget(self.coadapt_check)
         side = QtWidgets.QVBoxLayout()
         side.addWidget(self.prediction_label)
         side.addLayout(self._prob_box)

@@ -77,6 +77,7 @@ class SessionBridge:
         tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
         on.feedback_style.currentTextChanged.connect(window.cue_display.set_feedback_style)
         on.participant_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
+        on.coadapt_check.toggled.connect(lambda checked: setattr(s, "coadapt", bool(checked)))
         on.start_button.clicked.connect(self.start_online)
         on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))
         rp.play_button.clicked.connect(self.start_replay)
@@ -275,7 +276,7 @@ class SessionBridge:
         except Exception as exc:  # noqa: BLE001 - the frame loop must survive
             w.show_error(exc, "updating the session")
         w.guide_panel.render(self.facts(), can_continue=self._can_continue and s.stream is not None)
-        w.training_panel.retrain_button.setEnabled(s.calibration_data is not None and not s.training)
+        w.training_panel.retrain_button.setEnabled((s.calibration_data is not None or bool(s.online_data)) and not s.training)
         paradigm = s.paradigm
         if paradigm is not None and w.mode_panel_shown("calibrating"):
             state = paradigm.state

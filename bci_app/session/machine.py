@@ -176,6 +176,12 @@ class Session:
         self._auto_recording = False
         self._cue_outlet = None
         self._online_runs = 0
+        #: labelled trials of the finished cued online runs (co-adaptation: retraining uses them too)
+        self.online_data: list[Recording] = []
+        #: retrain in the background after each finished cued online run, with the calibration and
+        #: every online run's trials; the gate installs the new adapter only when it decodes better
+        self.coadapt = False
+        self._run_taken = True
         self._pending_config: AppConfig | None = None  # set_config while not idle
 
     # -- observers --------------------------------------------------------------------------------
@@ -482,10 +488,14 @@ class Session:
         """The :class:`calibration.job.CalibrationJob` on :attr:`calibration_data` (GDF cues, the
         paradigm's classes), as ``(job, to_model, cancel)`` for :meth:`start_training`. Nothing runs
         here: loading the base, preparation, training and the gate happen on the training thread."""
+        from bci_app.errors import CalibrationError
         from bci_app.session.participant import keep_outcome
         from calibration.job import CalibrationJob
 
-        job = CalibrationJob([self.calibration_data], self.config, preset="gdf", classes=self.config.paradigm.classes,
+        sources = [r for r in (self.calibration_data, *self.online_data) if r is not None]
+        if not sources:
+            raise CalibrationError("nothing to train on yet: run a calibration (or cued online trials) first")
+        job = CalibrationJob(sources, self.config, preset="gdf", classes=self.config.paradigm.classes,
                              source_channel_map=self.stream.info.channel_map() if self.stream is not None else None)
         folder, config = self.folder, self.config
 
@@ -608,7 +618,6 @@ class Session:
 
     def stop_online(self) -> None:
         self._end_online_trials()
-        self._report_online_run()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -693,6 +702,7 @@ class Session:
             self._error("online", f"cannot start cued online trials: {exc}", exc)
             return False
         self.online_trials = trials
+        self._run_taken = False
         return True
 
     @property
@@ -702,7 +712,22 @@ class Session:
 
     def _end_online_trials(self) -> None:
         if self.online_trials is not None:
+            self._take_online_run()
             self.online_trials.stop()
+
+    def _take_online_run(self) -> None:
+        """Once per cued run: keep its labelled trials for retraining, add its score to the report,
+        and with :attr:`coadapt` retrain in the background (the model swaps in while decoding)."""
+        if self._run_taken or self.online_trials is None:
+            return
+        self._run_taken = True
+        run = self.online_trials.labelled_recording()
+        if run is not None:
+            self.online_data.append(run)
+        self._report_online_run()
+        if self.coadapt and run is not None and not self.training:
+            log.info("co-adaptation: retraining with the calibration and %d online run(s)", len(self.online_data))
+            self.train_calibration()
 
     def online_score(self) -> dict | None:
         """Score of the cued online trials finished so far (the decoder has passed their end):
@@ -735,6 +760,8 @@ class Session:
                 self._finish_calibration()
         if self.online_trials is not None:
             self.online_trials.update()
+            if not self._run_taken and self.online_trials.result() is not None:
+                self._take_online_run()
         if self.decoder is not None and self.runner is None and self.mode in (Mode.ONLINE, Mode.REPLAY):
             try:
                 self.decoder.poll()

@@ -15,6 +15,7 @@ import numpy as np
 
 from bci_app.events import is_cue
 from bci_app.online.scoring import Trial, score_trials
+from bci_app.types import Marker, Recording
 
 if TYPE_CHECKING:
     from bci_app.config import ParadigmConfig
@@ -34,11 +35,15 @@ class OnlineTrials:
     def __init__(self, config: ParadigmConfig, clock: Callable[[], float], decoder: Decoder, *,
                  tmin: float, window_s: float, sfreq: float, record_marker: Callable[[str, float], None],
                  on_event: Callable[[ParadigmEvent], None] | None = None) -> None:
+        from bci_app.session.calibration import CalibrationTap
         from calibration.paradigm import GrazParadigm
 
         self.classes = tuple(config.classes)
         self.tmin, self.window_s, self.sfreq = float(tmin), float(window_s), float(sfreq)
         self.trials: list[Trial] = []
+        #: the run's samples and GDF markers: labelled trials for retraining (co-adaptation)
+        self.tap = CalibrationTap(decoder.stream) if decoder.stream is not None else None
+        self.markers: list[Marker] = []
         self._preds: list[Prediction] = []
         self._lock = threading.Lock()  # the decoder thread appends decisions
         imagery_s = config.imagery_end_s - config.cue_at_s
@@ -49,6 +54,7 @@ class OnlineTrials:
                 self.trials.append(Trial(ev.timestamp, ev.timestamp + imagery_s, ev.label))
             if ev.code is not None:
                 record_marker(str(ev.code), ev.timestamp)
+                self.markers.append(Marker(ev.timestamp, str(ev.code)))
 
         if on_event is not None:
             self.paradigm.subscribe(on_event)
@@ -71,6 +77,16 @@ class OnlineTrials:
     def update(self) -> None:
         if not self.paradigm.finished:
             self.paradigm.update()
+        if self.tap is not None and self.active:
+            self.tap.poll()
+
+    def labelled_recording(self) -> Recording | None:
+        """The run so far as a recording with its GDF cues (trials to retrain on); None without a
+        cue or without the stream's samples."""
+        if self.tap is None or not any(is_cue(m.value) for m in self.markers):
+            return None
+        self.tap.poll()
+        return self.tap.recording(list(self.markers))
 
     def stop(self) -> None:
         """Stop collecting decisions and abort an unfinished paradigm (the score so far stays)."""
