@@ -16,6 +16,17 @@ _DIRECTIONS = {"right": (1.0, 0.0), "left": (-1.0, 0.0), "down": (0.0, 1.0), "up
 CLASS_TEXT = {"left_hand": "left hand", "right_hand": "right hand", "feet": "feet", "tongue": "tongue"}
 
 
+def screen_choice() -> QtWidgets.QComboBox:
+    """A list of the monitors (the last one selected: usually the participant's)."""
+    box = QtWidgets.QComboBox()
+    screens = QtGui.QGuiApplication.screens()
+    box.addItems([f"monitor {i + 1}: {s.name()} ({s.geometry().width()}×{s.geometry().height()})"
+                  for i, s in enumerate(screens)] or ["monitor 1"])
+    box.setCurrentIndex(max(0, len(screens) - 1))
+    box.setToolTip("the monitor the participant screen goes to")
+    return box
+
+
 class CueDisplay(QtWidgets.QWidget):
     """The participant screen: black, a white fixation cross and a red arrow for the cue (Graz style),
     and during online decoding the feedback: a bar growing from the centre in the decoded class's
@@ -149,6 +160,7 @@ class OperatorPanel(QtWidgets.QWidget):
         self.resume_button = QtWidgets.QPushButton("Resume")
         self.abort_button = QtWidgets.QPushButton("Abort")
         self.fullscreen_button = QtWidgets.QPushButton("Cue display on participant screen")
+        self.screen_choice = screen_choice()
         self.beep_check = QtWidgets.QCheckBox("Beep at trial start")
         buttons = QtWidgets.QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.resume_button, self.abort_button):
@@ -172,6 +184,7 @@ class OperatorPanel(QtWidgets.QWidget):
         layout.addLayout(buttons)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.fullscreen_button)
+        row.addWidget(self.screen_choice)
         row.addWidget(self.beep_check)
         layout.addLayout(row)
         for w in (self.trial_label, self.phase_label, self.counts_label, self.rejected_label, self.time_label, self.progress):

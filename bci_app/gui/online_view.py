@@ -110,6 +110,9 @@ class OnlinePanel(QtWidgets.QWidget):
         self.feedback_style.addItems(list(FEEDBACK_STYLES))
         self.feedback_style.setToolTip("what the participant screen shows of the decoder: a bar, a cursor, or nothing")
         self.participant_button = QtWidgets.QPushButton("Participant screen (full screen)")
+        from bci_app.gui.calibration_view import screen_choice
+
+        self.screen_choice = screen_choice()
         self.coadapt_check = QtWidgets.QCheckBox("Retrain after each cued run")
         self.coadapt_check.setToolTip("co-adaptation: after each cued run the adapter is retrained in the background on "
                                       "the calibration and every cued run so far, and swapped in while decoding; the "
@@ -117,6 +120,7 @@ class OnlinePanel(QtWidgets.QWidget):
         buttons.addWidget(QtWidgets.QLabel("Feedback"))
         buttons.addWidget(self.feedback_style)
         buttons.addWidget(self.participant_button)
+        buttons.addWidget(self.screen_choice)
         buttons.addWidget(self.coadapt_check)
         side = QtWidgets.QVBoxLayout()
         side.addWidget(self.prediction_label)

@@ -71,12 +71,14 @@ class SessionBridge:
         op.pause_button.clicked.connect(self.pause_calibration)
         op.resume_button.clicked.connect(self.resume_calibration)
         op.abort_button.clicked.connect(lambda: self._call("abort_calibration", "aborting the calibration"))
-        op.fullscreen_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
+        op.fullscreen_button.clicked.connect(
+            lambda: window.cue_display.show_fullscreen_on(op.screen_choice.currentIndex()))
         op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
         op.beep_check.setChecked(window.config.paradigm.beep)  # the config's paradigm.beep, until toggled
         tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
         on.feedback_style.currentTextChanged.connect(window.cue_display.set_feedback_style)
-        on.participant_button.clicked.connect(lambda: window.cue_display.show_fullscreen_on(-1))
+        on.participant_button.clicked.connect(
+            lambda: window.cue_display.show_fullscreen_on(on.screen_choice.currentIndex()))
         on.coadapt_check.toggled.connect(lambda checked: setattr(s, "coadapt", bool(checked)))
         on.start_button.clicked.connect(self.start_online)
         on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))

@@ -155,3 +155,9 @@ def test_participant_screen_feedback_points_at_the_decoded_class(qtbot):
         screen.set_feedback_style("rainbow")
     screen.set_feedback(None, None)
     assert screen.feedback is None
+    from bci_app.gui.calibration_view import screen_choice
+
+    monitors = screen_choice()
+    assert monitors.count() >= 1 and monitors.currentIndex() == monitors.count() - 1
+    screen.show_fullscreen_on(monitors.currentIndex())  # its own full-screen window on that monitor
+    assert screen.isWindow() and screen.isFullScreen()
