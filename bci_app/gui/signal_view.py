@@ -2,9 +2,10 @@
 
 A thin view: it pulls ``stream.get_data(winsize, rows)`` when :meth:`SignalView.refresh` is called
 (by the main window's ~30 Hz timer); curves are created once per source and updated with ``setData``.
-Large caps are paged (:data:`PAGE_SIZE` channels at a time, a page selector) and each trace is reduced
-to a min/max envelope of at most :data:`MAX_BINS` bins (what a screen can show anyway), so a
-256-channel cap at 2048 Hz draws as cheaply as 32 channels at 200 Hz. Quality and spectra come from
+Large caps are paged (:data:`PAGE_SIZE` channels at a time, a page selector) and long windows are drawn
+as a min/max envelope of :data:`MAX_BINS` bins (what a screen can show anyway) kept up to date from the
+new samples only (:class:`TraceEnvelope`), so a 256-channel cap at 2048 Hz draws about as cheaply as
+32 channels at 200 Hz. Quality and spectra come from
 the Qt-free :mod:`bci_app.signal.quality` for the channels shown, recomputed at ~2 Hz.
 """
 
@@ -36,18 +37,61 @@ MAX_BINS = 600  #: time bins per trace (about 2 px each): longer windows are dra
 BANDS = {"theta 4-8": (4.0, 8.0), "mu 8-13": MU_BAND, "beta 13-30": BETA_BAND, "gamma 30-45": (30.0, 45.0)}
 
 
-def min_max_envelope(x: np.ndarray, data: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """``data`` (n_chans, n_times) as the min and max of each of ``n_bins`` time bins, interleaved:
-    (2 * n_bins,) times and (n_chans, 2 * n_bins) values, so peaks stay visible. The oldest samples
-    that do not fill a bin are left out."""
-    per = data.shape[1] // n_bins
-    start = data.shape[1] - per * n_bins
-    bins = data[:, start:].reshape(data.shape[0], n_bins, per)
-    out = np.empty((data.shape[0], n_bins, 2), dtype=data.dtype)
-    out[:, :, 0] = bins.min(axis=2)
-    out[:, :, 1] = bins.max(axis=2)
-    xb = x[start:].reshape(n_bins, per)
-    return np.column_stack([xb[:, 0], xb[:, -1]]).ravel(), out.reshape(data.shape[0], 2 * n_bins)
+class TraceEnvelope:
+    """The min/max envelope of the newest ``n_bins`` bins of ``per`` samples of the channels ``rows``
+    of a stream, kept up to date from the samples that arrived since the last call: only the new
+    bins are computed each frame (a 256-channel cap at 2048 Hz over 20 s is 41 k samples a channel)."""
+
+    def __init__(self, stream, rows: slice, per: int, n_bins: int) -> None:
+        self.stream, self.rows, self.per, self.n_bins = stream, rows, int(per), int(n_bins)
+        self.next: int | None = None  # absolute index of the next sample to bin
+        self.count = 0  # valid bins (the newest ``count`` columns)
+        self.lo = self.hi = None
+        self.t_first = np.zeros(self.n_bins)
+        self.t_last = np.zeros(self.n_bins)
+        self._carry: tuple[np.ndarray, np.ndarray] | None = None
+
+    def update(self) -> None:
+        stream = self.stream
+        buf = stream.buffer
+        if self.next is None:
+            self.next = max(buf.n_written - buf.n_available, buf.n_written - self.per * self.n_bins)
+        res = stream.read_since(self.next)
+        if res.n_lost:  # fell behind the buffer: start over from what it holds
+            self.count, self._carry = 0, None
+        self.next = res.next_index
+        data, times = res.data[self.rows], res.timestamps
+        if self._carry is not None:
+            data = np.concatenate([self._carry[0], data], axis=1)
+            times = np.concatenate([self._carry[1], times])
+        k = data.shape[1] // self.per
+        used = k * self.per
+        self._carry = (data[:, used:], times[used:]) if used < data.shape[1] else None
+        if k == 0:
+            return
+        if self.lo is None:
+            self.lo = np.zeros((data.shape[0], self.n_bins), dtype=data.dtype)
+            self.hi = np.zeros_like(self.lo)
+        if k > self.n_bins:  # only the newest bins matter
+            skip = (k - self.n_bins) * self.per
+            data, times, used, k = data[:, skip:used], times[skip:used], used - skip, self.n_bins
+        bins = data[:, :used].reshape(data.shape[0], k, self.per)
+        tb = times[:used].reshape(k, self.per)
+        for arr in (self.lo, self.hi, self.t_first, self.t_last):
+            arr[..., :-k] = arr[..., k:]
+        self.lo[:, -k:] = bins.min(axis=2)
+        self.hi[:, -k:] = bins.max(axis=2)
+        self.t_first[-k:] = tb[:, 0]
+        self.t_last[-k:] = tb[:, -1]
+        self.count = min(self.n_bins, self.count + k)
+
+    def trace(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(times (2 * count,), values (n_rows, 2 * count))``: each bin's min at its first sample's
+        time and max at its last's, oldest first."""
+        c = self.count
+        x = np.column_stack([self.t_first[-c:], self.t_last[-c:]]).ravel()
+        y = np.stack([self.lo[:, -c:], self.hi[:, -c:]], axis=2).reshape(self.lo.shape[0], 2 * c)
+        return x, y
 
 
 class QualityBadges(QtWidgets.QWidget):
@@ -98,6 +142,7 @@ class SignalView(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None, *, quality_interval_s: float = 0.5) -> None:
         super().__init__(parent)
         self._stream = None
+        self._envelope: TraceEnvelope | None = None
         self._curves: list[pg.PlotDataItem] = []
         self._ch_names: tuple[str, ...] = ()
         self._last_quality = 0.0
@@ -239,14 +284,25 @@ class SignalView(QtWidgets.QWidget):
         stream = self._stream
         if stream is None or not self._curves or not stream.connected:
             return False
-        data, times = stream.get_data(self.winsize, self.page_rows)
-        if data.shape[1] < 2:
-            self.last_n_times = data.shape[1]
-            return False
-        x = times - times[-1]
-        raw = data
-        if data.shape[1] > 2 * MAX_BINS:
-            x, data = min_max_envelope(x, data, MAX_BINS)
+        sfreq = stream.info.sfreq
+        n_window = int(round(self.winsize * sfreq))
+        if n_window > 2 * MAX_BINS:  # long windows: the envelope, only its new bins computed
+            per, rows = n_window // MAX_BINS, self.page_rows
+            env = self._envelope
+            if env is None or env.rows != rows or env.per != per or env.stream is not stream:
+                env = self._envelope = TraceEnvelope(stream, rows, per, MAX_BINS)
+            env.update()
+            if env.count < 2:
+                self.last_n_times = 0
+                return False
+            x, data = env.trace()
+            x = x - x[-1]
+        else:
+            data, times = stream.get_data(self.winsize, self.page_rows)
+            if data.shape[1] < 2:
+                self.last_n_times = data.shape[1]
+                return False
+            x = times - times[-1]
         n_times = data.shape[1]
         self.last_n_times = n_times
         mean = data.mean(axis=1)
@@ -266,7 +322,7 @@ class SignalView(QtWidgets.QWidget):
         now = time.monotonic()
         if now - self._last_quality >= self.quality_interval_s:
             self._last_quality = now
-            self._update_quality(raw, stream.info.sfreq)
+            self._update_quality(stream.get_data(2.0, self.page_rows)[0], sfreq)
         return True
 
     def _update_quality(self, data: np.ndarray, sfreq: float) -> None:

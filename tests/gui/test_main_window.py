@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -98,34 +97,44 @@ def test_session_folder_and_config_round_trip(tmp_path, qtbot):
 
 
 def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
-    """64 channels: two pages of 32, the selector switches the channels drawn; a trace longer than
-    2 x MAX_BINS samples is drawn as its min/max envelope (peaks kept)."""
+    """64 channels: two pages of 32, the selector switches the channels drawn; a long window is drawn
+    as the min/max envelope of its bins, kept up to date from the new samples only."""
     from bci_app.acquisition.simulated import StreamSimulated
-    from bci_app.gui.signal_view import MAX_BINS, PAGE_SIZE, SignalView, min_max_envelope
+    from bci_app.clocks import ManualClock
+    from bci_app.gui.signal_view import MAX_BINS, PAGE_SIZE, SignalView, TraceEnvelope
     from bci_app.signal.channels import EEGMMIDB_64
 
-    x = np.linspace(-1, 0, 5000)
-    data = np.zeros((2, 5000))
-    data[1, 1234] = 7.0
-    xe, env = min_max_envelope(x, data, 100)
-    assert env.shape == (2, 200) and xe.shape == (200,) and env[1].max() == 7.0 and np.all(np.diff(xe) >= 0)
+    clock = ManualClock(100.0)
+    stream = StreamSimulated(ch_names=EEGMMIDB_64, sfreq=1000.0, clock=clock).connect()
+    env = TraceEnvelope(stream, slice(32, 40), 10, 100)
+    for _ in range(7):  # 1.4 s in uneven chunks: 140 bins' worth, the newest 100 kept
+        clock.advance(0.2)
+        stream.acquire()
+        env.update()
+    data, times = stream.get_data(None)
+    n = (data.shape[1] // 10) * 10
+    last = data[32:40, :n][:, -1000:].reshape(8, 100, 10)
+    x, y = env.trace()
+    assert env.count == 100 and y.shape == (8, 200) and x.shape == (200,)
+    np.testing.assert_array_equal(y[:, 0::2], last.min(axis=2))
+    np.testing.assert_array_equal(y[:, 1::2], last.max(axis=2))
+    assert x[-1] == times[n - 1] and np.all(np.diff(x) >= 0)
 
     view = SignalView()
     qtbot.addWidget(view)
-    stream = StreamSimulated(ch_names=EEGMMIDB_64, sfreq=1000.0).connect()
     try:
         view.set_source(stream)
         assert view.page.count() == 2 and not view.page.isHidden()
         assert view.page_rows == slice(0, PAGE_SIZE) and len(view.badges.flags()) == PAGE_SIZE
         for _ in range(30):
+            clock.advance(0.2)
             stream.acquire()
-            time.sleep(0.1)
-        assert view.refresh() and view.last_n_times == 2 * MAX_BINS  # 5 s at 1000 Hz -> envelope
+        assert view.refresh() and view.last_n_times == 2 * MAX_BINS  # 5 s at 1000 Hz -> the envelope
         view.page.setCurrentIndex(1)
         assert view.page_rows == slice(32, 64)
         ticks = view.plot.getAxis("left")._tickLevels[0]  # noqa: SLF001
         assert ticks[0][1] == EEGMMIDB_64[32]
-        assert view.refresh() and view.channel_trace(31)[1].size == 2 * MAX_BINS
+        assert view.refresh() and view.channel_trace(31)[1].size == view.last_n_times
     finally:
         stream.disconnect()
 
