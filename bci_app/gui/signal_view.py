@@ -253,8 +253,7 @@ class SignalView(QtWidgets.QWidget):
         # one path for all channels (a NaN breaks it between channels): far cheaper to
         # draw than one item per channel at 64 channels
         curve = pg.PlotDataItem(pen=pg.mkPen("#263238", width=1))
-        curve.setClipToView(True)
-        curve.setDownsampling(auto=True, method="peak")
+        # the view draws the whole window, already reduced to its envelope: no clipping or downsampling
         plot_item.addItem(curve)
         self._curves.append(curve)
         n = len(self._ch_names)
