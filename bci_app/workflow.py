@@ -81,8 +81,8 @@ def guide(f: SessionFacts) -> list[Step]:
     else:
         text["headset"] = "Signal looks good on every channel."
 
-    calibrated = f.model and f.model_source == "loaded" or (f.calibration_total > 0
-                                                             and f.calibration_trials >= f.calibration_total)
+    loaded = f.model and f.model_source == "loaded"
+    calibrated = loaded or (f.calibration_total > 0 and f.calibration_trials >= f.calibration_total)
     done["calibration"] = calibrated
     if f.model_source == "loaded":
         text["calibration"] = "Skipped: an adapter from an earlier session of this participant is loaded."

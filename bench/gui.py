@@ -33,6 +33,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent  # a bench script must never shadow a package of the same name
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
+sys.path.append(str(_HERE))  # last: bench helpers (qt_timer) without shadowing any package
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -55,9 +56,10 @@ def calibration_session(config, trials_per_class: int):
     return session
 
 
-def clinician_path(trials_per_class: int, run_timer, frame) -> dict:
+def clinician_path(trials_per_class: int, frame) -> dict:
     """End of calibration -> first adapted decision, timed on the UI thread (module doc)."""
     import numpy as np
+    from qt_timer import run_timer
 
     from bci_app.acquisition.simulated import StreamSimulated, cued_imagery
     from bci_app.clocks import ManualClock
@@ -121,11 +123,12 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="CI: ~1 s measurements, 6 trials per class")
     args = parser.parse_args()
     if args.smoke:
-        args.seconds, args.train_seconds, args.trials_per_class, args.path_trials_per_class = 1.0, 2.0, 6, 4
+        args.seconds, args.train_seconds, args.trials_per_class, args.path_trials_per_class = 1.0, 2.0, 6, 6
 
     import numpy as np
     import torch
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtWidgets
+    from qt_timer import run_timer
 
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.config import AppConfig, resolve_lora
@@ -141,26 +144,6 @@ def main() -> None:
     view.resize(1280, 800)
     view.show()
     view.set_source(stream)
-    loop = QtCore.QEventLoop()
-
-    def run_timer(interval_ms: int, seconds: float, on_tick, until=None) -> list[float]:
-        stamps: list[float] = []
-        timer = QtCore.QTimer()
-        timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        timer.setInterval(interval_ms)
-        end = time.perf_counter() + seconds
-
-        def tick() -> None:
-            stamps.append(time.perf_counter())
-            on_tick()
-            if time.perf_counter() >= end or (until is not None and until()):
-                loop.quit()
-
-        timer.timeout.connect(tick)
-        timer.start()
-        loop.exec()
-        timer.stop()
-        return stamps
 
     def frame() -> None:
         view.refresh()
@@ -213,7 +196,7 @@ def main() -> None:
         "platform": os.environ.get("QT_QPA_PLATFORM"),
         "smoke": args.smoke,
     }
-    report["clinician_path"] = clinician_path(args.path_trials_per_class, run_timer, frame)
+    report["clinician_path"] = clinician_path(args.path_trials_per_class, frame)
     print(json.dumps(report, indent=2))
     view.close()
     app.processEvents()

@@ -25,6 +25,7 @@ import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
+sys.path.append(str(BENCH_DIR))  # last: bench helpers (qt_timer)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bci_app.lsl_config import configure_lsl  # noqa: E402
@@ -37,7 +38,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="each measurement")
     args = parser.parse_args()
     configure_lsl()
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtWidgets
+    from qt_timer import run_timer
 
     from bci_app.acquisition.lsl import StreamLSL
     from bci_app.gui.signal_view import MAX_BINS, PAGE_SIZE, TIME_SPANS_S, SignalView
@@ -54,7 +56,6 @@ def main() -> None:
     view.resize(1280, 800)
     view.show()
     view.set_source(stream)
-    loop = QtCore.QEventLoop()
     results: dict[str, dict] = {}
     try:
         time.sleep(3.0)  # producer starts after 1 s; fill a few seconds of buffer
@@ -65,31 +66,15 @@ def main() -> None:
             view.plot.viewport().repaint()
             times.append(time.perf_counter() - t)
 
-        def run_timer(interval_ms: int, seconds: float) -> tuple[list[float], list[float]]:
-            stamps: list[float] = []
+        def timed(interval_ms: int, seconds: float) -> tuple[list[float], list[float]]:
             costs: list[float] = []
-            timer = QtCore.QTimer()
-            timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-            timer.setInterval(interval_ms)
-            end = time.perf_counter() + seconds
-
-            def tick() -> None:
-                stamps.append(time.perf_counter())
-                frame(costs)
-                if time.perf_counter() >= end:
-                    loop.quit()
-
-            timer.timeout.connect(tick)
-            timer.start()
-            loop.exec()
-            timer.stop()
-            return stamps, costs
+            return run_timer(interval_ms, seconds, lambda: frame(costs)), costs
 
         for span in (5, 20):
             view.timespan.setCurrentIndex(TIME_SPANS_S.index(span))
             time.sleep(0.2)
-            stamps, costs = run_timer(33, args.seconds)
-            _, fast_costs = run_timer(0, args.seconds / 2)
+            stamps, costs = timed(33, args.seconds)
+            _, fast_costs = timed(0, args.seconds / 2)
             c = np.array(costs) * 1e3
             results[f"{span}s"] = {
                 "timer_fps": round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 1),

@@ -79,8 +79,10 @@ def _read_mne(path: Path, kind: str) -> Recording:
     }
     try:
         raw = readers[kind](path, preload=True, verbose="error")
-    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as exc:
-        raise RecordingError(f"cannot read {kind.upper()} file {path}: {exc}") from exc
+    except (ValueError, OSError, RuntimeError, KeyError, IndexError, AssertionError) as exc:
+        # MNE's EDF reader asserts on a header whose byte count contradicts itself
+        reason = str(exc) or f"its header contradicts itself ({type(exc).__name__})"
+        raise RecordingError(f"cannot read {kind.upper()} file {path}: {reason}") from exc
     if kind in ("edf", "bdf"):
         _warn_truncated_edf(path, raw.n_times / float(raw.info["sfreq"]))
     picks = mne.pick_types(raw.info, eeg=True, eog=True, emg=True, ecg=True, misc=True, exclude=())

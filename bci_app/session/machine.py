@@ -362,7 +362,7 @@ class Session:
         info = self.stream.info
         names = [n for n, t in zip(info.ch_names, info.ch_types) if is_model_input(t)]
         job = load_previous(adapter, names, self.config.online.fast)
-        return self.start_training(job, lambda loaded: loaded.metadata["_model"])
+        return self.start_training(job, lambda loaded: loaded.model)
 
     def _auto_record(self, kind: str) -> None:
         """Record into the participant's folder when nothing records yet (``kind``.xdf)."""

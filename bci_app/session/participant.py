@@ -38,10 +38,11 @@ class Saved:
 
 @dataclass(frozen=True)
 class LoadedAdapter:
-    """The result of :func:`load_previous`: which adapter and its metadata."""
+    """The result of :func:`load_previous`: which adapter, its metadata and its decoder model."""
 
     path: Path
     metadata: dict[str, Any]
+    model: DecoderModel
 
 
 def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, *,
@@ -92,8 +93,7 @@ def check_adapter_fits(metadata: dict[str, Any], ch_names: Sequence[str], path: 
 
 def load_previous(path: Path, ch_names: Sequence[str], fast: bool) -> Generator[Any, None, LoadedAdapter]:
     """A training-thread job (no progress records): check and load the adapter ``path`` for a
-    headset with model-input channels ``ch_names``; returns :class:`LoadedAdapter` (its model in
-    ``metadata["_model"]``, prepared)."""
+    headset with model-input channels ``ch_names``; returns :class:`LoadedAdapter` (model prepared)."""
     from bci_app.models.adapters import read_adapter_metadata
     from bci_app.online.calibrate import adapted_decoder_model
 
@@ -101,7 +101,7 @@ def load_previous(path: Path, ch_names: Sequence[str], fast: bool) -> Generator[
     check_adapter_fits(read_adapter_metadata(path), ch_names, path)
     model, info = adapted_decoder_model(path)
     model.prepare(fast)
-    return LoadedAdapter(Path(path), {**info, "_model": model})
+    return LoadedAdapter(Path(path), info, model)
 
 
 __all__ = ["Saved", "LoadedAdapter", "keep_outcome", "add_online_run", "check_adapter_fits", "load_previous"]
