@@ -144,6 +144,17 @@ class FinetuneConfig(_Section):
     gate: bool = True
     gate_folds: int = Field(5, ge=2, le=20)
     gate_repeats: int = Field(2, ge=1, le=20)
+    #: train (and cross-validate) on the windows the online decoder decides on: windows starting every
+    #: ``window_stride_s`` from the model's window start to ``window_span_s`` later (0: one window per trial)
+    window_span_s: float = Field(0.5, ge=0, le=10)
+    window_stride_s: float = Field(0.125, gt=0, le=10)
+    #: a prior toward the base: ``l2`` penalises the low-rank update ``||scaling * B @ A||^2`` per adapted
+    #: layer, ``kl`` the divergence KL(base || adapted) of the class probabilities on the training windows
+    prior: Literal["none", "l2", "kl"] = "none"
+    prior_weight: float = Field(0.0, ge=0, le=1e6)
+    #: install the mean of the gate's fold adapters and the adapter trained on all trials (a low-rank
+    #: update per layer, refactored to the configured rank) instead of the all-trials adapter alone
+    average_folds: bool = False
 
 
 class SmoothingConfig(_Section):

@@ -1,13 +1,17 @@
 """How the adaptation recipe was chosen: fine-tuning settings compared on the development group only.
 
-For each development person: the one ``CalibrationJob`` on run 4 (15 trials) with the fold base that
-never saw them, each recipe with the gate off (the adapter itself) and on (what a user gets), scored on
-every cue window of runs 8 + 12 (the fixed window after the cue; faster than the online replay of
-``bench/decoding.py``, which measures the chosen recipe end to end). The final test group is never
-touched here. Prints JSON: per recipe, mean accuracy of unadapted / adapter / gated and the adapter's
-wins and losses against the base.
+For each development person and each rotation of the three left/right imagery runs (4, 8, 12): the one
+``CalibrationJob`` on one run (15 trials) or two runs (30 trials) with the fold base that never saw them,
+each recipe with the gate off (the adapter itself) and on (what a user gets), scored on the other
+run(s) by the online scoring rule on the decoder's sliding windows (every 62.5 ms from the model's
+window start until the window reaches the end of imagery, probabilities averaged per trial; faster
+than the online replay of ``bench/decoding.py``, which measures the chosen recipe end to end), beside
+TS+LR trained on the same calibration trials and scored the same way. The final test group is never
+touched here. Prints JSON: per recipe and number of calibration trials, mean accuracy of unadapted /
+adapter / gated / TS+LR, the paired difference gated - unadapted with a 95 % bootstrap interval over
+people, and how often the gate chose the adapter.
 
-    python bench/adaptation_sweep.py [--recipes default no_val_30] [--subjects S001 S002] [--readme]
+    python bench/adaptation_sweep.py [--recipes default no_val_30] [--subjects S001 S002] [--trials 15 30] [--readme]
     python bench/adaptation_sweep.py --render bench/results-adaptation-sweep.json --readme
 """
 
@@ -36,43 +40,79 @@ from bci_app.models.pretrained import fold_base_for, load_base_model  # noqa: E4
 from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.finetune import predict_proba  # noqa: E402
 from calibration.job import CalibrationJob  # noqa: E402
-from calibration.prepare import cue_trials  # noqa: E402
+from calibration.prepare import decision_trials  # noqa: E402
 from calibration.split import development_group  # noqa: E402
 
 DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 
-#: finetune settings per recipe (anything not named keeps the config's value)
+#: settings per recipe: finetune keys, and ``lora.*`` keys for the LoRA section (anything not named
+#: keeps the config's value)
 RECIPES: dict[str, dict] = {
     "default": {},
+    "one_window": {"window_span_s": 0.0},
+    "previous": {"window_span_s": 0.0, "max_epochs": 60, "validation_fraction": 0.2},
     "no_val_30": {"validation_fraction": 0.0, "max_epochs": 30},
-    "no_val_60_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 60, "learning_rate": 1e-2},
-    "no_val_100_lr1e-2_wd": {"validation_fraction": 0.0, "max_epochs": 100, "learning_rate": 1e-2,
-                             "weight_decay": 0.05},
-    "val_lr1e-2": {"learning_rate": 1e-2},
+    "no_val_15": {"validation_fraction": 0.0, "max_epochs": 15},
+    "no_val_30_l2": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "l2", "prior_weight": 1.0},
+    "no_val_30_kl": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0},
+    "no_val_30_avg": {"validation_fraction": 0.0, "max_epochs": 30, "average_folds": True},
+    "no_val_30_kl_avg": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0,
+                         "average_folds": True},
+    "no_val_60_kl_avg": {"validation_fraction": 0.0, "max_epochs": 60, "prior": "kl", "prior_weight": 1.0,
+                         "average_folds": True},
+    "no_val_30_kl_avg_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0,
+                                "average_folds": True, "learning_rate": 1e-2},
 }
+LR_RUNS = (4, 8, 12)
+#: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
+#: window reaches the end of EEGMMIDB's 4.1 s imagery period (cue + 0.5 s + 3 s + 0.6 s)
+DECISION_OFFSETS = tuple(round(k * 0.0625, 4) for k in range(10))
+BOOTSTRAP = 10_000
 
 
 def configure(base: AppConfig, recipe: str, gate: bool) -> AppConfig:
     cfg = base.model_copy(deep=True)
-    cfg.finetune = cfg.finetune.model_copy(update={**RECIPES[recipe], "gate": gate})
+    settings = RECIPES[recipe]
+    ft = {k: v for k, v in settings.items() if not k.startswith("lora.")}
+    lora = {k[5:]: v for k, v in settings.items() if k.startswith("lora.")}
+    cfg.finetune = cfg.finetune.model_copy(update={**ft, "gate": gate})
+    cfg.lora = cfg.lora.model_copy(update=lora)
     return cfg
 
 
+def rotations(n_calib_runs: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(calibration runs, test runs) for each rotation of the three left/right runs."""
+    if n_calib_runs == 1:
+        return [((r,), tuple(t for t in LR_RUNS if t != r)) for r in LR_RUNS]
+    return [(tuple(t for t in LR_RUNS if t != r), (r,)) for r in LR_RUNS]
+
+
+def paired_ci(diff: np.ndarray, seed: int = 0) -> list[float]:
+    """95 % bootstrap interval over people of the mean paired difference."""
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (BOOTSTRAP, len(diff)))].mean(1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
 def markdown(result: dict) -> str:
-    lines = ["| recipe (finetune settings) | unadapted | adapter (gate off) | gated | adapter better / worse "
-             "than the base | gate chose the adapter |", "|---|---|---|---|---|---|"]
-    for recipe, v in result["summary"].items():
-        settings = ", ".join(f"{k} {val}" for k, val in v["settings"].items()) or "config defaults"
-        lines.append(f"| `{recipe}` ({settings}) | {v['unadapted']:.3f} | {v['adapter']:.3f} | {v['gated']:.3f} | "
-                     f"{v['adapter_wins']} / {v['adapter_losses']} | {v['gate_chose_adapter']} of "
-                     f"{len(result['people'])} |")
+    lines = ["| recipe (finetune settings) | calibration trials | unadapted | adapter (gate off) | gated | TS+LR | "
+             "gated - unadapted (95 % CI) | gate chose the adapter |", "|---|---|---|---|---|---|---|---|"]
+    for recipe, per_n in result["summary"].items():
+        for n, v in per_n.items():
+            settings = ", ".join(f"{k} {val}" for k, val in v["settings"].items()) or "config defaults"
+            lo, hi = v["gated_minus_unadapted_ci"]
+            lines.append(f"| `{recipe}` ({settings}) | {n} | {v['unadapted']:.3f} | {v['adapter']:.3f} | "
+                         f"{v['gated']:.3f} | {v['ts_lr']:.3f} | {v['gated_minus_unadapted']:+.3f} "
+                         f"[{lo:+.3f}, {hi:+.3f}] | {v['gate_chose_adapter']} of {v['calibrations']} |")
     return "\n".join(lines)
 
 
 def readme_body(result: dict) -> str:
     """The block ``adaptation-sweep`` (docs/benchmarks.md) for ``result``."""
     note = (f"Written by `python bench/adaptation_sweep.py --readme`: {len(result['people'])} development people, "
-            f"fold bases of `{result['base']}`, run 4 calibrates, cue windows of runs 8 + 12 scored.")
+            f"fold bases of `{result['base']}`, every rotation of runs 4 / 8 / 12 (15 trials: one run calibrates, "
+            "two are decided; 30 trials: two calibrate, one is decided), online scoring rule on the decoder's "
+            "sliding windows; means per person first.")
     return f"{note}\n\n{markdown(result)}"
 
 
@@ -80,12 +120,54 @@ def update_readme(result: dict) -> None:
     write_readme_block("adaptation-sweep", readme_body(result))
 
 
+def person_rows(person: str, files: list[Path], family: str, config: AppConfig, recipes: list[str],
+                n_runs: int, gates: tuple[bool, ...] = (False, True)) -> dict:
+    """``{recipe: {metric: mean over rotations}}`` for one person and one calibration size."""
+    from calibration.baselines import TangentSpaceLR
+
+    base = fold_base_for(person, family)
+    base_model, _ = load_base_model(base)
+    by_run = {int(f.stem[-2:]): f for f in files}
+    out: dict = {r: {"adapter": [], "gated": [], "unadapted": [], "ts_lr": [], "chosen": [], "seconds": []}
+                 for r in recipes}
+    for calib_runs, test_runs in rotations(n_runs):
+        calib, tests = [by_run[r] for r in calib_runs], [by_run[r] for r in test_runs]
+        X = y = None
+        for recipe in recipes:
+            entry = out[recipe]
+            for gate in gates:
+                t0 = time.perf_counter()
+                outcome = CalibrationJob(calib, configure(config, recipe, gate), base=base).run_to_end()
+                if X is None:  # the same spec (repair, alignment) for every recipe: same test windows
+                    X, y = decision_trials(tests, outcome.data.spec, outcome.data.classes,
+                                           window_tmin(outcome.data.meta), outcome.decoder_model.n_times,
+                                           DECISION_OFFSETS)
+                    entry_un = float((predict_proba(base_model, X).argmax(1) == y).mean())
+                    ts = TangentSpaceLR().fit(outcome.data.X, outcome.data.y)
+                    n, k = X.shape[:2]
+                    p = ts.predict_proba(X.reshape(n * k, *X.shape[2:])).reshape(n, k, -1).mean(1)
+                    entry_ts = float((p.argmax(1) == y).mean())
+                acc = float((predict_proba(outcome.model, X).argmax(1) == y).mean())
+                entry["gated" if gate else "adapter"].append(acc)
+                if gate:
+                    entry["chosen"].append(outcome.chosen == "adapted")
+                    entry["seconds"].append(time.perf_counter() - t0)
+            entry["unadapted"].append(entry_un)
+            entry["ts_lr"].append(entry_ts)
+    return {r: {k: (float(np.mean(v)) if v else float("nan")) if k != "chosen" else int(np.sum(v))
+                for k, v in m.items()} | {"calibrations": len(m["chosen"])} for r, m in out.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
     ap.add_argument("--subjects", nargs="*", default=None)
+    ap.add_argument("--trials", nargs="*", type=int, default=[15, 30], choices=[15, 30],
+                    help="calibration trials: 15 (one run) and/or 30 (two runs)")
     ap.add_argument("--base", default=None)
     ap.add_argument("--config", default=None)
+    ap.add_argument("--adapter-only", action="store_true",
+                    help="only the adapter itself (gate off): a quicker first look at recipes")
     add_output_arguments(ap, "bench/results-adaptation-sweep.json")
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
@@ -93,40 +175,35 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     config = load_config(args.config)
     family = args.base or config.model.base
-    files = eegmmidb_files([DATA], runs=(4, 8, 12))
+    files = eegmmidb_files([DATA], runs=LR_RUNS)
     people = development_group(args.subjects or [s for s, f in files.items() if len(f) == 3])
-    rows: dict = {r: {} for r in args.recipes}
+    rows: dict = {r: {n: {} for n in args.trials} for r in args.recipes}
     for person in people:
-        base = fold_base_for(person, family)
-        calib, *tests = sorted(files[person])
-        base_model, _ = load_base_model(base)
-        for recipe in args.recipes:
-            entry = {}
-            for gate in (False, True):
-                t0 = time.perf_counter()
-                outcome = CalibrationJob([calib], configure(config, recipe, gate), base=base).run_to_end()
-                X, y = cue_trials(tests, outcome.data.spec, outcome.data.classes, window_tmin(outcome.data.meta),
-                                  outcome.decoder_model.n_times)
-                acc = float((predict_proba(outcome.model, X).argmax(1) == y).mean())
-                entry["gated" if gate else "adapter"] = acc
-                entry["seconds_gated" if gate else "seconds"] = round(time.perf_counter() - t0, 2)
-                if gate:
-                    entry["chosen"] = outcome.chosen
-            entry["unadapted"] = float((predict_proba(base_model, X).argmax(1) == y).mean())
-            rows[recipe][person] = entry
-        print(person, {r: {k: v for k, v in rows[r][person].items() if "seconds" not in k} for r in args.recipes},
-              file=sys.stderr, flush=True)
-    summary = {}
-    for recipe, per in rows.items():
-        a = np.array([v["adapter"] for v in per.values()])
-        u = np.array([v["unadapted"] for v in per.values()])
-        g = np.array([v["gated"] for v in per.values()])
-        summary[recipe] = {"unadapted": float(u.mean()), "adapter": float(a.mean()), "gated": float(g.mean()),
-                           "adapter_wins": int((a > u).sum()), "adapter_losses": int((a < u).sum()),
-                           "gate_chose_adapter": sum(v["chosen"] == "adapted" for v in per.values()),
-                           "settings": RECIPES[recipe]}
+        for n in args.trials:
+            per = person_rows(person, files[person], family, config, args.recipes, n // 15,
+                              (False,) if args.adapter_only else (False, True))
+            for r in args.recipes:
+                rows[r][n][person] = per[r]
+            print(person, n, {r: {k: round(v, 3) for k, v in per[r].items() if k in ("unadapted", "adapter", "gated",
+                                                                                    "ts_lr", "chosen")}
+                              for r in args.recipes}, file=sys.stderr, flush=True)
+    summary: dict = {}
+    for recipe, per_n in rows.items():
+        summary[recipe] = {}
+        for n, per in per_n.items():
+            col = {k: np.array([v[k] for v in per.values()], dtype=float)
+                   for k in ("unadapted", "adapter", "gated", "ts_lr", "chosen", "calibrations")}
+            diff = col["gated"] - col["unadapted"]
+            summary[recipe][n] = {
+                "unadapted": float(col["unadapted"].mean()), "adapter": float(col["adapter"].mean()),
+                "gated": float(col["gated"].mean()), "ts_lr": float(col["ts_lr"].mean()),
+                "gated_minus_unadapted": float(diff.mean()), "gated_minus_unadapted_ci": paired_ci(diff),
+                "adapter_minus_unadapted": float((col["adapter"] - col["unadapted"]).mean()),
+                "adapter_minus_unadapted_ci": paired_ci(col["adapter"] - col["unadapted"]),
+                "gate_chose_adapter": int(col["chosen"].sum()), "calibrations": int(col["calibrations"].sum()),
+                "settings": RECIPES[recipe]}
     result = {"benchmark": "adaptation_sweep", "group": "dev", "people": people, "base": family,
-              "summary": summary, "rows": rows}
+              "decision_offsets_s": list(DECISION_OFFSETS), "summary": summary, "rows": rows}
     out = args.out or (ROOT / "bench" / "results-adaptation-sweep.json" if not args.subjects else None)
     return finish(result, out, args, update_readme)
 

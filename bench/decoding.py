@@ -102,12 +102,13 @@ def person_trials(subject: str, config: AppConfig, base: str, runs: tuple[int, .
 
 
 def bench_person(subject: str, base: str, config: AppConfig, methods: list[str], others: dict,
-                 n_classes: int, channels: list[str] | None = None) -> dict:
+                 n_classes: int, channels: list[str] | None = None,
+                 runs: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> dict:
     """One person's row: every method on the same calibration and test trials (``channels``: as if
-    the headset had only these)."""
+    the headset had only these; ``runs``: (calibration runs, test runs) instead of the protocol's)."""
     from calibration.baselines import BASELINES, CrossSubjectTSLR
 
-    calib_runs, test_runs, _ = PROTOCOLS[n_classes]
+    calib_runs, test_runs = runs if runs is not None else PROTOCOLS[n_classes][:2]
     calib = [run_path(subject, r) for r in calib_runs]
     tests = [run_path(subject, r) for r in test_runs]
     row: dict = {"base": base}

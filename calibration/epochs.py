@@ -236,6 +236,24 @@ def find_cues(
     return onsets_a, np.asarray(labels, dtype=np.int64), classes, marked
 
 
+def cued_classes(recordings: Sequence[Recording], preset: DatasetPreset | Mapping[str, str] | str | None = None
+                 ) -> dict[str, int]:
+    """``{class: number of cues}`` over ``recordings`` (each with ``preset``, or its dataset preset by
+    file name), classes in the order the presets name them; classes without a cue are left out."""
+    from calibration.data import preset_for
+
+    counts: dict[str, int] = {}
+    for rec in recordings:
+        mapping, _ = _resolve_mapping(rec, preset if preset is not None else preset_for(rec.path))
+        for cls in dict.fromkeys(mapping.values()):
+            counts.setdefault(cls, 0)
+        for m in rec.markers:
+            cls = mapping.get(m.value.strip())
+            if cls is not None:
+                counts[cls] += 1
+    return {c: n for c, n in counts.items() if n}
+
+
 def _check_enough(n_found: int, recording: Recording) -> None:
     if n_found == 0:
         raise CalibrationError(

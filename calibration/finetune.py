@@ -40,7 +40,8 @@ from bci_app.models.lora import LinearWithLoRA, add_lora, lora_adapters_train_mo
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Progress", "FinetuneResult", "finetune", "stratified_split", "predict_proba", "run_to_end"]
+__all__ = ["Progress", "FinetuneResult", "finetune", "stratified_split", "predict_proba", "run_to_end", "FrozenFeatures",
+           "as_trial_windows", "prior_penalty"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class FinetuneResult:
     cache: str  # "window_features", "encode" or "none"
     base_model_hash: str
     history: tuple[Progress, ...] = field(default_factory=tuple)
+    #: training windows per trial (the decoder's sliding windows over the imagery period)
+    windows_per_trial: int = 1
 
     def metrics(self) -> dict[str, Any]:
         """JSON-serialisable summary (history as a list of dicts)."""
@@ -143,29 +146,67 @@ class _AdamW:
             p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
 
 
-class _Forward:
-    """Model forward from cached frozen stages: ``('window_features', feats)``, ``('encode', z)`` or
-    ``('none', x)``."""
+class FrozenFeatures:
+    """The frozen stages' outputs for every window of trials ``X`` (n, n_windows, n_chans, n_times),
+    computed once: ``('window_features', feats)``, ``('encode', z)`` or ``('none', x)``, flattened
+    trial-major (window ``j`` of trial ``i`` is row ``i * n_windows + j``). Valid while the base's
+    weights stay frozen (LoRA training never changes them)."""
 
-    def __init__(self, model: nn.Module, X: Tensor, kind: str) -> None:
-        self.model, self.kind = model, kind
+    def __init__(self, model: nn.Module, X: np.ndarray, kind: str, batch_size: int = 256) -> None:
+        n, k = X.shape[:2]
+        flat = torch.from_numpy(np.ascontiguousarray(X.reshape(n * k, *X.shape[2:]), dtype=np.float32))
+        self.kind, self.n_trials, self.n_windows = kind, n, k
+        if kind == "none":
+            self.cache: Any = flat
+            return
+        parts = []
         with torch.no_grad():
-            if kind == "window_features":
-                z = model.encode(X)
-                self.cache = [model.window_features(z, i) for i in range(model.n_windows)]
-            elif kind == "encode":
-                self.cache = model.encode(X)
-            else:
-                self.cache = X
+            for start in range(0, len(flat), batch_size):
+                z = model.encode(flat[start:start + batch_size])
+                parts.append([model.window_features(z, i) for i in range(model.n_windows)] if kind == "window_features"
+                             else z)
+        if kind == "window_features":
+            self.cache = [torch.cat([p[i] for p in parts]) for i in range(model.n_windows)]
+        else:
+            self.cache = torch.cat(parts)
 
-    def __call__(self, idx: Tensor) -> Tensor:
-        m = self.model
+    def rows(self, trials: np.ndarray) -> Tensor:
+        """Row indices of every window of ``trials`` (m,) → (m * n_windows,), trial-major."""
+        t = torch.as_tensor(np.asarray(trials, dtype=np.int64))
+        return (t[:, None] * self.n_windows + torch.arange(self.n_windows)[None]).reshape(-1)
+
+    def logits(self, model: nn.Module, rows: Tensor) -> Tensor:
+        """The model's logits (len(rows), n_outputs) for those windows, from the cached stages."""
+        m = model
         if self.kind == "window_features":
-            return m.classify([f[idx] for f in self.cache])
+            return m.classify([f[rows] for f in self.cache])
         if self.kind == "encode":
-            z = self.cache[idx]
+            z = self.cache[rows]
             return m.classify([m.window_features(z, i) for i in range(m.n_windows)])
-        return m(self.cache[idx])
+        return m(self.cache[rows])
+
+
+def as_trial_windows(X: np.ndarray) -> np.ndarray:
+    """Trials as (n, n_windows, n_chans, n_times) float32: one window per trial for a 3-D ``X``."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 3:
+        return X[:, None]
+    if X.ndim == 4:
+        return X
+    raise CalibrationError(f"expected trials (n, n_chans, n_times) or (n, n_windows, n_chans, n_times), got {X.shape}")
+
+
+def prior_penalty(model: nn.Module, prior: str, weight: float, logits: Tensor | None = None,
+                  base_logits: Tensor | None = None) -> Tensor | float:
+    """The prior toward the base (``finetune.prior``): ``l2`` = weight * sum over adapted layers of
+    ``||scaling * B @ A||_F^2``; ``kl`` = weight * mean KL(base || adapted) of the class probabilities
+    of ``logits`` against ``base_logits`` (both (m, n_outputs)); 0 for ``none`` or weight 0."""
+    if prior == "none" or weight <= 0:
+        return 0.0
+    if prior == "l2":
+        return weight * sum(m.delta_weight().pow(2).sum() for m in model.modules() if isinstance(m, LinearWithLoRA))
+    return weight * F.kl_div(F.log_softmax(logits, 1), F.log_softmax(base_logits, 1), log_target=True,
+                             reduction="batchmean")
 
 
 def _cache_kind(wrapped: Sequence[str], full: bool, use_cache: bool, model: nn.Module) -> str:
@@ -190,25 +231,37 @@ def finetune(
     use_cache: bool = True,
     classes: Sequence[str] | None = None,
     rejection_note: str | None = None,
+    trials: np.ndarray | None = None,
+    features: dict[str, FrozenFeatures] | None = None,
 ) -> Generator[Progress, None, FinetuneResult]:
-    """Fine-tune ``model`` on preprocessed trials ``X`` (n, n_chans, n_times) float32 with integer
-    labels ``y`` (n,) in the model's class order.
+    """Fine-tune ``model`` on preprocessed trials with integer labels ``y`` (n,) in the model's class order.
+
+    ``X``: (n, n_chans, n_times) float32, one window per trial, or (n, n_windows, n_chans, n_times):
+    the windows the online decoder decides on (``CalibrationData.decision_windows``). Every window is
+    a training sample with its trial's label; a validation split (``finetune.validation_fraction``)
+    holds out whole trials, scored on the mean probability over their windows.
+    ``trials``: train only on these trial indices of ``X`` (the gate's folds); ``features``: a dict
+    the frozen stages' outputs for all of ``X`` are kept in and reused from (one per cache kind), so
+    the gate's folds compute them once.
 
     ``lora``: resolved settings, or a :class:`LoraConfig` (``auto`` resolved from ``n``); default
     ``LoraConfig()``. ``full=True`` trains every parameter instead (benchmark comparison; the model
     is changed in place, and restored on cancel). ``classes``: names of the label indices, used in
     error messages; ``rejection_note`` (:func:`rejection_advice`) is added to the too-few-trials
-    error. Yields one :class:`Progress` per epoch; returns a
+    error. ``config.prior`` / ``prior_weight`` pull the adapter toward the base
+    (:func:`prior_penalty`). Yields one :class:`Progress` per epoch; returns a
     :class:`FinetuneResult`. Raises :class:`TrainingCancelled` when ``cancel`` is set (checked
     between batches), leaving the model exactly as it was.
     """
     config = config or FinetuneConfig()
-    X = np.asarray(X, dtype=np.float32)
-    y = np.asarray(y, dtype=np.int64)
-    if X.ndim != 3 or y.shape != (X.shape[0],):
-        raise CalibrationError(f"finetune expects X (n, n_chans, n_times) and y (n,), got {X.shape} and {y.shape}")
+    X = as_trial_windows(X)
+    y_all = np.asarray(y, dtype=np.int64)
+    if y_all.shape != (X.shape[0],):
+        raise CalibrationError(f"finetune expects one label per trial: X {X.shape}, y {y_all.shape}")
+    subset = np.arange(len(y_all)) if trials is None else np.asarray(trials, dtype=np.int64)
+    y = y_all[subset]
     n = len(y)
-    counts = np.bincount(y, minlength=getattr(model, "n_outputs", int(y.max()) + 1))
+    counts = np.bincount(y, minlength=getattr(model, "n_outputs", int(y.max()) + 1 if n else 1))
     if n == 0 or counts.min() < config.min_trials_per_class:
         given = classes is not None and len(classes) == len(counts)
         names = list(classes) if given else [f"class {i}" for i in range(len(counts))]
@@ -253,17 +306,27 @@ def finetune(
         model.train(original_training)
 
     try:
-        train_idx, val_idx = stratified_split(y, config.validation_fraction, config.seed)
-        Xt = torch.from_numpy(X)
+        train_pos, val_pos = stratified_split(y, config.validation_fraction, config.seed)
+        train_idx, val_idx = subset[train_pos], subset[val_pos]
         kind = _cache_kind(wrapped, full, use_cache, model)
         if full:
             model.eval()
         else:
             lora_adapters_train_mode(model)
-        fwd_train = _Forward(model, Xt[torch.from_numpy(train_idx)], kind)
-        fwd_val = _Forward(model, Xt[torch.from_numpy(val_idx)], kind) if len(val_idx) else None
-        y_train = torch.from_numpy(y[train_idx])
-        y_val = y[val_idx]
+        if features is not None and kind != "none" and kind in features:
+            frozen = features[kind]
+        else:
+            frozen = FrozenFeatures(model, X, kind)
+            if features is not None and kind != "none":
+                features[kind] = frozen
+        train_rows = frozen.rows(train_idx)
+        y_train = torch.from_numpy(np.repeat(y_all[train_idx], frozen.n_windows))
+        y_val = y_all[val_idx]
+        base_logits = None
+        if config.prior == "kl" and config.prior_weight > 0:
+            model.eval()
+            with torch.no_grad():  # before training: the base's own outputs (B = 0 or the base weights)
+                base_logits = frozen.logits(model, train_rows)
         opt = _AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed)
         best = (-1.0, float("inf"))
@@ -276,13 +339,16 @@ def finetune(
                 model.train()
             else:
                 lora_adapters_train_mode(model)
-            order = torch.randperm(len(y_train), generator=gen)
+            order = torch.randperm(len(train_rows), generator=gen)
             total = 0.0
             for start in range(0, len(order), config.batch_size):
                 if cancel is not None and cancel.is_set():
                     raise TrainingCancelled("fine-tuning cancelled by the user; the base model is unchanged")
                 idx = order[start:start + config.batch_size]
-                loss = F.cross_entropy(fwd_train(idx), y_train[idx])
+                logits = frozen.logits(model, train_rows[idx])
+                loss = F.cross_entropy(logits, y_train[idx])
+                loss = loss + prior_penalty(model, config.prior, config.prior_weight, logits,
+                                            base_logits[idx] if base_logits is not None else None)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -290,11 +356,11 @@ def finetune(
             train_loss = total / len(order)
             val_acc = val_loss = None
             model.eval()
-            if fwd_val is not None:
+            if len(val_idx):
                 with torch.no_grad():
-                    logits = fwd_val(torch.arange(len(val_idx)))
-                    val_loss = float(F.cross_entropy(logits, torch.from_numpy(y_val)))
-                    val_acc = float((logits.argmax(1).numpy() == y_val).mean())
+                    proba = _trial_proba(frozen, model, val_idx)
+                    val_loss = float(F.nll_loss(torch.log(proba.clamp_min(1e-12)), torch.from_numpy(y_val)))
+                    val_acc = float((proba.argmax(1).numpy() == y_val).mean())
                 score = (val_acc, val_loss)
                 if getattr(config, "monitor", "val_loss") == "val_loss":
                     improved = best_epoch == 0 or val_loss < best[1]
@@ -303,7 +369,7 @@ def finetune(
             else:
                 improved = True
             if improved:
-                best = score if fwd_val is not None else best
+                best = score if len(val_idx) else best
                 best_epoch, stale = epoch, 0
                 best_state = [p.detach().clone() for p in params]
             else:
@@ -313,7 +379,7 @@ def finetune(
                                 elapsed_s=time.perf_counter() - t0, best_epoch=best_epoch)
             history.append(progress)
             yield progress
-            if fwd_val is not None and stale >= config.patience:
+            if len(val_idx) and stale >= config.patience:
                 stopped_early = True
                 break
         if cancel is not None and cancel.is_set():
@@ -323,7 +389,7 @@ def finetune(
                 p.copy_(b)
         model.eval()
         with torch.no_grad():
-            train_acc = float((fwd_train(torch.arange(len(y_train))).argmax(1) == y_train).float().mean())
+            train_acc = float((_trial_proba(frozen, model, train_idx).argmax(1).numpy() == y_all[train_idx]).mean())
         if not full:
             after = model_hash(model)
             if after != base_hash:
@@ -345,7 +411,7 @@ def finetune(
         n_val=len(val_idx),
         epochs_run=len(history),
         best_epoch=best_epoch,
-        val_accuracy=best[0] if fwd_val is not None else None,
+        val_accuracy=best[0] if len(val_idx) else None,
         train_accuracy=train_acc,
         trainable_params=sum(p.numel() for p in params),
         total_params=count_parameters(model),
@@ -354,7 +420,14 @@ def finetune(
         cache=kind,
         base_model_hash=base_hash,
         history=tuple(history),
+        windows_per_trial=frozen.n_windows,
     )
+
+
+def _trial_proba(frozen: FrozenFeatures, model: nn.Module, trials: np.ndarray) -> Tensor:
+    """Mean class probability over each trial's windows (len(trials), n_outputs), model as it is."""
+    logits = frozen.logits(model, frozen.rows(trials))
+    return torch.softmax(logits, 1).reshape(len(trials), frozen.n_windows, -1).mean(1)
 
 
 def run_to_end(gen: Generator[Progress, None, FinetuneResult]) -> FinetuneResult:
@@ -368,8 +441,15 @@ def run_to_end(gen: Generator[Progress, None, FinetuneResult]) -> FinetuneResult
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities (n, n_outputs) of preprocessed trials X (n, n_chans, n_times)."""
+    """Class probabilities (n, n_outputs) of preprocessed trials: X (n, n_chans, n_times), or
+    (n, n_windows, n_chans, n_times) where a trial's probability is the mean over its windows (the
+    online scoring rule)."""
     model.eval()
-    out = [torch.softmax(model(torch.from_numpy(np.asarray(X[i:i + batch_size], dtype=np.float32))), 1)
-           for i in range(0, len(X), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, getattr(model, "n_outputs", 0)))
+    W = as_trial_windows(X)
+    n, k = W.shape[:2]
+    flat = W.reshape(n * k, *W.shape[2:])
+    out = [torch.softmax(model(torch.from_numpy(np.ascontiguousarray(flat[i:i + batch_size]))), 1)
+           for i in range(0, len(flat), batch_size)]
+    if not out:
+        return np.zeros((0, getattr(model, "n_outputs", 0)))
+    return torch.cat(out).numpy().reshape(n, k, -1).mean(1)

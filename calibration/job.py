@@ -34,12 +34,20 @@ from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
 from bci_app.models.lora import LinearWithLoRA, add_lora, remove_lora
 from bci_app.signal.channels import NON_EEG_TYPES, ChannelMap, is_model_input
-from calibration.finetune import FinetuneResult, Progress, finetune, predict_proba, run_to_end
+from calibration.finetune import (
+    FinetuneResult,
+    FrozenFeatures,
+    Progress,
+    as_trial_windows,
+    finetune,
+    predict_proba,
+    run_to_end,
+)
 from calibration.prepare import CalibrationData, prepare_calibration
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GateReport", "CalibrationOutcome", "CalibrationJob", "cross_validate_adapter"]
+__all__ = ["GateReport", "CalibrationOutcome", "CalibrationJob", "cross_validate_adapter", "average_adapters"]
 
 
 @dataclass(frozen=True)
@@ -69,15 +77,20 @@ class GateReport:
 
 def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lora: ResolvedLora,
                            config: FinetuneConfig, cancel: threading.Event | None = None,
-                           full: bool = False) -> GateReport:
-    """The gate (module doc) on prepared trials ``X`` (n, n_chans, n_times), labels ``y`` (n,).
+                           full: bool = False, fold_adapters: list[dict[str, torch.Tensor]] | None = None) -> GateReport:
+    """The gate (module doc) on prepared trials ``X`` (n, n_chans, n_times) or their decision windows
+    (n, n_windows, n_chans, n_times), labels ``y`` (n,). Folds split trials, never windows; a held-out
+    trial is decided by the mean probability over its windows, as online.
 
-    ``model`` is a base without adapters; it is left exactly as it came. Returns the report with
-    ``chosen`` = ``adapted`` only when the adapter's cross-validated accuracy beats the base's.
+    ``model`` is a base without adapters; it is left exactly as it came. ``fold_adapters``: when
+    given, each fold's trained LoRA tensors are appended to it (:func:`average_adapters`). Returns
+    the report with ``chosen`` = ``adapted`` only when the adapter's cross-validated accuracy beats
+    the base's.
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     t0 = time.perf_counter()
+    X = as_trial_windows(X)
     counts = np.bincount(y)
     folds = int(min(config.gate_folds, counts[counts > 0].min()))
     base_pred = predict_proba(model, X).argmax(1)
@@ -91,14 +104,18 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=config.gate_repeats, random_state=config.seed)
     correct = base_hits = total = 0
     state = {k: v.clone() for k, v in model.state_dict().items()} if full else None
-    for split, (train, test) in enumerate(splitter.split(X, y)):
+    features: dict[str, FrozenFeatures] = {}
+    for split, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("calibration cancelled by the user; the previous model stays active")
         try:
-            run_to_end(finetune(model, X[train], y[train], lora=lora, config=inner, cancel=cancel, full=full))
+            run_to_end(finetune(model, X, y, trials=train, lora=lora, config=inner, cancel=cancel, full=full,
+                                features=None if full else features))
             decided = predict_proba(model, X[test]).argmax(1)
             adapted_pred[split // folds, test] = decided
             correct += int((decided == y[test]).sum())
+            if fold_adapters is not None and not full:
+                fold_adapters.append(_trained_state(model, False))
         finally:
             if full:
                 model.load_state_dict(state)
@@ -112,6 +129,27 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
               f"on the calibration trials: {'adapter' if chosen == 'adapted' else 'unadapted base'} installed")
     return GateReport(chosen, adapted, base, folds, config.gate_repeats, time.perf_counter() - t0, reason,
                       labels=np.array(y), predicted_base=base_pred, predicted_adapted=adapted_pred)
+
+
+def average_adapters(model: nn.Module, states: Sequence[dict[str, torch.Tensor]]) -> None:
+    """Set the model's LoRA adapters to the mean low-rank update of ``states`` (each ``{name.lora_A,
+    name.lora_B}``, :func:`_trained_state`): per adapted layer the mean of ``scaling * B @ A``, refactored
+    to the layer's rank by SVD (exact when the mean's rank is at most the layer's; else its best
+    approximation of that rank), so one adapter file of the usual format holds it."""
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if not isinstance(m, LinearWithLoRA):
+                continue
+            delta = torch.stack([s[f"{name}.lora_B"].double() @ s[f"{name}.lora_A"].double() for s in states]).mean(0)
+            U, S, Vh = torch.linalg.svd(delta, full_matrices=False)
+            r = min(m.rank, S.numel())
+            root = S[:r].sqrt()
+            B = torch.zeros_like(m.lora_B, dtype=torch.float64)
+            A = torch.zeros_like(m.lora_A, dtype=torch.float64)
+            B[:, :r] = U[:, :r] * root
+            A[:r] = root[:, None] * Vh[:r]
+            m.lora_B.copy_(B.to(m.lora_B.dtype))
+            m.lora_A.copy_(A.to(m.lora_A.dtype))
 
 
 @dataclass
@@ -208,6 +246,7 @@ class CalibrationJob:
         t0 = time.perf_counter()
         recordings = self._recordings()
         first = recordings[0]
+        self._classes_from_cues(recordings)
         model, meta = self._load_base([c for c, t in zip(first.ch_names, first.ch_types) if is_model_input(t)])
         data = prepare_calibration(recordings, cfg, self.base, model=model, meta=meta, preset=self.preset)
         model = data.model
@@ -220,18 +259,23 @@ class CalibrationJob:
         t_ft = t_gate = t_prep
         if cfg.lora.enabled:
             base_state = _trained_state(model, True) if self.full else None
-            gen = finetune(model, data.X, y, lora=resolved, config=cfg.finetune, cancel=self.cancel,
+            windows = data.decision_windows
+            gen = finetune(model, windows, y, lora=resolved, config=cfg.finetune, cancel=self.cancel,
                            classes=data.classes, rejection_note=data.rejection_note(cfg), full=self.full)
             result = yield from gen
             t_ft = time.perf_counter()
             if cfg.finetune.gate:
                 trained = _trained_state(model, self.full)
+                folds: list[dict[str, torch.Tensor]] | None = (
+                    [trained] if cfg.finetune.average_folds and not self.full else None)
                 _to_base(model, base_state)
                 try:
-                    gate = cross_validate_adapter(model, data.X, y, lora=resolved, config=cfg.finetune,
-                                                  cancel=self.cancel, full=self.full)
+                    gate = cross_validate_adapter(model, windows, y, lora=resolved, config=cfg.finetune,
+                                                  cancel=self.cancel, full=self.full, fold_adapters=folds)
                 finally:
                     _restore_trained(model, self.full, resolved, trained)
+                if folds is not None and len(folds) > 1:
+                    average_adapters(model, folds)
                 if gate.chosen == "base":
                     _choose_base(model, base_state)
             t_gate = time.perf_counter()
@@ -258,6 +302,30 @@ class CalibrationJob:
 
         recs = [s if isinstance(s, Recording) else read_recording(s) for s in self.sources]
         return [map_channels(r, self.channels) for r in recs] if self.channels else recs
+
+    def _classes_from_cues(self, recordings: Sequence[Any]) -> None:
+        """Without a paradigm's ``classes``, the classes the recordings cue decide the base (e.g. the
+        4-class base for EEGMMIDB runs 4 + 6, which cue both hands and feet besides left and right);
+        cues of classes the chosen (pinned) base cannot decode are left out with a warning naming them."""
+        from bci_app.models.pretrained import base_model_metadata
+        from calibration.epochs import cued_classes
+
+        if self.classes is not None or (self.model is not None and self.meta is not None):
+            return
+        cued = cued_classes(recordings, self.preset)
+        if not cued:
+            return
+        if self.pinned:
+            decodes = list(base_model_metadata(self.base)["classes"])
+            dropped = {c: n for c, n in cued.items() if c not in decodes}
+            if dropped:
+                logger.warning("base %s does not decode %s: %s cue(s) left out of the calibration; choose a base "
+                               "that decodes them (e.g. the 4-class base) to use them",
+                               Path(self.base).name, ", ".join(dropped), ", ".join(f"{c}: {n}" for c, n in dropped.items()))
+            kept = [c for c in decodes if c in cued]
+            self.classes = kept if len(kept) >= 2 and kept != decodes else None
+        else:
+            self.classes = list(cued)
 
     def _load_base(self, ch_names: Sequence[str]) -> tuple[nn.Module, dict[str, Any]]:
         """The base: given, or loaded; chosen for ``classes`` and, unless pinned, for the headset's

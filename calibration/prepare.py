@@ -37,7 +37,8 @@ from bci_app.units import MICROVOLTS_PER_VOLT
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CalibrationData", "prepare_calibration", "rejection_advice", "cue_trials", "check_base_preprocessing"]
+__all__ = ["CalibrationData", "prepare_calibration", "rejection_advice", "cue_trials", "check_base_preprocessing",
+           "window_offsets", "decision_trials"]
 
 #: the preprocessing a base fixes for every adapter of it, as the config names it
 BASE_PREPROCESSING_KEYS = ("l_freq", "h_freq", "filter_order", "scale")
@@ -69,6 +70,16 @@ class CalibrationData:
     #: base channels the recordings lack, interpolated from the present ones (a subset of ``repaired``)
     missing: tuple[str, ...] = ()
     n_cues: int = 0
+    #: the windows the online decoder decides on, per kept trial: (n_trials, n_windows, n_chans, n_times)
+    #: float32, window ``j`` starting ``window_offsets_s[j]`` after the model's window start
+    #: (``windows[:, 0]`` is ``X``); None when only ``X`` was cut
+    windows: np.ndarray | None = field(default=None, repr=False)
+    window_offsets_s: tuple[float, ...] = (0.0,)
+
+    @property
+    def decision_windows(self) -> np.ndarray:
+        """``windows`` when cut, else ``X`` as one window per trial: (n_trials, n_windows, n_chans, n_times)."""
+        return self.windows if self.windows is not None else self.X[:, None]
 
     def rejection_note(self, config: Any) -> str | None:
         """:func:`rejection_advice` when trials were rejected, else None."""
@@ -99,6 +110,8 @@ class _Trials:
     labels: np.ndarray  # (n,) indices into the base's classes
     rejected: np.ndarray  # (n,) bool
     reasons: list[str | None]
+    #: (n,) (recording index, cue onset in s) of each trial, to find its later windows
+    keys: list[tuple[int, float]] = field(default_factory=list)
 
 
 def _severity(reason: str | None) -> float:
@@ -185,16 +198,19 @@ def prepare_calibration(
         logger.warning("interpolating %d channel(s) the headset lacks: %s", len(missing), ", ".join(missing))
         spec = spec.with_repair(interpolation_matrix(spec.ch_names, missing), missing, missing)
 
-    def _trials(s: PreprocessingSpec) -> _Trials:
-        data, labels, rejected, reasons = [], [], [], []
-        for rec in recordings:
-            ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=pre)
+    def _trials(s: PreprocessingSpec, offset_s: float = 0.0) -> _Trials:
+        data, labels, rejected, reasons, keys = [], [], [], [], []
+        for ri, rec in enumerate(recordings):
+            ep = epochs_for_model(rec, s, None, tmin + offset_s, tmax + offset_s, preset or preset_for(rec.path),
+                                  config=pre)
             mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
             data.append(ep.data[mine])
             labels += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
             rejected.append(ep.rejected[mine])
             reasons += [r for r, m in zip(ep.reasons, mine) if m]
-        return _Trials(np.concatenate(data), np.asarray(labels, dtype=np.int64), np.concatenate(rejected), reasons)
+            keys += [(ri, round(float(o), 6)) for o in ep.onsets[mine]]
+        return _Trials(np.concatenate(data), np.asarray(labels, dtype=np.int64), np.concatenate(rejected), reasons,
+                       keys)
 
     trials = _trials(spec)
     if len(trials.labels) == 0:
@@ -232,9 +248,31 @@ def prepare_calibration(
         trials = _trials(spec)
     elif meta.get("euclidean_alignment", False):
         logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
+    offsets = window_offsets(config)
+    windows = None
+    if len(offsets) > 1:
+        kept_keys = [k for k, m in zip(trials.keys, keep) if m]
+        windows = np.repeat(trials.data[keep][:, None], len(offsets), axis=1)
+        for j, off in enumerate(offsets[1:], start=1):
+            later = _trials(spec, off)
+            where = {k: i for i, k in enumerate(later.keys)}
+            for i, key in enumerate(kept_keys):
+                if key in where:  # a window past the recording's end keeps the trial's first window
+                    windows[i, j] = later.data[where[key]]
     return CalibrationData(model, meta, classes, spec, trials.data[keep], trials.labels[keep], rejected, rejections,
                            repaired=tuple(repaired), readmitted=readmitted, n_cues=int(len(keep)),
-                           missing=tuple(missing))
+                           missing=tuple(missing), windows=windows, window_offsets_s=offsets)
+
+
+def window_offsets(config: Any) -> tuple[float, ...]:
+    """Start offsets (s) after the model's window start of the windows fine-tuning trains on: every
+    ``finetune.window_stride_s`` up to ``finetune.window_span_s`` (the part of the imagery period the
+    online decoder's sliding window covers), ``(0.0,)`` when the span is 0."""
+    ft = config.finetune
+    if ft.window_span_s <= 0:
+        return (0.0,)
+    n = int(np.floor(ft.window_span_s / ft.window_stride_s + 1e-9))
+    return tuple(round(k * ft.window_stride_s, 6) for k in range(n + 1))
 
 
 def missing_channels(ch_names: Sequence[str], recordings: Sequence[Any]) -> list[str]:
@@ -265,3 +303,24 @@ def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: 
         xs.append(ep.data[mine])
         ys += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
     return np.concatenate(xs), np.asarray(ys, dtype=np.int64)
+
+
+def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: float, n_times: int,
+                    offsets: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Every cue of ``classes`` in ``sources`` as the windows the online decoder decides on: one
+    window per start ``tmin + offset`` (s after the cue), finalized with ``spec``, none rejected.
+    Returns ``(X (n, len(offsets), n_chans, n_times) float32, y (n,))``; a trial whose later windows
+    leave its recording is left out (the online rule could not decide it from them either)."""
+    from bci_app.io.recording import read_recording
+    from bci_app.types import Recording
+
+    xs, ys = [], []
+    for src in sources:
+        rec = src if isinstance(src, Recording) else read_recording(src)
+        per_offset = [cue_trials([rec], spec, classes, tmin + off, n_times) for off in offsets]
+        n = min(len(y) for _, y in per_offset)
+        if any(not np.array_equal(y[:n], per_offset[0][1][:n]) for _, y in per_offset):
+            raise CalibrationError("the decision windows of a trial do not line up across offsets; this is a bug")
+        xs.append(np.stack([X[:n] for X, _ in per_offset], axis=1))
+        ys.append(per_offset[0][1][:n])
+    return np.concatenate(xs), np.concatenate(ys)

@@ -31,7 +31,7 @@ from bci_app.errors import TrainingError
 from bci_app.events import WINDOW_TMIN_S
 from bci_app.models import ATCNet, save_model
 from bci_app.models.atcnet import select_outputs
-from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_8, SENSORIMOTOR_16
+from bci_app.signal.channels import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8
 from calibration.data import ALL_CLASSES, LR_RUNS, Epochs, alignment_for, base_spec, load_eegmmidb
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ MONTAGE_CHANNELS: dict[str, tuple[str, ...]] = {
     "64": EEGMMIDB_64,
     "sensorimotor16": SENSORIMOTOR_16,
     "sensorimotor8": SENSORIMOTOR_8,
+    "unicorn8": UNICORN_8,
+    "motor3": MOTOR_3,
 }
 SHIPPED_CLASSES = ("left_hand", "right_hand")
 
@@ -69,6 +71,13 @@ class PretrainOptions:
     four_class: bool = False
     folds: int = 0
     exclude_subjects: list[str] = field(default_factory=list)
+    #: pretraining for adaptation: one low-rank adapter per training person on every ``dense{i}`` head
+    #: beside the shared weights, trained jointly, so that the shared weights learn what people have in
+    #: common and a low-rank update of ``dense`` what differs; the shipped heads hold the shared weights
+    #: plus the people's mean update, from which a new person's adapter starts (B = 0)
+    person_adapters: bool = False
+    adapter_rank: int = 8
+    adapter_alpha: float = 16.0
 
     @property
     def ch_names(self) -> tuple[str, ...]:
@@ -182,6 +191,43 @@ def build_model(opts: PretrainOptions, n_outputs: int) -> ATCNet:
     return ATCNet(len(opts.ch_names), n_outputs, opts.sfreq, opts.n_times)
 
 
+class PersonAdapted(nn.Module):
+    """An ATCNet whose heads ``dense{i}`` carry one low-rank adapter per training person:
+    ``logits_i = dense_i(h) + scaling * B[s] @ A[s] @ h`` for person ``s``, averaged over the windows.
+
+    ``A`` (n_windows, n_people, rank, F2) is Kaiming-uniform initialised, ``B`` (n_windows, n_people,
+    n_outputs, rank) starts at zero, as a LoRA adapter does; ``forward(x, person)`` with x (batch,
+    n_chans, n_times) and person (batch,) int indices returns logits (batch, n_outputs).
+    """
+
+    def __init__(self, model: ATCNet, n_people: int, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.model, self.scaling = model, alpha / rank
+        d = model.dense0.in_features
+        self.A = nn.Parameter(torch.empty(model.n_windows, n_people, rank, d))
+        self.B = nn.Parameter(torch.zeros(model.n_windows, n_people, model.n_outputs, rank))
+        bound = 1 / math.sqrt(d)  # kaiming_uniform_(a=sqrt(5)) on a (rank, d) matrix, as LinearWithLoRA
+        nn.init.uniform_(self.A, -bound, bound)
+
+    def forward(self, x: torch.Tensor, person: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        z = m.encode(x)
+        logits = []
+        for i in range(m.n_windows):
+            h = m.window_features(z, i)
+            update = torch.einsum("bor,brd,bd->bo", self.B[i, person], self.A[i, person], h)
+            logits.append(getattr(m, f"dense{i}")(h) + self.scaling * update)
+        return torch.stack(logits).mean(0)
+
+    @torch.no_grad()
+    def merge_mean(self) -> ATCNet:
+        """The ATCNet with each head's weight plus the people's mean update ``scaling * mean_s B[s] @ A[s]``."""
+        for i in range(self.model.n_windows):
+            delta = self.scaling * torch.einsum("sor,srd->od", self.B[i], self.A[i]) / self.B.shape[1]
+            getattr(self.model, f"dense{i}").weight.add_(delta)
+        return self.model
+
+
 def train(ep: Epochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: str = "") -> ATCNet:
     """Train an ATCNet on ``ep`` (long epochs of the training subjects). Returns the bare model."""
     from torch.utils.data import DistributedSampler
@@ -195,12 +241,16 @@ def train(ep: Epochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: st
     n, n_long = X.shape[0], X.shape[2]
     torch.manual_seed(opts.seed)
     model = build_model(opts, len(classes)).to(ctx.device)
-    net: nn.Module = model
+    people = sorted(aligned)
+    person = torch.from_numpy(np.searchsorted(people, ep.subject).astype(np.int64))
+    trained: nn.Module = (PersonAdapted(model, len(people), opts.adapter_rank, opts.adapter_alpha).to(ctx.device)
+                          if opts.person_adapters else model)
+    net: nn.Module = trained
     if ctx.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-    opt = torch.optim.AdamW(model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
+        net = DistributedDataParallel(trained, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    opt = torch.optim.AdamW(trained.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
     per_rank_batch = max(1, opts.batch_size // ctx.world_size)
     steps_per_epoch = math.ceil(math.ceil(n / ctx.world_size) / per_rank_batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -229,7 +279,8 @@ def train(ep: Epochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: st
                 noise_g = torch.Generator().manual_seed(opts.seed * 7919 + epoch * 1009 + b * 31 + ctx.rank)
                 xb = xb + opts.noise_std * torch.randn(xb.shape, generator=noise_g)
             xb, yb = xb.to(ctx.device), y[idx].to(ctx.device)
-            loss = F.cross_entropy(net(xb), yb, label_smoothing=opts.label_smoothing)
+            logits = net(xb, person[idx].to(ctx.device)) if opts.person_adapters else net(xb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=opts.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -239,6 +290,8 @@ def train(ep: Epochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: st
         if ctx.is_main:
             logger.info("%sepoch %d/%d loss %.4f (%.0f s)", log_prefix, epoch + 1, opts.epochs, total / max(count, 1),
                         time.perf_counter() - t0)
+    if opts.person_adapters:
+        model = trained.merge_mean()
     model.eval()
     return model.cpu()
 

@@ -13,7 +13,7 @@ HELP = "train the ATCNet base model across subjects (leave-subjects-out validati
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="EEGMMIDB folder(s) with S001/...")
     parser.add_argument("--out", required=True, metavar="MODEL", help="output path (writes MODEL.safetensors + .json)")
-    parser.add_argument("--montage", default="64", choices=["64", "sensorimotor16", "sensorimotor8"])
+    parser.add_argument("--montage", default="64", choices=["64", "sensorimotor16", "sensorimotor8", "unicorn8", "motor3"])
     parser.add_argument("--exclude-subjects", nargs="*", default=[], metavar="SXXX")
     parser.add_argument("--exclude-final-group", action="store_true",
                         help="leave out the final test group (calibration/split.py) so it is only ever scored")
@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None, metavar="DIR", help="cache preprocessed epochs (.npz) here")
     parser.add_argument("--report", default=None, metavar="JSON", help="write the validation summary here")
     parser.add_argument("--threads", type=threads, default=1, help="torch intra-op threads per process")
+    parser.add_argument("--person-adapters", action="store_true",
+                        help="pretrain for adaptation: one low-rank adapter per training person on the dense heads")
+    parser.add_argument("--adapter-rank", type=number(1, 64, integer=True), default=8,
+                        help="rank of each person's adapter (--person-adapters)")
     add_overwrite(parser)
 
 
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         montage=args.montage, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         seed=args.seed, tmin=args.tmin, window_s=args.window, euclidean_alignment=not args.no_alignment,
         augment=not args.no_augment, extra_runs=args.extra_runs, four_class=args.four_class, folds=args.folds,
-        exclude_subjects=_excluded(args),
+        exclude_subjects=_excluded(args), person_adapters=args.person_adapters, adapter_rank=args.adapter_rank,
+        adapter_alpha=2.0 * args.adapter_rank,
     )
     validation = pretrain(args.data, args.out, opts, cache_dir=args.cache, save_folds=args.save_folds,
                           only_folds=args.only_folds, final=not args.no_final, report=args.report)

@@ -33,10 +33,18 @@ SENSORIMOTOR_16: tuple[str, ...] = (
 #: 8 sensorimotor channels (consumer headsets): C3, Cz, C4 and close neighbours.
 SENSORIMOTOR_8: tuple[str, ...] = ("FC3", "FC4", "C3", "C1", "Cz", "C2", "C4", "CPz")
 
+#: the g.tec Unicorn's 8 electrodes (a common consumer cap), all present in EEGMMIDB.
+UNICORN_8: tuple[str, ...] = ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8")
+
+#: the minimal motor-imagery montage: C3, Cz, C4.
+MOTOR_3: tuple[str, ...] = ("C3", "Cz", "C4")
+
 MONTAGES: dict[str, tuple[str, ...]] = {
     "eegmmidb_64": EEGMMIDB_64,
     "sensorimotor_16": SENSORIMOTOR_16,
     "sensorimotor_8": SENSORIMOTOR_8,
+    "unicorn_8": UNICORN_8,
+    "motor_3": MOTOR_3,
 }
 
 

@@ -1,0 +1,169 @@
+"""The learning curve through co-adaptation, as a user meets it, on people the base never saw.
+
+Each EEGMMIDB person has three left/right imagery runs of 15 trials (4, 8, 12). For every rotation
+(A, B, C) of them, the session's path: calibrate on run A (15 trials, the one ``CalibrationJob``),
+decode the cued online runs B and C with the online decoder (the 15-trial figure); then *Retrain after
+each cued run*: the same job on A + B (what ``Session`` retrains on: the calibration plus the run's
+labelled trials, 30 trials), decode run C (the 30-trial figure). Methods on the same trials, as
+``bench/decoding.py`` runs them (``bench_person``): the base with the person's alignment
+(``base_unadapted``), the shipped configuration (``gated``: adapted as installed), TS+LR trained only
+on the person's calibration trials, and the cross-subject Riemannian baseline re-centred on them.
+Per person the mean over rotations; the mean over people with a 95 % bootstrap interval, and the
+paired differences with theirs.
+
+    python bench/learning_curve.py --group dev [--subjects S001 S002] [--readme]
+    python bench/learning_curve.py --group final --readme      # only ever scored
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from decoding import DATA, bench_person, bootstrap_ci, person_trials, run_path  # noqa: E402
+from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
+
+from bci_app.config import load_config  # noqa: E402
+from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
+from calibration.data import eegmmidb_files  # noqa: E402
+from calibration.split import split_people  # noqa: E402
+
+LR_RUNS = (4, 8, 12)
+METHODS = ("base_unadapted", "gated", "ts_lr", "xsubj_riemann")
+PAIRS = (("gated", "base_unadapted"), ("gated", "ts_lr"), ("gated", "xsubj_riemann"))
+
+
+def rotations() -> list[tuple[int, int, int]]:
+    """(calibration run, online run 1, online run 2) for each rotation: every run calibrates once."""
+    return [tuple(LR_RUNS[(i + k) % 3] for k in range(3)) for i in range(3)]
+
+
+def curve_person(person: str, base: str, config, others: dict) -> dict:
+    """``{15|30: {method: {accuracy (mean over rotations), ...}}}`` for one person."""
+    out: dict = {15: {m: [] for m in METHODS}, 30: {m: [] for m in METHODS}}
+    chosen: dict = {15: [], 30: []}
+    seconds: dict = {15: [], 30: []}
+    for a, b, c in rotations():
+        for n, runs in ((15, ((a,), (b, c))), (30, ((a, b), (c,)))):
+            row = bench_person(person, base, config, list(METHODS), others, 2, runs=runs)
+            for m in METHODS:
+                out[n][m].append(row[m]["accuracy"])
+            chosen[n].append(row["gated"].get("chosen") == "adapted")
+            seconds[n].append(row["gated"]["seconds"]["total"] if "seconds" in row["gated"] else float("nan"))
+    return {n: {"accuracy": {m: float(np.mean(v)) for m, v in out[n].items()},
+                "per_rotation": out[n], "adapter_installed": int(sum(chosen[n])), "calibrations": len(chosen[n]),
+                "max_calibration_seconds": float(np.nanmax(seconds[n]))} for n in out}
+
+
+def summarize(rows: dict) -> dict:
+    summary: dict = {}
+    people = sorted(rows)
+    for n in (15, 30):
+        s: dict = {}
+        for m in METHODS:
+            vals = [rows[p][n]["accuracy"][m] for p in people]
+            s[m] = {"mean": float(np.mean(vals)), "ci95": list(bootstrap_ci(vals))}
+        for a, b in PAIRS:
+            diff = [rows[p][n]["accuracy"][a] - rows[p][n]["accuracy"][b] for p in people]
+            s[f"{a}_minus_{b}"] = {"mean": float(np.mean(diff)), "ci95": list(bootstrap_ci(diff))}
+        s["adapter_installed"] = sum(rows[p][n]["adapter_installed"] for p in people)
+        s["calibrations"] = sum(rows[p][n]["calibrations"] for p in people)
+        s["people_with_adapter_installed_at_least_once"] = sum(rows[p][n]["adapter_installed"] > 0 for p in people)
+        s["max_calibration_seconds"] = max(rows[p][n]["max_calibration_seconds"] for p in people)
+        summary[n] = s
+    return summary
+
+
+def markdown(result: dict) -> str:
+    lines = ["| calibration trials | " + " | ".join(METHODS) + " | gated − unadapted | gated − TS+LR | "
+             "adapter installed |", "|---|" + "---|" * (len(METHODS) + 3)]
+    for n, s in result["summary"].items():
+        cells = [f"{s[m]['mean']:.3f} ({s[m]['ci95'][0]:.2f}–{s[m]['ci95'][1]:.2f})" for m in METHODS]
+        for a, b in PAIRS[:2]:
+            d = s[f"{a}_minus_{b}"]
+            cells.append(f"{100 * d['mean']:+.1f} ({100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f})")
+        cells.append(f"{s['adapter_installed']} of {s['calibrations']}")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines += ["", "| person | " + " | ".join(f"{m} ({n})" for n in ("15", "30") for m in METHODS) + " |",
+              "|---|" + "---|" * (2 * len(METHODS))]
+    for p, row in sorted(result["people"].items()):
+        lines.append(f"| {p} | " + " | ".join(f"{row[n]['accuracy'][m]:.2f}" for n in ("15", "30") for m in METHODS)
+                     + " |")
+    return "\n".join(lines)
+
+
+def readme_body(result: dict) -> str:
+    note = (f"Written by `python bench/learning_curve.py --group {result['group']} --readme` on {result['when']}: "
+            f"{len(result['people'])} people, base `{result['base']}`"
+            + (" fold models" if result["group"] == "dev" else " (trained on the development group only)")
+            + ". Every rotation of runs 4 / 8 / 12: calibrate on one (15 trials) and decode the two cued online runs; "
+              "retrain on it plus the first online run (30 trials, co-adaptation) and decode the second. Per person "
+              "the mean over rotations; mean over people (95 % bootstrap CI); differences are paired per person "
+              "(percentage points).")
+    return f"{note}\n\n{markdown(result)}"
+
+
+def update_readme(result: dict) -> None:
+    write_readme_block(f"learning-curve-{result['group']}", readme_body(result))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--group", choices=["dev", "final"], default="dev")
+    ap.add_argument("--subjects", nargs="*", default=None)
+    ap.add_argument("--config", default=None)
+    add_output_arguments(ap, "bench/results-learning-curve-<group>.json")
+    args = ap.parse_args(argv)
+    if render_saved(args, markdown, update_readme):
+        return 0
+    torch.set_num_threads(1)
+    config = load_config(args.config)
+    family = config.model.base
+    available = [s for s, files in eegmmidb_files([DATA], runs=LR_RUNS).items()
+                 if all(run_path(s, r) in files for r in LR_RUNS)]
+    dev, final = split_people(available)
+    group = dev if args.group == "dev" else final
+    people = [s.upper() for s in args.subjects] if args.subjects else group
+    strangers = sorted(set(people) - set(group))
+    if strangers:
+        raise SystemExit(f"{', '.join(strangers)} not in the {args.group} group ({', '.join(group)})")
+    if args.group == "final":
+        shipped = json.loads((PRETRAINED_DIR / f"{family}.json").read_text(encoding="utf-8"))["metadata"]
+        seen = sorted(set(people) & set(shipped.get("training_subjects", [])))
+        if seen:
+            raise SystemExit(f"the shipped base {family} was trained on final-group people {seen}")
+    others = {p: person_trials(p, config, fold_base_for(p, family), LR_RUNS) for p in dev}
+    rows = {}
+    for p in people:
+        t0 = time.perf_counter()
+        base = fold_base_for(p, family) if args.group == "dev" else family
+        rows[p] = curve_person(p, base, config, others)
+        print(f"{p} ({time.perf_counter() - t0:.0f} s): " + "; ".join(
+            f"{n}: " + ", ".join(f"{m} {v:.2f}" for m, v in rows[p][n]["accuracy"].items()) for n in (15, 30)),
+            file=sys.stderr, flush=True)
+    result = {"benchmark": "learning_curve", "group": args.group, "base": family, "people": rows,
+              "split": {"development": dev, "final": final, "rule": "calibration/split.py"},
+              "when": time.strftime("%Y-%m-%d %H:%M %Z"), "torch_threads": 1,
+              "config": {"lora": config.lora.model_dump(), "finetune": config.finetune.model_dump()},
+              "summary": summarize(rows)}
+    result = json.loads(json.dumps(result))  # int keys as JSON has them, so a saved result renders the same
+    out = args.out or (ROOT / "bench" / f"results-learning-curve-{args.group}.json" if not args.subjects else None)
+    print(markdown(result), file=sys.stderr)
+    return finish(result, out, args, update_readme)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
