@@ -144,6 +144,9 @@ class FinetuneConfig(_Section):
     gate: bool = True
     gate_folds: int = Field(5, ge=2, le=20)
     gate_repeats: int = Field(2, ge=1, le=20)
+    #: the adapter is installed when its cross-validated accuracy exceeds the base's by more than this
+    #: (0: strictly better; negative: ties and deficits up to ``-gate_margin`` go to the adapter)
+    gate_margin: float = Field(0.0, ge=-1.0, le=1.0)
     #: train (and cross-validate) on the windows the online decoder decides on: windows starting every
     #: ``window_stride_s`` from the model's window start to ``window_span_s`` later (0: one window per trial)
     window_span_s: float = Field(0.5, ge=0, le=10)

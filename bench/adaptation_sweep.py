@@ -62,6 +62,23 @@ RECIPES: dict[str, dict] = {
                          "average_folds": True},
     "no_val_30_kl_avg_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0,
                                 "average_folds": True, "learning_rate": 1e-2},
+    # fixed steps, large batches (the clinician's 3 s), fold-averaged; gate_margin -1 installs the adapter
+    # every time and records the gate's figures, so every margin can be read off one run (gate_margins)
+    "b64_e30_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
+                    "gate_margin": -1.0},
+    "b64_e30_kl_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
+                       "prior": "kl", "prior_weight": 1.0, "gate_margin": -1.0},
+    "b64_e60_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
+                    "gate_margin": -1.0},
+    "b64_e30_lr1e-2_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
+                           "learning_rate": 1e-2, "gate_margin": -1.0},
+    "b64_e30": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "gate_margin": -1.0},
+    "b64_e30_l2_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
+                       "prior": "l2", "prior_weight": 1.0, "gate_margin": -1.0},
+    "b64_e60_l2_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
+                       "prior": "l2", "prior_weight": 1.0, "gate_margin": -1.0},
+    "b64_e60_l2w0.3_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
+                           "prior": "l2", "prior_weight": 0.3, "gate_margin": -1.0},
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
@@ -120,6 +137,30 @@ def update_readme(result: dict) -> None:
     write_readme_block("adaptation-sweep", readme_body(result))
 
 
+def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood (nats) of the true class: how well calibrated the probabilities are."""
+    return float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean())
+
+
+def gate_margins(per: dict) -> dict:
+    """For a recipe run with the adapter always installed (``gate_margin`` -1): what each gate margin
+    would have given, from the gate's cross-validated figures of each calibration (the job's rule:
+    the adapter when cv adapted - cv base > margin, else the base)."""
+    out = {}
+    for margin in (-0.1, -0.05, -0.02, 0.0, 0.02, 0.05):
+        acc, unad, installed = [], [], 0
+        for v in per.values():
+            a = [ad if cv > margin else un for cv, ad, un in zip(v["cv_margin"], v["installed_if_adapted"],
+                                                               v["unadapted_each"])]
+            installed += sum(cv > margin for cv in v["cv_margin"])
+            acc.append(float(np.mean(a)))
+            unad.append(float(np.mean(v["unadapted_each"])))
+        diff = np.array(acc) - np.array(unad)
+        out[f"{margin:+.2f}"] = {"gated": float(np.mean(acc)), "gated_minus_unadapted": float(diff.mean()),
+                                 "ci": paired_ci(diff), "installed": installed}
+    return out
+
+
 def person_rows(person: str, files: list[Path], family: str, config: AppConfig, recipes: list[str],
                 n_runs: int, gates: tuple[bool, ...] = (False, True)) -> dict:
     """``{recipe: {metric: mean over rotations}}`` for one person and one calibration size."""
@@ -128,7 +169,8 @@ def person_rows(person: str, files: list[Path], family: str, config: AppConfig, 
     base = fold_base_for(person, family)
     base_model, _ = load_base_model(base)
     by_run = {int(f.stem[-2:]): f for f in files}
-    out: dict = {r: {"adapter": [], "gated": [], "unadapted": [], "ts_lr": [], "chosen": [], "seconds": []}
+    out: dict = {r: {"adapter": [], "gated": [], "unadapted": [], "ts_lr": [], "chosen": [], "seconds": [],
+                     "cv_margin": [], "installed_if_adapted": [], "log_loss_gated": [], "log_loss_unadapted": []}
                  for r in recipes}
     for calib_runs, test_runs in rotations(n_runs):
         calib, tests = [by_run[r] for r in calib_runs], [by_run[r] for r in test_runs]
@@ -142,20 +184,31 @@ def person_rows(person: str, files: list[Path], family: str, config: AppConfig, 
                     X, y = decision_trials(tests, outcome.data.spec, outcome.data.classes,
                                            window_tmin(outcome.data.meta), outcome.decoder_model.n_times,
                                            DECISION_OFFSETS)
-                    entry_un = float((predict_proba(base_model, X).argmax(1) == y).mean())
+                    p_un = predict_proba(base_model, X)
+                    entry_un = float((p_un.argmax(1) == y).mean())
+                    ll_un = log_loss(p_un, y)
                     ts = TangentSpaceLR().fit(outcome.data.X, outcome.data.y)
                     n, k = X.shape[:2]
                     p = ts.predict_proba(X.reshape(n * k, *X.shape[2:])).reshape(n, k, -1).mean(1)
                     entry_ts = float((p.argmax(1) == y).mean())
-                acc = float((predict_proba(outcome.model, X).argmax(1) == y).mean())
+                p_model = predict_proba(outcome.model, X)
+                acc = float((p_model.argmax(1) == y).mean())
                 entry["gated" if gate else "adapter"].append(acc)
                 if gate:
                     entry["chosen"].append(outcome.chosen == "adapted")
                     entry["seconds"].append(time.perf_counter() - t0)
+                    entry["log_loss_gated"].append(log_loss(p_model, y))
+                    entry["log_loss_unadapted"].append(ll_un)
+                    g = outcome.gate
+                    if g is not None and g.cv_accuracy_adapted is not None:
+                        entry["cv_margin"].append(g.cv_accuracy_adapted - g.cv_accuracy_base)
+                        entry["installed_if_adapted"].append(acc if outcome.chosen == "adapted" else None)
             entry["unadapted"].append(entry_un)
             entry["ts_lr"].append(entry_ts)
-    return {r: {k: (float(np.mean(v)) if v else float("nan")) if k != "chosen" else int(np.sum(v))
-                for k, v in m.items()} | {"calibrations": len(m["chosen"])} for r, m in out.items()}
+    lists = ("cv_margin", "installed_if_adapted")
+    return {r: {k: v if k in lists else (float(np.mean(v)) if v else float("nan")) if k != "chosen" else int(np.sum(v))
+                for k, v in m.items()} | {"calibrations": len(m["chosen"]), "unadapted_each": list(m["unadapted"])}
+            for r, m in out.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=None)
     ap.add_argument("--adapter-only", action="store_true",
                     help="only the adapter itself (gate off): a quicker first look at recipes")
+    ap.add_argument("--gated-only", action="store_true", help="only the gated job (what a user gets)")
     add_output_arguments(ap, "bench/results-adaptation-sweep.json")
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
@@ -181,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for person in people:
         for n in args.trials:
             per = person_rows(person, files[person], family, config, args.recipes, n // 15,
-                              (False,) if args.adapter_only else (False, True))
+                              (False,) if args.adapter_only else (True,) if args.gated_only else (False, True))
             for r in args.recipes:
                 rows[r][n][person] = per[r]
             print(person, n, {r: {k: round(v, 3) for k, v in per[r].items() if k in ("unadapted", "adapter", "gated",
@@ -201,7 +255,11 @@ def main(argv: list[str] | None = None) -> int:
                 "adapter_minus_unadapted": float((col["adapter"] - col["unadapted"]).mean()),
                 "adapter_minus_unadapted_ci": paired_ci(col["adapter"] - col["unadapted"]),
                 "gate_chose_adapter": int(col["chosen"].sum()), "calibrations": int(col["calibrations"].sum()),
+                "log_loss_gated": float(np.mean([v["log_loss_gated"] for v in per.values()])),
+                "log_loss_unadapted": float(np.mean([v["log_loss_unadapted"] for v in per.values()])),
                 "settings": RECIPES[recipe]}
+            if RECIPES[recipe].get("gate_margin") == -1.0 and not args.adapter_only:
+                summary[recipe][n]["gate_margins"] = gate_margins(per)
     result = {"benchmark": "adaptation_sweep", "group": "dev", "people": people, "base": family,
               "decision_offsets_s": list(DECISION_OFFSETS), "summary": summary, "rows": rows}
     out = args.out or (ROOT / "bench" / "results-adaptation-sweep.json" if not args.subjects else None)

@@ -85,7 +85,7 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     ``model`` is a base without adapters; it is left exactly as it came. ``fold_adapters``: when
     given, each fold's trained LoRA tensors are appended to it (:func:`average_adapters`). Returns
     the report with ``chosen`` = ``adapted`` only when the adapter's cross-validated accuracy beats
-    the base's.
+    the base's by more than ``config.gate_margin``.
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
@@ -124,9 +124,10 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
         base_hits += int(base_correct[test].sum())
         total += len(test)
     adapted, base = correct / total, base_hits / total
-    chosen = "adapted" if adapted > base else "base"
+    chosen = "adapted" if adapted - base > config.gate_margin else "base"
+    margin = f" (margin {config.gate_margin:+.0%})" if config.gate_margin else ""
     reason = (f"adapter {adapted:.0%} vs base {base:.0%} in {config.gate_repeats}x{folds}-fold cross-validation "
-              f"on the calibration trials: {'adapter' if chosen == 'adapted' else 'unadapted base'} installed")
+              f"on the calibration trials{margin}: {'adapter' if chosen == 'adapted' else 'unadapted base'} installed")
     return GateReport(chosen, adapted, base, folds, config.gate_repeats, time.perf_counter() - t0, reason,
                       labels=np.array(y), predicted_base=base_pred, predicted_adapted=adapted_pred)
 
@@ -205,7 +206,9 @@ class CalibrationJob:
     ``labels`` (tests and controls: e.g. permuted labels) replaces the labels of the prepared trials;
     ``full`` trains every weight instead of LoRA (benchmark comparison). ``classes`` (a paradigm's,
     e.g. ``config.paradigm.classes``): the base is chosen to decode them (``base_for_classes``: a
-    4-class base when ``feet`` is cued) and restricted to them. ``run()`` yields
+    4-class base when ``feet`` is cued) and restricted to them; without them, the classes the
+    recordings cue do. ``imagery_s``: seconds from the cue to the end of imagery when known (the
+    session's paradigm), so the training windows stay inside it. ``run()`` yields
     :class:`~calibration.finetune.Progress` per epoch and returns a :class:`CalibrationOutcome`;
     ``cancel`` stops it between batches. Preparation runs inside ``run()``, so a caller can start the
     job on a worker thread without blocking.
@@ -216,8 +219,10 @@ class CalibrationJob:
                  name: str | None = None, labels: Callable[[np.ndarray], np.ndarray] | None = None,
                  full: bool = False, classes: Sequence[str] | None = None,
                  channels: ChannelMap | Sequence[str] | None = None,
-                 source_channel_map: dict[str, str] | None = None) -> None:
+                 source_channel_map: dict[str, str] | None = None, imagery_s: float | None = None) -> None:
         self.sources, self.config, self.preset = list(sources), config, preset
+        #: seconds from the cue to the end of imagery (a live paradigm's): training windows stay inside
+        self.imagery_s = imagery_s
         #: without an explicit base the job picks one for the headset's channels (``base_for_channels``)
         self.pinned = base is not None or model is not None
         if channels is not None and not isinstance(channels, ChannelMap):
@@ -248,7 +253,8 @@ class CalibrationJob:
         first = recordings[0]
         self._classes_from_cues(recordings)
         model, meta = self._load_base([c for c, t in zip(first.ch_names, first.ch_types) if is_model_input(t)])
-        data = prepare_calibration(recordings, cfg, self.base, model=model, meta=meta, preset=self.preset)
+        data = prepare_calibration(recordings, cfg, self.base, model=model, meta=meta, preset=self.preset,
+                                   imagery_s=self.imagery_s)
         model = data.model
         y = data.y if self.labels is None else np.asarray(self.labels(data.y), dtype=np.int64)
         t_prep = time.perf_counter()

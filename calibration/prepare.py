@@ -158,8 +158,12 @@ def prepare_calibration(
     model: nn.Module | None = None,
     meta: dict[str, Any] | None = None,
     preset: Any = None,
+    imagery_s: float | None = None,
 ) -> CalibrationData:
     """Cut, repair, select and align the calibration trials of a base model (module doc).
+
+    ``imagery_s``: seconds from the cue to the end of imagery, when known (a live paradigm's): the
+    decision windows (``finetune.window_span_s``) never reach past it.
 
     ``sources`` are file paths (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772) or
     in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` (a preset
@@ -248,7 +252,7 @@ def prepare_calibration(
         trials = _trials(spec)
     elif meta.get("euclidean_alignment", False):
         logger.warning("base model %s was pretrained on Euclidean-aligned data but alignment is off in the config", base)
-    offsets = window_offsets(config)
+    offsets = window_offsets(config, None if imagery_s is None else imagery_s - tmax)
     windows = None
     if len(offsets) > 1:
         kept_keys = [k for k, m in zip(trials.keys, keep) if m]
@@ -264,14 +268,15 @@ def prepare_calibration(
                            missing=tuple(missing), windows=windows, window_offsets_s=offsets)
 
 
-def window_offsets(config: Any) -> tuple[float, ...]:
+def window_offsets(config: Any, max_span_s: float | None = None) -> tuple[float, ...]:
     """Start offsets (s) after the model's window start of the windows fine-tuning trains on: every
     ``finetune.window_stride_s`` up to ``finetune.window_span_s`` (the part of the imagery period the
-    online decoder's sliding window covers), ``(0.0,)`` when the span is 0."""
+    online decoder's sliding window covers) or ``max_span_s`` when smaller, ``(0.0,)`` when the span is 0."""
     ft = config.finetune
-    if ft.window_span_s <= 0:
+    span = ft.window_span_s if max_span_s is None else min(ft.window_span_s, max_span_s)
+    if span <= 0:
         return (0.0,)
-    n = int(np.floor(ft.window_span_s / ft.window_stride_s + 1e-9))
+    n = int(np.floor(span / ft.window_stride_s + 1e-9))
     return tuple(round(k * ft.window_stride_s, 6) for k in range(n + 1))
 
 

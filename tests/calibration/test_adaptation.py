@@ -29,6 +29,9 @@ def test_window_offsets_cover_the_span_at_the_stride():
     assert window_offsets(_config(window_span_s=0.5, window_stride_s=0.125)) == (0.0, 0.125, 0.25, 0.375, 0.5)
     assert window_offsets(_config(window_span_s=0.0)) == (0.0,)
     assert window_offsets(_config(window_span_s=0.3, window_stride_s=0.125)) == (0.0, 0.125, 0.25)
+    # a paradigm whose imagery ends 0.3 s after the model's window: no window reaches past it
+    assert window_offsets(_config(window_span_s=0.5, window_stride_s=0.125), 0.3) == (0.0, 0.125, 0.25)
+    assert window_offsets(_config(window_span_s=0.5), -0.2) == (0.0,)
 
 
 @pytest.fixture(scope="module")

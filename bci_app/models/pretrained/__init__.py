@@ -126,6 +126,10 @@ def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequen
     ``name``'s) with the most of its channels present, ties to the one with fewer to interpolate.
     Returns ``(base, reason)``.
 
+    A shipped base pretrained on exactly channels the headset has (e.g. ``unicorn8`` for a Unicorn,
+    ``motor3`` for C3/Cz/C4) comes before ``name`` interpolating the rest, when it has at least as
+    many channels as the headset has of ``name``'s: the most channels first.
+
     Chosen on the development group (``bench/layouts.py``): with a Unicorn's or the synthetic board's
     channels, ``sensorimotor16`` with 12 of 16 interpolated decodes better than the 64-channel base
     with 56 or 48 interpolated; with 32 channels both are level."""
@@ -140,6 +144,14 @@ def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequen
 
     if present(meta) == len(meta["ch_names"]):
         return str(name), f"the headset has all {len(meta['ch_names'])} channels of base {name}"
+    complete = sorted((-len(m["ch_names"]), other) for other in list_base_models()
+                      for m in [base_model_metadata(other)]
+                      if set(wanted) <= set(m["classes"]) and present(m) == len(m["ch_names"])
+                      and len(m["ch_names"]) >= max(MIN_PRESENT_CHANNELS, present(meta)))
+    if complete:
+        chosen, n = complete[0][1], -complete[0][0]
+        return chosen, (f"the headset has {present(meta)} of the {len(meta['ch_names'])} channels of base {name}; "
+                        f"using {chosen}, pretrained on exactly {n} of the headset's channels (none interpolated)")
     if present(meta) >= MIN_PRESENT_CHANNELS and set(wanted) <= set(meta["classes"]):
         n = len(meta["ch_names"])
         return str(name), (f"the headset has {present(meta)} of the {n} channels of base {name}; "
