@@ -358,3 +358,21 @@ def epochs_for_model(
         finalize_windows(windows, spec), labels[ok], classes_t, onsets[ok], spec.ch_names, spec.sfreq,
         keep, reasons, marked[ok],
     )
+
+
+def decision_windows(recording: Recording, spec: PreprocessingSpec, onsets: np.ndarray, tmin: float, n_times: int,
+                     offsets: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The windows the online decoder decides on after each cue: the shared preprocessing over the
+    whole recording once, then for every onset (s) one window of ``n_times`` samples starting at
+    ``onset + tmin + offset`` per offset, finalized with ``spec``. Returns ``(windows (n, k, n_chans,
+    n_times) float32, fits (n, k) bool)``; a window that leaves the recording is zeros with ``fits`` False."""
+    data, ts = preprocess_recording(recording, spec)
+    onsets = np.asarray(onsets, dtype=np.float64)
+    out = np.zeros((len(onsets), len(offsets), spec.n_chans, n_times), dtype=np.float32)
+    fits = np.zeros((len(onsets), len(offsets)), dtype=bool)
+    for j, off in enumerate(offsets):
+        windows, ok = cut_windows(data, ts, onsets, tmin + off, n_times, spec.sfreq)
+        if ok.any():
+            out[ok, j] = finalize_windows(windows, spec)
+        fits[:, j] = ok
+    return out, fits

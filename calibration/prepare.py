@@ -202,11 +202,10 @@ def prepare_calibration(
         logger.warning("interpolating %d channel(s) the headset lacks: %s", len(missing), ", ".join(missing))
         spec = spec.with_repair(interpolation_matrix(spec.ch_names, missing), missing, missing)
 
-    def _trials(s: PreprocessingSpec, offset_s: float = 0.0) -> _Trials:
+    def _trials(s: PreprocessingSpec) -> _Trials:
         data, labels, rejected, reasons, keys = [], [], [], [], []
         for ri, rec in enumerate(recordings):
-            ep = epochs_for_model(rec, s, None, tmin + offset_s, tmax + offset_s, preset or preset_for(rec.path),
-                                  config=pre)
+            ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=pre)
             mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
             data.append(ep.data[mine])
             labels += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
@@ -255,14 +254,18 @@ def prepare_calibration(
     offsets = window_offsets(config, None if imagery_s is None else imagery_s - tmax)
     windows = None
     if len(offsets) > 1:
+        from calibration.epochs import decision_windows
+
         kept_keys = [k for k, m in zip(trials.keys, keep) if m]
         windows = np.repeat(trials.data[keep][:, None], len(offsets), axis=1)
-        for j, off in enumerate(offsets[1:], start=1):
-            later = _trials(spec, off)
-            where = {k: i for i, k in enumerate(later.keys)}
-            for i, key in enumerate(kept_keys):
-                if key in where:  # a window past the recording's end keeps the trial's first window
-                    windows[i, j] = later.data[where[key]]
+        for r, rec in enumerate(recordings):
+            mine = [i for i, (ri, _) in enumerate(kept_keys) if ri == r]
+            if not mine:
+                continue
+            later, fits = decision_windows(rec, spec, np.array([kept_keys[i][1] for i in mine]), tmin,
+                                           int(model.n_times), offsets)
+            for row, i in enumerate(mine):  # a window past the recording's end keeps the trial's first window
+                windows[i, fits[row]] = later[row, fits[row]]
     return CalibrationData(model, meta, classes, spec, trials.data[keep], trials.labels[keep], rejected, rejections,
                            repaired=tuple(repaired), readmitted=readmitted, n_cues=int(len(keep)),
                            missing=tuple(missing), windows=windows, window_offsets_s=offsets)
@@ -314,18 +317,21 @@ def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], t
                     offsets: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Every cue of ``classes`` in ``sources`` as the windows the online decoder decides on: one
     window per start ``tmin + offset`` (s after the cue), finalized with ``spec``, none rejected.
-    Returns ``(X (n, len(offsets), n_chans, n_times) float32, y (n,))``; a trial whose later windows
-    leave its recording is left out (the online rule could not decide it from them either)."""
+    Returns ``(X (n, len(offsets), n_chans, n_times) float32, y (n,))``; a trial with a window that
+    leaves its recording is left out."""
     from bci_app.io.recording import read_recording
     from bci_app.types import Recording
+    from calibration.data import preset_for
+    from calibration.epochs import decision_windows, find_cues
 
+    classes = list(classes)
     xs, ys = [], []
     for src in sources:
         rec = src if isinstance(src, Recording) else read_recording(src)
-        per_offset = [cue_trials([rec], spec, classes, tmin + off, n_times) for off in offsets]
-        n = min(len(y) for _, y in per_offset)
-        if any(not np.array_equal(y[:n], per_offset[0][1][:n]) for _, y in per_offset):
-            raise CalibrationError("the decision windows of a trial do not line up across offsets; this is a bug")
-        xs.append(np.stack([X[:n] for X, _ in per_offset], axis=1))
-        ys.append(per_offset[0][1][:n])
+        onsets, labels, classes_t, _ = find_cues(rec, preset_for(rec.path))
+        mine = np.isin(np.asarray(classes_t)[labels], classes) if len(labels) else np.zeros(0, dtype=bool)
+        windows, fits = decision_windows(rec, spec, onsets[mine], tmin, n_times, offsets)
+        whole = fits.all(axis=1)
+        xs.append(windows[whole])
+        ys.append(np.asarray([classes.index(classes_t[i]) for i in labels[mine][whole]], dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)

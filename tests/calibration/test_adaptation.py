@@ -174,3 +174,16 @@ def test_pretraining_with_one_adapter_per_person_starts_as_the_base_and_merges_t
     merged = pa.merge_mean()
     for i in range(model.n_windows):
         assert torch.allclose(getattr(merged, f"dense{i}").weight, expected[i], atol=1e-6)
+
+
+def test_decision_trials_are_the_cue_windows_at_each_offset(s001_data, eegmmidb_dir):
+    from bci_app.events import window_tmin
+    from calibration.prepare import cue_trials, decision_trials
+
+    data, _ = s001_data
+    test = [eegmmidb_dir / "S001" / "S001R08.edf"]
+    tmin, n_times = window_tmin(data.meta), int(data.model.n_times)
+    X, y = decision_trials(test, data.spec, data.classes, tmin, n_times, (0.0, 0.25, 0.5))
+    for j, off in enumerate((0.0, 0.25, 0.5)):
+        Xj, yj = cue_trials(test, data.spec, data.classes, tmin + off, n_times)
+        assert np.array_equal(yj[:len(y)], y) and np.allclose(X[:, j], Xj[:len(y)], atol=1e-5)
