@@ -127,12 +127,12 @@ class PreprocessingConfig(_Section):
 class FinetuneConfig(_Section):
     """LoRA fine-tuning job."""
 
-    max_epochs: int = Field(60, ge=1, le=10_000)
+    max_epochs: int = Field(30, ge=1, le=10_000)
     batch_size: int = Field(16, ge=1, le=4096)
     learning_rate: float = Field(3e-3, gt=0, le=1.0)
     weight_decay: float = Field(0.0, ge=0, le=1.0)
     patience: int = Field(15, ge=1, le=10_000)
-    validation_fraction: float = Field(0.2, ge=0, lt=1)
+    validation_fraction: float = Field(0.0, ge=0, lt=1)
     torch_threads: int = Field(1, ge=1, le=MAX_THREADS)
     seed: int = 0
     min_trials_per_class: int = Field(5, ge=1, le=1000)
@@ -153,8 +153,8 @@ class FinetuneConfig(_Section):
     window_stride_s: float = Field(0.125, gt=0, le=10)
     #: a prior toward the base: ``l2`` penalises the low-rank update ``||scaling * B @ A||^2`` per adapted
     #: layer, ``kl`` the divergence KL(base || adapted) of the class probabilities on the training windows
-    prior: Literal["none", "l2", "kl"] = "none"
-    prior_weight: float = Field(0.0, ge=0, le=1e6)
+    prior: Literal["none", "l2", "kl"] = "l2"
+    prior_weight: float = Field(1.0, ge=0, le=1e6)
     #: install the mean of the gate's fold adapters and the adapter trained on all trials (a low-rank
     #: update per layer, refactored to the configured rank) instead of the all-trials adapter alone
     average_folds: bool = False

@@ -62,6 +62,15 @@ RECIPES: dict[str, dict] = {
                          "average_folds": True},
     "no_val_30_kl_avg_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0,
                                 "average_folds": True, "learning_rate": 1e-2},
+    "no_val_30_l2_b64": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "prior": "l2",
+                         "prior_weight": 1.0},
+    "no_val_60_l2_b64_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "prior": "l2",
+                                "prior_weight": 1.0, "learning_rate": 1e-2},
+    "no_val_30_l2w0.3": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "l2", "prior_weight": 0.3},
+    "no_val_60_l2w3_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 60, "prior": "l2", "prior_weight": 3.0,
+                              "learning_rate": 1e-2},
+    "no_val_30_l2_dense_msa": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "l2", "prior_weight": 1.0,
+                               "lora.target_modules": ["dense", "msa"]},
     # fixed steps, large batches (the clinician's 3 s), fold-averaged; gate_margin -1 installs the adapter
     # every time and records the gate's figures, so every margin can be read off one run (gate_margins)
     "b64_e30_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
@@ -77,6 +86,8 @@ RECIPES: dict[str, dict] = {
                        "prior": "l2", "prior_weight": 1.0, "gate_margin": -1.0},
     "b64_e60_l2_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
                        "prior": "l2", "prior_weight": 1.0, "gate_margin": -1.0},
+    "b64_e30_l2_avg_r1": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
+                          "prior": "l2", "prior_weight": 1.0, "gate_repeats": 1, "gate_margin": -1.0},
     "b64_e60_l2w0.3_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
                            "prior": "l2", "prior_weight": 0.3, "gate_margin": -1.0},
 }

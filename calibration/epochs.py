@@ -173,9 +173,10 @@ class Epochs:
         }
 
 
-def _resolve_mapping(
+def label_mapping(
     recording: Recording, preset: DatasetPreset | Mapping[str, str] | str
 ) -> tuple[dict[str, str], DatasetPreset | None]:
+    """``({marker value: class}, the preset or None)`` of ``recording`` under ``preset``."""
     if isinstance(preset, str):
         preset = load_dataset_preset(preset)
     if isinstance(preset, DatasetPreset):
@@ -193,7 +194,7 @@ def find_cues(
     ``classes`` fixes the label order and drops cues of other classes; by default the preset's
     classes for this file, in its order.
     """
-    mapping, preset_obj = _resolve_mapping(recording, preset)
+    mapping, preset_obj = label_mapping(recording, preset)
     if classes is None:
         classes = tuple(dict.fromkeys(mapping.values()))
     classes = tuple(classes)
@@ -234,24 +235,6 @@ def find_cues(
             end = later.min() if later.size else np.inf
             marked[i] = bool(((rej_times >= begin) & (rej_times < end)).any())
     return onsets_a, np.asarray(labels, dtype=np.int64), classes, marked
-
-
-def cued_classes(recordings: Sequence[Recording], preset: DatasetPreset | Mapping[str, str] | str | None = None
-                 ) -> dict[str, int]:
-    """``{class: number of cues}`` over ``recordings`` (each with ``preset``, or its dataset preset by
-    file name), classes in the order the presets name them; classes without a cue are left out."""
-    from calibration.data import preset_for
-
-    counts: dict[str, int] = {}
-    for rec in recordings:
-        mapping, _ = _resolve_mapping(rec, preset if preset is not None else preset_for(rec.path))
-        for cls in dict.fromkeys(mapping.values()):
-            counts.setdefault(cls, 0)
-        for m in rec.markers:
-            cls = mapping.get(m.value.strip())
-            if cls is not None:
-                counts[cls] += 1
-    return {c: n for c, n in counts.items() if n}
 
 
 def _check_enough(n_found: int, recording: Recording) -> None:

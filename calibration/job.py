@@ -43,7 +43,7 @@ from calibration.finetune import (
     predict_proba,
     run_to_end,
 )
-from calibration.prepare import CalibrationData, prepare_calibration
+from calibration.prepare import CalibrationData, cued_classes, prepare_calibration
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,6 @@ class CalibrationJob:
         4-class base for EEGMMIDB runs 4 + 6, which cue both hands and feet besides left and right);
         cues of classes the chosen (pinned) base cannot decode are left out with a warning naming them."""
         from bci_app.models.pretrained import base_model_metadata
-        from calibration.epochs import cued_classes
 
         if self.classes is not None or (self.model is not None and self.meta is not None):
             return

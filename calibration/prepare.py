@@ -38,7 +38,7 @@ from bci_app.units import MICROVOLTS_PER_VOLT
 logger = logging.getLogger(__name__)
 
 __all__ = ["CalibrationData", "prepare_calibration", "rejection_advice", "cue_trials", "check_base_preprocessing",
-           "window_offsets", "decision_trials"]
+           "window_offsets", "decision_trials", "cued_classes"]
 
 #: the preprocessing a base fixes for every adapter of it, as the config names it
 BASE_PREPROCESSING_KEYS = ("l_freq", "h_freq", "filter_order", "scale")
@@ -335,3 +335,23 @@ def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], t
         xs.append(windows[whole])
         ys.append(np.asarray([classes.index(classes_t[i]) for i in labels[mine][whole]], dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def cued_classes(recordings: Sequence[Any], preset: Any = None) -> dict[str, int]:
+    """``{class: number of cues}`` over ``recordings`` (:class:`~bci_app.types.Recording`, each read
+    with ``preset``, a preset name, :class:`~calibration.epochs.DatasetPreset` or marker-to-class
+    mapping, or else its dataset preset by file name), classes in the order the presets name them;
+    classes without a cue are left out."""
+    from calibration.data import preset_for
+    from calibration.epochs import label_mapping
+
+    counts: dict[str, int] = {}
+    for rec in recordings:
+        mapping, _ = label_mapping(rec, preset if preset is not None else preset_for(rec.path))
+        for cls in dict.fromkeys(mapping.values()):
+            counts.setdefault(cls, 0)
+        for m in rec.markers:
+            cls = mapping.get(m.value.strip())
+            if cls is not None:
+                counts[cls] += 1
+    return {c: n for c, n in counts.items() if n}

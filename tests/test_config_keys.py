@@ -271,6 +271,11 @@ JOB: dict[str, Any] = {
     "finetune.weight_decay": 0.5, "finetune.patience": 1, "finetune.validation_fraction": 0.0,
     "finetune.seed": 1, "finetune.min_trials_per_class": 8, "finetune.monitor": "val_accuracy",
     "finetune.gate": False, "finetune.gate_folds": 3, "finetune.gate_repeats": 2,
+    "finetune.window_span_s": 0.0, "finetune.window_stride_s": 0.25,
+    "finetune.prior": "kl" if AppConfig().finetune.prior != "kl" else "l2",
+    "finetune.prior_weight": 0.1 if AppConfig().finetune.prior_weight != 0.1 else 1.0,
+    "finetune.average_folds": not AppConfig().finetune.average_folds,
+    "finetune.gate_margin": 0.5,
 }
 
 
