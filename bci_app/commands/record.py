@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bci_app.commands._arguments import guard_outputs, number, seconds, sfreq
+from bci_app.commands._arguments import guard_outputs, number, output_file, seconds, sfreq
 
 NAME = "record"
 HELP = "record EEG and markers from LSL, a BrainFlow board or the simulated headset into an XDF file"
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--lsl", metavar="NAME", help="name of the LSL EEG stream to record")
     source.add_argument("--brainflow", metavar="BOARD", help="BrainFlow board name or id (e.g. synthetic, -1)")
     source.add_argument("--simulate", action="store_true", help="record the built-in simulated headset")
-    parser.add_argument("--out", required=True, help="XDF file to write (must not exist unless --overwrite)")
+    parser.add_argument("--out", required=True, type=output_file, help="XDF file to write (must not exist unless --overwrite)")
     parser.add_argument("--duration", type=seconds, default=None, help="seconds to record (default: until Ctrl-C)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--config", default=None, help="YAML config (recording.flush_interval_s, lsl.*)")
