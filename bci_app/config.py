@@ -222,11 +222,20 @@ class RecordingConfig(_Section):
     @field_validator("directory")
     @classmethod
     def _folder_name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("is empty; give the folder for participant data (e.g. ~/bci-app-data)")
-        if "\0" in value or any(ord(c) < 32 for c in value):
-            raise ValueError("holds a control character (e.g. NUL); a folder name cannot")
+        problem = folder_text_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
+
+
+def folder_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot name the participant data folder (empty: it would be the current folder;
+    a control character such as NUL), or None."""
+    if not str(text).strip():
+        return "is empty; give the folder for participant data (e.g. ~/bci-app-data)"
+    if any(ord(c) < 32 for c in str(text)):
+        return "holds a control character (e.g. NUL); a folder name cannot"
+    return None
 
 
 class BrainFlowConfig(_Section):
