@@ -248,9 +248,20 @@ def test_the_same_data_folder_twice_is_used_once_with_a_warning(tmp_path, cli):
 
 
 def test_session_refuses_a_data_folder_that_cannot_be_one(tmp_path):
-    """A NUL in the data folder reaches the session as an error event, never as an exception."""
+    """A NUL in the data folder reaches the session as an error event, never as an exception (the
+    config refuses it at load; a config built in code reaches the session folder's own check)."""
+    from bci_app.config import AppConfig
     from bci_app.io.participant import SessionFolder
+    from bci_app.session import Session
 
     for root in ("", "a\0b", "\t"):
         with pytest.raises(ConfigError, match="data folder"):
             SessionFolder.create(root, "P001")
+    config = AppConfig()
+    config.recording = config.recording.model_copy(update={"directory": str(tmp_path / "a\0b")})  # unvalidated
+    session = Session(config)
+    errors = []
+    session.subscribe("error", errors.append)
+    assert session.start_participant("P001") is False
+    assert errors and "control character" in str(errors[0])
+    assert list(tmp_path.iterdir()) == []
