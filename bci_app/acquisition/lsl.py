@@ -308,9 +308,10 @@ class StreamLSL(Stream):
             candidates = pylsl.resolve_bypred(self._markers_predicate(_own_markers(full)), 1, 0.5)
         candidates = [c for c in candidates if c.channel_format() == pylsl.cf_string]
         if not candidates:
-            others = pylsl.resolve_bypred(_type_is("markers"), 0, 0.3)
+            others = pylsl.resolve_bypred(_type_is("markers"), 1000, min(1.0, self.resolve_timeout))
             log.warning("no Markers stream of its own for %r (one named %s on %s, or with source_id %r): "
-                        "recording without markers.%s", full.name(), _own_marker_names(full.name()),
+                        "going without markers (name another with marker_stream / record --markers).%s",
+                        full.name(), _own_marker_names(full.name()),
                         full.hostname(), f"{full.source_id()}-markers" if full.source_id() else "(none: no source_id)",
                         f" Not paired, as they belong to other streams: {_describe(others)}." if others else "")
             self._marker_inlet = None

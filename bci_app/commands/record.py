@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--lsl", metavar="NAME", help="name of the LSL EEG stream to record")
     source.add_argument("--brainflow", metavar="BOARD", help="BrainFlow board name or id (e.g. synthetic, -1)")
     source.add_argument("--simulate", action="store_true", help="record the built-in simulated headset")
+    parser.add_argument("--markers", default=None, metavar="NAME",
+                        help="--lsl: record this Markers stream with it (default: only the stream's own, named "
+                             "<NAME>-markers or with source id <source_id>-markers)")
     parser.add_argument("--out", required=True, type=output_file, help="XDF file to write (must not exist unless --overwrite)")
     parser.add_argument("--duration", type=seconds, default=None, help="seconds to record (default: until Ctrl-C)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -62,7 +65,8 @@ def _make_source(args: argparse.Namespace, cfg):
     if args.lsl is not None:
         from bci_app.acquisition.lsl import StreamLSL
 
-        return StreamLSL.from_config(cfg.lsl, name=args.lsl, stype=None)
+        return StreamLSL.from_config(cfg.lsl, name=args.lsl, stype=None,
+                                     marker_stream=getattr(args, "markers", None))
     from bci_app.acquisition.brainflow import StreamBrainFlow
 
     return StreamBrainFlow(args.brainflow, acquisition_delay=0.02, **brainflow_params(args, cfg))
@@ -82,10 +86,12 @@ def brainflow_params(args: argparse.Namespace, cfg) -> dict:
 def run(args: argparse.Namespace) -> int:
     from bci_app.acquisition.base import StreamState
     from bci_app.config import load_config
-    from bci_app.errors import RecordingError, StreamError
+    from bci_app.errors import ConfigError, RecordingError, StreamError
     from bci_app.io.xdf import XdfRecorder
 
     guard_outputs(args, {"--out": [args.out]}, [args.config, args.board_file])
+    if getattr(args, "markers", None) is not None and args.lsl is None:
+        raise ConfigError("--markers names a Markers stream of an LSL source; it goes with --lsl")
     cfg = load_config(args.config)  # its lsl.scope was applied by the CLI entry (bci_app.cli)
     if args.duration is not None and args.duration <= 0:
         raise RecordingError(f"--duration must be > 0 s, got {args.duration}")

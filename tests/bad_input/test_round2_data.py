@@ -135,6 +135,8 @@ for text, fragment in (('""', "is empty"), ('"data\\0here"', "control character"
     case(f"config-recording-directory-{text}", lambda d, text=text, fragment=fragment: (
         ["record", "--simulate", "--duration", "1", "--out", d / "o.xdf", "--config",
          _yaml(d, f"recording:\n  directory: {text}\n")], ["bad.yaml", "recording.directory", fragment]))
+case("record-markers-without-lsl", lambda d: (
+    ["record", "--simulate", "--markers", "cues", "--duration", "1", "--out", d / "o.xdf"], ["--markers", "--lsl"]))
 case("pretrain-seed-negative", lambda d: (["pretrain", "--data", d, "--out", d / "m", "--seed", "-3"],
                                           ["--seed", "-3"]))
 case("pretrain-exclude-every-person", lambda d: (

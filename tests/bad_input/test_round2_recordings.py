@@ -137,11 +137,12 @@ def test_a_headless_session_records_such_a_stream_readably_without_an_error(tmp_
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("own", [False, True])
+@pytest.mark.parametrize("own", [False, True, "named"])
 def test_record_pairs_only_the_markers_of_its_own_stream_and_says_so(cli, tmp_path, unique_name, own):
+    """Another program's Markers stream is paired only when named (``--markers``)."""
     outlet = _outlet(unique_name, ["C3", "Cz", "C4"], source_id=f"{unique_name}-sid")
     foreign = _markers_outlet(f"{unique_name}-other-program", f"{unique_name}-other")
-    mine = _markers_outlet(f"{unique_name}-markers") if own else None
+    mine = _markers_outlet(f"{unique_name}-markers") if own is True else None
     pusher = _Pusher(outlet, 3, 200.0)
     stop = threading.Event()
 
@@ -154,7 +155,8 @@ def test_record_pairs_only_the_markers_of_its_own_stream_and_says_so(cli, tmp_pa
     marker_thread = threading.Thread(target=mark, daemon=True)
     marker_thread.start()
     try:
-        result = cli(["record", "--lsl", unique_name, "--duration", "1.5", "--out", tmp_path / "r.xdf"])
+        named = ["--markers", f"{unique_name}-other-program"] if own == "named" else []
+        result = cli(["record", "--lsl", unique_name, *named, "--duration", "1.5", "--out", tmp_path / "r.xdf"])
     finally:
         stop.set()
         marker_thread.join(5.0)
@@ -163,15 +165,19 @@ def test_record_pairs_only_the_markers_of_its_own_stream_and_says_so(cli, tmp_pa
     from bci_app.io.recording import read_recording
 
     values = {m.value for m in read_recording(tmp_path / "r.xdf").markers}
+    if own == "named":
+        assert values == {"foreign"}
+        assert f"paired the Markers stream name='{unique_name}-other-program'" in result.err
+        return
     assert "foreign" not in values
     if own:
         assert values == {"769"}
-        assert "WARNING" in result.err or "paired the Markers stream" in result.err
         assert f"paired the Markers stream name='{unique_name}-markers'" in result.err
     else:
         assert values == set()
         assert f"no Markers stream of its own for '{unique_name}'" in result.err
         assert f"'{unique_name}-other-program'" in result.err and "Not paired" in result.err
+        assert "WARNING" in result.err and "record --markers" in result.err
 
 
 @pytest.mark.slow
