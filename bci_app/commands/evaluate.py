@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, output_path
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, output_path, seed
 from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="CFG")
     add_recording_options(parser)
     parser.add_argument("--json", type=output_path, required=True, metavar="OUT")
-    parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
+    parser.add_argument("--shuffle-labels", type=seed, default=None, metavar="SEED",
                         help="control: permute the calibration labels with this seed")
     add_overwrite(parser)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bci_app.commands._arguments import guard_outputs, number, output_file, seconds, sfreq
+from bci_app.commands._arguments import guard_outputs, number, output_file, seconds, seed, sfreq
 
 NAME = "record"
 HELP = "record EEG and markers from LSL, a BrainFlow board or the simulated headset into an XDF file"
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", default=None, metavar="MAP",
                         help="which electrode each source channel is, e.g. Ch1=C3,Ch2=Cz,Ch3=eog (default: the "
                              "config's channels.map); saved in the recording with the source's own labels")
-    parser.add_argument("--subject-seed", type=int, default=0, help="--simulate: the simulated person")
+    parser.add_argument("--subject-seed", type=seed, default=0, help="--simulate: the simulated person")
     parser.add_argument("--sfreq", type=sfreq, default=160.0, help="--simulate: sampling rate in Hz")
 
 

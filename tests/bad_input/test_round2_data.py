@@ -137,6 +137,13 @@ for text, fragment in (('""', "is empty"), ('"data\\0here"', "control character"
          _yaml(d, f"recording:\n  directory: {text}\n")], ["bad.yaml", "recording.directory", fragment]))
 case("record-markers-without-lsl", lambda d: (
     ["record", "--simulate", "--markers", "cues", "--duration", "1", "--out", d / "o.xdf"], ["--markers", "--lsl"]))
+for argv in (["record", "--simulate", "--subject-seed", "-5", "--duration", "1", "--out", "o.xdf"],
+             ["simulate", "--session-seed", "-1", "--duration", "0.2"], ["demo", "--headless", "--seed", "-2"],
+             ["simulate", "--subject-seed", "1e23", "--duration", "0.2"],
+             ["evaluate", "--calib", "rec.xdf", "--test", "rec.xdf", "--json", "o.json", "--shuffle-labels", "-1"]):
+    option = next(a for a in argv if "seed" in a or "shuffle" in a)
+    case(f"{argv[0]}{option}-{argv[argv.index(option) + 1]}", lambda d, argv=argv, option=option: (
+        [d / a if a.endswith((".xdf", ".json")) else a for a in argv], [option, argv[argv.index(option) + 1]]))
 case("pretrain-seed-negative", lambda d: (["pretrain", "--data", d, "--out", d / "m", "--seed", "-3"],
                                           ["--seed", "-3"]))
 case("pretrain-exclude-every-person", lambda d: (
