@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                   [*args.calib, args.config, *base_inputs(args.base), args.dataset])
     config = load_config(args.config)
     torch.set_num_threads(config.finetune.torch_threads)
-    require_recordings("--calib", args.calib)
+    args.calib = require_recordings("--calib", args.calib)
     if args.report and not Path(args.report).parent.is_dir():
         raise ConfigError(f"--report {args.report}: the folder {Path(args.report).parent} does not exist")
 

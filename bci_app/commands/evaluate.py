@@ -117,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
     guard_outputs(args, {"--json": [args.json]},
                   [*args.calib, *args.test, args.config, *base_inputs(args.base), args.dataset])
-    require_recordings("--calib", args.calib)
-    require_recordings("--test", args.test)
+    args.calib = require_recordings("--calib", args.calib)
+    args.test = require_recordings("--test", args.test)
     warn_shared_files(args.calib, args.test)
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)

@@ -274,3 +274,13 @@ def test_session_refuses_a_data_folder_that_cannot_be_one(tmp_path):
     assert session.start_participant("P001") is False
     assert errors and "control character" in str(errors[0])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_recording_given_twice_counts_once_with_a_warning(case_dir, cli):
+    """``--calib A A`` (or A and a hard link of A) would count A's trials twice."""
+    os.link(case_dir / "rec.xdf", case_dir / "same.xdf")
+    rec = case_dir / "rec.xdf"
+    result = cli(["calibrate", "--calib", rec, rec, case_dir / "same.xdf", "--base", case_dir / "base", "--out",
+                  case_dir / "new", "--config", case_dir / "config.yaml"])
+    assert "--calib" in result.err and result.err.count("given already; using it once") == 2
+    assert "left_hand: 2, right_hand: 2" in result.err  # the 4 trials of one file, not 12
