@@ -11,10 +11,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bci_app.errors import ConfigError
 
@@ -29,6 +39,22 @@ MAX_SFREQ_HZ = 100_000.0
 MAX_THREADS = os.cpu_count() or 1
 
 
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {value!r}")
+    return value
+
+
+#: numbers in the config: ``true`` is not 1 (``lora.rank: true``), ``8.0`` not the integer 8 and ``1``
+#: not a boolean; a float also takes ``1e-3`` (which YAML reads as a string)
+Integer = StrictInt
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+Boolean = StrictBool
+
+#: the largest seed (numpy's generators take 0 <= seed < 2**32; torch takes the same)
+MAX_SEED = 2**32 - 1
+
+
 class _Section(BaseModel):
     # inf/nan would pass ``gt=0`` bounds and fail far from the config (e.g. an infinite buffer)
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
@@ -41,11 +67,11 @@ class LoraConfig(_Section):
     from the number of calibration trials by :func:`resolve_lora`.
     """
 
-    enabled: bool = True
-    rank: int = Field(8, ge=1, le=256)
-    alpha: float = Field(16.0, gt=0, le=1e4)
+    enabled: Boolean = True
+    rank: Integer = Field(8, ge=1, le=256)
+    alpha: Number = Field(16.0, gt=0, le=1e4)
     target_modules: list[str] | Literal["auto"] = "auto"
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    dropout: Number = Field(0.1, ge=0.0, lt=1.0)
 
 
 class LslConfig(_Section):
@@ -53,9 +79,9 @@ class LslConfig(_Section):
     :class:`~bci_app.acquisition.lsl.StreamLSL` reads a stream (see ``StreamLSL.from_config``)."""
 
     scope: Literal["machine", "link", "site", "organization", "global"] = "machine"
-    resolve_timeout_s: float = Field(5.0, gt=0)
-    bufsize_s: float = Field(30.0, gt=0)
-    acquisition_delay_s: float = Field(0.01, gt=0, le=1.0)
+    resolve_timeout_s: Number = Field(5.0, gt=0)
+    bufsize_s: Number = Field(30.0, gt=0)
+    acquisition_delay_s: Number = Field(0.01, gt=0, le=1.0)
     default_unit: Literal["V", "mV", "uV", "microvolts", "nV"] = "microvolts"
 
 
@@ -63,16 +89,16 @@ class ParadigmConfig(_Section):
     """Graz motor-imagery timeline (defaults from BCI Competition IV 2a), seconds from trial start."""
 
     classes: list[Literal["left_hand", "right_hand", "feet", "tongue"]] = ["left_hand", "right_hand"]
-    trials_per_class: int = Field(20, ge=1, le=1000)
-    trials_per_run: int = Field(20, ge=1, le=1000)
-    cue_at_s: float = Field(2.0, ge=0, le=60)
-    cue_duration_s: float = Field(1.25, gt=0, le=60)
-    imagery_end_s: float = Field(6.0, gt=0, le=60)
-    rest_min_s: float = Field(1.5, ge=0, le=60)
-    rest_max_s: float = Field(3.5, ge=0, le=60)
-    break_s: float = Field(15.0, ge=0, le=3600)
-    beep: bool = False
-    seed: int = 0
+    trials_per_class: Integer = Field(20, ge=1, le=1000)
+    trials_per_run: Integer = Field(20, ge=1, le=1000)
+    cue_at_s: Number = Field(2.0, ge=0, le=60)
+    cue_duration_s: Number = Field(1.25, gt=0, le=60)
+    imagery_end_s: Number = Field(6.0, gt=0, le=60)
+    rest_min_s: Number = Field(1.5, ge=0, le=60)
+    rest_max_s: Number = Field(3.5, ge=0, le=60)
+    break_s: Number = Field(15.0, ge=0, le=3600)
+    beep: Boolean = False
+    seed: Integer = Field(0, ge=0, le=MAX_SEED)
 
     @field_validator("classes")
     @classmethod
@@ -101,21 +127,21 @@ class PreprocessingConfig(_Section):
     epochs: amplitude (|demeaned sample|), flat (peak-to-peak), railed (fraction at min/max).
     """
 
-    l_freq: float = Field(4.0, gt=0, le=MAX_SFREQ_HZ / 2)
-    h_freq: float = Field(40.0, gt=0, le=MAX_SFREQ_HZ / 2)
-    filter_order: int = Field(4, ge=1, le=8)
-    scale: float = Field(1e6, gt=0, le=1e12)
-    euclidean_alignment: bool = True
-    reject_amplitude_uv: float = Field(150.0, gt=0, le=1e6)
-    reject_flat_uv: float = Field(0.5, ge=0, le=1e6)
-    reject_railed_fraction: float = Field(0.05, gt=0, le=1)
+    l_freq: Number = Field(4.0, gt=0, le=MAX_SFREQ_HZ / 2)
+    h_freq: Number = Field(40.0, gt=0, le=MAX_SFREQ_HZ / 2)
+    filter_order: Integer = Field(4, ge=1, le=8)
+    scale: Number = Field(1e6, gt=0, le=1e12)
+    euclidean_alignment: Boolean = True
+    reject_amplitude_uv: Number = Field(150.0, gt=0, le=1e6)
+    reject_flat_uv: Number = Field(0.5, ge=0, le=1e6)
+    reject_railed_fraction: Number = Field(0.05, gt=0, le=1)
     #: interpolate (spherical splines) a channel that breaks a rejection rule in at least
     #: ``bad_channel_fraction`` of the calibration trials, at most ``max_repaired_fraction`` of the channels
-    repair_bad_channels: bool = True
+    repair_bad_channels: Boolean = True
     #: base channels the headset lacks are interpolated from the present ones (else: an error)
-    interpolate_missing_channels: bool = True
-    bad_channel_fraction: float = Field(0.5, gt=0, le=1)
-    max_repaired_fraction: float = Field(0.25, ge=0, lt=1)
+    interpolate_missing_channels: Boolean = True
+    bad_channel_fraction: Number = Field(0.5, gt=0, le=1)
+    max_repaired_fraction: Number = Field(0.25, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered_band(self) -> PreprocessingConfig:
@@ -127,43 +153,43 @@ class PreprocessingConfig(_Section):
 class FinetuneConfig(_Section):
     """LoRA fine-tuning job."""
 
-    max_epochs: int = Field(30, ge=1, le=10_000)
-    batch_size: int = Field(16, ge=1, le=4096)
-    learning_rate: float = Field(3e-3, gt=0, le=1.0)
-    weight_decay: float = Field(0.0, ge=0, le=1.0)
-    patience: int = Field(15, ge=1, le=10_000)
-    validation_fraction: float = Field(0.0, ge=0, lt=1)
-    torch_threads: int = Field(1, ge=1, le=MAX_THREADS)
-    seed: int = 0
-    min_trials_per_class: int = Field(5, ge=1, le=1000)
+    max_epochs: Integer = Field(30, ge=1, le=10_000)
+    batch_size: Integer = Field(16, ge=1, le=4096)
+    learning_rate: Number = Field(3e-3, gt=0, le=1.0)
+    weight_decay: Number = Field(0.0, ge=0, le=1.0)
+    patience: Integer = Field(15, ge=1, le=10_000)
+    validation_fraction: Number = Field(0.0, ge=0, lt=1)
+    torch_threads: Integer = Field(1, ge=1, le=MAX_THREADS)
+    seed: Integer = Field(0, ge=0, le=MAX_SEED)
+    min_trials_per_class: Integer = Field(5, ge=1, le=1000)
     #: early stopping criterion on the held-out calibration trials: the loss is continuous, so with
     #: only a few validation trials it tracks progress where accuracy stays flat
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
     #: the gate: cross-validate adapter vs unadapted base on the calibration trials
     #: (``gate_repeats`` x stratified ``gate_folds``-fold) and install the better one
-    gate: bool = True
-    gate_folds: int = Field(5, ge=2, le=20)
-    gate_repeats: int = Field(2, ge=1, le=20)
+    gate: Boolean = True
+    gate_folds: Integer = Field(5, ge=2, le=20)
+    gate_repeats: Integer = Field(2, ge=1, le=20)
     #: the adapter is installed when its cross-validated accuracy exceeds the base's by more than this
     #: (0: strictly better; negative: ties and deficits up to ``-gate_margin`` go to the adapter)
-    gate_margin: float = Field(0.0, ge=-1.0, le=1.0)
+    gate_margin: Number = Field(0.0, ge=-1.0, le=1.0)
     #: train (and cross-validate) on the windows the online decoder decides on: windows starting every
     #: ``window_stride_s`` from the model's window start to ``window_span_s`` later (0: one window per trial)
-    window_span_s: float = Field(0.5, ge=0, le=10)
-    window_stride_s: float = Field(0.125, gt=0, le=10)
+    window_span_s: Number = Field(0.5, ge=0, le=10)
+    window_stride_s: Number = Field(0.125, gt=0, le=10)
     #: a prior toward the base: ``l2`` penalises the low-rank update ``||scaling * B @ A||^2`` per adapted
     #: layer, ``kl`` the divergence KL(base || adapted) of the class probabilities on the training windows
     prior: Literal["none", "l2", "kl"] = "l2"
-    prior_weight: float = Field(1.0, ge=0, le=1e6)
+    prior_weight: Number = Field(1.0, ge=0, le=1e6)
     #: install the mean of the gate's fold adapters and the adapter trained on all trials (a low-rank
     #: update per layer, refactored to the configured rank) instead of the all-trials adapter alone
-    average_folds: bool = False
+    average_folds: Boolean = False
 
 
 class SmoothingConfig(_Section):
     method: Literal["exponential", "moving_average", "none"] = "exponential"
-    alpha: float = Field(0.3, gt=0, le=1)
-    window: int = Field(8, ge=1, le=1000)
+    alpha: Number = Field(0.3, gt=0, le=1)
+    window: Integer = Field(8, ge=1, le=1000)
 
 
 class OnlineConfig(_Section):
@@ -176,19 +202,40 @@ class OnlineConfig(_Section):
     ``outlet_name``: LSL name of the probabilities stream (``<name>-markers`` for label changes).
     """
 
-    step_s: float = Field(0.0625, gt=0, le=10)
+    step_s: Number = Field(0.0625, gt=0, le=10)
     smoothing: SmoothingConfig = SmoothingConfig()
-    torch_threads: int = Field(1, ge=1, le=MAX_THREADS)
-    gap_threshold_s: float = Field(0.25, gt=0, le=60)
-    settle_s: float = Field(0.5, ge=0, le=60)
-    fast: bool = True
-    poll_interval_s: float = Field(0.001, gt=0, le=0.05)
+    torch_threads: Integer = Field(1, ge=1, le=MAX_THREADS)
+    gap_threshold_s: Number = Field(0.25, gt=0, le=60)
+    settle_s: Number = Field(0.5, ge=0, le=60)
+    fast: Boolean = True
+    poll_interval_s: Number = Field(0.001, gt=0, le=0.05)
     outlet_name: str = "bci-app-predictions"
 
 
 class RecordingConfig(_Section):
+    """Where participant folders go (``directory``; ``~`` is expanded) and how often recordings are
+    flushed to disk."""
+
     directory: str = "~/bci-app-data"
-    flush_interval_s: float = Field(0.5, gt=0, le=1.0)
+    flush_interval_s: Number = Field(0.5, gt=0, le=1.0)
+
+    @field_validator("directory")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        problem = folder_text_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def folder_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot name the participant data folder (empty: it would be the current folder;
+    a control character such as NUL), or None."""
+    if not str(text).strip():
+        return "is empty; give the folder for participant data (e.g. ~/bci-app-data)"
+    if any(ord(c) < 32 for c in str(text)):
+        return "holds a control character (e.g. NUL); a folder name cannot"
+    return None
 
 
 class BrainFlowConfig(_Section):
@@ -200,12 +247,12 @@ class BrainFlowConfig(_Section):
     serial_port: str = ""
     mac_address: str = ""
     ip_address: str = ""
-    ip_port: int = Field(0, ge=0, le=65535)
-    ip_protocol: int = Field(0, ge=0, le=2)  #: 0 none, 1 UDP, 2 TCP (BrainFlow's IpProtocolTypes)
+    ip_port: Integer = Field(0, ge=0, le=65535)
+    ip_protocol: Integer = Field(0, ge=0, le=2)  #: 0 none, 1 UDP, 2 TCP (BrainFlow's IpProtocolTypes)
     serial_number: str = ""
     other_info: str = ""
     file: str = ""
-    timeout: int = Field(0, ge=0, le=600)
+    timeout: Integer = Field(0, ge=0, le=600)
     master_board: str = ""
 
     def stream_params(self) -> dict[str, Any]:

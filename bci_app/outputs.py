@@ -4,7 +4,12 @@ written atomically.
 
 - :func:`check_outputs` resolves each output path and refuses one that is the same file as an
   input (or an input's sidecar: an adapter or model is a ``.safetensors`` + ``.json`` pair, a
-  recording has its ``.lock``), a folder, or an existing file unless ``--overwrite``.
+  recording has its ``.lock``), a folder, anything that is not a regular file (a device, a FIFO, a
+  socket, or a link to one), a name longer than the file system allows, or an existing file unless
+  ``--overwrite``. :func:`check_output_name` refuses what cannot name a file at all (``""``, a name
+  ending in ``/``, a NUL character).
+- Every file is created with mode 0o666 less the user's umask (as ``open()`` would), so the files of
+  a session (recordings, locks, adapters, reports) share one default permission.
 - :func:`atomic_write` / :func:`atomic_write_text` / :func:`atomic_write_json` write to a temporary
   name in the same folder, ``fsync``, then rename over the target: a reader sees the old file or the
   new one, never half of one; a failure removes the temporary file and leaves the old file.
@@ -17,7 +22,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,72 @@ def sidecars(path: str | Path) -> list[Path]:
     return out
 
 
+#: a temporary name keeps at most this many characters of the target's name, so it stays within
+#: the file system's name limit whenever the target's name does
+_TEMP_NAME_CHARS = 40
+#: mode of every file bci-app creates, before the umask (what ``open(path, "w")`` uses)
+FILE_MODE = 0o666
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the file system of ``folder`` (or its nearest existing parent) takes."""
+    for parent in (folder, *folder.parents):
+        try:
+            return int(os.pathconf(parent, "PC_NAME_MAX"))
+        except (OSError, ValueError):
+            continue
+    return 255
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def refuse_special(path: str | Path, option: str = "output") -> None:
+    """Raise :class:`OutputError` when ``path`` exists and is a device, a FIFO or a socket (or a link to
+    one): bci-app never replaces one. (A folder is refused by the callers, and no rename replaces one.)"""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode  # follows links: a link to /dev/null is a device
+    except (FileNotFoundError, NotADirectoryError):
+        return  # absent, a dangling link (replacing the link harms nothing), or under a file (no folder)
+    except OSError as exc:
+        raise OutputError(f"{option} {path}: cannot inspect it ({exc.strerror or exc})") from exc
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder: the rename itself fails (IsADirectoryError)
+        link = " (through a symbolic link)" if path.is_symlink() else ""
+        raise OutputError(f"{option} {path} is {_kind(mode)}{link}, not a regular file; bci-app only writes or "
+                          "replaces regular files: choose a file name")
+
+
+def check_output_name(option: str, text: str) -> str:
+    """``text`` when it can name an output file; else :class:`OutputError` naming ``option``:
+    empty, ending in a path separator (a folder), holding a NUL character, or a name (any part)
+    longer than the file system allows."""
+    seps = tuple(s for s in (os.sep, os.altsep) if s)
+    if not text.strip():
+        raise OutputError(f"{option} is empty; expected a file name")
+    if "\0" in text:
+        raise OutputError(f"{option} {text!r} holds a NUL character; expected a file name")
+    if text.endswith(seps) or os.path.basename(text) in ("", ".", ".."):
+        folder = text.rstrip("".join(seps)) or os.sep
+        raise OutputError(f"{option} {text!r} names a folder; expected a file name (e.g. "
+                          f"{os.path.join(folder, 'result')})")
+    _check_name_length(option, Path(text).expanduser())
+    return text
+
+
+def _check_name_length(option: str, path: Path) -> None:
+    limit = _name_max(path.parent if str(path.parent) else Path("."))
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise OutputError(f"{option}: the name {part[:40]}... is {len(os.fsencode(part))} bytes long; this file "
+                              f"system takes at most {limit}: choose a shorter name")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         if a.exists() and b.exists():
@@ -67,6 +139,7 @@ def check_outputs(outputs: Mapping[str, Iterable[str | Path]], inputs: Iterable[
     seen: dict[Path, str] = {}
     for option, paths in outputs.items():
         for raw in paths:
+            check_output_name(option, str(raw))
             path = Path(raw).expanduser()
             for inp in guarded:
                 if _same_file(path, inp):
@@ -78,6 +151,7 @@ def check_outputs(outputs: Mapping[str, Iterable[str | Path]], inputs: Iterable[
             seen[key] = option
             if path.is_dir():
                 raise OutputError(f"{option} {path} is a folder, expected a file name")
+            refuse_special(path, option)
             if path.exists() and not overwrite:
                 raise OutputError(f"{option} {path} already exists; choose another name or pass "
                                   f"{OVERWRITE_FLAG} to replace it")
@@ -87,9 +161,15 @@ def check_outputs(outputs: Mapping[str, Iterable[str | Path]], inputs: Iterable[
 
 
 def _temp_path(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(name)
+    """A new empty file beside ``path`` (a short hidden name), mode :data:`FILE_MODE` less the umask."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name[:_TEMP_NAME_CHARS]}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -123,6 +203,7 @@ def commit(tmp: Path, path: str | Path) -> Path:
     """Rename the temporary file ``tmp`` over ``path`` (atomic on one file system) and sync the folder."""
     path = Path(path)
     try:
+        refuse_special(path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -177,6 +258,8 @@ def commit_pair(first: tuple[Path, Path], last: tuple[Path, Path]) -> None:
     (tmp_a, a), (tmp_b, b) = first, last
     backup = None
     try:
+        refuse_special(a)
+        refuse_special(b)
         if a.exists():
             backup = _temp_path(a)
             os.replace(a, backup)
@@ -184,8 +267,11 @@ def commit_pair(first: tuple[Path, Path], last: tuple[Path, Path]) -> None:
     except BaseException:
         tmp_a.unlink(missing_ok=True)
         tmp_b.unlink(missing_ok=True)
-        if backup is not None and not a.exists():
-            os.replace(backup, a)
+        if backup is not None:
+            if a.exists():
+                backup.unlink(missing_ok=True)  # the move aside failed (e.g. another user's file in a sticky folder)
+            else:
+                os.replace(backup, a)
         raise
     try:
         os.replace(tmp_b, b)

@@ -117,6 +117,10 @@ def parse_event_mapping(text: str) -> DatasetPreset:
             raise ConfigError(f"--events: {pair!r} is not MARKER=CLASS (e.g. T1=left_hand,T2=right_hand)")
         if cls not in known:
             raise ConfigError(f"--events: unknown class {cls!r} in {pair!r}; use one of {', '.join(sorted(known))}")
+        if marker in labels:
+            same = "again" if labels[marker] == cls else f"to {labels[marker]} and to {cls}"
+            raise ConfigError(f"--events maps the marker {marker!r} {same}; give each marker once "
+                              "(e.g. T1=left_hand,T2=right_hand)")
         labels[marker] = cls
     if not labels:
         raise ConfigError("--events names no MARKER=CLASS pair (e.g. T1=left_hand,T2=right_hand)")
@@ -219,9 +223,11 @@ def find_cues(
         elif cls is None and value not in known and not value.startswith(NON_CUE_PREFIXES):
             unknown_codes[value] += 1
     if unknown_codes:
+        source = ("the --events mapping " + ",".join(f"{k}={v}" for k, v in mapping.items())
+                  if preset_obj is not None and preset_obj.name == "--events" else "this dataset preset")
         log.warning(
-            "%s: ignored %d markers with codes that are not cues of this dataset preset: %s",
-            recording.path.name, sum(unknown_codes.values()), dict(sorted(unknown_codes.items())),
+            "%s: ignored %d markers with codes that are not cues of %s: %s",
+            recording.path.name, sum(unknown_codes.values()), source, dict(sorted(unknown_codes.items())),
         )
     onsets_a = np.asarray(onsets, dtype=np.float64)
     marked = np.zeros(len(onsets), dtype=bool)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,7 @@ def prepare_calibration(
     from bci_app.io.recording import read_recording
     from bci_app.models.pretrained import load_base_model
     from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
+    from bci_app.signal.quality import dead_recording
     from bci_app.signal.repair import find_bad_channels, interpolation_matrix
     from bci_app.types import Recording
     from calibration.data import preset_for
@@ -190,6 +192,11 @@ def prepare_calibration(
     tmax = tmin + int(model.n_times) / spec.sfreq
     recordings = [src if isinstance(src, Recording) else read_recording(src) for src in sources]
     names = [str(rec.path) for rec in recordings]
+    for rec in recordings:
+        dead = dead_recording(rec, flat_uv=pre.reject_flat_uv)
+        if dead:
+            raise CalibrationError(f"{rec.path}: {dead}; it holds no brain signal to calibrate on: check the headset's "
+                                   "electrodes and connection, then record again")
     missing = missing_channels(spec.ch_names, recordings)
     if missing:
         if not pre.interpolate_missing_channels or spec.n_chans - len(missing) < 3:
@@ -202,11 +209,18 @@ def prepare_calibration(
         logger.warning("interpolating %d channel(s) the headset lacks: %s", len(missing), ", ".join(missing))
         spec = spec.with_repair(interpolation_matrix(spec.ch_names, missing), missing, missing)
 
+    warned: set[Path] = set()  # files whose unused cues were named (once, not at every re-cut)
+
     def _trials(s: PreprocessingSpec) -> _Trials:
         data, labels, rejected, reasons, keys = [], [], [], [], []
         for ri, rec in enumerate(recordings):
             ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=pre)
             mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
+            if not mine.all() and rec.path not in warned:
+                warned.add(rec.path)
+                other = Counter(str(ep.classes[i]) for i in ep.labels[~mine])
+                logger.warning("%s: %d cue(s) of classes the base does not decode were left unused: %s (base "
+                               "classes: %s)", rec.path.name, int((~mine).sum()), dict(other), classes)
             data.append(ep.data[mine])
             labels += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
             rejected.append(ep.rejected[mine])

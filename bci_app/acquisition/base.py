@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -35,6 +36,22 @@ __all__ = ["GAP_MARKER", "Marker", "Stream", "StreamEvent", "StreamInfo", "Strea
 MAX_CHANNELS = 1024
 #: the largest ring buffer a stream may allocate (bytes)
 MAX_BUFFER_BYTES = 2**30
+
+
+def check_buffer_size(n_chans: int, sfreq: float, seconds: float, *, bytes_per_value: int = 8,
+                      what: str = "buffer") -> int:
+    """Bytes of a ``seconds`` buffer of ``n_chans`` channels at ``sfreq`` Hz; :class:`StreamError`
+    naming the figures and :data:`MAX_BUFFER_BYTES` when it is larger (checked before allocating)."""
+    if not (n_chans >= 1 and math.isfinite(sfreq) and sfreq > 0):
+        raise StreamError(f"a stream of {n_chans} channels at {sfreq:g} Hz cannot be buffered; expected at least one "
+                          "channel and a positive, finite sampling rate")
+    size = n_chans * max(1, int(round(seconds * sfreq))) * bytes_per_value
+    if size > MAX_BUFFER_BYTES:
+        raise StreamError(
+            f"a {seconds:g} s {what} of {n_chans} channels at {sfreq:g} Hz needs {size / 2**30:.1f} GiB, more than "
+            f"the {MAX_BUFFER_BYTES / 2**30:g} GiB limit; lower the sampling rate, the channel count or the buffer "
+            "length")
+    return size
 
 
 @dataclass(frozen=True)
@@ -235,12 +252,11 @@ class Stream(ABC):
                 raise
         self._info = info
         capacity = max(1, int(round(self.bufsize * info.sfreq)))
-        if info.n_chans * capacity * 8 > MAX_BUFFER_BYTES:
+        try:
+            check_buffer_size(info.n_chans, info.sfreq, self.bufsize)
+        except StreamError:
             self._safe_disconnect()
-            raise StreamError(
-                f"a {self.bufsize:g} s buffer of {info.n_chans} channels at {info.sfreq:g} Hz needs "
-                f"{info.n_chans * capacity * 8 / 2**30:.1f} GiB, more than the {MAX_BUFFER_BYTES / 2**30:g} GiB limit; "
-                "lower the sampling rate, the channel count or the buffer length")
+            raise
         self._buffer = RingBuffer(info.n_chans, capacity)
         with self._markers_lock:
             self._markers = []

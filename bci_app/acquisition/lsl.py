@@ -18,7 +18,8 @@ from typing import Literal
 
 import numpy as np
 
-from bci_app.acquisition.base import Stream, StreamInfo, StreamState
+from bci_app.acquisition.base import MAX_CHANNELS, Stream, StreamInfo, StreamState, check_buffer_size
+from bci_app.config import MAX_SFREQ_HZ
 from bci_app.errors import StreamError
 from bci_app.lsl_config import configure_lsl
 from bci_app.types import GAP_MARKER, Marker
@@ -43,6 +44,25 @@ def _lit(value: str) -> str:
 def _type_is(stype: str) -> str:
     """Case-insensitive XPath predicate on the stream type (some software publishes ``eeg``)."""
     return f"translate(type,{_lit(_UPPER)},{_lit(_LOWER)})={_lit(stype.lower())}"
+
+
+#: how a Markers stream names the EEG stream it belongs to (``<name>-markers``, what :class:`LslPlayer` and
+#: the simulator publish; ``_markers`` and ``Markers`` from other software)
+_MARKER_SUFFIXES = ("-markers", "_markers", "Markers")
+
+
+def _own_marker_names(name: str) -> str:
+    return " or ".join(repr(name + suffix) for suffix in _MARKER_SUFFIXES)
+
+
+def _own_markers(full) -> str:
+    """LSL predicate of the Markers streams that belong to the stream ``full``: named after it on the
+    same host, or with its source_id plus ``-markers``. Another program's Markers stream never matches."""
+    names = " or ".join(f"name={_lit(full.name() + suffix)}" for suffix in _MARKER_SUFFIXES)
+    own = [f"(({names}) and hostname={_lit(full.hostname())})"]
+    if full.source_id():
+        own.append(f"source_id={_lit(full.source_id() + '-markers')}")
+    return "(" + " or ".join(own) + ")"
 
 
 def _describe(infos: list) -> str:
@@ -70,9 +90,10 @@ class StreamLSL(Stream):
     acquisition_delay : float | None
         Seconds between background pulls; ``None``: no thread, call :meth:`acquire` yourself.
     marker_stream : str | None | False
-        Name of the ``Markers`` stream to pair with; ``None`` (auto): a ``Markers`` stream named
-        ``<name>-markers`` (also ``_markers``/``Markers``) or with source_id ``<source_id>-markers``,
-        else the only ``Markers`` stream on the same host, else none; ``False``: no markers.
+        Name of the ``Markers`` stream to pair with; ``None`` (auto): the ``Markers`` stream that
+        belongs to the EEG stream, named ``<name>-markers`` (also ``_markers``/``Markers``) on the same
+        host or with source_id ``<source_id>-markers``, else none (never another program's); what
+        was paired, or that none was, is logged as a WARNING; ``False``: no markers.
     default_unit : str
         Unit assumed for voltage channels whose description declares none (most LSL EEG software
         sends microvolts).
@@ -161,10 +182,30 @@ class StreamLSL(Stream):
         parts = [f"{k}={v!r}" for k, v in given if v is not None]
         return ", ".join(parts)
 
+    def _inlet_seconds(self) -> int:
+        """Seconds liblsl buffers in an inlet."""
+        return int(max(30, self.bufsize))
+
+    def _check_sizes(self, info) -> None:
+        """Refuse, from the outlet's header alone, a stream whose inlet (liblsl's buffer) or ring buffer would
+        pass :data:`~bci_app.acquisition.base.MAX_BUFFER_BYTES`, before either is allocated."""
+        n_chans, sfreq = int(info.channel_count()), float(info.nominal_srate())
+        value_bytes = {1: 4, 2: 8, 4: 4, 5: 2, 6: 1, 7: 8}.get(int(info.channel_format()), 8)  # pylsl cf_* codes
+        where = f"LSL stream {info.name()!r}: "
+        if n_chans > MAX_CHANNELS:
+            raise StreamError(f"{where}{n_chans} channels, at most {MAX_CHANNELS} are supported")
+        if sfreq > MAX_SFREQ_HZ:
+            raise StreamError(f"{where}a sampling rate of {sfreq:g} Hz, at most {MAX_SFREQ_HZ:g} Hz is supported")
+        try:
+            check_buffer_size(n_chans, sfreq, self._inlet_seconds(), bytes_per_value=value_bytes, what="LSL inlet")
+            check_buffer_size(n_chans, sfreq, self.bufsize)
+        except StreamError as exc:
+            raise StreamError(where + str(exc)) from None
+
     def _open_inlet(self, info, processing: int):
         import pylsl
 
-        inlet = pylsl.StreamInlet(info, max_buflen=int(max(30, self.bufsize)), recover=False, processing_flags=processing)
+        inlet = pylsl.StreamInlet(info, max_buflen=self._inlet_seconds(), recover=False, processing_flags=processing)
         try:
             inlet.open_stream(timeout=self.resolve_timeout)
             # the first clock-offset estimate takes ~0.6 s of probes; take it now, not in acquire()
@@ -198,6 +239,7 @@ class StreamLSL(Stream):
             )
         if len(usable) > 1:
             log.warning("several LSL streams match %s; using the first: %s", self._wanted(), _describe(usable))
+        self._check_sizes(usable[0])
         processing = pylsl.proc_clocksync | (pylsl.proc_dejitter if self.dejitter else 0)
         self._processing = processing
         if self.marker_stream is not False:
@@ -263,27 +305,21 @@ class StreamLSL(Stream):
                     f"False to go without markers."
                 )
         else:
-            name, sid = full.name(), full.source_id()
-            related = [f"name={_lit(name + suffix)}" for suffix in ("-markers", "_markers", "Markers")]
-            if sid:
-                related.append(f"source_id={_lit(sid + '-markers')}")
-            candidates = pylsl.resolve_bypred(self._markers_predicate("(" + " or ".join(related) + ")"), 1, 0.5)
-            if not candidates:
-                same_host = pylsl.resolve_bypred(self._markers_predicate(f"hostname={_lit(full.hostname())}"), 2, 0.3)
-                if len(same_host) == 1:
-                    candidates = same_host
-                elif same_host:
-                    log.warning("several Markers streams on %s and none named after %r; no markers paired: %s",
-                                full.hostname(), name, _describe(same_host))
+            candidates = pylsl.resolve_bypred(self._markers_predicate(_own_markers(full)), 1, 0.5)
         candidates = [c for c in candidates if c.channel_format() == pylsl.cf_string]
         if not candidates:
-            log.info("no Markers stream paired with %r", full.name())
+            others = pylsl.resolve_bypred(_type_is("markers"), 1000, min(1.0, self.resolve_timeout))
+            log.warning("no Markers stream of its own for %r (one named %s on %s, or with source_id %r): "
+                        "going without markers (name another with marker_stream / record --markers).%s",
+                        full.name(), _own_marker_names(full.name()),
+                        full.hostname(), f"{full.source_id()}-markers" if full.source_id() else "(none: no source_id)",
+                        f" Not paired, as they belong to other streams: {_describe(others)}." if others else "")
             self._marker_inlet = None
             self._marker_info = None
             return
         self._marker_info = candidates[0]
         self._marker_inlet = self._open_inlet(candidates[0], pylsl.proc_clocksync)
-        log.info("paired markers %r with %r", candidates[0].name(), full.name())
+        log.warning("paired the Markers stream %s with %r", _describe(candidates[:1]), full.name())
 
     def _disconnect(self) -> None:
         for inlet in (self._inlet, self._marker_inlet):

@@ -10,8 +10,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from bci_app.config import MAX_SFREQ_HZ
-from bci_app.outputs import OVERWRITE_FLAG, check_outputs
+from bci_app.config import MAX_SEED, MAX_SFREQ_HZ
+from bci_app.errors import OutputError
+from bci_app.outputs import OVERWRITE_FLAG, check_output_name, check_outputs
 
 
 def number(lo: float, hi: float, *, lo_open: bool = False, integer: bool = False,
@@ -42,6 +43,29 @@ sfreq = number(0, MAX_SFREQ_HZ, lo_open=True, unit="Hz")
 seconds = number(0, 86_400, lo_open=True, unit="s")
 #: a torch thread count: 1 to this machine's CPU count
 threads = number(1, os.cpu_count() or 1, integer=True, unit="(this machine's CPU count is the limit)")
+#: a random seed (what numpy and torch take)
+seed = number(0, MAX_SEED, integer=True)
+
+
+def output_file(text: str) -> str:
+    """An argparse ``type`` for an output file: refuses ``""``, a name ending in ``/`` (a folder), a
+    NUL character and a name longer than the file system takes (see
+    :func:`~bci_app.outputs.check_output_name`)."""
+    try:
+        return check_output_name("the file name", text)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+output_file.__name__ = "file name"
+
+
+def output_path(text: str) -> Path:
+    """:func:`output_file` as a :class:`~pathlib.Path`."""
+    return Path(output_file(text))
+
+
+output_path.__name__ = "file name"
 
 
 def add_overwrite(parser: argparse.ArgumentParser) -> None:

@@ -31,16 +31,31 @@ def recording_options(args: argparse.Namespace) -> tuple[Any, Any]:
     return channels, cue_preset(args.events, args.dataset)
 
 
-def require_recordings(option: str, paths) -> None:
+def require_recordings(option: str, paths) -> list:
     """Every file of ``option`` (e.g. ``--test``) exists and has a supported format, checked before
-    any work starts (RecordingError naming the option and the file)."""
+    any work starts (RecordingError naming the option and the file). Returns them without repeats: a
+    file given twice (by any name or link) would count its trials twice, so it is used once, with a
+    warning."""
+    import logging
+    import os
     from pathlib import Path
 
     from bci_app.errors import RecordingError
     from bci_app.io.recording import check_recording_path
 
+    seen: dict[tuple[int, int], str] = {}
+    distinct = []
     for path in paths:
         try:
             check_recording_path(Path(path))
         except RecordingError as exc:
             raise RecordingError(f"{option}: {exc}") from exc
+        st = os.stat(path)
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            logging.getLogger(__name__).warning("%s %s is %s given already; using it once", option, path,
+                                                "the file" if str(seen[key]) == str(path) else f"{seen[key]},")
+            continue
+        seen[key] = path
+        distinct.append(path)
+    return distinct

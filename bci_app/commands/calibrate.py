@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, output_file
 from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings
 
 NAME = "calibrate"
@@ -14,10 +14,11 @@ HELP = "fine-tune LoRA adapters of a base model on recorded calibration files (E
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib", nargs="+", required=True, metavar="FILE",
                         help="calibration recordings: XDF/EDF with GDF cues 769-772, or EEGMMIDB runs (SxxxR04.edf)")
-    parser.add_argument("--out", required=True, metavar="ADAPTER", help="writes ADAPTER.safetensors + ADAPTER.json")
+    parser.add_argument("--out", required=True, type=output_file, metavar="ADAPTER",
+                        help="writes ADAPTER.safetensors + ADAPTER.json")
     parser.add_argument("--config", default=None, metavar="CFG", help="YAML config (default: the packaged one)")
     add_recording_options(parser)
-    parser.add_argument("--report", default=None, metavar="PATH",
+    parser.add_argument("--report", default=None, type=output_file, metavar="PATH",
                         help="also write the calibration report (accuracy, confusion matrix, kappa, ITR, "
                              "ERD/ERS maps) as one self-contained HTML file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                   [*args.calib, args.config, *base_inputs(args.base), args.dataset])
     config = load_config(args.config)
     torch.set_num_threads(config.finetune.torch_threads)
-    require_recordings("--calib", args.calib)
+    args.calib = require_recordings("--calib", args.calib)
     if args.report and not Path(args.report).parent.is_dir():
         raise ConfigError(f"--report {args.report}: the folder {Path(args.report).parent} does not exist")
 

@@ -33,7 +33,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, number
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, number, output_path, seed
 
 NAME = "demo"
 #: Base model (and so the simulated headset's montage) of the demo unless ``--base`` is given.
@@ -56,12 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"calibration trials per class ({DEMO_TRIALS_PER_CLASS})")
     parser.add_argument("--online-trials-per-class", type=number(1, 200, integer=True), default=6, metavar="N",
                         help="scored online trials per class (6)")
-    parser.add_argument("--seed", type=int, default=0, help="simulated subject and paradigm seed (0)")
-    parser.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
+    parser.add_argument("--seed", type=seed, default=0, help="simulated subject and paradigm seed (0)")
+    parser.add_argument("--json", type=output_path, metavar="OUT", help="write the report as JSON")
     parser.add_argument("--config", type=Path, metavar="CFG", help="configuration YAML (default: packaged)")
     parser.add_argument("--base", metavar="MODEL",
                         help=f"base model name or path; the simulated headset gets its montage ({DEMO_BASE})")
-    parser.add_argument("--record", type=Path, metavar="FILE.xdf", help="record the session (EEG, markers, predictions)")
+    parser.add_argument("--record", type=output_path, metavar="FILE.xdf", help="record the session (EEG, markers, predictions)")
     parser.add_argument("--time-scale", type=number(0, 100, lo_open=True), default=None, metavar="X",
                         help=f"simulation speed ({HEADLESS_TIME_SCALE:g} headless)")
     add_overwrite(parser)

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs
+from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, output_path, seed
 from bci_app.commands._recording_options import add_recording_options, recording_options, require_recordings
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", nargs="+", type=Path, required=True, metavar="FILE")
     parser.add_argument("--config", type=Path, metavar="CFG")
     add_recording_options(parser)
-    parser.add_argument("--json", type=Path, required=True, metavar="OUT")
-    parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
+    parser.add_argument("--json", type=output_path, required=True, metavar="OUT")
+    parser.add_argument("--shuffle-labels", type=seed, default=None, metavar="SEED",
                         help="control: permute the calibration labels with this seed")
     add_overwrite(parser)
 
@@ -83,15 +83,22 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
     onsets, labels, classes, _ = find_cues(rec, preset or preset_for(path))  # this file's classes (e.g. run 8: left/right)
     mine = np.isin(np.asarray(classes, dtype=object)[labels], model.classes) if len(labels) else np.zeros(0, bool)
     if not mine.any():
+        found = sorted({str(classes[i]) for i in labels})
         message = (f"{path.name}: no cues of the model's classes {list(model.classes)} "
-                   f"(its cues are {list(classes) or 'none'}); it is decoded but not scored")
+                   f"({'its cues are ' + str(found) if found else 'it holds no cues'}); it is decoded but not scored")
         if warnings is None:
             raise CalibrationError(message)
         warnings.append(message)
         log.warning("%s", message)
+    elif not mine.all():
+        other = sorted({str(classes[i]) for i in labels[~mine]})
+        log.warning("%s: %d cue(s) of classes the model does not decode (%s) are not scored", path.name,
+                    int((~mine).sum()), ", ".join(other))
     onsets, labels = onsets[mine], labels[mine]
     durations = {round(m.timestamp, 6): m.duration for m in rec.markers}
     driver = Replay(rec, model, config.online, start_s=float(start_s))
+    if driver.warning and warnings is not None:
+        warnings.append(driver.warning)
     preds = driver.run()
     trials = []
     for onset, lab in zip(onsets, labels):
@@ -110,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
     guard_outputs(args, {"--json": [args.json]},
                   [*args.calib, *args.test, args.config, *base_inputs(args.base), args.dataset])
-    require_recordings("--calib", args.calib)
-    require_recordings("--test", args.test)
+    args.calib = require_recordings("--calib", args.calib)
+    args.test = require_recordings("--test", args.test)
     warn_shared_files(args.calib, args.test)
     config = load_config(args.config)
     torch.set_num_threads(config.online.torch_threads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bci_app.commands._arguments import guard_outputs, number, seconds, sfreq
+from bci_app.commands._arguments import guard_outputs, number, output_file, seconds, seed, sfreq
 
 NAME = "record"
 HELP = "record EEG and markers from LSL, a BrainFlow board or the simulated headset into an XDF file"
@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--lsl", metavar="NAME", help="name of the LSL EEG stream to record")
     source.add_argument("--brainflow", metavar="BOARD", help="BrainFlow board name or id (e.g. synthetic, -1)")
     source.add_argument("--simulate", action="store_true", help="record the built-in simulated headset")
-    parser.add_argument("--out", required=True, help="XDF file to write (must not exist unless --overwrite)")
+    parser.add_argument("--markers", default=None, metavar="NAME",
+                        help="--lsl: record this Markers stream with it (default: only the stream's own, named "
+                             "<NAME>-markers or with source id <source_id>-markers)")
+    parser.add_argument("--out", required=True, type=output_file, help="XDF file to write (must not exist unless --overwrite)")
     parser.add_argument("--duration", type=seconds, default=None, help="seconds to record (default: until Ctrl-C)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--config", default=None, help="YAML config (recording.flush_interval_s, lsl.*)")
@@ -34,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", default=None, metavar="MAP",
                         help="which electrode each source channel is, e.g. Ch1=C3,Ch2=Cz,Ch3=eog (default: the "
                              "config's channels.map); saved in the recording with the source's own labels")
-    parser.add_argument("--subject-seed", type=int, default=0, help="--simulate: the simulated person")
+    parser.add_argument("--subject-seed", type=seed, default=0, help="--simulate: the simulated person")
     parser.add_argument("--sfreq", type=sfreq, default=160.0, help="--simulate: sampling rate in Hz")
 
 
@@ -62,7 +65,8 @@ def _make_source(args: argparse.Namespace, cfg):
     if args.lsl is not None:
         from bci_app.acquisition.lsl import StreamLSL
 
-        return StreamLSL.from_config(cfg.lsl, name=args.lsl, stype=None)
+        return StreamLSL.from_config(cfg.lsl, name=args.lsl, stype=None,
+                                     marker_stream=getattr(args, "markers", None))
     from bci_app.acquisition.brainflow import StreamBrainFlow
 
     return StreamBrainFlow(args.brainflow, acquisition_delay=0.02, **brainflow_params(args, cfg))
@@ -82,10 +86,12 @@ def brainflow_params(args: argparse.Namespace, cfg) -> dict:
 def run(args: argparse.Namespace) -> int:
     from bci_app.acquisition.base import StreamState
     from bci_app.config import load_config
-    from bci_app.errors import RecordingError, StreamError
+    from bci_app.errors import ConfigError, RecordingError, StreamError
     from bci_app.io.xdf import XdfRecorder
 
     guard_outputs(args, {"--out": [args.out]}, [args.config, args.board_file])
+    if getattr(args, "markers", None) is not None and args.lsl is None:
+        raise ConfigError("--markers names a Markers stream of an LSL source; it goes with --lsl")
     cfg = load_config(args.config)  # its lsl.scope was applied by the CLI entry (bci_app.cli)
     if args.duration is not None and args.duration <= 0:
         raise RecordingError(f"--duration must be > 0 s, got {args.duration}")

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bci_app.commands._arguments import add_overwrite, guard_outputs, number
+from bci_app.commands._arguments import add_overwrite, guard_outputs, number, output_path
 from bci_app.commands._recording_options import require_recordings
 
 NAME = "replay"
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pace the replay at X times real time (default: as fast as possible)")
     parser.add_argument("--compare", action="store_true", help="compare with the predictions logged live")
     parser.add_argument("--config", type=Path, metavar="CFG")
-    parser.add_argument("--json", type=Path, metavar="OUT")
+    parser.add_argument("--json", type=output_path, metavar="OUT")
     add_overwrite(parser)
 
 
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         "duration_s": round(rec.duration, 2), "wall_s": round(wall, 2),
         "speed": round(rec.duration / wall, 1) if wall > 0 else None,
         "latency_ms": latency_summary(preds), "decoder": vars(dec.counters),
+        "warnings": [driver.warning] if driver.warning else [],
     }
     if args.compare:
         live = live_predictions(rec)

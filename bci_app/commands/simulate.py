@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from bci_app.commands._arguments import seconds, sfreq
+from bci_app.commands._arguments import seconds, seed, sfreq
 
 NAME = "simulate"
 HELP = "publish the simulated motor-imagery headset as an LSL EEG stream plus a Markers stream"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--subject-seed", type=int, default=0, help="the simulated person (rhythms, ERD, patterns)")
-    parser.add_argument("--session-seed", type=int, default=0, help="noise of this session")
+    parser.add_argument("--subject-seed", type=seed, default=0, help="the simulated person (rhythms, ERD, patterns)")
+    parser.add_argument("--session-seed", type=seed, default=0, help="noise of this session")
     parser.add_argument("--name", default="bci-app-simulated", help="LSL stream name (markers: NAME-markers)")
     parser.add_argument("--sfreq", type=sfreq, default=160.0, help="sampling rate in Hz")
     parser.add_argument("--duration", type=seconds, default=None, help="seconds to publish (default: until Ctrl-C)")

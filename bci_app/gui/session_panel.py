@@ -20,6 +20,7 @@ import yaml
 from PySide6 import QtCore, QtWidgets
 
 from bci_app.config import AppConfig, load_config
+from bci_app.errors import BCIError
 from bci_app.io.resume import XdfScan, continuation_path, find_incomplete_recordings
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -377,5 +378,5 @@ class SessionPanel(QtWidgets.QWidget):
         if path:
             try:
                 self.save(path)
-            except OSError as exc:
+            except (OSError, BCIError) as exc:  # the atomic writer's OutputError (e.g. a FIFO of that name)
                 self.error.emit(exc, "saving the configuration")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bci_app.errors import RecordingError
+from bci_app.outputs import FILE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def acquire_lock(recording: str | os.PathLike[str]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # stale
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError as exc:
         raise RecordingError(f"{Path(recording).name} was locked by another process just now; choose another file name") from exc
     except OSError as exc:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bci_app.config import folder_text_problem
 from bci_app.errors import ConfigError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -45,6 +46,9 @@ class SessionFolder:
     def create(cls, root: str | Path, participant: str, *, when: float | None = None) -> SessionFolder:
         """A new folder ``root/participant/<local date_time>`` (a suffix when that second exists)."""
         pid = check_participant_id(participant)
+        problem = folder_text_problem(str(root))
+        if problem:
+            raise ConfigError(f"the data folder {str(root)!r} {problem}")
         stamp = time.strftime("%Y-%m-%d_%H%M%S", time.localtime(time.time() if when is None else when))
         base = Path(root).expanduser() / pid
         path = base / stamp

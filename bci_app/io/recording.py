@@ -168,6 +168,45 @@ def _xdf_channel_labels(stream: dict, n_chans: int) -> tuple[list[str], list[str
     return names, types, units
 
 
+def _stream_problem(stream: dict) -> str | None:
+    """Why a signal stream of an XDF file holds no usable EEG (no samples, no finite value, every channel
+    constant), or None."""
+    samples = np.asarray(stream["time_series"], dtype=np.float64)
+    if samples.size == 0:
+        return "no samples"
+    finite = np.isfinite(samples)
+    if not finite.any():
+        return "only NaN/Inf values"
+    values = np.where(finite, samples, np.nan)
+    if np.all(np.nanmax(values, axis=0) == np.nanmin(values, axis=0)):
+        return "every channel constant (flat)"
+    return None
+
+
+def _choose_stream(path: Path, candidates: list[dict]) -> dict:
+    """The EEG stream of a file holding several: the usable ones (:func:`_stream_problem`) with the most
+    channels, named in a WARNING with why the others were left; RecordingError naming them all when
+    none is usable or several usable ones are of the same size (which is the headset is unknowable)."""
+    if len(candidates) == 1:
+        return candidates[0]
+
+    def describe(s: dict) -> str:
+        return f"{s['info']['name'][0]!r} ({int(s['info']['channel_count'][0])} ch)"
+
+    problems = {id(s): _stream_problem(s) for s in candidates}
+    usable = [s for s in candidates if problems[id(s)] is None]
+    listing = "; ".join(f"{describe(s)}: {problems[id(s)] or 'usable'}" for s in candidates)
+    if not usable:
+        raise RecordingError(f"{path} holds {len(candidates)} EEG streams and none is usable: {listing}")
+    most = max(int(s["info"]["channel_count"][0]) for s in usable)
+    widest = [s for s in usable if int(s["info"]["channel_count"][0]) == most]
+    if len(widest) > 1:
+        raise RecordingError(f"{path} holds {len(widest)} usable EEG streams of {most} channels ({listing}); "
+                             "bci-app cannot tell which is the headset: keep one EEG stream per recording")
+    log.warning("%s holds %d EEG streams; using %s (%s)", path, len(candidates), describe(widest[0]), listing)
+    return widest[0]
+
+
 def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     import pyxdf
 
@@ -197,12 +236,14 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     ]
     if stream_name is not None:
         signal = [s for s in signal if _name(s) == stream_name]
-    eeg = [s for s in signal if _type(s) == "eeg"] or signal
+    eeg = [s for s in signal if _type(s) == "eeg"]
+    if not eeg and signal:  # no stream says EEG: the widest signal stream
+        eeg = [max(signal, key=lambda s: int(s["info"]["channel_count"][0]))]
     if not eeg:
         found = ", ".join(f"{_name(s)} ({_type(s)})" for s in streams) or "none"
         wanted = f"named {stream_name!r}" if stream_name else "of type EEG"
         raise RecordingError(f"{path} holds no signal stream {wanted}; streams found: {found}")
-    stream = max(eeg, key=lambda s: int(s["info"]["channel_count"][0]))
+    stream = _choose_stream(path, eeg)
     samples = np.asarray(stream["time_series"], dtype=np.float64)
     n_chans = int(stream["info"]["channel_count"][0])
     if samples.size == 0:
@@ -213,6 +254,9 @@ def _read_xdf(path: Path, stream_name: str | None) -> Recording:
     nominal = float(stream["info"]["nominal_srate"][0])
     timestamps = np.asarray(stream["time_stamps"], dtype=np.float64)
     _warn_time_going_back(path, timestamps)
+    if nominal <= 0 and len(timestamps) < 2:
+        raise RecordingError(f"{path}: the stream {_name(stream)!r} has an irregular rate and {len(timestamps)} "
+                             "sample(s); its sampling rate cannot be known, so it cannot be used as EEG")
     sfreq = nominal if nominal > 0 else (len(timestamps) - 1) / max(timestamps[-1] - timestamps[0], 1e-9)
     markers: list[Marker] = []
     extra: dict[str, dict] = {}

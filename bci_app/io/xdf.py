@@ -31,6 +31,7 @@ import datetime as _dt
 import logging
 import math
 import os
+import re
 import struct
 import threading
 import uuid
@@ -42,8 +43,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bci_app.errors import RecordingError
+from bci_app.errors import OutputError, RecordingError
 from bci_app.io.lock import acquire_lock, release_lock
+from bci_app.outputs import FILE_MODE, refuse_special
 from bci_app.units import MICROVOLTS, MICROVOLTS_PER_VOLT, volt_scale
 
 if TYPE_CHECKING:
@@ -90,9 +92,25 @@ def _xml(root: ET.Element) -> bytes:
     return b'<?xml version="1.0"?>' + ET.tostring(root, encoding="utf-8")
 
 
+#: characters XML 1.0 cannot carry (C0 controls but tab/newline/return, surrogates, U+FFFE/U+FFFF): a
+#: header holding one is unreadable for every XDF reader (pyxdf included)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str, what: str = "text") -> str:
+    """``text`` with each character XML cannot carry written as a visible escape (``\\x01``), so
+    the file stays readable; a WARNING names ``what`` and both spellings."""
+    if not _NOT_XML.search(text):
+        return text
+    safe = _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                        text)
+    log.warning("XDF header %s %r holds control characters an XDF file cannot carry; written as %r", what, text, safe)
+    return safe
+
+
 def _add_text(parent: ET.Element, tag: str, text: Any) -> ET.Element:
     el = ET.SubElement(parent, tag)
-    el.text = str(text)
+    el.text = xml_safe(str(text), tag)
     return el
 
 
@@ -127,7 +145,7 @@ def encode_string_samples(values: Sequence[Sequence[str]], timestamps: np.ndarra
     for ts, sample in zip(timestamps, values):
         parts.append(b"\x08" + struct.pack("<d", float(ts)))
         for text in sample:
-            raw = str(text).encode("utf-8")
+            raw = str(text).encode("utf-8", "backslashreplace")  # a lone surrogate cannot be UTF-8
             parts.append(varlen(len(raw)) + raw)
     return b"".join(parts)
 
@@ -182,6 +200,10 @@ class XdfRecorder:
             raise RecordingError(f"recording file must end in .xdf, got {self.path.name!r}")
         if self.path.exists() and not overwrite:
             raise RecordingError(f"{self.path} already exists; choose another file name or pass overwrite=True")
+        try:
+            refuse_special(self.path, "recording")
+        except OutputError as exc:
+            raise RecordingError(str(exc)) from exc
         if clock is None:
             from bci_app.lsl_config import configure_lsl
 
@@ -206,7 +228,7 @@ class XdfRecorder:
         self._lock_file: Path | None = acquire_lock(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         except OSError as exc:
             self._release_lock()
             raise RecordingError(f"cannot create recording {self.path}: {exc.strerror or exc}; check the folder and "

@@ -29,6 +29,7 @@ from bci_app.clocks import ManualClock
 from bci_app.errors import RecordingError
 from bci_app.online.decoder import Decoder, DecoderModel, Prediction
 from bci_app.online.outputs import RECORDED_STREAM
+from bci_app.signal.quality import dead_recording
 from bci_app.types import Recording
 
 if TYPE_CHECKING:
@@ -89,6 +90,12 @@ class Replay:
         if not speed >= 0:
             raise RecordingError(f"replay speed must be >= 0 (0: as fast as possible), got {speed}")
         self.recording = source if isinstance(source, Recording) else read_recording(source)
+        dead = dead_recording(self.recording)
+        #: why the decisions of this replay mean nothing (every EEG channel dead), or None
+        self.warning: str | None = None
+        if dead:
+            self.warning = f"{self.recording.path.name}: {dead}; its decisions reflect no brain signal"
+            log.warning("%s", self.warning)
         self.speed = float(speed)
         self._clock = ManualClock(start_s)
         self.step = max(1, int(round(config.step_s * self.recording.sfreq)))

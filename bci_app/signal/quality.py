@@ -1,6 +1,8 @@
 """Signal quality and calibration quality, Qt-free (the GUI only renders these results).
 
 - :func:`channel_quality`: per-channel flags for a recent window (flat, railed, noisy, line noise).
+- :func:`dead_signal`: a recording whose every EEG channel is flat, railed or non-finite (refused by
+  calibration, warned about by replay and evaluate).
 - :func:`power_spectrum` / :func:`band_power`: Welch spectra and mean power in frequency bands.
 - :class:`CalibrationQuality`: accrues calibration trials and reports mu/beta ERD at C3/C4 per
   class, a cross-validated separability estimate, "enough data" advice and, as trials come in, the
@@ -27,6 +29,7 @@ from bci_app.units import MICROVOLTS_PER_VOLT
 
 if TYPE_CHECKING:
     from bci_app.config import PreprocessingConfig
+    from bci_app.types import Recording
 
 #: Seconds of signal before the trial start that the artifact check filters from (filter settling).
 ARTIFACT_LEAD_S = 2.0
@@ -143,6 +146,45 @@ def channel_quality(
             flags.append("line_noise")
         out.append(ChannelQuality(str(name), float(ptp[i]), float(rms[i]), float(railed[i]), float(ratios[i]), tuple(flags)))
     return out
+
+
+#: a channel is railed when at least this share of its samples sit at its minimum or its maximum
+DEAD_RAILED_FRACTION = 0.5
+
+
+def dead_signal(data: np.ndarray, ch_names: Sequence[str], *, flat_uv: float = 0.5) -> str | None:
+    """Why the EEG ``data`` (n_chans, n_times) volts cannot hold brain activity, or None.
+
+    It cannot when every channel is dead: no finite sample, flat (peak-to-peak below ``flat_uv``
+    µV over the whole of it) or railed (at least :data:`DEAD_RAILED_FRACTION` of its samples at its
+    minimum or maximum: an amplifier at its limits). One living channel is enough to return None;
+    single bad channels are the business of the bad-channel repair.
+    """
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != len(ch_names):
+        raise CalibrationError(f"dead_signal expects ({len(ch_names)}, n_times), got {x.shape}")
+    if x.shape[0] == 0 or x.shape[1] < 2:
+        return None
+    finite = np.isfinite(x)
+    none_finite = ~finite.any(axis=1)
+    lo = np.where(finite, x, np.inf).min(axis=1)
+    hi = np.where(finite, x, -np.inf).max(axis=1)
+    flat = ~none_finite & ((hi - lo) * MICROVOLTS_PER_VOLT < flat_uv)
+    at_limits = ((x == lo[:, None]) | (x == hi[:, None])).sum(axis=1) / x.shape[1]
+    railed = ~none_finite & ~flat & (at_limits >= DEAD_RAILED_FRACTION)
+    if not (none_finite | flat | railed).all():
+        return None
+    parts = [f"{what}: {', '.join(str(ch_names[i]) for i in np.flatnonzero(mask)[:8])}"
+             + (" ..." if mask.sum() > 8 else "")
+             for what, mask in (("no finite sample", none_finite), (f"flat (< {flat_uv:g} µV peak to peak)", flat),
+                                ("railed (stuck at its limits)", railed)) if mask.any()]
+    return f"every one of its {x.shape[0]} EEG channels is dead ({'; '.join(parts)})"
+
+
+def dead_recording(recording: Recording, *, flat_uv: float = 0.5) -> str | None:
+    """:func:`dead_signal` of a recording's EEG channels (all channels when none is typed EEG)."""
+    eeg = [i for i, t in enumerate(recording.ch_types) if str(t).lower() == "eeg"] or list(range(len(recording.ch_names)))
+    return dead_signal(recording.data[eeg], [recording.ch_names[i] for i in eeg], flat_uv=flat_uv)
 
 
 # ------------------------------------------------------------------------------ calibration quality

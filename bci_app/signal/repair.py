@@ -45,7 +45,8 @@ def channel_violations(windows_uv: np.ndarray, *, amplitude_uv: float, flat_uv: 
 def find_bad_channels(windows_uv: np.ndarray, ch_names: Sequence[str], *, fraction: float, max_fraction: float,
                       amplitude_uv: float, flat_uv: float, railed_fraction: float) -> list[str]:
     """Channels breaking an artifact rule in at least ``fraction`` of the trials, worst first, at most
-    ``max_fraction`` of all channels (the rest cannot be interpolated from too few good neighbours)."""
+    ``max_fraction`` of all channels (the rest cannot be interpolated from too few good neighbours).
+    More than half of the channels bad is a :class:`CalibrationError`: nothing sound is left."""
     if len(ch_names) != np.shape(windows_uv)[1]:
         raise CalibrationError(f"find_bad_channels got {len(ch_names)} names for {np.shape(windows_uv)[1]} channels")
     if np.shape(windows_uv)[0] == 0:
@@ -55,6 +56,11 @@ def find_bad_channels(windows_uv: np.ndarray, ch_names: Sequence[str], *, fracti
     order = np.argsort(-rate, kind="stable")
     bad = [str(ch_names[i]) for i in order if rate[i] >= fraction]
     limit = int(np.floor(max_fraction * len(ch_names)))
+    if 2 * len(bad) > len(ch_names):
+        raise CalibrationError(
+            f"{len(bad)} of {len(ch_names)} channels break an artifact rule (flat, railed or too large) in at least "
+            f"{fraction:.0%} of the trials ({', '.join(bad)}): too few good ones remain to repair them from, and the "
+            "model would learn from broken signals. Check the electrodes and the recording.")
     if len(bad) > limit:
         logger.warning("%d channels look bad (%s); repairing only the worst %d", len(bad), ", ".join(bad), limit)
         bad = bad[:limit]

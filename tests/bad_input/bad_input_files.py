@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +38,22 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _fingerprint(p: Path) -> str:
+    """sha256 of a regular file's bytes; 'dir', 'link -> target', or the inode kind and number of
+    anything else (a FIFO or socket is never read: reading a FIFO would block)."""
+    st = os.lstat(p)
+    if stat.S_ISLNK(st.st_mode):
+        return f"link -> {os.readlink(p)}"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    if stat.S_ISREG(st.st_mode):
+        return digest(p)
+    return f"special {stat.S_IFMT(st.st_mode):o} inode {st.st_ino}"
+
+
 def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (relative name) with the sha256 of its bytes (folders as 'dir')."""
-    return {str(p.relative_to(folder)): ("dir" if p.is_dir() else digest(p)) for p in sorted(folder.rglob("*"))}
+    """Every entry under ``folder`` (relative name) with its :func:`_fingerprint`."""
+    return {str(p.relative_to(folder)): _fingerprint(p) for p in sorted(folder.rglob("*"))}
 
 
 def edit_json(path: Path, change) -> None:
@@ -46,3 +62,16 @@ def edit_json(path: Path, change) -> None:
     path.write_text(json.dumps(change(info)), encoding="utf-8")
 
 
+def assert_refused_cleanly(result, expected: list[str], before: dict[str, str], folder: Path, argv: list) -> None:
+    """The catalogue's verdict on one run (``result``: code, out, err): exit 2, exactly one error line
+    holding every ``expected`` fragment, no traceback, and ``folder`` unchanged since ``before``."""
+    text = result.out + result.err
+    assert result.code != 0, f"exit 0 for {argv}:\n{text[-3000:]}"
+    assert "Traceback" not in text, text[-3000:]
+    errors = [line for line in result.err.splitlines() if re.match(r"bci-app [\w-]+: (internal )?error", line)]
+    assert len(errors) == 1, result.err[-3000:]
+    assert result.code == 2, f"exit {result.code} (an internal error, not a message about the input):\n{result.err[-3000:]}"
+    message = result.err[result.err.index(errors[0]):]
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in: {message[-2000:]}"
+    assert snapshot(folder) == before, "an input changed or an output was left behind"

@@ -100,7 +100,8 @@ def test_cached_stages_match_full_forward(targets, kind):
 
 def test_progress_records_frozen_and_monotone():
     model, X, y = _toy()
-    records = list(finetune(model, X, y, lora=_lora(["dense"], dropout=0.1), config=FinetuneConfig(max_epochs=6, validation_fraction=0.2)))
+    config = FinetuneConfig(max_epochs=6, validation_fraction=0.2)
+    records = list(finetune(model, X, y, lora=_lora(["dense"], dropout=0.1), config=config))
     assert [p.epoch for p in records] == list(range(1, len(records) + 1))
     assert all(isinstance(p, Progress) and p.n_epochs == 6 for p in records)
     assert all(b.elapsed_s >= a.elapsed_s for a, b in zip(records, records[1:]))
