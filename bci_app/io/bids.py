@@ -1,7 +1,7 @@
 """Export a session's recordings to BIDS (EEG) with MNE-BIDS; the XDF stays the source of truth.
 
 ``export_bids(source, bids_root)``: ``source`` is a session folder (every ``*.xdf`` in it, one BIDS run
-each, in name order) or one recording file (XDF, EDF, BDF, GDF, FIF). Per recording:
+each, in the order they were written) or one recording file (XDF, EDF, BDF, GDF, FIF). Per recording:
 
 - the EEG in BrainVision format (``sub-<s>_ses-<n>_task-<t>_run-<r>_eeg.vhdr``), samples in volts, in
   the recording's order with gaps closed up (sample times live in the XDF);
@@ -75,7 +75,8 @@ def session_recordings(source: str | Path) -> tuple[list[Path], Path]:
     Raises RecordingError when there is nothing to export."""
     source = Path(source).expanduser()
     if source.is_dir():
-        files = sorted(p for p in source.glob("*.xdf") if p.is_file())
+        # in the order they were recorded (calibration.xdf, online.xdf, calibration-2.xdf ...)
+        files = sorted((p for p in source.glob("*.xdf") if p.is_file()), key=lambda p: (p.stat().st_mtime, p.name))
         if not files:
             raise RecordingError(f"{source} holds no .xdf recording; give a session folder or a recording file")
         return files, source
