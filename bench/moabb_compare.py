@@ -20,6 +20,7 @@ Beside MOABB's AUC the table shows the app's own protocol from the committed ``b
 results (calibrate on run 4, decide online on runs 8 + 12: accuracy, gated and TS+LR).
 
     python bench/moabb_compare.py [--subjects S001 S002] [--out F] [--readme]
+    python bench/moabb_compare.py --subjects S005 S007 --merge bench/results-moabb.json --out bench/results-moabb.json
     python bench/moabb_compare.py --render bench/results-moabb.json --readme
 """
 
@@ -213,7 +214,8 @@ def readme_body(result: dict) -> str:
     lacking = result.get("lacking_runs", [])
     where = (f"people lacking a hand run locally: {', '.join(lacking)}" if lacking
              else "every development person has these runs locally")
-    notes = (f"Written by `python bench/moabb_compare.py --subjects {subj} --readme` on {result['when']} with MOABB "
+    notes = (f"Written by `python bench/moabb_compare.py --subjects {subj} --readme` (people added with `--merge`) "
+             f"on {result['when']} with MOABB "
              f"{result['moabb_version']}: {result['evaluation']}, {result['dataset']}; {len(result['people'])} "
              f"development people (no download; {where}). "
              f"`bci-app`: the calibration job as an sklearn estimator on the fold base that never saw the person, "
@@ -231,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", nargs="*", default=None,
                     help="development people (default: every one with runs 4, 8 and 12 locally)")
+    ap.add_argument("--merge", default=None, metavar="JSON",
+                    help="add the people scored now to a saved result (people already in it are scored again)")
     add_output_arguments(ap, "bench/results-moabb.json")
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
@@ -242,6 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MOABB and MNE deprecation chatter; the figures are the output
         result = run(subjects)
+    if args.merge:
+        saved = json.loads(Path(args.merge).read_text(encoding="utf-8"))
+        if saved.get("moabb_version") != result["moabb_version"]:
+            raise SystemExit(f"{args.merge} was made with MOABB {saved.get('moabb_version')}, not {result['moabb_version']}")
+        rows = {**saved["per_person"], **result["per_person"]}
+        subjects = sorted(rows)
+        result.update(people=subjects, per_person=rows, when=f"{saved['when'].split(' to ')[0]} to {result['when']}",
+                      mean_score={p: float(np.mean([rows[s][p]["score"] for s in subjects])) for p in PIPELINES})
     result["lacking_runs"] = lacking
     result["app_protocol"] = app_protocol(subjects)
     out = args.out or ("bench/results-moabb.json" if args.subjects is None else None)
