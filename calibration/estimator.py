@@ -148,7 +148,9 @@ class LoRADecoder(ClassifierMixin, BaseEstimator):
         config = self._app_config()
         recordings = epochs_to_recordings(X, [cue[v] for v in y.tolist()], self.ch_names, self.sfreq, self.tmin,
                                           self.ch_types)
-        job = CalibrationJob(recordings, config, base=self.base, preset={n: n for n in names}, classes=names)
+        # the epoch's end is the end of what is known of the imagery: training windows stay inside it
+        job = CalibrationJob(recordings, config, base=self.base, preset={n: n for n in names}, classes=names,
+                             imagery_s=float(self.tmin) + X.shape[2] / float(self.sfreq))
         self.outcome_ = job.run_to_end()
         self.decoder_model_ = self.outcome_.decoder_model
         model_classes = list(self.decoder_model_.classes)

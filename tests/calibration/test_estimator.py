@@ -86,7 +86,7 @@ def test_fit_is_the_calibration_job_and_predict_proba_follows_the_contract(s001)
     recs = epochs_to_recordings(X[:30], y[:30], ch_names, sfreq, -1.0)
     direct = CalibrationJob(recs, _config(), base=fold_base_for("S001", "sensorimotor16"),
                             preset={"left_hand": "left_hand", "right_hand": "right_hand"},
-                            classes=["left_hand", "right_hand"]).run_to_end()
+                            classes=["left_hand", "right_hand"], imagery_s=4.0).run_to_end()
     assert np.array_equal(direct.data.X, est.outcome_.data.X)
     assert direct.gate.as_dict() | {"seconds": 0} == est.outcome_.gate.as_dict() | {"seconds": 0}
     # clone + fit reproduces the decisions (seeded)
