@@ -145,3 +145,11 @@ def test_external_cues_over_lsl_calibrate_and_score_a_session(unique_name, tmp_p
     finally:
         sender.kill()
         sender.wait(10)
+
+
+def test_a_missing_markers_stream_is_named(unique_name):
+    from bci_app.errors import StreamError
+    from calibration.external_cues import LslMarkerInlet
+
+    with pytest.raises(StreamError, match=f"no LSL Markers stream named '{unique_name}'"):
+        LslMarkerInlet(unique_name, timeout=0.3)
