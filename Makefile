@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -c constraints.txt -e ".[gui,test,dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[gui,test,dev,bench]"
 	touch $(STAMP)
 
 # The main job: a whole session on the simulated headset over LSL (calibrate, fine-tune, decode online).

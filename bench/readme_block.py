@@ -35,6 +35,7 @@ BLOCKS: dict[str, tuple[str, str | None]] = {
     "decoding-dev-4class": ("decoding", "bench/results-decoding-dev-4class.json"),
     "adaptation-sweep": ("adaptation_sweep", "bench/results-adaptation-sweep.json"),
     "layouts": ("layouts", "bench/results-layouts.json"),
+    "moabb": ("moabb_compare", "bench/results-moabb.json"),
     "bench-table": ("run_all", "bench/results.json"),
     "model-sizes": ("model_forward", "bench/results.json"),
     "latency": ("latency", "bench/results.json"),

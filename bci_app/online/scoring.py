@@ -34,19 +34,16 @@ def score_trials(
 ) -> dict:
     """Accuracy, Cohen's kappa, per-class recall and per-trial decisions (see module doc)."""
     classes = tuple(classes)
-    ts = np.array([p.timestamp for p in predictions])
-    raw = np.array([p.raw_probabilities for p in predictions]) if predictions else np.zeros((0, len(classes)))
+    means, counts = trial_probabilities(predictions, trials, len(classes), tmin=tmin, window_s=window_s, sfreq=sfreq)
     per_trial, y_true, y_pred = [], [], []
-    for t in trials:
-        lo = t.onset + tmin + window_s - 0.5 / sfreq
-        sel = (ts >= lo) & (ts <= t.end)
-        if sel.any():
-            mean = raw[sel].mean(axis=0)
+    for t, row, n_dec in zip(trials, means, counts):
+        if n_dec:
+            mean = row
             pred = classes[int(np.argmax(mean))]
         else:
             mean, pred = None, None
         per_trial.append({
-            "onset": round(float(t.onset), 4), "true": t.label, "predicted": pred, "n_decisions": int(sel.sum()),
+            "onset": round(float(t.onset), 4), "true": t.label, "predicted": pred, "n_decisions": int(n_dec),
             "mean_probabilities": None if mean is None else [round(float(v), 4) for v in mean],
         })
         y_true.append(t.label)
@@ -70,6 +67,24 @@ def score_trials(
         "trials": per_trial,
         "rule": "argmax of the mean raw probability over decisions whose window lies inside [cue + tmin, end of imagery]",
     }
+
+
+def trial_probabilities(
+    predictions: Sequence[Prediction], trials: Sequence[Trial], n_classes: int, *, tmin: float, window_s: float,
+    sfreq: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rule (module doc) per trial: ``(mean raw probabilities (n_trials, n_classes), number of
+    decisions (n_trials,))``; a trial without decisions has a row of NaN."""
+    ts = np.array([p.timestamp for p in predictions])
+    raw = np.array([p.raw_probabilities for p in predictions]) if predictions else np.zeros((0, n_classes))
+    means = np.full((len(trials), n_classes), np.nan)
+    counts = np.zeros(len(trials), dtype=np.int64)
+    for i, t in enumerate(trials):
+        sel = (ts >= t.onset + tmin + window_s - 0.5 / sfreq) & (ts <= t.end)
+        counts[i] = int(sel.sum())
+        if counts[i]:
+            means[i] = raw[sel].mean(axis=0)
+    return means, counts
 
 
 def latency_summary(predictions: Sequence[Prediction]) -> dict:

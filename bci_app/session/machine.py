@@ -390,7 +390,7 @@ class Session:
     # -- calibration ------------------------------------------------------------------------------
     def start_calibration(
         self, on_event: Callable[[ParadigmEvent], None] | None = None, *, marker_outlet=None,
-        start_at: float | None = None,
+        start_at: float | None = None, paradigm: Any = None,
     ) -> bool:
         """Start the Graz paradigm (``config.paradigm``) on the session clock and collect the data.
 
@@ -398,17 +398,20 @@ class Session:
         the cued class); ``marker_outlet`` (e.g. :class:`calibration.markers.LslMarkerOutlet`) gets
         the GDF codes too. Paradigm markers are recorded when a recording is active. ``start_at``:
         session-clock time of the first trial (default now; the demo puts it on a fixed sample).
+        ``paradigm``: another program's cues instead (:class:`calibration.external_cues.ExternalCues`);
+        the session then publishes no cues of its own.
         """
         if not self._require("start calibration", Mode.CONNECTED):
             return False
         from calibration.paradigm import GrazParadigm
 
-        self.paradigm = GrazParadigm(self.config.paradigm, self.clock)
+        external = paradigm is not None
+        self.paradigm = paradigm if external else GrazParadigm(self.config.paradigm, self.clock)
         self._paradigm_markers = []
         self._tap = CalibrationTap(self.stream)
         self._start_quality()
         self._auto_record("calibration")
-        if marker_outlet is None:
+        if marker_outlet is None and not external:
             marker_outlet = self._cue_publisher()
 
         def on_paradigm(ev: ParadigmEvent) -> None:
@@ -657,7 +660,7 @@ class Session:
     # -- cued online trials (running accuracy) ---------------------------------------------------
     def start_online_trials(
         self, on_event: Callable[[ParadigmEvent], None] | None = None, *, trials_per_class: int | None = None,
-        seed_offset: int = 1000, tmin: float | None = None, start_at: float | None = None,
+        seed_offset: int = 1000, tmin: float | None = None, start_at: float | None = None, paradigm: Any = None,
     ) -> bool:
         """While online, run the Graz paradigm (``config.paradigm``; ``trials_per_class`` overrides
         its count, seed + ``seed_offset``) so that the cues are known, keep every decision and score
@@ -667,7 +670,8 @@ class Session:
         metadata, :func:`bci_app.events.window_tmin`). ``start_at``: session-clock time of the
         first trial (default now; the demo puts it on a fixed sample). The one implementation of
         cued online trials (:mod:`bci_app.session.online_trials`): the GUI, the GUI demo and
-        ``bci-app demo`` all run them here."""
+        ``bci-app demo`` all run them here. ``paradigm``: another program's cues instead
+        (:class:`calibration.external_cues.ExternalCues`); no cues are published then."""
         if not self._require("run cued online trials", Mode.ONLINE):
             return False
         if self.decoder is None or self.model is None:
@@ -681,7 +685,7 @@ class Session:
         if trials_per_class is not None:
             update["trials_per_class"] = int(trials_per_class)
         m = self.model
-        publisher = self._cue_publisher()
+        publisher = self._cue_publisher() if paradigm is None else None
         if publisher is not None:
             user = on_event
 
@@ -693,7 +697,7 @@ class Session:
         trials = OnlineTrials(
             cfg.model_copy(update=update), self.clock, self.decoder,
             tmin=float(tmin) if tmin is not None else window_tmin(m.metadata), window_s=m.n_times / m.spec.sfreq,
-            sfreq=self.stream.info.sfreq, record_marker=self.record_marker, on_event=on_event,
+            sfreq=self.stream.info.sfreq, record_marker=self.record_marker, on_event=on_event, paradigm=paradigm,
         )
         try:
             trials.start(start_at)

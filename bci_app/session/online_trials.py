@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,12 +29,13 @@ class OnlineTrials:
     ``config``: the paradigm (its classes, counts and seed as given); ``tmin``: seconds from the cue
     to the model's window; ``window_s``: the model's window (s); ``sfreq``: the source's rate (Hz);
     ``record_marker(value, timestamp)``: where GDF codes go (the recording); ``on_event``: gets each
-    paradigm event too (e.g. a simulated user imagining the cue).
+    paradigm event too (e.g. a simulated user imagining the cue); ``paradigm``: the cues' source
+    (default a Graz paradigm of ``config``; e.g. :class:`calibration.external_cues.ExternalCues`).
     """
 
     def __init__(self, config: ParadigmConfig, clock: Callable[[], float], decoder: Decoder, *,
                  tmin: float, window_s: float, sfreq: float, record_marker: Callable[[str, float], None],
-                 on_event: Callable[[ParadigmEvent], None] | None = None) -> None:
+                 on_event: Callable[[ParadigmEvent], None] | None = None, paradigm: Any = None) -> None:
         from bci_app.session.calibration import CalibrationTap
         from calibration.paradigm import GrazParadigm
 
@@ -47,7 +48,7 @@ class OnlineTrials:
         self._preds: list[Prediction] = []
         self._lock = threading.Lock()  # the decoder thread appends decisions
         imagery_s = config.imagery_end_s - config.cue_at_s
-        self.paradigm: GrazParadigm = GrazParadigm(config, clock)
+        self.paradigm: GrazParadigm = paradigm if paradigm is not None else GrazParadigm(config, clock)
 
         def on_paradigm(ev: ParadigmEvent) -> None:
             if is_cue(ev.code) and ev.label is not None:
