@@ -45,51 +45,40 @@ from calibration.split import development_group  # noqa: E402
 
 DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 
-#: settings per recipe: finetune keys, and ``lora.*`` keys for the LoRA section (anything not named
-#: keeps the config's value)
+#: every recipe states all the fine-tuning settings that were ever in question, so a saved result means
+#: the same whatever the config's defaults are at the time: ``_recipe(**changes)`` is this baseline
+#: with changes (``lora.*`` keys set the LoRA section)
+BASELINE: dict = {"window_span_s": 0.5, "window_stride_s": 0.125, "max_epochs": 30, "validation_fraction": 0.0,
+                  "batch_size": 16, "learning_rate": 3e-3, "prior": "none", "prior_weight": 0.0,
+                  "average_folds": False, "gate_repeats": 2, "gate_margin": 0.0}
+
+
+def _recipe(**changes) -> dict:
+    return {**BASELINE, **changes}
+
+
 RECIPES: dict[str, dict] = {
-    "default": {},
-    "one_window": {"window_span_s": 0.0},
-    "previous": {"window_span_s": 0.0, "max_epochs": 60, "validation_fraction": 0.2},
-    "no_val_30": {"validation_fraction": 0.0, "max_epochs": 30},
-    "no_val_15": {"validation_fraction": 0.0, "max_epochs": 15},
-    "no_val_30_l2": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "l2", "prior_weight": 1.0},
-    "no_val_30_kl": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0},
-    "no_val_30_avg": {"validation_fraction": 0.0, "max_epochs": 30, "average_folds": True},
-    "no_val_30_kl_avg": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0,
-                         "average_folds": True},
-    "no_val_60_kl_avg": {"validation_fraction": 0.0, "max_epochs": 60, "prior": "kl", "prior_weight": 1.0,
-                         "average_folds": True},
-    "no_val_30_kl_avg_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "kl", "prior_weight": 1.0,
-                                "average_folds": True, "learning_rate": 1e-2},
-    "no_val_30_l2_b64": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "prior": "l2",
-                         "prior_weight": 1.0},
-    "no_val_60_l2_b64_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "prior": "l2",
-                                "prior_weight": 1.0, "learning_rate": 1e-2},
-    "no_val_30_l2w0.3": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "l2", "prior_weight": 0.3},
-    "no_val_60_l2w3_lr1e-2": {"validation_fraction": 0.0, "max_epochs": 60, "prior": "l2", "prior_weight": 3.0,
-                              "learning_rate": 1e-2},
-    "no_val_30_l2_dense_msa": {"validation_fraction": 0.0, "max_epochs": 30, "prior": "l2", "prior_weight": 1.0,
-                               "lora.target_modules": ["dense", "msa"]},
-    # fixed steps, large batches (the clinician's 3 s), fold-averaged; gate_margin -1 installs the adapter
-    # every time and records the gate's figures, so every margin can be read off one run (gate_margins)
-    "b64_e30_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
-                    "gate_margin": -1.0},
-    "b64_e30_kl_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
-                       "prior": "kl", "prior_weight": 1.0, "gate_margin": -1.0},
-    "b64_e60_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
-                    "gate_margin": -1.0},
-    "b64_e30_lr1e-2_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
-                           "learning_rate": 1e-2, "gate_margin": -1.0},
-    "b64_e30": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "gate_margin": -1.0},
-    "b64_e30_l2_avg": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
-                       "prior": "l2", "prior_weight": 1.0, "gate_margin": -1.0},
-    "b64_e60_l2_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
-                       "prior": "l2", "prior_weight": 1.0, "gate_margin": -1.0},
-    "b64_e30_l2_avg_r1": {"validation_fraction": 0.0, "max_epochs": 30, "batch_size": 64, "average_folds": True,
-                          "prior": "l2", "prior_weight": 1.0, "gate_repeats": 1, "gate_margin": -1.0},
-    "b64_e60_l2w0.3_avg": {"validation_fraction": 0.0, "max_epochs": 60, "batch_size": 64, "average_folds": True,
-                           "prior": "l2", "prior_weight": 0.3, "gate_margin": -1.0},
+    # the recipe shipped before: one window per trial, early stopping on a fifth of the trials
+    "previous": _recipe(window_span_s=0.0, max_epochs=60, validation_fraction=0.2),
+    "windows": _recipe(),
+    "windows_15_epochs": _recipe(max_epochs=15),
+    "windows_l2": _recipe(prior="l2", prior_weight=1.0),
+    "windows_l2w0.3": _recipe(prior="l2", prior_weight=0.3),
+    "windows_l2w0.1": _recipe(prior="l2", prior_weight=0.1),
+    "windows_kl": _recipe(prior="kl", prior_weight=1.0),
+    "windows_l2_b64": _recipe(prior="l2", prior_weight=1.0, batch_size=64),
+    "windows_l2_b64_60_lr1e-2": _recipe(prior="l2", prior_weight=1.0, batch_size=64, max_epochs=60, learning_rate=1e-2),
+    "windows_l2w3_60_lr1e-2": _recipe(prior="l2", prior_weight=3.0, max_epochs=60, learning_rate=1e-2),
+    "windows_l2_dense_msa": _recipe(prior="l2", prior_weight=1.0, **{"lora.target_modules": ["dense", "msa"]}),
+    "one_window_l2": _recipe(prior="l2", prior_weight=1.0, window_span_s=0.0),
+    # fold-averaged, gate_margin -1: the adapter is installed every time and the gate's figures are kept,
+    # so what every margin would give is read off one run (gate_margins)
+    "windows_l2_b64_avg_r1": _recipe(prior="l2", prior_weight=1.0, batch_size=64, average_folds=True, gate_repeats=1,
+                                     gate_margin=-1.0),
+    "windows_l2w0.3_avg": _recipe(prior="l2", prior_weight=0.3, average_folds=True, gate_margin=-1.0),
+    "windows_l2w0.3_avg_r1": _recipe(prior="l2", prior_weight=0.3, average_folds=True, gate_repeats=1,
+                                     gate_margin=-1.0),
+    "windows_l2w0.3_r1": _recipe(prior="l2", prior_weight=0.3, gate_repeats=1, gate_margin=-1.0),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
@@ -127,7 +116,8 @@ def markdown(result: dict) -> str:
              "gated - unadapted (95 % CI) | gate chose the adapter |", "|---|---|---|---|---|---|---|---|"]
     for recipe, per_n in result["summary"].items():
         for n, v in per_n.items():
-            settings = ", ".join(f"{k} {val}" for k, val in v["settings"].items()) or "config defaults"
+            settings = ", ".join(f"{k} {val}" for k, val in v["settings"].items()
+                                 if result["baseline"].get(k, "-") != val and k != "gate_margin") or "baseline"
             lo, hi = v["gated_minus_unadapted_ci"]
             lines.append(f"| `{recipe}` ({settings}) | {n} | {v['unadapted']:.3f} | {v['adapter']:.3f} | "
                          f"{v['gated']:.3f} | {v['ts_lr']:.3f} | {v['gated_minus_unadapted']:+.3f} "
@@ -140,7 +130,8 @@ def readme_body(result: dict) -> str:
     note = (f"Written by `python bench/adaptation_sweep.py --readme`: {len(result['people'])} development people, "
             f"fold bases of `{result['base']}`, every rotation of runs 4 / 8 / 12 (15 trials: one run calibrates, "
             "two are decided; 30 trials: two calibrate, one is decided), online scoring rule on the decoder's "
-            "sliding windows; means per person first.")
+            "sliding windows; means per person first. Each recipe is the baseline "
+            f"({', '.join(f'{k} {v}' for k, v in result['baseline'].items())}) with the changes named.")
     return f"{note}\n\n{markdown(result)}"
 
 
@@ -271,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 "settings": RECIPES[recipe]}
             if RECIPES[recipe].get("gate_margin") == -1.0 and not args.adapter_only:
                 summary[recipe][n]["gate_margins"] = gate_margins(per)
-    result = {"benchmark": "adaptation_sweep", "group": "dev", "people": people, "base": family,
+    result = {"benchmark": "adaptation_sweep", "group": "dev", "people": people, "base": family, "baseline": BASELINE,
               "decision_offsets_s": list(DECISION_OFFSETS), "summary": summary, "rows": rows}
     out = args.out or (ROOT / "bench" / "results-adaptation-sweep.json" if not args.subjects else None)
     return finish(result, out, args, update_readme)
