@@ -38,6 +38,9 @@ class CueDisplay(QtWidgets.QWidget):
     participant's monitor); ``beep`` rings the system bell at each trial start.
     """
 
+    #: the participant screen went full screen (True) or came back into the window (False)
+    fullscreen_changed = QtCore.Signal(bool)
+
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.phase = "idle"
@@ -46,8 +49,11 @@ class CueDisplay(QtWidgets.QWidget):
         self.feedback_style = "bar"
         #: (dx, dy) in units of the cross's half-size: where the feedback points now
         self.feedback: tuple[float, float] | None = None
+        self._home: tuple[QtWidgets.QSplitter, int] | None = None  # where it sits in the window
         self.setMinimumSize(240, 180)
         self.setAutoFillBackground(False)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("the participant's view; Esc leaves full screen")
 
     def set_state(self, phase: str, label: str | None) -> None:
         if (phase, label) == (self.phase, self.label):
@@ -79,15 +85,59 @@ class CueDisplay(QtWidgets.QWidget):
         self.feedback_style = style
         self.update()
 
+    @property
+    def is_fullscreen(self) -> bool:
+        """Whether it is the detached, full-screen participant window (not a panel of the window)."""
+        return self.isWindow() and self.isVisible()
+
     def show_fullscreen_on(self, screen_index: int = -1) -> None:
-        """Detach to a frameless full-screen window on screen ``screen_index`` (default: the last)."""
+        """Detach to a frameless full-screen window on screen ``screen_index`` (default: the last).
+        Esc, :meth:`leave_fullscreen` or the window's toggle bring it back into its panel."""
+        if self.is_fullscreen:
+            return
         screens = QtGui.QGuiApplication.screens()
-        screen = screens[screen_index] if screens else None
-        self.setParent(None)
-        self.setWindowTitle("bci-app — cue display")
+        screen = screens[screen_index] if screens and -len(screens) <= screen_index < len(screens) else None
+        parent = self.parentWidget()
+        if isinstance(parent, QtWidgets.QSplitter):
+            self._home = (parent, parent.indexOf(self))
+        self.setParent(None, QtCore.Qt.WindowType.Window | QtCore.Qt.WindowType.FramelessWindowHint)
+        self.setWindowTitle("bci-app — participant screen (Esc to leave)")
         if screen is not None:
             self.setGeometry(screen.geometry())
         self.showFullScreen()
+        self.activateWindow()
+        self.setFocus(QtCore.Qt.FocusReason.ActiveWindowFocusReason)
+        self.fullscreen_changed.emit(True)
+
+    def leave_fullscreen(self) -> None:
+        """Back into its panel of the main window (or just hidden when it has none)."""
+        if not self.isWindow():
+            return
+        self.hide()
+        if self._home is not None:
+            splitter, index = self._home
+            splitter.insertWidget(index, self)
+            self.show()
+        self.fullscreen_changed.emit(False)
+
+    def toggle_fullscreen(self, screen_index: int = -1) -> None:
+        """Full screen on ``screen_index`` when it is in the window, back into the window when not."""
+        if self.is_fullscreen:
+            self.leave_fullscreen()
+        else:
+            self.show_fullscreen_on(screen_index)
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt name)
+        if event.key() == QtCore.Qt.Key.Key_Escape and self.isWindow():
+            self.leave_fullscreen()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802 (Qt name)
+        self.activateWindow()  # a click gives the participant screen the keyboard (Esc leaves)
+        self.setFocus(QtCore.Qt.FocusReason.MouseFocusReason)
+        super().mousePressEvent(event)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt name)
         p = QtGui.QPainter(self)
@@ -160,6 +210,7 @@ class OperatorPanel(QtWidgets.QWidget):
         self.resume_button = QtWidgets.QPushButton("Resume")
         self.abort_button = QtWidgets.QPushButton("Abort")
         self.fullscreen_button = QtWidgets.QPushButton("Cue display on participant screen")
+        self.fullscreen_button.setCheckable(True)
         self.screen_choice = screen_choice()
         self.beep_check = QtWidgets.QCheckBox("Beep at trial start")
         buttons = QtWidgets.QHBoxLayout()

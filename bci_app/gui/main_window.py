@@ -18,6 +18,7 @@ from bci_app.config import AppConfig, load_config
 from bci_app.gui.calibration_view import CueDisplay, OperatorPanel
 from bci_app.gui.errors import log_exception, plain_message, setup_file_log
 from bci_app.gui.guide_view import GuidePanel
+from bci_app.gui.layout import ScrollTabs, fit_to_screen
 from bci_app.gui.online_view import OnlinePanel
 from bci_app.gui.replay_view import ReplayPanel
 from bci_app.gui.report_view import ReportPanel
@@ -89,7 +90,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.stream = None
         self.state_text = "idle"
         self.setWindowTitle("bci-app")
-        self.resize(1280, 800)
 
         # panels
         self.source_panel = SourcePanel(brainflow=self.config.brainflow, channels=self.config.channels)
@@ -109,24 +109,25 @@ class MainWindow(QtWidgets.QMainWindow):
         calib.addWidget(self.operator_panel)
         calib.setStretchFactor(0, 3)
         calib.setStretchFactor(1, 2)
-        self.tabs = QtWidgets.QTabWidget()
-        self.tabs.addTab(self.signal_view, "Signals")
-        self.tabs.addTab(calib, "Calibration")
-        self.tabs.addTab(self.training_panel, "Training")
-        self.tabs.addTab(self.online_panel, "Online")
-        self.tabs.addTab(self.replay_panel, "Replay")
-        self.tabs.addTab(self.report_panel, "Report")
+        self.tabs = ScrollTabs()  # pages scroll rather than push the window past a small screen
+        self.tabs.add_panel(self.signal_view, "Signals")
+        self.tabs.add_panel(calib, "Calibration")
+        self.tabs.add_panel(self.training_panel, "Training")
+        self.tabs.add_panel(self.online_panel, "Online")
+        self.tabs.add_panel(self.replay_panel, "Replay")
+        self.tabs.add_panel(self.report_panel, "Report")
         #: the tab shown for each session mode
         self.mode_panels = {"calibrating": calib, "training": self.training_panel, "online": self.online_panel,
                             "replay": self.replay_panel}
-        self.left_tabs = left = QtWidgets.QTabWidget()
-        left.addTab(self.source_panel, "Source")
-        left.addTab(self.session_panel, "Session")
+        self.left_tabs = left = ScrollTabs()
+        left.add_panel(self.source_panel, "Source")
+        left.add_panel(self.session_panel, "Session")
         left.setMaximumWidth(420)
         split = QtWidgets.QSplitter()
         split.addWidget(left)
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
         central = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -140,6 +141,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().addWidget(self.state_label)
         self.statusBar().addWidget(self.stream_label, 1)
         self.set_state("idle")
+        from bci_app.gui.actions import install_actions
+
+        self.actions_by_name = install_actions(self)
+        fit_to_screen(self, QtCore.QSize(1280, 800))
 
         # wiring (GUI-internal signals only)
         self.source_panel.connect_requested.connect(self.connect_source)
@@ -177,6 +182,22 @@ class MainWindow(QtWidgets.QMainWindow):
     def mode_panel_shown(self, mode: str) -> bool:
         """Whether the tab of a session mode is the current one (only it needs drawing)."""
         return self.tabs.currentWidget() is self.mode_panels.get(mode)
+
+    def toggle_participant_screen(self) -> None:
+        """The participant screen full screen on the monitor chosen in the visible tab, or back."""
+        choice = self.online_panel.screen_choice if self.tabs.currentWidget() is self.online_panel \
+            else self.operator_panel.screen_choice
+        self.cue_display.toggle_fullscreen(choice.currentIndex())
+
+    def show_shortcuts(self) -> None:
+        """Help: the keyboard shortcuts (a non-modal box)."""
+        from bci_app.gui.actions import shortcuts_text
+
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, "Keyboard shortcuts",
+                                    shortcuts_text() + "\nEsc\tLeave the participant screen", parent=self)
+        box.setModal(False)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
 
     def show_error(self, exc: BaseException, doing: str = "") -> None:
         """Show ``exc`` in plain words; the traceback goes to the log file."""
@@ -288,6 +309,20 @@ class MainWindow(QtWidgets.QMainWindow):
             except Exception as exc:  # noqa: BLE001 - closing must finish; the failure is logged
                 log_exception(exc, "closing")
 
+    def _owns(self, widget: QtWidgets.QWidget) -> bool:
+        """``widget`` (a window) was opened by this window (a parent of it, across windows)."""
+        parent = widget.parentWidget()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parentWidget()
+        return False
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        """Closing the window ends the app: every job stops, and every other window of the app (the
+        participant screen, an open message) closes with it, so the event loop ends."""
         self.shutdown()
+        for widget in QtWidgets.QApplication.topLevelWidgets():
+            if widget is not self and widget.isVisible() and (widget is self.cue_display or self._owns(widget)):
+                widget.close()
         super().closeEvent(event)

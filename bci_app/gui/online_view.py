@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from bci_app.gui.calibration_view import CLASS_TEXT
+from bci_app.gui.calibration_view import CLASS_TEXT, FEEDBACK_STYLES, screen_choice
 
 
 def prediction_fields(pred) -> tuple[list[str], np.ndarray, str | None, float | None]:
@@ -97,31 +97,30 @@ class OnlinePanel(QtWidgets.QWidget):
         self.latency_label = QtWidgets.QLabel("Latency: –")
         self.n_predictions = 0
         self.correct = self.total = 0
-        buttons = QtWidgets.QHBoxLayout()
+        buttons = QtWidgets.QHBoxLayout()  # running the decoder
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
-        buttons.addSpacing(20)
+        buttons.addSpacing(12)
         buttons.addWidget(self.cued_check)
         buttons.addWidget(self.cued_trials)
-        buttons.addStretch(1)
-        from bci_app.gui.calibration_view import FEEDBACK_STYLES
-
-        self.feedback_style = QtWidgets.QComboBox()
-        self.feedback_style.addItems(list(FEEDBACK_STYLES))
-        self.feedback_style.setToolTip("what the participant screen shows of the decoder: a bar, a cursor, or nothing")
-        self.participant_button = QtWidgets.QPushButton("Participant screen (full screen)")
-        from bci_app.gui.calibration_view import screen_choice
-
-        self.screen_choice = screen_choice()
         self.coadapt_check = QtWidgets.QCheckBox("Retrain after each cued run")
         self.coadapt_check.setToolTip("co-adaptation: after each cued run the adapter is retrained in the background on "
                                       "the calibration and every cued run so far, and swapped in while decoding; the "
                                       "gate keeps it only when it decodes better than the base")
-        buttons.addWidget(QtWidgets.QLabel("Feedback"))
-        buttons.addWidget(self.feedback_style)
-        buttons.addWidget(self.participant_button)
-        buttons.addWidget(self.screen_choice)
         buttons.addWidget(self.coadapt_check)
+        buttons.addStretch(1)
+        self.feedback_style = QtWidgets.QComboBox()
+        self.feedback_style.addItems(list(FEEDBACK_STYLES))
+        self.feedback_style.setToolTip("what the participant screen shows of the decoder: a bar, a cursor, or nothing")
+        self.participant_button = QtWidgets.QPushButton("Participant screen (full screen)")
+        self.participant_button.setCheckable(True)
+        self.screen_choice = screen_choice()
+        screen_row = QtWidgets.QHBoxLayout()  # what the participant sees, and where
+        screen_row.addWidget(QtWidgets.QLabel("Feedback"))
+        screen_row.addWidget(self.feedback_style)
+        screen_row.addWidget(self.participant_button)
+        screen_row.addWidget(self.screen_choice, 1)
+        screen_row.addStretch(1)
         side = QtWidgets.QVBoxLayout()
         side.addWidget(self.prediction_label)
         side.addLayout(self._prob_box)
@@ -134,6 +133,7 @@ class OnlinePanel(QtWidgets.QWidget):
         body.addLayout(side, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(buttons)
+        layout.addLayout(screen_row)
         layout.addLayout(body, 1)
 
     def _ensure_bars(self, classes) -> None:
@@ -161,6 +161,14 @@ class OnlinePanel(QtWidgets.QWidget):
         self.feedback.set_prediction(classes, proba, cue)
         if latency is not None:
             self.latency_label.setText(f"Latency: {latency:.0f} ms")
+
+    def clear_prediction(self) -> None:
+        """Decoding stopped: no decoded class, empty bars and feedback (nothing frozen on screen)."""
+        for bar in self.prob_bars.values():
+            bar.setValue(0)
+        self.prediction_label.setText("No prediction (decoding stopped)")
+        self.feedback.set_prediction([], [], None)
+        self.latency_label.setText("Latency: –")
 
     def render_accuracy(self, correct: int, total: int, undecided: int = 0) -> None:
         self.correct, self.total = correct, total

@@ -71,14 +71,14 @@ class SessionBridge:
         op.pause_button.clicked.connect(self.pause_calibration)
         op.resume_button.clicked.connect(self.resume_calibration)
         op.abort_button.clicked.connect(lambda: self._call("abort_calibration", "aborting the calibration"))
-        op.fullscreen_button.clicked.connect(
-            lambda: window.cue_display.show_fullscreen_on(op.screen_choice.currentIndex()))
+        cue = window.cue_display
+        op.fullscreen_button.clicked.connect(lambda: cue.toggle_fullscreen(op.screen_choice.currentIndex()))
+        on.participant_button.clicked.connect(lambda: cue.toggle_fullscreen(on.screen_choice.currentIndex()))
+        cue.fullscreen_changed.connect(self._on_fullscreen)
         op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
         op.beep_check.setChecked(window.config.paradigm.beep)  # the config's paradigm.beep, until toggled
         tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
         on.feedback_style.currentTextChanged.connect(window.cue_display.set_feedback_style)
-        on.participant_button.clicked.connect(
-            lambda: window.cue_display.show_fullscreen_on(on.screen_choice.currentIndex()))
         on.coadapt_check.toggled.connect(lambda checked: setattr(s, "coadapt", bool(checked)))
         on.start_button.clicked.connect(self.start_online)
         on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))
@@ -229,6 +229,11 @@ class SessionBridge:
         if loaded:
             self.w.training_panel.set_status(f"Continuing with the adapter {s.training_result.path} (no new calibration)")
 
+    def _on_fullscreen(self, on: bool) -> None:
+        """The participant screen went full screen or came back: both toggles say so."""
+        for button in (self.w.operator_panel.fullscreen_button, self.w.online_panel.participant_button):
+            button.setChecked(on)
+
     def _on_prediction(self, pred) -> None:
         self.n_predictions += 1
 
@@ -258,6 +263,9 @@ class SessionBridge:
         w.operator_panel.set_running(name == "calibrating")
         w.training_panel.cancel_button.setEnabled(name == "training")
         w.online_panel.set_running(name == "online")
+        if previous == "online" and name != "online":  # stopped: no bar or decoded class frozen on screen
+            w.online_panel.clear_prediction()
+            w.cue_display.set_feedback(None, None)
         w.online_panel.start_button.setEnabled(name == "connected" and s.model is not None)
         w.replay_panel.set_running(name == "replay")
         w.show_mode_panel(name)

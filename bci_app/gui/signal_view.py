@@ -34,7 +34,8 @@ BADGE_STYLE = {
 }
 PAGE_SIZE = 32  #: channels drawn at once; larger caps get a page selector
 MAX_BINS = 600  #: time bins per trace (about 2 px each): longer windows are drawn as their min/max envelope
-BANDS = {"theta 4-8": (4.0, 8.0), "mu 8-13": MU_BAND, "beta 13-30": BETA_BAND, "gamma 30-45": (30.0, 45.0)}
+BANDS = {"θ 4-8": (4.0, 8.0), "μ 8-13": MU_BAND, "β 13-30": BETA_BAND, "γ 30-45": (30.0, 45.0)}
+RIGHT_MIN_WIDTH = 300  #: px of the spectrum column: its title and the band names never overlap or clip
 
 
 class TraceEnvelope:
@@ -188,6 +189,7 @@ class SignalView(QtWidgets.QWidget):
         self.bands = pg.PlotWidget()
         self.bands.setMenuEnabled(False)
         self.bands.setTitle("Band power (µV²/Hz)")
+        self.bands.setToolTip("mean power of the channels shown in the theta, mu, beta and gamma bands (Hz)")
         self._bars = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6, brush="#43a047")
         self.bands.addItem(self._bars)
         self.bands.getAxis("bottom").setTicks([list(enumerate(BANDS))])
@@ -198,6 +200,7 @@ class SignalView(QtWidgets.QWidget):
         right.addWidget(self.bands, 2)
         right_w = QtWidgets.QWidget()
         right_w.setLayout(right)
+        right_w.setMinimumWidth(RIGHT_MIN_WIDTH)  # the titles and the four band names stay readable
         split = QtWidgets.QSplitter()
         split.addWidget(self.plot)
         split.addWidget(right_w)

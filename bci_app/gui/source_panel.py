@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from bci_app.gui.layout import ScrollTabs
+
 log = logging.getLogger(__name__)
 
 KIND_TABS = {"simulated": 0, "lsl": 1, "brainflow": 2, "file": 3}  # source kind -> tab index
@@ -100,7 +102,7 @@ class SourcePanel(QtWidgets.QWidget):
         super().__init__(parent)
         bf_cfg = brainflow or BrainFlowConfig()
         self._config_map = dict((channels or ChannelsConfig()).map)
-        self.tabs = QtWidgets.QTabWidget()
+        self.tabs = ScrollTabs()  # the BrainFlow form scrolls on a short screen
         # simulated
         sim = QtWidgets.QWidget()
         sim_form = QtWidgets.QFormLayout(sim)
@@ -110,7 +112,7 @@ class SourcePanel(QtWidgets.QWidget):
         self.sim_subject.setRange(0, 10_000)
         sim_form.addRow("Channels", self.sim_channels)
         sim_form.addRow("Simulated subject", self.sim_subject)
-        self.tabs.addTab(sim, "Simulated")
+        self.tabs.add_panel(sim, "Simulated")
         # LSL
         lsl = QtWidgets.QWidget()
         lsl_layout = QtWidgets.QVBoxLayout(lsl)
@@ -125,7 +127,7 @@ class SourcePanel(QtWidgets.QWidget):
         row.addWidget(self.lsl_refresh)
         row.addWidget(self.lsl_status, 1)
         lsl_layout.addLayout(row)
-        self.tabs.addTab(lsl, "LSL")
+        self.tabs.add_panel(lsl, "LSL")
         # BrainFlow
         bf = QtWidgets.QWidget()
         bf_form = QtWidgets.QFormLayout(bf)
@@ -167,7 +169,7 @@ class SourcePanel(QtWidgets.QWidget):
         bf_form.addRow("File (playback)", self.bf_file)
         bf_form.addRow("Timeout", self.bf_timeout)
         bf_form.addRow("Master board (playback)", self.bf_master)
-        self.tabs.addTab(bf, "BrainFlow")
+        self.tabs.add_panel(bf, "BrainFlow")
         # file
         fw = QtWidgets.QWidget()
         f_form = QtWidgets.QFormLayout(fw)
@@ -181,7 +183,7 @@ class SourcePanel(QtWidgets.QWidget):
         row.addWidget(self.file_browse)
         f_form.addRow("Recording", row)
         f_form.addRow("Speed ×", self.file_speed)
-        self.tabs.addTab(fw, "Recording")
+        self.tabs.add_panel(fw, "Recording")
 
         # channel map (LSL and BrainFlow)
         self.channel_table = QtWidgets.QTableWidget(0, 2)
