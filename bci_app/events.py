@@ -34,3 +34,14 @@ def window_tmin(meta: Mapping[str, Any]) -> float:
     """Seconds from the cue to the start of the model's window: ``meta["window"]["tmin_s"]`` of a
     base model's or adapter's metadata, else :data:`WINDOW_TMIN_S`."""
     return float(meta.get("window", {}).get("tmin_s", WINDOW_TMIN_S))
+
+
+def window_span(meta: Mapping[str, Any]) -> tuple[float, float]:
+    """``(tmin_s, length_s)`` of the model's window after the cue, from a base model's or adapter's
+    metadata: ``window.length_s``, else ``n_times / sfreq``."""
+    length = meta.get("window", {}).get("length_s")
+    if length is None and meta.get("n_times") and meta.get("sfreq"):
+        length = float(meta["n_times"]) / float(meta["sfreq"])
+    if length is None:
+        raise KeyError("the model's metadata gives neither window.length_s nor n_times and sfreq")
+    return window_tmin(meta), float(length)

@@ -70,6 +70,21 @@ def short_paradigm(config, trials_per_class: int, seed: int, tmin: float, window
     })
 
 
+def check_model_window(config: ParadigmConfig, tmin_s: float, length_s: float) -> None:
+    """Refuse a timeline whose trials cannot hold the model's window: it runs from ``tmin_s`` to
+    ``tmin_s + length_s`` seconds after the cue and must end by the end of imagery
+    (``imagery_end_s - cue_at_s`` after the cue), or no trial is ever decoded and every cued trial
+    scores "undecided". Raises :class:`CalibrationError` naming both times and the fix."""
+    imagery = float(config.imagery_end_s) - float(config.cue_at_s)
+    end = float(tmin_s) + float(length_s)
+    if end > imagery + 1e-9:
+        raise CalibrationError(
+            f"the model decodes a window from {tmin_s:g} s to {end:g} s after the cue, but the paradigm's imagery "
+            f"ends {imagery:g} s after the cue (paradigm.imagery_end_s {config.imagery_end_s:g} s - cue_at_s "
+            f"{config.cue_at_s:g} s), so no trial can be decoded; set paradigm.imagery_end_s to at least "
+            f"{float(config.cue_at_s) + end:g} s")
+
+
 def balanced_order(config: ParadigmConfig) -> list[str]:
     """Class of each trial: every class ``trials_per_class`` times, balanced within each run as far
     as the run length allows, shuffled with ``config.seed``."""

@@ -183,6 +183,9 @@ class Session:
         self.coadapt = False
         self._run_taken = True
         self._pending_config: AppConfig | None = None  # set_config while not idle
+        #: (seconds after the cue, length) of the window the calibrated model decodes; None: the
+        #: configured base's (its JSON ``window``). A custom ``training_factory`` with another window sets it.
+        self.model_window: tuple[float, float] | None = None
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
@@ -406,6 +409,10 @@ class Session:
         from calibration.paradigm import GrazParadigm
 
         external = paradigm is not None
+        problem = None if external else self.paradigm_problem()  # another program's cues: its own timing
+        if problem is not None:  # refused before any trial: the model could never decode these trials
+            self._error("calibration", f"cannot start calibration: {problem}")
+            return False
         self.paradigm = paradigm if external else GrazParadigm(self.config.paradigm, self.clock)
         self._paradigm_markers = []
         self._tap = CalibrationTap(self.stream)
@@ -437,6 +444,21 @@ class Session:
             self._error("calibration", f"cannot start calibration: {exc}", exc)
             return False
         return True
+
+    def paradigm_problem(self) -> str | None:
+        """Why ``config.paradigm`` cannot calibrate the configured base (its window does not fit
+        between the cue and the end of imagery), or ``None`` when it can
+        (:func:`calibration.paradigm.check_model_window`)."""
+        from bci_app.events import window_span
+        from bci_app.models.pretrained import base_model_metadata
+        from calibration.paradigm import check_model_window
+
+        try:
+            window = self.model_window or window_span(base_model_metadata(self.config.model.base))
+            check_model_window(self.config.paradigm, *window)
+        except BCIError as exc:
+            return str(exc)
+        return None
 
     def _start_quality(self) -> None:
         from bci_app.session.calibration import calibration_quality
@@ -685,6 +707,15 @@ class Session:
         if trials_per_class is not None:
             update["trials_per_class"] = int(trials_per_class)
         m = self.model
+        if paradigm is None:  # the configured timeline must leave room for the model's window
+            from calibration.paradigm import check_model_window
+
+            try:
+                check_model_window(cfg, float(tmin) if tmin is not None else window_tmin(m.metadata),
+                                   m.n_times / m.spec.sfreq)
+            except BCIError as exc:
+                self._error("online", f"cannot start cued online trials: {exc}", exc)
+                return False
         publisher = self._cue_publisher() if paradigm is None else None
         if publisher is not None:
             user = on_event

@@ -16,7 +16,7 @@ def _config(tmp_path) -> AppConfig:
     cfg = AppConfig()
     cfg.paradigm = cfg.paradigm.model_copy(update={
         "trials_per_class": 4, "trials_per_run": 8, "cue_at_s": 0.4, "cue_duration_s": 0.25,
-        "imagery_end_s": 3.6, "rest_min_s": 0.1, "rest_max_s": 0.2, "break_s": 0.0})
+        "imagery_end_s": 4.0, "rest_min_s": 0.1, "rest_max_s": 0.2, "break_s": 0.0})
     cfg.finetune = cfg.finetune.model_copy(update={"max_epochs": 5, "min_trials_per_class": 2, "gate_folds": 2,
                                                    "gate_repeats": 1})
     cfg.recording = cfg.recording.model_copy(update={"directory": str(tmp_path / "data")})

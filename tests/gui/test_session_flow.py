@@ -66,6 +66,7 @@ def make_window(qtbot, tmp_path):
 
     def make(factory):
         w = MainWindow(fast_config(), log_dir=tmp_path / "logs", training_factory=factory)
+        w.session.model_window = (0.0, 1.0)  # the factory's model decodes 1 s from the cue
         qtbot.addWidget(w)
         w.show()
         windows.append(w)
