@@ -3,8 +3,8 @@ is not possible yet.
 
 Steps, in order: participant -> headset and signal check -> calibration -> training -> report ->
 online feedback -> save. :func:`guide` reads plain facts about the session (:class:`SessionFacts`)
-and returns one :class:`Step` per step with its status (``done``, ``current``, ``waiting``) and a
-sentence for the operator; the window draws them and enables the matching controls.
+and returns one :class:`Step` per step with its status (``done``, ``skipped``, ``current``,
+``waiting``) and a sentence for the operator; the window draws them and enables the matching controls.
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ TITLES = {
 class SessionFacts:
     """What the guide needs to know about a session (all plain values, read on the UI thread).
 
-    ``bad_channels``: channels the signal check flags now; ``calibration_trials``: trials done of
-    ``calibration_total``; ``model``: an adapted (or loaded) model is active; ``model_source``:
-    ``"calibrated"`` or ``"loaded"`` (continued from an earlier session); ``online_runs``: online runs
-    finished; ``saved``: the adapter (and report) are in the session folder.
+    ``bad_channels``: channels the signal check flags now; ``calibration_trials``: trials *completed*
+    (their end marker passed) of ``calibration_total``; ``calibration_trial``: the trial running now
+    (1-based; 0 when none); ``calibration_finished``: the calibration ran to its end (not aborted);
+    ``calibration_s``: the configured paradigm's planned length (s, pauses excluded; 0: unknown);
+    ``model``: an adapted (or loaded) model is active; ``model_source``: ``"calibrated"`` or
+    ``"loaded"`` (continued from an earlier session); ``report``: a calibration report exists;
+    ``report_seen``: the operator opened it; ``online_runs``: online runs finished; ``saved``: the
+    adapter (and report) are in the session folder.
     """
 
     participant: str | None = None
@@ -40,11 +44,15 @@ class SessionFacts:
     calibrating: bool = False
     calibration_trials: int = 0
     calibration_total: int = 0
+    calibration_trial: int = 0
+    calibration_finished: bool = False
+    calibration_s: float = 0.0
     training: bool = False
     training_error: str | None = None
     model: bool = False
     model_source: str | None = None
     report: bool = False
+    report_seen: bool = False
     online: bool = False
     online_runs: int = 0
     saved: bool = False
@@ -55,23 +63,36 @@ class SessionFacts:
 class Step:
     name: str
     title: str
-    status: str  #: "done" | "current" | "waiting"
+    status: str  #: "done" | "skipped" (not needed in this session) | "current" | "waiting"
     text: str
 
 
+def duration_text(seconds: float) -> str:
+    """``"about 57 s"``, ``"about 4 minutes"``: a planned duration in words."""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    return f"about {round(seconds / 60)} minutes"
+
+
 def guide(f: SessionFacts) -> list[Step]:
-    """One :class:`Step` per :data:`STEPS`: the first not done is ``current`` and says what to do; the
-    later ones say what they wait for."""
+    """One :class:`Step` per :data:`STEPS`: the first neither done nor skipped is ``current`` and
+    says what to do; the later ones say what they wait for. Every sentence follows the facts: a
+    session without a participant (the demo) skips the participant and saving; a continued session
+    skips calibration, training and the report; a running step is never called done."""
     done: dict[str, bool] = {}
+    skipped: dict[str, bool] = dict.fromkeys(STEPS, False)
     text: dict[str, str] = {}
+    loaded = f.model and f.model_source == "loaded"
+    went_on = f.calibrating or f.calibration_trials > 0 or f.model or f.training or f.online
 
     done["participant"] = bool(f.participant)
+    skipped["participant"] = not f.participant and went_on
     text["participant"] = (f"Participant {f.participant}; files go to {f.folder}." if f.participant and f.folder
                            else f"Participant {f.participant}." if f.participant
+                           else "No participant ID: this session's files are not kept by themselves." if went_on
                            else "Enter the participant's ID: the recordings, adapter and report are saved in their folder.")
 
-    went_on = f.calibrating or f.calibration_trials > 0 or f.model  # flagged channels do not hold the session
-    done["headset"] = f.connected and (not f.bad_channels or went_on)
+    done["headset"] = f.connected and (not f.bad_channels or went_on)  # flagged channels do not hold the session
     if not f.connected:
         text["headset"] = "Connect the headset (Source): LSL stream, BrainFlow board, or the simulated headset."
     elif f.bad_channels:
@@ -81,49 +102,62 @@ def guide(f: SessionFacts) -> list[Step]:
     else:
         text["headset"] = "Signal looks good on every channel."
 
-    loaded = f.model and f.model_source == "loaded"
-    calibrated = loaded or (f.calibration_total > 0 and f.calibration_trials >= f.calibration_total)
+    calibrated = not f.calibrating and (f.calibration_finished or (f.calibration_total > 0
+                                                                   and f.calibration_trials >= f.calibration_total))
     done["calibration"] = calibrated
-    if f.model_source == "loaded":
-        text["calibration"] = "Skipped: an adapter from an earlier session of this participant is loaded."
-    elif f.calibrating:
-        text["calibration"] = (f"Running: trial {f.calibration_trials} of {f.calibration_total}. The participant "
-                               "imagines the cued movement; the recording runs by itself.")
+    skipped["calibration"] = loaded and not f.calibrating and not calibrated
+    length = f" ({duration_text(f.calibration_s)})" if f.calibration_s > 0 else ""
+    if f.calibrating:
+        text["calibration"] = (f"Running: trial {max(f.calibration_trial, f.calibration_trials)} of "
+                               f"{f.calibration_total} ({f.calibration_trials} completed). The participant imagines "
+                               "the cued movement; the recording runs by itself.")
     elif calibrated:
         text["calibration"] = f"Done: {f.calibration_trials} trials recorded."
+    elif skipped["calibration"]:
+        text["calibration"] = "Skipped: an adapter from an earlier session of this participant is loaded."
+    elif f.calibration_trials and f.calibration_total:
+        text["calibration"] = (f"Stopped after {f.calibration_trials} of {f.calibration_total} trials. Start the "
+                               f"calibration again{length}.")
     else:
-        text["calibration"] = ("Start the calibration: the participant follows the arrows (about 5 minutes); the "
-                               "recording starts by itself." if f.connected else "Needs a connected headset.")
+        text["calibration"] = (f"Start the calibration: the participant follows the arrows{length}; the recording "
+                               "starts by itself." if f.connected else "Needs a connected headset.")
 
-    done["training"] = f.model
-    if f.model and f.model_source == "loaded":
+    done["training"] = f.model and not f.training and not loaded
+    skipped["training"] = loaded and not f.training
+    if f.training:
+        text["training"] = ("Loading the earlier adapter (checked against the base and this headset)."
+                            if f.model_source == "loading" else
+                            "Adapting the model to this participant (in the background; the signal keeps streaming).")
+    elif loaded:
         text["training"] = "Skipped: the loaded adapter decodes."
-    elif f.training:
-        text["training"] = "Adapting the model to this participant (in the background; the signal keeps streaming)."
     elif f.training_error:
         text["training"] = f"Training failed: {f.training_error} Retrain, or calibrate again."
     elif f.model:
-        text["training"] = "Done: the adapted model is active."
+        text["training"] = "Done: the model is installed (Training tab: which one and why)."
     else:
         text["training"] = ("Starts by itself when the calibration ends." if not calibrated
                             else "Train the model on the calibration trials.")
 
-    done["report"] = f.report or f.model_source == "loaded"
-    text["report"] = ("Ready: accuracy, confusion matrix, ERD maps (Report tab)." if f.report
-                      else "Not needed: continuing with an earlier adapter." if f.model_source == "loaded"
-                      else "Written after training.")
+    done["report"] = f.report and (f.report_seen or f.online or f.online_runs > 0)
+    skipped["report"] = loaded and not f.report
+    text["report"] = ("Seen: accuracy, confusion matrix, ERD maps (Report tab)." if done["report"]
+                      else "Ready: open the Report tab (accuracy, confusion matrix, ERD maps)." if f.report
+                      else "Not written: continuing with an earlier adapter (its report is in its own folder)."
+                      if skipped["report"] else "Written after training.")
 
-    done["online"] = f.online_runs > 0
+    done["online"] = f.online_runs > 0 and not f.online
     if f.online:
-        text["online"] = "Running: the participant controls the feedback."
+        text["online"] = "Running: the participant controls the feedback. Stop ends the run."
     elif f.online_runs:
         text["online"] = f"{f.online_runs} run(s) done. Run again, retrain, or finish."
     else:
         text["online"] = "Start online feedback." if f.model else "Needs a trained or loaded model."
 
     done["save"] = f.saved
+    skipped["save"] = not f.participant and went_on
     text["save"] = (f"Saved in {f.folder}." if f.saved and f.folder else
-                    "The adapter and report are saved by themselves after training." if f.participant
+                    "Not saved: no participant ID (record from the Session tab to keep the data)." if skipped["save"]
+                    else "The adapter and report are saved by themselves after training." if f.participant
                     else "Needs a participant ID to know where to save.")
 
     steps = []
@@ -131,6 +165,8 @@ def guide(f: SessionFacts) -> list[Step]:
     for name in STEPS:
         if done[name]:
             status = "done"
+        elif skipped[name]:
+            status = "skipped"
         elif not current_found:
             status, current_found = "current", True
         else:
@@ -139,9 +175,21 @@ def guide(f: SessionFacts) -> list[Step]:
     return steps
 
 
+def busy(f: SessionFacts) -> str | None:
+    """What runs now (calibration, training, online feedback), or None: "every step is done" is never
+    said while something runs."""
+    if f.calibrating:
+        return "calibration"
+    if f.training:
+        return "training"
+    if f.online:
+        return "online"
+    return None
+
+
 def current_step(f: SessionFacts) -> Step | None:
     """The step to do now (None when every step is done)."""
     return next((s for s in guide(f) if s.status == "current"), None)
 
 
-__all__ = ["STEPS", "TITLES", "SessionFacts", "Step", "guide", "current_step"]
+__all__ = ["STEPS", "TITLES", "SessionFacts", "Step", "busy", "current_step", "duration_text", "guide"]

@@ -191,6 +191,21 @@ class CalibrationOutcome:
             parts.append("LoRA disabled: the base with this person's alignment")
         return "; ".join(p for p in parts if p)
 
+    def headline(self) -> str:
+        """Which model is installed and why, in one line (the gate's figures when it ran)."""
+        gate = self.gate
+        if self.chosen.startswith("base") and gate is None:
+            return "Base model installed (LoRA disabled): the base with this person's alignment"
+        if gate is None or gate.cv_accuracy_adapted is None or gate.cv_accuracy_base is None:
+            reason = f" ({gate.reason})" if gate is not None and gate.reason else " (no gate: finetune.gate is off)"
+            which = "Adapted model" if self.chosen == "adapted" else "Unadapted base"
+            return f"{which} installed{reason}"
+        figures = (f"adapter {gate.cv_accuracy_adapted:.0%} vs base {gate.cv_accuracy_base:.0%} in "
+                   f"{gate.repeats}x{gate.folds}-fold cross-validation")
+        if self.chosen == "adapted":
+            return f"Adapted model installed: it decodes better than the base ({figures})"
+        return f"Unadapted base installed: the adapter did not decode better ({figures})"
+
     def save(self, path: str | Path) -> Path:
         """Write the adapter (``.safetensors`` + ``.json`` with the full metadata)."""
         from bci_app.models.adapters import save_adapter

@@ -70,6 +70,11 @@ def short_paradigm(config, trials_per_class: int, seed: int, tmin: float, window
     })
 
 
+def planned_duration_s(config: ParadigmConfig) -> float:
+    """How long the calibration of ``config`` takes (s, pauses excluded): its seeded schedule's end."""
+    return GrazParadigm(config, clock=lambda: 0.0).duration_s
+
+
 def check_model_window(config: ParadigmConfig, tmin_s: float, length_s: float) -> None:
     """Refuse a timeline whose trials cannot hold the model's window: it runs from ``tmin_s`` to
     ``tmin_s + length_s`` seconds after the cue and must end by the end of imagery

@@ -58,7 +58,7 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
     torch.set_num_threads(1)
     app = _application()
     config = load_config(getattr(args, "config", None))
-    window = MainWindow(config, log_dir=getattr(args, "log_dir", None))
+    window = MainWindow(config, log_dir=getattr(args, "log_dir", None), config_path=getattr(args, "config", None))
     window.show()
     return int(app.exec())
 
@@ -96,8 +96,11 @@ def build_demo(args: argparse.Namespace):
                           session_seed=seed, clock=clock, name=name, bufsize=60.0)
     player = LslPlayer(sim, name=name, interval=0.01 / scale).open()
     session = Session(config, clock=clock)
+    given = getattr(args, "config", None)
     window = MainWindow(config, session=session, log_dir=getattr(args, "log_dir", None),
-                        training_factory=Session.calibration_training)
+                        training_factory=Session.calibration_training,
+                        config_path=f"{given or 'built-in defaults'} (demo: paradigm shortened to "
+                                    f"{config.paradigm.trials_per_class} trials per class)")
     window.bridge.imagine = sim.imagine  # the simulated person behind the LSL stream follows the cues
     driver = DemoDriver(window, {"kind": "lsl", "name": name, "type": "EEG"}, player=player, simulator=sim,
                         online_trials_per_class=getattr(args, "online_trials_per_class", 6) or 6,

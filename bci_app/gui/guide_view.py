@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from bci_app.workflow import STEPS, TITLES, SessionFacts, Step, guide
+from bci_app.workflow import STEPS, TITLES, SessionFacts, Step, busy, guide
 
-_MARK = {"done": "✔", "current": "▶", "waiting": "·"}
-_STYLE = {"done": "color:#2e7d32", "current": "color:#0d47a1;font-weight:bold", "waiting": "color:#78909c"}
+_MARK = {"done": "✔", "skipped": "–", "current": "▶", "waiting": "·"}
+_STYLE = {"done": "color:#2e7d32", "skipped": "color:#78909c;font-style:italic",
+          "current": "color:#0d47a1;font-weight:bold", "waiting": "color:#78909c"}
+_RUNNING = {"calibration": "Calibration is running", "training": "Training runs in the background",
+            "online": "Online feedback is running"}
 
 
 class GuidePanel(QtWidgets.QWidget):
@@ -27,9 +30,14 @@ class GuidePanel(QtWidgets.QWidget):
         self.continue_button.setEnabled(False)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Participant"))
-        top.addWidget(self.participant, 1)
+        top.addWidget(self.participant)
         top.addWidget(self.start_button)
         top.addWidget(self.continue_button)
+        #: why *Continue previous session* is grey (shown beside it)
+        self.continue_note = QtWidgets.QLabel("")
+        self.continue_note.setStyleSheet("color:#78909c")
+        self.continue_note.setWordWrap(True)
+        top.addWidget(self.continue_note, 1)
         self.step_labels: dict[str, QtWidgets.QLabel] = {}
         row = QtWidgets.QHBoxLayout()
         for name in STEPS:
@@ -50,9 +58,16 @@ class GuidePanel(QtWidgets.QWidget):
         self.steps: list[Step] = []
         self._facts: SessionFacts | None = None
 
-    def render(self, facts: SessionFacts, *, can_continue: bool = False) -> None:
-        """Show ``facts`` as the steps (cheap when nothing changed: called every frame)."""
-        self.continue_button.setEnabled(can_continue and facts.model_source != "loaded")
+    def render(self, facts: SessionFacts, *, can_continue: bool = False, continue_reason: str = "") -> None:
+        """Show ``facts`` as the steps (cheap when nothing changed: called every frame).
+        ``continue_reason``: why *Continue previous session* cannot be used now (shown beside it)."""
+        enabled = can_continue and facts.model_source != "loaded"
+        self.continue_button.setEnabled(enabled)
+        note = "" if enabled else continue_reason
+        if note != self.continue_note.text():
+            self.continue_note.setText(note)
+            self.continue_button.setToolTip("load this participant's latest adapter and decode without a new "
+                                            "calibration" + (f" — {note}" if note else ""))
         if facts == self._facts:
             return
         self._facts = facts
@@ -63,7 +78,14 @@ class GuidePanel(QtWidgets.QWidget):
             label.setStyleSheet(_STYLE[step.status])
             label.setToolTip(step.text)
         current = next((s for s in self.steps if s.status == "current"), None)
-        self.next_label.setText(f"Next — {current.title}: {current.text}" if current else
-                                "Every step is done. Run online feedback again, retrain, or start a new session.")
+        running = busy(facts)
+        if current is not None:
+            text = f"Next — {current.title}: {current.text}"
+        elif running is not None:
+            step = {"calibration": "calibration", "training": "training", "online": "online"}[running]
+            text = f"{_RUNNING[running]}: " + next(s.text for s in self.steps if s.name == step)
+        else:
+            text = "Every step is done. Run online feedback again, retrain, or start a new session."
+        self.next_label.setText(text)
         self.participant.setEnabled(not facts.participant)
         self.start_button.setEnabled(not facts.participant)

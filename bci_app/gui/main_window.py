@@ -63,7 +63,8 @@ class ErrorBanner(QtWidgets.QFrame):
 class MainWindow(QtWidgets.QMainWindow):
     """bci-app's window. ``session`` is a core ``bci_app.session.Session`` (created when omitted);
     ``training_factory(session) -> (job, to_model, cancel)`` builds the fine-tuning job run after a
-    finished calibration (default: :meth:`Session.calibration_training`; see :mod:`bci_app.gui.session_bridge`)."""
+    finished calibration (default: :meth:`Session.calibration_training`; see :mod:`bci_app.gui.session_bridge`);
+    ``config_path``: the YAML file ``config`` came from (shown in the Session tab)."""
 
     _connect_done = QtCore.Signal(object, object)  # (stream or None, exception or None), once per connect
 
@@ -75,6 +76,7 @@ class MainWindow(QtWidgets.QMainWindow):
         log_dir: str | Path | None = None,
         frame_ms: int = FRAME_MS,
         training_factory=None,
+        config_path: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.config = config or load_config()
@@ -93,7 +95,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         # panels
         self.source_panel = SourcePanel(brainflow=self.config.brainflow, channels=self.config.channels)
-        self.session_panel = SessionPanel(self.config, self.log_path)
+        self.session_panel = SessionPanel(self.config, self.log_path, config_path=config_path)
         self.signal_view = SignalView()
         self.cue_display = CueDisplay()
         self.operator_panel = OperatorPanel()

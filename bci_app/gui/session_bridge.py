@@ -61,10 +61,15 @@ class SessionBridge:
             s.subscribe("saved", self._on_saved),
         ]
         self._can_continue = False
+        self._previous = None  # the participant's earlier adapter (looked up once, at Start session)
+        self._loading = False  # the training thread is loading an earlier adapter, not training
+        self._report_seen = False
+        self._planned: tuple[object, float] = (None, 0.0)  # (paradigm config, planned seconds)
         gp = window.guide_panel
         gp.participant_chosen.connect(self.start_participant)
-        gp.continue_requested.connect(lambda: self._call("continue_previous", "loading the earlier adapter"))
-        tr.retrain_button.clicked.connect(lambda: self._call("train_calibration", "retraining"))
+        gp.continue_requested.connect(self.continue_previous)
+        window.tabs.currentChanged.connect(lambda _: self._note_report_seen())
+        tr.retrain_button.clicked.connect(self.retrain)
         sp.record_requested.connect(self.start_recording)
         sp.stop_record_requested.connect(lambda: self._call("stop_recording", "stopping the recording"))
         op.start_button.clicked.connect(self.start_calibration)
@@ -101,12 +106,55 @@ class SessionBridge:
 
     def start_participant(self, participant: str) -> None:
         if self._call("start_participant", "opening the participant's folder", participant):
-            self._can_continue = self.session.previous_adapter() is not None
+            self._previous = self.session.previous_adapter()
+            self._can_continue = self._previous is not None
+            self.w.session_panel.show_participant(self.session.folder.participant, self.session.folder.path)
+
+    def continue_previous(self) -> None:
+        self._loading = True  # before the call: the mode event it sends must know it
+        self._loading = bool(self._call("continue_previous", "loading the earlier adapter"))
+
+    def retrain(self) -> None:
+        self._loading = False
+        self._call("train_calibration", "retraining")
+
+    def continue_reason(self) -> str:
+        """Why *Continue previous session* cannot be used now ("" when it can)."""
+        s = self.session
+        if s.folder is None:
+            return "Continue needs the participant's ID: type it and press Start session."
+        if self._previous is None:
+            return f"No earlier adapter of {s.folder.participant} to continue with: calibrate."
+        if s.model_source == "loaded":
+            return ""
+        if s.stream is None:
+            return "Continue needs the headset connected: the adapter's channels are checked against it."
+        if s.mode is not Mode.CONNECTED:
+            return f"Continue is possible once the {s.mode.value} step has ended."
+        return ""
+
+    def _note_report_seen(self) -> None:
+        if self.w.tabs.currentWidget() is self.w.report_panel and self.w.report_panel.captions:
+            self._report_seen = True
+
+    def _planned_s(self) -> float:
+        """The configured paradigm's planned length (s), computed once per paradigm config."""
+        from calibration.paradigm import planned_duration_s
+
+        paradigm = self.session.config.paradigm
+        if self._planned[0] is not paradigm:
+            try:
+                self._planned = (paradigm, planned_duration_s(paradigm))
+            except ValueError:
+                self._planned = (paradigm, 0.0)
+        return self._planned[1]
 
     def _on_saved(self, saved) -> None:
         self._can_continue = False  # this session has its own adapter now
         if saved.report is not None:
+            self._report_seen = False
             self.w.report_panel.show_report(saved.report, saved.report_pngs, saved.report_path)
+            self._note_report_seen()
 
     def facts(self):
         """What the guide needs, read from the session (UI thread, every frame: cheap reads only)."""
@@ -117,20 +165,24 @@ class SessionBridge:
         paradigm = s.paradigm
         state = paradigm.state if paradigm is not None else None
         total = state.n_trials if state is not None else 0
-        done = (state.trial_index + 1 if state is not None and state.trial_index is not None else 0)
-        if s.calibration_data is not None and s.mode is not Mode.CALIBRATING:
-            done = total
+        completed = sum(state.completed_per_class.values()) if state is not None else 0
+        running = state.trial_index + 1 if state is not None and state.trial_index is not None else 0
         failed = next((e.message for e in reversed(s.errors) if e.source == "training"), None) \
             if s.model is None and not s.training else None
         saved = s.saved
+        source = "loading" if self._loading and s.training else s.model_source
         return SessionFacts(
             participant=s.folder.participant if s.folder is not None else None,
             folder=str(s.folder.path) if s.folder is not None else None,
             connected=s.stream is not None, bad_channels=bad, recording=s.recorder is not None,
-            calibrating=s.mode is Mode.CALIBRATING, calibration_trials=done, calibration_total=total,
-            training=s.training, training_error=failed, model=s.model is not None, model_source=s.model_source,
-            report=saved is not None and saved.report is not None, online=s.mode is Mode.ONLINE,
-            online_runs=s.online_runs, saved=saved is not None and saved.adapter is not None)
+            calibrating=s.mode is Mode.CALIBRATING, calibration_trials=completed, calibration_total=total,
+            calibration_trial=running if s.mode is Mode.CALIBRATING else 0,
+            calibration_finished=paradigm is not None and paradigm.phase == "finished",
+            calibration_s=self._planned_s(),
+            training=s.training, training_error=failed, model=s.model is not None, model_source=source,
+            report=saved is not None and saved.report is not None, report_seen=self._report_seen,
+            online=s.mode is Mode.ONLINE, online_runs=s.online_runs,
+            saved=saved is not None and saved.adapter is not None)
 
     def start_calibration(self) -> None:
         self.history.clear()
@@ -224,10 +276,11 @@ class SessionBridge:
     def _on_model(self, model) -> None:
         self.w.online_panel.start_button.setEnabled(self.session.mode.value == "connected")
         s = self.session
-        loaded = s.model_source == "loaded"
-        self.w.training_panel.render_outcome(model, None if loaded else s.training_result)
-        if loaded:
-            self.w.training_panel.set_status(f"Continuing with the adapter {s.training_result.path} (no new calibration)")
+        if s.model_source == "loaded":
+            self._loading = False
+            self.w.training_panel.render_loaded(model, s.training_result.path, s.training_result.metadata)
+        else:
+            self.w.training_panel.render_outcome(model, s.training_result)
 
     def _on_fullscreen(self, on: bool) -> None:
         """The participant screen went full screen or came back: both toggles say so."""
@@ -271,7 +324,10 @@ class SessionBridge:
         w.show_mode_panel(name)
         if name == "calibrating" and s.calibration_quality_problem:
             w.operator_panel.advice_label.setText(s.calibration_quality_problem)
-        if name == "training":
+        if name == "training" and self._loading:
+            self.history.clear()
+            w.training_panel.show_loading(self._previous)
+        elif name == "training":
             self.history.clear()
             w.training_panel.reset(s.config.finetune.max_epochs, s.training_plan())
             w.training_panel.set_status("Training started…")
@@ -285,7 +341,8 @@ class SessionBridge:
             s.update()
         except Exception as exc:  # noqa: BLE001 - the frame loop must survive
             w.show_error(exc, "updating the session")
-        w.guide_panel.render(self.facts(), can_continue=self._can_continue and s.stream is not None)
+        reason = self.continue_reason()
+        w.guide_panel.render(self.facts(), can_continue=self._can_continue and not reason, continue_reason=reason)
         w.training_panel.retrain_button.setEnabled((s.calibration_data is not None or bool(s.online_data)) and not s.training)
         paradigm = s.paradigm
         if paradigm is not None and w.mode_panel_shown("calibrating"):

@@ -118,9 +118,12 @@ class SessionPanel(QtWidgets.QWidget):
     offer_changed = QtCore.Signal(object)
     _scanned = QtCore.Signal(int, object, object)  # (generation, list[XdfScan] or None, exception or None)
 
-    def __init__(self, config: AppConfig, log_path: Path | None = None, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, config: AppConfig, log_path: Path | None = None, parent: QtWidgets.QWidget | None = None,
+                 *, config_path: str | Path | None = None) -> None:
         super().__init__(parent)
         self.config = config
+        #: the participant's session folder (:meth:`show_participant`): recordings go there
+        self.participant_folder: Path | None = None
         self.offer: XdfScan | None = None  # the unfinished recording offered now
         self.continuing: Path | None = None  # the unfinished recording the next one continues
         self.recording_path: Path | None = None  # the file being recorded now
@@ -147,12 +150,15 @@ class SessionPanel(QtWidgets.QWidget):
         self.record_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.load_button = QtWidgets.QPushButton("Load config…")
         self.save_button = QtWidgets.QPushButton("Save config…")
-        self.config_label = QtWidgets.QLabel("Config: built-in defaults")
+        self.config_label = QtWidgets.QLabel(f"Config: {config_path}" if config_path else
+                                             "Config: built-in defaults (configs/default.yaml)")
+        self.config_label.setWordWrap(True)
+        self.config_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.log_label = QtWidgets.QLabel(f"Log file: {log_path}" if log_path else "Log file: –")
         self.log_label.setWordWrap(True)
         form = QtWidgets.QFormLayout(self)
         form.addRow(self.resume_banner)
-        form.addRow("Subject id", self.subject_edit)
+        form.addRow("Participant", self.subject_edit)
         form.addRow("Session id", self.session_edit)
         form.addRow("Data folder", self.root_edit)
         form.addRow("Saving to", self.folder_label)
@@ -197,7 +203,21 @@ class SessionPanel(QtWidgets.QWidget):
         return Path(self.root_edit.text() or self.config.recording.directory).expanduser()
 
     def folder(self) -> Path:
+        """Where recordings go: the participant's session folder once a session started, else
+        ``<data folder>/sub-<subject>/<date>_ses-<session>``."""
+        if self.participant_folder is not None:
+            return self.participant_folder
         return session_folder(self.root(), self.subject, self.session)
+
+    def show_participant(self, participant: str, folder: str | Path) -> None:
+        """A participant's session started (guide): show who and where; recordings go to ``folder``."""
+        self.participant_folder = Path(folder)
+        self.subject_edit.setText(participant)
+        for edit in (self.subject_edit, self.session_edit, self.root_edit):
+            edit.setEnabled(False)
+            edit.setToolTip("set by the participant's session (the guide's Start session)")
+        self.session_edit.setText(self.participant_folder.name)
+        self._update_folder()
 
     def next_recording_path(self) -> Path:
         """Where the next recording goes: the continuation of the unfinished recording the operator

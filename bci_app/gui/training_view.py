@@ -8,6 +8,8 @@ name: ``epoch``, ``n_epochs``/``max_epochs``, ``train_loss``, ``val_loss``, ``va
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
@@ -71,6 +73,7 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def reset(self, max_epochs: int | None = None, summary: str | None = None) -> None:
         self._n_shown = -1
+        self.progress.setFormat("epoch %v of %m")
         self.progress.setMaximum(max_epochs or 1)
         self.progress.setValue(0)
         for curve in (self.train_loss_curve, self.val_loss_curve, self.val_acc_curve):
@@ -131,6 +134,35 @@ class TrainingPanel(QtWidgets.QWidget):
                          f"epochs run: {result.epochs_run} (best {result.best_epoch}); feature cache: {result.cache}; "
                          f"{result.elapsed_s:.1f} s")
             self.set_summary(text)
-        acc = getattr(result, "val_accuracy", None)
-        self.set_status(f"Model ready: {model.name}" + (f" (validation accuracy {acc:.0%})" if acc is not None else "")
-                        + " — start online feedback")
+        headline = outcome.headline() if outcome is not None and hasattr(outcome, "headline") else \
+            f"Model installed: {model.name}"
+        self.status_label.setWordWrap(True)
+        self.set_status(f"{headline} — start online feedback")
+
+    def show_loading(self, path) -> None:
+        """An earlier adapter is being loaded (no training: no epochs, no curves)."""
+        self._n_shown = -1
+        self.progress.setMaximum(0)  # busy, without epochs
+        for curve in (self.train_loss_curve, self.val_loss_curve, self.val_acc_curve):
+            curve.setData([], [])
+        self.set_summary(f"Loading the adapter {path} (checked against its base and this headset's channels)…")
+        self.set_status("Loading the earlier adapter…")
+
+    def render_loaded(self, model, path, metadata: dict) -> None:
+        """``model`` decodes with the earlier adapter at ``path`` (``metadata``: its JSON): which, from
+        when, what its calibration's gate said; no training ran in this session."""
+        gate = metadata.get("gate") or {}
+        lines = [f"adapter: {path}", f"model: {model.name}"]
+        if metadata.get("base_choice"):
+            lines.append(f"base: {metadata['base_choice']}")
+        if metadata.get("n_trials") is not None:
+            lines.append(f"calibration trials of that session: {metadata['n_trials']}")
+        if gate.get("reason"):
+            lines.append(f"that session's gate: {gate['reason']}")
+        self.set_summary("\n".join(lines))
+        self.progress.setMaximum(1)
+        self.progress.setValue(1)
+        self.progress.setFormat("loaded (no training in this session)")
+        self.status_label.setWordWrap(True)
+        self.set_status(f"Decoding with the earlier adapter of {Path(path).parent.name} "
+                        "(continued session, no new calibration) — start online feedback")
