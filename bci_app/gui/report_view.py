@@ -44,12 +44,16 @@ class ReportPanel(QtWidgets.QWidget):
         self.path = Path(path) if path is not None else None
         self.open_button.setEnabled(self.path is not None and self.path.is_file())
         rows = []
+        installed = getattr(report, "installed", None)
         for name, r in list(report.decoding.items()) + [(f"online run {i + 1}", r) for i, r in enumerate(report.online)]:
             itr = "–" if r.itr_bits_per_min is None else f"{r.itr_bits_per_min:.2f} bits/min"
-            rows.append(f"<tr><td>{html.escape(name)}</td><td>{100 * r.accuracy:.1f} %</td><td>{r.kappa:.2f}</td>"
-                        f"<td>{itr}</td><td>{r.n_trials}</td></tr>")
+            decisions = f"{r.n_decisions} ({r.repeats} per trial)" if r.repeats > 1 else f"{r.n_decisions}"
+            label = f"{name} (installed)" if name == installed else name
+            rows.append(f"<tr><td>{html.escape(label)}</td><td>{100 * r.accuracy:.1f} %</td><td>{r.kappa:.2f}</td>"
+                        f"<td>{itr}</td><td>{r.n_trials}</td><td>{decisions}</td></tr>")
         table = ("<table cellpadding='4'><tr><th align='left'>model</th><th>accuracy</th><th>kappa</th><th>ITR</th>"
-                 "<th>trials</th></tr>" + "".join(rows) + "</table>") if rows else "<p>No cross-validated accuracy.</p>"
+                 "<th>trials</th><th>decisions</th></tr>" + "".join(rows) + "</table>") if rows \
+            else "<p>No cross-validated accuracy.</p>"
         where = f"<p>Saved: {html.escape(str(self.path))}</p>" if self.path is not None else ""
         self.summary.setText(f"<h3>{html.escape(report.title)}</h3><p>{html.escape(report.subtitle)}</p>{table}{where}")
         while self._figures.count():

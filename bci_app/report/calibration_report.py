@@ -71,6 +71,8 @@ class CalibrationReport(Report):
         self.classes = tuple(classes)
         self.trial_seconds = trial_seconds
         self.decoding: dict[str, Classification] = {}
+        #: the row of :attr:`decoding` that is the installed model ("adapter" or "unadapted base")
+        self.installed: str | None = None
         self.erd: ErdMaps | None = None
         self.online: list[Classification] = []
 
@@ -103,9 +105,11 @@ def _decoding_table(results: dict[str, Classification], installed: str | None = 
     rows = []
     for name, r in results.items():
         label = f"{name} (installed)" if name == installed else name
-        rows.append([label, r.n_trials, _pct(r.accuracy), _num(r.kappa), _num(r.itr_bits_per_trial),
+        decisions = f"{r.n_decisions} ({r.repeats} per trial)" if r.repeats > 1 else r.n_decisions
+        rows.append([label, r.n_trials, decisions, _pct(r.accuracy), _num(r.kappa), _num(r.itr_bits_per_trial),
                      _num(r.itr_bits_per_min, 2)])
-    return html_table(["model", "decisions", "accuracy", "Cohen's kappa", "ITR (bits/trial)", "ITR (bits/min)"], rows)
+    return html_table(["model", "trials", "decisions", "accuracy", "Cohen's kappa", "ITR (bits/trial)",
+                       "ITR (bits/min)"], rows)
 
 
 def _per_class_table(results: dict[str, Classification]) -> str:
@@ -130,10 +134,12 @@ def _decoding(outcome: Any, classes: list[str], trial_seconds: float | None) -> 
         y = gate.labels
         if gate.predicted_adapted is not None:
             reps = gate.predicted_adapted.shape[0]
-            results["adapter"] = classify(np.tile(y, reps), gate.predicted_adapted.ravel(), classes, trial_seconds)
-            notes.append(f"Adapter: {gate.repeats} × {gate.folds}-fold cross-validation on the calibration "
+            results["adapter"] = classify(np.tile(y, reps), gate.predicted_adapted.ravel(), classes, trial_seconds,
+                                          repeats=reps)
+            notes.append(f"Adapter: {gate.repeats} × {gate.folds}-fold cross-validation on the {len(y)} calibration "
                          f"trials; each trial is decided once per repeat by an adapter that did not train on it, "
-                         f"so the counts add up to {reps} × {len(y)} decisions.")
+                         f"so its {len(y)} trials give {reps} × {len(y)} decisions (the base decides each trial "
+                         "once: it never trained on them).")
         results["unadapted base"] = classify(y, gate.predicted_base, classes, trial_seconds)
         if gate.predicted_adapted is None:
             notes.append(f"No cross-validated adapter: {gate.reason}.")
@@ -181,6 +187,7 @@ def build_calibration_report(outcome: Any, *, paradigm: Any = None, trial_second
     results, notes = _decoding(outcome, classes, trial_seconds)
     report.decoding = results
     installed = "adapter" if outcome.chosen == "adapted" else "unadapted base"
+    report.installed = installed
     notes.append(f"Chance level {100 / len(classes):.0f} %. ITR after Wolpaw et al. (2000), 0 at or below chance; "
                  + (f"bits per minute with a trial of {trial_seconds:.1f} s ({how})." if trial_seconds else how + "."))
     if results:

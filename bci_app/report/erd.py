@@ -28,7 +28,7 @@ import numpy as np
 
 from bci_app.errors import CalibrationError
 from bci_app.signal.channels import normalize_ch_name
-from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, power_spectrum
+from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, erd_percent, power_spectrum
 
 __all__ = ["ErdWindows", "ErdMaps", "TimeFrequencyMaps", "ScalpMaps", "cue_locked_trials", "erd_maps",
            "TF_CHANNELS"]
@@ -161,14 +161,6 @@ def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: f
                   float(recordings[0].sfreq), float(tmin), float(tmax), np.concatenate(clean))
 
 
-def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean over trials (axis 0) of ``values`` (n_trials, n_chans, ...) using only ``mask``
-    (n_trials, n_chans) trials per channel; NaN for a channel without any."""
-    w = mask.reshape(mask.shape + (1,) * (values.ndim - 2)).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (values * w).sum(axis=0) / w.sum(axis=0)
-
-
 def _tf_maps(trials: Trials, picks: list[int], windows: ErdWindows, notes: list[str]) -> TimeFrequencyMaps:
     from mne.time_frequency import tfr_array_morlet
 
@@ -188,9 +180,8 @@ def _tf_maps(trials: Trials, picks: list[int], windows: ErdWindows, notes: list[
         empty = [ch for ch, n in counts[cls].items() if n == 0]
         if empty:
             notes.append(f"no clean trial of {cls} at {', '.join(empty)}: that map is blank")
-        mean = _masked_mean(power_all, mask)  # (n_picks, n_freqs, n_times)
-        ref = mean[..., base].mean(axis=-1, keepdims=True)
-        power[cls] = 100.0 * (mean[..., shown] / ref - 1.0)
+        ref = power_all[..., base].mean(axis=-1, keepdims=True)  # each trial's baseline power
+        power[cls] = erd_percent(ref, power_all[..., shown], mask)  # (n_picks, n_freqs, n_times)
     return TimeFrequencyMaps(tuple(names), freqs, times[shown], power, counts)
 
 
@@ -229,9 +220,7 @@ def _scalp_maps(trials: Trials, windows: ErdWindows, notes: list[str]) -> ScalpM
     values: dict[str, dict[str, np.ndarray]] = {b: {} for b in BANDS}
     for b in BANDS:
         for cls, mask in masks.items():
-            p_imag = _masked_mean(imag[b], mask)[usable]
-            p_base = _masked_mean(base[b], mask)[usable]
-            values[b][cls] = 100.0 * (p_imag / np.maximum(p_base, 1e-30) - 1.0)
+            values[b][cls] = erd_percent(base[b], imag[b], mask)[usable]
     placed = [i for i, u in zip(placed, usable) if u]
     ch = [names[i] for i in placed]
     info = mne.create_info(ch, trials.sfreq, "eeg")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bci_app.events import WINDOW_TMIN_S
 from bci_app.types import Marker, Recording
 
 if TYPE_CHECKING:
@@ -17,12 +16,19 @@ if TYPE_CHECKING:
     from bci_app.signal.quality import CalibrationQuality
 
 
-class CalibrationTap:
-    """Collects every sample of a stream from the moment it is created (calibration data)."""
+#: seconds of signal kept from before the calibration starts: the first trial's pre-cue baseline
+#: (and the report's wavelet margin, up to 2 s before the cue) are then in the calibration data too
+LEAD_S = 2.5
 
-    def __init__(self, stream: Stream) -> None:
+
+class CalibrationTap:
+    """Collects every sample of a stream from ``lead_s`` seconds before it is created (as far as the
+    stream's buffer holds them) on: the calibration data."""
+
+    def __init__(self, stream: Stream, lead_s: float = LEAD_S) -> None:
         self.stream = stream
-        self.index = stream.buffer.n_written
+        buf = stream.buffer
+        self.index = max(buf.n_written - int(round(lead_s * stream.info.sfreq)), buf.n_written - buf.n_available)
         self.chunks: list[np.ndarray] = []
         self.times: list[np.ndarray] = []
         self.lost = 0
@@ -48,18 +54,22 @@ class CalibrationTap:
 
 def calibration_quality(config: AppConfig, stream: Stream) -> CalibrationQuality:
     """The operator's running calibration check for ``config.paradigm`` on ``stream``: mu/beta ERD
-    in the imagery period (from the model's window start after the cue) against the fixation
-    baseline, and the artifact rejection training will apply on the base model's channels.
+    in the report's imagery window against its fixation baseline
+    (:meth:`bci_app.report.erd.ErdWindows.for_paradigm`, computed by the same
+    :func:`~bci_app.signal.quality.erd_percent`), and the artifact rejection training will apply
+    on the base model's channels.
     Raises :class:`~bci_app.errors.CalibrationError` when the source cannot be checked."""
     from bci_app.models.pretrained import base_model_metadata
+    from bci_app.report.erd import ErdWindows
     from bci_app.signal.quality import CalibrationQuality
 
     p = config.paradigm
     meta = base_model_metadata(config.model.base)
+    windows = ErdWindows.for_paradigm(p)  # the report's windows (relative to the cue): the same ERD
     return CalibrationQuality(
         stream.info.ch_names, stream.info.sfreq, p.classes,
-        imagery=(p.cue_at_s + WINDOW_TMIN_S, p.imagery_end_s),
-        baseline=(0.25, max(0.5, p.cue_at_s - 0.25)),
+        imagery=(p.cue_at_s + windows.imagery[0], p.cue_at_s + windows.imagery[1]),
+        baseline=(p.cue_at_s + windows.baseline[0], p.cue_at_s + windows.baseline[1]),
         min_trials_per_class=min(5, p.trials_per_class),
         artifacts=config.preprocessing,
         artifact_channels=tuple(meta["preprocessing"]["ch_names"]),

@@ -89,6 +89,25 @@ def band_power(freqs: np.ndarray, psd: np.ndarray, band: tuple[float, float]) ->
     return psd[..., sel].mean(axis=-1)
 
 
+def erd_percent(p_base: np.ndarray, p_imag: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """ERD/ERS in percent: ``100 * (mean imagery power / mean baseline power - 1)``, the means taken
+    over trials (axis 0) of per-trial powers ``p_base`` and ``p_imag`` (n_trials, n_chans, ...), only
+    where ``mask`` (n_trials, n_chans) is true (NaN for a channel without any such trial). Negative =
+    desynchronisation. The one ERD of the app: the operator's live table and the report's maps.
+
+    It is the ratio of the class means (MNE's ``percent`` baseline mode on averaged power), never
+    the mean of per-trial ratios: a trial whose short baseline happens to hold little power would
+    drive that mean to hundreds of percent of *synchronisation*."""
+    p_base, p_imag = np.asarray(p_base, dtype=np.float64), np.asarray(p_imag, dtype=np.float64)
+    if mask is None:
+        mask = np.ones(p_imag.shape[:2], dtype=bool)
+    w = np.asarray(mask).reshape(mask.shape + (1,) * (p_imag.ndim - 2)).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        base = (p_base * w).sum(axis=0) / w.sum(axis=0)
+        imag = (p_imag * w).sum(axis=0) / w.sum(axis=0)
+        return 100.0 * (imag / np.maximum(base, 1e-30) - 1.0)
+
+
 def channel_quality(
     data: np.ndarray,
     sfreq: float,
@@ -194,8 +213,9 @@ def dead_recording(recording: Recording, *, flat_uv: float = 0.5) -> str | None:
 class CalibrationSummary:
     """What the operator sees while calibrating.
 
-    erd: ``{class: {"C3": {"mu": %, "beta": %}, "C4": {...}}}``, mean ERD% per class (negative =
-    desynchronisation: power drop during imagery relative to the fixation baseline).
+    erd: ``{class: {"C3": {"mu": %, "beta": %}, "C4": {...}}}``, ERD% per class by :func:`erd_percent`
+    over the clean trials (negative = desynchronisation: power drop during imagery relative to the
+    fixation baseline), as the report computes it.
     n_trials: clean trials per class; n_rejected: trials dropped (non-finite, flat or too short at
     C3/C4, or an artifact by the training rules); rejections: those artifacts by rule and channel,
     most frequent first (:func:`bci_app.signal.preprocess.summarize_rejections`).
@@ -259,7 +279,7 @@ class CalibrationQuality:
         self.baseline = baseline
         self.imagery = imagery
         self.min_trials_per_class = int(min_trials_per_class)
-        # per trial: (label, log power features (n_ch*2,), erd% (n_ch, 2))
+        # per trial: (label, log power features (n_ch*2,), (baseline, imagery) band power (2, n_ch, 2))
         self._trials: list[tuple[str, np.ndarray, np.ndarray]] = []
         self.n_rejected = 0
         self.artifacts = artifacts
@@ -306,9 +326,8 @@ class CalibrationQuality:
             return False
         p_base = self._segment_power(base)
         p_imag = self._segment_power(imag)
-        erd = 100.0 * (p_imag - p_base) / np.maximum(p_base, 1e-30)
         feats = np.log(np.maximum(p_imag / np.maximum(p_base, 1e-30), 1e-12)).ravel()
-        self._trials.append((label, feats, erd))
+        self._trials.append((label, feats, np.stack([p_base, p_imag])))
         return True
 
     def _artifact(self, data: np.ndarray, t: np.ndarray) -> str | None:
@@ -346,8 +365,8 @@ class CalibrationQuality:
         n_trials = {c: sum(1 for t in self._trials if t[0] == c) for c in self.classes}
         erd: dict[str, dict[str, dict[str, float]]] = {}
         for c in self.classes:
-            rows = [t[2] for t in self._trials if t[0] == c]
-            mean = np.mean(rows, axis=0) if rows else np.full((len(self.channels), 2), np.nan)
+            rows = [t[2] for t in self._trials if t[0] == c]  # (2, n_ch, 2) each
+            mean = erd_percent(*np.stack(rows, axis=1)) if rows else np.full((len(self.channels), 2), np.nan)
             erd[c] = {ch: {"mu": float(mean[i, 0]), "beta": float(mean[i, 1])} for i, ch in enumerate(self.channels)}
         sep = self.separability()
         chance = 1.0 / len(self.classes)

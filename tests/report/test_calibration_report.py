@@ -98,7 +98,10 @@ def test_report_file_is_self_contained_with_the_numbers(s001_outcome, tmp_path):
     expected = confusion_matrix(gate.labels, gate.predicted_base, classes)
     assert base.confusion.tolist() == expected.tolist()
     adapter = report.decoding["adapter"]
-    assert adapter.n_trials == 2 * len(gate.labels) and adapter.accuracy == pytest.approx(gate.cv_accuracy_adapted)
+    # one row per model counts the same trials; the adapter says it decided each one once per repeat
+    assert adapter.n_trials == base.n_trials == len(gate.labels) and adapter.repeats == gate.repeats == 2
+    assert adapter.n_decisions == 2 * len(gate.labels) and adapter.accuracy == pytest.approx(gate.cv_accuracy_adapted)
+    assert f"{adapter.n_decisions} (2 per trial)" in text and report.installed in ("adapter", "unadapted base")
     cells = [int(c) for c in re.findall(r'<td class="num">(\d+)</td>', text)]
     for r in (base, adapter):
         row_cells = r.confusion[:, : len(classes)].ravel().tolist()
