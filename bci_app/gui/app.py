@@ -60,6 +60,7 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
     config = load_config(getattr(args, "config", None))
     window = MainWindow(config, log_dir=getattr(args, "log_dir", None), config_path=getattr(args, "config", None))
     window.show()
+    window.activateWindow()  # the keyboard goes to the window (its shortcuts work at once)
     return int(app.exec())
 
 
@@ -124,6 +125,7 @@ def run_demo_window(args: argparse.Namespace) -> int:
     app = _application()
     window, driver = build_demo(args)
     window.show()
+    window.activateWindow()
     QtCore.QTimer.singleShot(0, driver.start)
     return int(app.exec())
 

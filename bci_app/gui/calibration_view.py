@@ -118,6 +118,7 @@ class CueDisplay(QtWidgets.QWidget):
             splitter, index = self._home
             splitter.insertWidget(index, self)
             self.show()
+            self.window().activateWindow()  # the keyboard goes back to the main window
         self.fullscreen_changed.emit(False)
 
     def toggle_fullscreen(self, screen_index: int = -1) -> None:

@@ -146,7 +146,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from bci_app.gui.actions import install_actions
 
         self.actions_by_name = install_actions(self)
-        fit_to_screen(self, QtCore.QSize(1280, 800))
+        fit_to_screen(self, QtCore.QSize(1600, 1000))  # shrunk to a smaller screen's available area
 
         # wiring (GUI-internal signals only)
         self.source_panel.connect_requested.connect(self.connect_source)

@@ -1,8 +1,13 @@
-"""Reproduce docs/screenshots/*.png: the real window in each state, on a real X server (Xvfb).
+"""Reproduce docs/screenshots/*.png: the real window in each state, on a real X server (Xvfb), at
+the size of a clinic laptop (1366 x 768, the window fitted to it less a task bar).
 
     apt-get install -y xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1   # once (see STACK.md)
-    python docs/screenshots/take_screenshots.py --xvfb        # starts Xvfb :99 1280x800x24 itself
+    python docs/screenshots/take_screenshots.py --xvfb        # starts Xvfb :99 1366x768x24 itself
+    python docs/screenshots/take_screenshots.py --xvfb --scale 1.5   # 1920x1080 at 150 %: 09-150-percent.png
     QT_QPA_PLATFORM=offscreen python docs/screenshots/take_screenshots.py   # no X server
+
+With ``--scale`` (``QT_SCALE_FACTOR``) only one picture is taken: the calibration tab during a cue,
+on a 1920 x 1080 screen scaled to 150 % (1280 x 720 logical pixels).
 
 It runs the demo session with the default configuration (``bci_app.gui.build_demo``: the default
 ``sensorimotor16`` base, its 16 simulated channels published over LSL, 2× speed; only the data folder
@@ -30,10 +35,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     parser.add_argument("--xvfb", action="store_true", help="start Xvfb :99 and use the xcb platform")
     parser.add_argument("--time-scale", type=float, default=2.0)
+    parser.add_argument("--scale", type=float, default=None, help="QT_SCALE_FACTOR (e.g. 1.5 on a 1920x1080 screen)")
     args = parser.parse_args()
     xvfb = None
+    if args.scale:
+        os.environ["QT_SCALE_FACTOR"] = f"{args.scale:g}"
     if args.xvfb:
-        xvfb = subprocess.Popen(["Xvfb", ":99", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        screen = "1920x1080x24" if args.scale else "1366x768x24"
+        xvfb = subprocess.Popen(["Xvfb", ":99", "-screen", "0", screen, "-nolisten", "tcp"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
         os.environ["DISPLAY"] = ":99"
@@ -61,8 +70,13 @@ def shoot(args) -> int:
     demo_args = argparse.Namespace(config=cfg, base=None, seed=2, trials_per_class=10, online_trials_per_class=3,
                                    time_scale=args.time_scale, record=None, log_dir=tmp / "logs")
     w, driver = build_demo(demo_args)
-    w.resize(1280, 800)
+    from bci_app.gui.layout import DECORATIONS, fit_to_screen
+
+    avail = w.screen().availableGeometry().size()  # the screen less a title and a task bar
+    fit_to_screen(w, avail - DECORATIONS)
     w.show()
+    print(f"window {w.width()}x{w.height()} on a {avail.width()}x{avail.height()} screen "
+          f"(device pixel ratio {w.devicePixelRatio():g})", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
 
@@ -88,17 +102,24 @@ def shoot(args) -> int:
         print(f"{path.name}: {path.stat().st_size // 1024} KB", flush=True)
 
     pause(0.5)
-    grab("01-participant")
+    if not args.scale:
+        grab("01-participant")
     w.guide_panel.participant.setText("P001")
     w.guide_panel.start_button.click()
     w.connect_source(driver.source)
     wait(lambda: w.state_text == "connected", 20, "connection")
     driver.player.start()
     pause(4.5)
-    grab("02-headset-signals", w.signal_view)
+    if not args.scale:
+        grab("02-headset-signals", w.signal_view)
     w.operator_panel.start_button.click()
     wait(lambda: w.cue_display.phase == "cue", 30, "a cue")
     pause(0.15)
+    if args.scale:
+        grab(f"09-{round(args.scale * 100)}-percent")
+        w.close()
+        app.processEvents()
+        return 0
     grab("03-calibration-cue")
 
     def erd_filled() -> bool:
