@@ -55,9 +55,12 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
     from bci_app.config import load_config
     from bci_app.gui.main_window import MainWindow
 
+    from bci_app.session.training import warm_up
+
     torch.set_num_threads(1)
     app = _application()
     config = load_config(getattr(args, "config", None))
+    log.info("training modules imported in %.1f s", warm_up())  # none is imported while the window runs
     window = MainWindow(config, log_dir=getattr(args, "log_dir", None), config_path=getattr(args, "config", None))
     window.show()
     window.activateWindow()  # the keyboard goes to the window (its shortcuts work at once)
@@ -121,8 +124,11 @@ def run_demo_window(args: argparse.Namespace) -> int:
     import torch
     from PySide6 import QtCore
 
+    from bci_app.session.training import warm_up
+
     torch.set_num_threads(1)
     app = _application()
+    log.info("training modules imported in %.1f s", warm_up())  # none is imported while the window runs
     window, driver = build_demo(args)
     window.show()
     window.activateWindow()

@@ -185,6 +185,7 @@ class SignalView(QtWidgets.QWidget):
         self.spectrum.setLabel("bottom", "frequency", units="Hz")
         self.spectrum.setLabel("left", "PSD (µV²/Hz)")
         self.spectrum.setTitle("Spectrum (mean of channels)")
+        self.spectrum.getAxis("left").setStyle(maxTextLevel=0)  # decades only: minor log labels overlap
         self._spec_curve = self.spectrum.plot(pen=pg.mkPen("#1565c0", width=2))
         self.bands = pg.PlotWidget()
         self.bands.setMenuEnabled(False)

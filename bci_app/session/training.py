@@ -31,6 +31,36 @@ calibration data, the function turning its result into a ``DecoderModel``, and t
 callback (``Session.training_factory``; default ``Session.calibration_training``)."""
 
 
+#: what the training thread imports on first use: the calibration job, the gate's cross-validation
+#: (scikit-learn), the adapter files (safetensors), the report (MNE, matplotlib). An import holds
+#: the interpreter for whole C steps, so one on the training thread stalled the window's timer
+#: 150-550 ms (scikit-learn at the gate, MNE and matplotlib at the report): :func:`warm_up` imports
+#: them where the app starts, before its window runs.
+TRAINING_MODULES = (
+    "calibration.job", "calibration.data", "calibration.epochs", "sklearn.model_selection", "safetensors.torch",
+    "bci_app.models.adapters", "bci_app.online.calibrate", "bci_app.signal.repair", "bci_app.session.participant",
+    "bci_app.report", "bci_app.report.figures", "matplotlib.figure", "matplotlib.backends.backend_agg",
+    "matplotlib.pyplot", "PIL.Image",
+    # MNE loads its submodules lazily, on first attribute access: these are the ones the report reaches
+    "mne", "mne.filter", "mne.bem", "mne.baseline", "mne.channels.channels", "mne.channels.layout",
+    "mne.time_frequency.tfr", "mne.time_frequency.spectrum", "mne.viz", "mne.viz.topomap",
+)
+
+
+def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
+    """Import ``modules`` now (the app calls it at start-up, before its window shows), so the
+    training thread imports nothing while the window runs. Returns the seconds it took."""
+    import importlib
+    import time
+
+    t0 = time.perf_counter()
+    for name in modules:
+        module = importlib.import_module(name)
+        if name == "PIL.Image":
+            module.init()  # its image plugins load at the first save otherwise (the report's PNGs)
+    return time.perf_counter() - t0
+
+
 class TrainingRunner:
     """Runs one training job at a time (see module doc); ``post(kind, payload)`` must be thread-safe."""
 

@@ -31,6 +31,11 @@ def test_demo_window_runs_the_whole_session(qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.state_text == "calibrating", timeout=15000)
     qtbot.waitUntil(lambda: w.cue_display.phase == "cue", timeout=15000)
     assert w.cue_display.label in ("left_hand", "right_hand")
+    # no participant in the demo: the guide never asks for the ID once the session runs
+    qtbot.waitUntil(lambda: "Running: trial" in w.guide_panel.next_label.text(), timeout=3000)
+    steps = {s.name: s for s in w.guide_panel.steps}
+    assert steps["participant"].status == "skipped" and "participant's ID" not in w.guide_panel.next_label.text()
+    assert "demo" in w.session_panel.config_label.text()
     # the source panel shows what is connected: the LSL tab with the demo's stream selected, not "Simulated"
     sp, name = w.source_panel, driver.source["name"]
     assert sp.status_label.text().startswith(f"Connected: {name} (LSL), 16 channels")
