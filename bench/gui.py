@@ -134,9 +134,8 @@ def main() -> None:
     from bci_app.config import AppConfig, resolve_lora
     from bci_app.events import WINDOW_TMIN_S, count_cues
     from bci_app.gui.signal_view import SignalView
-    from calibration.paradigm import short_paradigm
-
     from bci_app.session.training import warm_up
+    from calibration.paradigm import short_paradigm
 
     torch.set_num_threads(1)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])

@@ -54,7 +54,6 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
 
     from bci_app.config import load_config
     from bci_app.gui.main_window import MainWindow
-
     from bci_app.session.training import warm_up
 
     torch.set_num_threads(1)
