@@ -204,6 +204,8 @@ class CalibrationOutcome:
                    f"{gate.repeats}x{gate.folds}-fold cross-validation")
         if self.chosen == "adapted":
             return f"Adapted model installed: it decodes better than the base ({figures})"
+        if gate.cv_accuracy_adapted > gate.cv_accuracy_base:
+            return f"Unadapted base installed: the adapter was not better by more than the gate's margin ({figures})"
         return f"Unadapted base installed: the adapter did not decode better ({figures})"
 
     def save(self, path: str | Path) -> Path:
