@@ -56,14 +56,18 @@ class ErdWindows:
     def for_paradigm(cls, paradigm: Any) -> ErdWindows:
         """Windows for a Graz timeline (:class:`~bci_app.config.ParadigmConfig`): the baseline inside the
         fixation period before the cue (at most its last 1.5 s, ending before the cue), the imagery
-        from 0.5 s after the cue to its end."""
+        from 0.5 s after the cue to its end, the maps to at most 0.5 s after it (less when the
+        shortest rest leaves no room for the wavelets' margin)."""
         fixation = float(paradigm.cue_at_s)
         if fixation <= 0:
             raise CalibrationError("paradigm.cue_at_s is 0: the trials have no pre-cue baseline for ERD maps")
         start = -min(1.5, fixation)
         imagery_end = float(paradigm.imagery_end_s) - fixation
+        # the maps end up to 0.5 s after the imagery, as far as the shortest rest leaves room for the
+        # wavelets' margin: the last trial of the calibration (its rest, then the end) is cut too
+        after = max(0.0, min(0.5, float(getattr(paradigm, "rest_min_s", 1.0)) - _EDGE_S))
         return cls((start, start + min(1.0, 0.75 * fixation)), (min(0.5, imagery_end / 2), imagery_end),
-                   imagery_end + 0.5)
+                   imagery_end + after)
 
     def __post_init__(self) -> None:
         b0, b1 = self.baseline

@@ -6,6 +6,7 @@ they agree in sign and size at C3/C4 and count the same trials per class."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bci_app.acquisition import StreamSimulated
 from bci_app.clocks import ManualClock
@@ -26,11 +27,15 @@ def test_erd_percent_is_the_ratio_of_the_means_not_the_mean_of_ratios():
     assert np.isnan(erd_percent(base, imag, np.zeros((2, 1), bool))[0])
 
 
-def test_live_table_and_report_agree_in_sign_and_trial_counts():
+@pytest.mark.parametrize("timeline", [
+    {"cue_at_s": 1.5, "cue_duration_s": 1.0, "imagery_end_s": 5.5, "rest_min_s": 1.5, "rest_max_s": 2.0},
+    # the demo's short timeline: 0.5 s fixation, 0.5-1 s rest (the last trial is cut for the report too)
+    {"cue_at_s": 0.5, "cue_duration_s": 0.5, "imagery_end_s": 4.5, "rest_min_s": 0.5, "rest_max_s": 1.0},
+])
+def test_live_table_and_report_agree_in_sign_and_trial_counts(timeline):
     cfg = AppConfig()
-    cfg.paradigm = cfg.paradigm.model_copy(update={
-        "trials_per_class": 6, "trials_per_run": 100, "cue_at_s": 1.5, "cue_duration_s": 1.0, "imagery_end_s": 5.5,
-        "rest_min_s": 1.5, "rest_max_s": 2.0, "break_s": 0.0})
+    cfg.paradigm = cfg.paradigm.model_copy(update={"trials_per_class": 6, "trials_per_run": 100, "break_s": 0.0,
+                                                   **timeline})
     clock = ManualClock(100.0)
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock, bufsize=120.0, subject_seed=3)
     session = Session(cfg, clock=clock)
