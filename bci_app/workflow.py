@@ -34,7 +34,8 @@ class SessionFacts:
     ``model``: an adapted (or loaded) model is active; ``model_source``: ``"calibrated"`` or
     ``"loaded"`` (continued from an earlier session); ``report``: a calibration report exists;
     ``report_seen``: the operator opened it; ``online_runs``: online runs finished; ``saved``: the
-    adapter (and report) are in the session folder.
+    adapter (and report) are in the session folder; ``replaying``: a recording is played through the
+    decoder (Replay tab; no headset is connected meanwhile).
     """
 
     participant: str | None = None
@@ -57,6 +58,7 @@ class SessionFacts:
     online_runs: int = 0
     saved: bool = False
     folder: str | None = None
+    replaying: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ def busy(f: SessionFacts) -> str | None:
         return "training"
     if f.online:
         return "online"
+    if f.replaying:
+        return "replay"
     return None
 
 

@@ -11,7 +11,7 @@ _MARK = {"done": "✔", "skipped": "–", "current": "▶", "waiting": "·"}
 _STYLE = {"done": "color:#2e7d32", "skipped": "color:#78909c;font-style:italic",
           "current": "color:#0d47a1;font-weight:bold", "waiting": "color:#78909c"}
 _RUNNING = {"calibration": "Calibration is running", "training": "Training runs in the background",
-            "online": "Online feedback is running"}
+            "online": "Online feedback is running", "replay": "A recording is replaying"}
 
 
 class GuidePanel(QtWidgets.QWidget):
@@ -79,11 +79,13 @@ class GuidePanel(QtWidgets.QWidget):
             label.setToolTip(step.text)
         current = next((s for s in self.steps if s.status == "current"), None)
         running = busy(facts)
-        if current is not None:
+        if running == "replay":
+            text = ("Replaying a recording through the decoder (Replay tab): its decisions are compared with the "
+                    "live ones. The session's steps wait until it ends.")
+        elif current is not None:
             text = f"Next — {current.title}: {current.text}"
         elif running is not None:
-            step = {"calibration": "calibration", "training": "training", "online": "online"}[running]
-            text = f"{_RUNNING[running]}: " + next(s.text for s in self.steps if s.name == step)
+            text = f"{_RUNNING[running]}: " + next(s.text for s in self.steps if s.name == running)
         else:
             text = "Every step is done. Run online feedback again, retrain, or start a new session."
         self.next_label.setText(text)

@@ -174,7 +174,8 @@ class SessionBridge:
         return SessionFacts(
             participant=s.folder.participant if s.folder is not None else None,
             folder=str(s.folder.path) if s.folder is not None else None,
-            connected=s.stream is not None, bad_channels=bad, recording=s.recorder is not None,
+            connected=s.stream is not None and s.mode is not Mode.REPLAY, bad_channels=bad,
+            recording=s.recorder is not None, replaying=s.mode is Mode.REPLAY,
             calibrating=s.mode is Mode.CALIBRATING, calibration_trials=completed, calibration_total=total,
             calibration_trial=running if s.mode is Mode.CALIBRATING else 0,
             calibration_finished=paradigm is not None and paradigm.phase == "finished",
