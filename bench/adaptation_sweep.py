@@ -18,6 +18,7 @@ people, and how often the gate chose the adapter.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -60,25 +61,25 @@ def _recipe(**changes) -> dict:
 RECIPES: dict[str, dict] = {
     # the recipe shipped before: one window per trial, early stopping on a fifth of the trials
     "previous": _recipe(window_span_s=0.0, max_epochs=60, validation_fraction=0.2),
-    "windows": _recipe(),
-    "windows_15_epochs": _recipe(max_epochs=15),
-    "windows_l2": _recipe(prior="l2", prior_weight=1.0),
-    "windows_l2w0.3": _recipe(prior="l2", prior_weight=0.3),
-    "windows_l2w0.1": _recipe(prior="l2", prior_weight=0.1),
-    "windows_kl": _recipe(prior="kl", prior_weight=1.0),
-    "windows_l2_b64": _recipe(prior="l2", prior_weight=1.0, batch_size=64),
-    "windows_l2_b64_60_lr1e-2": _recipe(prior="l2", prior_weight=1.0, batch_size=64, max_epochs=60, learning_rate=1e-2),
-    "windows_l2w3_60_lr1e-2": _recipe(prior="l2", prior_weight=3.0, max_epochs=60, learning_rate=1e-2),
-    "windows_l2_dense_msa": _recipe(prior="l2", prior_weight=1.0, **{"lora.target_modules": ["dense", "msa"]}),
+    "no_val_30": _recipe(),
+    "no_val_15": _recipe(max_epochs=15),
+    "no_val_30_l2": _recipe(prior="l2", prior_weight=1.0),
+    "no_val_30_kl": _recipe(prior="kl", prior_weight=1.0),
+    "no_val_30_l2w0.3": _recipe(prior="l2", prior_weight=0.3),
+    "no_val_30_l2w0.1": _recipe(prior="l2", prior_weight=0.1),
+    "no_val_30_l2_b64": _recipe(prior="l2", prior_weight=1.0, batch_size=64),
+    "no_val_60_l2_b64_lr1e-2": _recipe(prior="l2", prior_weight=1.0, batch_size=64, max_epochs=60, learning_rate=1e-2),
+    "no_val_60_l2w3_lr1e-2": _recipe(prior="l2", prior_weight=3.0, max_epochs=60, learning_rate=1e-2),
+    "no_val_30_l2_dense_msa": _recipe(prior="l2", prior_weight=1.0, **{"lora.target_modules": ["dense", "msa"]}),
     "one_window_l2": _recipe(prior="l2", prior_weight=1.0, window_span_s=0.0),
     # fold-averaged, gate_margin -1: the adapter is installed every time and the gate's figures are kept,
     # so what every margin would give is read off one run (gate_margins)
-    "windows_l2_b64_avg_r1": _recipe(prior="l2", prior_weight=1.0, batch_size=64, average_folds=True, gate_repeats=1,
-                                     gate_margin=-1.0),
-    "windows_l2w0.3_avg": _recipe(prior="l2", prior_weight=0.3, average_folds=True, gate_margin=-1.0),
-    "windows_l2w0.3_avg_r1": _recipe(prior="l2", prior_weight=0.3, average_folds=True, gate_repeats=1,
-                                     gate_margin=-1.0),
-    "windows_l2w0.3_r1": _recipe(prior="l2", prior_weight=0.3, gate_repeats=1, gate_margin=-1.0),
+    "b64_e30_l2_avg_r1": _recipe(prior="l2", prior_weight=1.0, batch_size=64, average_folds=True, gate_repeats=1,
+                                 gate_margin=-1.0),
+    "l2w0.3_avg_r1": _recipe(prior="l2", prior_weight=0.3, average_folds=True, gate_repeats=1, gate_margin=-1.0),
+    "l2w0.3_r1": _recipe(prior="l2", prior_weight=0.3, gate_repeats=1, gate_margin=-1.0),
+    "b64_l2w0.3_avg_r1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True, gate_repeats=1,
+                                 gate_margin=-1.0),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
@@ -111,17 +112,38 @@ def paired_ci(diff: np.ndarray, seed: int = 0) -> list[float]:
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
+def _cell(v: float, fmt: str = ".3f") -> str:
+    return "–" if v is None or not np.isfinite(v) else format(v, fmt)
+
+
 def markdown(result: dict) -> str:
-    lines = ["| recipe (finetune settings) | calibration trials | unadapted | adapter (gate off) | gated | TS+LR | "
-             "gated - unadapted (95 % CI) | gate chose the adapter |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| recipe (changes to the baseline) | calibration trials | unadapted | adapter (gate off) | installed | TS+LR | "
+             "installed − unadapted (95 % CI) | adapter installed | log-loss installed / unadapted |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    margins = []
     for recipe, per_n in result["summary"].items():
         for n, v in per_n.items():
             settings = ", ".join(f"{k} {val}" for k, val in v["settings"].items()
                                  if result["baseline"].get(k, "-") != val and k != "gate_margin") or "baseline"
-            lo, hi = v["gated_minus_unadapted_ci"]
-            lines.append(f"| `{recipe}` ({settings}) | {n} | {v['unadapted']:.3f} | {v['adapter']:.3f} | "
-                         f"{v['gated']:.3f} | {v['ts_lr']:.3f} | {v['gated_minus_unadapted']:+.3f} "
-                         f"[{lo:+.3f}, {hi:+.3f}] | {v['gate_chose_adapter']} of {v['calibrations']} |")
+            gated = np.isfinite(v["gated"])
+            lo, hi = v["gated_minus_unadapted_ci"] if gated else (np.nan, np.nan)
+            diff = (f"{100 * v['gated_minus_unadapted']:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})" if gated
+                    else f"adapter {100 * v['adapter_minus_unadapted']:+.1f} ({100 * v['adapter_minus_unadapted_ci'][0]:+.1f}"
+                         f" to {100 * v['adapter_minus_unadapted_ci'][1]:+.1f})")
+            loss = (f"{_cell(v.get('log_loss_gated', np.nan))} / {_cell(v.get('log_loss_unadapted', np.nan))}"
+                    if gated else "–")
+            lines.append(f"| `{recipe}` ({settings}) | {n} | {v['unadapted']:.3f} | {_cell(v['adapter'])} | "
+                         f"{_cell(v['gated'])} | {v['ts_lr']:.3f} | {diff} | "
+                         f"{v['gate_chose_adapter'] if gated else '–'} of {v['calibrations'] if gated else '–'} | {loss} |")
+            for margin, g in v.get("gate_margins", {}).items():
+                margins.append(f"| `{recipe}` | {n} | {margin} | {g['gated']:.3f} | {100 * g['gated_minus_unadapted']:+.1f} "
+                               f"({100 * g['ci'][0]:+.1f} to {100 * g['ci'][1]:+.1f}) | {g['installed']} of "
+                               f"{v['calibrations']} |")
+    if margins:
+        lines += ["", "What the gate would install at each margin (recipes run with the adapter always installed, "
+                      "the gate's cross-validated figures kept per calibration):", "",
+                  "| recipe | calibration trials | gate_margin | installed | − unadapted (95 % CI) | adapter installed |",
+                  "|---|---|---|---|---|---|", *margins]
     return "\n".join(lines)
 
 
@@ -213,6 +235,23 @@ def person_rows(person: str, files: list[Path], family: str, config: AppConfig, 
             for r, m in out.items()}
 
 
+def merge_runs(paths: list[str], recipes: list[str]) -> dict:
+    """One result from saved runs of this script on the same people, of the ``recipes`` they hold (the
+    first run's base names the result; a recipe of a run on another base is keyed ``recipe @ base``)."""
+    runs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    first = runs[0]
+    merged = {**first, "baseline": BASELINE, "summary": {}, "rows": {}, "merged_from": [Path(p).name for p in paths]}
+    for path, run in zip(paths, runs):
+        if run["people"] != first["people"]:
+            raise SystemExit(f"{path}: other people than {paths[0]}; runs merge on the same people")
+        for recipe in [r for r in run["summary"] if r in recipes]:
+            key = recipe if run["base"] == first["base"] else f"{recipe} @ {run['base']}"
+            # the recipe's every setting, as RECIPES defines it (runs saved before they were spelled out)
+            merged["summary"][key] = {n: {**v, "settings": RECIPES[recipe]} for n, v in run["summary"][recipe].items()}
+            merged["rows"][key] = run["rows"][recipe]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
@@ -224,10 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter-only", action="store_true",
                     help="only the adapter itself (gate off): a quicker first look at recipes")
     ap.add_argument("--gated-only", action="store_true", help="only the gated job (what a user gets)")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="combine saved runs on the same people into one result (a recipe run on another base "
+                         "is named 'recipe @ base'); no measuring")
     add_output_arguments(ap, "bench/results-adaptation-sweep.json")
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
         return 0
+    if args.merge:
+        return finish(merge_runs(args.merge, args.recipes), args.out, args, update_readme)
     torch.set_num_threads(1)
     config = load_config(args.config)
     family = args.base or config.model.base
