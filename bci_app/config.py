@@ -154,7 +154,7 @@ class FinetuneConfig(_Section):
     """LoRA fine-tuning job."""
 
     max_epochs: Integer = Field(30, ge=1, le=10_000)
-    batch_size: Integer = Field(16, ge=1, le=4096)
+    batch_size: Integer = Field(64, ge=1, le=4096)
     learning_rate: Number = Field(3e-3, gt=0, le=1.0)
     weight_decay: Number = Field(0.0, ge=0, le=1.0)
     patience: Integer = Field(15, ge=1, le=10_000)
@@ -169,10 +169,10 @@ class FinetuneConfig(_Section):
     #: (``gate_repeats`` x stratified ``gate_folds``-fold) and install the better one
     gate: Boolean = True
     gate_folds: Integer = Field(5, ge=2, le=20)
-    gate_repeats: Integer = Field(2, ge=1, le=20)
+    gate_repeats: Integer = Field(1, ge=1, le=20)
     #: the adapter is installed when its cross-validated accuracy exceeds the base's by more than this
     #: (0: strictly better; negative: ties and deficits up to ``-gate_margin`` go to the adapter)
-    gate_margin: Number = Field(0.0, ge=-1.0, le=1.0)
+    gate_margin: Number = Field(-0.05, ge=-1.0, le=1.0)
     #: train (and cross-validate) on the windows the online decoder decides on: windows starting every
     #: ``window_stride_s`` from the model's window start to ``window_span_s`` later (0: one window per trial)
     window_span_s: Number = Field(0.5, ge=0, le=10)
@@ -180,10 +180,10 @@ class FinetuneConfig(_Section):
     #: a prior toward the base: ``l2`` penalises the low-rank update ``||scaling * B @ A||^2`` per adapted
     #: layer, ``kl`` the divergence KL(base || adapted) of the class probabilities on the training windows
     prior: Literal["none", "l2", "kl"] = "l2"
-    prior_weight: Number = Field(1.0, ge=0, le=1e6)
+    prior_weight: Number = Field(0.3, ge=0, le=1e6)
     #: install the mean of the gate's fold adapters and the adapter trained on all trials (a low-rank
     #: update per layer, refactored to the configured rank) instead of the all-trials adapter alone
-    average_folds: Boolean = False
+    average_folds: Boolean = True
 
 
 class SmoothingConfig(_Section):

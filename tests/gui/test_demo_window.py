@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import pytest
 
 pytest.importorskip("bci_app.session")
@@ -48,8 +49,9 @@ def test_demo_window_runs_the_whole_session(qtbot, tmp_path):
     qtbot.waitUntil(lambda: driver.stage in ("online", "done", "failed"), timeout=120000)
     assert driver.stage != "failed", w.error_banner.text.text()
     assert len(w.bridge.history) >= 1 and w.training_panel.progress.value() >= 1
-    assert all(p.val_loss is not None for p in w.bridge.history)  # the default job holds out validation trials
-    qtbot.waitUntil(lambda: _n_points(w.training_panel.val_loss_curve) == len(w.bridge.history), timeout=5000)
+    # the default job trains on every calibration trial for fixed epochs: no validation curve, the training loss
+    assert all(p.val_loss is None and np.isfinite(p.train_loss) for p in w.bridge.history)
+    qtbot.waitUntil(lambda: _n_points(w.training_panel.train_loss_curve) == len(w.bridge.history), timeout=5000)
     qtbot.waitUntil(lambda: driver.stage == "done", timeout=60000)
     assert driver.result["n_trials"] == 2 and driver.result["n_undecided"] == 0
     assert "Running accuracy" in w.online_panel.accuracy_label.text() and "of 2 trials" in w.online_panel.accuracy_label.text()
