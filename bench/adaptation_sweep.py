@@ -236,15 +236,20 @@ def person_rows(person: str, files: list[Path], family: str, config: AppConfig, 
 
 
 def merge_runs(paths: list[str], recipes: list[str]) -> dict:
-    """One result from saved runs of this script on the same people, of the ``recipes`` they hold (the
-    first run's base names the result; a recipe of a run on another base is keyed ``recipe @ base``)."""
+    """One result from saved runs of this script on the same people, of the ``recipes`` they hold, or
+    of those a path names (``PATH:recipe,recipe``); the first run's base names the result, a recipe
+    of a run on another base is keyed ``recipe @ base``."""
+    picks = [p.split(":", 1)[1].split(",") if ":" in p else recipes for p in paths]
+    paths = [p.split(":", 1)[0] for p in paths]
     runs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     first = runs[0]
     merged = {**first, "baseline": BASELINE, "summary": {}, "rows": {}, "merged_from": [Path(p).name for p in paths]}
-    for path, run in zip(paths, runs):
+    for path, run, wanted in zip(paths, runs, picks):
         if run["people"] != first["people"]:
             raise SystemExit(f"{path}: other people than {paths[0]}; runs merge on the same people")
-        for recipe in [r for r in run["summary"] if r in recipes]:
+        for recipe in [r for r in run["summary"] if r in wanted]:
+            if recipe not in RECIPES:
+                raise SystemExit(f"{path}: recipe {recipe!r} is not one of this script's RECIPES")
             key = recipe if run["base"] == first["base"] else f"{recipe} @ {run['base']}"
             # the recipe's every setting, as RECIPES defines it (runs saved before they were spelled out)
             merged["summary"][key] = {n: {**v, "settings": RECIPES[recipe]} for n, v in run["summary"][recipe].items()}
@@ -264,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the adapter itself (gate off): a quicker first look at recipes")
     ap.add_argument("--gated-only", action="store_true", help="only the gated job (what a user gets)")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
-                    help="combine saved runs on the same people into one result (a recipe run on another base "
-                         "is named 'recipe @ base'); no measuring")
+                    help="combine saved runs on the same people into one result (PATH or PATH:recipe,recipe; a "
+                         "recipe run on another base is named 'recipe @ base'); no measuring")
     add_output_arguments(ap, "bench/results-adaptation-sweep.json")
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):

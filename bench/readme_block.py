@@ -34,6 +34,8 @@ BLOCKS: dict[str, tuple[str, str | None]] = {
     "decoding-final-4class": ("decoding", "bench/results-decoding-final-4class.json"),
     "decoding-dev-4class": ("decoding", "bench/results-decoding-dev-4class.json"),
     "adaptation-sweep": ("adaptation_sweep", "bench/results-adaptation-sweep.json"),
+    "learning-curve-final": ("learning_curve", "bench/results-learning-curve-final.json"),
+    "learning-curve-dev": ("learning_curve", "bench/results-learning-curve-dev.json"),
     "layouts": ("layouts", "bench/results-layouts.json"),
     "moabb": ("moabb_compare", "bench/results-moabb.json"),
     "bench-table": ("run_all", "bench/results.json"),
