@@ -125,10 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group", choices=["dev", "final"], default="dev")
     ap.add_argument("--subjects", nargs="*", default=None)
     ap.add_argument("--config", default=None)
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="combine saved runs of the same group on other people into one result; no measuring")
     add_output_arguments(ap, "bench/results-learning-curve-<group>.json")
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
         return 0
+    if args.merge:
+        runs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.merge]
+        if len({(r["group"], r["base"], json.dumps(r["config"], sort_keys=True)) for r in runs}) != 1:
+            raise SystemExit("the runs differ in group, base or configuration; only runs of one setting merge")
+        people = {p: row for r in runs for p, row in r["people"].items()}
+        merged = {**runs[-1], "people": dict(sorted(people.items())),
+                  "summary": json.loads(json.dumps(summarize({p: {int(n): v for n, v in row.items()}
+                                                              for p, row in people.items()})))}
+        return finish(merged, args.out, args, update_readme)
     torch.set_num_threads(1)
     config = load_config(args.config)
     family = config.model.base
