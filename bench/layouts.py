@@ -44,6 +44,7 @@ from calibration.split import development_group  # noqa: E402
 #: headset layouts (10-10 names), from the boards' BrainFlow descriptors where named so
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "cyton": ("Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"),
+    "motor3": ("C3", "Cz", "C4"),
     "unicorn": ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8"),
     "synthetic16": ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8", "F5", "F7", "F3", "F1", "F2", "F4", "F6", "F8"),
     "sensorimotor16": SENSORIMOTOR_16,
