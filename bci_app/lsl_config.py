@@ -21,6 +21,7 @@ The rule, one for every caller:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Literal
 
 LslScope = Literal["machine", "link", "site", "organization", "global"]
@@ -83,3 +84,12 @@ def configure_lsl(scope: LslScope | None = None) -> LslScope:
         pylsl.set_config_content(lsl_config_text(scope))
     _applied = scope
     return scope
+
+
+def lsl_clock(scope: LslScope | None = None) -> Callable[[], float]:
+    """The default clock of every stream, paradigm and recorder: ``pylsl.local_clock`` (seconds),
+    after :func:`configure_lsl` (``scope`` as there)."""
+    configure_lsl(scope)
+    import pylsl
+
+    return pylsl.local_clock

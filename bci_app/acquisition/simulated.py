@@ -222,12 +222,9 @@ class StreamSimulated(Stream):
         self.chunk_size = int(chunk_size)
         self.sample_format = sample_format
         if clock is None:
-            from bci_app.lsl_config import configure_lsl
+            from bci_app.lsl_config import lsl_clock
 
-            configure_lsl()
-            import pylsl
-
-            clock = pylsl.local_clock
+            clock = lsl_clock()
         self._clock = clock
         self._intents: list[_Intent] = []
         self._pending_markers: list[Marker] = []

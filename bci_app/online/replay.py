@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["LoggedPrediction", "Replay", "compare_predictions", "live_predictions", "live_start_index",
-           "replay_decoder"]
+           "replay_decoder", "replay_stream"]
 
 
 def live_start_index(recording: Recording) -> int:
@@ -56,6 +56,17 @@ def live_start_index(recording: Recording) -> int:
                     "replaying from the first sample, so early decisions may differ from the live ones",
                     recording.path, type(exc).__name__, exc)
         return 0
+
+
+def replay_stream(path: str | Path, *, speed: float, clock: Callable[[], float]) -> StreamFile:
+    """A file stream (no acquisition thread) playing the recording at ``path`` at ``speed`` × real time
+    on ``clock``, from the sample where its live decoder started (what comes before is released at
+    once). Raises :class:`~bci_app.errors.RecordingError` when the file cannot be read."""
+    from bci_app.acquisition.file import StreamFile
+    from bci_app.io.recording import read_recording
+
+    rec = read_recording(path)
+    return StreamFile(rec, speed=speed, clock=clock, start_index=live_start_index(rec))
 
 
 def replay_decoder(stream: StreamFile, model: DecoderModel, config: OnlineConfig, *,
