@@ -32,7 +32,7 @@ from torch import nn
 
 from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
-from bci_app.models.lora import LinearWithLoRA, add_lora, remove_lora
+from bci_app.models.lora import LinearWithLoRA, apply_lora, remove_lora
 from bci_app.signal.channels import NON_EEG_TYPES, ChannelMap, is_model_input
 from calibration.finetune import (
     FinetuneResult,
@@ -306,7 +306,7 @@ class CalibrationJob:
         else:
             chosen = "base (lora disabled)"
         if not self.full and not any(isinstance(m, LinearWithLoRA) for m in model.modules()):
-            add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+            apply_lora(model, resolved)
         model.eval()
         seconds = {"prepare": t_prep - t0, "finetune": t_ft - t_prep, "gate": t_gate - t_ft,
                    "total": time.perf_counter() - t0}
@@ -436,7 +436,7 @@ def _restore_trained(model: nn.Module, full: bool, resolved: ResolvedLora, state
     if full:
         model.load_state_dict(state)
         return
-    add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+    apply_lora(model, resolved)
     with torch.no_grad():
         for n, m in model.named_modules():
             if isinstance(m, LinearWithLoRA):

@@ -271,7 +271,7 @@ class Session:
 
     def training_plan(self) -> str:
         """What training on :attr:`calibration_data` will adapt, for display."""
-        return training_plan(self.config, self.calibration_data)
+        return training_plan(self.config, [self.calibration_data, *self.online_data])
 
     def wait_training(self, timeout: float | None = None) -> bool:
         """Join the training thread and deliver its events; True when it ended."""

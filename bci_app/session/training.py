@@ -196,18 +196,20 @@ def calibration_training(sources: Sequence[Recording | None], config: AppConfig,
     return job.run(), to_model, job.cancel.set
 
 
-def calibration_trials(recording: Recording | None) -> int:
-    """Cued trials in calibration data (GDF cue markers)."""
+def calibration_trials(recordings: Sequence[Recording | None]) -> int:
+    """Cued trials in calibration data (GDF cue markers), over ``recordings`` (``None`` skipped)."""
     from bci_app.events import count_cues
 
-    return count_cues(m.value for m in recording.markers) if recording is not None else 0
+    return sum(count_cues(m.value for m in r.markers) for r in recordings if r is not None)
 
 
-def training_plan(config: AppConfig, recording: Recording | None) -> str:
-    """What a calibration job on ``recording`` will adapt (the LoRA guide's summary), before it starts."""
+def training_plan(config: AppConfig, recordings: Sequence[Recording | None]) -> str:
+    """What a calibration job on ``recordings`` will adapt (the LoRA guide's summary), before it starts:
+    :func:`~bci_app.config.resolve_lora` on the cued trials; the job resolves once more on the trials
+    artifact rejection keeps, and its summary and adapter JSON give those values."""
     from bci_app.config import resolve_lora
 
-    n = calibration_trials(recording)
+    n = calibration_trials(recordings)
     r = resolve_lora(config.lora, n)
     ft = config.finetune
     return (f"base model: {config.model.base}\ncalibration trials: {n}\nLoRA targets: {', '.join(r.target_modules)} "

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from bci_app.acquisition import LslPlayer, StreamLSL, StreamSimulated
-from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
+from bci_app.config import AppConfig, FinetuneConfig, LoraConfig, resolve_lora
 from bci_app.io.recording import read_recording
 from bci_app.io.resume import continuation_path, find_incomplete_recordings, scan_xdf
 from bci_app.models import ATCNet
@@ -252,7 +252,7 @@ def test_close_during_finetuning_and_recording_leaves_clean_state(tmp_path):
     X = rng.standard_normal((24, 16, 240)).astype(np.float32)
     y = np.arange(24) % 2
     cancel = threading.Event()
-    job = finetune(model, X, y, lora=LoraConfig(target_modules=["dense"]), cancel=cancel,
+    job = finetune(model, X, y, lora=resolve_lora(LoraConfig(target_modules=["dense"]), len(y)), cancel=cancel,
                    config=FinetuneConfig(max_epochs=1000, patience=1000, min_trials_per_class=2))
     hash_before = model_hash(model)
     assert session.start_training(job, lambda r: _small_model(), cancel=cancel.set)
