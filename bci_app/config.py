@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -28,9 +28,7 @@ from pydantic import (
 )
 
 from bci_app.errors import ConfigError
-
-if TYPE_CHECKING:
-    from bci_app.signal.channels import ChannelMap
+from bci_app.vocabulary import ClassName, check_channel_map
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
@@ -90,7 +88,7 @@ class LslConfig(_Section):
 class ParadigmConfig(_Section):
     """Graz motor-imagery timeline (defaults from BCI Competition IV 2a), seconds from trial start."""
 
-    classes: list[Literal["left_hand", "right_hand", "feet", "tongue"]] = ["left_hand", "right_hand"]
+    classes: list[ClassName] = ["left_hand", "right_hand"]
     trials_per_class: Integer = Field(20, ge=1, le=1000)
     trials_per_run: Integer = Field(20, ge=1, le=1000)
     cue_at_s: Number = Field(2.0, ge=0, le=60)
@@ -274,19 +272,8 @@ class ChannelsConfig(_Section):
     @field_validator("map")
     @classmethod
     def _valid_map(cls, value: dict[str, str]) -> dict[str, str]:
-        from bci_app.signal.channels import ChannelMap
-
-        try:
-            ChannelMap.from_mapping(value)
-        except ConfigError as exc:  # a bad target or a position used twice; pydantic adds the key path
-            raise ValueError(str(exc)) from exc
+        check_channel_map(value.items())  # a bad target or a position used twice; pydantic adds the key path
         return value
-
-    def channel_map(self) -> ChannelMap | None:
-        """The map as a :class:`~bci_app.signal.channels.ChannelMap` (None when empty)."""
-        from bci_app.signal.channels import ChannelMap
-
-        return ChannelMap.from_mapping(self.map) if self.map else None
 
 
 class ModelConfig(_Section):

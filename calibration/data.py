@@ -20,27 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from bci_app.errors import CalibrationError
-from bci_app.signal.channels import EEGMMIDB_64, match_channels
+from bci_app.signal.channels import match_channels
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     cut_windows,
     fit_euclidean_alignment,
     preprocess_recording,
 )
-
-#: EEGMMIDB imagery runs: (class of T1, class of T2).
-EEGMMIDB_RUN_CLASSES: dict[int, tuple[str, str]] = {
-    4: ("left_hand", "right_hand"),
-    8: ("left_hand", "right_hand"),
-    12: ("left_hand", "right_hand"),
-    6: ("both_hands", "feet"),
-    10: ("both_hands", "feet"),
-    14: ("both_hands", "feet"),
-}
-LR_RUNS = (4, 8, 12)
-ALL_IMAGERY_RUNS = (4, 6, 8, 10, 12, 14)
-#: Class order of pretraining heads; models keep the first two (left/right) when shipped.
-ALL_CLASSES = ("left_hand", "right_hand", "both_hands", "feet")
+from bci_app.vocabulary import EEGMMIDB_64
+from bci_app.vocabulary import EEGMMIDB_IMAGERY_RUNS as ALL_IMAGERY_RUNS
 
 LONG_TMIN = 0.0  # s after the cue: start of the cached long epoch
 LONG_TMAX = 4.0  # s after the cue: end of the cached long epoch

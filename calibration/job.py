@@ -33,7 +33,8 @@ from torch import nn
 from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
 from bci_app.models.lora import LinearWithLoRA, apply_lora, remove_lora
-from bci_app.signal.channels import NON_EEG_TYPES, ChannelMap, is_model_input
+from bci_app.signal.channels import ChannelMap
+from bci_app.vocabulary import NON_EEG_TYPES, is_model_input
 from calibration.finetune import (
     FinetuneResult,
     FrozenFeatures,

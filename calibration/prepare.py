@@ -32,9 +32,9 @@ import numpy as np
 from torch import nn
 
 from bci_app.errors import CalibrationError, ConfigError
-from bci_app.events import window_tmin
 from bci_app.signal.preprocess import summarize_rejections
 from bci_app.units import MICROVOLTS_PER_VOLT
+from bci_app.vocabulary import window_tmin
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ def window_offsets(config: Any, max_span_s: float | None = None) -> tuple[float,
 
 def missing_channels(ch_names: Sequence[str], recordings: Sequence[Any]) -> list[str]:
     """Names in ``ch_names`` that at least one of ``recordings`` lacks (case, dots, spaces ignored)."""
-    from bci_app.signal.channels import is_model_input, normalize_ch_name
+    from bci_app.vocabulary import is_model_input, normalize_ch_name
 
     have = [{normalize_ch_name(c) for c, t in zip(rec.ch_names, rec.ch_types) if is_model_input(t)}
             for rec in recordings]

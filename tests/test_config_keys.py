@@ -91,8 +91,8 @@ def _decisions(config: AppConfig) -> tuple:
     from bci_app.acquisition import StreamSimulated
     from bci_app.models import ATCNet
     from bci_app.online import Decoder, DecoderModel
-    from bci_app.signal.channels import SENSORIMOTOR_16
     from bci_app.signal.preprocess import PreprocessingSpec
+    from bci_app.vocabulary import SENSORIMOTOR_16
     from calibration.paradigm import ManualClock
 
     clock = ManualClock(10.0)
@@ -166,8 +166,8 @@ def _session_outputs(config: AppConfig) -> tuple:
     from bci_app.models import ATCNet
     from bci_app.online import DecoderModel
     from bci_app.session import Session
-    from bci_app.signal.channels import SENSORIMOTOR_16
     from bci_app.signal.preprocess import PreprocessingSpec
+    from bci_app.vocabulary import SENSORIMOTOR_16
     from calibration.paradigm import ManualClock
 
     clock = ManualClock(10.0)
@@ -331,7 +331,7 @@ def test_session_keys(key, probes):
 def clean_recording(eegmmidb_dir):
     """S001 run 4 on the sensorimotor channels without FCz (interpolated)."""
     from bci_app.io.recording import map_channels, read_recording
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
 
     return map_channels(read_recording(eegmmidb_dir / "S001" / "S001R04.edf"),
                          [c for c in SENSORIMOTOR_16 if c != "FCz"])

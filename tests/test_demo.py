@@ -16,8 +16,8 @@ import torch
 
 from bci_app.cli import main
 from bci_app.models import ATCNet, save_model
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
+from bci_app.vocabulary import SENSORIMOTOR_16
 
 
 def _base(tmp_path) -> tuple[str, bool]:

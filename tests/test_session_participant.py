@@ -8,10 +8,10 @@ import pylsl
 import pytest
 
 from bci_app.acquisition import StreamSimulated
+from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig
 from bci_app.session import Mode, Session
-from bci_app.signal.channels import SENSORIMOTOR_16
-from calibration.paradigm import CUE_CODES, ManualClock
+from bci_app.vocabulary import CUE_CODES, SENSORIMOTOR_16
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -153,9 +153,9 @@ def warn_shared_files(calib: list[Path], test: list[Path]) -> list[str]:
 def evaluate_outcome(outcome, test_paths, config, *, channels: Any = None, preset=None) -> dict:
     """Decode ``test_paths`` online with a finished calibration and score every trial (report dict);
     ``channels``: keep only these in the test files too."""
-    from bci_app.events import window_tmin
     from bci_app.models import count_parameters
     from bci_app.online.scoring import latency_summary, score_trials
+    from bci_app.vocabulary import window_tmin
 
     model, result = outcome.decoder_model, outcome.finetune
     all_preds, all_trials, per_file, warnings = [], [], [], []

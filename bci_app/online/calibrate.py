@@ -1,4 +1,4 @@
-"""Decoder models straight from a base or from a saved adapter, (the window timing is :func:`bci_app.events.window_tmin`).
+"""Decoder models straight from a base or from a saved adapter, (the window timing is :func:`bci_app.vocabulary.window_tmin`).
 
 Calibration itself (recordings -> prepared trials -> fine-tuning -> gate -> decoder model) is the one
 :class:`calibration.job.CalibrationJob`; this module only holds what the online side needs without it.

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bci_app.errors import BCIError
-from bci_app.events import END_OF_TRIAL
 from bci_app.types import Marker, Recording
+from bci_app.vocabulary import END_OF_TRIAL
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
@@ -129,8 +129,8 @@ class CalibrationRun:
         """Why ``config.paradigm`` cannot calibrate the model (``model_window``: (seconds after the cue,
         length); ``None``: the configured base's): its window does not fit between the cue and the
         end of imagery (:func:`calibration.paradigm.check_model_window`); ``None`` when it can."""
-        from bci_app.events import window_span
         from bci_app.models.pretrained import base_model_metadata
+        from bci_app.vocabulary import window_span
         from calibration.paradigm import check_model_window
 
         try:

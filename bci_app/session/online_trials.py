@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bci_app.errors import BCIError
-from bci_app.events import is_cue
 from bci_app.online.scoring import Trial, score_trials
 from bci_app.types import Marker, Recording
+from bci_app.vocabulary import is_cue
 
 if TYPE_CHECKING:
     from bci_app.config import ParadigmConfig
@@ -141,7 +141,7 @@ class CuedRuns:
         skipped). ``tmin`` defaults to the model's metadata. ``paradigm``: another program's cues instead
         (:class:`calibration.external_cues.ExternalCues`). An ``error`` event and False when the
         paradigm cannot start or no decoder runs."""
-        from bci_app.events import window_tmin
+        from bci_app.vocabulary import window_tmin
         from calibration.paradigm import check_model_window
 
         if decoder is None or model is None:

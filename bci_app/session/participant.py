@@ -84,7 +84,7 @@ def add_online_run(saved: Saved, scores: dict, title: str) -> Saved:
 def check_adapter_fits(metadata: dict[str, Any], ch_names: Sequence[str], path: Path) -> None:
     """The adapter's channels (those its headset had) must be on this headset: ModelError naming
     the ones missing."""
-    from bci_app.signal.channels import normalize_ch_name
+    from bci_app.vocabulary import normalize_ch_name
 
     have = {normalize_ch_name(c) for c in ch_names}
     spec = metadata.get("preprocessing", {})

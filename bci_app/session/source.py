@@ -89,7 +89,7 @@ class SourceLink:
 
     def model_input_names(self) -> list[str]:
         """The source's channels that feed the model (EEG, not EOG/EMG/AUX)."""
-        from bci_app.signal.channels import is_model_input
+        from bci_app.vocabulary import is_model_input
 
         info = self.stream.info
         return [n for n, t in zip(info.ch_names, info.ch_types) if is_model_input(t)]

@@ -198,7 +198,7 @@ def calibration_training(sources: Sequence[Recording | None], config: AppConfig,
 
 def calibration_trials(recordings: Sequence[Recording | None]) -> int:
     """Cued trials in calibration data (GDF cue markers), over ``recordings`` (``None`` skipped)."""
-    from bci_app.events import count_cues
+    from bci_app.vocabulary import count_cues
 
     return sum(count_cues(m.value for m in r.markers) for r in recordings if r is not None)
 

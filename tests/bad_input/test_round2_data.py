@@ -28,7 +28,7 @@ def signal_xdf(path: Path, streams: dict[str, np.ndarray | None], *, sfreq: floa
     """An XDF (our writer) with one EEG stream per entry of ``streams`` (name -> µV data (16, n), None
     for a stream without samples), each on ``SENSORIMOTOR_16``, plus GDF cues every 8 s."""
     from bci_app.io.xdf import XdfRecorder
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
 
     with XdfRecorder(path, flush_interval=None, clock=lambda: 100.0) as rec:
         n = 0

@@ -177,7 +177,7 @@ def test_pretraining_with_one_adapter_per_person_starts_as_the_base_and_merges_t
 
 
 def test_decision_trials_are_the_cue_windows_at_each_offset(s001_data, eegmmidb_dir):
-    from bci_app.events import window_tmin
+    from bci_app.vocabulary import window_tmin
     from calibration.prepare import cue_trials, decision_trials
 
     data, _ = s001_data

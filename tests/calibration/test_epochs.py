@@ -6,7 +6,6 @@ import pytest
 from bci_app.config import ParadigmConfig, PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError
 from bci_app.io.recording import read_recording
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     StreamingPreprocessor,
@@ -15,6 +14,7 @@ from bci_app.signal.preprocess import (
     fit_euclidean_alignment,
 )
 from bci_app.types import Marker, Recording
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.epochs import epochs_for_model, extract_epochs, load_dataset_preset
 from calibration.paradigm import GrazParadigm, ManualClock
 

@@ -153,8 +153,8 @@ def test_gated_calibration_is_never_worse_than_the_unadapted_base_on_the_develop
     CalibrationJob and the fold base that never saw them, score the cue windows of runs 8 + 12. On the
     group's mean, the gated decoder is at least as accurate as the unadapted base (same alignment)."""
     from bci_app.config import AppConfig
-    from bci_app.events import window_tmin
     from bci_app.models.pretrained import fold_base_for, load_base_model
+    from bci_app.vocabulary import window_tmin
     from calibration.data import eegmmidb_files
     from calibration.job import CalibrationJob
     from calibration.prepare import cue_trials

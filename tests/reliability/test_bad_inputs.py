@@ -20,9 +20,9 @@ from bci_app.io.xdf import XdfRecorder
 from bci_app.models import ATCNet
 from bci_app.models.pretrained import PRETRAINED_DIR, load_base_model
 from bci_app.online import Decoder, DecoderModel
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
 from bci_app.types import Marker, Recording
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.epochs import find_cues
 from calibration.finetune import finetune, run_to_end
 from calibration.paradigm import ManualClock

@@ -33,9 +33,9 @@ from bci_app.models import ATCNet
 from bci_app.models.io import model_hash
 from bci_app.online import DecoderModel
 from bci_app.session import Mode, Session
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
 from bci_app.types import GAP_MARKER
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.paradigm import ManualClock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ _CHILD_SESSION = textwrap.dedent(
     from bci_app.acquisition import StreamSimulated
     from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
     from bci_app.session import Session
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=time.monotonic, acquisition_delay=0.02)
     session = Session(AppConfig(), clock=time.monotonic)
     assert session.connect(sim) and session.start_recording({path!r})
@@ -183,7 +183,7 @@ _CHILD_FULL = textwrap.dedent(
     from bci_app.acquisition import StreamSimulated
     from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
     from bci_app.session import Session
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
     from calibration.paradigm import ManualClock
     clock = ManualClock(10.0)
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock)

@@ -133,7 +133,7 @@ def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequen
     Chosen on the development group (``bench/layouts.py``): with a Unicorn's or the synthetic board's
     channels, ``sensorimotor16`` with 12 of 16 interpolated decodes better than the 64-channel base
     with 56 or 48 interpolated; with 32 channels both are level."""
-    from bci_app.signal.channels import normalize_ch_name
+    from bci_app.vocabulary import normalize_ch_name
 
     have = {normalize_ch_name(c) for c in ch_names}
     meta = base_model_metadata(name)
