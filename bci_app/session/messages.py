@@ -4,7 +4,8 @@ thread.
 The stream, recorder, decoder runner, training job and report writer run in their own threads;
 each posts one of the messages below (never a string-keyed tuple), and :meth:`Inbox.drain` (called
 by ``Session.update`` in the GUI timer, the CLI loop or a test) gives each to the handler that the
-collaborator owning it registered with :meth:`Inbox.handle`.
+collaborator owning it registered with :meth:`Inbox.handle`. A message whose payload belongs to one
+collaborator is defined there (:class:`bci_app.session.participant.FilesSaved`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from bci_app.acquisition.base import StreamEvent
     from bci_app.online.decoder import DecoderModel
-    from bci_app.session.participant import Saved
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,6 @@ class TrainingStopped:
 
 
 @dataclass(frozen=True)
-class FilesSaved:
-    """The participant's folder got the adapter and/or report (``saved``)."""
-
-    saved: Saved
-
-
-@dataclass(frozen=True)
 class ReportFailed:
     """An online run could not be added to the calibration report."""
 
@@ -78,8 +71,6 @@ class RecordingFailed:
     error: BaseException
 
 
-Message = StreamChanged | TrainingProgress | TrainingDone | TrainingStopped | FilesSaved | ReportFailed | DecoderFailed \
-    | RecordingFailed
 M = TypeVar("M")
 
 
@@ -96,8 +87,8 @@ class Inbox:
             raise ValueError(f"{kind.__name__} already has a handler")
         self._handlers[kind] = handler
 
-    def post(self, message: Message) -> None:
-        """Queue ``message`` (any thread); it must be of a type with a handler."""
+    def post(self, message: object) -> None:
+        """Queue ``message`` (any thread): a message dataclass whose type has a handler."""
         if type(message) not in self._handlers:
             raise TypeError(f"no handler for session message {type(message).__name__}")
         self._queue.put(message)
@@ -112,5 +103,5 @@ class Inbox:
             self._handlers[type(message)](message)
 
 
-__all__ = ["DecoderFailed", "FilesSaved", "Inbox", "Message", "RecordingFailed", "ReportFailed", "StreamChanged",
+__all__ = ["DecoderFailed", "Inbox", "RecordingFailed", "ReportFailed", "StreamChanged",
            "TrainingDone", "TrainingProgress", "TrainingStopped"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bci_app.errors import BCIError, ModelError
-from bci_app.session.messages import FilesSaved, Inbox, ReportFailed
+from bci_app.session.messages import Inbox, ReportFailed
 
 if TYPE_CHECKING:
     from bci_app.config import AppConfig
@@ -38,6 +38,13 @@ class Saved:
     report_pngs: dict[str, bytes] = field(default_factory=dict)
     report_path: Path | None = None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class FilesSaved:
+    """Message: the participant's folder got the adapter and/or report (``saved``)."""
+
+    saved: Saved
 
 
 @dataclass(frozen=True)

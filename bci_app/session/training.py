@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bci_app.errors import TrainingCancelled
-from bci_app.session.messages import FilesSaved, Inbox, TrainingDone, TrainingProgress, TrainingStopped
+from bci_app.session.messages import Inbox, TrainingDone, TrainingProgress, TrainingStopped
 from bci_app.session.modes import Mode, ModeMachine
-from bci_app.session.participant import LoadedAdapter
+from bci_app.session.participant import FilesSaved, LoadedAdapter
 
 if TYPE_CHECKING:
     from bci_app.config import AppConfig
