@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bci_app.errors import BCIError
+from bci_app.models.pretrained import base_model_metadata
+from bci_app.signal.quality import CalibrationQuality
 from bci_app.types import Marker, Recording
-from bci_app.vocabulary import END_OF_TRIAL
+from bci_app.vocabulary import END_OF_TRIAL, window_span
+from calibration.paradigm import GrazParadigm, check_model_window
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
     from bci_app.config import AppConfig
     from bci_app.session.observers import EventHub
-    from bci_app.signal.quality import CalibrationQuality
-    from calibration.paradigm import GrazParadigm, ParadigmEvent
+    from calibration.paradigm import ParadigmEvent
 
 
 #: seconds of signal kept from before the calibration starts: the first trial's pre-cue baseline
@@ -65,9 +67,7 @@ def calibration_quality(config: AppConfig, stream: Stream) -> CalibrationQuality
     :func:`~bci_app.signal.quality.erd_percent`), and the artifact rejection training will apply
     on the base model's channels.
     Raises :class:`~bci_app.errors.CalibrationError` when the source cannot be checked."""
-    from bci_app.models.pretrained import base_model_metadata
-    from bci_app.report.erd import ErdWindows
-    from bci_app.signal.quality import CalibrationQuality
+    from bci_app.report.erd import ErdWindows  # heavy (matplotlib, mne): loaded when a calibration starts
 
     p = config.paradigm
     meta = base_model_metadata(config.model.base)
@@ -108,8 +108,6 @@ class CalibrationRun:
         :class:`calibration.external_cues.ExternalCues`), start collecting and the quality check, and
         subscribe ``subscribers`` (``None`` skipped) before the run's own handler. Returns the
         paradigm, not started yet."""
-        from calibration.paradigm import GrazParadigm
-
         self.paradigm = paradigm if paradigm is not None else GrazParadigm(config.paradigm, clock)
         self._markers, self._stream = [], stream
         self._tap = CalibrationTap(stream)
@@ -129,10 +127,6 @@ class CalibrationRun:
         """Why ``config.paradigm`` cannot calibrate the model (``model_window``: (seconds after the cue,
         length); ``None``: the configured base's): its window does not fit between the cue and the
         end of imagery (:func:`calibration.paradigm.check_model_window`); ``None`` when it can."""
-        from bci_app.models.pretrained import base_model_metadata
-        from bci_app.vocabulary import window_span
-        from calibration.paradigm import check_model_window
-
         try:
             window = model_window or window_span(base_model_metadata(config.model.base))
             check_model_window(config.paradigm, *window)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bci_app.errors import BCIError
+from calibration.markers import LslMarkerOutlet
 
 if TYPE_CHECKING:
     from bci_app.session.observers import EventHub
@@ -27,8 +28,6 @@ class CuePublisher:
     def outlet(self) -> LslMarkerOutlet | None:
         """The outlet (made now when needed); ``None`` when it cannot be made."""
         if self._outlet is None:
-            from calibration.markers import LslMarkerOutlet
-
             try:
                 self._outlet = LslMarkerOutlet(CUE_STREAM, self.source_id)
             except BCIError as exc:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bci_app.errors import BCIError
+from bci_app.online.outputs import PredictionOutlet
+from bci_app.online.runner import DecoderRunner
 from bci_app.session.messages import DecoderFailed, Inbox
 
 if TYPE_CHECKING:
@@ -53,8 +55,6 @@ class Decoding:
         if self.model is None:
             self._hub.error("online", "no model to decode with; calibrate first or load an adapter")
             return False
-        from bci_app.online.outputs import PredictionOutlet
-        from bci_app.online.runner import DecoderRunner
 
         try:
             self.decoder = make()

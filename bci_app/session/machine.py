@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from bci_app.config import AppConfig
 from bci_app.errors import BCIError, StreamError
 from bci_app.lsl_config import lsl_clock
+from bci_app.online.decoder import Decoder
 from bci_app.session.calibration import CalibrationRun
 from bci_app.session.cues import CUE_STREAM, CuePublisher
 from bci_app.session.decoding import Decoding
@@ -294,7 +295,6 @@ class Session:
         """Decode the source with the active model; ``runner=False``: :meth:`update` polls the decoder."""
         if not self._modes.require("go online", Mode.CONNECTED):
             return False
-        from bci_app.online.decoder import Decoder
 
         self._recording.auto_start(self._files.recording_path("online"), self.stream)
         # decoding starts on the buffered seconds its warm-up needs: the first decision comes at once

@@ -16,14 +16,16 @@ import numpy as np
 
 from bci_app.errors import BCIError
 from bci_app.online.scoring import Trial, score_trials
+from bci_app.session.calibration import CalibrationTap
 from bci_app.types import Marker, Recording
-from bci_app.vocabulary import is_cue
+from bci_app.vocabulary import is_cue, window_tmin
+from calibration.paradigm import GrazParadigm, check_model_window
 
 if TYPE_CHECKING:
     from bci_app.config import ParadigmConfig
     from bci_app.online.decoder import Decoder, DecoderModel, Prediction
     from bci_app.session.observers import EventHub
-    from calibration.paradigm import GrazParadigm, ParadigmEvent
+    from calibration.paradigm import ParadigmEvent
 
 
 class OnlineTrials:
@@ -39,9 +41,6 @@ class OnlineTrials:
     def __init__(self, config: ParadigmConfig, clock: Callable[[], float], decoder: Decoder, *,
                  tmin: float, window_s: float, sfreq: float, record_marker: Callable[[str, float], None],
                  on_event: Callable[[ParadigmEvent], None] | None = None, paradigm: Any = None) -> None:
-        from bci_app.session.calibration import CalibrationTap
-        from calibration.paradigm import GrazParadigm
-
         self.classes = tuple(config.classes)
         self.tmin, self.window_s, self.sfreq = float(tmin), float(window_s), float(sfreq)
         self.trials: list[Trial] = []
@@ -141,9 +140,6 @@ class CuedRuns:
         skipped). ``tmin`` defaults to the model's metadata. ``paradigm``: another program's cues instead
         (:class:`calibration.external_cues.ExternalCues`). An ``error`` event and False when the
         paradigm cannot start or no decoder runs."""
-        from bci_app.vocabulary import window_tmin
-        from calibration.paradigm import check_model_window
-
         if decoder is None or model is None:
             self._hub.error("online", "cued online trials need the decoder running; start online first")
             return False

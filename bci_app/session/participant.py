@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bci_app.errors import BCIError, ModelError
+from bci_app.io.participant import SessionFolder, previous_adapters
+from bci_app.models.adapters import read_adapter_metadata
+from bci_app.online.calibrate import adapted_decoder_model
 from bci_app.session.messages import Inbox, ReportFailed
+from bci_app.vocabulary import normalize_ch_name
 
 if TYPE_CHECKING:
     from bci_app.config import AppConfig
@@ -64,7 +68,7 @@ def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, 
     model = outcome.decoder_model.prepare(config.online.fast)
     if folder is None:
         return model
-    from bci_app.report import write_calibration_report
+    from bci_app.report import write_calibration_report  # heavy (matplotlib, mne): loaded once a report is written
 
     saved = Saved()
     saved.adapter = outcome.save(folder.adapter_path)
@@ -91,8 +95,6 @@ def add_online_run(saved: Saved, scores: dict, title: str) -> Saved:
 def check_adapter_fits(metadata: dict[str, Any], ch_names: Sequence[str], path: Path) -> None:
     """The adapter's channels (those its headset had) must be on this headset: ModelError naming
     the ones missing."""
-    from bci_app.vocabulary import normalize_ch_name
-
     have = {normalize_ch_name(c) for c in ch_names}
     spec = metadata.get("preprocessing", {})
     wanted = [c for c in spec.get("ch_names", []) if c not in set(spec.get("missing", []))]
@@ -105,9 +107,6 @@ def check_adapter_fits(metadata: dict[str, Any], ch_names: Sequence[str], path: 
 def load_previous(path: Path, ch_names: Sequence[str], fast: bool) -> Generator[Any, None, LoadedAdapter]:
     """A training-thread job (no progress records): check and load the adapter ``path`` for a
     headset with model-input channels ``ch_names``; returns :class:`LoadedAdapter` (model prepared)."""
-    from bci_app.models.adapters import read_adapter_metadata
-    from bci_app.online.calibrate import adapted_decoder_model
-
     yield from ()  # a job without progress records
     check_adapter_fits(read_adapter_metadata(path), ch_names, path)
     model, info = adapted_decoder_model(path)
@@ -133,8 +132,6 @@ class ParticipantFiles:
 
     def start(self, directory: str | Path, participant: str) -> bool:
         """Open a new session folder for ``participant`` under ``directory``."""
-        from bci_app.io.participant import SessionFolder
-
         try:
             self.folder = SessionFolder.create(directory, participant)
         except (BCIError, OSError) as exc:
@@ -150,8 +147,6 @@ class ParticipantFiles:
 
     def previous_adapter(self, directory: str | Path) -> Path | None:
         """The participant's latest adapter from an earlier session (None without one or no participant)."""
-        from bci_app.io.participant import previous_adapters
-
         if self.folder is None:
             return None
         earlier = [p for p in previous_adapters(directory, self.folder.participant) if p.parent != self.folder.path]

@@ -8,7 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from bci_app.errors import BCIError
+from bci_app.io.xdf import XdfRecorder
+from bci_app.online.outputs import RecorderSink
 from bci_app.session.messages import Inbox, RecordingFailed
 
 if TYPE_CHECKING:
@@ -26,10 +30,6 @@ def open_recorder(path: str | Path, stream: Stream, config: AppConfig, clock: Ca
                   overwrite: bool, on_error: Callable[[BaseException], None]) -> tuple[XdfRecorder, Any]:
     """Start recording ``stream`` to ``path``; returns the recorder and the handle of its paradigm
     marker stream. Raises :class:`~bci_app.errors.RecordingError` when the file cannot be written."""
-    import yaml
-
-    from bci_app.io.xdf import XdfRecorder
-
     rec = XdfRecorder(
         path, file_desc={"config": yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)},
         flush_interval=config.recording.flush_interval_s, clock=clock, overwrite=overwrite, on_error=on_error,
@@ -42,8 +42,6 @@ def open_recorder(path: str | Path, stream: Stream, config: AppConfig, clock: Ca
 
 def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -> RecorderSink:
     """Write every decision of ``decoder`` (with its start index, for replays) into ``recorder``."""
-    from bci_app.online.outputs import RecorderSink
-
     sink = RecorderSink(recorder, decoder.classes, step_s=step_s, model=decoder.model.name,
                         start_index=decoder.start_index, first_index=recorder.first_index(decoder.stream))
     decoder.add_output(sink)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bci_app.errors import BCIError
+from bci_app.online.replay import replay_decoder, replay_stream
 from bci_app.session.modes import Mode, ModeMachine
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ class ReplayMode:
             return False
         if not self._connect(stream):
             return False
-        from bci_app.online.replay import replay_decoder
 
         online = self._config().online
         if not self._decoding.start(lambda: replay_decoder(stream, model, online), online, outlet=False, runner=runner,
@@ -56,8 +56,6 @@ class ReplayMode:
                    on_decision: Callable[[Prediction], None] | None) -> bool:
         """:meth:`start` on the recording at ``path`` played at ``speed`` × real time on the session
         clock (:func:`bci_app.online.replay.replay_stream`)."""
-        from bci_app.online.replay import replay_stream
-
         try:
             stream = replay_stream(path, speed=speed, clock=self._clock)
         except BCIError as exc:

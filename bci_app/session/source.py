@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bci_app.errors import BCIError
 from bci_app.session.messages import Inbox, StreamChanged
+from bci_app.vocabulary import is_model_input
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
@@ -89,8 +90,6 @@ class SourceLink:
 
     def model_input_names(self) -> list[str]:
         """The source's channels that feed the model (EEG, not EOG/EMG/AUX)."""
-        from bci_app.vocabulary import is_model_input
-
         info = self.stream.info
         return [n for n, t in zip(info.ch_names, info.ch_types) if is_model_input(t)]
 

@@ -18,10 +18,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bci_app.errors import TrainingCancelled
+from bci_app.config import resolve_lora
+from bci_app.errors import CalibrationError, TrainingCancelled
 from bci_app.session.messages import Inbox, TrainingDone, TrainingProgress, TrainingStopped
 from bci_app.session.modes import Mode, ModeMachine
-from bci_app.session.participant import FilesSaved, LoadedAdapter
+from bci_app.session.participant import FilesSaved, LoadedAdapter, keep_outcome
+from bci_app.vocabulary import count_cues
 
 if TYPE_CHECKING:
     from bci_app.config import AppConfig
@@ -105,7 +107,7 @@ class TrainingRunner:
         if not self._modes.require("train", Mode.CONNECTED, Mode.ONLINE, Mode.IDLE):
             return False
         self._modes.begin_training()
-        import torch
+        import torch  # heavy: loaded when the first job starts
 
         self._cancel.clear()
         self._cancel_job = cancel
@@ -181,9 +183,7 @@ def calibration_training(sources: Sequence[Recording | None], config: AppConfig,
     online runs: GDF cues, the paradigm's classes), as ``(job, to_model, cancel)``. Nothing runs
     here: loading the base, preparation, training and the gate happen on the training thread, where
     ``to_model`` also saves the adapter and report into ``folder`` (a ``FilesSaved`` message)."""
-    from bci_app.errors import CalibrationError
-    from bci_app.session.participant import keep_outcome
-    from calibration.job import CalibrationJob
+    from calibration.job import CalibrationJob  # heavy (mne): loaded when the first training is built
 
     kept = [r for r in sources if r is not None]
     if not kept:
@@ -198,8 +198,6 @@ def calibration_training(sources: Sequence[Recording | None], config: AppConfig,
 
 def calibration_trials(recordings: Sequence[Recording | None]) -> int:
     """Cued trials in calibration data (GDF cue markers), over ``recordings`` (``None`` skipped)."""
-    from bci_app.vocabulary import count_cues
-
     return sum(count_cues(m.value for m in r.markers) for r in recordings if r is not None)
 
 
@@ -207,8 +205,6 @@ def training_plan(config: AppConfig, recordings: Sequence[Recording | None]) -> 
     """What a calibration job on ``recordings`` will adapt (the LoRA guide's summary), before it starts:
     :func:`~bci_app.config.resolve_lora` on the cued trials; the job resolves once more on the trials
     artifact rejection keeps, and its summary and adapter JSON give those values."""
-    from bci_app.config import resolve_lora
-
     n = calibration_trials(recordings)
     r = resolve_lora(config.lora, n)
     ft = config.finetune
