@@ -24,6 +24,8 @@ import os
 from collections.abc import Callable
 from typing import Literal
 
+from bci_app.errors import ConfigError
+
 LslScope = Literal["machine", "link", "site", "organization", "global"]
 
 _MACHINE_CONFIG = """[ports]
@@ -70,8 +72,6 @@ def configure_lsl(scope: LslScope | None = None) -> LslScope:
     global _applied
     if _applied is not None:
         if scope is not None and scope != _applied:
-            from bci_app.errors import ConfigError
-
             raise ConfigError(
                 f"LSL is already configured with scope {_applied!r} in this process; "
                 f"{scope!r} cannot be applied now. Restart the app with the scope you need."

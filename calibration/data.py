@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bci_app.errors import CalibrationError
+from bci_app.io.recording import read_recording
 from bci_app.signal.channels import match_channels
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
@@ -29,6 +30,7 @@ from bci_app.signal.preprocess import (
 )
 from bci_app.vocabulary import EEGMMIDB_64
 from bci_app.vocabulary import EEGMMIDB_IMAGERY_RUNS as ALL_IMAGERY_RUNS
+from calibration.epochs import find_cues
 
 LONG_TMIN = 0.0  # s after the cue: start of the cached long epoch
 LONG_TMAX = 4.0  # s after the cue: end of the cached long epoch
@@ -84,9 +86,6 @@ def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: 
     Cues come from the dataset preset (:func:`calibration.epochs.find_cues`: EEGMMIDB T1/T2 by run,
     or GDF 769-772); the signal from :func:`preprocess_recording` (the online decoder's class, in chunks).
     """
-    from bci_app.io.recording import read_recording
-    from calibration.epochs import find_cues
-
     rec = read_recording(path)
     onsets, labels, classes, _marked = find_cues(rec, preset_for(path))
     if not len(onsets):

@@ -32,9 +32,16 @@ import numpy as np
 from torch import nn
 
 from bci_app.errors import CalibrationError, ConfigError
-from bci_app.signal.preprocess import summarize_rejections
+from bci_app.io.recording import read_recording
+from bci_app.models.pretrained import load_base_model
+from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment, summarize_rejections
+from bci_app.signal.quality import dead_recording
+from bci_app.signal.repair import find_bad_channels, interpolation_matrix
+from bci_app.types import Recording
 from bci_app.units import MICROVOLTS_PER_VOLT
-from bci_app.vocabulary import window_tmin
+from bci_app.vocabulary import is_model_input, normalize_ch_name, window_tmin
+from calibration.data import preset_for
+from calibration.epochs import epochs_for_model
 
 logger = logging.getLogger(__name__)
 
@@ -173,15 +180,6 @@ def prepare_calibration(
     from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
     base's classes.
     """
-    from bci_app.io.recording import read_recording
-    from bci_app.models.pretrained import load_base_model
-    from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
-    from bci_app.signal.quality import dead_recording
-    from bci_app.signal.repair import find_bad_channels, interpolation_matrix
-    from bci_app.types import Recording
-    from calibration.data import preset_for
-    from calibration.epochs import epochs_for_model
-
     if model is None or meta is None:
         model, meta = load_base_model(str(base))
     classes = list(meta["classes"])
@@ -299,8 +297,6 @@ def window_offsets(config: Any, max_span_s: float | None = None) -> tuple[float,
 
 def missing_channels(ch_names: Sequence[str], recordings: Sequence[Any]) -> list[str]:
     """Names in ``ch_names`` that at least one of ``recordings`` lacks (case, dots, spaces ignored)."""
-    from bci_app.vocabulary import is_model_input, normalize_ch_name
-
     have = [{normalize_ch_name(c) for c, t in zip(rec.ch_names, rec.ch_types) if is_model_input(t)}
             for rec in recordings]
     return [c for c in ch_names if not all(normalize_ch_name(c) in h for h in have)]
@@ -311,11 +307,6 @@ def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: 
     """Every cue window of ``classes`` in ``sources`` (paths or recordings), finalized with ``spec``
     (a calibration's repair and alignment), none rejected: the trials an online test scores.
     Returns ``(X (n, n_chans, n_times) float32, y (n,) indices into classes)``."""
-    from bci_app.io.recording import read_recording
-    from bci_app.types import Recording
-    from calibration.data import preset_for
-    from calibration.epochs import epochs_for_model
-
     classes = list(classes)
     xs, ys = [], []
     for src in sources:

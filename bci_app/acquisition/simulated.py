@@ -41,6 +41,7 @@ from scipy import signal as sps
 
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
+from bci_app.lsl_config import lsl_clock
 from bci_app.types import Marker
 from bci_app.units import VOLTS_PER_MICROVOLT, as_float32_microvolts, from_microvolts
 from bci_app.vocabulary import EEGMMIDB_64, electrode_positions, normalize_ch_name
@@ -209,8 +210,6 @@ class StreamSimulated(Stream):
         self.chunk_size = int(chunk_size)
         self.sample_format = sample_format
         if clock is None:
-            from bci_app.lsl_config import lsl_clock
-
             clock = lsl_clock()
         self._clock = clock
         self._intents: list[_Intent] = []

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bci_app import __version__
 from bci_app.config import ResolvedLora
 from bci_app.errors import ModelError
 from bci_app.models.files import WEIGHTS_HASH_KEY, load_tensors, require_file_pair, write_file_pair
@@ -51,8 +52,6 @@ def save_adapter(model: nn.Module, path: str | Path, metadata: dict[str, Any] | 
     ch_names, sfreq, window, preprocessing state as nested lists), which must be JSON-serialisable.
     Returns the ``.safetensors`` path.
     """
-    from bci_app import __version__
-
     wrappers = lora_wrappers(model)
     settings = lora_settings(model)
     if not wrappers or settings is None:

@@ -29,6 +29,8 @@ import numpy as np
 from bci_app.errors import CalibrationError
 from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, erd_percent, power_spectrum
 from bci_app.vocabulary import electrode_positions, normalize_ch_name
+from calibration.data import preset_for
+from calibration.epochs import extract_epochs
 
 __all__ = ["ErdWindows", "ErdMaps", "TimeFrequencyMaps", "ScalpMaps", "cue_locked_trials", "erd_maps",
            "TF_CHANNELS"]
@@ -139,9 +141,6 @@ def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: f
     The training's artifact rules (``config``: a ``preprocessing`` config) are applied per channel
     (``Trials.clean``), so a blink on Fp1 does not remove a trial from the C3 map; trials marked
     rejected (1023) are clean nowhere. ``preset``: the cues' meaning (None: chosen per file by name)."""
-    from calibration.data import preset_for
-    from calibration.epochs import extract_epochs
-
     classes = tuple(classes)
     if not recordings:
         raise CalibrationError("no calibration recordings to cut trials with a baseline from")
