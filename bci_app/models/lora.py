@@ -177,7 +177,7 @@ def add_lora(
             f"target_modules must be a list of substrings, got the string {target_modules!r}; "
             f"write [{target_modules!r}] (resolve 'auto' with bci_app.config.resolve_lora first)."
         )
-    return apply_lora(model, ResolvedLora(tuple(str(t) for t in target_modules), rank, alpha, dropout, "add_lora"))
+    return _apply(model, ResolvedLora(tuple(str(t) for t in target_modules), rank, alpha, dropout, "add_lora"))
 
 
 def lora_settings(model: nn.Module) -> ResolvedLora | None:
@@ -188,6 +188,11 @@ def lora_settings(model: nn.Module) -> ResolvedLora | None:
 def apply_lora(model: nn.Module, settings: ResolvedLora) -> list[str]:
     """:func:`add_lora` with the settings resolved once for a calibration (kept on the model as
     they are, reason included, for the adapter file and the summaries)."""
+    return _apply(model, settings)
+
+
+def _apply(model: nn.Module, settings: ResolvedLora) -> list[str]:
+    """The one implementation of :func:`add_lora` / :func:`apply_lora` (a warning points at their caller)."""
     targets, rank, alpha, dropout = list(settings.target_modules), settings.rank, settings.alpha, settings.dropout
     _check_lora_args(rank, alpha, dropout)
     settings = replace(settings, target_modules=tuple(targets), rank=int(rank), alpha=float(alpha), dropout=float(dropout))
@@ -203,7 +208,7 @@ def apply_lora(model: nn.Module, settings: ResolvedLora) -> list[str]:
     if not matched:
         message = _no_match_message(model, targets)
         logger.warning(message)
-        warnings.warn(message, UserWarning, stacklevel=2)
+        warnings.warn(message, UserWarning, stacklevel=3)
         return []
     too_narrow = {n: max(m.in_features, m.out_features) for n in matched
                   if rank > max((m := model.get_submodule(n)).in_features, m.out_features)}
