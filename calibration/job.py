@@ -32,7 +32,7 @@ from torch import nn
 
 from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
-from bci_app.models.lora import LinearWithLoRA, apply_lora, remove_lora
+from bci_app.models.lora import LinearWithLoRA, apply_lora, lora_settings, remove_lora
 from bci_app.signal.channels import ChannelMap
 from bci_app.vocabulary import NON_EEG_TYPES, is_model_input
 from calibration.finetune import (
@@ -186,6 +186,9 @@ class CalibrationOutcome:
             parts.append(f"repaired channels: {', '.join(rep['repaired_channels'])}")
         if rep["readmitted_trials"]:
             parts.append(f"{rep['readmitted_trials']} trial(s) with artifacts kept so every class has enough")
+        lora = lora_settings(self.model)
+        if lora is not None and self.finetune is not None:
+            parts.append(f"LoRA {', '.join(lora.target_modules)}, rank {lora.rank}, alpha {lora.alpha:g} ({lora.reason})")
         if self.gate is not None:
             parts.append(self.gate.reason)
         elif self.chosen.startswith("base"):
