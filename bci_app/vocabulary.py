@@ -11,6 +11,7 @@ EEGMMIDB label ``"Fc5."`` matches ``"FC5"``.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -65,6 +66,12 @@ def window_span(meta: Mapping[str, Any]) -> tuple[float, float]:
 # -- datasets --------------------------------------------------------------------------------------
 #: the packaged dataset presets (``<name>.yaml``: which marker means which class)
 DATASET_PRESETS_DIR = Path(__file__).resolve().parent / "configs" / "datasets"
+def preset_for(path: str | Path) -> str:
+    """The dataset preset of a recording by its file name: ``eegmmidb`` for ``SxxxRyy.edf``, else ``gdf``
+    (the app's own cue codes)."""
+    return "eegmmidb" if re.match(r"^S\d{3}R\d{2}\.edf$", Path(path).name, re.IGNORECASE) else "gdf"
+
+
 #: PhysioNet EEGMMIDB's imagery runs: left/right hand (4, 8, 12) and both hands/feet (6, 10, 14); which
 #: marker means which class is the ``eegmmidb`` dataset preset's (a test checks the two agree)
 EEGMMIDB_LR_RUNS: tuple[int, ...] = (4, 8, 12)
@@ -182,7 +189,7 @@ __all__ = [
     "CLASSES", "CUE_CODES", "ClassName", "DATASET_PRESETS_DIR", "EEGMMIDB_64", "EEGMMIDB_CLASSES",
     "EEGMMIDB_IMAGERY_RUNS", "EEGMMIDB_LR_RUNS", "END_OF_TRIAL", "EXCLUDED_TYPES",
     "FEEDBACK_ONSET", "MONTAGES", "MOTOR_3", "UNICORN_8", "NON_EEG_TYPES", "POSITIONS_MONTAGE", "REJECTED", "SENSORIMOTOR_16",
-    "SENSORIMOTOR_8", "TRIAL_START", "WINDOW_TMIN_S", "channel_target_type", "check_channel_map",
+    "SENSORIMOTOR_8", "TRIAL_START", "WINDOW_TMIN_S", "channel_target_type", "preset_for", "check_channel_map",
     "count_cues", "electrode_positions", "is_cue", "is_model_input", "normalize_ch_name", "position_name",
     "window_span", "window_tmin",
 ]

@@ -28,7 +28,7 @@ from bci_app.signal.preprocess import (
     fit_euclidean_alignment,
     preprocess_recording,
 )
-from bci_app.vocabulary import EEGMMIDB_64
+from bci_app.vocabulary import EEGMMIDB_64, preset_for
 from bci_app.vocabulary import EEGMMIDB_IMAGERY_RUNS as ALL_IMAGERY_RUNS
 from calibration.epochs import find_cues
 
@@ -72,11 +72,6 @@ def base_spec(sfreq: float = 160.0, l_freq: float = 4.0, h_freq: float = 40.0, f
     """The preprocessing of the shipped models (without alignment)."""
     return PreprocessingSpec(ch_names=ch_names, sfreq=sfreq, l_freq=l_freq, h_freq=h_freq,
                              filter_order=filter_order, scale=scale)
-
-
-def preset_for(path: str | Path) -> str:
-    """Dataset preset of a file: ``eegmmidb`` for ``SxxxRyy.edf`` names, else ``gdf`` (cues 769-772)."""
-    return "eegmmidb" if re.match(r"^S\d{3}R\d{2}\.edf$", Path(path).name, re.IGNORECASE) else "gdf"
 
 
 def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: float = LONG_TMIN,

@@ -74,7 +74,7 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
     from bci_app.io.recording import map_channels, read_recording
     from bci_app.online.replay import Replay
     from bci_app.online.scoring import Trial
-    from calibration.data import preset_for
+    from bci_app.vocabulary import preset_for
     from calibration.epochs import find_cues
 
     rec = read_recording(path)
