@@ -3,7 +3,7 @@
 ``configs/default.yaml`` is read with ``yaml.safe_load`` into pydantic models, one per section,
 all with ``extra="forbid"`` so a typo fails. Errors name the key path and the bad value::
 
-    ConfigError: configs/x.yaml: lora.rank: Input should be a valid integer, ... (or 'auto') (got 'eight')
+    ConfigError: configs/x.yaml: lora.rank: Input should be a valid integer (or 'auto') (got 'eight')
 """
 
 from __future__ import annotations
