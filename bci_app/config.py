@@ -3,7 +3,7 @@
 ``configs/default.yaml`` is read with ``yaml.safe_load`` into pydantic models, one per section,
 all with ``extra="forbid"`` so a typo fails. Errors name the key path and the bad value::
 
-    ConfigError: configs/x.yaml: lora.rank: Input should be a valid integer (or 'auto') (got 'eight')
+    ConfigError: configs/x.yaml: lora.rank: Input should be a valid integer (got 'eight'); or 'auto'
 """
 
 from __future__ import annotations
@@ -313,13 +313,12 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
         path = ".".join(p if isinstance(p, str) and p.isidentifier() else repr(p) if isinstance(p, str) else str(p)
                         for p in loc) or "<root>"
         msg = err["msg"]
-        if loc != tuple(err["loc"]) and not union_alternative and locs.count(loc) > 1:
-            msg += " (or 'auto')"
+        also = "; or 'auto'" if loc != tuple(err["loc"]) and not union_alternative and locs.count(loc) > 1 else ""
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see configs/default.yaml for valid keys)"
         elif err["loc"] and err["loc"][-1] == "torch_threads" and err["type"] == "less_than_equal":
             msg += " (the number of CPUs of this machine)"
-        lines.append(f"{origin}: {path}: {msg} (got {err.get('input')!r})")
+        lines.append(f"{origin}: {path}: {msg} (got {err.get('input')!r}){also}")
     return "\n".join(lines)
 
 

@@ -69,8 +69,8 @@ def test_mapping_errors_and_counts_without_lsl():
     from bci_app.clocks import ManualClock
     from bci_app.config import ParadigmConfig
 
-    with pytest.raises(CalibrationError, match="no GDF cue code"):
-        ExternalCues(_Source([]), "T1=both_hands", ParadigmConfig(), ManualClock())
+    with pytest.raises(CalibrationError, match="no GDF cue code"):  # every class the app knows has one (both_hands 773)
+        ExternalCues(_Source([]), {"T1": "rest"}, ParadigmConfig(), ManualClock())
     clock = ManualClock(100.0)
     src = _Source([Marker(99.0, "T1"), Marker(100.5, "T2"), Marker(100.7, "X"), Marker(100.2, "T1")])
     cues = ExternalCues(src, "T1=left_hand,T2=right_hand", ParadigmConfig(), clock, trials_per_class=1)
