@@ -118,7 +118,7 @@ def test_external_cues_over_lsl_calibrate_and_score_a_session(unique_name, tmp_p
         (go.parent / "calibrate").write_text("")
         assert session.run_until(lambda: session.mode is not Mode.CALIBRATING, timeout_s=60), \
             (cues.cues, cues.completed, cues.phase, cues.unknown, cues.too_early, cues.beyond, errors)
-        assert cues.phase == "finished" and session._cue_outlet is None  # no cues of the app's own
+        assert cues.phase == "finished" and session._cues._outlet is None  # noqa: SLF001 - no cues of the app's own
         sent = [(v, t) for v, t in json.loads(sent_file.read_text())]
         assert cues.unknown == Counter({"X9": 2})
         # the calibration recording: one GDF mirror per cue, at the sender's own timestamps (the late one too)
