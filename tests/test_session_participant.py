@@ -49,7 +49,7 @@ def test_participant_session_keeps_its_files_and_continues(tmp_path):
 
     assert session.start_calibration(on_event=imagine)
     assert session.recorder is not None and session.recorder.path == folder / "calibration.xdf"
-    source_id = session.cue_source_id  # this session's cue stream
+    source_id = session._cues.source_id  # noqa: SLF001 - this session's cue stream
     found = pylsl.resolve_byprop("source_id", source_id, timeout=3.0)
     assert found and found[0].name() == "bci-app-markers" and found[0].type() == "Markers"
     inlet = pylsl.StreamInlet(found[0])

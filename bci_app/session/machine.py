@@ -30,11 +30,11 @@ folder got the adapter and report).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bci_app.clocks import poll_until
 from bci_app.config import AppConfig
 from bci_app.errors import BCIError, StreamError
 from bci_app.lsl_config import lsl_clock
@@ -181,11 +181,6 @@ class Session:
     def record_marker(self, value: str, timestamp: float) -> None:
         """Write a marker (e.g. a GDF code) into the active recording; nothing when not recording."""
         self._recording.marker(value, timestamp)
-
-    @property
-    def cue_source_id(self) -> str:
-        """The ``source_id`` of this session's LSL cue stream (:data:`CUE_STREAM`)."""
-        return self._cues.source_id
 
     # -- the participant's session folder --------------------------------------------------------
     def start_participant(self, participant: str) -> bool:
@@ -361,14 +356,7 @@ class Session:
 
     def run_until(self, predicate: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.01) -> bool:
         """:meth:`update` every ``interval_s`` (wall clock) until ``predicate()`` (True) or ``timeout_s`` (False)."""
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            self.update()
-            if predicate():
-                return True
-            time.sleep(interval_s)
-        self.update()
-        return predicate()
+        return poll_until(self.update, predicate, timeout_s=timeout_s, interval_s=interval_s)
 
     # -- replay (:mod:`bci_app.session.replay`) ----------------------------------------------------
     def start_replay(self, stream: StreamFile, *, runner: bool = True,
