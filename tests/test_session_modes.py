@@ -62,8 +62,9 @@ def test_the_facade_keeps_the_public_api():
     assert all(callable(getattr(session, name)) for name in api)
     assert all(hasattr(session, name) for name in state)
     assert session.mode is Mode.IDLE and session.errors == [] and session.online_data == []
-    with pytest.raises(AttributeError, match="read-only"):
-        session.model = None  # the decoding collaborator owns the active model: set_model()
+    marker = object()
+    session.folder = marker  # an attribute a collaborator holds is the same attribute as before
+    assert session.folder is marker and session._files.folder is marker  # noqa: SLF001
     session.coadapt = True  # the session's own settings stay plain attributes
     assert set(EVENTS) == {"mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording",
                            "replay", "saved"}

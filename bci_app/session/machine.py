@@ -61,8 +61,8 @@ if TYPE_CHECKING:
 
 
 class _Held:
-    """A session attribute held by a collaborator: ``_Held("_source", "stream")`` reads
-    ``session._source.stream``; setting it is refused (the collaborator owns it)."""
+    """A session attribute held by a collaborator: ``_Held("_source", "stream")`` reads and writes
+    ``session._source.stream`` (the attribute the session had before it had collaborators)."""
 
     def __init__(self, owner: str, name: str) -> None:
         self.owner, self.name = owner, name
@@ -71,7 +71,7 @@ class _Held:
         return self if obj is None else getattr(getattr(obj, self.owner), self.name)
 
     def __set__(self, obj: Any, value: Any) -> None:
-        raise AttributeError(f"Session.{self.name} is read-only: it belongs to {self.owner.lstrip('_')}")
+        setattr(getattr(obj, self.owner), self.name, value)
 
 
 class Session:
