@@ -26,8 +26,10 @@ run: $(STAMP)
 # The tiers, in order; each stops the run when it fails (.ci/run runs the same targets).
 test: lint test-fast test-slow
 
+# ruff, then the house's floors and the Qt-free core as import contracts ([tool.importlinter] in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 PYTEST := QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 # pytest exits 5 when a tier collects no test: a lost marker or a broken selection, so a failure

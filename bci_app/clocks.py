@@ -1,7 +1,25 @@
 """Injectable clocks (seconds): :class:`ManualClock` for tests and headless replays, :class:`ScaledClock`
-for simulations faster than real time. The paradigm, file streams and the session take any ``() -> float``."""
+for simulations faster than real time. The paradigm, file streams and the session take any ``() -> float``;
+:func:`poll_until` steps something on the wall clock until a condition holds."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def poll_until(step: Callable[[], object], predicate: Callable[[], bool], *, timeout_s: float,
+                interval_s: float = 0.01) -> bool:
+    """Live helper for scripts: ``step()`` every ``interval_s`` of wall time until ``predicate()`` is
+    true (True) or ``timeout_s`` passes (False, after one last step)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        step()
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    step()
+    return predicate()
 
 
 class ManualClock:

@@ -3,15 +3,16 @@
 ``configs/default.yaml`` is read with ``yaml.safe_load`` into pydantic models, one per section,
 all with ``extra="forbid"`` so a typo fails. Errors name the key path and the bad value::
 
-    ConfigError: configs/x.yaml: lora.rank: Input should be a valid integer (got 'eight')
+    ConfigError: configs/x.yaml: lora.rank: Input should be a valid integer (got 'eight'); or 'auto'
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -27,9 +28,7 @@ from pydantic import (
 )
 
 from bci_app.errors import ConfigError
-
-if TYPE_CHECKING:
-    from bci_app.signal.channels import ChannelMap
+from bci_app.vocabulary import ClassName, check_channel_map
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
@@ -63,13 +62,14 @@ class _Section(BaseModel):
 class LoraConfig(_Section):
     """The guide's section, exactly: ``enabled, rank, alpha, target_modules, dropout``.
 
-    ``target_modules`` is a list of substrings matched against module names, or ``"auto"``: resolved
-    from the number of calibration trials by :func:`resolve_lora`.
+    ``target_modules`` is a list of substrings matched against module names; ``rank`` and ``alpha``
+    are numbers. Each may be ``"auto"`` (the default), resolved once per calibration from its number
+    of trials by :func:`resolve_lora`, the LoRA guide's table.
     """
 
     enabled: Boolean = True
-    rank: Integer = Field(8, ge=1, le=256)
-    alpha: Number = Field(16.0, gt=0, le=1e4)
+    rank: Annotated[Integer, Field(ge=1, le=256)] | Literal["auto"] = "auto"
+    alpha: Annotated[Number, Field(gt=0, le=1e4)] | Literal["auto"] = "auto"
     target_modules: list[str] | Literal["auto"] = "auto"
     dropout: Number = Field(0.1, ge=0.0, lt=1.0)
 
@@ -88,7 +88,7 @@ class LslConfig(_Section):
 class ParadigmConfig(_Section):
     """Graz motor-imagery timeline (defaults from BCI Competition IV 2a), seconds from trial start."""
 
-    classes: list[Literal["left_hand", "right_hand", "feet", "tongue"]] = ["left_hand", "right_hand"]
+    classes: list[ClassName] = ["left_hand", "right_hand"]
     trials_per_class: Integer = Field(20, ge=1, le=1000)
     trials_per_run: Integer = Field(20, ge=1, le=1000)
     cue_at_s: Number = Field(2.0, ge=0, le=60)
@@ -272,19 +272,8 @@ class ChannelsConfig(_Section):
     @field_validator("map")
     @classmethod
     def _valid_map(cls, value: dict[str, str]) -> dict[str, str]:
-        from bci_app.signal.channels import ChannelMap
-
-        try:
-            ChannelMap.from_mapping(value)
-        except ConfigError as exc:  # a bad target or a position used twice; pydantic adds the key path
-            raise ValueError(str(exc)) from exc
+        check_channel_map(value.items())  # a bad target or a position used twice; pydantic adds the key path
         return value
-
-    def channel_map(self) -> ChannelMap | None:
-        """The map as a :class:`~bci_app.signal.channels.ChannelMap` (None when empty)."""
-        from bci_app.signal.channels import ChannelMap
-
-        return ChannelMap.from_mapping(self.map) if self.map else None
 
 
 class ModelConfig(_Section):
@@ -306,19 +295,30 @@ class AppConfig(_Section):
     channels: ChannelsConfig = ChannelsConfig()
 
 
+#: the tags pydantic adds to an error's location for the member of a union (``int | Literal["auto"]``)
+_UNION_MEMBER = re.compile(r"^(constrained-)?(int|float|str|bool)$|^(literal|list|function-(before|after|wrap|plain))\[")
+
+
 def _format_validation_error(exc: ValidationError, origin: str) -> str:
+    errors = exc.errors()
+    locs = [tuple(err["loc"][:-1]) if err["loc"] and isinstance(err["loc"][-1], str)
+            and _UNION_MEMBER.match(err["loc"][-1]) else tuple(err["loc"]) for err in errors]
     lines = []
-    for err in exc.errors():
+    for err, loc in zip(errors, locs):
+        union_alternative = loc != tuple(err["loc"]) and err["type"] == "literal_error"
+        if union_alternative and locs.count(loc) > 1:
+            continue  # a value that is neither a number nor 'auto': the number's error says it, with the hint
         # keys that are not plain names (control characters, dots, spaces) are quoted, so the path
         # stays readable and unambiguous
         path = ".".join(p if isinstance(p, str) and p.isidentifier() else repr(p) if isinstance(p, str) else str(p)
-                        for p in err["loc"]) or "<root>"
+                        for p in loc) or "<root>"
         msg = err["msg"]
+        also = "; or 'auto'" if loc != tuple(err["loc"]) and not union_alternative and locs.count(loc) > 1 else ""
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see configs/default.yaml for valid keys)"
         elif err["loc"] and err["loc"][-1] == "torch_threads" and err["type"] == "less_than_equal":
             msg += " (the number of CPUs of this machine)"
-        lines.append(f"{origin}: {path}: {msg} (got {err.get('input')!r})")
+        lines.append(f"{origin}: {path}: {msg} (got {err.get('input')!r}){also}")
     return "\n".join(lines)
 
 
@@ -382,9 +382,17 @@ def load_config(path: str | Path | None = None) -> AppConfig:
     return config_from_dict(data, origin=str(path))
 
 
+#: the LoRA guide's table, by number of calibration trials: targets (``target_modules: auto``) and
+#: rank (``rank: auto``); ``alpha: auto`` is twice the rank, the guide's pairs (4/8, 8/16, 16/32)
+AUTO_LORA_DENSE_BELOW = 50
+AUTO_LORA_HIGH_RANK_ABOVE = 200
+AUTO_LORA_RANK, AUTO_LORA_HIGH_RANK = 8, 16
+
+
 @dataclass(frozen=True)
 class ResolvedLora:
-    """LoRA settings with ``auto`` resolved for a given calibration size."""
+    """The LoRA settings of one calibration, every ``auto`` resolved (:func:`resolve_lora`): what is
+    trained, saved in the adapter JSON and reported. ``reason`` says how the values were chosen."""
 
     target_modules: tuple[str, ...]
     rank: int
@@ -392,26 +400,41 @@ class ResolvedLora:
     dropout: float
     reason: str
 
+    @property
+    def scaling(self) -> float:
+        return self.alpha / self.rank
+
+    def as_dict(self) -> dict[str, Any]:
+        """The adapter JSON's keys: ``target_modules`` (list), ``rank``, ``alpha``, ``dropout``."""
+        return {"target_modules": list(self.target_modules), "rank": self.rank, "alpha": self.alpha,
+                "dropout": self.dropout}
+
 
 def resolve_lora(lora: LoraConfig, n_calibration_trials: int) -> ResolvedLora:
-    """Resolve ``target_modules: auto`` by calibration size, per the LoRA guide.
+    """Resolve every ``auto`` of ``lora`` for ``n_calibration_trials`` (the trials fine-tuning gets,
+    after artifact rejection), per the LoRA guide; a value the config sets always wins.
 
-    < 50 trials → ``['dense']``; 50–200 → ``['dense', 'msa']``; > 200 → ``['dense', 'msa']`` with
-    rank 16 / alpha 32 unless rank or alpha were set explicitly. An explicit list always wins.
+    ``target_modules: auto``: < 50 trials → ``['dense']``; 50–200 → ``['dense', 'msa']``; > 200 →
+    ``['dense', 'msa']``. ``rank: auto``: 8, or 16 above 200 trials (the guide's "higher rank").
+    ``alpha: auto``: 2 × rank (scaling 2, as in the guide's pairs), also when the rank is set.
     """
     if n_calibration_trials < 0:
         raise ConfigError(f"n_calibration_trials must be >= 0, got {n_calibration_trials}")
-    rank, alpha = lora.rank, lora.alpha
+    n = n_calibration_trials
+    high = n > AUTO_LORA_HIGH_RANK_ABOVE
+    reasons = []
     if lora.target_modules != "auto":
-        return ResolvedLora(tuple(lora.target_modules), rank, alpha, lora.dropout, "set in config")
-    if n_calibration_trials < 50:
-        targets, reason = ("dense",), f"auto: {n_calibration_trials} trials < 50"
-    elif n_calibration_trials <= 200:
-        targets, reason = ("dense", "msa"), f"auto: 50 <= {n_calibration_trials} trials <= 200"
+        targets = tuple(lora.target_modules)
     else:
-        targets, reason = ("dense", "msa"), f"auto: {n_calibration_trials} trials > 200, higher rank"
-        if "rank" not in lora.model_fields_set:
-            rank = 16
-        if "alpha" not in lora.model_fields_set:
-            alpha = 32.0
-    return ResolvedLora(targets, rank, alpha, lora.dropout, reason)
+        targets = ("dense",) if n < AUTO_LORA_DENSE_BELOW else ("dense", "msa")
+        bounds = (f"{n} trials < {AUTO_LORA_DENSE_BELOW}" if n < AUTO_LORA_DENSE_BELOW
+                  else f"{AUTO_LORA_DENSE_BELOW} <= {n} trials <= {AUTO_LORA_HIGH_RANK_ABOVE}" if not high
+                  else f"{n} trials > {AUTO_LORA_HIGH_RANK_ABOVE}")
+        reasons.append(f"targets auto: {bounds}")
+    if lora.rank == "auto":
+        rank = AUTO_LORA_HIGH_RANK if high else AUTO_LORA_RANK
+        reasons.append(f"rank auto: {'higher rank above' if high else 'up to'} {AUTO_LORA_HIGH_RANK_ABOVE} trials")
+    else:
+        rank = int(lora.rank)
+    alpha = 2.0 * rank if lora.alpha == "auto" else float(lora.alpha)
+    return ResolvedLora(targets, rank, alpha, float(lora.dropout), "; ".join(reasons) or "set in config")

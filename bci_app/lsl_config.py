@@ -21,7 +21,10 @@ The rule, one for every caller:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Literal
+
+from bci_app.errors import ConfigError
 
 LslScope = Literal["machine", "link", "site", "organization", "global"]
 
@@ -69,8 +72,6 @@ def configure_lsl(scope: LslScope | None = None) -> LslScope:
     global _applied
     if _applied is not None:
         if scope is not None and scope != _applied:
-            from bci_app.errors import ConfigError
-
             raise ConfigError(
                 f"LSL is already configured with scope {_applied!r} in this process; "
                 f"{scope!r} cannot be applied now. Restart the app with the scope you need."
@@ -83,3 +84,12 @@ def configure_lsl(scope: LslScope | None = None) -> LslScope:
         pylsl.set_config_content(lsl_config_text(scope))
     _applied = scope
     return scope
+
+
+def lsl_clock(scope: LslScope | None = None) -> Callable[[], float]:
+    """The default clock of every stream, paradigm and recorder: ``pylsl.local_clock`` (seconds),
+    after :func:`configure_lsl` (``scope`` as there)."""
+    configure_lsl(scope)
+    import pylsl
+
+    return pylsl.local_clock

@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
 from bci_app.config import AppConfig, load_config  # noqa: E402
-from bci_app.events import window_tmin  # noqa: E402
 from bci_app.models.pretrained import fold_base_for, load_base_model  # noqa: E402
+from bci_app.vocabulary import window_tmin  # noqa: E402
 from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.finetune import predict_proba  # noqa: E402
 from calibration.job import CalibrationJob  # noqa: E402

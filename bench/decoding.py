@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT))
 from bci_app.commands.evaluate import calibrate, evaluate_outcome  # noqa: E402
 from bci_app.config import AppConfig, load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
-from bci_app.events import window_tmin  # noqa: E402
 from bci_app.io.recording import map_channels, read_recording  # noqa: E402
 from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
+from bci_app.vocabulary import window_tmin  # noqa: E402
 from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.prepare import cue_trials  # noqa: E402
 from calibration.split import split_people  # noqa: E402

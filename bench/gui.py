@@ -65,7 +65,7 @@ def clinician_path(trials_per_class: int, frame) -> dict:
     from bci_app.clocks import ManualClock
     from bci_app.config import AppConfig
     from bci_app.session import Session
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
 
     config = AppConfig()
     config.paradigm = config.paradigm.model_copy(update={"trials_per_class": trials_per_class, "break_s": 0.0})
@@ -132,9 +132,9 @@ def main() -> None:
 
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.config import AppConfig, resolve_lora
-    from bci_app.events import WINDOW_TMIN_S, count_cues
     from bci_app.gui.signal_view import SignalView
     from bci_app.session.training import warm_up
+    from bci_app.vocabulary import WINDOW_TMIN_S, count_cues
     from calibration.paradigm import short_paradigm
 
     torch.set_num_threads(1)

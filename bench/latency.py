@@ -103,7 +103,7 @@ def main() -> None:
     configure_lsl("machine")
     torch.set_num_threads(1)
     from bci_app.models.pretrained import list_base_models
-    from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_16
+    from bci_app.vocabulary import EEGMMIDB_64, SENSORIMOTOR_16
 
     base = args.base if args.base and (args.base not in ("default",) or "default" in list_base_models()) else None
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.machine(),

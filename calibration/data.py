@@ -20,27 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from bci_app.errors import CalibrationError
-from bci_app.signal.channels import EEGMMIDB_64, match_channels
+from bci_app.io.recording import read_recording
+from bci_app.signal.channels import match_channels
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     cut_windows,
     fit_euclidean_alignment,
     preprocess_recording,
 )
-
-#: EEGMMIDB imagery runs: (class of T1, class of T2).
-EEGMMIDB_RUN_CLASSES: dict[int, tuple[str, str]] = {
-    4: ("left_hand", "right_hand"),
-    8: ("left_hand", "right_hand"),
-    12: ("left_hand", "right_hand"),
-    6: ("both_hands", "feet"),
-    10: ("both_hands", "feet"),
-    14: ("both_hands", "feet"),
-}
-LR_RUNS = (4, 8, 12)
-ALL_IMAGERY_RUNS = (4, 6, 8, 10, 12, 14)
-#: Class order of pretraining heads; models keep the first two (left/right) when shipped.
-ALL_CLASSES = ("left_hand", "right_hand", "both_hands", "feet")
+from bci_app.vocabulary import EEGMMIDB_64, preset_for
+from bci_app.vocabulary import EEGMMIDB_IMAGERY_RUNS as ALL_IMAGERY_RUNS
+from calibration.epochs import find_cues
 
 LONG_TMIN = 0.0  # s after the cue: start of the cached long epoch
 LONG_TMAX = 4.0  # s after the cue: end of the cached long epoch
@@ -84,11 +74,6 @@ def base_spec(sfreq: float = 160.0, l_freq: float = 4.0, h_freq: float = 40.0, f
                              filter_order=filter_order, scale=scale)
 
 
-def preset_for(path: str | Path) -> str:
-    """Dataset preset of a file: ``eegmmidb`` for ``SxxxRyy.edf`` names, else ``gdf`` (cues 769-772)."""
-    return "eegmmidb" if re.match(r"^S\d{3}R\d{2}\.edf$", Path(path).name, re.IGNORECASE) else "gdf"
-
-
 def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: float = LONG_TMIN,
                                tmax: float = LONG_TMAX) -> tuple[np.ndarray, list[str]]:
     """Cue-locked epochs (n, n_chans, round((tmax - tmin) * sfreq)) of band-passed volts and labels.
@@ -96,9 +81,6 @@ def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: 
     Cues come from the dataset preset (:func:`calibration.epochs.find_cues`: EEGMMIDB T1/T2 by run,
     or GDF 769-772); the signal from :func:`preprocess_recording` (the online decoder's class, in chunks).
     """
-    from bci_app.io.recording import read_recording
-    from calibration.epochs import find_cues
-
     rec = read_recording(path)
     onsets, labels, classes, _marked = find_cues(rec, preset_for(path))
     if not len(onsets):

@@ -35,6 +35,7 @@ from bci_app.signal.preprocess import (
     reject_artifacts,
 )
 from bci_app.types import GAP_MARKER, Recording
+from bci_app.vocabulary import CLASSES, DATASET_PRESETS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ NON_CUE_MARKERS = (GAP_MARKER,)
 NON_CUE_PREFIXES = ("pred:",)
 """Prefixes of marker values the app writes itself (decided labels)."""
 
-DATASETS_DIR = Path(__file__).resolve().parent.parent / "bci_app" / "configs" / "datasets"
 
 
 class LabelRule(BaseModel):
@@ -90,9 +90,9 @@ def load_dataset_preset(name_or_path: str | Path) -> DatasetPreset:
     """Load ``configs/datasets/<name>.yaml`` (or a YAML path) with :func:`bci_app.config.load_yaml`."""
     path = Path(name_or_path)
     if path.suffix.lower() not in (".yaml", ".yml"):
-        path = DATASETS_DIR / f"{name_or_path}.yaml"
+        path = DATASET_PRESETS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in DATASETS_DIR.glob("*.yaml"))) or "none"
+        available = ", ".join(sorted(p.stem for p in DATASET_PRESETS_DIR.glob("*.yaml"))) or "none"
         raise ConfigError(f"dataset preset {name_or_path!r} not found ({path}); available: {available}")
     data = load_yaml(path)
     try:
@@ -105,11 +105,7 @@ def load_dataset_preset(name_or_path: str | Path) -> DatasetPreset:
 def parse_event_mapping(text: str) -> DatasetPreset:
     """``--events "T1=left_hand,T2=right_hand"``: which marker or annotation means which class, for a
     recording of any dataset. Raises :class:`ConfigError` naming a malformed pair or an unknown class."""
-    from typing import get_args
-
-    from bci_app.config import ParadigmConfig
-
-    known = set(get_args(get_args(ParadigmConfig.model_fields["classes"].annotation)[0])) | {"both_hands"}
+    known = set(CLASSES)
     labels: dict[str, str] = {}
     for pair in (p.strip() for p in str(text).split(",") if p.strip()):
         marker, sep, cls = (part.strip() for part in pair.partition("="))

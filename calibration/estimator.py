@@ -115,7 +115,7 @@ class LoRADecoder(ClassifierMixin, BaseEstimator):
 
     def _names(self, labels: np.ndarray) -> list[str]:
         """The app class name of each label in ``labels``."""
-        from bci_app.events import CUE_CODES
+        from bci_app.vocabulary import CUE_CODES
 
         known = set(CUE_CODES) | {"both_hands"}
         if self.class_names is not None:
@@ -164,9 +164,9 @@ class LoRADecoder(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n_trials, n_classes) in ``classes_`` order, rows summing to 1, decided as
         online (module doc). Raises ValueError when an epoch is too short for any online decision."""
-        from bci_app.events import window_tmin
         from bci_app.online.decoder import Decoder
         from bci_app.online.scoring import Trial, trial_probabilities
+        from bci_app.vocabulary import window_tmin
 
         check_is_fitted(self, "decoder_model_")
         X = self._check_X(X)

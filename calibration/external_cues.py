@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bci_app.errors import CalibrationError, StreamError
-from bci_app.events import CUE_CODES, END_OF_TRIAL, REJECTED
 from bci_app.types import Marker
+from bci_app.vocabulary import CUE_CODES, END_OF_TRIAL, REJECTED
 from calibration.paradigm import ParadigmEvent
 
 log = logging.getLogger(__name__)

@@ -33,10 +33,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from bci_app.config import FinetuneConfig, LoraConfig, ResolvedLora, resolve_lora
+from bci_app.config import FinetuneConfig, ResolvedLora
 from bci_app.errors import CalibrationError, TrainingCancelled, TrainingError
 from bci_app.models import count_parameters, model_hash
-from bci_app.models.lora import LinearWithLoRA, add_lora, lora_adapters_train_mode, lora_parameters, remove_lora
+from bci_app.models.lora import LinearWithLoRA, apply_lora, lora_adapters_train_mode, lora_parameters, remove_lora
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def finetune(
     X: np.ndarray,
     y: np.ndarray,
     *,
-    lora: ResolvedLora | LoraConfig | None = None,
+    lora: ResolvedLora | None = None,
     config: FinetuneConfig | None = None,
     cancel: threading.Event | None = None,
     full: bool = False,
@@ -244,8 +244,8 @@ def finetune(
     the frozen stages' outputs for all of ``X`` are kept in and reused from (one per cache kind), so
     the gate's folds compute them once.
 
-    ``lora``: resolved settings, or a :class:`LoraConfig` (``auto`` resolved from ``n``); default
-    ``LoraConfig()``. ``full=True`` trains every parameter instead (benchmark comparison; the model
+    ``lora``: the settings resolved once for this calibration (:func:`bci_app.config.resolve_lora`);
+    required unless ``full``. ``full=True`` trains every parameter instead (benchmark comparison; the model
     is changed in place, and restored on cancel). ``classes``: names of the label indices, used in
     error messages; ``rejection_note`` (:func:`rejection_advice`) is added to the too-few-trials
     error. ``config.prior`` / ``prior_weight`` pull the adapter toward the base
@@ -288,8 +288,10 @@ def finetune(
     else:
         if any(isinstance(m, LinearWithLoRA) for m in model.modules()):
             raise TrainingError("the model already has LoRA adapters; start from a fresh base model (load_base_model)")
-        resolved = lora if isinstance(lora, ResolvedLora) else resolve_lora(lora or LoraConfig(), n)
-        wrapped = add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+        if not isinstance(lora, ResolvedLora):
+            raise TypeError(f"finetune needs the LoRA settings resolved once (bci_app.config.resolve_lora), got {lora!r}")
+        resolved = lora
+        wrapped = apply_lora(model, resolved)
         if not wrapped:
             raise TrainingError(
                 f"LoRA target_modules={list(resolved.target_modules)} matched no Linear module of the base model; "

@@ -32,8 +32,9 @@ from torch import nn
 
 from bci_app.config import FinetuneConfig, ResolvedLora, resolve_lora
 from bci_app.errors import TrainingCancelled
-from bci_app.models.lora import LinearWithLoRA, add_lora, remove_lora
-from bci_app.signal.channels import NON_EEG_TYPES, ChannelMap, is_model_input
+from bci_app.models.lora import LinearWithLoRA, apply_lora, lora_settings, remove_lora
+from bci_app.signal.channels import ChannelMap
+from bci_app.vocabulary import NON_EEG_TYPES, is_model_input
 from calibration.finetune import (
     FinetuneResult,
     FrozenFeatures,
@@ -185,6 +186,9 @@ class CalibrationOutcome:
             parts.append(f"repaired channels: {', '.join(rep['repaired_channels'])}")
         if rep["readmitted_trials"]:
             parts.append(f"{rep['readmitted_trials']} trial(s) with artifacts kept so every class has enough")
+        lora = lora_settings(self.model)
+        if lora is not None and self.finetune is not None:
+            parts.append(f"LoRA {', '.join(lora.target_modules)}, rank {lora.rank}, alpha {lora.alpha:g} ({lora.reason})")
         if self.gate is not None:
             parts.append(self.gate.reason)
         elif self.chosen.startswith("base"):
@@ -306,7 +310,7 @@ class CalibrationJob:
         else:
             chosen = "base (lora disabled)"
         if not self.full and not any(isinstance(m, LinearWithLoRA) for m in model.modules()):
-            add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+            apply_lora(model, resolved)
         model.eval()
         seconds = {"prepare": t_prep - t0, "finetune": t_ft - t_prep, "gate": t_gate - t_ft,
                    "total": time.perf_counter() - t0}
@@ -436,7 +440,7 @@ def _restore_trained(model: nn.Module, full: bool, resolved: ResolvedLora, state
     if full:
         model.load_state_dict(state)
         return
-    add_lora(model, list(resolved.target_modules), resolved.rank, resolved.alpha, resolved.dropout)
+    apply_lora(model, resolved)
     with torch.no_grad():
         for n, m in model.named_modules():
             if isinstance(m, LinearWithLoRA):

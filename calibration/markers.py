@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bci_app.errors import StreamError
+from bci_app.lsl_config import configure_lsl
 from calibration.paradigm import ParadigmEvent
 
 
@@ -14,8 +15,6 @@ class LslMarkerOutlet:
     """
 
     def __init__(self, name: str = "bci-app-markers", source_id: str = "bci-app-markers") -> None:
-        from bci_app.lsl_config import configure_lsl
-
         configure_lsl()
         import pylsl
 

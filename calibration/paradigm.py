@@ -31,7 +31,7 @@ import numpy as np
 from bci_app.clocks import ManualClock, ScaledClock  # noqa: F401 - re-exported: the paradigm's clocks
 from bci_app.config import ParadigmConfig
 from bci_app.errors import CalibrationError
-from bci_app.events import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START  # noqa: F401 - re-exported
+from bci_app.vocabulary import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)

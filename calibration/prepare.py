@@ -32,9 +32,15 @@ import numpy as np
 from torch import nn
 
 from bci_app.errors import CalibrationError, ConfigError
-from bci_app.events import window_tmin
-from bci_app.signal.preprocess import summarize_rejections
+from bci_app.io.recording import read_recording
+from bci_app.models.pretrained import load_base_model
+from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment, summarize_rejections
+from bci_app.signal.quality import dead_recording
+from bci_app.signal.repair import find_bad_channels, interpolation_matrix
+from bci_app.types import Recording
 from bci_app.units import MICROVOLTS_PER_VOLT
+from bci_app.vocabulary import is_model_input, normalize_ch_name, preset_for, window_tmin
+from calibration.epochs import decision_windows, epochs_for_model, find_cues, label_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -173,15 +179,6 @@ def prepare_calibration(
     from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
     base's classes.
     """
-    from bci_app.io.recording import read_recording
-    from bci_app.models.pretrained import load_base_model
-    from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment
-    from bci_app.signal.quality import dead_recording
-    from bci_app.signal.repair import find_bad_channels, interpolation_matrix
-    from bci_app.types import Recording
-    from calibration.data import preset_for
-    from calibration.epochs import epochs_for_model
-
     if model is None or meta is None:
         model, meta = load_base_model(str(base))
     classes = list(meta["classes"])
@@ -268,8 +265,6 @@ def prepare_calibration(
     offsets = window_offsets(config, None if imagery_s is None else imagery_s - tmax)
     windows = None
     if len(offsets) > 1:
-        from calibration.epochs import decision_windows
-
         kept_keys = [k for k, m in zip(trials.keys, keep) if m]
         windows = np.repeat(trials.data[keep][:, None], len(offsets), axis=1)
         for r, rec in enumerate(recordings):
@@ -299,8 +294,6 @@ def window_offsets(config: Any, max_span_s: float | None = None) -> tuple[float,
 
 def missing_channels(ch_names: Sequence[str], recordings: Sequence[Any]) -> list[str]:
     """Names in ``ch_names`` that at least one of ``recordings`` lacks (case, dots, spaces ignored)."""
-    from bci_app.signal.channels import is_model_input, normalize_ch_name
-
     have = [{normalize_ch_name(c) for c, t in zip(rec.ch_names, rec.ch_types) if is_model_input(t)}
             for rec in recordings]
     return [c for c in ch_names if not all(normalize_ch_name(c) in h for h in have)]
@@ -311,11 +304,6 @@ def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: 
     """Every cue window of ``classes`` in ``sources`` (paths or recordings), finalized with ``spec``
     (a calibration's repair and alignment), none rejected: the trials an online test scores.
     Returns ``(X (n, n_chans, n_times) float32, y (n,) indices into classes)``."""
-    from bci_app.io.recording import read_recording
-    from bci_app.types import Recording
-    from calibration.data import preset_for
-    from calibration.epochs import epochs_for_model
-
     classes = list(classes)
     xs, ys = [], []
     for src in sources:
@@ -333,11 +321,6 @@ def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], t
     window per start ``tmin + offset`` (s after the cue), finalized with ``spec``, none rejected.
     Returns ``(X (n, len(offsets), n_chans, n_times) float32, y (n,))``; a trial with a window that
     leaves its recording is left out."""
-    from bci_app.io.recording import read_recording
-    from bci_app.types import Recording
-    from calibration.data import preset_for
-    from calibration.epochs import decision_windows, find_cues
-
     classes = list(classes)
     xs, ys = [], []
     for src in sources:
@@ -356,9 +339,6 @@ def cued_classes(recordings: Sequence[Any], preset: Any = None) -> dict[str, int
     with ``preset``, a preset name, :class:`~calibration.epochs.DatasetPreset` or marker-to-class
     mapping, or else its dataset preset by file name), classes in the order the presets name them;
     classes without a cue are left out."""
-    from calibration.data import preset_for
-    from calibration.epochs import label_mapping
-
     counts: dict[str, int] = {}
     for rec in recordings:
         mapping, _ = label_mapping(rec, preset if preset is not None else preset_for(rec.path))

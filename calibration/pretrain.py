@@ -28,11 +28,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from bci_app.errors import TrainingError
-from bci_app.events import WINDOW_TMIN_S
 from bci_app.models import ATCNet, save_model
 from bci_app.models.atcnet import select_outputs
-from bci_app.signal.channels import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8
-from calibration.data import ALL_CLASSES, LR_RUNS, Epochs, alignment_for, base_spec, load_eegmmidb
+from bci_app.vocabulary import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8, WINDOW_TMIN_S
+from bci_app.vocabulary import EEGMMIDB_CLASSES as ALL_CLASSES
+from bci_app.vocabulary import EEGMMIDB_LR_RUNS as LR_RUNS
+from calibration.data import Epochs, alignment_for, base_spec, load_eegmmidb
 
 logger = logging.getLogger(__name__)
 

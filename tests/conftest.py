@@ -18,16 +18,14 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EEGMMIDB_DIR = Path(os.environ.get("BCI_APP_EEGMMIDB", REPO_ROOT.parent / "shared" / "data" / "eegmmidb"))
+from shared_data import require_eegmmidb  # noqa: E402 - tests/ is on sys.path (this conftest's folder)
 
 
 @pytest.fixture(scope="session")
 def eegmmidb_dir() -> Path:
-    """Folder of the shared PhysioNet EEGMMIDB recordings (override with ``BCI_APP_EEGMMIDB``)."""
-    if not (EEGMMIDB_DIR / "S001" / "S001R04.edf").is_file():
-        pytest.skip(f"EEGMMIDB recordings not found at {EEGMMIDB_DIR} (set BCI_APP_EEGMMIDB)")
-    return EEGMMIDB_DIR
+    """Folder of the shared PhysioNet EEGMMIDB recordings (override with ``BCI_APP_EEGMMIDB``); a
+    skip locally when absent, a failure under CI (:mod:`shared_data`)."""
+    return require_eegmmidb()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ def test_default_config_loads_with_guide_lora_section():
     assert isinstance(cfg, AppConfig)
     assert set(LoraConfig.model_fields) == {"enabled", "rank", "alpha", "target_modules", "dropout"}
     assert cfg.lora.target_modules == "auto"
-    assert (cfg.lora.rank, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.enabled) == (8, 16.0, 0.1, True)
+    assert (cfg.lora.rank, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.enabled) == ("auto", "auto", 0.1, True)
     assert load_config(REPO / "configs" / "default.yaml") == cfg
 
 
@@ -95,11 +95,16 @@ def test_auto_policy_boundaries(n_trials, targets, rank, alpha):
     assert (resolved.rank, resolved.alpha) == (rank, alpha)
 
 
-def test_auto_keeps_explicit_rank_above_200():
+def test_a_rank_set_in_the_config_wins_and_auto_alpha_follows_it():
     resolved = resolve_lora(LoraConfig(rank=4), 300)
+    assert (resolved.rank, resolved.alpha) == (4, 8.0)
+    resolved = resolve_lora(LoraConfig(rank=4, alpha=32), 300)
     assert (resolved.rank, resolved.alpha) == (4, 32.0)
+    resolved = resolve_lora(LoraConfig(alpha=5), 300)
+    assert (resolved.rank, resolved.alpha) == (16, 5.0)
 
 
 def test_explicit_targets_win_over_auto():
     resolved = resolve_lora(LoraConfig(target_modules=["msa2"]), 500)
-    assert resolved.target_modules == ("msa2",) and resolved.rank == 8
+    assert resolved.target_modules == ("msa2",) and (resolved.rank, resolved.alpha) == (16, 32.0)
+    assert resolve_lora(LoraConfig(target_modules=["msa2"]), 20).rank == 8

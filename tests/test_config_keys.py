@@ -51,13 +51,11 @@ def with_key(config: AppConfig, key: str, value: Any) -> AppConfig:
 
 
 def _lsl_streams(config: AppConfig) -> tuple:
-    """The LSL stream ``record --lsl`` and the desktop app's LSL tab build (not connected)."""
+    """The LSL stream ``record --lsl`` builds (not connected); the desktop app's LSL tab: tests/gui."""
     from bci_app.commands.record import _open_source
-    from bci_app.gui.source_panel import make_stream
 
-    built = [_open_source(argparse.Namespace(simulate=False, lsl="eeg", brainflow=None, channels=None), config),
-             make_stream({"kind": "lsl", "name": "eeg"}, lsl=config.lsl)]
-    return tuple((s.resolve_timeout, s.bufsize, s.acquisition_delay, s.default_unit) for s in built)
+    s = _open_source(argparse.Namespace(simulate=False, lsl="eeg", brainflow=None, channels=None), config)
+    return s.resolve_timeout, s.bufsize, s.acquisition_delay, s.default_unit
 
 
 def _lsl_scope_applied(config: AppConfig, tmp_path: Path, monkeypatch) -> str:
@@ -91,8 +89,8 @@ def _decisions(config: AppConfig) -> tuple:
     from bci_app.acquisition import StreamSimulated
     from bci_app.models import ATCNet
     from bci_app.online import Decoder, DecoderModel
-    from bci_app.signal.channels import SENSORIMOTOR_16
     from bci_app.signal.preprocess import PreprocessingSpec
+    from bci_app.vocabulary import SENSORIMOTOR_16
     from calibration.paradigm import ManualClock
 
     clock = ManualClock(10.0)
@@ -166,8 +164,8 @@ def _session_outputs(config: AppConfig) -> tuple:
     from bci_app.models import ATCNet
     from bci_app.online import DecoderModel
     from bci_app.session import Session
-    from bci_app.signal.channels import SENSORIMOTOR_16
     from bci_app.signal.preprocess import PreprocessingSpec
+    from bci_app.vocabulary import SENSORIMOTOR_16
     from calibration.paradigm import ManualClock
 
     clock = ManualClock(10.0)
@@ -188,41 +186,32 @@ def _session_outputs(config: AppConfig) -> tuple:
     return flush, tuple(i.name() for i in found)
 
 
-def _brainflow(config: AppConfig, qtbot) -> tuple:
-    """The connection parameters ``record --brainflow`` passes, and the desktop app's BrainFlow form."""
+def _brainflow(config: AppConfig) -> tuple:
+    """The connection parameters ``record --brainflow`` passes (the desktop app's form: tests/gui)."""
     from bci_app.commands.record import brainflow_params
-    from bci_app.gui.source_panel import SourcePanel
 
     none = argparse.Namespace(serial_port=None, mac_address=None, ip_address=None, ip_port=None, ip_protocol=None,
                               serial_number=None, other_info=None, board_file=None, timeout=None, master_board=None)
-    panel = SourcePanel(brainflow=config.brainflow)
-    qtbot.addWidget(panel)
-    return tuple(sorted(brainflow_params(none, config).items())), panel.bf_board.currentText()
+    return tuple(sorted(brainflow_params(none, config).items()))
 
 
-def _channel_map(config: AppConfig, qtbot) -> tuple:
-    """The channel map ``record`` gives its live source, and the desktop app's channel table for the
-    BrainFlow synthetic board."""
+def _channel_map(config: AppConfig) -> dict | None:
+    """The channel map ``record`` gives its live source (the desktop app's channel table: tests/gui)."""
     from bci_app.commands.record import source_channel_map
-    from bci_app.gui.source_panel import KIND_TABS, SourcePanel
 
     cmap = source_channel_map(None, config)
-    panel = SourcePanel(brainflow=config.brainflow, channels=config.channels)
-    qtbot.addWidget(panel)
-    panel.tabs.setCurrentIndex(KIND_TABS["brainflow"])
-    return (cmap.as_dict() if cmap is not None else None), tuple(sorted(panel.channel_map().items()))
+    return cmap.as_dict() if cmap is not None else None
 
 
-def _window(config: AppConfig, qtbot, tmp_path: Path) -> tuple:
-    """What the desktop window shows from the config: beep at trial start, the data folder."""
-    from bci_app.gui.main_window import MainWindow
+def _participant_root(config: AppConfig, tmp_path: Path, monkeypatch) -> Path:
+    """Where the session opens a participant's folder (``~`` is a temporary home here)."""
+    from bci_app.clocks import ManualClock
+    from bci_app.session import Session
 
-    window = MainWindow(config, log_dir=tmp_path / "logs")
-    qtbot.addWidget(window)
-    try:
-        return window.cue_display.beep, str(window.session_panel.root())
-    finally:
-        window.close()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    session = Session(config, clock=ManualClock(0.0))
+    assert session.start_participant("P1")
+    return session.folder.path.parent.parent
 
 
 #: key -> (a changed value, probe name)
@@ -236,8 +225,7 @@ FAST: dict[str, tuple[Any, str]] = {
         "classes": ["left_hand", "feet"], "trials_per_class": 5, "trials_per_run": 10, "cue_at_s": 1.5,
         "cue_duration_s": 2.0, "imagery_end_s": 5.0, "rest_min_s": 1.0, "rest_max_s": 4.0, "break_s": 10.0,
         "seed": 3}.items()},
-    "paradigm.beep": (True, "window"),
-    "recording.directory": ("~/elsewhere", "window"),
+    "recording.directory": ("~/elsewhere", "participant_root"),
     "online.step_s": (0.125, "decisions"),
     "online.smoothing.method": ("moving_average", "decisions"),
     "online.smoothing.alpha": (0.6, "decisions"),
@@ -249,10 +237,13 @@ FAST: dict[str, tuple[Any, str]] = {
     "online.poll_interval_s": (0.05, "polls"),
     "channels.map": ({"Fz": "FCz", "F8": "eog"}, "channel_map"),
     **{f"brainflow.{k}": (v, "brainflow") for k, v in {
-        "board": "cyton", "serial_port": "/dev/ttyUSB0", "mac_address": "00:11:22:33:44:55",
+        "serial_port": "/dev/ttyUSB0", "mac_address": "00:11:22:33:44:55",
         "ip_address": "192.168.1.10", "ip_port": 6677, "ip_protocol": 2, "serial_number": "UN-1",
         "other_info": "x", "file": "board.csv", "timeout": 15, "master_board": "synthetic"}.items()},
 }
+#: keys only the desktop app reads (probed in tests/gui/test_config_keys_gui.py, with the GUI's side
+#: of the keys above)
+GUI_ONLY = {"paradigm.beep", "brainflow.board"}
 #: with smoothing "moving_average" the window matters (the default method is exponential)
 PAIRED = {"online.smoothing.window": ({"online.smoothing.method": "moving_average"}, 3, "decisions")}
 SLOW_SESSION = {"online.outlet_name": ("bci-app-probe-predictions", "session"),
@@ -280,25 +271,25 @@ JOB: dict[str, Any] = {
 
 
 def test_every_key_has_a_probe():
-    probed = set(FAST) | set(PAIRED) | set(SLOW_SESSION) | set(JOB) | set(RESERVED)
+    probed = set(FAST) | set(PAIRED) | set(SLOW_SESSION) | set(JOB) | set(RESERVED) | GUI_ONLY
     keys = set(leaf_keys(AppConfig()))
     assert keys - probed == set(), "keys nobody checks: add a probe, or list them in RESERVED with a reason"
     assert probed - keys == set(), "probes for keys that no longer exist"
 
 
 @pytest.fixture
-def probes(qtbot, tmp_path, monkeypatch) -> dict[str, Callable[[AppConfig], Any]]:
+def probes(tmp_path, monkeypatch) -> dict[str, Callable[[AppConfig], Any]]:
     return {
         "scope": lambda c: _lsl_scope_applied(c, tmp_path, monkeypatch),
         "lsl": _lsl_streams,
         "timeline": _timeline,
-        "window": lambda c: _window(c, qtbot, tmp_path),
+        "participant_root": lambda c: _participant_root(c, tmp_path, monkeypatch),
         "decisions": _decisions,
         "replay_threads": lambda c: _threads_set_by(["replay"])(c, tmp_path, monkeypatch),
         "calibrate_threads": lambda c: _threads_set_by(["calibrate", "--calib"])(c, tmp_path, monkeypatch),
         "polls": _polls,
-        "channel_map": lambda c: _channel_map(c, qtbot),
-        "brainflow": lambda c: _brainflow(c, qtbot),
+        "channel_map": _channel_map,
+        "brainflow": _brainflow,
         "session": _session_outputs,
     }
 
@@ -331,7 +322,7 @@ def test_session_keys(key, probes):
 def clean_recording(eegmmidb_dir):
     """S001 run 4 on the sensorimotor channels without FCz (interpolated)."""
     from bci_app.io.recording import map_channels, read_recording
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
 
     return map_channels(read_recording(eegmmidb_dir / "S001" / "S001R04.edf"),
                          [c for c in SENSORIMOTOR_16 if c != "FCz"])

@@ -29,6 +29,7 @@ SCOPE_PASSERS = {
     "bci_app/acquisition/lsl.py": "config.scope",
     "bci_app/commands/demo.py": "config.lsl.scope",
     "bci_app/gui/app.py": "config.lsl.scope",
+    "bci_app/lsl_config.py": "scope",  # lsl_clock(scope) hands its caller's scope on
 }
 
 
@@ -57,12 +58,13 @@ def test_site_configuration_text():
 
 
 def test_components_only_require_the_scope():
-    """Outside the entry and the config holders, ``configure_lsl()`` is called without a scope."""
+    """Outside the entry and the config holders, ``configure_lsl()`` (and ``lsl_clock()``, the default
+    clock, which applies it) is called without a scope."""
     calls: dict[str, list[str]] = {}
     for path in [*ROOT.glob("bci_app/**/*.py"), *ROOT.glob("calibration/*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "configure_lsl":
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("configure_lsl", "lsl_clock"):
                 rel = path.relative_to(ROOT).as_posix()
                 calls.setdefault(rel, []).extend(ast.unparse(a).replace('"', "'") for a in node.args)
     assert set(calls) >= {"bci_app/acquisition/lsl.py", "bci_app/online/outputs.py", "bci_app/io/xdf.py",

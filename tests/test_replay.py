@@ -17,8 +17,8 @@ from bci_app.models.adapters import save_adapter
 from bci_app.models.lora import add_lora
 from bci_app.online import DecoderModel
 from bci_app.session import Session
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.paradigm import ManualClock
 
 

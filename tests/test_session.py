@@ -9,13 +9,13 @@ import sys
 import torch
 
 from bci_app.acquisition import StreamSimulated
+from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig
 from bci_app.models import ATCNet
 from bci_app.session import Mode, Session
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
+from bci_app.vocabulary import CUE_CODES, SENSORIMOTOR_16
 from calibration.job import CalibrationJob
-from calibration.paradigm import CUE_CODES, ManualClock
 
 CLASSES = ("left_hand", "right_hand")
 META = {"classes": list(CLASSES), "window": {"tmin_s": 0.5}, "euclidean_alignment": True,

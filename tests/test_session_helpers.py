@@ -10,7 +10,7 @@ from bci_app.config import AppConfig
 from bci_app.models.pretrained import load_base_model
 from bci_app.online.calibrate import base_decoder_model
 from bci_app.session import Mode, Session
-from bci_app.signal.channels import SENSORIMOTOR_16
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.job import CalibrationJob
 from tests.test_session import META, _config, _model, _run
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from bci_app.acquisition import StreamSimulated
+from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig
 from bci_app.models.pretrained import load_base_model
 from bci_app.online.calibrate import base_decoder_model
 from bci_app.online.scoring import score_trials
 from bci_app.session import Mode, Session
-from calibration.paradigm import CUE_CODES, ManualClock
+from bci_app.vocabulary import CUE_CODES
 
 
 def test_cued_online_trials_score_like_scoring_module():

@@ -8,10 +8,10 @@ import pylsl
 import pytest
 
 from bci_app.acquisition import StreamSimulated
+from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig
 from bci_app.session import Mode, Session
-from bci_app.signal.channels import SENSORIMOTOR_16
-from calibration.paradigm import CUE_CODES, ManualClock
+from bci_app.vocabulary import CUE_CODES, SENSORIMOTOR_16
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -49,7 +49,7 @@ def test_participant_session_keeps_its_files_and_continues(tmp_path):
 
     assert session.start_calibration(on_event=imagine)
     assert session.recorder is not None and session.recorder.path == folder / "calibration.xdf"
-    source_id = session._cue_outlet.source_id  # noqa: SLF001 - this session's cue stream
+    source_id = session._cues.source_id  # noqa: SLF001 - this session's cue stream
     found = pylsl.resolve_byprop("source_id", source_id, timeout=3.0)
     assert found and found[0].name() == "bci-app-markers" and found[0].type() == "Markers"
     inlet = pylsl.StreamInlet(found[0])

@@ -27,11 +27,11 @@ def test_training_with_a_report_imports_nothing_after_warm_up(tmp_path):
         from bci_app.acquisition.simulated import StreamSimulated, cued_imagery
         from bci_app.clocks import ManualClock
         from bci_app.config import AppConfig
-        from bci_app.events import WINDOW_TMIN_S
+        from bci_app.vocabulary import WINDOW_TMIN_S
         from bci_app.io.participant import SessionFolder
         from bci_app.session import Session
         from bci_app.session.training import warm_up
-        from bci_app.signal.channels import SENSORIMOTOR_16
+        from bci_app.vocabulary import SENSORIMOTOR_16
         from calibration.paradigm import short_paradigm
 
         cfg = AppConfig()

@@ -25,8 +25,9 @@ import numpy as np
 from bci_app.acquisition.ringbuffer import ReadResult, RingBuffer
 from bci_app.config import MAX_SFREQ_HZ
 from bci_app.errors import StreamError
-from bci_app.signal.channels import ChannelMap, is_model_input
+from bci_app.signal.channels import ChannelMap
 from bci_app.types import GAP_MARKER, Marker
+from bci_app.vocabulary import is_model_input
 
 log = logging.getLogger(__name__)
 

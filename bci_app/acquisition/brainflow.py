@@ -16,6 +16,7 @@ import numpy as np
 
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
+from bci_app.lsl_config import configure_lsl
 from bci_app.types import Marker
 from bci_app.units import VOLTS_PER_MICROVOLT
 
@@ -176,8 +177,6 @@ class StreamBrainFlow(Stream):
         return self.master_board_id if self.master_board_id is not None else self.board_id
 
     def _connect(self) -> StreamInfo:
-        from bci_app.lsl_config import configure_lsl
-
         configure_lsl()
         import pylsl
 

@@ -26,16 +26,8 @@ import numpy as np
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
 from bci_app.io.recording import read_recording
+from bci_app.lsl_config import lsl_clock
 from bci_app.types import Marker, Recording
-
-
-def _default_clock() -> Callable[[], float]:
-    from bci_app.lsl_config import configure_lsl
-
-    configure_lsl()
-    import pylsl
-
-    return pylsl.local_clock
 
 
 class StreamFile(Stream):
@@ -101,7 +93,7 @@ class StreamFile(Stream):
     # -- time -----------------------------------------------------------------------------------
     def now(self) -> float:
         if self._clock is None:
-            self._clock = _default_clock()
+            self._clock = lsl_clock()
         return float(self._clock())
 
     @property

@@ -75,6 +75,110 @@ def _describe(infos: list) -> str:
     )
 
 
+def _channel_info(full, default_unit: str) -> tuple[StreamInfo, np.ndarray]:
+    """The :class:`StreamInfo` of an LSL stream's full description ``full`` and, per channel, the
+    factor to volts of its declared unit (``default_unit`` for voltage channels declaring none; 1
+    for channels that are not voltages)."""
+    n = full.channel_count()
+    labels = full.get_channel_labels() or [None] * n
+    types = full.get_channel_types() or [None] * n
+    units = full.get_channel_units() or [None] * n
+    labels, types, units = (list(x)[:n] + [None] * (n - len(x)) for x in (labels, types, units))
+    ch_names, ch_types, ch_units, scale = [], [], [], np.ones(n)
+    for k in range(n):
+        ch_names.append(labels[k] or f"ch{k + 1}")
+        ctype = (types[k] or "eeg").lower()
+        ch_types.append(ctype)
+        unit = (units[k] or "").strip()
+        if not unit and ctype in VOLTAGE_TYPES:
+            unit = default_unit
+        factor = volt_scale(unit)
+        if factor is not None:
+            scale[k] = factor
+            ch_units.append("V")
+        else:
+            ch_units.append(unit)
+    if len(set(ch_names)) != n:
+        log.warning("LSL stream %r has duplicate channel labels: %s", full.name(), ch_names)
+    info = StreamInfo(name=full.name(), sfreq=float(full.nominal_srate()), ch_names=tuple(ch_names),
+                      ch_types=tuple(ch_types), units=tuple(ch_units), source_id=full.source_id(), stype=full.type())
+    return info, scale
+
+
+class _PairedMarkers:
+    """The ``Markers`` stream paired with an EEG inlet (:class:`StreamLSL`'s ``marker_stream``: a name,
+    or ``None`` for the one that belongs to the EEG stream): found, opened with
+    ``open_inlet(info, processing)``, pulled and closed here."""
+
+    def __init__(self, wanted: str | None, resolve_timeout: float, open_inlet) -> None:
+        self.wanted, self.resolve_timeout, self._open_inlet = wanted, resolve_timeout, open_inlet
+        self.inlet = None
+        self.info = None
+
+    @staticmethod
+    def _predicate(extra: str) -> str:
+        return f"{_type_is('markers')} and {extra}"
+
+    def pair(self, full) -> None:
+        """Find and open the Markers stream of the EEG stream ``full`` (none found: no markers, logged;
+        a named one not found: :class:`StreamError`)."""
+        import pylsl
+
+        candidates: list = []
+        if isinstance(self.wanted, str):
+            predicate = self._predicate(f"name={_lit(self.wanted)}")
+            candidates = pylsl.resolve_bypred(predicate, 1, self.resolve_timeout)
+            if not candidates:
+                visible = pylsl.resolve_streams(wait_time=min(1.0, self.resolve_timeout))
+                raise StreamError(
+                    f"no LSL Markers stream named {self.wanted!r} found within {self.resolve_timeout:g} s. "
+                    f"Visible streams: {_describe(visible)}. Pass marker_stream=None to pair automatically or "
+                    f"False to go without markers."
+                )
+        else:
+            candidates = pylsl.resolve_bypred(self._predicate(_own_markers(full)), 1, 0.5)
+        candidates = [c for c in candidates if c.channel_format() == pylsl.cf_string]
+        if not candidates:
+            others = pylsl.resolve_bypred(_type_is("markers"), 1000, min(1.0, self.resolve_timeout))
+            log.warning("no Markers stream of its own for %r (one named %s on %s, or with source_id %r): "
+                        "going without markers (name another with marker_stream / record --markers).%s",
+                        full.name(), _own_marker_names(full.name()),
+                        full.hostname(), f"{full.source_id()}-markers" if full.source_id() else "(none: no source_id)",
+                        f" Not paired, as they belong to other streams: {_describe(others)}." if others else "")
+            self.inlet = self.info = None
+            return
+        self.info = candidates[0]
+        self.inlet = self._open_inlet(candidates[0], pylsl.proc_clocksync)
+        log.warning("paired the Markers stream %s with %r", _describe(candidates[:1]), full.name())
+
+
+    def pull(self, stream_name: str) -> list[Marker]:
+        """The markers arrived since the last pull (none when unpaired or lost)."""
+        import pylsl
+
+        if self.inlet is None:
+            return []
+        try:
+            values, stamps = self.inlet.pull_chunk(timeout=0.0)
+        except pylsl.util.LostError:
+            log.warning("Markers stream of %r lost", stream_name)
+            self.inlet = None
+            return []
+        return [Marker(float(t), str(v[0]) if len(v) == 1 else "/".join(map(str, v))) for v, t in zip(values, stamps)]
+
+    def close(self) -> None:
+        _close_inlet(self.inlet)
+        self.inlet = None
+
+
+def _close_inlet(inlet) -> None:
+    if inlet is not None:
+        try:
+            inlet.close_stream()
+        except Exception:  # noqa: BLE001 - closing a dead inlet may fail; nothing to save
+            log.debug("closing an LSL inlet failed", exc_info=True)
+
+
 class StreamLSL(Stream):
     """An LSL EEG inlet.
 
@@ -137,13 +241,12 @@ class StreamLSL(Stream):
         self.dejitter = dejitter
         self.max_chunk = int(max_chunk)
         self._inlet = None
-        self._marker_inlet = None
+        self._paired = _PairedMarkers(marker_stream if isinstance(marker_stream, str) else None,
+                                      self.resolve_timeout, self._open_inlet)
         self._dest: np.ndarray | None = None
         self._scale: np.ndarray | None = None
         self._lsl_info = None  # full pylsl.StreamInfo of the connected outlet
-        self._marker_info = None
         self._resolver = None
-        self._marker_resolver = None
         self._last_ts: float | None = None
         self._lost_at_ts: float | None = None
 
@@ -243,10 +346,10 @@ class StreamLSL(Stream):
         processing = pylsl.proc_clocksync | (pylsl.proc_dejitter if self.dejitter else 0)
         self._processing = processing
         if self.marker_stream is not False:
-            self._pair_markers(usable[0])  # markers first: none is missed around the first samples
+            self._paired.pair(usable[0])  # markers first: none is missed around the first samples
         inlet = self._open_inlet(usable[0], processing)
         full = inlet.info(timeout=self.resolve_timeout)
-        info = self._stream_info(full)
+        info, self._scale = _channel_info(full, self.default_unit)
         self._inlet, self._lsl_info = inlet, full
         self._dest = np.empty((self.max_chunk, full.channel_count()), dtype=inlet.np_dtype)
         self._last_ts = None
@@ -254,88 +357,17 @@ class StreamLSL(Stream):
         self._resolver = None
         return info
 
-    def _stream_info(self, full) -> StreamInfo:
-        n = full.channel_count()
-        labels = full.get_channel_labels() or [None] * n
-        types = full.get_channel_types() or [None] * n
-        units = full.get_channel_units() or [None] * n
-        labels, types, units = (list(x)[:n] + [None] * (n - len(x)) for x in (labels, types, units))
-        ch_names, ch_types, ch_units, scale = [], [], [], np.ones(n)
-        for k in range(n):
-            ch_names.append(labels[k] or f"ch{k + 1}")
-            ctype = (types[k] or "eeg").lower()
-            ch_types.append(ctype)
-            unit = (units[k] or "").strip()
-            if not unit and ctype in VOLTAGE_TYPES:
-                unit = self.default_unit
-            factor = volt_scale(unit)
-            if factor is not None:
-                scale[k] = factor
-                ch_units.append("V")
-            else:
-                ch_units.append(unit)
-        if len(set(ch_names)) != n:
-            log.warning("LSL stream %r has duplicate channel labels: %s", full.name(), ch_names)
-        self._scale = scale
-        return StreamInfo(
-            name=full.name(),
-            sfreq=float(full.nominal_srate()),
-            ch_names=tuple(ch_names),
-            ch_types=tuple(ch_types),
-            units=tuple(ch_units),
-            source_id=full.source_id(),
-            stype=full.type(),
-        )
-
-    def _markers_predicate(self, extra: str) -> str:
-        return f"{_type_is('markers')} and {extra}"
-
-    def _pair_markers(self, full) -> None:
-        import pylsl
-
-        candidates: list = []
-        if isinstance(self.marker_stream, str):
-            predicate = self._markers_predicate(f"name={_lit(self.marker_stream)}")
-            candidates = pylsl.resolve_bypred(predicate, 1, self.resolve_timeout)
-            if not candidates:
-                visible = pylsl.resolve_streams(wait_time=min(1.0, self.resolve_timeout))
-                raise StreamError(
-                    f"no LSL Markers stream named {self.marker_stream!r} found within {self.resolve_timeout:g} s. "
-                    f"Visible streams: {_describe(visible)}. Pass marker_stream=None to pair automatically or "
-                    f"False to go without markers."
-                )
-        else:
-            candidates = pylsl.resolve_bypred(self._markers_predicate(_own_markers(full)), 1, 0.5)
-        candidates = [c for c in candidates if c.channel_format() == pylsl.cf_string]
-        if not candidates:
-            others = pylsl.resolve_bypred(_type_is("markers"), 1000, min(1.0, self.resolve_timeout))
-            log.warning("no Markers stream of its own for %r (one named %s on %s, or with source_id %r): "
-                        "going without markers (name another with marker_stream / record --markers).%s",
-                        full.name(), _own_marker_names(full.name()),
-                        full.hostname(), f"{full.source_id()}-markers" if full.source_id() else "(none: no source_id)",
-                        f" Not paired, as they belong to other streams: {_describe(others)}." if others else "")
-            self._marker_inlet = None
-            self._marker_info = None
-            return
-        self._marker_info = candidates[0]
-        self._marker_inlet = self._open_inlet(candidates[0], pylsl.proc_clocksync)
-        log.warning("paired the Markers stream %s with %r", _describe(candidates[:1]), full.name())
-
     def _disconnect(self) -> None:
-        for inlet in (self._inlet, self._marker_inlet):
-            if inlet is not None:
-                try:
-                    inlet.close_stream()
-                except Exception:  # noqa: BLE001 - closing a dead inlet may fail; nothing to save
-                    log.debug("closing an LSL inlet failed", exc_info=True)
-        self._inlet = self._marker_inlet = None
-        self._resolver = self._marker_resolver = None
+        _close_inlet(self._inlet)
+        self._paired.close()
+        self._inlet = None
+        self._resolver = None
 
     # -- pulling ------------------------------------------------------------------------------
     def _pull(self) -> tuple[np.ndarray, np.ndarray, list[Marker]]:
         import pylsl
 
-        markers = self._pull_markers()
+        markers = self._paired.pull(self.info.name)
         n_chans = self.info.n_chans
         if self._inlet is None and not self._try_reconnect():
             return np.empty((n_chans, 0)), np.empty(0), markers
@@ -407,27 +439,13 @@ class StreamLSL(Stream):
             self._lsl_info = candidate
             self._resolver = None
             log.info("LSL stream %r reappeared (uid %s)", old.name(), candidate.uid())
-            if self._marker_inlet is None and self.marker_stream is not False:
+            if self._paired.inlet is None and self.marker_stream is not False:
                 try:
-                    self._pair_markers(old)
+                    self._paired.pair(old)
                 except StreamError:
                     log.warning("markers of %r not found after reconnection", old.name(), exc_info=True)
             return True
         return False
-
-    def _pull_markers(self) -> list[Marker]:
-        import pylsl
-
-        if self._marker_inlet is None:
-            return []
-        try:
-            values, stamps = self._marker_inlet.pull_chunk(timeout=0.0)
-        except pylsl.util.LostError:
-            log.warning("Markers stream of %r lost", self.info.name)
-            self._marker_inlet = None
-            return []
-        return [Marker(float(t), str(v[0]) if len(v) == 1 else "/".join(map(str, v))) for v, t in zip(values, stamps)]
-
 
 class LslPlayer:
     """Publish a connected :class:`Stream` as an LSL outlet (float32) plus a ``Markers`` outlet.

@@ -41,9 +41,10 @@ from scipy import signal as sps
 
 from bci_app.acquisition.base import Stream, StreamInfo
 from bci_app.errors import StreamError
-from bci_app.signal.channels import EEGMMIDB_64
+from bci_app.lsl_config import lsl_clock
 from bci_app.types import Marker
 from bci_app.units import VOLTS_PER_MICROVOLT, as_float32_microvolts, from_microvolts
+from bci_app.vocabulary import EEGMMIDB_64, electrode_positions, normalize_ch_name
 
 if TYPE_CHECKING:
     from bci_app.config import ParadigmConfig
@@ -68,32 +69,19 @@ _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
 _PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
 
 
-def _norm(name: str) -> str:
-    return "".join(ch for ch in str(name) if ch != "." and not ch.isspace()).lower()
-
-
 @lru_cache(maxsize=1)
 def _template_positions() -> dict[str, tuple[str, np.ndarray]]:
-    """``{normalised name: (standard spelling, unit vector from the fitted head centre)}``."""
-    import warnings
-
-    import mne
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        try:
-            montage = mne.channels.make_standard_montage("standard_1005")
-        except ValueError:  # pragma: no cover - renamed in a later MNE
-            montage = mne.channels.make_standard_montage("colin27_1005")
-    ch_pos = montage.get_positions()["ch_pos"]
-    names = list(ch_pos)
-    xyz = np.array([ch_pos[n] for n in names], dtype=float)
+    """``{normalised name: (standard spelling, unit vector from the fitted head centre)}`` of every
+    position of :func:`bci_app.vocabulary.electrode_positions`."""
+    table = electrode_positions()
+    keys = list(table)
+    xyz = np.array([table[k][1] for k in keys], dtype=float)
     # least-squares sphere: |p|^2 = 2 p.c + (r^2 - |c|^2)
     design = np.column_stack([2 * xyz, np.ones(len(xyz))])
     sol, *_ = np.linalg.lstsq(design, (xyz**2).sum(axis=1), rcond=None)
     unit = xyz - sol[:3]
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
-    return {_norm(n): (n, u) for n, u in zip(names, unit)}
+    return {k: (table[k][0], u) for k, u in zip(keys, unit)}
 
 
 def channel_positions(ch_names: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
@@ -103,7 +91,7 @@ def channel_positions(ch_names: Sequence[str]) -> tuple[tuple[str, ...], np.ndar
     :class:`StreamError` naming every unknown or repeated channel.
     """
     table = _template_positions()
-    unknown = [n for n in ch_names if _norm(n) not in table]
+    unknown = [n for n in ch_names if normalize_ch_name(n) not in table]
     if unknown:
         raise StreamError(
             f"the simulated headset does not know channel(s) {', '.join(map(repr, unknown))}; "
@@ -111,7 +99,7 @@ def channel_positions(ch_names: Sequence[str]) -> tuple[tuple[str, ...], np.ndar
         )
     if not ch_names:
         raise StreamError("the simulated headset needs at least one channel name")
-    keys = [_norm(n) for n in ch_names]
+    keys = [normalize_ch_name(n) for n in ch_names]
     dup = sorted({n for n, k in zip(ch_names, keys) if keys.count(k) > 1})
     if dup:
         raise StreamError(f"channel(s) listed more than once: {', '.join(dup)}; give each channel once")
@@ -119,7 +107,7 @@ def channel_positions(ch_names: Sequence[str]) -> tuple[tuple[str, ...], np.ndar
 
 
 def _position(name: str) -> np.ndarray:
-    return _template_positions()[_norm(name)][1]
+    return _template_positions()[normalize_ch_name(name)][1]
 
 
 def _jitter(pos: np.ndarray, rng: np.random.Generator, rad: float) -> np.ndarray:
@@ -222,12 +210,7 @@ class StreamSimulated(Stream):
         self.chunk_size = int(chunk_size)
         self.sample_format = sample_format
         if clock is None:
-            from bci_app.lsl_config import configure_lsl
-
-            configure_lsl()
-            import pylsl
-
-            clock = pylsl.local_clock
+            clock = lsl_clock()
         self._clock = clock
         self._intents: list[_Intent] = []
         self._pending_markers: list[Marker] = []

@@ -152,10 +152,10 @@ def run_headless(args: argparse.Namespace) -> dict:
     from bci_app.acquisition.lsl import LslPlayer, StreamLSL
     from bci_app.clocks import ScaledClock
     from bci_app.errors import BCIError, CalibrationError
-    from bci_app.events import window_tmin
     from bci_app.models.pretrained import load_base_model
     from bci_app.online.scoring import latency_summary
     from bci_app.session import Mode, Session
+    from bci_app.vocabulary import window_tmin
     from calibration.job import CalibrationJob
     from calibration.paradigm import short_paradigm
 

@@ -74,7 +74,7 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
     from bci_app.io.recording import map_channels, read_recording
     from bci_app.online.replay import Replay
     from bci_app.online.scoring import Trial
-    from calibration.data import preset_for
+    from bci_app.vocabulary import preset_for
     from calibration.epochs import find_cues
 
     rec = read_recording(path)
@@ -153,9 +153,9 @@ def warn_shared_files(calib: list[Path], test: list[Path]) -> list[str]:
 def evaluate_outcome(outcome, test_paths, config, *, channels: Any = None, preset=None) -> dict:
     """Decode ``test_paths`` online with a finished calibration and score every trial (report dict);
     ``channels``: keep only these in the test files too."""
-    from bci_app.events import window_tmin
     from bci_app.models import count_parameters
     from bci_app.online.scoring import latency_summary, score_trials
+    from bci_app.vocabulary import window_tmin
 
     model, result = outcome.decoder_model, outcome.finetune
     all_preds, all_trials, per_file, warnings = [], [], [], []

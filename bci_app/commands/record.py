@@ -54,7 +54,7 @@ def source_channel_map(text: str | None, cfg):
 
     if text:
         return ChannelMap(ChannelMap.parse(text).entries, only_listed=False)
-    return cfg.channels.channel_map()
+    return ChannelMap.from_mapping(cfg.channels.map) if cfg.channels.map else None
 
 
 def _make_source(args: argparse.Namespace, cfg):

@@ -17,10 +17,10 @@ import queue
 from typing import TYPE_CHECKING
 
 from bci_app.acquisition.simulated import cued_imagery
-from bci_app.events import END_OF_TRIAL
 from bci_app.gui.online_view import prediction_fields
 from bci_app.online.replay import live_predictions
 from bci_app.session import Mode
+from bci_app.vocabulary import END_OF_TRIAL
 
 if TYPE_CHECKING:
     from bci_app.gui.main_window import MainWindow

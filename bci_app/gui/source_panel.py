@@ -263,7 +263,7 @@ class SourcePanel(QtWidgets.QWidget):
             if not rows:
                 return [], "Select an LSL stream to see its channels."
             s = self._lsl_rows[rows[0].row()]
-            from bci_app.signal.channels import NON_EEG_TYPES, is_model_input, position_name
+            from bci_app.vocabulary import NON_EEG_TYPES, is_model_input, position_name
 
             pairs = []
             for label, ctype in zip(s.get("labels", []), s.get("types", [])):
@@ -311,7 +311,8 @@ class SourcePanel(QtWidgets.QWidget):
     def channel_map(self) -> dict[str, str]:
         """``{label: target}`` for each row whose target is given and differs from the label; raises
         :class:`~bci_app.errors.ConfigError` naming a target that is neither a position nor a type."""
-        from bci_app.signal.channels import ChannelMap, normalize_ch_name
+        from bci_app.signal.channels import ChannelMap
+        from bci_app.vocabulary import normalize_ch_name
 
         out = {}
         for r in range(self.channel_table.rowCount()):
@@ -336,7 +337,7 @@ class SourcePanel(QtWidgets.QWidget):
     def current_spec(self) -> dict:
         tab = self.tabs.currentIndex()
         if tab == 0:
-            from bci_app.signal.channels import MONTAGES
+            from bci_app.vocabulary import MONTAGES
 
             return {"kind": "simulated", "ch_names": MONTAGES[self.sim_channels.currentText()],
                     "subject_seed": self.sim_subject.value()}
@@ -384,7 +385,7 @@ class SourcePanel(QtWidgets.QWidget):
             self._select_lsl_row({"name": info.name, "type": info.stype, "n_chans": info.n_chans,
                                   "sfreq": info.sfreq, "host": "", "source_id": info.source_id})
         elif kind == "simulated":
-            from bci_app.signal.channels import MONTAGES
+            from bci_app.vocabulary import MONTAGES
 
             names = [k for k, chans in MONTAGES.items() if tuple(chans) == tuple(info.ch_names)]
             if names and self.sim_channels.findText(names[0]) >= 0:

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bci_app.errors import RecordingError
-from bci_app.events import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START
 from bci_app.types import GAP_MARKER, Recording
+from bci_app.vocabulary import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def to_raw(recording: Recording, *, events: Mapping[str, str] | None = None, bad
     import mne
     import numpy as np
 
-    from bci_app.signal.channels import normalize_ch_name
+    from bci_app.vocabulary import normalize_ch_name
 
     if recording.n_times == 0:
         raise RecordingError(f"{recording.path} holds no samples to export")

@@ -13,10 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from bci_app import __version__
+from bci_app.config import ResolvedLora
 from bci_app.errors import ModelError
 from bci_app.models.files import WEIGHTS_HASH_KEY, load_tensors, require_file_pair, write_file_pair
 from bci_app.models.io import model_hash, model_paths
-from bci_app.models.lora import MAX_RANK, add_lora, lora_wrappers, natural_key
+from bci_app.models.lora import MAX_RANK, apply_lora, lora_settings, lora_wrappers, natural_key
 
 __all__ = ["ADAPTER_FORMAT", "save_adapter", "read_adapter_metadata", "load_adapter", "adapter_paths"]
 
@@ -50,22 +52,20 @@ def save_adapter(model: nn.Module, path: str | Path, metadata: dict[str, Any] | 
     ch_names, sfreq, window, preprocessing state as nested lists), which must be JSON-serialisable.
     Returns the ``.safetensors`` path.
     """
-    from bci_app import __version__
-
     wrappers = lora_wrappers(model)
-    config = getattr(model, "_lora_config", None)
-    if not wrappers or config is None:
+    settings = lora_settings(model)
+    if not wrappers or settings is None:
         raise ModelError("save_adapter: the model has no LoRA adapters; call add_lora(model, ...) first.")
     metadata = dict(metadata or {})
     info: dict[str, Any] = {
         "format": ADAPTER_FORMAT,
         "format_version": ADAPTER_FORMAT_VERSION,
         "base_model_hash": model_hash(model),
-        "target_modules": list(config["target_modules"]),
+        "target_modules": list(settings.target_modules),
         "wrapped_modules": sorted(wrappers, key=natural_key),
-        "rank": config["rank"],
-        "alpha": config["alpha"],
-        "dropout": config["dropout"],
+        "rank": settings.rank,
+        "alpha": settings.alpha,
+        "dropout": settings.dropout,
         "package_version": __version__,
     }
     clashes = [k for k in _RESERVED_KEYS if k in metadata and metadata[k] != info[k]]
@@ -171,14 +171,15 @@ def load_adapter(model: nn.Module, path: str | Path) -> dict[str, Any]:
 
     wrappers = lora_wrappers(model)
     if not wrappers:
-        add_lora(model, info["target_modules"], int(info["rank"]), float(info["alpha"]), float(info["dropout"]))
+        apply_lora(model, ResolvedLora(tuple(info["target_modules"]), int(info["rank"]), float(info["alpha"]),
+                                       float(info["dropout"]), f"adapter file {st_path.name}"))
         wrappers = lora_wrappers(model)
     else:
-        config = getattr(model, "_lora_config", {})
-        if (config.get("rank"), config.get("alpha")) != (int(info["rank"]), float(info["alpha"])):
+        have = lora_settings(model)
+        if have is None or (have.rank, have.alpha) != (int(info["rank"]), float(info["alpha"])):
             raise ModelError(
                 f"Adapter {st_path} has rank={info['rank']} alpha={info['alpha']}, but the model's adapters have "
-                f"rank={config.get('rank')} alpha={config.get('alpha')}; merge_lora or use a fresh base model."
+                f"rank={have and have.rank} alpha={have and have.alpha}; merge_lora or use a fresh base model."
             )
     names = sorted(wrappers, key=natural_key)
     if names != list(info["wrapped_modules"]):

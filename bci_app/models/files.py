@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from bci_app.errors import ModelError
+from bci_app.outputs import commit_pair, write_temp
 
 #: sidecar key holding ``sha256:<hex>`` of the ``.safetensors`` file's bytes
 WEIGHTS_HASH_KEY = "weights_sha256"
@@ -68,7 +69,6 @@ def write_file_pair(st_path: Path, json_path: Path, tensors: dict[str, torch.Ten
     commit (module doc). ``info`` must be JSON-serialisable without NaN/Inf; every tensor finite."""
     from safetensors.torch import save
 
-    from bci_app.outputs import commit_pair, write_temp
 
     bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if bad:

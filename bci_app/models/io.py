@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bci_app import __version__
 from bci_app.errors import ModelError
 from bci_app.models.atcnet import ATCNet
 from bci_app.models.files import load_tensors, require_file_pair, write_file_pair
@@ -73,8 +74,6 @@ def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | No
     ``model`` must have ``hparams`` (as :class:`ATCNet` does) and no LoRA adapters (merge them with
     ``merge_lora`` or save them apart with ``save_adapter``). ``metadata`` must be JSON-serialisable.
     """
-    from bci_app import __version__
-
     arch = type(model).__name__
     if arch not in _ARCHITECTURES or not isinstance(getattr(model, "hparams", None), dict):
         raise ModelError(f"save_model supports {sorted(_ARCHITECTURES)} with .hparams, got {arch}.")

@@ -22,12 +22,14 @@ import math
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from bci_app.config import ResolvedLora
 from bci_app.errors import ModelError
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+#: where a model keeps its adapters' settings (a ResolvedLora; read with lora_settings)
+_SETTINGS = "lora_settings"
 
 class LinearWithLoRA(nn.Module):
     """A frozen ``nn.Linear`` plus a trainable low-rank update.
@@ -165,15 +169,33 @@ def add_lora(
     Freezes every base parameter of ``model`` (targeted or not); only the new ``lora_A`` /
     ``lora_B`` train. Returns the wrapped module names (naturally sorted). When nothing matches,
     warns (and logs) ``No modules matched target_modules=[...]`` with the available names and
-    returns ``[]``, leaving the model unchanged.
+    returns ``[]``, leaving the model unchanged. The settings are kept on the model as a
+    :class:`~bci_app.config.ResolvedLora` (:func:`lora_settings`); :func:`apply_lora` takes one.
     """
     if isinstance(target_modules, str):
         raise ModelError(
             f"target_modules must be a list of substrings, got the string {target_modules!r}; "
             f"write [{target_modules!r}] (resolve 'auto' with bci_app.config.resolve_lora first)."
         )
-    targets = [str(t) for t in target_modules]
+    return _apply(model, ResolvedLora(tuple(str(t) for t in target_modules), rank, alpha, dropout, "add_lora"))
+
+
+def lora_settings(model: nn.Module) -> ResolvedLora | None:
+    """The LoRA settings of ``model``'s adapters (``None`` without adapters)."""
+    return model.__dict__.get(_SETTINGS)
+
+
+def apply_lora(model: nn.Module, settings: ResolvedLora) -> list[str]:
+    """:func:`add_lora` with the settings resolved once for a calibration (kept on the model as
+    they are, reason included, for the adapter file and the summaries)."""
+    return _apply(model, settings)
+
+
+def _apply(model: nn.Module, settings: ResolvedLora) -> list[str]:
+    """The one implementation of :func:`add_lora` / :func:`apply_lora` (a warning points at their caller)."""
+    targets, rank, alpha, dropout = list(settings.target_modules), settings.rank, settings.alpha, settings.dropout
     _check_lora_args(rank, alpha, dropout)
+    settings = replace(settings, target_modules=tuple(targets), rank=int(rank), alpha=float(alpha), dropout=float(dropout))
     if lora_wrappers(model):
         raise ModelError(
             "This model already has LoRA adapters; call merge_lora(model) first or start from a fresh base model."
@@ -186,7 +208,7 @@ def add_lora(
     if not matched:
         message = _no_match_message(model, targets)
         logger.warning(message)
-        warnings.warn(message, UserWarning, stacklevel=2)
+        warnings.warn(message, UserWarning, stacklevel=3)
         return []
     too_narrow = {n: max(m.in_features, m.out_features) for n in matched
                   if rank > max((m := model.get_submodule(n)).in_features, m.out_features)}
@@ -197,12 +219,7 @@ def add_lora(
         p.requires_grad_(False)
     for name in matched:
         _set_submodule(model, name, LinearWithLoRA(model.get_submodule(name), rank, alpha, dropout))
-    model._lora_config = {  # type: ignore[attr-defined]
-        "target_modules": targets,
-        "rank": int(rank),
-        "alpha": float(alpha),
-        "dropout": float(dropout),
-    }
+    model.__dict__[_SETTINGS] = settings
     wrapped = sorted(matched, key=natural_key)
     logger.info("LoRA added to %d modules: %s", len(wrapped), ", ".join(wrapped))
     return wrapped
@@ -240,8 +257,7 @@ def remove_lora(model: nn.Module) -> nn.Module:
     """Put every wrapped base Linear back in place (adapters discarded, nothing merged). Returns ``model``."""
     for name, wrapper in list(lora_wrappers(model).items()):
         _set_submodule(model, name, wrapper.linear)
-    if hasattr(model, "_lora_config"):
-        del model._lora_config
+    model.__dict__.pop(_SETTINGS, None)
     return model
 
 
@@ -256,8 +272,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
         base = wrapper.linear
         base.weight.add_(wrapper.delta_weight().to(base.weight.dtype))
         _set_submodule(model, name, base)
-    if hasattr(model, "_lora_config"):
-        del model._lora_config
+    model.__dict__.pop(_SETTINGS, None)
     return model
 
 
@@ -271,12 +286,12 @@ def lora_summary(model: nn.Module) -> str:
     base_total = sum(p.numel() for p in model.parameters() if id(p) not in lora_ids)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     lora_total = sum(p.numel() for p in model.parameters() if id(p) in lora_ids)
-    config = getattr(model, "_lora_config", None)
+    settings = lora_settings(model)
     lines = []
-    if config:
+    if settings is not None:
         lines.append(
-            f"LoRA target_modules={config['target_modules']!r} rank={config['rank']} "
-            f"alpha={config['alpha']:g} scaling={config['alpha'] / config['rank']:g} dropout={config['dropout']:g}"
+            f"LoRA target_modules={list(settings.target_modules)!r} rank={settings.rank} "
+            f"alpha={settings.alpha:g} scaling={settings.scaling:g} dropout={settings.dropout:g}"
         )
     lines.append(f"{'Module':<20} {'Layer':<16} {'A':>10} {'B':>10} {'Params':>8}")
     for name, w in wrappers:

@@ -1,4 +1,4 @@
-"""Decoder models straight from a base or from a saved adapter, (the window timing is :func:`bci_app.events.window_tmin`).
+"""Decoder models straight from a base or from a saved adapter, (the window timing is :func:`bci_app.vocabulary.window_tmin`).
 
 Calibration itself (recordings -> prepared trials -> fine-tuning -> gate -> decoder model) is the one
 :class:`calibration.job.CalibrationJob`; this module only holds what the online side needs without it.
@@ -11,6 +11,9 @@ from typing import Any
 
 from torch import nn
 
+from bci_app.errors import ConfigError, ModelError
+from bci_app.models.adapters import load_adapter, read_adapter_metadata
+from bci_app.models.pretrained import load_base_model, restrict_classes
 from bci_app.online.decoder import DecoderModel
 from bci_app.signal.preprocess import PreprocessingSpec
 
@@ -25,10 +28,6 @@ def base_decoder_model(model: nn.Module, meta: dict[str, Any], name: str = "base
 def adapted_decoder_model(adapter: str | Path) -> tuple[DecoderModel, dict[str, Any]]:
     """(DecoderModel, adapter metadata) from an adapter (``.safetensors`` + ``.json``) whose metadata
     names its base model (as saved by the calibration job)."""
-    from bci_app.errors import ConfigError, ModelError
-    from bci_app.models.adapters import load_adapter, read_adapter_metadata
-    from bci_app.models.pretrained import load_base_model, restrict_classes
-
     info = read_adapter_metadata(adapter)
     for key in ("base_model", "classes", "preprocessing"):
         if key not in info:

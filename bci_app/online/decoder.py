@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bci_app.config import OnlineConfig
 from bci_app.errors import ModelError, StreamError
 from bci_app.online.fast import build_fast_model, merged_copy
 from bci_app.signal.preprocess import PreprocessingSpec, StreamingPreprocessor, finalize_window
@@ -212,8 +213,6 @@ class Decoder:
         source_ch_types: Sequence[str] | None = None,
     ) -> None:
         if config is None:
-            from bci_app.config import OnlineConfig
-
             config = OnlineConfig()
         self.config = config
         self.fast = config.fast if fast is None else bool(fast)
@@ -252,8 +251,6 @@ class Decoder:
         as its warm-up needs (window + settling), so the first decision comes at once."""
         info = stream.info
         if start_index == "buffered":
-            from bci_app.config import OnlineConfig
-
             buf = stream.buffer
             warmup = int(math.ceil(model.n_times * info.sfreq / model.spec.sfreq))
             warmup += int(round((config or OnlineConfig()).settle_s * info.sfreq))

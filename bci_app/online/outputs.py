@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bci_app.errors import StreamError
+from bci_app.lsl_config import configure_lsl
 from bci_app.online.decoder import Prediction
 
 PREDICTION_MARKER_PREFIX = "pred:"
@@ -36,8 +37,6 @@ class PredictionOutlet:
         self, classes: Sequence[str], *, name: str = "bci-app-predictions", step_s: float = 0.0625,
         model: str = "", source_id: str | None = None,
     ) -> None:
-        from bci_app.lsl_config import configure_lsl
-
         configure_lsl()
         import pylsl
 

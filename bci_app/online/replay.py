@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bci_app.acquisition.file import StreamFile
 from bci_app.clocks import ManualClock
 from bci_app.errors import RecordingError
+from bci_app.io.recording import read_recording
 from bci_app.online.decoder import Decoder, DecoderModel, Prediction
 from bci_app.online.outputs import RECORDED_STREAM
 from bci_app.signal.quality import dead_recording
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["LoggedPrediction", "Replay", "compare_predictions", "live_predictions", "live_start_index",
-           "replay_decoder"]
+           "replay_decoder", "replay_stream"]
 
 
 def live_start_index(recording: Recording) -> int:
@@ -56,6 +58,14 @@ def live_start_index(recording: Recording) -> int:
                     "replaying from the first sample, so early decisions may differ from the live ones",
                     recording.path, type(exc).__name__, exc)
         return 0
+
+
+def replay_stream(path: str | Path, *, speed: float, clock: Callable[[], float]) -> StreamFile:
+    """A file stream (no acquisition thread) playing the recording at ``path`` at ``speed`` × real time
+    on ``clock``, from the sample where its live decoder started (what comes before is released at
+    once). Raises :class:`~bci_app.errors.RecordingError` when the file cannot be read."""
+    rec = read_recording(path)
+    return StreamFile(rec, speed=speed, clock=clock, start_index=live_start_index(rec))
 
 
 def replay_decoder(stream: StreamFile, model: DecoderModel, config: OnlineConfig, *,
@@ -84,9 +94,6 @@ class Replay:
 
     def __init__(self, source: Path | str | Recording, model: DecoderModel, config: OnlineConfig, *,
                  start_index: int | None = None, start_s: float = 0.0, speed: float = 0.0) -> None:
-        from bci_app.acquisition.file import StreamFile
-        from bci_app.io.recording import read_recording
-
         if not speed >= 0:
             raise RecordingError(f"replay speed must be >= 0 (0: as fast as possible), got {speed}")
         self.recording = source if isinstance(source, Recording) else read_recording(source)

@@ -28,6 +28,9 @@ from bci_app.report.accuracy import Classification, classify
 from bci_app.report.document import Report, html_table
 from bci_app.report.erd import ErdMaps, ErdWindows, erd_maps
 from bci_app.report.figures import confusion_figure, scalp_figure, tf_figure
+from bci_app.vocabulary import preset_for
+from calibration.epochs import find_cues
+from calibration.finetune import predict_proba
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +52,6 @@ def trial_seconds_of(recordings: Sequence[Any], preset: Any = None, paradigm: An
     if paradigm is not None:
         seconds = float(paradigm.imagery_end_s) + (float(paradigm.rest_min_s) + float(paradigm.rest_max_s)) / 2
         return seconds, "the paradigm's trial: imagery end + mean rest"
-    from calibration.data import preset_for
-    from calibration.epochs import find_cues
 
     gaps = []
     for rec in recordings:
@@ -144,8 +145,6 @@ def _decoding(outcome: Any, classes: list[str], trial_seconds: float | None) -> 
         if gate.predicted_adapted is None:
             notes.append(f"No cross-validated adapter: {gate.reason}.")
     elif outcome.chosen.startswith("base"):
-        from calibration.finetune import predict_proba
-
         results["unadapted base"] = classify(outcome.data.y, predict_proba(outcome.model, outcome.data.X).argmax(1),
                                              classes, trial_seconds)
         notes.append("LoRA disabled: the base with this person's alignment, which never trained on these trials.")

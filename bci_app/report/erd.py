@@ -27,16 +27,15 @@ from typing import Any
 import numpy as np
 
 from bci_app.errors import CalibrationError
-from bci_app.signal.channels import normalize_ch_name
 from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, erd_percent, power_spectrum
+from bci_app.vocabulary import electrode_positions, normalize_ch_name, preset_for
+from calibration.epochs import extract_epochs
 
 __all__ = ["ErdWindows", "ErdMaps", "TimeFrequencyMaps", "ScalpMaps", "cue_locked_trials", "erd_maps",
            "TF_CHANNELS"]
 
 #: where the hand and feet areas are read (10-10 names)
 TF_CHANNELS: tuple[str, ...] = ("C3", "Cz", "C4")
-#: 10-05 positions (MNE's name; the former ``standard_1005``), as the channel repair uses
-MONTAGE = "colin27_1005"
 #: bands of the scalp maps (Hz)
 BANDS: dict[str, tuple[float, float]] = {"mu": MU_BAND, "beta": BETA_BAND}
 #: seconds cut beyond the shown span on both sides, so wavelets do not reach the epoch's edges
@@ -126,14 +125,12 @@ class ErdMaps:
 
 
 def _canonical_names(ch_names: Sequence[str]) -> tuple[list[str], dict[str, np.ndarray]]:
-    """10-10 spelling of each name (``'Fc5.'`` -> ``'FC5'``) where :data:`MONTAGE` knows it, and the
+    """10-10 spelling of each name (``'Fc5.'`` -> ``'FC5'``) where the vocabulary's 10-05 positions know it, and the
     positions (m) of those it knows."""
-    import mne
-
-    positions = mne.channels.make_standard_montage(MONTAGE).get_positions()["ch_pos"]
-    by_norm = {normalize_ch_name(k): k for k in positions}
-    names = [by_norm.get(normalize_ch_name(c), str(c).strip(" .")) for c in ch_names]
-    return names, {n: positions[n] for n in names if n in positions}
+    table = electrode_positions()
+    found = [table.get(normalize_ch_name(c)) for c in ch_names]
+    names = [f[0] if f is not None else str(c).strip(" .") for c, f in zip(ch_names, found)]
+    return names, {f[0]: f[1] for f in found if f is not None}
 
 
 def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: float, tmax: float, *,
@@ -143,9 +140,6 @@ def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: f
     The training's artifact rules (``config``: a ``preprocessing`` config) are applied per channel
     (``Trials.clean``), so a blink on Fp1 does not remove a trial from the C3 map; trials marked
     rejected (1023) are clean nowhere. ``preset``: the cues' meaning (None: chosen per file by name)."""
-    from calibration.data import preset_for
-    from calibration.epochs import extract_epochs
-
     classes = tuple(classes)
     if not recordings:
         raise CalibrationError("no calibration recordings to cut trials with a baseline from")

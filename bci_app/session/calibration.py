@@ -1,19 +1,27 @@
-"""What the session collects while calibrating: every sample from the start (:class:`CalibrationTap`)
-and the running calibration quality shown to the operator (:func:`calibration_quality`)."""
+"""The session's calibration run (:class:`CalibrationRun`): the paradigm, every sample from the start
+(:class:`CalibrationTap`) and the running calibration quality shown to the operator
+(:func:`calibration_quality`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bci_app.errors import BCIError
+from bci_app.models.pretrained import base_model_metadata
+from bci_app.signal.quality import CalibrationQuality
 from bci_app.types import Marker, Recording
+from bci_app.vocabulary import END_OF_TRIAL, window_span
+from calibration.paradigm import GrazParadigm, check_model_window
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
     from bci_app.config import AppConfig
-    from bci_app.signal.quality import CalibrationQuality
+    from bci_app.session.observers import EventHub
+    from calibration.paradigm import ParadigmEvent
 
 
 #: seconds of signal kept from before the calibration starts: the first trial's pre-cue baseline
@@ -59,9 +67,7 @@ def calibration_quality(config: AppConfig, stream: Stream) -> CalibrationQuality
     :func:`~bci_app.signal.quality.erd_percent`), and the artifact rejection training will apply
     on the base model's channels.
     Raises :class:`~bci_app.errors.CalibrationError` when the source cannot be checked."""
-    from bci_app.models.pretrained import base_model_metadata
-    from bci_app.report.erd import ErdWindows
-    from bci_app.signal.quality import CalibrationQuality
+    from bci_app.report.erd import ErdWindows  # heavy (matplotlib, mne): loaded when a calibration starts
 
     p = config.paradigm
     meta = base_model_metadata(config.model.base)
@@ -74,3 +80,115 @@ def calibration_quality(config: AppConfig, stream: Stream) -> CalibrationQuality
         artifacts=config.preprocessing,
         artifact_channels=tuple(meta["preprocessing"]["ch_names"]),
     )
+
+
+class CalibrationRun:
+    """One calibration at a time: the Graz paradigm on the session clock, every sample from its
+    start (:class:`CalibrationTap`), its GDF markers, the running quality check (trials it rejects
+    are marked 1023) and, when it ends, :attr:`data`: the calibration as a :class:`Recording`.
+
+    ``record_marker(value, timestamp)`` writes each GDF code into the recording; ``on_event`` gets
+    each paradigm event (the session's ``paradigm`` event)."""
+
+    def __init__(self, hub: EventHub, record_marker: Callable[[str, float], None],
+                 on_event: Callable[[ParadigmEvent], None]) -> None:
+        self.paradigm: GrazParadigm | None = None
+        self.data: Recording | None = None
+        #: running quality (None when the source cannot be checked: see :attr:`quality_problem`)
+        self.quality: CalibrationQuality | None = None
+        self.quality_problem: str | None = None
+        self._hub, self._record_marker, self._on_event = hub, record_marker, on_event
+        self._tap: CalibrationTap | None = None
+        self._stream: Stream | None = None
+        self._markers: list[Marker] = []
+
+    def prepare(self, config: AppConfig, clock: Callable[[], float], stream: Stream,
+                subscribers: Sequence[Callable[[ParadigmEvent], None] | None], paradigm: Any = None) -> GrazParadigm:
+        """Make the paradigm (``config.paradigm``; or take ``paradigm``, another program's cues:
+        :class:`calibration.external_cues.ExternalCues`), start collecting and the quality check, and
+        subscribe ``subscribers`` (``None`` skipped) before the run's own handler. Returns the
+        paradigm, not started yet."""
+        self.paradigm = paradigm if paradigm is not None else GrazParadigm(config.paradigm, clock)
+        self._markers, self._stream = [], stream
+        self._tap = CalibrationTap(stream)
+        self.quality, self.quality_problem = None, None
+        try:
+            self.quality = calibration_quality(config, stream)
+        except BCIError as exc:  # the check is advisory: say why it is missing
+            self.quality_problem = f"Calibration quality unavailable: {exc}"
+        for sub in subscribers:
+            if sub is not None:
+                self.paradigm.subscribe(sub)
+        self.paradigm.subscribe(self._on_paradigm)
+        return self.paradigm
+
+    @staticmethod
+    def problem(config: AppConfig, model_window: tuple[float, float] | None) -> str | None:
+        """Why ``config.paradigm`` cannot calibrate the model (``model_window``: (seconds after the cue,
+        length); ``None``: the configured base's): its window does not fit between the cue and the
+        end of imagery (:func:`calibration.paradigm.check_model_window`); ``None`` when it can."""
+        try:
+            window = model_window or window_span(base_model_metadata(config.model.base))
+            check_model_window(config.paradigm, *window)
+        except BCIError as exc:
+            return str(exc)
+        return None
+
+    @property
+    def collecting(self) -> bool:
+        return self._tap is not None
+
+    def drop(self) -> None:
+        """Forget a run whose paradigm could not start."""
+        self.paradigm, self._tap = None, None
+
+    def poll(self) -> bool:
+        """Advance the paradigm and collect new samples; True when the paradigm has finished."""
+        if self.paradigm is None:
+            return False
+        self.paradigm.update()
+        if self._tap is not None:
+            try:
+                self._tap.poll()
+            except BCIError as exc:
+                self._hub.error("calibration", str(exc), exc)
+        return self.paradigm.finished
+
+    def abort(self) -> None:
+        if self.paradigm is not None:
+            self.paradigm.abort()
+
+    def finish(self) -> bool:
+        """Keep the collected samples and markers as :attr:`data`; False when nothing was collecting.
+        Lost samples are an ``error`` event."""
+        tap, self._tap = self._tap, None
+        if tap is None:
+            return False
+        tap.poll()
+        self.data = tap.recording(list(self._markers))
+        if tap.lost:
+            self._hub.error("calibration", f"{tap.lost} samples were lost while calibrating (buffer overrun)")
+        return True
+
+    @property
+    def completed(self) -> bool:
+        """The paradigm ran to its end (not aborted)."""
+        return self.paradigm is not None and self.paradigm.phase == "finished"
+
+    def _on_paradigm(self, ev: ParadigmEvent) -> None:
+        if ev.code is not None:
+            self._markers.append(Marker(ev.timestamp, str(ev.code)))
+            self._record_marker(str(ev.code), ev.timestamp)
+        if ev.code == END_OF_TRIAL:
+            self._add_quality_trial(ev)
+        self._on_event(ev)
+
+    def _add_quality_trial(self, ev: ParadigmEvent) -> None:
+        quality, paradigm, stream = self.quality, self.paradigm, self._stream
+        if quality is None or paradigm is None or stream is None or ev.label is None:
+            return
+        start = paradigm.trial_start_time(ev.trial_index)
+        if start is not None:
+            data, ts = stream.get_data(None)
+            if not quality.add_trial(ev.label, data, ts, start):
+                paradigm.mark_rejected(ev.trial_index)  # GDF 1023 into the recording and the cue stream

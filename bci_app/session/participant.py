@@ -4,23 +4,31 @@ adapter of the participant, checked against the base and the headset's channels.
 
 Both run on the session's training thread (:class:`~bci_app.session.training.TrainingRunner`): the
 training job's ``to_model`` calls :func:`keep_outcome`; :func:`load_previous` is a job of its own.
-Their results reach the session as a ``saved`` record through its inbox.
+Their results reach the session as a ``saved`` record through its inbox. :class:`ParticipantFiles`
+holds the folder and what it keeps.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bci_app.errors import ModelError
+from bci_app.errors import BCIError, ModelError
+from bci_app.io.participant import SessionFolder, previous_adapters
+from bci_app.models.adapters import read_adapter_metadata
+from bci_app.online.calibrate import adapted_decoder_model
+from bci_app.session.messages import Inbox, ReportFailed
+from bci_app.vocabulary import normalize_ch_name
 
 if TYPE_CHECKING:
     from bci_app.config import AppConfig
     from bci_app.io.participant import SessionFolder
     from bci_app.online.decoder import DecoderModel
+    from bci_app.session.observers import EventHub
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,13 @@ class Saved:
     report_pngs: dict[str, bytes] = field(default_factory=dict)
     report_path: Path | None = None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class FilesSaved:
+    """Message: the participant's folder got the adapter and/or report (``saved``)."""
+
+    saved: Saved
 
 
 @dataclass(frozen=True)
@@ -53,7 +68,7 @@ def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, 
     model = outcome.decoder_model.prepare(config.online.fast)
     if folder is None:
         return model
-    from bci_app.report import write_calibration_report
+    from bci_app.report import write_calibration_report  # heavy (matplotlib, mne): loaded once a report is written
 
     saved = Saved()
     saved.adapter = outcome.save(folder.adapter_path)
@@ -80,8 +95,6 @@ def add_online_run(saved: Saved, scores: dict, title: str) -> Saved:
 def check_adapter_fits(metadata: dict[str, Any], ch_names: Sequence[str], path: Path) -> None:
     """The adapter's channels (those its headset had) must be on this headset: ModelError naming
     the ones missing."""
-    from bci_app.signal.channels import normalize_ch_name
-
     have = {normalize_ch_name(c) for c in ch_names}
     spec = metadata.get("preprocessing", {})
     wanted = [c for c in spec.get("ch_names", []) if c not in set(spec.get("missing", []))]
@@ -94,9 +107,6 @@ def check_adapter_fits(metadata: dict[str, Any], ch_names: Sequence[str], path: 
 def load_previous(path: Path, ch_names: Sequence[str], fast: bool) -> Generator[Any, None, LoadedAdapter]:
     """A training-thread job (no progress records): check and load the adapter ``path`` for a
     headset with model-input channels ``ch_names``; returns :class:`LoadedAdapter` (model prepared)."""
-    from bci_app.models.adapters import read_adapter_metadata
-    from bci_app.online.calibrate import adapted_decoder_model
-
     yield from ()  # a job without progress records
     check_adapter_fits(read_adapter_metadata(path), ch_names, path)
     model, info = adapted_decoder_model(path)
@@ -104,4 +114,79 @@ def load_previous(path: Path, ch_names: Sequence[str], fast: bool) -> Generator[
     return LoadedAdapter(Path(path), info, model)
 
 
-__all__ = ["Saved", "LoadedAdapter", "keep_outcome", "add_online_run", "check_adapter_fits", "load_previous"]
+class ParticipantFiles:
+    """The participant's session folder (:attr:`folder`, ``None``: nothing is kept by itself) and
+    what it holds (:attr:`saved`): opened by :meth:`start`, filled on the training thread
+    (:func:`keep_outcome`) and by :meth:`add_online_run` on a worker thread; both arrive as
+    messages through ``inbox`` and become ``saved`` (or ``error``) events."""
+
+    def __init__(self, hub: EventHub, inbox: Inbox) -> None:
+        self.folder: SessionFolder | None = None
+        self.saved: Saved | None = None
+        #: scored online runs added to the report in this session
+        self.online_runs = 0
+        self._hub, self._inbox = hub, inbox
+        inbox.handle(FilesSaved, self._on_saved)
+        inbox.handle(ReportFailed, lambda m: hub.error(
+            "online", f"the online run could not be added to the report: {m.error}", m.error))
+
+    def start(self, directory: str | Path, participant: str) -> bool:
+        """Open a new session folder for ``participant`` under ``directory``."""
+        try:
+            self.folder = SessionFolder.create(directory, participant)
+        except (BCIError, OSError) as exc:
+            self._hub.error("recording", f"cannot open the participant's folder: {exc}", exc)
+            return False
+        self.saved, self.online_runs = None, 0
+        log.info("participant %s: files go to %s", self.folder.participant, self.folder.path)
+        return True
+
+    def recording_path(self, kind: str) -> Path | None:
+        """Where the participant's ``kind`` recording goes (``None`` without a participant)."""
+        return self.folder.recording_path(kind) if self.folder is not None else None
+
+    def previous_adapter(self, directory: str | Path) -> Path | None:
+        """The participant's latest adapter from an earlier session (None without one or no participant)."""
+        if self.folder is None:
+            return None
+        earlier = [p for p in previous_adapters(directory, self.folder.participant) if p.parent != self.folder.path]
+        return earlier[0] if earlier else None
+
+    def previous_job(self, path: str | Path | None, directory: str | Path, ch_names: Sequence[str] | None,
+                     fast: bool) -> Generator[Any, None, LoadedAdapter] | None:
+        """The training-thread job loading the adapter ``path`` (default: the participant's latest under
+        ``directory``) for a headset with model-input channels ``ch_names`` (``None``: not connected);
+        ``None`` with an ``error`` event when there is none or no headset to check it against."""
+        adapter = Path(path) if path is not None else self.previous_adapter(directory)
+        if adapter is None:
+            self._hub.error("training", "no earlier adapter of this participant to continue with; calibrate first")
+            return None
+        if ch_names is None:
+            self._hub.error("training", "connect the headset before loading an adapter: its channels are checked")
+            return None
+        return load_previous(adapter, ch_names, fast)
+
+    def add_online_run(self, score: dict | None) -> None:
+        """Add a scored online run to the calibration report and save it again, on a worker thread."""
+        saved = self.saved
+        if saved is None or saved.report is None or not score or not score.get("n_trials"):
+            return
+        self.online_runs += 1
+        title = f"Online run {self.online_runs}"
+
+        def work() -> None:
+            try:
+                self._inbox.post(FilesSaved(add_online_run(saved, score, title)))
+            except Exception as exc:  # noqa: BLE001 - becomes an error event
+                self._inbox.post(ReportFailed(exc))
+
+        threading.Thread(target=work, name="bci-report", daemon=True).start()
+
+    def _on_saved(self, message: FilesSaved) -> None:
+        self.saved = message.saved
+        if message.saved.note:
+            self._hub.error("training", message.saved.note)
+        self._hub.emit("saved", message.saved)
+
+
+__all__ = ["ParticipantFiles", "Saved", "LoadedAdapter", "keep_outcome", "add_online_run", "check_adapter_fits", "load_previous"]

@@ -1,6 +1,6 @@
 """The session's XDF file: the source's EEG and markers, the paradigm's GDF codes (stream
 ``bci-app-paradigm``) and the decoder's predictions (``bci-app-predictions``), plus the whole
-configuration in the file header."""
+configuration in the file header; :class:`SessionRecorder` is the session's one recording at a time."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from bci_app.errors import BCIError
+from bci_app.io.xdf import XdfRecorder
+from bci_app.online.outputs import RecorderSink
+from bci_app.session.messages import Inbox, RecordingFailed
+
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
     from bci_app.config import AppConfig
     from bci_app.io.xdf import XdfRecorder
     from bci_app.online.decoder import Decoder
     from bci_app.online.outputs import RecorderSink
+    from bci_app.session.observers import EventHub
 
 PARADIGM_STREAM = "bci-app-paradigm"
 
@@ -22,10 +30,6 @@ def open_recorder(path: str | Path, stream: Stream, config: AppConfig, clock: Ca
                   overwrite: bool, on_error: Callable[[BaseException], None]) -> tuple[XdfRecorder, Any]:
     """Start recording ``stream`` to ``path``; returns the recorder and the handle of its paradigm
     marker stream. Raises :class:`~bci_app.errors.RecordingError` when the file cannot be written."""
-    import yaml
-
-    from bci_app.io.xdf import XdfRecorder
-
     rec = XdfRecorder(
         path, file_desc={"config": yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)},
         flush_interval=config.recording.flush_interval_s, clock=clock, overwrite=overwrite, on_error=on_error,
@@ -38,9 +42,83 @@ def open_recorder(path: str | Path, stream: Stream, config: AppConfig, clock: Ca
 
 def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -> RecorderSink:
     """Write every decision of ``decoder`` (with its start index, for replays) into ``recorder``."""
-    from bci_app.online.outputs import RecorderSink
-
     sink = RecorderSink(recorder, decoder.classes, step_s=step_s, model=decoder.model.name,
                         start_index=decoder.start_index, first_index=recorder.first_index(decoder.stream))
     decoder.add_output(sink)
     return sink
+
+
+class SessionRecorder:
+    """The session's one recording at a time: open, stop, the paradigm's markers, the decoder's
+    predictions, the participant's files recorded by themselves, and a recorder that fails on its
+    thread (a :class:`~bci_app.session.messages.RecordingFailed` through ``inbox``).
+
+    ``config()`` gives the configuration in force; ``clock``: the session clock (seconds)."""
+
+    def __init__(self, hub: EventHub, inbox: Inbox, config: Callable[[], AppConfig], clock: Callable[[], float]) -> None:
+        self.recorder: XdfRecorder | None = None
+        self._hub, self._inbox, self._config, self._clock = hub, inbox, config, clock
+        self._paradigm_stream: Any = None
+        self._sink: RecorderSink | None = None
+        self._auto = False
+        inbox.handle(RecordingFailed, self._on_failed)
+
+    def start(self, path: str | Path, stream: Stream | None, decoder: Decoder | None, *, overwrite: bool = False) -> bool:
+        """Record ``stream`` (EEG + its markers), paradigm markers and ``decoder``'s predictions to
+        ``path`` (.xdf); an ``error`` event and False when it cannot."""
+        if stream is None:
+            self._hub.error("recording", "connect a source before recording")
+            return False
+        if self.recorder is not None:
+            self._hub.error("recording", f"already recording to {self.recorder.path}; stop it first")
+            return False
+        try:
+            rec, self._paradigm_stream = open_recorder(path, stream, self._config(), self._clock, overwrite=overwrite,
+                                                       on_error=lambda e: self._inbox.post(RecordingFailed(e)))
+        except BCIError as exc:
+            self._hub.error("recording", str(exc), exc)
+            return False
+        self.recorder = rec
+        if decoder is not None:
+            self.attach(decoder)
+        self._hub.emit("recording", {"path": str(rec.path), "state": "started"})
+        return True
+
+    def stop(self) -> None:
+        rec, self.recorder = self.recorder, None
+        self._sink = None
+        if rec is None:
+            return
+        rec.close()
+        self._hub.emit("recording", {"path": str(rec.path), "state": "failed" if rec.error else "stopped"})
+
+    def attach(self, decoder: Decoder) -> None:
+        """Record ``decoder``'s predictions (when recording)."""
+        if self.recorder is not None:
+            self._sink = record_predictions(self.recorder, decoder, self._config().online.step_s)
+
+    def marker(self, value: str, timestamp: float) -> None:
+        """Write a marker into the paradigm stream of the active recording; nothing when not recording."""
+        if self.recorder is not None and self._paradigm_stream is not None:
+            self.recorder.push(self._paradigm_stream, [str(value)], [timestamp])
+
+    def auto_start(self, path: Path | None, stream: Stream | None, decoder: Decoder | None = None) -> None:
+        """Record to ``path`` (a participant's file; ``None``: no participant) when nothing records yet."""
+        if path is not None and self.recorder is None and stream is not None:
+            self._auto = self.start(path, stream, decoder)
+
+    def auto_stop(self) -> None:
+        """Stop a recording :meth:`auto_start` began (one the user started goes on)."""
+        if self._auto:
+            self._auto = False
+            self.stop()
+
+    def close(self) -> None:
+        self.stop()
+        self._auto = False
+
+    def _on_failed(self, message: RecordingFailed) -> None:
+        failed, self.recorder = self.recorder, None
+        self._sink = None
+        self._hub.error("recording", str(message.error), message.error)
+        self._hub.emit("recording", {"path": str(failed.path) if failed is not None else "", "state": "failed"})

@@ -1,26 +1,35 @@
-"""The session's training runner: one fine-tuning job at a time on a background thread.
+"""The session's training: one job at a time on a background thread, and what its end means.
 
 A job is an iterator that yields progress records and *returns* its result (a generator such as
-:meth:`calibration.job.CalibrationJob.run`). The runner iterates it on a thread named
-``bci-finetune`` with torch limited to ``torch_threads`` and reports through ``post(kind, payload)``
-(the session's inbox, delivered by ``Session.update`` in the caller's thread):
+:meth:`calibration.job.CalibrationJob.run`). :class:`TrainingRunner` iterates it on a thread named
+``bci-finetune`` with torch limited to ``torch_threads`` and posts typed messages to the session's
+inbox (:mod:`bci_app.session.messages`), taken in the session's thread:
 
-- ``("progress", record)`` for each record;
-- ``("trained", (result, model))`` with ``model = to_model(result)``;
-- ``("train-cancelled", TrainingCancelled)`` or ``("train-failed", exception)``.
+- :class:`~bci_app.session.messages.TrainingProgress` for each record (a ``progress`` event);
+- :class:`~bci_app.session.messages.TrainingDone` with ``model = to_model(result)`` (installed
+  through ``on_model``; :attr:`TrainingRunner.result` keeps the result);
+- :class:`~bci_app.session.messages.TrainingStopped` when cancelled or failed (an ``error`` event).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bci_app.errors import TrainingCancelled
+from bci_app.config import resolve_lora
+from bci_app.errors import CalibrationError, TrainingCancelled
+from bci_app.session.messages import Inbox, TrainingDone, TrainingProgress, TrainingStopped
+from bci_app.session.modes import Mode, ModeMachine
+from bci_app.session.participant import FilesSaved, LoadedAdapter, keep_outcome
+from bci_app.vocabulary import count_cues
 
 if TYPE_CHECKING:
     from bci_app.config import AppConfig
+    from bci_app.io.participant import SessionFolder
+    from bci_app.online.decoder import DecoderModel
+    from bci_app.session.observers import EventHub
     from bci_app.types import Recording
 
 log = logging.getLogger(__name__)
@@ -29,6 +38,8 @@ TrainingFactory = Callable[[Any], tuple[Iterator[Any], Callable[[Any], Any], "Ca
 """``factory(session) -> (job, to_model, cancel)``: a training job built from the session's
 calibration data, the function turning its result into a ``DecoderModel``, and the job's cancel
 callback (``Session.training_factory``; default ``Session.calibration_training``)."""
+
+Job = tuple[Iterator[Any], Callable[[Any], "DecoderModel"], Callable[[], None]]
 
 
 #: what the training thread imports on first use: the calibration job, the gate's cross-validation
@@ -62,13 +73,23 @@ def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
 
 
 class TrainingRunner:
-    """Runs one training job at a time (see module doc); ``post(kind, payload)`` must be thread-safe."""
+    """Runs one training job at a time (see module doc) and moves ``modes`` into and out of
+    ``training`` (back to ``idle`` when ``connected()`` is false by then). ``on_model(model)``
+    installs a trained model."""
 
-    def __init__(self, post: Callable[[str, Any], None]) -> None:
-        self._post = post
+    def __init__(self, hub: EventHub, inbox: Inbox, modes: ModeMachine, *, connected: Callable[[], bool],
+                 on_model: Callable[[DecoderModel], None]) -> None:
+        self._hub, self._post, self._modes = hub, inbox.post, modes
+        self._on_model, self._connected = on_model, connected
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._cancel_job: Callable[[], None] | None = None
+        #: the last job's result; ``model_source``: "calibrated", or "loaded" for an earlier adapter
+        self.result: Any = None
+        self.model_source: str | None = None
+        inbox.handle(TrainingProgress, lambda m: hub.emit("progress", m.record))
+        inbox.handle(TrainingDone, self._done)
+        inbox.handle(TrainingStopped, self._stopped)
 
     @property
     def running(self) -> bool:
@@ -76,10 +97,17 @@ class TrainingRunner:
         return self._thread is not None
 
     def start(self, job: Iterator[Any], to_model: Callable[[Any], Any], *, torch_threads: int,
-              cancel: Callable[[], None] | None = None) -> None:
-        """Start ``job`` on the training thread; ``cancel`` is called by :meth:`cancel` (e.g. the
-        job's own cancel flag, checked between batches)."""
-        import torch
+              cancel: Callable[[], None] | None = None) -> bool:
+        """Start ``job`` on the training thread (each record a ``progress`` event, ``to_model(result)``
+        installed); ``cancel`` is called by :meth:`cancel` (e.g. the job's own cancel flag, checked
+        between batches). An ``error`` event and False while a job runs or in a mode that cannot train."""
+        if self.running:
+            self._hub.error("training", "a training job is already running; cancel it first")
+            return False
+        if not self._modes.require("train", Mode.CONNECTED, Mode.ONLINE, Mode.IDLE):
+            return False
+        self._modes.begin_training()
+        import torch  # heavy: loaded when the first job starts
 
         self._cancel.clear()
         self._cancel_job = cancel
@@ -95,12 +123,12 @@ class TrainingRunner:
                     except StopIteration as stop:
                         result = stop.value
                         break
-                    self._post("progress", record)
-                self._post("trained", (result, to_model(result)))
+                    self._post(TrainingProgress(record))
+                self._post(TrainingDone(result, to_model(result)))
             except TrainingCancelled as exc:
-                self._post("train-cancelled", exc)
+                self._post(TrainingStopped(exc, cancelled=True))
             except Exception as exc:  # noqa: BLE001 - becomes an error event
-                self._post("train-failed", exc)
+                self._post(TrainingStopped(exc, cancelled=False))
             finally:
                 close = getattr(job, "close", None)
                 if close is not None:
@@ -111,10 +139,22 @@ class TrainingRunner:
 
         self._thread = threading.Thread(target=run, name="bci-finetune", daemon=True)
         self._thread.start()
+        return True
 
-    def ended(self) -> None:
-        """The session took the job's end event: a new job may start."""
+    def _done(self, message: TrainingDone) -> None:
         self._thread = None
+        self._modes.end_training(self._connected())
+        self.result = message.result
+        self.model_source = "loaded" if isinstance(message.result, LoadedAdapter) else "calibrated"
+        self._on_model(message.model)
+
+    def _stopped(self, message: TrainingStopped) -> None:
+        self._thread = None
+        self._modes.end_training(self._connected())
+        if message.cancelled:
+            self._hub.error("training", "training was cancelled; the previous model stays active", message.error)
+        else:
+            self._hub.error("training", f"training failed: {message.error}", message.error)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has ended (or none runs)."""
@@ -124,27 +164,48 @@ class TrainingRunner:
         thread.join(timeout)
         return not thread.is_alive()
 
-    def cancel(self) -> None:
-        """Ask the job to stop between records (and through its own cancel callback)."""
+    def cancel(self, *, wait: bool = False) -> bool:
+        """Ask the job to stop between records (and through its own cancel callback); ``wait``: join
+        the thread (30 s at most). True when a job was running."""
         if self._thread is None:
-            return
+            return False
         self._cancel.set()
         if self._cancel_job is not None:
             self._cancel_job()
+        if wait:
+            self.join(timeout=30.0)
+        return wait
 
 
-def calibration_trials(recording: Recording | None) -> int:
-    """Cued trials in calibration data (GDF cue markers)."""
-    from bci_app.events import count_cues
+def calibration_training(sources: Sequence[Recording | None], config: AppConfig, channel_map: dict[str, str] | None,
+                         folder: SessionFolder | None, inbox: Inbox) -> Job:
+    """The :class:`calibration.job.CalibrationJob` on ``sources`` (the calibration and the cued
+    online runs: GDF cues, the paradigm's classes), as ``(job, to_model, cancel)``. Nothing runs
+    here: loading the base, preparation, training and the gate happen on the training thread, where
+    ``to_model`` also saves the adapter and report into ``folder`` (a ``FilesSaved`` message)."""
+    from calibration.job import CalibrationJob  # heavy (mne): loaded when the first training is built
 
-    return count_cues(m.value for m in recording.markers) if recording is not None else 0
+    kept = [r for r in sources if r is not None]
+    if not kept:
+        raise CalibrationError("nothing to train on yet: run a calibration (or cued online trials) first")
+    job = CalibrationJob(kept, config, preset="gdf", classes=config.paradigm.classes, source_channel_map=channel_map)
+
+    def to_model(outcome) -> DecoderModel:  # on the training thread: prepare, save adapter and report
+        return keep_outcome(outcome, folder, config, post=lambda saved: inbox.post(FilesSaved(saved)))
+
+    return job.run(), to_model, job.cancel.set
 
 
-def training_plan(config: AppConfig, recording: Recording | None) -> str:
-    """What a calibration job on ``recording`` will adapt (the LoRA guide's summary), before it starts."""
-    from bci_app.config import resolve_lora
+def calibration_trials(recordings: Sequence[Recording | None]) -> int:
+    """Cued trials in calibration data (GDF cue markers), over ``recordings`` (``None`` skipped)."""
+    return sum(count_cues(m.value for m in r.markers) for r in recordings if r is not None)
 
-    n = calibration_trials(recording)
+
+def training_plan(config: AppConfig, recordings: Sequence[Recording | None]) -> str:
+    """What a calibration job on ``recordings`` will adapt (the LoRA guide's summary), before it starts:
+    :func:`~bci_app.config.resolve_lora` on the cued trials; the job resolves once more on the trials
+    artifact rejection keeps, and its summary and adapter JSON give those values."""
+    n = calibration_trials(recordings)
     r = resolve_lora(config.lora, n)
     ft = config.finetune
     return (f"base model: {config.model.base}\ncalibration trials: {n}\nLoRA targets: {', '.join(r.target_modules)} "

@@ -1,69 +1,21 @@
-"""Channel names: normalisation, matching by name, and the montages the models use.
-
-Names are compared after :func:`normalize_ch_name` (lower case, dots and whitespace removed), so the
-EEGMMIDB label ``"Fc5."`` matches ``"FC5"`` and ``"C3.."`` matches ``"c3"``.
-"""
+"""Channels by name: finding the model's channels in a source (:func:`match_channels`) and the
+channel map of a headset (:class:`ChannelMap`). Names, types, montages and positions are the
+vocabulary's (:mod:`bci_app.vocabulary`); names match after
+:func:`~bci_app.vocabulary.normalize_ch_name`."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bci_app.errors import CalibrationError, ConfigError
-
-#: The 64 EEGMMIDB channels in file order, spelled as standard 10-10 names.
-EEGMMIDB_64: tuple[str, ...] = (
-    "FC5", "FC3", "FC1", "FCz", "FC2", "FC4", "FC6",
-    "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
-    "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6",
-    "Fp1", "Fpz", "Fp2", "AF7", "AF3", "AFz", "AF4", "AF8",
-    "F7", "F5", "F3", "F1", "Fz", "F2", "F4", "F6", "F8",
-    "FT7", "FT8", "T7", "T8", "T9", "T10", "TP7", "TP8",
-    "P7", "P5", "P3", "P1", "Pz", "P2", "P4", "P6", "P8",
-    "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2", "Iz",
+from bci_app.vocabulary import (
+    channel_target_type,
+    check_channel_map,
+    is_model_input,
+    normalize_ch_name,
+    position_name,
 )
-
-#: 16 sensorimotor channels around C3/Cz/C4 (all present in EEGMMIDB).
-SENSORIMOTOR_16: tuple[str, ...] = (
-    "FC3", "FCz", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
-    "CP3", "CP1", "CPz", "CP2", "CP4", "Pz",
-)
-
-#: 8 sensorimotor channels (consumer headsets): C3, Cz, C4 and close neighbours.
-SENSORIMOTOR_8: tuple[str, ...] = ("FC3", "FC4", "C3", "C1", "Cz", "C2", "C4", "CPz")
-
-#: the g.tec Unicorn's 8 electrodes (a common consumer cap), all present in EEGMMIDB.
-UNICORN_8: tuple[str, ...] = ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8")
-
-#: the minimal motor-imagery montage: C3, Cz, C4.
-MOTOR_3: tuple[str, ...] = ("C3", "Cz", "C4")
-
-MONTAGES: dict[str, tuple[str, ...]] = {
-    "eegmmidb_64": EEGMMIDB_64,
-    "sensorimotor_16": SENSORIMOTOR_16,
-    "sensorimotor_8": SENSORIMOTOR_8,
-    "unicorn_8": UNICORN_8,
-    "motor_3": MOTOR_3,
-}
-
-
-def normalize_ch_name(name: str) -> str:
-    """``"C3.."`` → ``"c3"``, ``" Fc 5 "`` → ``"fc5"``: lower case, dots and whitespace removed."""
-    return "".join(ch for ch in str(name) if ch != "." and not ch.isspace()).lower()
-
-
-#: Channel types that never feed the model (a channel map can give a source channel one of these).
-NON_EEG_TYPES: tuple[str, ...] = ("eog", "emg", "ecg", "aux", "accel", "misc")
-#: Types that keep a channel out of the model input (the above, plus what files and LSL streams use).
-EXCLUDED_TYPES: frozenset[str] = frozenset(
-    (*NON_EEG_TYPES, "stim", "resp", "bio", "gsr", "eda", "ppg", "gyro", "marker", "trigger", "temperature")
-)
-
-
-def is_model_input(ch_type: str | None) -> bool:
-    """Whether a channel of type ``ch_type`` may feed the model (anything but :data:`EXCLUDED_TYPES`)."""
-    return str(ch_type or "eeg").strip().lower() not in EXCLUDED_TYPES
 
 
 def match_channels(
@@ -108,20 +60,6 @@ def match_channels(
     return [index[normalize_ch_name(w)] for w in wanted]
 
 
-@functools.cache
-def _positions() -> dict[str, str]:
-    """Normalised name -> spelling of every 10-05 position MNE knows (colin27 head)."""
-    import mne
-
-    montage = mne.channels.make_standard_montage("colin27_1005")
-    return {normalize_ch_name(n): n for n in montage.ch_names}
-
-
-def position_name(name: str) -> str | None:
-    """The standard spelling of the 10-05 position ``name`` (``"fcz"`` -> ``"FCz"``), or None."""
-    return _positions().get(normalize_ch_name(name))
-
-
 @dataclass(frozen=True)
 class ChannelMap:
     """Which electrode each source channel is: a 10-05 position, or a non-EEG type kept out of the model.
@@ -136,35 +74,18 @@ class ChannelMap:
     only_listed: bool = False
 
     def __post_init__(self) -> None:
-        seen: dict[str, str] = {}
-        targets: dict[str, str] = {}
-        for label, target in self.entries:
-            key = normalize_ch_name(label)
-            if not key:
-                raise ConfigError("a channel map entry has an empty source label")
-            if key in seen:
-                raise ConfigError(f"channel map lists the source channel {label!r} twice")
-            seen[key] = label
-            kind = self.target_type(target)
-            if kind == "eeg":
-                pos = normalize_ch_name(target)
-                if pos in targets:
-                    raise ConfigError(
-                        f"channel map puts both {targets[pos]!r} and {label!r} at {position_name(target)}; "
-                        "each position can hold one channel")
-                targets[pos] = label
+        try:
+            check_channel_map(self.entries)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
     @staticmethod
     def target_type(target: str) -> str:
         """``"eeg"`` for a 10-05 position, the type for one of :data:`NON_EEG_TYPES`; else ConfigError."""
-        t = str(target).strip()
-        if t.lower() in NON_EEG_TYPES:
-            return t.lower()
-        if position_name(t) is None:
-            raise ConfigError(
-                f"{t!r} is neither a 10-05 electrode position (e.g. C3, FCz, CP4) nor one of "
-                f"{', '.join(NON_EEG_TYPES)} (which keep a channel out of the model input)")
-        return "eeg"
+        try:
+            return channel_target_type(target)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
     @classmethod
     def parse(cls, text: str) -> ChannelMap:
@@ -226,16 +147,4 @@ class ChannelMap:
         return tuple(names), tuple(types), listed
 
 
-__all__ = [
-    "ChannelMap",
-    "NON_EEG_TYPES",
-    "EXCLUDED_TYPES",
-    "is_model_input",
-    "position_name",
-    "EEGMMIDB_64",
-    "SENSORIMOTOR_16",
-    "SENSORIMOTOR_8",
-    "MONTAGES",
-    "normalize_ch_name",
-    "match_channels",
-]
+__all__ = ["ChannelMap", "match_channels"]

@@ -22,10 +22,11 @@ import numpy as np
 from scipy import signal as sps
 
 from bci_app.errors import CalibrationError
-from bci_app.signal.channels import match_channels, normalize_ch_name
+from bci_app.signal.channels import match_channels
 from bci_app.signal.filters import StreamingBandpass
 from bci_app.signal.preprocess import reject_artifacts, summarize_rejections
 from bci_app.units import MICROVOLTS_PER_VOLT
+from bci_app.vocabulary import normalize_ch_name
 
 if TYPE_CHECKING:
     from bci_app.config import PreprocessingConfig

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bci_app.errors import CalibrationError
+from bci_app.vocabulary import POSITIONS_MONTAGE
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def interpolation_matrix(ch_names: Sequence[str], bad: Sequence[str]) -> np.ndar
         raise CalibrationError(f"cannot repair {bad}: fewer than 3 good channels remain of {names}")
     info = mne.create_info(names, sfreq=float(max(n, 1)), ch_types="eeg", verbose="error")
     raw = mne.io.RawArray(np.eye(n), info, verbose="error")
-    montage = mne.channels.make_standard_montage("colin27_1005")
+    montage = mne.channels.make_standard_montage(POSITIONS_MONTAGE)
     try:
         raw.set_montage(montage, match_case=False, on_missing="raise", verbose="error")
     except ValueError as exc:

@@ -91,7 +91,7 @@ def test_markers_arrive_with_their_times(unique_name: str) -> None:
     m_info = pylsl.StreamInfo(f"{unique_name}-markers", "Markers", 1, pylsl.IRREGULAR_RATE, "string", "")
     m_outlet = pylsl.StreamOutlet(m_info)
     with StreamLSL(source_id=f"{unique_name}-sid", resolve_timeout=3.0) as stream:
-        assert stream._marker_inlet is not None
+        assert stream._paired.inlet is not None  # noqa: SLF001 - the paired Markers inlet
         sent = []
         for k, value in enumerate(["769", "770", "T1"]):
             ts = pylsl.local_clock() + 0.001 * k

@@ -17,7 +17,7 @@ def write_xdf(path: Path, seconds: float = 40.0, sfreq: float = 160.0, *, cues: 
     """A real XDF (our writer): simulated EEG (volts → µV) plus a GDF marker stream with cues 769/770
     at ``onsets`` (s from the first sample; default every 8 s from 2 s)."""
     from bci_app.io.xdf import XdfRecorder
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
 
     n = int(seconds * sfreq)
     rng = np.random.default_rng(0)

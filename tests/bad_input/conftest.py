@@ -34,8 +34,8 @@ def world(tmp_path_factory) -> World:
     from bci_app.models import ATCNet, save_model
     from bci_app.models.adapters import save_adapter
     from bci_app.models.lora import add_lora
-    from bci_app.signal.channels import SENSORIMOTOR_16
     from bci_app.signal.preprocess import PreprocessingSpec
+    from bci_app.vocabulary import SENSORIMOTOR_16
 
     root = tmp_path_factory.mktemp("world")
     torch.manual_seed(0)

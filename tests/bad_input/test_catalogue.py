@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 from bad_input_files import assert_refused_cleanly, edit_json, snapshot, write_xdf
-
-EEGMMIDB = Path(os.environ.get("BCI_APP_EEGMMIDB", Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"))
-EDF = EEGMMIDB / "S001" / "S001R04.edf"
+from shared_data import EEGMMIDB_EDF as EDF
+from shared_data import needs_eegmmidb
 
 Build = Callable[[Path], tuple[list, list[str]]]
 CASES: list = []
@@ -28,7 +27,7 @@ def case(name: str, *, needs_edf: bool = False, slow: bool = False):
     def register(build: Build) -> Build:
         marks = [pytest.mark.slow] if slow else []
         if needs_edf:
-            marks.append(pytest.mark.skipif(not EDF.is_file(), reason=f"EEGMMIDB not found at {EEGMMIDB}"))
+            marks.append(needs_eegmmidb)
         CASES.append(pytest.param(build, id=name, marks=marks))
         return build
 

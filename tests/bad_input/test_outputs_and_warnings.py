@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 
 import numpy as np
 import pytest
 import torch
 from bad_input_files import snapshot, write_xdf
+from shared_data import EEGMMIDB_EDF as EDF
+from shared_data import needs_eegmmidb
 
 from bci_app.errors import ModelError, OutputError
 from bci_app.outputs import atomic_write_json, atomic_write_text, commit_pair, json_text, write_temp
-
-EEGMMIDB = __import__("pathlib").Path(os.environ.get(
-    "BCI_APP_EEGMMIDB", __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"))
-EDF = EEGMMIDB / "S001" / "S001R04.edf"
-
 
 # -- atomic writes ---------------------------------------------------------------------------------
 
@@ -136,7 +132,7 @@ def test_an_unwritable_log_still_gives_the_message(cli, tmp_path):
 
 # -- sanity warnings -------------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not EDF.is_file(), reason=f"EEGMMIDB not found at {EEGMMIDB}")
+@needs_eegmmidb
 def test_truncated_edf_is_read_with_a_warning_giving_expected_and_found_length(tmp_path, caplog):
     from bci_app.io.recording import read_recording
 

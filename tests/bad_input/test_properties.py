@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_data import EEGMMIDB_EDF as EDF
+from shared_data import needs_eegmmidb
 
 from bci_app.config import MAX_THREADS, AppConfig, config_from_dict, load_config
 from bci_app.errors import BCIError, ConfigError, RecordingError
 from bci_app.io.recording import read_recording
-
-EEGMMIDB = Path(os.environ.get("BCI_APP_EEGMMIDB", Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"))
-EDF = EEGMMIDB / "S001" / "S001R04.edf"
 
 PROPERTY = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -158,7 +156,7 @@ def test_corrupt_xdf_reads_or_fails_with_a_recording_error(memory_cap, world, tm
     _reads_or_names_the_file(path)
 
 
-@pytest.mark.skipif(not EDF.is_file(), reason=f"EEGMMIDB not found at {EEGMMIDB}")
+@needs_eegmmidb
 @PROPERTY
 @given(changes=edits, cut=st.one_of(st.none(), st.floats(min_value=0.0, max_value=1.0)))
 def test_corrupt_edf_reads_or_fails_with_a_recording_error(memory_cap, tmp_path_factory, changes, cut):

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bad_input_files import assert_refused_cleanly, snapshot, write_xdf
+from shared_data import EEGMMIDB_DIR, needs_eegmmidb
 
 from bci_app.errors import CalibrationError, ConfigError
 
-EEGMMIDB = Path(os.environ.get("BCI_APP_EEGMMIDB", Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"))
-HAVE_EDF = (EEGMMIDB / "S001" / "S001R04.edf").is_file()
+EEGMMIDB = EEGMMIDB_DIR
 
 
 def signal_xdf(path: Path, streams: dict[str, np.ndarray | None], *, sfreq: float = 160.0, cues: bool = True,
@@ -28,7 +28,7 @@ def signal_xdf(path: Path, streams: dict[str, np.ndarray | None], *, sfreq: floa
     """An XDF (our writer) with one EEG stream per entry of ``streams`` (name -> µV data (16, n), None
     for a stream without samples), each on ``SENSORIMOTOR_16``, plus GDF cues every 8 s."""
     from bci_app.io.xdf import XdfRecorder
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
 
     with XdfRecorder(path, flush_interval=None, clock=lambda: 100.0) as rec:
         n = 0
@@ -82,7 +82,7 @@ CASES: list = []
 
 
 def case(name: str, build: Build, *, needs_edf: bool = False) -> None:
-    marks = [pytest.mark.skipif(not HAVE_EDF, reason=f"EEGMMIDB not found at {EEGMMIDB}")] if needs_edf else []
+    marks = [needs_eegmmidb] if needs_edf else []
     CASES.append(pytest.param(build, id=name, marks=marks))
 
 
@@ -246,7 +246,7 @@ def test_too_many_bad_channels_are_refused_not_half_repaired():
                                  amplitude_uv=150, flat_uv=0.5, railed_fraction=0.05)) == 4
 
 
-@pytest.mark.skipif(not HAVE_EDF, reason=f"EEGMMIDB not found at {EEGMMIDB}")
+@needs_eegmmidb
 def test_the_same_data_folder_twice_is_used_once_with_a_warning(tmp_path, cli):
     data = _two_people(tmp_path)
     result = cli(["pretrain", "--data", data, str(data) + os.sep, data / "S001", "--out", tmp_path / "m",

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from bad_input_files import assert_refused_cleanly, snapshot, write_xdf
+from shared_data import EEGMMIDB_DIR, EEGMMIDB_EDF, needs_eegmmidb
 
 from bci_app.errors import OutputError, RecordingError
 from bci_app.outputs import atomic_write_json, atomic_write_text
 
-EEGMMIDB = Path(os.environ.get("BCI_APP_EEGMMIDB", Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"))
-EDF = EEGMMIDB / "S001" / "S001R04.edf"
-needs_edf = pytest.mark.skipif(not EDF.is_file(), reason=f"EEGMMIDB not found at {EEGMMIDB}")
+EEGMMIDB, EDF = EEGMMIDB_DIR, EEGMMIDB_EDF
+needs_edf = needs_eegmmidb
 
 
 def _data_folder(d: Path) -> Path:

@@ -193,7 +193,7 @@ def test_a_stream_too_large_to_buffer_is_refused_from_its_header(memory_cap, uni
     with pytest.raises(StreamError, match=fragment) as info:
         stream.connect()
     assert f"LSL stream '{unique_name}'" in str(info.value)
-    assert stream._inlet is None and stream._marker_inlet is None  # noqa: SLF001 - nothing was opened
+    assert stream._inlet is None and stream._paired.inlet is None  # noqa: SLF001 - nothing was opened
     del outlet
 
 

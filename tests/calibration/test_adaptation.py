@@ -56,12 +56,13 @@ def test_finetune_trains_on_every_window_and_leaves_the_base_bit_identical(s001_
     model, _ = load_base_model(base)
     before = model_hash(model)
     cfg = FinetuneConfig(max_epochs=3, validation_fraction=0.0)
-    result = run_to_end(finetune(model, data.windows, data.y, lora=LoraConfig(target_modules=["dense"]), config=cfg))
+    dense = resolve_lora(LoraConfig(target_modules=["dense"]), len(data.y))
+    result = run_to_end(finetune(model, data.windows, data.y, lora=dense, config=cfg))
     assert result.windows_per_trial == 5 and result.n_train == len(data.y)
     assert model_hash(model) == before  # only A and B trained
     # the validation split holds out whole trials
     model2, _ = load_base_model(base)
-    result2 = run_to_end(finetune(model2, data.windows, data.y, lora=LoraConfig(target_modules=["dense"]),
+    result2 = run_to_end(finetune(model2, data.windows, data.y, lora=dense,
                                   config=FinetuneConfig(max_epochs=2, validation_fraction=0.2)))
     assert result2.n_train + result2.n_val == len(data.y) and result2.val_accuracy is not None
 
@@ -177,7 +178,7 @@ def test_pretraining_with_one_adapter_per_person_starts_as_the_base_and_merges_t
 
 
 def test_decision_trials_are_the_cue_windows_at_each_offset(s001_data, eegmmidb_dir):
-    from bci_app.events import window_tmin
+    from bci_app.vocabulary import window_tmin
     from calibration.prepare import cue_trials, decision_trials
 
     data, _ = s001_data

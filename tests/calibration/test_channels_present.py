@@ -10,9 +10,9 @@ import pytest
 from bci_app.errors import ModelError, RecordingError
 from bci_app.io.recording import map_channels, read_recording
 from bci_app.models.pretrained import base_for_channels
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec, StreamingPreprocessor
 from bci_app.signal.repair import interpolation_matrix
+from bci_app.vocabulary import SENSORIMOTOR_16
 
 CYTON = "Fp1,Fp2,C3,C4,P7,P8,O1,O2"
 

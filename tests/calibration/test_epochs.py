@@ -2,11 +2,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import missing_data
 
 from bci_app.config import ParadigmConfig, PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError
 from bci_app.io.recording import read_recording
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     StreamingPreprocessor,
@@ -15,6 +15,7 @@ from bci_app.signal.preprocess import (
     fit_euclidean_alignment,
 )
 from bci_app.types import Marker, Recording
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.epochs import epochs_for_model, extract_epochs, load_dataset_preset
 from calibration.paradigm import GrazParadigm, ManualClock
 
@@ -45,7 +46,7 @@ def test_presets_load():
 def test_epochs_match_annotations(eegmmidb_dir, stem):
     path = eegmmidb_dir / stem[:4] / f"{stem}.edf"
     if not path.is_file():
-        pytest.skip(f"{path} absent")
+        missing_data(f"{path} absent")
     rec = read_recording(path)
     ep = extract_epochs(rec, "eegmmidb", 0.0, 4.0)
     ann = [(o, d) for o, d in _annotations(path) if d in ("T1", "T2")]

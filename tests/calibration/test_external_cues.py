@@ -69,8 +69,8 @@ def test_mapping_errors_and_counts_without_lsl():
     from bci_app.clocks import ManualClock
     from bci_app.config import ParadigmConfig
 
-    with pytest.raises(CalibrationError, match="no GDF cue code"):
-        ExternalCues(_Source([]), "T1=both_hands", ParadigmConfig(), ManualClock())
+    with pytest.raises(CalibrationError, match="no GDF cue code"):  # every class the app knows has one (both_hands 773)
+        ExternalCues(_Source([]), {"T1": "rest"}, ParadigmConfig(), ManualClock())
     clock = ManualClock(100.0)
     src = _Source([Marker(99.0, "T1"), Marker(100.5, "T2"), Marker(100.7, "X"), Marker(100.2, "T1")])
     cues = ExternalCues(src, "T1=left_hand,T2=right_hand", ParadigmConfig(), clock, trials_per_class=1)
@@ -118,7 +118,7 @@ def test_external_cues_over_lsl_calibrate_and_score_a_session(unique_name, tmp_p
         (go.parent / "calibrate").write_text("")
         assert session.run_until(lambda: session.mode is not Mode.CALIBRATING, timeout_s=60), \
             (cues.cues, cues.completed, cues.phase, cues.unknown, cues.too_early, cues.beyond, errors)
-        assert cues.phase == "finished" and session._cue_outlet is None  # no cues of the app's own
+        assert cues.phase == "finished" and session._cues._outlet is None  # noqa: SLF001 - no cues of the app's own
         sent = [(v, t) for v, t in json.loads(sent_file.read_text())]
         assert cues.unknown == Counter({"X9": 2})
         # the calibration recording: one GDF mirror per cue, at the sender's own timestamps (the late one too)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from bci_app.config import FinetuneConfig, LoraConfig, ResolvedLora
+from bci_app.config import FinetuneConfig, LoraConfig, ResolvedLora, resolve_lora
 from bci_app.errors import CalibrationError, TrainingCancelled
 from bci_app.models import ATCNet, model_hash
 from bci_app.models.io import base_state_dict
-from bci_app.models.lora import LinearWithLoRA, lora_parameters
+from bci_app.models.lora import LinearWithLoRA, lora_parameters, lora_settings
 from calibration.finetune import Progress, finetune, predict_proba, run_to_end, stratified_split
 from calibration.prepare import rejection_advice
 
@@ -66,7 +66,7 @@ def test_cancel_leaves_clean_base():
     assert not any(isinstance(m, LinearWithLoRA) for m in model.modules())
     assert set(model.state_dict()) == keys0
     assert model_hash(model) == h0
-    assert not hasattr(model, "_lora_config")
+    assert lora_settings(model) is None
 
 
 def test_cancel_full_finetune_restores_weights():
@@ -132,16 +132,16 @@ def test_stratified_split_and_too_few_trials():
     assert set(y[va]) == {0, 1}
     model, X, _ = _toy()
     with pytest.raises(CalibrationError, match="too few clean calibration trials"):
-        run_to_end(finetune(model, X[:6], np.array([0, 1, 0, 1, 0, 0]), lora=LoraConfig()))
+        run_to_end(finetune(model, X[:6], np.array([0, 1, 0, 1, 0, 0]), lora=_lora(["dense"])))
     note = rejection_advice({"amplitude at FT8": 9, "flat at C3": 1}, 150.0)
     assert note.startswith("most rejections: amplitude at FT8 in 9 trials, flat at C3 in 1 trial; check those electrodes")
     with pytest.raises(CalibrationError, match="Artifacts: most rejections: amplitude at FT8 in 9 trials"):
-        run_to_end(finetune(model, X[:6], np.array([0, 1, 0, 1, 0, 0]), lora=LoraConfig(), rejection_note=note))
+        run_to_end(finetune(model, X[:6], np.array([0, 1, 0, 1, 0, 0]), lora=_lora(["dense"]), rejection_note=note))
 
 
 def test_auto_targets_from_trial_count():
     model, X, y = _toy()
-    r = run_to_end(finetune(model, X, y, lora=LoraConfig(), config=FinetuneConfig(max_epochs=2)))
+    r = run_to_end(finetune(model, X, y, lora=resolve_lora(LoraConfig(), len(y)), config=FinetuneConfig(max_epochs=2)))
     assert r.target_modules == ("dense",) and r.wrapped_modules == ("dense0", "dense1", "dense2")
 
 
@@ -153,8 +153,8 @@ def test_gated_calibration_is_never_worse_than_the_unadapted_base_on_the_develop
     CalibrationJob and the fold base that never saw them, score the cue windows of runs 8 + 12. On the
     group's mean, the gated decoder is at least as accurate as the unadapted base (same alignment)."""
     from bci_app.config import AppConfig
-    from bci_app.events import window_tmin
     from bci_app.models.pretrained import fold_base_for, load_base_model
+    from bci_app.vocabulary import window_tmin
     from calibration.data import eegmmidb_files
     from calibration.job import CalibrationJob
     from calibration.prepare import cue_trials

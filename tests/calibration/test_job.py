@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from bci_app.config import AppConfig
+from bci_app.config import AppConfig, resolve_lora
 from bci_app.models.lora import LinearWithLoRA
 from bci_app.models.pretrained import fold_base_for, load_base_model
 from calibration.finetune import predict_proba
@@ -48,7 +48,7 @@ def test_gate_keeps_the_base_when_the_adapter_cannot_beat_it(s001):
     assert outcome.metadata["gate"]["chosen"] == "base" and "unadapted base installed" in outcome.summary()
 
 
-def test_gate_installs_the_adapter_when_it_cross_validates_better(s001):
+def test_gate_installs_the_adapter_when_it_cross_validates_better(s001, tmp_path):
     path, base = s001
     config = AppConfig()
     wrong = 1 - _base_predictions(path, base, config)  # labels the base gets 0 % right: the heads learn to flip
@@ -56,6 +56,12 @@ def test_gate_installs_the_adapter_when_it_cross_validates_better(s001):
     assert outcome.gate.cv_accuracy_base == 0.0
     assert outcome.chosen == "adapted" and outcome.gate.cv_accuracy_adapted > 0.5
     assert any(float(b.abs().max()) > 0 for b in _lora_b(outcome.model))
+    # the LoRA settings are resolved once, on the trials kept, and the adapter JSON and summary say them
+    resolved = resolve_lora(config.lora, outcome.metadata["n_trials"])
+    info = json.loads(outcome.save(tmp_path / "a").with_suffix(".json").read_text())
+    assert {k: info[k] for k in ("target_modules", "rank", "alpha", "dropout")} == resolved.as_dict()
+    assert info["lora_reason"] == resolved.reason and outcome.finetune.rank == resolved.rank
+    assert f"rank {resolved.rank}, alpha {resolved.alpha:g} ({resolved.reason})" in outcome.summary()
 
 
 def test_lora_disabled_is_the_base_with_the_persons_alignment(s001, tmp_path):

@@ -10,10 +10,9 @@ from bci_app.acquisition import StreamSimulated
 from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig, ParadigmConfig
 from bci_app.errors import CalibrationError
-from bci_app.events import window_span
 from bci_app.models.pretrained import base_model_metadata
 from bci_app.session import Mode, Session
-from bci_app.signal.channels import SENSORIMOTOR_16
+from bci_app.vocabulary import SENSORIMOTOR_16, window_span
 from calibration.paradigm import check_model_window
 
 

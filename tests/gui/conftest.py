@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,15 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6 import QtCore  # noqa: E402
 
-pytestmark = pytest.mark.gui
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/gui carries the ``gui`` mark (``-m gui`` / ``-m "not gui"`` select them);
+    a ``pytestmark`` in a conftest would mark nothing."""
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.gui)
 
 _IGNORED_QT = (
     "This plugin does not support propagateSizeHints()",  # offscreen platform, harmless

@@ -102,7 +102,7 @@ def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.clocks import ManualClock
     from bci_app.gui.signal_view import MAX_BINS, PAGE_SIZE, SignalView, TraceEnvelope
-    from bci_app.signal.channels import EEGMMIDB_64
+    from bci_app.vocabulary import EEGMMIDB_64
 
     clock = ManualClock(100.0)
     stream = StreamSimulated(ch_names=EEGMMIDB_64, sfreq=1000.0, clock=clock).connect()

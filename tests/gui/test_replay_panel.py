@@ -32,7 +32,7 @@ def record_session(path, online_s: float = 8.0, *, calibrate: bool = True):
     from bci_app.models.pretrained import load_base_model
     from bci_app.online.calibrate import base_decoder_model
     from bci_app.session import Mode, Session
-    from calibration.paradigm import CUE_CODES
+    from bci_app.vocabulary import CUE_CODES
 
     _, meta = load_base_model("sensorimotor16")
     clock = ManualClock(100.0)

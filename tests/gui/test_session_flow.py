@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
+from bci_app.config import AppConfig, FinetuneConfig, LoraConfig, resolve_lora
 
 pytest.importorskip("bci_app.session")
 
@@ -49,7 +49,7 @@ def make_factory(max_epochs: int, slow: bool = False):
         torch_model = ATCNet(len(spec.ch_names), 2, spec.sfreq, X.shape[-1], n_windows=1)
         cancel = threading.Event()
         job = finetune(
-            torch_model, X, y, lora=LoraConfig(target_modules=["dense"]), cancel=cancel,
+            torch_model, X, y, lora=resolve_lora(LoraConfig(target_modules=["dense"]), len(y)), cancel=cancel,
             config=FinetuneConfig(max_epochs=max_epochs, min_trials_per_class=2, validation_fraction=0.0,
                                   batch_size=4, patience=max_epochs),
         )

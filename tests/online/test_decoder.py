@@ -16,9 +16,9 @@ from bci_app.models import ATCNet
 from bci_app.models.lora import add_lora
 from bci_app.online import Decoder, DecoderModel
 from bci_app.online.fast import build_fast_model, merged_copy
-from bci_app.signal.channels import EEGMMIDB_64, SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec, cut_windows, finalize_window, preprocess_recording
 from bci_app.types import Recording
+from bci_app.vocabulary import EEGMMIDB_64, SENSORIMOTOR_16
 from calibration.paradigm import ManualClock
 
 SFREQ = 160.0

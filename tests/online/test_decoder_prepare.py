@@ -8,8 +8,8 @@ import torch
 
 from bci_app.models import ATCNet
 from bci_app.online import Decoder, DecoderModel
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
+from bci_app.vocabulary import SENSORIMOTOR_16
 
 
 def test_prepared_runnable_is_handed_over_once() -> None:

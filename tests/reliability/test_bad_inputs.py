@@ -13,16 +13,16 @@ import pytest
 import torch
 
 from bci_app.acquisition import Stream, StreamFile, StreamInfo, StreamSimulated
-from bci_app.config import FinetuneConfig, LoraConfig, OnlineConfig, SmoothingConfig
+from bci_app.config import FinetuneConfig, LoraConfig, OnlineConfig, SmoothingConfig, resolve_lora
 from bci_app.errors import CalibrationError, ModelError, RecordingError, StreamError
 from bci_app.io.recording import read_recording
 from bci_app.io.xdf import XdfRecorder
 from bci_app.models import ATCNet
 from bci_app.models.pretrained import PRETRAINED_DIR, load_base_model
 from bci_app.online import Decoder, DecoderModel
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
 from bci_app.types import Marker, Recording
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.epochs import find_cues
 from calibration.finetune import finetune, run_to_end
 from calibration.paradigm import ManualClock
@@ -201,7 +201,7 @@ def test_too_few_clean_trials_names_classes_and_counts():
     X = np.random.default_rng(0).standard_normal((7, 16, 240)).astype(np.float32)
     y = np.array([0, 0, 0, 0, 0, 0, 1])
     with pytest.raises(CalibrationError) as info:
-        run_to_end(finetune(model, X, y, lora=LoraConfig(), config=FinetuneConfig(min_trials_per_class=5),
+        run_to_end(finetune(model, X, y, lora=resolve_lora(LoraConfig(), len(y)), config=FinetuneConfig(min_trials_per_class=5),
                             classes=CLASSES))
     message = str(info.value)
     assert "left_hand: 6" in message and "right_hand: 1" in message

@@ -26,16 +26,16 @@ import pytest
 import torch
 
 from bci_app.acquisition import LslPlayer, StreamLSL, StreamSimulated
-from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
+from bci_app.config import AppConfig, FinetuneConfig, LoraConfig, resolve_lora
 from bci_app.io.recording import read_recording
 from bci_app.io.resume import continuation_path, find_incomplete_recordings, scan_xdf
 from bci_app.models import ATCNet
 from bci_app.models.io import model_hash
 from bci_app.online import DecoderModel
 from bci_app.session import Mode, Session
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import PreprocessingSpec
 from bci_app.types import GAP_MARKER
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.paradigm import ManualClock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ _CHILD_SESSION = textwrap.dedent(
     from bci_app.acquisition import StreamSimulated
     from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
     from bci_app.session import Session
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=time.monotonic, acquisition_delay=0.02)
     session = Session(AppConfig(), clock=time.monotonic)
     assert session.connect(sim) and session.start_recording({path!r})
@@ -183,7 +183,7 @@ _CHILD_FULL = textwrap.dedent(
     from bci_app.acquisition import StreamSimulated
     from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
     from bci_app.session import Session
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
     from calibration.paradigm import ManualClock
     clock = ManualClock(10.0)
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock)
@@ -252,7 +252,7 @@ def test_close_during_finetuning_and_recording_leaves_clean_state(tmp_path):
     X = rng.standard_normal((24, 16, 240)).astype(np.float32)
     y = np.arange(24) % 2
     cancel = threading.Event()
-    job = finetune(model, X, y, lora=LoraConfig(target_modules=["dense"]), cancel=cancel,
+    job = finetune(model, X, y, lora=resolve_lora(LoraConfig(target_modules=["dense"]), len(y)), cancel=cancel,
                    config=FinetuneConfig(max_epochs=1000, patience=1000, min_trials_per_class=2))
     hash_before = model_hash(model)
     assert session.start_training(job, lambda r: _small_model(), cancel=cancel.set)

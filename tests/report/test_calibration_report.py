@@ -203,7 +203,7 @@ def _simulated_calibration(trials_per_class: int = 10):
     every 7 s and 4 s of imagery, driven by a manual clock."""
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.io.recording import Marker, Recording
-    from bci_app.signal.channels import SENSORIMOTOR_16
+    from bci_app.vocabulary import SENSORIMOTOR_16
     from calibration.paradigm import ManualClock
 
     clock = ManualClock(100.0)

@@ -13,8 +13,8 @@ from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig
 from bci_app.report.erd import ErdWindows, erd_maps
 from bci_app.session import Session
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.quality import erd_percent
+from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.paradigm import CUE_CODES
 
 

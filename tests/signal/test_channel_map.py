@@ -9,7 +9,8 @@ import pylsl
 import pytest
 
 from bci_app.errors import ConfigError, RecordingError, StreamError
-from bci_app.signal.channels import ChannelMap, match_channels, position_name
+from bci_app.signal.channels import ChannelMap, match_channels
+from bci_app.vocabulary import position_name
 
 
 def test_parse_names_and_label_pairs() -> None:

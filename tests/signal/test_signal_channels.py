@@ -1,13 +1,8 @@
 import pytest
 
 from bci_app.errors import CalibrationError, StreamError
-from bci_app.signal.channels import (
-    EEGMMIDB_64,
-    SENSORIMOTOR_8,
-    SENSORIMOTOR_16,
-    match_channels,
-    normalize_ch_name,
-)
+from bci_app.signal.channels import match_channels
+from bci_app.vocabulary import EEGMMIDB_64, SENSORIMOTOR_8, SENSORIMOTOR_16, normalize_ch_name
 
 
 def test_normalize():

@@ -6,7 +6,6 @@ import pytest
 from bci_app.config import PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError, StreamError
 from bci_app.io.recording import read_recording
-from bci_app.signal.channels import SENSORIMOTOR_16
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     StreamingPreprocessor,
@@ -18,6 +17,7 @@ from bci_app.signal.preprocess import (
     reject_artifacts,
     summarize_rejections,
 )
+from bci_app.vocabulary import SENSORIMOTOR_16
 
 
 @pytest.fixture(scope="module")

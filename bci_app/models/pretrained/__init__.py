@@ -19,6 +19,9 @@ from typing import Any
 from torch import nn
 
 from bci_app.errors import ModelError
+from bci_app.models.atcnet import select_outputs
+from bci_app.models.io import load_model
+from bci_app.vocabulary import normalize_ch_name
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 #: fewest channels of a base a headset must have for the others to be interpolated from them
@@ -56,8 +59,6 @@ def load_base_model(name_or_path: str | Path = "default") -> tuple[nn.Module, di
     Returns ``(model in eval mode, metadata)``; metadata holds ``classes``, ``ch_names``, ``sfreq``,
     ``n_times``, ``window``, ``preprocessing`` (a PreprocessingSpec dict) and provenance.
     """
-    from bci_app.models.io import load_model
-
     return load_model(base_model_path(name_or_path))
 
 
@@ -108,8 +109,6 @@ def base_for_classes(name: str | Path, classes: Sequence[str]) -> tuple[str, str
 def restrict_classes(model: nn.Module, meta: dict[str, Any], classes: Sequence[str]) -> tuple[nn.Module, dict[str, Any]]:
     """``(model, meta)`` decoding only ``classes`` (heads keep those rows, in that order); unchanged
     when the classes are already the base's."""
-    from bci_app.models.atcnet import select_outputs
-
     wanted = [str(c) for c in classes]
     if wanted == list(meta["classes"]):
         return model, meta
@@ -133,8 +132,6 @@ def base_for_channels(name: str | Path, ch_names: Sequence[str], classes: Sequen
     Chosen on the development group (``bench/layouts.py``): with a Unicorn's or the synthetic board's
     channels, ``sensorimotor16`` with 12 of 16 interpolated decodes better than the 64-channel base
     with 56 or 48 interpolated; with 32 channels both are level."""
-    from bci_app.signal.channels import normalize_ch_name
-
     have = {normalize_ch_name(c) for c in ch_names}
     meta = base_model_metadata(name)
     wanted = list(classes) if classes is not None else list(meta["classes"])

@@ -1,0 +1,112 @@
+"""The session's decoding: the active model, the decoder on the source (its thread, its LSL outlet)
+and the latest prediction, handed to the session's thread at most once per update."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bci_app.errors import BCIError
+from bci_app.online.outputs import PredictionOutlet
+from bci_app.online.runner import DecoderRunner
+from bci_app.session.messages import DecoderFailed, Inbox
+
+if TYPE_CHECKING:
+    from bci_app.config import OnlineConfig
+    from bci_app.online.decoder import Decoder, DecoderModel, Prediction
+    from bci_app.online.outputs import PredictionOutlet
+    from bci_app.online.runner import DecoderRunner
+    from bci_app.session.observers import EventHub
+
+
+class Decoding:
+    """The active :attr:`model` and, while online or replaying, the :attr:`decoder`, its
+    :attr:`runner` thread and its prediction outlet. A decoder thread that fails posts
+    :class:`~bci_app.session.messages.DecoderFailed`; ``on_failed()`` then stops decoding."""
+
+    def __init__(self, hub: EventHub, inbox: Inbox, on_failed: Callable[[], None]) -> None:
+        self.model: DecoderModel | None = None
+        self.decoder: Decoder | None = None
+        self.runner: DecoderRunner | None = None
+        self.last_prediction: Prediction | None = None
+        self._hub, self._inbox, self._on_failed = hub, inbox, on_failed
+        self._outlet: PredictionOutlet | None = None
+        self._pending: Prediction | None = None
+        self._lock = threading.Lock()  # the decoder thread writes the latest prediction
+        inbox.handle(DecoderFailed, self._failed)
+
+    def set_model(self, model: DecoderModel) -> None:
+        """Make ``model`` active (installed atomically into a running decoder); ``model`` event."""
+        self.model = model
+        if self.decoder is not None:
+            try:
+                self.decoder.install(model)
+            except BCIError as exc:
+                self._hub.error("model", f"could not install {model.name}: {exc}", exc)
+                return
+        self._hub.emit("model", model)
+
+    def start(self, make: Callable[[], Decoder], config: OnlineConfig, *, outlet: bool, runner: bool,
+              attach: Callable[[Decoder], None], on_decision: Callable[[Prediction], None] | None = None) -> bool:
+        """Build the decoder (``make()``), its LSL outlet (``outlet``), ``attach(decoder)`` (the
+        recorder), subscribe ``on_decision`` and start the runner thread (``runner``; otherwise
+        :meth:`poll` decodes); an ``error`` event and False on failure."""
+        if self.model is None:
+            self._hub.error("online", "no model to decode with; calibrate first or load an adapter")
+            return False
+
+        try:
+            self.decoder = make()
+            if outlet:
+                self._outlet = PredictionOutlet(self.model.classes, name=config.outlet_name, step_s=config.step_s,
+                                                model=self.model.name)
+                self.decoder.add_output(self._outlet)
+        except BCIError as exc:
+            self.decoder = None
+            self._hub.error("online", f"cannot start decoding: {exc}", exc)
+            return False
+        attach(self.decoder)
+        self.decoder.subscribe(self._keep)
+        if on_decision is not None:
+            self.decoder.subscribe(on_decision)
+        if runner:
+            self.runner = DecoderRunner(self.decoder, on_error=lambda e: self._inbox.post(DecoderFailed(e))).start()
+        return True
+
+    def poll(self) -> None:
+        """Decode what a thread-less decoder has not decoded yet."""
+        if self.decoder is not None and self.runner is None:
+            try:
+                self.decoder.poll()
+            except BCIError as exc:
+                self._hub.error("online", str(exc), exc)
+
+    def stop(self) -> None:
+        """Stop the runner thread (joined), close the outlet and drop the decoder; the model stays."""
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        if self._outlet is not None:
+            self._outlet.close()
+            self._outlet = None
+        self.decoder = None
+
+    def deliver(self) -> None:
+        """The newest prediction since the last call, as a ``prediction`` event."""
+        with self._lock:
+            pred, self._pending = self._pending, None
+        if pred is not None:
+            self._hub.emit("prediction", pred)
+
+    def _keep(self, pred: Prediction) -> None:
+        with self._lock:
+            self.last_prediction = pred
+            self._pending = pred
+
+    def _failed(self, message: DecoderFailed) -> None:
+        self._hub.error("online", f"decoding stopped: {message.error}", message.error)
+        self._on_failed()
+
+
+__all__ = ["Decoding"]
