@@ -43,8 +43,9 @@ HEADLESS_TIME_SCALE = 3.0
 #: Stream seconds (from the headset's first sample) at which calibration starts: room for connecting.
 CALIBRATION_START_S = 10.0
 #: Stream seconds between the end of calibration and the first online trial: the break in which the
-#: adapter trains (about 7 s of wall time at the headless 3x).
-ONLINE_BREAK_S = 20.0
+#: adapter trains on the decoder's windows with the gate (15 s of wall time at the headless 3x; a
+#: loaded 2-core machine needs up to about 9 s).
+ONLINE_BREAK_S = 45.0
 HELP = "full session on the simulated headset over LSL: calibrate, fine-tune, decode online"
 
 log = logging.getLogger(__name__)

@@ -180,7 +180,7 @@ class TrainingRunner:
 def calibration_training(sources: Sequence[Recording | None], config: AppConfig, channel_map: dict[str, str] | None,
                          folder: SessionFolder | None, inbox: Inbox) -> Job:
     """The :class:`calibration.job.CalibrationJob` on ``sources`` (the calibration and the cued
-    online runs: GDF cues, the paradigm's classes), as ``(job, to_model, cancel)``. Nothing runs
+    online runs: GDF cues, the paradigm's classes and imagery period), as ``(job, to_model, cancel)``. Nothing runs
     here: loading the base, preparation, training and the gate happen on the training thread, where
     ``to_model`` also saves the adapter and report into ``folder`` (a ``FilesSaved`` message)."""
     from calibration.job import CalibrationJob  # heavy (mne): loaded when the first training is built
@@ -188,7 +188,9 @@ def calibration_training(sources: Sequence[Recording | None], config: AppConfig,
     kept = [r for r in sources if r is not None]
     if not kept:
         raise CalibrationError("nothing to train on yet: run a calibration (or cued online trials) first")
-    job = CalibrationJob(kept, config, preset="gdf", classes=config.paradigm.classes, source_channel_map=channel_map)
+    paradigm = config.paradigm  # training windows stay inside its imagery period
+    job = CalibrationJob(kept, config, preset="gdf", classes=paradigm.classes, source_channel_map=channel_map,
+                         imagery_s=paradigm.imagery_end_s - paradigm.cue_at_s)
 
     def to_model(outcome) -> DecoderModel:  # on the training thread: prepare, save adapter and report
         return keep_outcome(outcome, folder, config, post=lambda saved: inbox.post(FilesSaved(saved)))

@@ -28,13 +28,15 @@ def s001(eegmmidb_dir):
 
 
 def _base_predictions(path, base, config) -> np.ndarray:
+    """The base's decision per calibration trial, as the gate decides it (mean over the trial's windows)."""
     data = prepare_calibration([path], config, base)
-    return predict_proba(data.model, data.X).argmax(1)
+    return predict_proba(data.model, data.decision_windows).argmax(1)
 
 
 def test_gate_keeps_the_base_when_the_adapter_cannot_beat_it(s001):
     path, base = s001
     config = AppConfig()
+    config.finetune.gate_margin = 0.0  # the strict gate: the adapter must cross-validate better
     perfect = _base_predictions(path, base, config)  # labels the base already gets 100 % right
     if len(np.unique(perfect)) < 2:
         pytest.skip("the base predicts one class for every trial")
@@ -46,6 +48,21 @@ def test_gate_keeps_the_base_when_the_adapter_cannot_beat_it(s001):
     X = outcome.data.X
     assert np.allclose(predict_proba(outcome.model, X), predict_proba(model, X), atol=1e-6)
     assert outcome.metadata["gate"]["chosen"] == "base" and "unadapted base installed" in outcome.summary()
+
+
+def test_the_gate_margin_decides_how_much_worse_an_adapter_may_cross_validate(s001):
+    path, base = s001
+    perfect = _base_predictions(path, base, AppConfig())
+    if len(np.unique(perfect)) < 2:
+        pytest.skip("the base predicts one class for every trial")
+    chosen = {}
+    for margin in (1.0, -1.0):  # never better by 100 points; always above 100 points worse
+        config = AppConfig()
+        config.finetune.gate_margin = margin
+        outcome = CalibrationJob([path], config, base=base, labels=lambda y: perfect).run_to_end()
+        chosen[margin] = outcome.chosen
+        assert f"margin {margin:+.0%}" in outcome.gate.reason
+    assert chosen == {1.0: "base", -1.0: "adapted"}
 
 
 def test_gate_installs_the_adapter_when_it_cross_validates_better(s001, tmp_path):

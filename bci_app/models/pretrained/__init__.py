@@ -20,7 +20,7 @@ from torch import nn
 
 from bci_app.errors import ModelError
 from bci_app.models.atcnet import select_outputs
-from bci_app.models.io import load_model
+from bci_app.models.io import MODEL_FORMAT, load_model
 from bci_app.vocabulary import normalize_ch_name
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
@@ -77,7 +77,11 @@ def base_model_metadata(name_or_path: str | Path) -> dict[str, Any]:
     """The metadata of a base model (classes, preprocessing, window) without loading its weights."""
     path = Path(f"{base_model_path(name_or_path)}.json")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["metadata"]
+        info = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
+            raise ModelError(f"Model metadata file {path} is not a bci-app model sidecar (format is not "
+                             f"{MODEL_FORMAT!r}); give a base model written by bci-app pretrain, not an adapter.")
+        return info["metadata"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"base model metadata {path} is unreadable ({exc}); restore the file") from exc
 
