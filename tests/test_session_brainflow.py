@@ -1,6 +1,7 @@
 """A whole session on BrainFlow's real synthetic board: its descriptor's 16 channels (Fz C3 Cz C4 Pz
-PO7 Oz PO8 F5 F7 F3 F1 F2 F4 F6 F8) hold only 4 of the configured base's 16 (C3 Cz C4 Pz), so the
-job interpolates the other 12, calibrates, trains, gates and decodes online."""
+PO7 Oz PO8 F5 F7 F3 F1 F2 F4 F6 F8) hold only 4 of the configured base's 16 (C3 Cz C4 Pz) but all 8 of
+the shipped ``unicorn8`` base's, so the job takes that base (nothing interpolated), calibrates, trains,
+gates and decodes online."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ def test_synthetic_board_calibrates_trains_and_decodes_online():
         assert session.start_training(job.run(), lambda outcome: outcome.decoder_model, cancel=job.cancel.set)
         assert session.wait_training(120) and session.model is not None, errors
         outcome = session.training_result
-        assert outcome.metadata["base_model"] == "sensorimotor16"
-        assert "4 of the 16 channels" in outcome.metadata["base_choice"]
-        assert len(outcome.data.missing) == 12 and len(outcome.data.y) == 6
+        assert outcome.metadata["base_model"] == "unicorn8"
+        choice = outcome.metadata["base_choice"]
+        assert "4 of the 16 channels" in choice and "none interpolated" in choice
+        assert len(outcome.data.missing) == 0 and len(outcome.data.y) == 6
         assert session.start_online(runner=False, outlet=False), errors
         assert session.run_until(lambda: session.decoder.counters.decisions >= 5, timeout_s=20), errors
         assert session.last_prediction is not None and session.last_prediction.classes == ("left_hand", "right_hand")

@@ -47,21 +47,26 @@ def find_bad_channels(windows_uv: np.ndarray, ch_names: Sequence[str], *, fracti
                       amplitude_uv: float, flat_uv: float, railed_fraction: float) -> list[str]:
     """Channels breaking an artifact rule in at least ``fraction`` of the trials, worst first, at most
     ``max_fraction`` of all channels (the rest cannot be interpolated from too few good neighbours).
-    More than half of the channels bad is a :class:`CalibrationError`: nothing sound is left."""
+    More than half of the channels *dead* (flat, railed or non-finite) in that many trials is a
+    :class:`CalibrationError`: nothing sound is left to repair them from. Channels that are only too
+    large (noisy but alive) never refuse a calibration: the worst are repaired, the trials kept."""
     if len(ch_names) != np.shape(windows_uv)[1]:
         raise CalibrationError(f"find_bad_channels got {len(ch_names)} names for {np.shape(windows_uv)[1]} channels")
     if np.shape(windows_uv)[0] == 0:
         return []
     rate = channel_violations(windows_uv, amplitude_uv=amplitude_uv, flat_uv=flat_uv,
                               railed_fraction=railed_fraction).mean(axis=0)
+    dead_rate = channel_violations(windows_uv, amplitude_uv=np.inf, flat_uv=flat_uv,
+                                   railed_fraction=railed_fraction).mean(axis=0)
     order = np.argsort(-rate, kind="stable")
     bad = [str(ch_names[i]) for i in order if rate[i] >= fraction]
+    dead = [str(ch_names[i]) for i in order if dead_rate[i] >= fraction]
     limit = int(np.floor(max_fraction * len(ch_names)))
-    if 2 * len(bad) > len(ch_names):
+    if 2 * len(dead) > len(ch_names):
         raise CalibrationError(
-            f"{len(bad)} of {len(ch_names)} channels break an artifact rule (flat, railed or too large) in at least "
-            f"{fraction:.0%} of the trials ({', '.join(bad)}): too few good ones remain to repair them from, and the "
-            "model would learn from broken signals. Check the electrodes and the recording.")
+            f"{len(dead)} of {len(ch_names)} channels are flat, railed or not finite in at least {fraction:.0%} of the "
+            f"trials ({', '.join(dead)}): too few live ones remain to repair them from, and the model would learn "
+            "from no signal. Check the electrodes, the amplifier and the recording.")
     if len(bad) > limit:
         logger.warning("%d channels look bad (%s); repairing only the worst %d", len(bad), ", ".join(bad), limit)
         bad = bad[:limit]

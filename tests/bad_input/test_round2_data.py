@@ -238,11 +238,16 @@ def test_too_many_bad_channels_are_refused_not_half_repaired():
     rng = np.random.default_rng(0)
     trials = rng.standard_normal((6, 16, 320)) * 10.0
     trials[:, :9] = 0.0  # 9 of 16 channels flat in every trial
-    with pytest.raises(CalibrationError, match="9 of 16 channels break an artifact rule"):
+    with pytest.raises(CalibrationError, match="9 of 16 channels are flat, railed or not finite"):
         find_bad_channels(trials, [f"c{i}" for i in range(16)], fraction=0.5, max_fraction=0.25, amplitude_uv=150,
                           flat_uv=0.5, railed_fraction=0.05)
     trials[:, 5:9] = rng.standard_normal((6, 4, 320)) * 10.0  # 5 bad: the worst 4 are repaired, as before
     assert len(find_bad_channels(trials, [f"c{i}" for i in range(16)], fraction=0.5, max_fraction=0.25,
+                                 amplitude_uv=150, flat_uv=0.5, railed_fraction=0.05)) == 4
+    # noisy but alive channels (real EEG with large artifacts) are repaired, never a refusal
+    noisy = rng.standard_normal((6, 16, 320)) * 10.0
+    noisy[:, :9] *= 40.0  # 9 of 16 beyond 150 µV in every trial
+    assert len(find_bad_channels(noisy, [f"c{i}" for i in range(16)], fraction=0.5, max_fraction=0.25,
                                  amplitude_uv=150, flat_uv=0.5, railed_fraction=0.05)) == 4
 
 

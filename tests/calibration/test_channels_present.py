@@ -20,8 +20,14 @@ CYTON = "Fp1,Fp2,C3,C4,P7,P8,O1,O2"
 def test_base_follows_the_channels_present():
     assert base_for_channels("sensorimotor16", SENSORIMOTOR_16)[0] == "sensorimotor16"
     unicorn = ["Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8"]  # 4 of sensorimotor16's channels
-    base, reason = base_for_channels("sensorimotor16", unicorn)
-    assert base == "sensorimotor16" and "4 of the 16" in reason and "12 are interpolated" in reason
+    base, reason = base_for_channels("sensorimotor16", unicorn)  # a base pretrained on exactly those 8
+    assert base == "unicorn8" and "4 of the 16" in reason and "none interpolated" in reason
+    base, reason = base_for_channels("sensorimotor16", ["C3", "Cz", "C4", "O1"])
+    assert base == "motor3" and "exactly 3" in reason
+    # fewer channels in a complete base than the headset has of the configured one: interpolate instead
+    six = ["C3", "Cz", "C4", "CP1", "CP2", "Pz"]
+    base, reason = base_for_channels("sensorimotor16", six)
+    assert base == "sensorimotor16" and "6 of the 16" in reason and "10 are interpolated" in reason
     base, reason = base_for_channels("sensorimotor16", CYTON.split(","))
     assert base == "default" and "8 of its 64 channels" in reason and "56 interpolated" in reason
     with pytest.raises(ModelError, match="3 or more channels"):
