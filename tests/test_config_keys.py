@@ -339,8 +339,9 @@ def calibration_recording(clean_recording):
 
 
 #: the job's baseline: short training so that each key's run takes about a second
-JOB_BASE = {"finetune.max_epochs": 5, "finetune.learning_rate": 0.03, "finetune.gate_folds": 2,
-            "finetune.gate_repeats": 1}
+#: (with a validation split and enough epochs that early stopping and its monitor matter)
+JOB_BASE = {"finetune.max_epochs": 20, "finetune.learning_rate": 0.03, "finetune.gate_folds": 2,
+            "finetune.gate_repeats": 1, "finetune.validation_fraction": 0.2}
 
 
 def _without_timings(node: Any) -> Any:
