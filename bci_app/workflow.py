@@ -10,6 +10,10 @@ and returns one :class:`Step` per step with its status (``done``, ``skipped``, `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bci_app.session import Session
 
 STEPS = ("participant", "headset", "calibration", "training", "report", "online", "save")
 TITLES = {
@@ -196,4 +200,52 @@ def current_step(f: SessionFacts) -> Step | None:
     return next((s for s in guide(f) if s.status == "current"), None)
 
 
-__all__ = ["STEPS", "TITLES", "SessionFacts", "Step", "busy", "current_step", "duration_text", "guide"]
+def session_facts(s: Session, *, bad_channels: tuple[str, ...], calibration_s: float, loading: bool,
+                  report_seen: bool) -> SessionFacts:
+    """The guide's facts read from a :class:`~bci_app.session.Session` ``s`` (cheap reads only: every
+    frame). ``bad_channels``: those the signal view flags; ``calibration_s``: the paradigm's planned
+    length; ``loading``: the training thread is loading an earlier adapter; ``report_seen``: the
+    operator has opened the report."""
+    mode = s.mode.value
+    paradigm = s.paradigm
+    state = paradigm.state if paradigm is not None else None
+    total = state.n_trials if state is not None else 0
+    completed = sum(state.completed_per_class.values()) if state is not None else 0
+    running = state.trial_index + 1 if state is not None and state.trial_index is not None else 0
+    failed = next((e.message for e in reversed(s.errors) if e.source == "training"), None) \
+        if s.model is None and not s.training else None
+    saved = s.saved
+    return SessionFacts(
+        participant=s.folder.participant if s.folder is not None else None,
+        folder=str(s.folder.path) if s.folder is not None else None,
+        connected=s.stream is not None and mode != "replay", bad_channels=bad_channels,
+        recording=s.recorder is not None, replaying=mode == "replay",
+        calibrating=mode == "calibrating", calibration_trials=completed, calibration_total=total,
+        calibration_trial=running if mode == "calibrating" else 0,
+        calibration_finished=paradigm is not None and paradigm.phase == "finished",
+        calibration_s=calibration_s,
+        training=s.training, training_error=failed, model=s.model is not None,
+        model_source="loading" if loading and s.training else s.model_source,
+        report=saved is not None and saved.report is not None, report_seen=report_seen,
+        online=mode == "online", online_runs=s.online_runs,
+        saved=saved is not None and saved.adapter is not None)
+
+
+def continue_reason(s: Session, previous: object | None) -> str:
+    """Why *Continue previous session* cannot be used now on ``s`` ("" when it can); ``previous``:
+    the participant's earlier adapter, if any."""
+    if s.folder is None:
+        return "Continue needs the participant's ID: type it and press Start session."
+    if previous is None:
+        return f"No earlier adapter of {s.folder.participant} to continue with: calibrate."
+    if s.model_source == "loaded":
+        return ""
+    if s.stream is None:
+        return "Continue needs the headset connected: the adapter's channels are checked against it."
+    if s.mode.value != "connected":
+        return f"Continue is possible once the {s.mode.value} step has ended."
+    return ""
+
+
+__all__ = ["STEPS", "TITLES", "SessionFacts", "Step", "busy", "continue_reason", "current_step", "duration_text",
+           "guide", "session_facts"]

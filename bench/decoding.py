@@ -150,6 +150,27 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
     return row
 
 
+def select_people(group: str, subjects: list[str] | None, runs: tuple[int, ...], family: str
+                  ) -> tuple[list[str], list[str], list[str]]:
+    """``(people to score, development group, final group)`` among the people with every run of
+    ``runs``: ``subjects`` (checked to be in ``group``) or the whole group. A final-group run is
+    refused when the shipped base ``family`` was trained on any of them."""
+    available = [s for s, files in eegmmidb_files([DATA]).items() if all(run_path(s, r) in files for r in runs)]
+    dev, final = split_people(available)
+    members = dev if group == "dev" else final
+    people = [s.upper() for s in subjects] if subjects else members
+    strangers = sorted(set(people) - set(members))
+    if strangers:
+        raise SystemExit(f"{', '.join(strangers)} not in the {group} group ({', '.join(members)})")
+    if group == "final":
+        shipped = json.loads((PRETRAINED_DIR / f"{family}.json").read_text(encoding="utf-8"))["metadata"]
+        seen = sorted(set(people) & set(shipped.get("training_subjects", [])))
+        if seen:
+            raise SystemExit(f"the shipped base {family} was trained on final-group people {seen}; re-pretrain it "
+                             "with --exclude-final-group")
+    return people, dev, final
+
+
 def bootstrap_ci(values: list[float], seed: int = 0) -> tuple[float, float]:
     """95 % percentile bootstrap interval of the mean over people."""
     v = np.asarray(values, dtype=float)
@@ -257,20 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     calib_runs, test_runs, suffix = PROTOCOLS[args.classes]
     family = args.base or f"{config.model.base}{suffix}"
-    available = [s for s, files in eegmmidb_files([DATA]).items()
-                 if all(run_path(s, r) in files for r in (*calib_runs, *test_runs))]
-    dev, final = split_people(available)
-    group = dev if args.group == "dev" else final
-    people = [s.upper() for s in args.subjects] if args.subjects else group
-    strangers = sorted(set(people) - set(group))
-    if strangers:
-        raise SystemExit(f"{', '.join(strangers)} not in the {args.group} group ({', '.join(group)})")
-    shipped = json.loads((PRETRAINED_DIR / f"{family}.json").read_text(encoding="utf-8"))["metadata"]
-    if args.group == "final":
-        seen = sorted(set(people) & set(shipped.get("training_subjects", [])))
-        if seen:
-            raise SystemExit(f"the shipped base {family} was trained on final-group people {seen}; re-pretrain it "
-                             "with --exclude-final-group")
+    people, dev, final = select_people(args.group, args.subjects, (*calib_runs, *test_runs), family)
     bases = {p: (fold_base_for(p, family) if args.group == "dev" else family) for p in people}
     others = {}
     if "xsubj_riemann" in args.methods:

@@ -33,13 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from decoding import DATA, bench_person, bootstrap_ci, person_trials, run_path  # noqa: E402
+from decoding import bench_person, bootstrap_ci, person_trials, select_people  # noqa: E402
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
 from bci_app.config import load_config  # noqa: E402
-from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
-from calibration.data import eegmmidb_files  # noqa: E402
-from calibration.split import split_people  # noqa: E402
+from bci_app.models.pretrained import fold_base_for  # noqa: E402
 
 LR_RUNS = (4, 8, 12)
 METHODS = ("base_unadapted", "gated", "ts_lr", "xsubj_riemann")
@@ -143,19 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     config = load_config(args.config)
     family = config.model.base
-    available = [s for s, files in eegmmidb_files([DATA], runs=LR_RUNS).items()
-                 if all(run_path(s, r) in files for r in LR_RUNS)]
-    dev, final = split_people(available)
-    group = dev if args.group == "dev" else final
-    people = [s.upper() for s in args.subjects] if args.subjects else group
-    strangers = sorted(set(people) - set(group))
-    if strangers:
-        raise SystemExit(f"{', '.join(strangers)} not in the {args.group} group ({', '.join(group)})")
-    if args.group == "final":
-        shipped = json.loads((PRETRAINED_DIR / f"{family}.json").read_text(encoding="utf-8"))["metadata"]
-        seen = sorted(set(people) & set(shipped.get("training_subjects", [])))
-        if seen:
-            raise SystemExit(f"the shipped base {family} was trained on final-group people {seen}")
+    people, dev, final = select_people(args.group, args.subjects, LR_RUNS, family)
     others = {p: person_trials(p, config, fold_base_for(p, family), LR_RUNS) for p in dev}
     rows = {}
     for p in people:

@@ -21,6 +21,7 @@ from bci_app.gui.online_view import prediction_fields
 from bci_app.online.replay import live_predictions
 from bci_app.session import Mode
 from bci_app.vocabulary import END_OF_TRIAL
+from bci_app.workflow import continue_reason, session_facts
 
 if TYPE_CHECKING:
     from bci_app.gui.main_window import MainWindow
@@ -29,6 +30,37 @@ log = logging.getLogger(__name__)
 
 ERROR_TITLES = {"stream": "The EEG source has a problem", "training": "Training", "calibration": "Calibration",
                 "online": "Online decoding", "recording": "Recording"}
+
+
+def _connect_controls(bridge: SessionBridge, window: MainWindow) -> None:
+    """Every control of ``window`` to what ``bridge`` (or its session) does with it."""
+    op, tr, on, rp = window.operator_panel, window.training_panel, window.online_panel, window.replay_panel
+    sp = window.session_panel
+    gp = window.guide_panel
+    gp.participant_chosen.connect(bridge.start_participant)
+    gp.continue_requested.connect(bridge.continue_previous)
+    window.tabs.currentChanged.connect(lambda _: bridge._note_report_seen())
+    tr.retrain_button.clicked.connect(bridge.retrain)
+    sp.record_requested.connect(bridge.start_recording)
+    sp.stop_record_requested.connect(lambda: bridge._call("stop_recording", "stopping the recording"))
+    op.start_button.clicked.connect(bridge.start_calibration)
+    op.pause_button.clicked.connect(bridge.pause_calibration)
+    op.resume_button.clicked.connect(bridge.resume_calibration)
+    op.abort_button.clicked.connect(lambda: bridge._call("abort_calibration", "aborting the calibration"))
+    cue = window.cue_display
+    op.fullscreen_button.clicked.connect(lambda: cue.toggle_fullscreen(op.screen_choice.currentIndex()))
+    on.participant_button.clicked.connect(lambda: cue.toggle_fullscreen(on.screen_choice.currentIndex()))
+    cue.fullscreen_changed.connect(bridge._on_fullscreen)
+    op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
+    op.beep_check.setChecked(window.config.paradigm.beep)  # the config's paradigm.beep, until toggled
+    tr.cancel_button.clicked.connect(lambda: bridge._call("cancel_training", "cancelling the training"))
+    on.feedback_style.currentTextChanged.connect(window.cue_display.set_feedback_style)
+    on.coadapt_check.toggled.connect(lambda checked: setattr(bridge.session, "coadapt", bool(checked)))
+    on.start_button.clicked.connect(bridge.start_online)
+    on.stop_button.clicked.connect(lambda: bridge._call("stop_online", "stopping online feedback"))
+    rp.play_button.clicked.connect(bridge.start_replay)
+    rp.stop_button.clicked.connect(lambda: bridge._call("stop_replay", "stopping the replay"))
+    on.start_button.setEnabled(False)
 
 
 class SessionBridge:
@@ -45,9 +77,7 @@ class SessionBridge:
         self.n_predictions = 0
         self._last_pred = None
         self._replay_sfreq = 1.0
-        op, tr, on, rp = window.operator_panel, window.training_panel, window.online_panel, window.replay_panel
-        sp = window.session_panel
-        sp.set_can_record(False)
+        window.session_panel.set_can_record(False)
         self._unsubscribe = [
             s.subscribe("mode", self._on_mode),
             s.subscribe("error", self._on_error),
@@ -65,31 +95,7 @@ class SessionBridge:
         self._loading = False  # the training thread is loading an earlier adapter, not training
         self._report_seen = False
         self._planned: tuple[object, float] = (None, 0.0)  # (paradigm config, planned seconds)
-        gp = window.guide_panel
-        gp.participant_chosen.connect(self.start_participant)
-        gp.continue_requested.connect(self.continue_previous)
-        window.tabs.currentChanged.connect(lambda _: self._note_report_seen())
-        tr.retrain_button.clicked.connect(self.retrain)
-        sp.record_requested.connect(self.start_recording)
-        sp.stop_record_requested.connect(lambda: self._call("stop_recording", "stopping the recording"))
-        op.start_button.clicked.connect(self.start_calibration)
-        op.pause_button.clicked.connect(self.pause_calibration)
-        op.resume_button.clicked.connect(self.resume_calibration)
-        op.abort_button.clicked.connect(lambda: self._call("abort_calibration", "aborting the calibration"))
-        cue = window.cue_display
-        op.fullscreen_button.clicked.connect(lambda: cue.toggle_fullscreen(op.screen_choice.currentIndex()))
-        on.participant_button.clicked.connect(lambda: cue.toggle_fullscreen(on.screen_choice.currentIndex()))
-        cue.fullscreen_changed.connect(self._on_fullscreen)
-        op.beep_check.toggled.connect(lambda on_: setattr(window.cue_display, "beep", on_))
-        op.beep_check.setChecked(window.config.paradigm.beep)  # the config's paradigm.beep, until toggled
-        tr.cancel_button.clicked.connect(lambda: self._call("cancel_training", "cancelling the training"))
-        on.feedback_style.currentTextChanged.connect(window.cue_display.set_feedback_style)
-        on.coadapt_check.toggled.connect(lambda checked: setattr(s, "coadapt", bool(checked)))
-        on.start_button.clicked.connect(self.start_online)
-        on.stop_button.clicked.connect(lambda: self._call("stop_online", "stopping online feedback"))
-        rp.play_button.clicked.connect(self.start_replay)
-        rp.stop_button.clicked.connect(lambda: self._call("stop_replay", "stopping the replay"))
-        on.start_button.setEnabled(False)
+        _connect_controls(self, window)
 
     # -- calls ------------------------------------------------------------------------------------
     def _call(self, method: str, doing: str, *args, **kwargs):
@@ -120,18 +126,7 @@ class SessionBridge:
 
     def continue_reason(self) -> str:
         """Why *Continue previous session* cannot be used now ("" when it can)."""
-        s = self.session
-        if s.folder is None:
-            return "Continue needs the participant's ID: type it and press Start session."
-        if self._previous is None:
-            return f"No earlier adapter of {s.folder.participant} to continue with: calibrate."
-        if s.model_source == "loaded":
-            return ""
-        if s.stream is None:
-            return "Continue needs the headset connected: the adapter's channels are checked against it."
-        if s.mode is not Mode.CONNECTED:
-            return f"Continue is possible once the {s.mode.value} step has ended."
-        return ""
+        return continue_reason(self.session, self._previous)
 
     def _note_report_seen(self) -> None:
         if self.w.tabs.currentWidget() is self.w.report_panel and self.w.report_panel.captions:
@@ -158,32 +153,10 @@ class SessionBridge:
 
     def facts(self):
         """What the guide needs, read from the session (UI thread, every frame: cheap reads only)."""
-        from bci_app.workflow import SessionFacts
-
         s, w = self.session, self.w
         bad = tuple(q.name for q in w.signal_view.last_quality if q.flags) if s.stream is not None else ()
-        paradigm = s.paradigm
-        state = paradigm.state if paradigm is not None else None
-        total = state.n_trials if state is not None else 0
-        completed = sum(state.completed_per_class.values()) if state is not None else 0
-        running = state.trial_index + 1 if state is not None and state.trial_index is not None else 0
-        failed = next((e.message for e in reversed(s.errors) if e.source == "training"), None) \
-            if s.model is None and not s.training else None
-        saved = s.saved
-        source = "loading" if self._loading and s.training else s.model_source
-        return SessionFacts(
-            participant=s.folder.participant if s.folder is not None else None,
-            folder=str(s.folder.path) if s.folder is not None else None,
-            connected=s.stream is not None and s.mode is not Mode.REPLAY, bad_channels=bad,
-            recording=s.recorder is not None, replaying=s.mode is Mode.REPLAY,
-            calibrating=s.mode is Mode.CALIBRATING, calibration_trials=completed, calibration_total=total,
-            calibration_trial=running if s.mode is Mode.CALIBRATING else 0,
-            calibration_finished=paradigm is not None and paradigm.phase == "finished",
-            calibration_s=self._planned_s(),
-            training=s.training, training_error=failed, model=s.model is not None, model_source=source,
-            report=saved is not None and saved.report is not None, report_seen=self._report_seen,
-            online=s.mode is Mode.ONLINE, online_runs=s.online_runs,
-            saved=saved is not None and saved.adapter is not None)
+        return session_facts(s, bad_channels=bad, calibration_s=self._planned_s(), loading=self._loading,
+                             report_seen=self._report_seen)
 
     def start_calibration(self) -> None:
         self.history.clear()

@@ -27,6 +27,7 @@ scales it back to volts. Nothing inside a stream is used as a path.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import math
@@ -150,6 +151,68 @@ def encode_string_samples(values: Sequence[Sequence[str]], timestamps: np.ndarra
     return b"".join(parts)
 
 
+def recording_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    """``path`` as a new recording file: ``.xdf``, not existing unless ``overwrite``, never a special file."""
+    path = Path(path)
+    if path.suffix.lower() != ".xdf":
+        raise RecordingError(f"recording file must end in .xdf, got {path.name!r}")
+    if path.exists() and not overwrite:
+        raise RecordingError(f"{path} already exists; choose another file name or pass overwrite=True")
+    try:
+        refuse_special(path, "recording")
+    except OutputError as exc:
+        raise RecordingError(str(exc)) from exc
+    return path
+
+
+def stream_footer(handle: XdfStream) -> ET.Element:
+    """The StreamFooter ``info`` of a recorded stream: first/last timestamp, sample count, clock offsets."""
+    info = ET.Element("info")
+    _add_text(info, "first_timestamp", repr(handle.first_timestamp if handle.first_timestamp is not None else 0.0))
+    _add_text(info, "last_timestamp", repr(handle.last_timestamp if handle.last_timestamp is not None else 0.0))
+    _add_text(info, "sample_count", handle.sample_count)
+    offsets = ET.SubElement(info, "clock_offsets")
+    for time, value in handle.clock_offsets:
+        offset = ET.SubElement(offsets, "offset")
+        _add_text(offset, "time", repr(time))
+        _add_text(offset, "value", repr(value))
+    return info
+
+
+def stream_header(name: str, stype: str, ch_names: Sequence[str], ch_types: Sequence[str], units: Sequence[str], *,
+                  sfreq: float, channel_format: str, source_id: str, created_at: float,
+                  desc: Mapping[str, Any] | None = None, source_labels: Sequence[str] | None = None) -> bytes:
+    """The StreamHeader XML of a stream: LSL-style ``info`` with ``desc/channels/channel`` (label,
+    type, unit, and ``source_label`` when given) and ``desc`` entries from ``desc``. Raises
+    :class:`RecordingError` for an unknown format, no channel, or types/units not one per channel."""
+    if channel_format not in CHANNEL_FORMATS:
+        raise RecordingError(f"unknown XDF channel format {channel_format!r}; expected one of {', '.join(CHANNEL_FORMATS)}")
+    n = len(ch_names)
+    if n == 0:
+        raise RecordingError(f"stream {name!r} has zero channels")
+    if len(ch_types) != n or len(units) != n:
+        raise RecordingError(f"stream {name!r}: {n} channel names but {len(ch_types)} types and {len(units)} units")
+    info = ET.Element("info")
+    for tag, value in (
+        ("name", name), ("type", stype), ("channel_count", len(ch_names)), ("nominal_srate", repr(float(sfreq))),
+        ("channel_format", channel_format), ("source_id", source_id), ("version", "1.1"),
+        ("created_at", repr(created_at)), ("uid", uuid.uuid4()), ("session_id", "default"), ("hostname", ""),
+    ):
+        _add_text(info, tag, value)
+    desc_el = ET.SubElement(info, "desc")
+    channels = ET.SubElement(desc_el, "channels")
+    for k, (label, ctype, unit) in enumerate(zip(ch_names, ch_types, units)):
+        ch = ET.SubElement(channels, "channel")
+        _add_text(ch, "label", label)
+        _add_text(ch, "type", ctype)
+        _add_text(ch, "unit", unit)
+        if source_labels:
+            _add_text(ch, "source_label", source_labels[k])
+    if desc:
+        _dict_to_xml(desc_el, desc)
+    return _xml(info)
+
+
 @dataclass
 class XdfStream:
     """A stream registered with a recorder (returned by :meth:`XdfRecorder.add_stream`)."""
@@ -195,15 +258,7 @@ class XdfRecorder:
     ) -> None:
         if flush_interval is not None and not 0 < flush_interval <= 1.0:
             raise RecordingError(f"flush_interval must be in (0, 1] s so a crash loses at most 1 s, got {flush_interval}")
-        self.path = Path(path)
-        if self.path.suffix.lower() != ".xdf":
-            raise RecordingError(f"recording file must end in .xdf, got {self.path.name!r}")
-        if self.path.exists() and not overwrite:
-            raise RecordingError(f"{self.path} already exists; choose another file name or pass overwrite=True")
-        try:
-            refuse_special(self.path, "recording")
-        except OutputError as exc:
-            raise RecordingError(str(exc)) from exc
+        self.path = recording_path(path, overwrite)
         if clock is None:
             from bci_app.lsl_config import configure_lsl
 
@@ -270,39 +325,17 @@ class XdfRecorder:
         ``desc/channels/channel`` per the XDF conventions; ``source_labels`` (the headset's own labels
         when a channel map placed them) go beside each as ``source_label``.
         """
-        if channel_format not in CHANNEL_FORMATS:
-            raise RecordingError(f"unknown XDF channel format {channel_format!r}; expected one of {', '.join(CHANNEL_FORMATS)}")
         n = len(ch_names)
-        if n == 0:
-            raise RecordingError(f"stream {name!r} has zero channels")
         ch_types = list(ch_types) if ch_types is not None else [stype] * n
         units = list(units) if units is not None else [""] * n
-        if len(ch_types) != n or len(units) != n:
-            raise RecordingError(f"stream {name!r}: {n} channel names but {len(ch_types)} types and {len(units)} units")
         with self._lock:
             stream_id = len(self._streams) + 1
-            info = ET.Element("info")
-            for tag, value in (
-                ("name", name), ("type", stype), ("channel_count", n), ("nominal_srate", repr(float(sfreq))),
-                ("channel_format", channel_format), ("source_id", source_id), ("version", "1.1"),
-                ("created_at", repr(float(self._clock()))), ("uid", uuid.uuid4()), ("session_id", "default"),
-                ("hostname", ""),
-            ):
-                _add_text(info, tag, value)
-            desc_el = ET.SubElement(info, "desc")
-            channels = ET.SubElement(desc_el, "channels")
-            for k, (label, ctype, unit) in enumerate(zip(ch_names, ch_types, units)):
-                ch = ET.SubElement(channels, "channel")
-                _add_text(ch, "label", label)
-                _add_text(ch, "type", ctype)
-                _add_text(ch, "unit", unit)
-                if source_labels:
-                    _add_text(ch, "source_label", source_labels[k])
-            if desc:
-                _dict_to_xml(desc_el, desc)
+            header = stream_header(name, stype, ch_names, ch_types, units, sfreq=sfreq, channel_format=channel_format,
+                                   source_id=source_id, created_at=float(self._clock()), desc=desc,
+                                   source_labels=source_labels)
             handle = XdfStream(stream_id, name, stype, n, float(sfreq), channel_format)
             self._streams[stream_id] = handle
-            self._queue(chunk(TAG_STREAM_HEADER, _xml(info), stream_id))
+            self._queue(chunk(TAG_STREAM_HEADER, header, stream_id))
         return handle
 
     def push(self, handle: XdfStream, data: np.ndarray | Sequence[Any], timestamps: Sequence[float] | np.ndarray) -> bool:
@@ -350,28 +383,7 @@ class XdfRecorder:
         """Record a connected :class:`Stream`: every sample (through ``read_since`` cursors, from the
         oldest sample still in its buffer) and every marker (through ``get_markers`` cursors) as an
         EEG stream plus a ``Markers`` string stream. Polled at each flush (or :meth:`poll`)."""
-        info = stream.info
-        name = name or info.name
-        units = list(info.units)
-        scale = np.ones(info.n_chans)
-        if to_microvolts:
-            volts = np.array([volt_scale(u) == 1.0 for u in units])
-            scale[volts] = MICROVOLTS_PER_VOLT
-            units = [MICROVOLTS if v else u for u, v in zip(units, volts)]
-        eeg = self.add_stream(
-            name, info.stype, info.ch_names, ch_types=[t.upper() if t.lower() == "eeg" else t for t in info.ch_types],
-            units=units, sfreq=info.sfreq, channel_format="float32", source_id=info.source_id,
-            source_labels=info.source_labels or None,
-        )
-        markers = self.add_stream(
-            f"{name}-markers", "Markers", ["marker"], ch_types=["Marker"], units=[""], sfreq=0.0,
-            channel_format="string", source_id=f"{info.source_id}-markers",
-        )
-        buf = stream.buffer
-        # from the oldest sample still held, but on a full buffer leave its oldest quarter: the source
-        # overwrites those next, before the first flush could save them
-        first = max(0, buf.n_written - buf.n_available) + max(0, buf.n_available - (3 * buf.capacity) // 4)
-        tap = _SourceTap(stream, eeg, markers, scale, index=first, first_index=first)
+        tap = _SourceTap.attach(self, stream, name or stream.info.name, to_microvolts)
         with self._lock:
             self._sources.append(tap)
         return tap
@@ -491,7 +503,7 @@ class XdfRecorder:
             if self.error is None and not self.flush():
                 return
             for handle in self._streams.values():
-                self._queue(chunk(TAG_STREAM_FOOTER, _xml(self._footer(handle)), handle.stream_id))
+                self._queue(chunk(TAG_STREAM_FOOTER, _xml(stream_footer(handle)), handle.stream_id))
             self._closed = True
             err, self.error = self.error, None
             ok = self.flush()
@@ -506,19 +518,6 @@ class XdfRecorder:
             release_lock(self._lock_file)
             self._lock_file = None
 
-    @staticmethod
-    def _footer(handle: XdfStream) -> ET.Element:
-        info = ET.Element("info")
-        _add_text(info, "first_timestamp", repr(handle.first_timestamp if handle.first_timestamp is not None else 0.0))
-        _add_text(info, "last_timestamp", repr(handle.last_timestamp if handle.last_timestamp is not None else 0.0))
-        _add_text(info, "sample_count", handle.sample_count)
-        offsets = ET.SubElement(info, "clock_offsets")
-        for time, value in handle.clock_offsets:
-            offset = ET.SubElement(offsets, "offset")
-            _add_text(offset, "time", repr(time))
-            _add_text(offset, "value", repr(value))
-        return info
-
     def __enter__(self) -> XdfRecorder:
         return self
 
@@ -528,10 +527,8 @@ class XdfRecorder:
     def __del__(self) -> None:  # pragma: no cover - best effort
         fd = getattr(self, "_fd", -1)
         if fd >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 @dataclass
@@ -547,6 +544,31 @@ class _SourceTap:
     n_lost: int = 0
     #: the stream's absolute index of the first sample recorded (sample 0 of the file)
     first_index: int = 0
+
+    @classmethod
+    def attach(cls, recorder: XdfRecorder, stream: Stream, name: str, to_microvolts: bool) -> _SourceTap:
+        """Register ``stream``'s EEG and Markers streams in ``recorder``; the cursors start at the
+        oldest sample still in its buffer (on a full buffer, past its oldest quarter, which the
+        source overwrites before the first flush could save it)."""
+        info = stream.info
+        units = list(info.units)
+        scale = np.ones(info.n_chans)
+        if to_microvolts:
+            volts = np.array([volt_scale(u) == 1.0 for u in units])
+            scale[volts] = MICROVOLTS_PER_VOLT
+            units = [MICROVOLTS if v else u for u, v in zip(units, volts)]
+        eeg = recorder.add_stream(
+            name, info.stype, info.ch_names, ch_types=[t.upper() if t.lower() == "eeg" else t for t in info.ch_types],
+            units=units, sfreq=info.sfreq, channel_format="float32", source_id=info.source_id,
+            source_labels=info.source_labels or None,
+        )
+        markers = recorder.add_stream(
+            f"{name}-markers", "Markers", ["marker"], ch_types=["Marker"], units=[""], sfreq=0.0,
+            channel_format="string", source_id=f"{info.source_id}-markers",
+        )
+        buf = stream.buffer
+        first = max(0, buf.n_written - buf.n_available) + max(0, buf.n_available - (3 * buf.capacity) // 4)
+        return cls(stream, eeg, markers, scale, index=first, first_index=first)
 
     def poll(self, recorder: XdfRecorder) -> None:
         result = self.stream.read_since(self.index)
