@@ -80,6 +80,16 @@ RECIPES: dict[str, dict] = {
     "l2w0.3_r1": _recipe(prior="l2", prior_weight=0.3, gate_repeats=1, gate_margin=-1.0),
     "b64_l2w0.3_avg_r1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True, gate_repeats=1,
                                  gate_margin=-1.0),
+    # around the shipped recipe: more movement (learning rate, epochs), a weaker prior, more targets
+    "b64_l2w0.3_avg_r1_lr1e-2": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                        gate_repeats=1, gate_margin=-1.0, learning_rate=1e-2),
+    "b64_l2w0.3_avg_r1_e60": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                     gate_repeats=1, gate_margin=-1.0, max_epochs=60),
+    "b64_l2w0.1_avg_r1": _recipe(prior="l2", prior_weight=0.1, batch_size=64, average_folds=True, gate_repeats=1,
+                                 gate_margin=-1.0),
+    "b64_l2w0.3_avg_r1_dense_msa": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                           gate_repeats=1, gate_margin=-1.0,
+                                           **{"lora.target_modules": ["dense", "msa"]}),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s

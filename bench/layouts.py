@@ -1,16 +1,19 @@
-"""Headset layouts on the development group: the base the app picks for the channels a headset has,
+"""Headset layouts on a group of people: the base the app picks for the channels a headset has,
 beside tangent space + LR on the same channels.
 
 Each layout restricts the recordings to its channels (as ``--channels`` does, as if the headset had
-only them). The app's rule picks the base (``base_for_channels``: the configured base when at least
-3 of its channels are present, else the shipped base with most of its channels on the headset; the
-rest are interpolated); each development person is scored with that base's fold model that never saw them,
-through the user's code path (``bench/decoding.py``: calibrate on run 4, decode runs 8 + 12 online).
+only them). The app's rule picks the base (``base_for_channels``, which says which and why; the
+channels it lacks are interpolated); each development person is scored with that base's fold model
+that never saw them, each final-group person with the shipped base (trained on the development group
+only), through the user's code path (``bench/decoding.py``: calibrate on run 4, decode runs 8 + 12
+online).
 TS+LR is trained on the same prepared calibration trials, on the headset channels that the chosen
 base uses (never on interpolated ones; with all 64 present and the 16-channel base kept, those 16).
-Prints JSON; ``--readme`` writes the table between ``<!-- layouts:begin/end -->``.
+Prints JSON; ``--readme`` writes the table between ``<!-- layouts:begin/end -->`` (``layouts-final`` for
+``--group final``).
 
     python bench/layouts.py [--layouts cyton unicorn] [--subjects S001 S002] [--readme]
+    python bench/layouts.py --group final --readme      # the final test group: only ever scored
     python bench/layouts.py --base sensorimotor16 --out bench/results-layouts-sensorimotor16.json  # a rule's evidence
 """
 
@@ -32,14 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from decoding import DATA, bench_person, bootstrap_ci  # noqa: E402
+from decoding import DATA, bench_person, bootstrap_ci, select_people  # noqa: E402
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
 from bci_app.config import load_config  # noqa: E402
 from bci_app.models.pretrained import base_for_channels, fold_base_for  # noqa: E402
 from bci_app.vocabulary import EEGMMIDB_64, SENSORIMOTOR_16  # noqa: E402
-from calibration.data import eegmmidb_files  # noqa: E402
-from calibration.split import development_group  # noqa: E402
 
 #: headset layouts (10-10 names), from the boards' BrainFlow descriptors where named so
 LAYOUTS: dict[str, tuple[str, ...]] = {
@@ -59,7 +60,8 @@ METHODS = ["gated", "ts_lr"]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layouts", nargs="*", default=list(LAYOUTS), choices=list(LAYOUTS))
-    ap.add_argument("--subjects", nargs="*", default=None, help="a subset of the development group")
+    ap.add_argument("--group", choices=["dev", "final"], default="dev")
+    ap.add_argument("--subjects", nargs="*", default=None, help="a subset of the group's people")
     ap.add_argument("--config", default=None)
     ap.add_argument("--base", default=None, help="force this base family for every layout (evidence for the "
                                                  "app's rule; the default is the rule itself)")
@@ -74,17 +76,20 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
         return 0
     config = load_config(args.config)
-    files = eegmmidb_files([DATA], runs=(4, 8, 12))
-    people = development_group(args.subjects or [s for s, f in files.items() if len(f) == 3])
-    out: dict = {"benchmark": "layouts", "group": "dev", "people": people, "layouts": {},
+    families = {name: ((args.base, "forced by --base") if args.base
+                       else base_for_channels(config.model.base, list(LAYOUTS[name]))) for name in args.layouts}
+    people: list[str] = []
+    for family, _ in set(families.values()):  # the final group is refused for a base that saw any of them
+        people = select_people(args.group, args.subjects, (4, 8, 12), family)[0]
+    out: dict = {"benchmark": "layouts", "group": args.group, "people": people, "layouts": {},
                  "when": time.strftime("%Y-%m-%d %H:%M %Z")}
     for name in args.layouts:
         channels = list(LAYOUTS[name])
-        family, reason = ((args.base, "forced by --base") if args.base
-                          else base_for_channels(config.model.base, channels))
+        family, reason = families[name]
         rows = {}
         for p in people:
-            rows[p] = bench_person(p, fold_base_for(p, family), config, METHODS, {}, 2, channels)
+            base = fold_base_for(p, family) if args.group == "dev" else family
+            rows[p] = bench_person(p, base, config, METHODS, {}, 2, channels)
         summary = {}
         for m in METHODS:
             vals = [rows[p][m]["accuracy"] for p in people]
@@ -93,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "summary": summary, "people": rows}
         print(f"{name}: base {family}, " + ", ".join(f"{m} {summary[m]['mean_accuracy']:.3f}" for m in METHODS),
               file=sys.stderr, flush=True)
-    out_path = args.out or (ROOT / "bench" / "results-layouts.json" if not (args.subjects or args.base) else None)
+    default_out = ROOT / "bench" / ("results-layouts.json" if args.group == "dev" else "results-layouts-final.json")
+    out_path = args.out or (default_out if not (args.subjects or args.base) else None)
     return finish(out, out_path, args, update_readme)
 
 
@@ -113,13 +119,17 @@ def markdown(result: dict) -> str:
 
 def readme_body(result: dict) -> str:
     """The block ``layouts`` (docs/benchmarks.md) for ``result``."""
-    note = (f"Written by `python bench/layouts.py --readme` on {result['when']}: {len(result['people'])} development "
-            "people, calibrate on run 4, decode runs 8 + 12 online, each with the fold base that never saw them.")
+    final = result.get("group", "dev") == "final"
+    note = (f"Written by `python bench/layouts.py{' --group final' if final else ''} --readme` on {result['when']}: "
+            f"{len(result['people'])} {'final-group' if final else 'development'} people, calibrate on run 4, decode "
+            "runs 8 + 12 online, "
+            + ("with the shipped bases (trained on the development group only)." if final
+               else "each with the fold base that never saw them."))
     return f"{note}\n\n{markdown(result)}"
 
 
 def update_readme(result: dict) -> None:
-    write_readme_block("layouts", readme_body(result))
+    write_readme_block("layouts-final" if result.get("group") == "final" else "layouts", readme_body(result))
 
 
 if __name__ == "__main__":

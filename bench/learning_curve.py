@@ -11,8 +11,13 @@ on the person's calibration trials, and the cross-subject Riemannian baseline re
 Per person the mean over rotations; the mean over people with a 95 % bootstrap interval, and the
 paired differences with theirs.
 
+``--classes 4`` extends the curve where people have more runs: the three pairs of runs (4 + 6, 8 + 10,
+12 + 14; left hand, right hand, both hands, feet) rotate in the same way with the 4-class base, so the
+curve reads at 30 and 60 calibration trials.
+
     python bench/learning_curve.py --group dev [--subjects S001 S002] [--readme]
     python bench/learning_curve.py --group final --readme      # only ever scored
+    python bench/learning_curve.py --classes 4 --group dev --readme
 """
 
 from __future__ import annotations
@@ -39,24 +44,29 @@ from readme_block import add_output_arguments, finish, render_saved, write_readm
 from bci_app.config import load_config  # noqa: E402
 from bci_app.models.pretrained import fold_base_for  # noqa: E402
 
-LR_RUNS = (4, 8, 12)
+#: classes -> the units of the curve (runs cued together, in rotation) and the base family suffix
+UNITS: dict[int, tuple[tuple[int, ...], ...]] = {2: ((4,), (8,), (12,)), 4: ((4, 6), (8, 10), (12, 14))}
+FAMILY_SUFFIX = {2: "", 4: "_4class"}
+TRIALS_PER_RUN = 15
 METHODS = ("base_unadapted", "gated", "ts_lr", "xsubj_riemann")
 PAIRS = (("gated", "base_unadapted"), ("gated", "ts_lr"), ("gated", "xsubj_riemann"))
 
 
-def rotations() -> list[tuple[int, int, int]]:
-    """(calibration run, online run 1, online run 2) for each rotation: every run calibrates once."""
-    return [tuple(LR_RUNS[(i + k) % 3] for k in range(3)) for i in range(3)]
+def rotations(units: tuple[tuple[int, ...], ...] = UNITS[2]) -> list[tuple[tuple[int, ...], ...]]:
+    """(calibration runs, online runs 1, online runs 2) for each rotation: every unit calibrates once."""
+    return [tuple(units[(i + k) % 3] for k in range(3)) for i in range(3)]
 
 
-def curve_person(person: str, base: str, config, others: dict) -> dict:
-    """``{15|30: {method: {accuracy (mean over rotations), ...}}}`` for one person."""
-    out: dict = {15: {m: [] for m in METHODS}, 30: {m: [] for m in METHODS}}
-    chosen: dict = {15: [], 30: []}
-    seconds: dict = {15: [], 30: []}
-    for a, b, c in rotations():
-        for n, runs in ((15, ((a,), (b, c))), (30, ((a, b), (c,)))):
-            row = bench_person(person, base, config, list(METHODS), others, 2, runs=runs)
+def curve_person(person: str, base: str, config, others: dict, n_classes: int = 2) -> dict:
+    """``{n_trials: {method: {accuracy (mean over rotations), ...}}}`` for one person, at one and two
+    units of calibration (15 and 30 trials for 2 classes, 30 and 60 for 4)."""
+    small, large = (TRIALS_PER_RUN * len(UNITS[n_classes][0]) * k for k in (1, 2))
+    out: dict = {small: {m: [] for m in METHODS}, large: {m: [] for m in METHODS}}
+    chosen: dict = {small: [], large: []}
+    seconds: dict = {small: [], large: []}
+    for a, b, c in rotations(UNITS[n_classes]):
+        for n, runs in ((small, (a, b + c)), (large, (a + b, c))):
+            row = bench_person(person, base, config, list(METHODS), others, n_classes, runs=runs)
             for m in METHODS:
                 out[n][m].append(row[m]["accuracy"])
             chosen[n].append(row["gated"].get("chosen") == "adapted")
@@ -69,7 +79,7 @@ def curve_person(person: str, base: str, config, others: dict) -> dict:
 def summarize(rows: dict) -> dict:
     summary: dict = {}
     people = sorted(rows)
-    for n in (15, 30):
+    for n in sorted(next(iter(rows.values()))):
         s: dict = {}
         for m in METHODS:
             vals = [rows[p][n]["accuracy"][m] for p in people]
@@ -95,27 +105,37 @@ def markdown(result: dict) -> str:
             cells.append(f"{100 * d['mean']:+.1f} ({100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f})")
         cells.append(f"{s['adapter_installed']} of {s['calibrations']}")
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines += ["", "| person | " + " | ".join(f"{m} ({n})" for n in ("15", "30") for m in METHODS) + " |",
+    sizes = list(result["summary"])
+    lines += ["", "| person | " + " | ".join(f"{m} ({n})" for n in sizes for m in METHODS) + " |",
               "|---|" + "---|" * (2 * len(METHODS))]
     for p, row in sorted(result["people"].items()):
-        lines.append(f"| {p} | " + " | ".join(f"{row[n]['accuracy'][m]:.2f}" for n in ("15", "30") for m in METHODS)
+        lines.append(f"| {p} | " + " | ".join(f"{row[n]['accuracy'][m]:.2f}" for n in sizes for m in METHODS)
                      + " |")
     return "\n".join(lines)
 
 
 def readme_body(result: dict) -> str:
-    note = (f"Written by `python bench/learning_curve.py --group {result['group']} --readme` on {result['when']}: "
-            f"{len(result['people'])} people, base `{result['base']}`"
+    four = result.get("n_classes", 2) == 4
+    rotation = ("Every rotation of the run pairs 4 + 6 / 8 + 10 / 12 + 14 (left hand, right hand, both hands, feet): "
+                "calibrate on one pair (30 trials) and decode the two cued online pairs; retrain on it plus the first "
+                "online pair (60 trials, co-adaptation) and decode the second." if four else
+                "Every rotation of runs 4 / 8 / 12: calibrate on one (15 trials) and decode the two cued online runs; "
+                "retrain on it plus the first online run (30 trials, co-adaptation) and decode the second.")
+    note = (f"Written by `python bench/learning_curve.py{' --classes 4' if four else ''} --group {result['group']} "
+            f"--readme` on {result['when']}: {len(result['people'])} people, base `{result['base']}`"
             + (" fold models" if result["group"] == "dev" else " (trained on the development group only)")
-            + ". Every rotation of runs 4 / 8 / 12: calibrate on one (15 trials) and decode the two cued online runs; "
-              "retrain on it plus the first online run (30 trials, co-adaptation) and decode the second. Per person "
-              "the mean over rotations; mean over people (95 % bootstrap CI); differences are paired per person "
-              "(percentage points).")
+            + f". {rotation} Per person the mean over rotations; mean over people (95 % bootstrap CI); differences "
+              "are paired per person (percentage points).")
     return f"{note}\n\n{markdown(result)}"
 
 
+def block_name(result: dict) -> str:
+    """``learning-curve-{group}`` (2 classes) or ``learning-curve-{group}-4class``."""
+    return f"learning-curve-{result['group']}" + ("-4class" if result.get("n_classes", 2) == 4 else "")
+
+
 def update_readme(result: dict) -> None:
-    write_readme_block(f"learning-curve-{result['group']}", readme_body(result))
+    write_readme_block(block_name(result), readme_body(result))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group", choices=["dev", "final"], default="dev")
     ap.add_argument("--subjects", nargs="*", default=None)
     ap.add_argument("--config", default=None)
+    ap.add_argument("--classes", type=int, choices=sorted(UNITS), default=2,
+                    help="2: left/right runs 4, 8, 12; 4: the run pairs 4 + 6, 8 + 10, 12 + 14 with the 4-class base")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="combine saved runs of the same group on other people into one result; no measuring")
     add_output_arguments(ap, "bench/results-learning-curve-<group>.json")
@@ -140,24 +162,27 @@ def main(argv: list[str] | None = None) -> int:
         return finish(merged, args.out, args, update_readme)
     torch.set_num_threads(1)
     config = load_config(args.config)
-    family = config.model.base
-    people, dev, final = select_people(args.group, args.subjects, LR_RUNS, family)
-    others = {p: person_trials(p, config, fold_base_for(p, family), LR_RUNS) for p in dev}
+    family = config.model.base + FAMILY_SUFFIX[args.classes]
+    all_runs = tuple(sorted(r for unit in UNITS[args.classes] for r in unit))
+    people, dev, final = select_people(args.group, args.subjects, all_runs, family)
+    others = {p: person_trials(p, config, fold_base_for(p, family), all_runs) for p in dev}
     rows = {}
     for p in people:
         t0 = time.perf_counter()
         base = fold_base_for(p, family) if args.group == "dev" else family
-        rows[p] = curve_person(p, base, config, others)
+        rows[p] = curve_person(p, base, config, others, args.classes)
         print(f"{p} ({time.perf_counter() - t0:.0f} s): " + "; ".join(
-            f"{n}: " + ", ".join(f"{m} {v:.2f}" for m, v in rows[p][n]["accuracy"].items()) for n in (15, 30)),
+            f"{n}: " + ", ".join(f"{m} {v:.2f}" for m, v in rows[p][n]["accuracy"].items()) for n in rows[p]),
             file=sys.stderr, flush=True)
-    result = {"benchmark": "learning_curve", "group": args.group, "base": family, "people": rows,
+    result = {"benchmark": "learning_curve", "group": args.group, "n_classes": args.classes, "base": family,
+              "people": rows,
               "split": {"development": dev, "final": final, "rule": "calibration/split.py"},
               "when": time.strftime("%Y-%m-%d %H:%M %Z"), "torch_threads": 1,
               "config": {"lora": config.lora.model_dump(), "finetune": config.finetune.model_dump()},
               "summary": summarize(rows)}
     result = json.loads(json.dumps(result))  # int keys as JSON has them, so a saved result renders the same
-    out = args.out or (ROOT / "bench" / f"results-learning-curve-{args.group}.json" if not args.subjects else None)
+    default_out = ROOT / "bench" / f"results-{block_name(result)}.json"
+    out = args.out or (default_out if not args.subjects else None)
     print(markdown(result), file=sys.stderr)
     return finish(result, out, args, update_readme)
 

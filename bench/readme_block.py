@@ -37,6 +37,7 @@ BLOCKS: dict[str, tuple[str, str | None]] = {
     "learning-curve-final": ("learning_curve", "bench/results-learning-curve-final.json"),
     "learning-curve-dev": ("learning_curve", "bench/results-learning-curve-dev.json"),
     "layouts": ("layouts", "bench/results-layouts.json"),
+    "layouts-final": ("layouts", "bench/results-layouts-final.json"),
     "moabb": ("moabb_compare", "bench/results-moabb.json"),
     "bench-table": ("run_all", "bench/results.json"),
     "model-sizes": ("model_forward", "bench/results.json"),
