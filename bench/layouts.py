@@ -38,8 +38,8 @@ from readme_block import add_output_arguments, finish, render_saved, write_readm
 from bci_app.config import load_config  # noqa: E402
 from bci_app.models.pretrained import base_for_channels, fold_base_for  # noqa: E402
 from bci_app.vocabulary import EEGMMIDB_64, SENSORIMOTOR_16  # noqa: E402
-from calibration.data import eegmmidb_files  # noqa: E402
-from calibration.split import development_group  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_files  # noqa: E402
+from pretraining.split import development_group  # noqa: E402
 
 #: headset layouts (10-10 names), from the boards' BrainFlow descriptors where named so
 LAYOUTS: dict[str, tuple[str, ...]] = {

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{n}: " + ", ".join(f"{m} {v:.2f}" for m, v in rows[p][n]["accuracy"].items()) for n in (15, 30)),
             file=sys.stderr, flush=True)
     result = {"benchmark": "learning_curve", "group": args.group, "base": family, "people": rows,
-              "split": {"development": dev, "final": final, "rule": "calibration/split.py"},
+              "split": {"development": dev, "final": final, "rule": "pretraining/split.py"},
               "when": time.strftime("%Y-%m-%d %H:%M %Z"), "torch_threads": 1,
               "config": {"lora": config.lora.model_dump(), "finetune": config.finetune.model_dump()},
               "summary": summarize(rows)}

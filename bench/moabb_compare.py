@@ -15,7 +15,7 @@ score: ROC AUC for two classes) runs each pipeline per person:
 No download: a subclass of MOABB's ``PhysionetMI`` reads the files under ``../shared/data/eegmmidb``
 (``$BCI_APP_EEGMMIDB``), loads only the hand-imagery runs 4, 8 and 12 (left vs right needs no other),
 and the people are restricted to those who have all three locally. Scored on the development group
-only (``calibration/split.py``): the final group is scored by ``bench/decoding.py --group final`` alone.
+only (``pretraining/split.py``): the final group is scored by ``bench/decoding.py --group final`` alone.
 Beside MOABB's AUC the table shows the app's own protocol from the committed ``bench/decoding.py``
 results (calibrate on run 4, decide online on runs 8 + 12: accuracy, gated and TS+LR).
 
@@ -83,7 +83,7 @@ def local_dataset():
 
 def people(requested: list[str] | None) -> tuple[list[str], list[str]]:
     """``(development people with runs 4, 8 and 12 locally (or the requested ones), those lacking them)``."""
-    from calibration.split import development_group
+    from pretraining.split import development_group
 
     present = sorted(p.name for p in DATA.glob("S[0-9][0-9][0-9]") if p.is_dir())
     dev = development_group(present)

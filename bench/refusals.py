@@ -32,8 +32,8 @@ from readme_block import add_output_arguments, finish, render_saved, write_readm
 from bci_app.config import load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import list_base_models, load_base_model  # noqa: E402
-from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.job import CalibrationJob  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_files  # noqa: E402
 
 DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 

@@ -32,6 +32,7 @@ import numpy as np
 from torch import nn
 
 from bci_app.errors import CalibrationError, ConfigError
+from bci_app.io.dataset_presets import preset_for
 from bci_app.io.recording import read_recording
 from bci_app.models.pretrained import load_base_model
 from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment, summarize_rejections
@@ -39,7 +40,7 @@ from bci_app.signal.quality import dead_recording
 from bci_app.signal.repair import find_bad_channels, interpolation_matrix
 from bci_app.types import Recording
 from bci_app.units import MICROVOLTS_PER_VOLT
-from bci_app.vocabulary import is_model_input, normalize_ch_name, preset_for, window_tmin
+from bci_app.vocabulary import is_model_input, normalize_ch_name, window_tmin
 from calibration.epochs import decision_windows, epochs_for_model, find_cues, label_mapping
 
 logger = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ def prepare_calibration(
 
     ``sources`` are file paths (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772) or
     in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` (a preset
-    name, :class:`~calibration.epochs.DatasetPreset` or marker-to-class mapping) forces the cues'
+    name, :class:`~bci_app.io.dataset_presets.DatasetPreset` or marker-to-class mapping) forces the cues'
     meaning (default: chosen per file). The base is ``model``/``meta`` when given, else loaded
     from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
     base's classes.
@@ -336,7 +337,7 @@ def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], t
 
 def cued_classes(recordings: Sequence[Any], preset: Any = None) -> dict[str, int]:
     """``{class: number of cues}`` over ``recordings`` (:class:`~bci_app.types.Recording`, each read
-    with ``preset``, a preset name, :class:`~calibration.epochs.DatasetPreset` or marker-to-class
+    with ``preset``, a preset name, :class:`~bci_app.io.dataset_presets.DatasetPreset` or marker-to-class
     mapping, or else its dataset preset by file name), classes in the order the presets name them;
     classes without a cue are left out."""
     counts: dict[str, int] = {}

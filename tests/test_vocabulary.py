@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bci_app import vocabulary as events
 from bci_app.config import AppConfig
-from calibration import paradigm
-from calibration.epochs import load_dataset_preset
+from bci_app.io.dataset_presets import load_dataset_preset
+from bci_app.paradigm import timing as paradigm
 
 
 def test_gdf_preset_matches_the_event_codes():

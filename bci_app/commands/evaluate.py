@@ -71,10 +71,10 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
     import numpy as np
 
     from bci_app.errors import CalibrationError
+    from bci_app.io.dataset_presets import preset_for
     from bci_app.io.recording import map_channels, read_recording
     from bci_app.online.replay import Replay
     from bci_app.online.scoring import Trial
-    from bci_app.vocabulary import preset_for
     from calibration.epochs import find_cues
 
     rec = read_recording(path)

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from bci_app.errors import CalibrationError
+from bci_app.io.dataset_presets import preset_for
 from bci_app.report.accuracy import Classification, classify
 from bci_app.report.document import Report, html_table
 from bci_app.report.erd import ErdMaps, ErdWindows, erd_maps
 from bci_app.report.figures import confusion_figure, scalp_figure, tf_figure
-from bci_app.vocabulary import preset_for
 from calibration.epochs import find_cues
 from calibration.finetune import predict_proba
 

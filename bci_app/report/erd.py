@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from bci_app.errors import CalibrationError
+from bci_app.io.dataset_presets import preset_for
 from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, erd_percent, power_spectrum
-from bci_app.vocabulary import electrode_positions, normalize_ch_name, preset_for
+from bci_app.vocabulary import electrode_positions, normalize_ch_name
 from calibration.epochs import extract_epochs
 
 __all__ = ["ErdWindows", "ErdMaps", "TimeFrequencyMaps", "ScalpMaps", "cue_locked_trials", "erd_maps",

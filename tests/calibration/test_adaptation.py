@@ -16,7 +16,7 @@ from bci_app.models.pretrained import fold_base_for, load_base_model
 from calibration.finetune import as_trial_windows, finetune, predict_proba, prior_penalty, run_to_end
 from calibration.job import CalibrationJob, _trained_state, average_adapters, cross_validate_adapter
 from calibration.prepare import prepare_calibration, window_offsets
-from calibration.pretrain import PersonAdapted
+from pretraining.train import PersonAdapted
 
 
 def _config(**finetune) -> AppConfig:

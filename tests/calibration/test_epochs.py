@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 from shared_data import missing_data
 
+from bci_app.clocks import ManualClock
 from bci_app.config import ParadigmConfig, PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError
+from bci_app.io.dataset_presets import load_dataset_preset
 from bci_app.io.recording import read_recording
+from bci_app.paradigm.timing import GrazParadigm
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     StreamingPreprocessor,
@@ -16,8 +19,7 @@ from bci_app.signal.preprocess import (
 )
 from bci_app.types import Marker, Recording
 from bci_app.vocabulary import SENSORIMOTOR_16
-from calibration.epochs import epochs_for_model, extract_epochs, load_dataset_preset
-from calibration.paradigm import GrazParadigm, ManualClock
+from calibration.epochs import epochs_for_model, extract_epochs
 
 # per-file counts from ../shared/data/README.md: (T1, T2)
 README_COUNTS = {"S001R04": (8, 7), "S001R06": (7, 8), "S042R04": (7, 8), "S002R04": (7, 8)}

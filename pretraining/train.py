@@ -33,7 +33,7 @@ from bci_app.models.atcnet import select_outputs
 from bci_app.vocabulary import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8, WINDOW_TMIN_S
 from bci_app.vocabulary import EEGMMIDB_CLASSES as ALL_CLASSES
 from bci_app.vocabulary import EEGMMIDB_LR_RUNS as LR_RUNS
-from calibration.data import Epochs, alignment_for, base_spec, load_eegmmidb
+from pretraining.eegmmidb import Epochs, alignment_for, base_spec, load_eegmmidb
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bci_app.errors import CalibrationError
+from bci_app.io.dataset_presets import preset_for
 from bci_app.io.recording import read_recording
 from bci_app.signal.channels import match_channels
 from bci_app.signal.preprocess import (
@@ -28,7 +29,7 @@ from bci_app.signal.preprocess import (
     fit_euclidean_alignment,
     preprocess_recording,
 )
-from bci_app.vocabulary import EEGMMIDB_64, preset_for
+from bci_app.vocabulary import EEGMMIDB_64
 from bci_app.vocabulary import EEGMMIDB_IMAGERY_RUNS as ALL_IMAGERY_RUNS
 from calibration.epochs import find_cues
 

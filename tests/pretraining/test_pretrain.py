@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from bci_app.models import load_model
-from calibration.pretrain import PretrainOptions, pretrain, subject_folds, to_shipped
+from pretraining.train import PretrainOptions, pretrain, subject_folds, to_shipped
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_SUBJECTS = ("S001", "S002", "S004")
@@ -35,7 +35,7 @@ def test_subject_folds_partition_subjects():
 def test_to_shipped_keeps_left_right_logits():
     opts = PretrainOptions(montage="sensorimotor8", extra_runs=True)
     torch.manual_seed(0)
-    from calibration.pretrain import build_model
+    from pretraining.train import build_model
 
     model = build_model(opts, 4).eval()
     shipped = to_shipped(model, opts)
@@ -47,7 +47,7 @@ def test_to_shipped_keeps_left_right_logits():
 
 def _changed_by_training(model, opts: PretrainOptions) -> list[str]:
     """Parameters of ``model`` that differ from the seeded initialisation pretraining starts from."""
-    from calibration.pretrain import build_model
+    from pretraining.train import build_model
 
     torch.manual_seed(opts.seed)
     init = to_shipped(build_model(opts, 2), opts).state_dict()
