@@ -1,7 +1,7 @@
 """Dataset assembly for pretraining, fine-tuning tests and benchmarks (EEGMMIDB on disk).
 
 Every trial goes through the shared preprocessing (:func:`bci_app.signal.preprocess.preprocess_recording`
-→ :func:`cut_windows` → the same per-window steps as :func:`finalize_window`), so training inputs are
+→ :func:`cut_windows` → the one :func:`final_step`), so training inputs are
 exactly what the online decoder computes for the same samples.
 
 Long epochs (band-passed volts, all 64 EEGMMIDB channels) are cut once per file from cue + ``tmin``
@@ -26,6 +26,7 @@ from bci_app.signal.channels import match_channels
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     cut_windows,
+    final_step,
     fit_euclidean_alignment,
     preprocess_recording,
 )
@@ -164,21 +165,16 @@ def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = N
 def finalize_crops(X: np.ndarray, start: int | np.ndarray, n_times: int, scale: float,
                    alignment: np.ndarray | None = None) -> np.ndarray:
     """Model input from long epochs X (n, n_chans, n_long) volts: crop ``n_times`` samples from
-    ``start`` (one int or one per trial), per-window per-channel demean, ``* scale``, ``R @ x``.
-
-    Identical arithmetic to :func:`bci_app.signal.preprocess.finalize_window` (float64 then float32).
-    """
+    ``start`` (one int or one per trial), then the one :func:`~bci_app.signal.preprocess.final_step`
+    (demean, ``* scale``, ``R @ x``) → float32 (n, n_chans, n_times)."""
     X = np.asarray(X)
     n = X.shape[0]
     starts = np.broadcast_to(np.asarray(start, dtype=np.int64), (n,))
     if n and (starts.min() < 0 or starts.max() + n_times > X.shape[2]):
         raise CalibrationError(f"crop [{starts.min()}, {starts.max() + n_times}) outside epochs of {X.shape[2]} samples")
     idx = starts[:, None] + np.arange(n_times)[None, :]
-    w = np.take_along_axis(X, idx[:, None, :], axis=2).astype(np.float64)
-    w = (w - w.mean(axis=2, keepdims=True)) * scale
-    if alignment is not None:
-        w = np.einsum("cd,ndt->nct", np.asarray(alignment, dtype=np.float64), w)
-    return w.astype(np.float32)
+    crops = np.take_along_axis(X, idx[:, None, :], axis=2)
+    return final_step(crops, scale, None if alignment is None else np.asarray(alignment, dtype=np.float64))
 
 
 def alignment_for(X: np.ndarray, start: int, n_times: int, scale: float) -> np.ndarray:

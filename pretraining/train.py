@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from bci_app.errors import TrainingError
 from bci_app.models import ATCNet, save_model
 from bci_app.models.atcnet import select_outputs
+from bci_app.signal.preprocess import final_step
 from bci_app.vocabulary import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8, WINDOW_TMIN_S
 from bci_app.vocabulary import EEGMMIDB_CLASSES as ALL_CLASSES
 from bci_app.vocabulary import EEGMMIDB_LR_RUNS as LR_RUNS
@@ -154,20 +155,17 @@ def _barrier(ctx: DistContext) -> None:
 
 
 def prepare_subjects(ep: Epochs, opts: PretrainOptions) -> dict[str, np.ndarray]:
-    """Per subject, the long epochs aligned and scaled (float32, µV): ``R @ (scale * X)``.
-
-    ``R`` is that subject's Euclidean alignment from its own trials (unlabeled), identity when
-    alignment is off. Cropping then demeaning these equals :func:`finalize_window` with ``R``.
+    """Per subject, the long epochs through the one :func:`~bci_app.signal.preprocess.final_step`
+    (demean, ``* scale``, ``R @ x``; float32, µV): ``R`` is that subject's Euclidean alignment from its
+    own trials (unlabeled), none when alignment is off. The step is linear per window, so demeaning a
+    crop of these again (:func:`_crops`, on the training device) equals the step on the crop itself.
     """
     out: dict[str, np.ndarray] = {}
     spec_scale = 1e6
     for subject in np.unique(ep.subject):
         X = ep.X[ep.subject == subject]
-        if opts.euclidean_alignment:
-            R = alignment_for(X, opts.start, opts.n_times, spec_scale)
-            out[str(subject)] = np.einsum("cd,ndt->nct", R, X.astype(np.float64) * spec_scale).astype(np.float32)
-        else:
-            out[str(subject)] = (X * spec_scale).astype(np.float32)
+        R = alignment_for(X, opts.start, opts.n_times, spec_scale) if opts.euclidean_alignment else None
+        out[str(subject)] = final_step(X, spec_scale, R)
     return out
 
 
