@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,11 +42,13 @@ NON_CUE_PREFIXES = ("pred:",)
 
 @dataclass(frozen=True)
 class Epochs:
-    """Trials cut at cues.
+    """Trials cut at cues: the one trial type of calibration, its report and the benchmarks.
 
     data: (n_trials, n_chans, n_times) float64 volts (:func:`extract_epochs`) or float32 model input
     (:func:`epochs_for_model`). labels: (n_trials,) int indices into ``classes``. onsets: cue times
-    (s, recording time base). rejected: (n_trials,) bool; reasons: text per trial or None.
+    (s, recording time base). rejected: (n_trials,) bool; reasons: text per trial or None. tmin: s
+    after the cue where each trial starts. source: (n_trials,) int, the recording each trial is from
+    (:meth:`concatenate`'s part index; None: one recording).
     """
 
     data: np.ndarray
@@ -57,18 +59,55 @@ class Epochs:
     sfreq: float
     rejected: np.ndarray
     reasons: tuple[str | None, ...]
+    tmin: float = 0.0
+    source: np.ndarray | None = None
 
     @property
     def n_trials(self) -> int:
         return int(self.data.shape[0])
 
+    @property
+    def tmax(self) -> float:
+        """End of each trial (s after the cue)."""
+        return self.tmin + self.data.shape[2] / self.sfreq
+
+    def take(self, mask: np.ndarray) -> Epochs:
+        """The trials where ``mask`` (n_trials,) bool is True."""
+        mask = np.asarray(mask, dtype=bool)
+        return replace(self, data=self.data[mask], labels=self.labels[mask], onsets=self.onsets[mask],
+                       rejected=self.rejected[mask], reasons=tuple(r for r, k in zip(self.reasons, mask) if k),
+                       source=None if self.source is None else self.source[mask])
+
     def clean(self) -> Epochs:
         """Only the trials not rejected."""
-        keep = ~self.rejected
-        return Epochs(
-            self.data[keep], self.labels[keep], self.classes, self.onsets[keep], self.ch_names, self.sfreq,
-            self.rejected[keep], tuple(r for r, k in zip(self.reasons, keep) if k),
-        )
+        return self.take(~self.rejected)
+
+    def of_classes(self, classes: Sequence[str]) -> Epochs:
+        """Only the trials of ``classes``, labelled by their index in ``classes`` (in that order)."""
+        classes = tuple(classes)
+        mine = np.isin(np.asarray(self.classes)[self.labels], classes) if self.n_trials else np.zeros(0, bool)
+        kept = self.take(mine)
+        labels = np.array([classes.index(self.classes[i]) for i in kept.labels], dtype=np.int64)
+        return replace(kept, labels=labels, classes=classes)
+
+    @staticmethod
+    def concatenate(parts: Sequence[Epochs]) -> Epochs:
+        """The trials of ``parts`` in order (same classes, channels, rate and ``tmin``); ``source`` is each
+        trial's part index. Raises :class:`CalibrationError` for no parts or parts that differ."""
+        if not parts:
+            raise CalibrationError("no epochs to put together")
+        first = parts[0]
+        for p in parts[1:]:
+            if (p.classes, p.ch_names, p.sfreq, p.tmin) != (first.classes, first.ch_names, first.sfreq, first.tmin):
+                raise CalibrationError("epochs of different classes, channels, rate or start cannot be put together: "
+                                       f"{first.classes}/{len(first.ch_names)} ch/{first.sfreq:g} Hz/{first.tmin:g} s and "
+                                       f"{p.classes}/{len(p.ch_names)} ch/{p.sfreq:g} Hz/{p.tmin:g} s")
+        return replace(first, data=np.concatenate([p.data for p in parts]),
+                       labels=np.concatenate([p.labels for p in parts]).astype(np.int64),
+                       onsets=np.concatenate([p.onsets for p in parts]),
+                       rejected=np.concatenate([p.rejected for p in parts]),
+                       reasons=tuple(r for p in parts for r in p.reasons),
+                       source=np.concatenate([np.full(p.n_trials, i, dtype=np.int64) for i, p in enumerate(parts)]))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per class: ``{"total": n, "rejected": r}``."""
@@ -210,15 +249,16 @@ def extract_epochs(
     band = StreamingBandpass(recording.sfreq, config.l_freq, config.h_freq, config.filter_order, len(picks))
     filtered, _ = cut_windows(band.process(data), recording.timestamps, onsets, tmin, n_times, recording.sfreq)
     keep, reasons = reject_artifacts(filtered, config, names)
-    return _make_epochs(windows, labels[ok], classes_t, onsets[ok], names, recording.sfreq, keep, reasons, marked[ok])
+    return _make_epochs(windows, labels[ok], classes_t, onsets[ok], names, recording.sfreq, keep, reasons, marked[ok],
+                        tmin)
 
 
-def _make_epochs(data, labels, classes, onsets, names, sfreq, keep, reasons, marked) -> Epochs:
+def _make_epochs(data, labels, classes, onsets, names, sfreq, keep, reasons, marked, tmin) -> Epochs:
     reasons = list(reasons)
     for i in np.nonzero(marked)[0]:
         reasons[i] = reasons[i] or "marked rejected (1023) during recording"
     rejected = ~np.asarray(keep, dtype=bool) | marked
-    return Epochs(data, labels, tuple(classes), onsets, tuple(names), float(sfreq), rejected, tuple(reasons))
+    return Epochs(data, labels, tuple(classes), onsets, tuple(names), float(sfreq), rejected, tuple(reasons), float(tmin))
 
 
 def epochs_for_model(
@@ -249,7 +289,7 @@ def epochs_for_model(
     keep, reasons = reject_artifacts(windows, config or PreprocessingConfig(), spec.ch_names)
     return _make_epochs(
         finalize_windows(windows, spec), labels[ok], classes_t, onsets[ok], spec.ch_names, spec.sfreq,
-        keep, reasons, marked[ok],
+        keep, reasons, marked[ok], tmin,
     )
 
 

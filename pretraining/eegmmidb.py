@@ -97,8 +97,9 @@ def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: 
 
 
 @dataclass
-class Epochs:
-    """Long cue-locked epochs of one or more files.
+class LongEpochs:
+    """Long cue-locked epochs of many people, for pretraining: random crops and channel subsets are
+    taken from them later (a calibration's trials are :class:`calibration.epochs.Epochs`).
 
     X: (n, 64 or n_chans, n_long) float32 band-passed volts from cue + ``tmin``; y: class names;
     subject, run: per trial; ch_names: channel order of X.
@@ -112,17 +113,17 @@ class Epochs:
     sfreq: float
     tmin: float
 
-    def select(self, mask: np.ndarray) -> Epochs:
-        return Epochs(self.X[mask], self.y[mask], self.subject[mask], self.run[mask], self.ch_names, self.sfreq, self.tmin)
+    def select(self, mask: np.ndarray) -> LongEpochs:
+        return LongEpochs(self.X[mask], self.y[mask], self.subject[mask], self.run[mask], self.ch_names, self.sfreq, self.tmin)
 
-    def pick_channels(self, ch_names: tuple[str, ...]) -> Epochs:
+    def pick_channels(self, ch_names: tuple[str, ...]) -> LongEpochs:
         idx = match_channels(self.ch_names, ch_names)
-        return Epochs(self.X[:, idx], self.y, self.subject, self.run, tuple(ch_names), self.sfreq, self.tmin)
+        return LongEpochs(self.X[:, idx], self.y, self.subject, self.run, tuple(ch_names), self.sfreq, self.tmin)
 
 
 def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = None,
                   runs: tuple[int, ...] = ALL_IMAGERY_RUNS, spec: PreprocessingSpec | None = None,
-                  cache_dir: str | Path | None = None) -> tuple[Epochs, dict[str, str]]:
+                  cache_dir: str | Path | None = None) -> tuple[LongEpochs, dict[str, str]]:
     """Long epochs of every selected EEGMMIDB file, plus ``{relative path: sha256}`` of those files.
 
     With ``cache_dir``, each file's epochs are cached as ``<sha256[:16]>-<spec key>.npz``.
@@ -157,7 +158,7 @@ def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = N
             ys += [str(v) for v in labels]
             subj += [subject] * len(labels)
             run_ids += [run_of(path)] * len(labels)
-    ep = Epochs(np.concatenate(xs), np.asarray(ys), np.asarray(subj), np.asarray(run_ids), spec.ch_names,
+    ep = LongEpochs(np.concatenate(xs), np.asarray(ys), np.asarray(subj), np.asarray(run_ids), spec.ch_names,
                 spec.sfreq, LONG_TMIN)
     return ep, hashes
 

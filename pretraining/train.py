@@ -34,7 +34,7 @@ from bci_app.signal.preprocess import final_step
 from bci_app.vocabulary import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8, WINDOW_TMIN_S
 from bci_app.vocabulary import EEGMMIDB_CLASSES as ALL_CLASSES
 from bci_app.vocabulary import EEGMMIDB_LR_RUNS as LR_RUNS
-from pretraining.eegmmidb import Epochs, alignment_for, base_spec, load_eegmmidb
+from pretraining.eegmmidb import LongEpochs, alignment_for, base_spec, load_eegmmidb
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _barrier(ctx: DistContext) -> None:
 # ------------------------------------------------------------------------------------------ data
 
 
-def prepare_subjects(ep: Epochs, opts: PretrainOptions) -> dict[str, np.ndarray]:
+def prepare_subjects(ep: LongEpochs, opts: PretrainOptions) -> dict[str, np.ndarray]:
     """Per subject, the long epochs through the one :func:`~bci_app.signal.preprocess.final_step`
     (demean, ``* scale``, ``R @ x``; float32, µV): ``R`` is that subject's Euclidean alignment from its
     own trials (unlabeled), none when alignment is off. The step is linear per window, so demeaning a
@@ -169,7 +169,7 @@ def prepare_subjects(ep: Epochs, opts: PretrainOptions) -> dict[str, np.ndarray]
     return out
 
 
-def _stack(ep: Epochs, aligned: dict[str, np.ndarray], classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _stack(ep: LongEpochs, aligned: dict[str, np.ndarray], classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     X = np.empty(ep.X.shape, dtype=np.float32)
     for subject, arr in aligned.items():
         X[ep.subject == subject] = arr
@@ -227,7 +227,7 @@ class PersonAdapted(nn.Module):
         return self.model
 
 
-def train(ep: Epochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: str = "") -> ATCNet:
+def train(ep: LongEpochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: str = "") -> ATCNet:
     """Train an ATCNet on ``ep`` (long epochs of the training subjects). Returns the bare model."""
     from torch.utils.data import DistributedSampler
 
@@ -303,7 +303,7 @@ def to_shipped(model: ATCNet, opts: PretrainOptions) -> ATCNet:
 
 
 @torch.no_grad()
-def evaluate_subjects(model: ATCNet, ep: Epochs, opts: PretrainOptions) -> dict[str, float]:
+def evaluate_subjects(model: ATCNet, ep: LongEpochs, opts: PretrainOptions) -> dict[str, float]:
     """Accuracy per subject over the shipped classes (left/right: runs 4/8/12; four classes: every
     imagery run), aligned with its own unlabeled trials."""
     classes = opts.shipped_classes
