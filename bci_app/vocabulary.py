@@ -94,12 +94,15 @@ SENSORIMOTOR_8: tuple[str, ...] = ("FC3", "FC4", "C3", "C1", "Cz", "C2", "C4", "
 UNICORN_8: tuple[str, ...] = ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8")
 #: the minimal motor-imagery montage: C3, Cz, C4.
 MOTOR_3: tuple[str, ...] = ("C3", "Cz", "C4")
+#: The montages by their one key, the one ``bci-app pretrain --montage`` takes, the simulated headset
+#: offers and the shipped bases are named by (``sensorimotor16.safetensors`` is pretrained on
+#: ``MONTAGES["sensorimotor16"]``; the 64-channel base is ``default``).
 MONTAGES: dict[str, tuple[str, ...]] = {
-    "eegmmidb_64": EEGMMIDB_64,
-    "sensorimotor_16": SENSORIMOTOR_16,
-    "sensorimotor_8": SENSORIMOTOR_8,
-    "unicorn_8": UNICORN_8,
-    "motor_3": MOTOR_3,
+    "eegmmidb64": EEGMMIDB_64,
+    "sensorimotor16": SENSORIMOTOR_16,
+    "sensorimotor8": SENSORIMOTOR_8,
+    "unicorn8": UNICORN_8,
+    "motor3": MOTOR_3,
 }
 
 # -- channel names and types -----------------------------------------------------------------------

@@ -41,10 +41,9 @@ from bci_app.vocabulary import window_tmin  # noqa: E402
 from calibration.finetune import predict_proba  # noqa: E402
 from calibration.job import CalibrationJob  # noqa: E402
 from calibration.prepare import decision_trials  # noqa: E402
+from pretraining.eegmmidb import EEGMMIDB_DIR as DATA  # noqa: E402
 from pretraining.eegmmidb import eegmmidb_files  # noqa: E402
 from pretraining.split import development_group  # noqa: E402
-
-DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 
 #: every recipe states all the fine-tuning settings that were ever in question, so a saved result means
 #: the same whatever the config's defaults are at the time: ``_recipe(**changes)`` is this baseline

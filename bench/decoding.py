@@ -48,13 +48,13 @@ from bci_app.io.recording import map_channels, read_recording  # noqa: E402
 from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
 from bci_app.vocabulary import window_tmin  # noqa: E402
 from calibration.prepare import cue_trials  # noqa: E402
-from pretraining.eegmmidb import eegmmidb_files  # noqa: E402
+from pretraining.eegmmidb import EEGMMIDB_DIR as DATA  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_files, eegmmidb_missing  # noqa: E402
 from pretraining.split import split_people  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
-DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 ONLINE_METHODS = ("base_unadapted", "lora_dense", "lora_msa", "lora_dense_msa", "full", "gated")
 OFFLINE_METHODS = ("ts_lr", "csp_lda", "xsubj_riemann")
 METHODS = ONLINE_METHODS + OFFLINE_METHODS
@@ -272,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     if render_saved(args, markdown, update_readme):
         return 0
     torch.set_num_threads(1)
-    if not (DATA / "S001").is_dir():
-        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+    if eegmmidb_missing():
+        print(json.dumps({"skipped": eegmmidb_missing()}))
         return 0
     config = load_config(args.config)
     calib_runs, test_runs, suffix = PROTOCOLS[args.classes]

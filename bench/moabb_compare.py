@@ -46,7 +46,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
-DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
+from pretraining.eegmmidb import EEGMMIDB_DIR as DATA  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_missing  # noqa: E402
+
 HAND_RUNS = (4, 8, 12)
 BASELINES = ("TS+LR", "FgMDM", "MDM", "CSP+LDA")
 OURS = "bci-app"
@@ -239,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
         return 0
-    if not (DATA / "S001").is_dir():
-        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+    if eegmmidb_missing():
+        print(json.dumps({"skipped": eegmmidb_missing()}))
         return 0
     subjects, lacking = people(args.subjects)
     with warnings.catch_warnings():

@@ -38,6 +38,21 @@ LONG_TMIN = 0.0  # s after the cue: start of the cached long epoch
 LONG_TMAX = 4.0  # s after the cue: end of the cached long epoch
 
 
+
+#: the shared copy of EEGMMIDB that tests and benchmarks read: ``BCI_APP_EEGMMIDB``, else
+#: ``../shared/data/eegmmidb`` beside the repository (never downloaded, never copied into it)
+EEGMMIDB_DIR = Path(os.environ.get("BCI_APP_EEGMMIDB",
+                                   Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "eegmmidb"))
+
+
+def eegmmidb_missing(data: Path = EEGMMIDB_DIR) -> str | None:
+    """Why the recordings at ``data`` cannot be read (its first file, ``S001/S001R04.edf``, is not
+    there), or None when they can."""
+    if (data / "S001" / "S001R04.edf").is_file():
+        return None
+    return f"EEGMMIDB recordings not found at {data} (set BCI_APP_EEGMMIDB)"
+
+
 def file_sha256(path: str | Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -31,20 +31,13 @@ from bci_app.errors import TrainingError
 from bci_app.models import ATCNet, save_model
 from bci_app.models.atcnet import select_outputs
 from bci_app.signal.preprocess import final_step
-from bci_app.vocabulary import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8, WINDOW_TMIN_S
 from bci_app.vocabulary import EEGMMIDB_CLASSES as ALL_CLASSES
 from bci_app.vocabulary import EEGMMIDB_LR_RUNS as LR_RUNS
+from bci_app.vocabulary import MONTAGES, WINDOW_TMIN_S
 from pretraining.eegmmidb import LongEpochs, alignment_for, base_spec, load_eegmmidb
 
 logger = logging.getLogger(__name__)
 
-MONTAGE_CHANNELS: dict[str, tuple[str, ...]] = {
-    "64": EEGMMIDB_64,
-    "sensorimotor16": SENSORIMOTOR_16,
-    "sensorimotor8": SENSORIMOTOR_8,
-    "unicorn8": UNICORN_8,
-    "motor3": MOTOR_3,
-}
 SHIPPED_CLASSES = ("left_hand", "right_hand")
 
 
@@ -53,7 +46,7 @@ class PretrainOptions:
     """Pretraining recipe. Times in seconds after the cue; ``jitter_s``: half-width of the random
     crop offset; ``extra_runs``: add runs 6/10/14 (both_hands, feet) as extra classes."""
 
-    montage: str = "64"
+    montage: str = "eegmmidb64"  #: a key of :data:`bci_app.vocabulary.MONTAGES`
     epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 3e-3
@@ -83,9 +76,9 @@ class PretrainOptions:
 
     @property
     def ch_names(self) -> tuple[str, ...]:
-        if self.montage not in MONTAGE_CHANNELS:
-            raise TrainingError(f"unknown montage {self.montage!r}; use one of {', '.join(MONTAGE_CHANNELS)}")
-        return MONTAGE_CHANNELS[self.montage]
+        if self.montage not in MONTAGES:
+            raise TrainingError(f"unknown montage {self.montage!r}; use one of {', '.join(MONTAGES)}")
+        return MONTAGES[self.montage]
 
     @property
     def n_times(self) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bci_app.commands._arguments import add_overwrite, guard_outputs, number, output_file, seed, threads
 from bci_app.errors import ConfigError
+from bci_app.vocabulary import MONTAGES
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="EEGMMIDB folder(s) with S001/...")
     parser.add_argument("--out", required=True, type=output_file, metavar="MODEL",
                         help="output path (writes MODEL.safetensors + .json)")
-    parser.add_argument("--montage", default="64", choices=["64", "sensorimotor16", "sensorimotor8", "unicorn8", "motor3"])
+    parser.add_argument("--montage", default="eegmmidb64", choices=list(MONTAGES),
+                        help="the channels the base decodes (bci_app.vocabulary.MONTAGES)")
     parser.add_argument("--exclude-subjects", nargs="*", default=[], metavar="SXXX")
     parser.add_argument("--exclude-final-group", action="store_true",
                         help="leave out the final test group (pretraining/split.py) so it is only ever scored")
