@@ -20,7 +20,7 @@ import numpy as np
 
 from bci_app.config import PreprocessingConfig
 from bci_app.errors import CalibrationError
-from bci_app.io.dataset_presets import DatasetPreset, load_dataset_preset
+from bci_app.io.dataset_presets import DatasetPreset, load_dataset_preset, preset_for
 from bci_app.signal.channels import match_channels
 from bci_app.signal.filters import StreamingBandpass
 from bci_app.signal.preprocess import (
@@ -121,9 +121,12 @@ class Epochs:
 
 
 def label_mapping(
-    recording: Recording, preset: DatasetPreset | Mapping[str, str] | str
+    recording: Recording, preset: DatasetPreset | Mapping[str, str] | str | None
 ) -> tuple[dict[str, str], DatasetPreset | None]:
-    """``({marker value: class}, the preset or None)`` of ``recording`` under ``preset``."""
+    """``({marker value: class}, the preset or None)`` of ``recording`` under ``preset`` (a preset, its
+    name, a marker-to-class mapping, or None: the preset of the file's name, :func:`preset_for`)."""
+    if preset is None:
+        preset = preset_for(recording.path)
     if isinstance(preset, str):
         preset = load_dataset_preset(preset)
     if isinstance(preset, DatasetPreset):
@@ -133,7 +136,7 @@ def label_mapping(
 
 def find_cues(
     recording: Recording,
-    preset: DatasetPreset | Mapping[str, str] | str,
+    preset: DatasetPreset | Mapping[str, str] | str | None,
     classes: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
     """Cue onsets (s), label indices, classes and a marked-rejected mask from the markers.
@@ -217,7 +220,7 @@ def _check_fit(recording: Recording, onsets: np.ndarray, ok: np.ndarray, tmin: f
 
 def extract_epochs(
     recording: Recording,
-    preset: DatasetPreset | Mapping[str, str] | str,
+    preset: DatasetPreset | Mapping[str, str] | str | None,
     tmin: float,
     tmax: float,
     *,
@@ -267,7 +270,7 @@ def epochs_for_model(
     classes: Sequence[str] | None,
     tmin: float,
     tmax: float,
-    preset: DatasetPreset | Mapping[str, str] | str,
+    preset: DatasetPreset | Mapping[str, str] | str | None,
     *,
     config: PreprocessingConfig | None = None,
 ) -> Epochs:

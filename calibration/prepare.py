@@ -32,7 +32,6 @@ import numpy as np
 from torch import nn
 
 from bci_app.errors import CalibrationError, ConfigError
-from bci_app.io.dataset_presets import preset_for
 from bci_app.io.recording import read_recording
 from bci_app.models.pretrained import load_base_model
 from bci_app.signal.preprocess import PreprocessingSpec, fit_euclidean_alignment, summarize_rejections
@@ -202,7 +201,7 @@ def prepare_calibration(
     def _trials(s: PreprocessingSpec) -> Epochs:
         parts = []
         for rec in recordings:
-            ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=pre)
+            ep = epochs_for_model(rec, s, None, tmin, tmax, preset, config=pre)
             mine = ep.of_classes(classes)
             if mine.n_trials < ep.n_trials and rec.path not in warned:
                 warned.add(rec.path)
@@ -294,7 +293,7 @@ def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: 
     xs, ys = [], []
     for src in sources:
         rec = src if isinstance(src, Recording) else read_recording(src)
-        ep = epochs_for_model(rec, spec, None, tmin, tmin + n_times / spec.sfreq, preset_for(rec.path))
+        ep = epochs_for_model(rec, spec, None, tmin, tmin + n_times / spec.sfreq, None)
         mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
         xs.append(ep.data[mine])
         ys += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
@@ -311,7 +310,7 @@ def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], t
     xs, ys = [], []
     for src in sources:
         rec = src if isinstance(src, Recording) else read_recording(src)
-        onsets, labels, classes_t, _ = find_cues(rec, preset_for(rec.path))
+        onsets, labels, classes_t, _ = find_cues(rec, None)
         mine = np.isin(np.asarray(classes_t)[labels], classes) if len(labels) else np.zeros(0, dtype=bool)
         windows, fits = decision_windows(rec, spec, onsets[mine], tmin, n_times, offsets)
         whole = fits.all(axis=1)
@@ -327,7 +326,7 @@ def cued_classes(recordings: Sequence[Any], preset: Any = None) -> dict[str, int
     classes without a cue are left out."""
     counts: dict[str, int] = {}
     for rec in recordings:
-        mapping, _ = label_mapping(rec, preset if preset is not None else preset_for(rec.path))
+        mapping, _ = label_mapping(rec, preset)
         for cls in dict.fromkeys(mapping.values()):
             counts.setdefault(cls, 0)
         for m in rec.markers:

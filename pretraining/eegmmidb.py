@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from bci_app.errors import CalibrationError
-from bci_app.io.dataset_presets import preset_for
 from bci_app.io.recording import read_recording
 from bci_app.signal.channels import match_channels
 from bci_app.signal.preprocess import (
@@ -99,7 +98,7 @@ def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: 
     or GDF 769-772); the signal from :func:`preprocess_recording` (the online decoder's class, in chunks).
     """
     rec = read_recording(path)
-    onsets, labels, classes, _marked = find_cues(rec, preset_for(path))
+    onsets, labels, classes, _marked = find_cues(rec, None)
     if not len(onsets):
         raise CalibrationError(
             f"{path} has no cue markers (EEGMMIDB T1/T2 in runs 4/6/8/10/12/14, or GDF 769-772); "

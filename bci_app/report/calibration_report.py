@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from bci_app.errors import CalibrationError
-from bci_app.io.dataset_presets import preset_for
 from bci_app.report.accuracy import Classification, classify
 from bci_app.report.document import Report, html_table
 from bci_app.report.erd import ErdMaps, ErdWindows, erd_maps
@@ -55,7 +54,7 @@ def trial_seconds_of(recordings: Sequence[Any], preset: Any = None, paradigm: An
 
     gaps = []
     for rec in recordings:
-        onsets = np.sort(find_cues(rec, preset or preset_for(rec.path))[0])
+        onsets = np.sort(find_cues(rec, preset)[0])
         gaps += list(np.diff(onsets))
     if not gaps:
         return None, "fewer than two cues in a recording: no trial length, no bits per minute"

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from bci_app.errors import CalibrationError
-from bci_app.io.dataset_presets import preset_for
 from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, erd_percent, power_spectrum
 from bci_app.vocabulary import electrode_positions, normalize_ch_name
 from calibration.epochs import Epochs, extract_epochs
@@ -132,10 +131,9 @@ def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: f
     eeg = [c for c, t in zip(recordings[0].ch_names, recordings[0].ch_types) if str(t).lower() == "eeg"]
     parts, clean = [], []
     for rec in recordings:
-        cues = preset or preset_for(rec.path)
-        ep = extract_epochs(rec, cues, tmin, tmax, ch_names=eeg, config=config)
+        ep = extract_epochs(rec, preset, tmin, tmax, ch_names=eeg, config=config)
         mine = np.array([ep.classes[i] in classes for i in ep.labels], dtype=bool)
-        ok = np.stack([~extract_epochs(rec, cues, tmin, tmax, ch_names=[ch], config=config).rejected
+        ok = np.stack([~extract_epochs(rec, preset, tmin, tmax, ch_names=[ch], config=config).rejected
                        for ch in eeg], axis=1)  # (n_trials, n_chans): the rules on each channel alone
         parts.append(ep.of_classes(classes))
         clean.append(ok[mine])
