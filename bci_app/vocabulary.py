@@ -1,19 +1,17 @@
 """One vocabulary for the whole app, defined once at the bottom of the house: class names, GDF
-marker and cue codes, the cue-relative window start, the dataset presets and EEGMMIDB's run table,
-the montages the models use, channel names and types, and 10-05 electrode positions.
+marker and cue codes, the cue-relative window start, EEGMMIDB's run table, the montages the models
+use, channel names and types, and 10-05 electrode positions.
 
 The paradigm writes the GDF codes, the session and the GUI read them, and the dataset preset
-``configs/datasets/gdf.yaml`` maps them to classes (a test checks that the two agree). Channel names
-are compared after :func:`normalize_ch_name` (lower case, dots and whitespace removed), so the
-EEGMMIDB label ``"Fc5."`` matches ``"FC5"``.
+``configs/datasets/gdf.yaml`` (read by :mod:`bci_app.io.dataset_presets`) maps them to classes (a
+test checks that the two agree). Channel names are compared after :func:`normalize_ch_name` (lower
+case, dots and whitespace removed), so the EEGMMIDB label ``"Fc5."`` matches ``"FC5"``.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -64,12 +62,6 @@ def window_span(meta: Mapping[str, Any]) -> tuple[float, float]:
 
 
 # -- datasets --------------------------------------------------------------------------------------
-#: the packaged dataset presets (``<name>.yaml``: which marker means which class)
-DATASET_PRESETS_DIR = Path(__file__).resolve().parent / "configs" / "datasets"
-def preset_for(path: str | Path) -> str:
-    """The dataset preset of a recording by its file name: ``eegmmidb`` for ``SxxxRyy.edf``, else ``gdf``
-    (the app's own cue codes)."""
-    return "eegmmidb" if re.match(r"^S\d{3}R\d{2}\.edf$", Path(path).name, re.IGNORECASE) else "gdf"
 
 
 #: PhysioNet EEGMMIDB's imagery runs: left/right hand (4, 8, 12) and both hands/feet (6, 10, 14); which
@@ -102,12 +94,15 @@ SENSORIMOTOR_8: tuple[str, ...] = ("FC3", "FC4", "C3", "C1", "Cz", "C2", "C4", "
 UNICORN_8: tuple[str, ...] = ("Fz", "C3", "Cz", "C4", "Pz", "PO7", "Oz", "PO8")
 #: the minimal motor-imagery montage: C3, Cz, C4.
 MOTOR_3: tuple[str, ...] = ("C3", "Cz", "C4")
+#: The montages by their one key, the one ``bci-app pretrain --montage`` takes, the simulated headset
+#: offers and the shipped bases are named by (``sensorimotor16.safetensors`` is pretrained on
+#: ``MONTAGES["sensorimotor16"]``; the 64-channel base is ``default``).
 MONTAGES: dict[str, tuple[str, ...]] = {
-    "eegmmidb_64": EEGMMIDB_64,
-    "sensorimotor_16": SENSORIMOTOR_16,
-    "sensorimotor_8": SENSORIMOTOR_8,
-    "unicorn_8": UNICORN_8,
-    "motor_3": MOTOR_3,
+    "eegmmidb64": EEGMMIDB_64,
+    "sensorimotor16": SENSORIMOTOR_16,
+    "sensorimotor8": SENSORIMOTOR_8,
+    "unicorn8": UNICORN_8,
+    "motor3": MOTOR_3,
 }
 
 # -- channel names and types -----------------------------------------------------------------------
@@ -186,10 +181,10 @@ def check_channel_map(entries: Iterable[tuple[str, str]]) -> None:
 
 
 __all__ = [
-    "CLASSES", "CUE_CODES", "ClassName", "DATASET_PRESETS_DIR", "EEGMMIDB_64", "EEGMMIDB_CLASSES",
+    "CLASSES", "CUE_CODES", "ClassName", "EEGMMIDB_64", "EEGMMIDB_CLASSES",
     "EEGMMIDB_IMAGERY_RUNS", "EEGMMIDB_LR_RUNS", "END_OF_TRIAL", "EXCLUDED_TYPES",
     "FEEDBACK_ONSET", "MONTAGES", "MOTOR_3", "UNICORN_8", "NON_EEG_TYPES", "POSITIONS_MONTAGE", "REJECTED", "SENSORIMOTOR_16",
-    "SENSORIMOTOR_8", "TRIAL_START", "WINDOW_TMIN_S", "channel_target_type", "preset_for", "check_channel_map",
+    "SENSORIMOTOR_8", "TRIAL_START", "WINDOW_TMIN_S", "channel_target_type", "check_channel_map",
     "count_cues", "electrode_positions", "is_cue", "is_model_input", "normalize_ch_name", "position_name",
     "window_span", "window_tmin",
 ]

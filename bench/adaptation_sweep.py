@@ -38,13 +38,12 @@ from readme_block import add_output_arguments, finish, render_saved, write_readm
 from bci_app.config import AppConfig, load_config  # noqa: E402
 from bci_app.models.pretrained import fold_base_for, load_base_model  # noqa: E402
 from bci_app.vocabulary import window_tmin  # noqa: E402
-from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.finetune import predict_proba  # noqa: E402
 from calibration.job import CalibrationJob  # noqa: E402
 from calibration.prepare import decision_trials  # noqa: E402
-from calibration.split import development_group  # noqa: E402
-
-DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
+from pretraining.eegmmidb import EEGMMIDB_DIR as DATA  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_files  # noqa: E402
+from pretraining.split import development_group  # noqa: E402
 
 #: every recipe states all the fine-tuning settings that were ever in question, so a saved result means
 #: the same whatever the config's defaults are at the time: ``_recipe(**changes)`` is this baseline
@@ -198,7 +197,7 @@ def gate_margins(per: dict) -> dict:
 def person_rows(person: str, files: list[Path], family: str, config: AppConfig, recipes: list[str],
                 n_runs: int, gates: tuple[bool, ...] = (False, True)) -> dict:
     """``{recipe: {metric: mean over rotations}}`` for one person and one calibration size."""
-    from calibration.baselines import TangentSpaceLR
+    from bci_app.models.baselines import TangentSpaceLR
 
     base = fold_base_for(person, family)
     base_model, _ = load_base_model(base)

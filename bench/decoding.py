@@ -1,6 +1,6 @@
 """Decoding benchmark on people the base never saw, through the user's code path.
 
-For every person of a group (``calibration/split.py``): calibrate on run 4 (15 trials) and decode
+For every person of a group (``pretraining/split.py``): calibrate on run 4 (15 trials) and decode
 runs 8 + 12 (30 trials) (``--classes 4``: runs 4 + 6 / 8 + 10 + 12 + 14 with the 4-class base)
 exactly as ``bci-app evaluate`` does (the one ``CalibrationJob``: preparation
 with bad-channel repair and artifact handling, fine-tuning, the gate; then the online ``Decoder`` on
@@ -47,14 +47,14 @@ from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.io.recording import map_channels, read_recording  # noqa: E402
 from bci_app.models.pretrained import PRETRAINED_DIR, fold_base_for  # noqa: E402
 from bci_app.vocabulary import window_tmin  # noqa: E402
-from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.prepare import cue_trials  # noqa: E402
-from calibration.split import split_people  # noqa: E402
+from pretraining.eegmmidb import EEGMMIDB_DIR as DATA  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_files, eegmmidb_missing  # noqa: E402
+from pretraining.split import split_people  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
-DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
 ONLINE_METHODS = ("base_unadapted", "lora_dense", "lora_msa", "lora_dense_msa", "full", "gated")
 OFFLINE_METHODS = ("ts_lr", "csp_lda", "xsubj_riemann")
 METHODS = ONLINE_METHODS + OFFLINE_METHODS
@@ -106,7 +106,7 @@ def bench_person(subject: str, base: str, config: AppConfig, methods: list[str],
                  runs: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> dict:
     """One person's row: every method on the same calibration and test trials (``channels``: as if
     the headset had only these; ``runs``: (calibration runs, test runs) instead of the protocol's)."""
-    from calibration.baselines import BASELINES, CrossSubjectTSLR
+    from bci_app.models.baselines import BASELINES, CrossSubjectTSLR
 
     calib_runs, test_runs = runs if runs is not None else PROTOCOLS[n_classes][:2]
     calib = [run_path(subject, r) for r in calib_runs]
@@ -272,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     if render_saved(args, markdown, update_readme):
         return 0
     torch.set_num_threads(1)
-    if not (DATA / "S001").is_dir():
-        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+    if eegmmidb_missing():
+        print(json.dumps({"skipped": eegmmidb_missing()}))
         return 0
     config = load_config(args.config)
     calib_runs, test_runs, suffix = PROTOCOLS[args.classes]
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{k} {v['accuracy']:.2f}" for k, v in rows[p].items() if isinstance(v, dict)), file=sys.stderr, flush=True)
     result = {"benchmark": "decoding", "group": args.group, "base": family, "people": rows,
               "n_classes": args.classes, "protocol": protocol_text(args.classes),
-              "split": {"development": dev, "final": final, "rule": "calibration/split.py"},
+              "split": {"development": dev, "final": final, "rule": "pretraining/split.py"},
               "when": time.strftime("%Y-%m-%d %H:%M %Z"), "torch_threads": 1,
               "config": {"lora": config.lora.model_dump(), "finetune": config.finetune.model_dump()},
               "summary": summarize(rows)}

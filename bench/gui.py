@@ -133,9 +133,9 @@ def main() -> None:
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.config import AppConfig, resolve_lora
     from bci_app.gui.signal_view import SignalView
+    from bci_app.paradigm.timing import short_paradigm
     from bci_app.session.training import warm_up
     from bci_app.vocabulary import WINDOW_TMIN_S, count_cues
-    from calibration.paradigm import short_paradigm
 
     torch.set_num_threads(1)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])

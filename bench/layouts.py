@@ -35,12 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from decoding import DATA, bench_person, bootstrap_ci, select_people  # noqa: E402
+from decoding import bench_person, bootstrap_ci, select_people  # noqa: E402
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
 from bci_app.config import load_config  # noqa: E402
 from bci_app.models.pretrained import base_for_channels, fold_base_for  # noqa: E402
 from bci_app.vocabulary import EEGMMIDB_64, SENSORIMOTOR_16  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_missing  # noqa: E402
 
 #: headset layouts (10-10 names), from the boards' BrainFlow descriptors where named so
 LAYOUTS: dict[str, tuple[str, ...]] = {
@@ -72,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.base and args.readme:
         ap.error("--readme writes the table of the app's rule; a --base run is evidence, not that table")
     torch.set_num_threads(1)
-    if not (DATA / "S001").is_dir():
-        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+    if eegmmidb_missing():
+        print(json.dumps({"skipped": eegmmidb_missing()}))
         return 0
     config = load_config(args.config)
     families = {name: ((args.base, "forced by --base") if args.base

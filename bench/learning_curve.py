@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr, flush=True)
     result = {"benchmark": "learning_curve", "group": args.group, "n_classes": args.classes, "base": family,
               "people": rows,
-              "split": {"development": dev, "final": final, "rule": "calibration/split.py"},
+              "split": {"development": dev, "final": final, "rule": "pretraining/split.py"},
               "when": time.strftime("%Y-%m-%d %H:%M %Z"), "torch_threads": 1,
               "config": {"lora": config.lora.model_dump(), "finetune": config.finetune.model_dump()},
               "summary": summarize(rows)}

@@ -15,7 +15,7 @@ score: ROC AUC for two classes) runs each pipeline per person:
 No download: a subclass of MOABB's ``PhysionetMI`` reads the files under ``../shared/data/eegmmidb``
 (``$BCI_APP_EEGMMIDB``), loads only the hand-imagery runs 4, 8 and 12 (left vs right needs no other),
 and the people are restricted to those who have all three locally. Scored on the development group
-only (``calibration/split.py``): the final group is scored by ``bench/decoding.py --group final`` alone.
+only (``pretraining/split.py``): the final group is scored by ``bench/decoding.py --group final`` alone.
 Beside MOABB's AUC the table shows the app's own protocol from the committed ``bench/decoding.py``
 results (calibrate on run 4, decide online on runs 8 + 12: accuracy, gated and TS+LR).
 
@@ -46,7 +46,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from readme_block import add_output_arguments, finish, render_saved, write_readme_block  # noqa: E402
 
-DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
+from pretraining.eegmmidb import EEGMMIDB_DIR as DATA  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_missing  # noqa: E402
+
 HAND_RUNS = (4, 8, 12)
 BASELINES = ("TS+LR", "FgMDM", "MDM", "CSP+LDA")
 OURS = "bci-app"
@@ -83,7 +85,7 @@ def local_dataset():
 
 def people(requested: list[str] | None) -> tuple[list[str], list[str]]:
     """``(development people with runs 4, 8 and 12 locally (or the requested ones), those lacking them)``."""
-    from calibration.split import development_group
+    from pretraining.split import development_group
 
     present = sorted(p.name for p in DATA.glob("S[0-9][0-9][0-9]") if p.is_dir())
     dev = development_group(present)
@@ -239,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
         return 0
-    if not (DATA / "S001").is_dir():
-        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+    if eegmmidb_missing():
+        print(json.dumps({"skipped": eegmmidb_missing()}))
         return 0
     subjects, lacking = people(args.subjects)
     with warnings.catch_warnings():

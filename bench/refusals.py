@@ -32,10 +32,9 @@ from readme_block import add_output_arguments, finish, render_saved, write_readm
 from bci_app.config import load_config  # noqa: E402
 from bci_app.errors import CalibrationError  # noqa: E402
 from bci_app.models.pretrained import list_base_models, load_base_model  # noqa: E402
-from calibration.data import eegmmidb_files  # noqa: E402
 from calibration.job import CalibrationJob  # noqa: E402
-
-DATA = Path(os.environ.get("BCI_APP_EEGMMIDB", ROOT.parent / "shared" / "data" / "eegmmidb"))
+from pretraining.eegmmidb import EEGMMIDB_DIR as DATA  # noqa: E402
+from pretraining.eegmmidb import eegmmidb_files, eegmmidb_missing  # noqa: E402
 
 
 def markdown(result: dict) -> str:
@@ -75,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     if render_saved(args, markdown, update_readme):
         return 0
     torch.set_num_threads(1)
-    if not (DATA / "S001").is_dir():
-        print(json.dumps({"skipped": f"EEGMMIDB data not found at {DATA} (set BCI_APP_EEGMMIDB)"}))
+    if eegmmidb_missing():
+        print(json.dumps({"skipped": eegmmidb_missing()}))
         return 0
     config = load_config(args.config)
     all_files = eegmmidb_files([DATA])

@@ -1,7 +1,5 @@
-"""Epochs relative to cues, from recordings, through dataset presets.
-
-A preset (``configs/datasets/<name>.yaml``, validated by :class:`DatasetPreset`) maps each file's
-marker values to class names (EEGMMIDB: the run number in the file name decides what T1/T2 mean).
+"""Epochs relative to cues, from recordings, through dataset presets
+(:mod:`bci_app.io.dataset_presets`: which marker value means which class).
 
 - :func:`extract_epochs`: raw epochs (volts, all channels or the ones asked) for inspection,
   baselines (CSP, tangent space) and artifact counts.
@@ -14,17 +12,15 @@ marker values to class names (EEGMMIDB: the run number in the file name decides 
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bci_app.config import PreprocessingConfig, load_yaml
-from bci_app.errors import CalibrationError, ConfigError
+from bci_app.config import PreprocessingConfig
+from bci_app.errors import CalibrationError
+from bci_app.io.dataset_presets import DatasetPreset, load_dataset_preset, preset_for
 from bci_app.signal.channels import match_channels
 from bci_app.signal.filters import StreamingBandpass
 from bci_app.signal.preprocess import (
@@ -35,7 +31,6 @@ from bci_app.signal.preprocess import (
     reject_artifacts,
 )
 from bci_app.types import GAP_MARKER, Recording
-from bci_app.vocabulary import CLASSES, DATASET_PRESETS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -45,100 +40,15 @@ NON_CUE_PREFIXES = ("pred:",)
 """Prefixes of marker values the app writes itself (decided labels)."""
 
 
-
-class LabelRule(BaseModel):
-    """``labels`` (marker value → class) applying to ``runs`` (None: every file)."""
-
-    model_config = ConfigDict(extra="forbid")
-    runs: list[int] | None = None
-    labels: dict[str, str] = Field(min_length=1)
-
-
-class DatasetPreset(BaseModel):
-    """How a dataset's marker values map to classes."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    description: str = ""
-    run_pattern: str | None = None  #: regex with a ``run`` group, searched in the file name
-    rules: list[LabelRule] = Field(min_length=1)
-    ignore: list[str] = []  #: marker values that are not cues (no warning, no epoch)
-    trial_start: str | None = None  #: marker value that starts a trial (to attribute ``rejected``)
-    rejected: str | None = None  #: marker value that marks the enclosing trial as rejected
-
-    def run_of(self, path: str | Path | None) -> int | None:
-        if self.run_pattern is None or path is None:
-            return None
-        m = re.search(self.run_pattern, Path(path).name, flags=re.IGNORECASE)
-        return int(m.group("run")) if m else None
-
-    def labels_for(self, path: str | Path | None) -> dict[str, str]:
-        """Marker value → class name for the file at ``path``. Raises :class:`CalibrationError`
-        when no rule applies (e.g. a motor-execution run)."""
-        run = self.run_of(path)
-        for rule in self.rules:
-            if rule.runs is None or (run is not None and run in rule.runs):
-                return dict(rule.labels)
-        runs = sorted({r for rule in self.rules for r in (rule.runs or [])})
-        raise CalibrationError(
-            f"dataset preset {self.name!r} has no labels for {Path(str(path)).name if path else 'this file'} "
-            f"(run {run}); it covers runs {runs}. Use imagery runs, or another preset."
-        )
-
-
-def load_dataset_preset(name_or_path: str | Path) -> DatasetPreset:
-    """Load ``configs/datasets/<name>.yaml`` (or a YAML path) with :func:`bci_app.config.load_yaml`."""
-    path = Path(name_or_path)
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        path = DATASET_PRESETS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        available = ", ".join(sorted(p.stem for p in DATASET_PRESETS_DIR.glob("*.yaml"))) or "none"
-        raise ConfigError(f"dataset preset {name_or_path!r} not found ({path}); available: {available}")
-    data = load_yaml(path)
-    try:
-        return DatasetPreset.model_validate(data)
-    except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: {details}") from exc
-
-
-def parse_event_mapping(text: str) -> DatasetPreset:
-    """``--events "T1=left_hand,T2=right_hand"``: which marker or annotation means which class, for a
-    recording of any dataset. Raises :class:`ConfigError` naming a malformed pair or an unknown class."""
-    known = set(CLASSES)
-    labels: dict[str, str] = {}
-    for pair in (p.strip() for p in str(text).split(",") if p.strip()):
-        marker, sep, cls = (part.strip() for part in pair.partition("="))
-        if not sep or not marker or not cls:
-            raise ConfigError(f"--events: {pair!r} is not MARKER=CLASS (e.g. T1=left_hand,T2=right_hand)")
-        if cls not in known:
-            raise ConfigError(f"--events: unknown class {cls!r} in {pair!r}; use one of {', '.join(sorted(known))}")
-        if marker in labels:
-            same = "again" if labels[marker] == cls else f"to {labels[marker]} and to {cls}"
-            raise ConfigError(f"--events maps the marker {marker!r} {same}; give each marker once "
-                              "(e.g. T1=left_hand,T2=right_hand)")
-        labels[marker] = cls
-    if not labels:
-        raise ConfigError("--events names no MARKER=CLASS pair (e.g. T1=left_hand,T2=right_hand)")
-    return DatasetPreset(name="--events", rules=[LabelRule(labels=labels)])
-
-
-def cue_preset(events: str | None, dataset: str | None) -> DatasetPreset | None:
-    """The preset of the ``--events`` / ``--dataset`` options (None: chosen per file by name)."""
-    if events and dataset:
-        raise ConfigError("give either --events or --dataset, not both")
-    if events:
-        return parse_event_mapping(events)
-    return load_dataset_preset(dataset) if dataset else None
-
-
 @dataclass(frozen=True)
 class Epochs:
-    """Trials cut at cues.
+    """Trials cut at cues: the one trial type of calibration, its report and the benchmarks.
 
     data: (n_trials, n_chans, n_times) float64 volts (:func:`extract_epochs`) or float32 model input
     (:func:`epochs_for_model`). labels: (n_trials,) int indices into ``classes``. onsets: cue times
-    (s, recording time base). rejected: (n_trials,) bool; reasons: text per trial or None.
+    (s, recording time base). rejected: (n_trials,) bool; reasons: text per trial or None. tmin: s
+    after the cue where each trial starts. source: (n_trials,) int, the recording each trial is from
+    (:meth:`concatenate`'s part index; None: one recording).
     """
 
     data: np.ndarray
@@ -149,18 +59,55 @@ class Epochs:
     sfreq: float
     rejected: np.ndarray
     reasons: tuple[str | None, ...]
+    tmin: float = 0.0
+    source: np.ndarray | None = None
 
     @property
     def n_trials(self) -> int:
         return int(self.data.shape[0])
 
+    @property
+    def tmax(self) -> float:
+        """End of each trial (s after the cue)."""
+        return self.tmin + self.data.shape[2] / self.sfreq
+
+    def take(self, mask: np.ndarray) -> Epochs:
+        """The trials where ``mask`` (n_trials,) bool is True."""
+        mask = np.asarray(mask, dtype=bool)
+        return replace(self, data=self.data[mask], labels=self.labels[mask], onsets=self.onsets[mask],
+                       rejected=self.rejected[mask], reasons=tuple(r for r, k in zip(self.reasons, mask) if k),
+                       source=None if self.source is None else self.source[mask])
+
     def clean(self) -> Epochs:
         """Only the trials not rejected."""
-        keep = ~self.rejected
-        return Epochs(
-            self.data[keep], self.labels[keep], self.classes, self.onsets[keep], self.ch_names, self.sfreq,
-            self.rejected[keep], tuple(r for r, k in zip(self.reasons, keep) if k),
-        )
+        return self.take(~self.rejected)
+
+    def of_classes(self, classes: Sequence[str]) -> Epochs:
+        """Only the trials of ``classes``, labelled by their index in ``classes`` (in that order)."""
+        classes = tuple(classes)
+        mine = np.isin(np.asarray(self.classes)[self.labels], classes) if self.n_trials else np.zeros(0, bool)
+        kept = self.take(mine)
+        labels = np.array([classes.index(self.classes[i]) for i in kept.labels], dtype=np.int64)
+        return replace(kept, labels=labels, classes=classes)
+
+    @staticmethod
+    def concatenate(parts: Sequence[Epochs]) -> Epochs:
+        """The trials of ``parts`` in order (same classes, channels, rate and ``tmin``); ``source`` is each
+        trial's part index. Raises :class:`CalibrationError` for no parts or parts that differ."""
+        if not parts:
+            raise CalibrationError("no epochs to put together")
+        first = parts[0]
+        for p in parts[1:]:
+            if (p.classes, p.ch_names, p.sfreq, p.tmin) != (first.classes, first.ch_names, first.sfreq, first.tmin):
+                raise CalibrationError("epochs of different classes, channels, rate or start cannot be put together: "
+                                       f"{first.classes}/{len(first.ch_names)} ch/{first.sfreq:g} Hz/{first.tmin:g} s and "
+                                       f"{p.classes}/{len(p.ch_names)} ch/{p.sfreq:g} Hz/{p.tmin:g} s")
+        return replace(first, data=np.concatenate([p.data for p in parts]),
+                       labels=np.concatenate([p.labels for p in parts]).astype(np.int64),
+                       onsets=np.concatenate([p.onsets for p in parts]),
+                       rejected=np.concatenate([p.rejected for p in parts]),
+                       reasons=tuple(r for p in parts for r in p.reasons),
+                       source=np.concatenate([np.full(p.n_trials, i, dtype=np.int64) for i, p in enumerate(parts)]))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per class: ``{"total": n, "rejected": r}``."""
@@ -174,9 +121,12 @@ class Epochs:
 
 
 def label_mapping(
-    recording: Recording, preset: DatasetPreset | Mapping[str, str] | str
+    recording: Recording, preset: DatasetPreset | Mapping[str, str] | str | None
 ) -> tuple[dict[str, str], DatasetPreset | None]:
-    """``({marker value: class}, the preset or None)`` of ``recording`` under ``preset``."""
+    """``({marker value: class}, the preset or None)`` of ``recording`` under ``preset`` (a preset, its
+    name, a marker-to-class mapping, or None: the preset of the file's name, :func:`preset_for`)."""
+    if preset is None:
+        preset = preset_for(recording.path)
     if isinstance(preset, str):
         preset = load_dataset_preset(preset)
     if isinstance(preset, DatasetPreset):
@@ -186,7 +136,7 @@ def label_mapping(
 
 def find_cues(
     recording: Recording,
-    preset: DatasetPreset | Mapping[str, str] | str,
+    preset: DatasetPreset | Mapping[str, str] | str | None,
     classes: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
     """Cue onsets (s), label indices, classes and a marked-rejected mask from the markers.
@@ -270,7 +220,7 @@ def _check_fit(recording: Recording, onsets: np.ndarray, ok: np.ndarray, tmin: f
 
 def extract_epochs(
     recording: Recording,
-    preset: DatasetPreset | Mapping[str, str] | str,
+    preset: DatasetPreset | Mapping[str, str] | str | None,
     tmin: float,
     tmax: float,
     *,
@@ -302,15 +252,16 @@ def extract_epochs(
     band = StreamingBandpass(recording.sfreq, config.l_freq, config.h_freq, config.filter_order, len(picks))
     filtered, _ = cut_windows(band.process(data), recording.timestamps, onsets, tmin, n_times, recording.sfreq)
     keep, reasons = reject_artifacts(filtered, config, names)
-    return _make_epochs(windows, labels[ok], classes_t, onsets[ok], names, recording.sfreq, keep, reasons, marked[ok])
+    return _make_epochs(windows, labels[ok], classes_t, onsets[ok], names, recording.sfreq, keep, reasons, marked[ok],
+                        tmin)
 
 
-def _make_epochs(data, labels, classes, onsets, names, sfreq, keep, reasons, marked) -> Epochs:
+def _make_epochs(data, labels, classes, onsets, names, sfreq, keep, reasons, marked, tmin) -> Epochs:
     reasons = list(reasons)
     for i in np.nonzero(marked)[0]:
         reasons[i] = reasons[i] or "marked rejected (1023) during recording"
     rejected = ~np.asarray(keep, dtype=bool) | marked
-    return Epochs(data, labels, tuple(classes), onsets, tuple(names), float(sfreq), rejected, tuple(reasons))
+    return Epochs(data, labels, tuple(classes), onsets, tuple(names), float(sfreq), rejected, tuple(reasons), float(tmin))
 
 
 def epochs_for_model(
@@ -319,7 +270,7 @@ def epochs_for_model(
     classes: Sequence[str] | None,
     tmin: float,
     tmax: float,
-    preset: DatasetPreset | Mapping[str, str] | str,
+    preset: DatasetPreset | Mapping[str, str] | str | None,
     *,
     config: PreprocessingConfig | None = None,
 ) -> Epochs:
@@ -341,7 +292,7 @@ def epochs_for_model(
     keep, reasons = reject_artifacts(windows, config or PreprocessingConfig(), spec.ch_names)
     return _make_epochs(
         finalize_windows(windows, spec), labels[ok], classes_t, onsets[ok], spec.ch_names, spec.sfreq,
-        keep, reasons, marked[ok],
+        keep, reasons, marked[ok], tmin,
     )
 
 

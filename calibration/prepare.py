@@ -39,8 +39,8 @@ from bci_app.signal.quality import dead_recording
 from bci_app.signal.repair import find_bad_channels, interpolation_matrix
 from bci_app.types import Recording
 from bci_app.units import MICROVOLTS_PER_VOLT
-from bci_app.vocabulary import is_model_input, normalize_ch_name, preset_for, window_tmin
-from calibration.epochs import decision_windows, epochs_for_model, find_cues, label_mapping
+from bci_app.vocabulary import is_model_input, normalize_ch_name, window_tmin
+from calibration.epochs import Epochs, decision_windows, epochs_for_model, find_cues, label_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -111,23 +111,13 @@ def rejection_advice(rejections: dict[str, int], amplitude_uv: float) -> str:
             f"not to blink or move during imagery, or raise preprocessing.reject_amplitude_uv ({amplitude_uv:g} µV)")
 
 
-@dataclass
-class _Trials:
-    data: np.ndarray  # (n, n_chans, n_times) model input (all trials of the base's classes)
-    labels: np.ndarray  # (n,) indices into the base's classes
-    rejected: np.ndarray  # (n,) bool
-    reasons: list[str | None]
-    #: (n,) (recording index, cue onset in s) of each trial, to find its later windows
-    keys: list[tuple[int, float]] = field(default_factory=list)
-
-
 def _severity(reason: str | None) -> float:
     """Order for re-admission: amplitude rejections by peak µV, other rules after them."""
     m = _PEAK.match(reason or "")
     return float(m.group("uv")) if m else float("inf")
 
 
-def _select(trials: _Trials, n_classes: int, min_per_class: int) -> tuple[np.ndarray, int]:
+def _select(trials: Epochs, n_classes: int, min_per_class: int) -> tuple[np.ndarray, int]:
     """Kept-trial mask: clean trials, plus the least extreme rejected (finite) trials of each class
     short of ``min_per_class``. Returns (mask, number re-admitted)."""
     keep = ~trials.rejected
@@ -174,7 +164,7 @@ def prepare_calibration(
 
     ``sources`` are file paths (EEGMMIDB EDF via its preset, or XDF/EDF with GDF cues 769-772) or
     in-memory :class:`~bci_app.io.recording.Recording` objects (the session's); ``preset`` (a preset
-    name, :class:`~calibration.epochs.DatasetPreset` or marker-to-class mapping) forces the cues'
+    name, :class:`~bci_app.io.dataset_presets.DatasetPreset` or marker-to-class mapping) forces the cues'
     meaning (default: chosen per file). The base is ``model``/``meta`` when given, else loaded
     from ``base``. Raises :class:`CalibrationError` when the recordings hold no usable trial of the
     base's classes.
@@ -208,23 +198,18 @@ def prepare_calibration(
 
     warned: set[Path] = set()  # files whose unused cues were named (once, not at every re-cut)
 
-    def _trials(s: PreprocessingSpec) -> _Trials:
-        data, labels, rejected, reasons, keys = [], [], [], [], []
-        for ri, rec in enumerate(recordings):
-            ep = epochs_for_model(rec, s, None, tmin, tmax, preset or preset_for(rec.path), config=pre)
-            mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
-            if not mine.all() and rec.path not in warned:
+    def _trials(s: PreprocessingSpec) -> Epochs:
+        parts = []
+        for rec in recordings:
+            ep = epochs_for_model(rec, s, None, tmin, tmax, preset, config=pre)
+            mine = ep.of_classes(classes)
+            if mine.n_trials < ep.n_trials and rec.path not in warned:
                 warned.add(rec.path)
-                other = Counter(str(ep.classes[i]) for i in ep.labels[~mine])
+                other = Counter(str(ep.classes[i]) for i in ep.labels if ep.classes[i] not in classes)
                 logger.warning("%s: %d cue(s) of classes the base does not decode were left unused: %s (base "
-                               "classes: %s)", rec.path.name, int((~mine).sum()), dict(other), classes)
-            data.append(ep.data[mine])
-            labels += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
-            rejected.append(ep.rejected[mine])
-            reasons += [r for r, m in zip(ep.reasons, mine) if m]
-            keys += [(ri, round(float(o), 6)) for o in ep.onsets[mine]]
-        return _Trials(np.concatenate(data), np.asarray(labels, dtype=np.int64), np.concatenate(rejected), reasons,
-                       keys)
+                               "classes: %s)", rec.path.name, ep.n_trials - mine.n_trials, dict(other), classes)
+            parts.append(mine)
+        return Epochs.concatenate(parts)
 
     trials = _trials(spec)
     if len(trials.labels) == 0:
@@ -265,13 +250,13 @@ def prepare_calibration(
     offsets = window_offsets(config, None if imagery_s is None else imagery_s - tmax)
     windows = None
     if len(offsets) > 1:
-        kept_keys = [k for k, m in zip(trials.keys, keep) if m]
-        windows = np.repeat(trials.data[keep][:, None], len(offsets), axis=1)
+        kept = trials.take(keep)  # each trial's recording (source) and cue onset find its later windows
+        windows = np.repeat(kept.data[:, None], len(offsets), axis=1)
         for r, rec in enumerate(recordings):
-            mine = [i for i, (ri, _) in enumerate(kept_keys) if ri == r]
-            if not mine:
+            mine = np.flatnonzero(kept.source == r)
+            if not mine.size:
                 continue
-            later, fits = decision_windows(rec, spec, np.array([kept_keys[i][1] for i in mine]), tmin,
+            later, fits = decision_windows(rec, spec, np.array([round(float(kept.onsets[i]), 6) for i in mine]), tmin,
                                            int(model.n_times), offsets)
             for row, i in enumerate(mine):  # a window past the recording's end keeps the trial's first window
                 windows[i, fits[row]] = later[row, fits[row]]
@@ -308,7 +293,7 @@ def cue_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], tmin: 
     xs, ys = [], []
     for src in sources:
         rec = src if isinstance(src, Recording) else read_recording(src)
-        ep = epochs_for_model(rec, spec, None, tmin, tmin + n_times / spec.sfreq, preset_for(rec.path))
+        ep = epochs_for_model(rec, spec, None, tmin, tmin + n_times / spec.sfreq, None)
         mine = np.isin(np.asarray(ep.classes)[ep.labels], classes)
         xs.append(ep.data[mine])
         ys += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
@@ -325,7 +310,7 @@ def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], t
     xs, ys = [], []
     for src in sources:
         rec = src if isinstance(src, Recording) else read_recording(src)
-        onsets, labels, classes_t, _ = find_cues(rec, preset_for(rec.path))
+        onsets, labels, classes_t, _ = find_cues(rec, None)
         mine = np.isin(np.asarray(classes_t)[labels], classes) if len(labels) else np.zeros(0, dtype=bool)
         windows, fits = decision_windows(rec, spec, onsets[mine], tmin, n_times, offsets)
         whole = fits.all(axis=1)
@@ -336,12 +321,12 @@ def decision_trials(sources: Sequence[Any], spec: Any, classes: Sequence[str], t
 
 def cued_classes(recordings: Sequence[Any], preset: Any = None) -> dict[str, int]:
     """``{class: number of cues}`` over ``recordings`` (:class:`~bci_app.types.Recording`, each read
-    with ``preset``, a preset name, :class:`~calibration.epochs.DatasetPreset` or marker-to-class
+    with ``preset``, a preset name, :class:`~bci_app.io.dataset_presets.DatasetPreset` or marker-to-class
     mapping, or else its dataset preset by file name), classes in the order the presets name them;
     classes without a cue are left out."""
     counts: dict[str, int] = {}
     for rec in recordings:
-        mapping, _ = label_mapping(rec, preset if preset is not None else preset_for(rec.path))
+        mapping, _ = label_mapping(rec, preset)
         for cls in dict.fromkeys(mapping.values()):
             counts.setdefault(cls, 0)
         for m in rec.markers:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EEGMMIDB_DIR = Path(os.environ.get("BCI_APP_EEGMMIDB", REPO_ROOT.parent / "shared" / "data" / "eegmmidb"))
+from pretraining.eegmmidb import EEGMMIDB_DIR, eegmmidb_missing
+
 #: the file every test that reads the recordings needs first
 EEGMMIDB_EDF = EEGMMIDB_DIR / "S001" / "S001R04.edf"
-MISSING = f"EEGMMIDB recordings not found at {EEGMMIDB_DIR} (set BCI_APP_EEGMMIDB)"
+#: why the recordings are missing (empty when they are there)
+MISSING = eegmmidb_missing() or ""
 
 
 def under_ci() -> bool:
@@ -23,7 +24,7 @@ def under_ci() -> bool:
 
 
 def have_eegmmidb() -> bool:
-    return EEGMMIDB_EDF.is_file()
+    return eegmmidb_missing() is None
 
 
 def missing_data(reason: str) -> None:

@@ -77,7 +77,8 @@ def _lsl_scope_applied(config: AppConfig, tmp_path: Path, monkeypatch) -> str:
 
 
 def _timeline(config: AppConfig) -> tuple:
-    from calibration.paradigm import GrazParadigm, ManualClock
+    from bci_app.clocks import ManualClock
+    from bci_app.paradigm.timing import GrazParadigm
 
     p = GrazParadigm(config.paradigm, ManualClock())
     return tuple(p.order), tuple(np.round(p.trial_offsets, 9)), tuple(np.round(p.rest_s, 9)), round(p.duration_s, 9), \
@@ -87,11 +88,11 @@ def _timeline(config: AppConfig) -> tuple:
 def _decisions(config: AppConfig) -> tuple:
     """The online decoder's decisions on 12 s of the simulated headset with a 0.4 s gap and NaNs."""
     from bci_app.acquisition import StreamSimulated
+    from bci_app.clocks import ManualClock
     from bci_app.models import ATCNet
     from bci_app.online import Decoder, DecoderModel
     from bci_app.signal.preprocess import PreprocessingSpec
     from bci_app.vocabulary import SENSORIMOTOR_16
-    from calibration.paradigm import ManualClock
 
     clock = ManualClock(10.0)
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, subject_seed=1, clock=clock, bufsize=20).connect()
@@ -161,12 +162,12 @@ def _session_outputs(config: AppConfig) -> tuple:
     import pylsl
 
     from bci_app.acquisition import StreamSimulated
+    from bci_app.clocks import ManualClock
     from bci_app.models import ATCNet
     from bci_app.online import DecoderModel
     from bci_app.session import Session
     from bci_app.signal.preprocess import PreprocessingSpec
     from bci_app.vocabulary import SENSORIMOTOR_16
-    from calibration.paradigm import ManualClock
 
     clock = ManualClock(10.0)
     session = Session(config, clock=clock)

@@ -15,8 +15,8 @@ def test_core_imports_leave_qt_out():
     code = textwrap.dedent(
         f"""
         import importlib, pkgutil, sys
-        import bci_app, calibration
-        for pkg in (bci_app, calibration):
+        import bci_app, calibration, pretraining
+        for pkg in (bci_app, calibration, pretraining):
             for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
                 if info.name.startswith("bci_app.gui") or info.name.endswith("__main__"):
                     continue

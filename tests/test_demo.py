@@ -74,8 +74,8 @@ def test_demo_headless_over_lsl_then_replay_compare(tmp_path, capsys):
 
 def test_stream_time_slot_on_a_fixed_sample_or_the_next_second():
     from bci_app.acquisition import StreamSimulated
+    from bci_app.clocks import ManualClock
     from bci_app.commands.demo import stream_time_slot
-    from calibration.paradigm import ManualClock
 
     clock = ManualClock(50.0)
     with StreamSimulated(clock=clock, ch_names=["C3"], sfreq=160.0) as sim:

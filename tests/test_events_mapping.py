@@ -10,7 +10,7 @@ from shared_data import cue_count
 
 from bci_app.cli import main
 from bci_app.errors import ConfigError
-from calibration.epochs import cue_preset, parse_event_mapping
+from bci_app.io.dataset_presets import cue_preset, parse_event_mapping
 
 
 def test_event_mapping_parses_and_names_mistakes():

@@ -11,6 +11,7 @@ import torch
 
 from bci_app.acquisition import StreamSimulated
 from bci_app.cli import main
+from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig
 from bci_app.models import ATCNet, save_model
 from bci_app.models.adapters import save_adapter
@@ -19,7 +20,6 @@ from bci_app.online import DecoderModel
 from bci_app.session import Session
 from bci_app.signal.preprocess import PreprocessingSpec
 from bci_app.vocabulary import SENSORIMOTOR_16
-from calibration.paradigm import ManualClock
 
 
 def test_replay_compare_reproduces_live_decisions(tmp_path, capsys):

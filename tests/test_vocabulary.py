@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bci_app import vocabulary as events
 from bci_app.config import AppConfig
-from calibration import paradigm
-from calibration.epochs import load_dataset_preset
+from bci_app.io.dataset_presets import load_dataset_preset
+from bci_app.paradigm import timing as paradigm
 
 
 def test_gdf_preset_matches_the_event_codes():
@@ -65,7 +65,7 @@ def test_the_vocabulary_is_at_the_bottom_of_the_house():
     tree = ast.parse(Path(events.__file__).read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert not {m for m in imported if m.split(".")[0] in ("bci_app", "calibration")}
+    assert not {m for m in imported if m.split(".")[0] in ("bci_app", "calibration", "pretraining")}
 
 
 def test_channel_names_and_positions_have_one_table():
@@ -74,3 +74,19 @@ def test_channel_names_and_positions_have_one_table():
     assert name == "C3" and xyz.shape == (3,)
     assert events.normalize_ch_name(" Fc 5. ") == "fc5"
     assert set(events.SENSORIMOTOR_8) <= set(events.SENSORIMOTOR_16) <= set(events.EEGMMIDB_64)
+
+
+def test_montages_have_one_key_scheme_shared_by_pretraining_the_simulator_and_the_shipped_bases():
+    """A montage key names the same channels everywhere: ``bci-app pretrain --montage KEY``, the
+    simulated headset's choice and the shipped base called KEY (the 64-channel one is ``default``)."""
+    from bci_app.models.pretrained import base_model_metadata, list_base_models
+    from pretraining.train import PretrainOptions
+
+    for key, channels in events.MONTAGES.items():
+        assert PretrainOptions(montage=key).ch_names == channels
+    bases = {name: tuple(base_model_metadata(name)["ch_names"]) for name in list_base_models()}
+    assert bases["default"] == events.MONTAGES["eegmmidb64"]
+    for name, channels in bases.items():
+        if name in events.MONTAGES:
+            assert channels == events.MONTAGES[name], name
+    assert {"sensorimotor16", "sensorimotor8", "unicorn8", "motor3"} <= set(bases) & set(events.MONTAGES)

@@ -32,7 +32,7 @@ def test_training_with_a_report_imports_nothing_after_warm_up(tmp_path):
         from bci_app.session import Session
         from bci_app.session.training import warm_up
         from bci_app.vocabulary import SENSORIMOTOR_16
-        from calibration.paradigm import short_paradigm
+        from bci_app.paradigm.timing import short_paradigm
 
         cfg = AppConfig()
         cfg.paradigm = short_paradigm(cfg, 6, 0, WINDOW_TMIN_S, 3.0)

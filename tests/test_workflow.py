@@ -57,7 +57,7 @@ def test_a_demo_without_participant_never_asks_for_the_id_once_it_runs() -> None
 
 def test_the_time_estimate_follows_the_paradigm() -> None:
     from bci_app.config import ParadigmConfig
-    from calibration.paradigm import planned_duration_s
+    from bci_app.paradigm.timing import planned_duration_s
 
     short = ParadigmConfig(trials_per_class=5, cue_at_s=0.5, imagery_end_s=4.5, rest_min_s=0.5, rest_max_s=1.0,
                            break_s=0)

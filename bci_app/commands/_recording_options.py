@@ -24,8 +24,8 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
 
 def recording_options(args: argparse.Namespace) -> tuple[Any, Any]:
     """``(channel map or None, cue preset or None)`` from the parsed options."""
+    from bci_app.io.dataset_presets import cue_preset
     from bci_app.signal.channels import ChannelMap
-    from calibration.epochs import cue_preset
 
     channels = ChannelMap.parse(args.channels) if args.channels is not None else None
     return channels, cue_preset(args.events, args.dataset)

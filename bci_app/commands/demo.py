@@ -155,10 +155,10 @@ def run_headless(args: argparse.Namespace) -> dict:
     from bci_app.errors import BCIError, CalibrationError
     from bci_app.models.pretrained import load_base_model
     from bci_app.online.scoring import latency_summary
+    from bci_app.paradigm.timing import short_paradigm
     from bci_app.session import Mode, Session
     from bci_app.vocabulary import window_tmin
     from calibration.job import CalibrationJob
-    from calibration.paradigm import short_paradigm
 
     t_start = time.perf_counter()
     scale = args.time_scale if args.time_scale is not None else HEADLESS_TIME_SCALE

@@ -74,13 +74,12 @@ def decode_file(path: Path, model, config, *, start_s: float = 0.0, channels: An
     from bci_app.io.recording import map_channels, read_recording
     from bci_app.online.replay import Replay
     from bci_app.online.scoring import Trial
-    from bci_app.vocabulary import preset_for
     from calibration.epochs import find_cues
 
     rec = read_recording(path)
     if channels:
         rec = map_channels(rec, channels)
-    onsets, labels, classes, _ = find_cues(rec, preset or preset_for(path))  # this file's classes (e.g. run 8: left/right)
+    onsets, labels, classes, _ = find_cues(rec, preset)  # this file's classes (e.g. run 8: left/right)
     mine = np.isin(np.asarray(classes, dtype=object)[labels], model.classes) if len(labels) else np.zeros(0, bool)
     if not mine.any():
         found = sorted({str(classes[i]) for i in labels})

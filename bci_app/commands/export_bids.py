@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from bci_app.io.bids import export_bids
-    from calibration.epochs import cue_preset
+    from bci_app.io.dataset_presets import cue_preset
 
     preset = cue_preset(args.events, args.dataset)
     result = export_bids(args.source, args.bids_root, subject=args.subject, session=args.session, task=args.task,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bci_app.commands._arguments import add_overwrite, guard_outputs, number, output_file, seed, threads
 from bci_app.errors import ConfigError
+from bci_app.vocabulary import MONTAGES
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="EEGMMIDB folder(s) with S001/...")
     parser.add_argument("--out", required=True, type=output_file, metavar="MODEL",
                         help="output path (writes MODEL.safetensors + .json)")
-    parser.add_argument("--montage", default="64", choices=["64", "sensorimotor16", "sensorimotor8", "unicorn8", "motor3"])
+    parser.add_argument("--montage", default="eegmmidb64", choices=list(MONTAGES),
+                        help="the channels the base decodes (bci_app.vocabulary.MONTAGES)")
     parser.add_argument("--exclude-subjects", nargs="*", default=[], metavar="SXXX")
     parser.add_argument("--exclude-final-group", action="store_true",
-                        help="leave out the final test group (calibration/split.py) so it is only ever scored")
+                        help="leave out the final test group (pretraining/split.py) so it is only ever scored")
     parser.add_argument("--epochs", type=number(1, 10_000, integer=True), default=30)
     parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--folds", type=number(0, 100, integer=True), default=0, help="leave-subjects-out folds (0: none)")
@@ -103,7 +105,7 @@ def _excluded(args: argparse.Namespace, subjects: list[str]) -> list[str]:
         log.warning("--exclude-subjects %s: not in --data (its people are %s ... %s)", " ".join(unknown),
                     subjects[0], subjects[-1])
     if args.exclude_final_group:
-        from calibration.split import final_group
+        from pretraining.split import final_group
 
         excluded += final_group(subjects)
     return sorted(set(excluded))
@@ -124,8 +126,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from bci_app.models.io import model_paths
-    from calibration.data import eegmmidb_files
-    from calibration.pretrain import PretrainOptions, pretrain
+    from pretraining.eegmmidb import eegmmidb_files
+    from pretraining.train import PretrainOptions, pretrain
 
     args.data = _distinct_folders(list(args.data))
     outputs = {"--out": model_paths(args.out), "--report": [args.report]}

@@ -77,9 +77,9 @@ def build_demo(args: argparse.Namespace):
     from bci_app.gui.main_window import MainWindow
     from bci_app.lsl_config import configure_lsl
     from bci_app.models.pretrained import load_base_model
+    from bci_app.paradigm.timing import short_paradigm
     from bci_app.session import Session
     from bci_app.vocabulary import window_tmin
-    from calibration.paradigm import short_paradigm
 
     config = load_config(getattr(args, "config", None))
     configure_lsl(config.lsl.scope)

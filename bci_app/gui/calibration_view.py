@@ -1,6 +1,6 @@
 """Calibration: the participant-facing cue display and the operator panel.
 
-Both render snapshots: :class:`CueDisplay` draws a :class:`calibration.paradigm.ParadigmState`
+Both render snapshots: :class:`CueDisplay` draws a :class:`bci_app.paradigm.timing.ParadigmState`
 (fixation cross, arrow, rest, break); :class:`OperatorPanel` shows trial k of N, per-class counts,
 rejected trials, time left, and the Qt-free :class:`bci_app.signal.quality.CalibrationSummary`.
 """
@@ -255,7 +255,7 @@ class OperatorPanel(QtWidgets.QWidget):
         self.abort_button.setEnabled(running)
 
     def render_state(self, state) -> None:
-        """Show a :class:`calibration.paradigm.ParadigmState`."""
+        """Show a :class:`bci_app.paradigm.timing.ParadigmState`."""
         k = "–" if state.trial_index is None else str(state.trial_index + 1)
         self.trial_label.setText(f"Trial {k} of {state.n_trials}  ·  run {state.run_index + 1} of {state.n_runs}")
         cue = f" ({CLASS_TEXT.get(state.label, state.label)})" if state.label else ""

@@ -186,7 +186,7 @@ class OnlinePanel(QtWidgets.QWidget):
         self.render_accuracy(correct, score["n_trials"], score["n_undecided"])
 
     def render_trial(self, state) -> None:
-        """Show the cued paradigm's :class:`~calibration.paradigm.ParadigmState` (or ``None``)."""
+        """Show the cued paradigm's :class:`~bci_app.paradigm.timing.ParadigmState` (or ``None``)."""
         if state is None:
             self.trial_label.setText("")
             return

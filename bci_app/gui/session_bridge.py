@@ -134,7 +134,7 @@ class SessionBridge:
 
     def _planned_s(self) -> float:
         """The configured paradigm's planned length (s), computed once per paradigm config."""
-        from calibration.paradigm import planned_duration_s
+        from bci_app.paradigm.timing import planned_duration_s
 
         paradigm = self.session.config.paradigm
         if self._planned[0] is not paradigm:

@@ -153,7 +153,7 @@ class SourcePanel(QtWidgets.QWidget):
         sim = QtWidgets.QWidget()
         sim_form = QtWidgets.QFormLayout(sim)
         self.sim_channels = QtWidgets.QComboBox()
-        self.sim_channels.addItems(["sensorimotor_16", "sensorimotor_8", "eegmmidb_64"])
+        self.sim_channels.addItems(["sensorimotor16", "sensorimotor8", "eegmmidb64"])
         self.sim_subject = QtWidgets.QSpinBox()
         self.sim_subject.setRange(0, 10_000)
         sim_form.addRow("Channels", self.sim_channels)

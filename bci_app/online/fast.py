@@ -5,11 +5,12 @@ window's :class:`~bci_app.signal.preprocess.PreprocessingSpec`. It takes the *ba
 (n_chans, n_times) in volts — the output of ``StreamingPreprocessor.latest_window`` — and returns
 the logits the eager model gives on ``finalize_window(window, spec)``:
 
-1. ``finalize_window`` (per-channel demean, ``* scale``, alignment ``R``) and ATCNet's depthwise
-   spatial conv are all linear across channels, and the temporal conv is shared by every channel,
-   so they commute. The window is first projected by ``W = diag(bn) · W_spatial · R · scale``
-   (F2 × n_chans, float64), demeaned *after* the projection (``W (x - m) = W x - mean_t(W x)``), then
-   filtered by a depthwise temporal conv (F2 kernels). This replaces a (F1, n_chans, n_times)
+1. the one final step (:func:`~bci_app.signal.preprocess.final_step`: per-channel demean, ``* scale``,
+   alignment ``R``) and ATCNet's depthwise spatial conv are all linear across channels, and the
+   temporal conv is shared by every channel, so they commute. The window is first projected by
+   ``W = diag(bn) · W_spatial · R · scale`` (F2 × n_chans, float64), demeaned *after* the
+   projection (``W (x - m) = W x - mean_t(W x)``), then filtered by a depthwise temporal conv (F2
+   kernels). This replaces a (F1, n_chans, n_times)
    convolution by a (F2, n_times) one: about 12× fewer multiply-adds at 64 channels.
 2. Every BatchNorm is folded into the convolution before it.
 3. The per-window blocks (``attn_norm{i}``, ``msa{i}``, ``tcn{i}``, ``dense{i}``) run batched over

@@ -28,7 +28,6 @@ from bci_app.report.accuracy import Classification, classify
 from bci_app.report.document import Report, html_table
 from bci_app.report.erd import ErdMaps, ErdWindows, erd_maps
 from bci_app.report.figures import confusion_figure, scalp_figure, tf_figure
-from bci_app.vocabulary import preset_for
 from calibration.epochs import find_cues
 from calibration.finetune import predict_proba
 
@@ -55,7 +54,7 @@ def trial_seconds_of(recordings: Sequence[Any], preset: Any = None, paradigm: An
 
     gaps = []
     for rec in recordings:
-        onsets = np.sort(find_cues(rec, preset or preset_for(rec.path))[0])
+        onsets = np.sort(find_cues(rec, preset)[0])
         gaps += list(np.diff(onsets))
     if not gaps:
         return None, "fewer than two cues in a recording: no trial length, no bits per minute"

@@ -21,15 +21,15 @@ A channel or position the headset lacks is left out with a note (never silently)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from bci_app.errors import CalibrationError
 from bci_app.signal.quality import BETA_BAND, MU_BAND, band_power, erd_percent, power_spectrum
-from bci_app.vocabulary import electrode_positions, normalize_ch_name, preset_for
-from calibration.epochs import extract_epochs
+from bci_app.vocabulary import electrode_positions, normalize_ch_name
+from calibration.epochs import Epochs, extract_epochs
 
 __all__ = ["ErdWindows", "ErdMaps", "TimeFrequencyMaps", "ScalpMaps", "cue_locked_trials", "erd_maps",
            "TF_CHANNELS"]
@@ -77,22 +77,6 @@ class ErdWindows:
 
 
 @dataclass(frozen=True)
-class Trials:
-    """Cue-locked raw trials: ``data`` (n_trials, n_chans, n_times) volts from ``tmin`` s after the cue,
-    ``labels`` (n_trials,) indices into ``classes``; ``ch_names`` canonical 10-10 spelling where known."""
-
-    data: np.ndarray
-    labels: np.ndarray
-    classes: tuple[str, ...]
-    ch_names: tuple[str, ...]
-    sfreq: float
-    tmin: float
-    tmax: float
-    #: (n_trials, n_chans) bool: the channel of that trial passes the artifact rules
-    clean: np.ndarray
-
-
-@dataclass(frozen=True)
 class TimeFrequencyMaps:
     """Per class: ``power[class]`` (n_channels, n_freqs, n_times) percent change from the baseline
     (NaN where a channel has no clean trial); ``n_trials[class][channel]``: clean trials averaged."""
@@ -134,32 +118,30 @@ def _canonical_names(ch_names: Sequence[str]) -> tuple[list[str], dict[str, np.n
 
 
 def cue_locked_trials(recordings: Sequence[Any], classes: Sequence[str], tmin: float, tmax: float, *,
-                      preset: Any = None, config: Any = None) -> Trials:
+                      preset: Any = None, config: Any = None) -> tuple[Epochs, np.ndarray]:
     """Raw EEG trials [cue + ``tmin``, cue + ``tmax``) of ``classes`` from ``recordings``
-    (:class:`~bci_app.io.recording.Recording`, same channels), by :func:`calibration.epochs.extract_epochs`.
-    The training's artifact rules (``config``: a ``preprocessing`` config) are applied per channel
-    (``Trials.clean``), so a blink on Fp1 does not remove a trial from the C3 map; trials marked
-    rejected (1023) are clean nowhere. ``preset``: the cues' meaning (None: chosen per file by name)."""
+    (:class:`~bci_app.io.recording.Recording`, same channels), by :func:`calibration.epochs.extract_epochs`,
+    channels in their canonical 10-10 spelling where known, and ``clean`` (n_trials, n_chans) bool: the
+    training's artifact rules (``config``: a ``preprocessing`` config) applied per channel, so a blink
+    on Fp1 does not remove a trial from the C3 map; trials marked rejected (1023) are clean nowhere.
+    ``preset``: the cues' meaning (None: chosen per file by name)."""
     classes = tuple(classes)
     if not recordings:
         raise CalibrationError("no calibration recordings to cut trials with a baseline from")
     eeg = [c for c, t in zip(recordings[0].ch_names, recordings[0].ch_types) if str(t).lower() == "eeg"]
-    data, labels, clean = [], [], []
+    parts, clean = [], []
     for rec in recordings:
-        cues = preset or preset_for(rec.path)
-        ep = extract_epochs(rec, cues, tmin, tmax, ch_names=eeg, config=config)
+        ep = extract_epochs(rec, preset, tmin, tmax, ch_names=eeg, config=config)
         mine = np.array([ep.classes[i] in classes for i in ep.labels], dtype=bool)
-        ok = np.stack([~extract_epochs(rec, cues, tmin, tmax, ch_names=[ch], config=config).rejected
+        ok = np.stack([~extract_epochs(rec, preset, tmin, tmax, ch_names=[ch], config=config).rejected
                        for ch in eeg], axis=1)  # (n_trials, n_chans): the rules on each channel alone
-        data.append(ep.data[mine])
-        labels += [classes.index(ep.classes[i]) for i in ep.labels[mine]]
+        parts.append(ep.of_classes(classes))
         clean.append(ok[mine])
     names, _ = _canonical_names(eeg)
-    return Trials(np.concatenate(data), np.asarray(labels, dtype=np.int64), classes, tuple(names),
-                  float(recordings[0].sfreq), float(tmin), float(tmax), np.concatenate(clean))
+    return replace(Epochs.concatenate(parts), ch_names=tuple(names)), np.concatenate(clean)
 
 
-def _tf_maps(trials: Trials, picks: list[int], windows: ErdWindows, notes: list[str]) -> TimeFrequencyMaps:
+def _tf_maps(trials: Epochs, clean: np.ndarray, picks: list[int], windows: ErdWindows, notes: list[str]) -> TimeFrequencyMaps:
     from mne.time_frequency import tfr_array_morlet
 
     freqs = np.arange(6.0, min(35.0, trials.sfreq / 2 - 2.0) + 0.5, 1.0)
@@ -173,7 +155,7 @@ def _tf_maps(trials: Trials, picks: list[int], windows: ErdWindows, notes: list[
     shown = (times >= windows.baseline[0]) & (times <= windows.tmax)
     power, counts = {}, {}
     for c, cls in enumerate(trials.classes):
-        mask = trials.clean[:, picks] & (trials.labels == c)[:, None]
+        mask = clean[:, picks] & (trials.labels == c)[:, None]
         counts[cls] = {ch: int(n) for ch, n in zip(names, mask.sum(axis=0))}
         empty = [ch for ch, n in counts[cls].items() if n == 0]
         if empty:
@@ -183,7 +165,7 @@ def _tf_maps(trials: Trials, picks: list[int], windows: ErdWindows, notes: list[
     return TimeFrequencyMaps(tuple(names), freqs, times[shown], power, counts)
 
 
-def _scalp_maps(trials: Trials, windows: ErdWindows, notes: list[str]) -> ScalpMaps | None:
+def _scalp_maps(trials: Epochs, clean: np.ndarray, windows: ErdWindows, notes: list[str]) -> ScalpMaps | None:
     import mne
 
     names, positions = _canonical_names(trials.ch_names)
@@ -207,7 +189,7 @@ def _scalp_maps(trials: Trials, windows: ErdWindows, notes: list[str]) -> ScalpM
 
     base, imag = band_powers(windows.baseline), band_powers(windows.imagery)
     classes = [cls for c, cls in enumerate(trials.classes) if (trials.labels == c).any()]
-    masks = {cls: trials.clean[:, placed] & (trials.labels == trials.classes.index(cls))[:, None] for cls in classes}
+    masks = {cls: clean[:, placed] & (trials.labels == trials.classes.index(cls))[:, None] for cls in classes}
     usable = np.all([m.any(axis=0) for m in masks.values()], axis=0)  # a clean trial of every class
     if not usable.all():
         notes.append(f"no clean trial of some class at {', '.join(names[placed[i]] for i in np.flatnonzero(~usable))}: "
@@ -232,14 +214,14 @@ def erd_maps(recordings: Sequence[Any], classes: Sequence[str], *, windows: ErdW
     calibration ``recordings`` (module doc); ``preprocessing``: the config whose artifact rules drop
     trials (default: the defaults). Raises :class:`CalibrationError` when no trial is clean."""
     windows = windows or ErdWindows()
-    trials = cue_locked_trials(recordings, classes, windows.baseline[0] - _EDGE_S, windows.tmax + _EDGE_S,
-                               preset=preset, config=preprocessing)
+    trials, clean = cue_locked_trials(recordings, classes, windows.baseline[0] - _EDGE_S, windows.tmax + _EDGE_S,
+                                      preset=preset, config=preprocessing)
     notes = []
     if not len(trials.labels):
         raise CalibrationError(f"no cue of {', '.join(classes)} leaves room for the ERD span "
                                f"({trials.tmin:g} to {trials.tmax:g} s around the cue)")
-    if not trials.clean.all():
-        bad, total = int((~trials.clean).sum()), int(trials.clean.size)
+    if not clean.all():
+        bad, total = int((~clean).sum()), int(clean.size)
         notes.append(f"{bad} of {total} channel-trials ({100 * bad / total:.1f} %) break an artifact rule over "
                      f"{trials.tmin:g} to {trials.tmax:g} s around the cue; each channel's maps average only its "
                      "clean trials")
@@ -248,5 +230,5 @@ def erd_maps(recordings: Sequence[Any], classes: Sequence[str], *, windows: ErdW
     missing = [c for c in channels if normalize_ch_name(c) not in norm]
     if missing:
         notes.append(f"{', '.join(missing)} not on this headset: no time-frequency map there")
-    tf = _tf_maps(trials, picks, windows, notes) if picks else None
-    return ErdMaps(windows, tf, _scalp_maps(trials, windows, notes), notes)
+    tf = _tf_maps(trials, clean, picks, windows, notes) if picks else None
+    return ErdMaps(windows, tf, _scalp_maps(trials, clean, windows, notes), notes)

@@ -12,16 +12,16 @@ import numpy as np
 
 from bci_app.errors import BCIError
 from bci_app.models.pretrained import base_model_metadata
+from bci_app.paradigm.timing import GrazParadigm, check_model_window
 from bci_app.signal.quality import CalibrationQuality
 from bci_app.types import Marker, Recording
 from bci_app.vocabulary import END_OF_TRIAL, window_span
-from calibration.paradigm import GrazParadigm, check_model_window
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
     from bci_app.config import AppConfig
+    from bci_app.paradigm.timing import ParadigmEvent
     from bci_app.session.observers import EventHub
-    from calibration.paradigm import ParadigmEvent
 
 
 #: seconds of signal kept from before the calibration starts: the first trial's pre-cue baseline
@@ -105,7 +105,7 @@ class CalibrationRun:
     def prepare(self, config: AppConfig, clock: Callable[[], float], stream: Stream,
                 subscribers: Sequence[Callable[[ParadigmEvent], None] | None], paradigm: Any = None) -> GrazParadigm:
         """Make the paradigm (``config.paradigm``; or take ``paradigm``, another program's cues:
-        :class:`calibration.external_cues.ExternalCues`), start collecting and the quality check, and
+        :class:`bci_app.paradigm.external_cues.ExternalCues`), start collecting and the quality check, and
         subscribe ``subscribers`` (``None`` skipped) before the run's own handler. Returns the
         paradigm, not started yet."""
         self.paradigm = paradigm if paradigm is not None else GrazParadigm(config.paradigm, clock)
@@ -126,7 +126,7 @@ class CalibrationRun:
     def problem(config: AppConfig, model_window: tuple[float, float] | None) -> str | None:
         """Why ``config.paradigm`` cannot calibrate the model (``model_window``: (seconds after the cue,
         length); ``None``: the configured base's): its window does not fit between the cue and the
-        end of imagery (:func:`calibration.paradigm.check_model_window`); ``None`` when it can."""
+        end of imagery (:func:`bci_app.paradigm.timing.check_model_window`); ``None`` when it can."""
         try:
             window = model_window or window_span(base_model_metadata(config.model.base))
             check_model_window(config.paradigm, *window)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bci_app.errors import BCIError
-from calibration.markers import LslMarkerOutlet
+from bci_app.paradigm.markers import LslMarkerOutlet
 
 if TYPE_CHECKING:
+    from bci_app.paradigm.markers import LslMarkerOutlet
     from bci_app.session.observers import EventHub
-    from calibration.markers import LslMarkerOutlet
 
 #: name of the LSL Markers stream the session publishes the paradigm's GDF codes on
 CUE_STREAM = "bci-app-markers"

@@ -56,8 +56,8 @@ if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
     from bci_app.acquisition.file import StreamFile
     from bci_app.online.decoder import DecoderModel, Prediction
+    from bci_app.paradigm.timing import GrazParadigm, ParadigmEvent
     from bci_app.types import Recording
-    from calibration.paradigm import GrazParadigm, ParadigmEvent
 
 
 class _Held:

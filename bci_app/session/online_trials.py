@@ -16,16 +16,16 @@ import numpy as np
 
 from bci_app.errors import BCIError
 from bci_app.online.scoring import Trial, score_trials
+from bci_app.paradigm.timing import GrazParadigm, check_model_window
 from bci_app.session.calibration import CalibrationTap
 from bci_app.types import Marker, Recording
 from bci_app.vocabulary import is_cue, window_tmin
-from calibration.paradigm import GrazParadigm, check_model_window
 
 if TYPE_CHECKING:
     from bci_app.config import ParadigmConfig
     from bci_app.online.decoder import Decoder, DecoderModel, Prediction
+    from bci_app.paradigm.timing import ParadigmEvent
     from bci_app.session.observers import EventHub
-    from calibration.paradigm import ParadigmEvent
 
 
 class OnlineTrials:
@@ -35,7 +35,7 @@ class OnlineTrials:
     to the model's window; ``window_s``: the model's window (s); ``sfreq``: the source's rate (Hz);
     ``record_marker(value, timestamp)``: where GDF codes go (the recording); ``on_event``: gets each
     paradigm event too (e.g. a simulated user imagining the cue); ``paradigm``: the cues' source
-    (default a Graz paradigm of ``config``; e.g. :class:`calibration.external_cues.ExternalCues`).
+    (default a Graz paradigm of ``config``; e.g. :class:`bci_app.paradigm.external_cues.ExternalCues`).
     """
 
     def __init__(self, config: ParadigmConfig, clock: Callable[[], float], decoder: Decoder, *,
@@ -138,7 +138,7 @@ class CuedRuns:
         """End the running run, then cue ``config`` (seed + ``seed_offset``, the model's classes,
         ``trials_per_class`` when given) on ``decoder``; ``on_event``: paradigm subscribers (``None``
         skipped). ``tmin`` defaults to the model's metadata. ``paradigm``: another program's cues instead
-        (:class:`calibration.external_cues.ExternalCues`). An ``error`` event and False when the
+        (:class:`bci_app.paradigm.external_cues.ExternalCues`). An ``error`` event and False when the
         paradigm cannot start or no decoder runs."""
         if decoder is None or model is None:
             self._hub.error("online", "cued online trials need the decoder running; start online first")

@@ -48,7 +48,7 @@ Job = tuple[Iterator[Any], Callable[[Any], "DecoderModel"], Callable[[], None]]
 #: 150-550 ms (scikit-learn at the gate, MNE and matplotlib at the report): :func:`warm_up` imports
 #: them where the app starts, before its window runs.
 TRAINING_MODULES = (
-    "calibration.job", "calibration.data", "calibration.epochs", "sklearn.model_selection", "safetensors.torch",
+    "calibration.job", "calibration.prepare", "calibration.epochs", "sklearn.model_selection", "safetensors.torch",
     "bci_app.models.adapters", "bci_app.online.calibrate", "bci_app.signal.repair", "bci_app.session.participant",
     "bci_app.report", "bci_app.report.figures", "matplotlib.figure", "matplotlib.backends.backend_agg",
     "matplotlib.pyplot", "PIL.Image",

@@ -3,5 +3,6 @@
 - :mod:`bci_app.signal.channels`: channel-name normalisation, matching, montage constants.
 - :mod:`bci_app.signal.filters`: stateful causal band-pass and streaming rational resampler.
 - :mod:`bci_app.signal.preprocess`: :class:`PreprocessingSpec`, :class:`StreamingPreprocessor`,
-  :func:`finalize_window`, Euclidean alignment, artifact rejection.
+  the one final step :func:`final_step` (:func:`finalize_window` with a spec), Euclidean alignment,
+  artifact rejection.
 """

@@ -3,7 +3,7 @@
 Continuous stage (stateful, causal, chunk-invariant) — :class:`StreamingPreprocessor`:
     select channels by name → causal band-pass (source rate) → resample to the model rate →
     preallocated ring of processed samples (volts) with timestamps.
-Window stage (stateless) — :func:`finalize_window`:
+Window stage (stateless) — :func:`final_step` (with a spec: :func:`finalize_window`):
     per-window, per-channel demean → ``* spec.scale`` → Euclidean alignment ``R @ x`` → float32.
 
 Online: ``push`` each chunk, then ``finalize_window(pre.latest_window(n_times)[0], spec)``.
@@ -349,29 +349,51 @@ class StreamingPreprocessor:
         return self._ring_ts[idx]
 
 
-def finalize_window(window: np.ndarray, spec: PreprocessingSpec, out: np.ndarray | None = None) -> np.ndarray:
-    """Model input from a processed window (n_chans, n_times) volts: per-channel demean, ``* scale``,
-    Euclidean alignment (when the spec has a matrix). Returns float32 (n_chans, n_times)."""
-    w = np.asarray(window, dtype=np.float64)
-    if w.ndim != 2 or w.shape[0] != spec.n_chans:
-        raise StreamError(f"expected a window ({spec.n_chans}, n_times), got {w.shape}")
-    x = (w - w.mean(axis=1, keepdims=True)) * spec.scale
-    R = spec.alignment_matrix
-    if R is not None:
-        x = R @ x
+def final_step(windows: np.ndarray, scale: float, alignment: np.ndarray | None = None,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """The one last step before the model, for training, pretraining, the report's scores and the
+    decoder: per window, per-channel demean, ``* scale``, Euclidean alignment ``R @ x`` (float64),
+    then float32.
+
+    windows: (n_chans, n_times) or (n_windows, n_chans, n_times) volts; scale: e.g. 1e6 (volts → µV);
+    alignment: ``R`` (n_chans, n_chans) or None. Returns float32 of the same shape, into ``out`` when
+    given. A stack is computed window by window with the same operations as one window, so a window
+    gives bit-identical model input whether the decoder or a training batch finalises it. (The
+    decoder's folded path, :mod:`bci_app.online.fast`, folds this step into its first layer and is
+    checked against it when a model loads.)
+    """
+    w = np.asarray(windows, dtype=np.float64)
+    if w.ndim == 3:
+        result = np.empty(w.shape, dtype=np.float32) if out is None else out
+        for i in range(w.shape[0]):
+            final_step(w[i], scale, alignment, out=result[i])
+        return result
+    if w.ndim != 2:
+        raise StreamError(f"expected a window (n_chans, n_times) or windows (n, n_chans, n_times), got {w.shape}")
+    x = (w - w.mean(axis=1, keepdims=True)) * scale
+    if alignment is not None:
+        x = alignment @ x
     if out is None:
         return x.astype(np.float32)
     out[:] = x
     return out
 
 
+def finalize_window(window: np.ndarray, spec: PreprocessingSpec, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`final_step` of a processed window (n_chans, n_times) volts with ``spec``'s scale and
+    alignment. Returns float32 (n_chans, n_times)."""
+    w = np.asarray(window)
+    if w.ndim != 2 or w.shape[0] != spec.n_chans:
+        raise StreamError(f"expected a window ({spec.n_chans}, n_times), got {w.shape}")
+    return final_step(w, spec.scale, spec.alignment_matrix, out=out)
+
+
 def finalize_windows(windows: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
-    """:func:`finalize_window` over (n_windows, n_chans, n_times) → float32 array of the same shape."""
-    windows = np.asarray(windows)
-    out = np.empty(windows.shape, dtype=np.float32)
-    for i in range(windows.shape[0]):
-        finalize_window(windows[i], spec, out=out[i])
-    return out
+    """:func:`final_step` of (n_windows, n_chans, n_times) volts with ``spec`` → float32, same shape."""
+    w = np.asarray(windows)
+    if w.ndim != 3 or w.shape[1] != spec.n_chans:
+        raise StreamError(f"expected windows (n, {spec.n_chans}, n_times), got {w.shape}")
+    return final_step(w, spec.scale, spec.alignment_matrix)
 
 
 def preprocess_recording(

@@ -215,8 +215,9 @@ def test_a_mapping_that_leaves_cues_unused_says_so(world, tmp_path, caplog):
     """Markers the --events mapping does not name, and cues of classes the base does not decode, are
     each named in a warning."""
     from bci_app.config import load_config
+    from bci_app.io.dataset_presets import parse_event_mapping
     from bci_app.io.recording import read_recording
-    from calibration.epochs import find_cues, parse_event_mapping
+    from calibration.epochs import find_cues
     from calibration.prepare import prepare_calibration
 
     rec = read_recording(world.xdf)

@@ -16,7 +16,6 @@ from bci_app.models.pretrained import fold_base_for, load_base_model
 from calibration.finetune import as_trial_windows, finetune, predict_proba, prior_penalty, run_to_end
 from calibration.job import CalibrationJob, _trained_state, average_adapters, cross_validate_adapter
 from calibration.prepare import prepare_calibration, window_offsets
-from calibration.pretrain import PersonAdapted
 
 
 def _config(**finetune) -> AppConfig:
@@ -152,29 +151,6 @@ def test_the_cues_choose_the_four_class_base_and_a_pinned_base_says_what_it_drop
         pinned = CalibrationJob(files, cfg, base="sensorimotor16").run_to_end()
     assert pinned.data.classes == ["left_hand", "right_hand"]
     assert any("does not decode both_hands, feet" in r.getMessage() for r in caplog.records)
-
-
-def test_pretraining_with_one_adapter_per_person_starts_as_the_base_and_merges_the_mean():
-    torch.manual_seed(0)
-    model = ATCNet(4, 2, 160.0, 160)
-    x = torch.randn(6, 4, 160)
-    model.eval()
-    plain = model(x)
-    pa = PersonAdapted(model, n_people=3, rank=2, alpha=4.0)
-    person = torch.tensor([0, 1, 2, 0, 1, 2])
-    assert torch.allclose(pa(x, person), plain, atol=1e-6)  # B = 0: every person starts at the shared model
-    with torch.no_grad():
-        pa.B.normal_()
-    adapted = pa(x, person)
-    assert not torch.allclose(adapted, plain)
-    # each person's logits differ only through their own update
-    d0 = pa(x[:1], torch.tensor([0])) - pa(x[:1], torch.tensor([1]))
-    assert float(d0.abs().max()) > 0
-    expected = [getattr(model, f"dense{i}").weight + pa.scaling * torch.einsum("sor,srd->od", pa.B[i], pa.A[i]) / 3
-                for i in range(model.n_windows)]
-    merged = pa.merge_mean()
-    for i in range(model.n_windows):
-        assert torch.allclose(getattr(merged, f"dense{i}").weight, expected[i], atol=1e-6)
 
 
 def test_decision_trials_are_the_cue_windows_at_each_offset(s001_data, eegmmidb_dir):

@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 from shared_data import missing_data
 
+from bci_app.clocks import ManualClock
 from bci_app.config import ParadigmConfig, PreprocessingConfig
 from bci_app.errors import CalibrationError, ConfigError
+from bci_app.io.dataset_presets import load_dataset_preset
 from bci_app.io.recording import read_recording
+from bci_app.paradigm.timing import GrazParadigm
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     StreamingPreprocessor,
@@ -16,8 +19,7 @@ from bci_app.signal.preprocess import (
 )
 from bci_app.types import Marker, Recording
 from bci_app.vocabulary import SENSORIMOTOR_16
-from calibration.epochs import epochs_for_model, extract_epochs, load_dataset_preset
-from calibration.paradigm import GrazParadigm, ManualClock
+from calibration.epochs import Epochs, epochs_for_model, extract_epochs
 
 # per-file counts from ../shared/data/README.md: (T1, T2)
 README_COUNTS = {"S001R04": (8, 7), "S001R06": (7, 8), "S042R04": (7, 8), "S002R04": (7, 8)}
@@ -126,6 +128,33 @@ def test_gdf_preset_on_paradigm_markers_with_rejection():
     assert "1023" in ep.reasons[2]
     assert ep.counts()[p.order[2]]["rejected"] == 1
     assert ep.clean().n_trials == 5
+
+
+def test_one_trial_type_across_recordings_keeps_classes_rejections_and_sources():
+    """Epochs of two recordings put together for some classes (what calibration's preparation and the
+    ERD maps do): labels index the asked classes, rejections and reasons follow their trials, and
+    each trial knows its recording."""
+    def part(labels, classes, rejected, onsets):
+        n = len(labels)
+        return Epochs(np.arange(n * 2 * 4, dtype=np.float64).reshape(n, 2, 4), np.asarray(labels), classes,
+                      np.asarray(onsets, float), ("C3", "C4"), 100.0, np.asarray(rejected), tuple(
+                          "amplitude" if r else None for r in rejected), tmin=-0.5)
+
+    a = part([0, 1, 2], ("left_hand", "right_hand", "feet"), [False, True, False], [1.0, 2.0, 3.0])
+    b = part([1, 0], ("feet", "right_hand"), [True, False], [5.0, 6.0])
+    both = Epochs.concatenate([a.of_classes(["right_hand", "feet"]), b.of_classes(["right_hand", "feet"])])
+    assert both.classes == ("right_hand", "feet")
+    assert both.labels.tolist() == [0, 1, 0, 1] and both.source.tolist() == [0, 0, 1, 1]
+    assert both.onsets.tolist() == [2.0, 3.0, 5.0, 6.0] and both.rejected.tolist() == [True, False, True, False]
+    assert both.reasons == ("amplitude", None, "amplitude", None)
+    np.testing.assert_array_equal(both.data[1], a.data[2])
+    assert both.tmin == -0.5 and both.tmax == pytest.approx(-0.46)
+    clean = both.clean()
+    assert clean.source.tolist() == [0, 1] and clean.n_trials == 2
+    with pytest.raises(CalibrationError, match="cannot be put together"):
+        Epochs.concatenate([a, b])  # other classes
+    with pytest.raises(CalibrationError, match="no epochs"):
+        Epochs.concatenate([])
 
 
 def test_artifacts_rejected_in_epochs(eegmmidb_dir):

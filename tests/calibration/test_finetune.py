@@ -149,7 +149,7 @@ def test_auto_targets_from_trial_count():
 
 @pytest.mark.slow
 def test_gated_calibration_is_never_worse_than_the_unadapted_base_on_the_development_group(eegmmidb_dir):
-    """Every development person (calibration/split.py) and every rotation of runs 4 / 8 / 12: calibrate
+    """Every development person (pretraining/split.py) and every rotation of runs 4 / 8 / 12: calibrate
     on one run (15 trials) with the one CalibrationJob and the fold base that never saw them, decide each
     trial of the other two as the online decoder does (the mean over its sliding windows inside the
     imagery period). On the group's mean over rotations (the statistic the recipe was chosen on), the
@@ -157,10 +157,10 @@ def test_gated_calibration_is_never_worse_than_the_unadapted_base_on_the_develop
     from bci_app.config import AppConfig
     from bci_app.models.pretrained import fold_base_for, load_base_model
     from bci_app.vocabulary import window_tmin
-    from calibration.data import eegmmidb_files
     from calibration.job import CalibrationJob
     from calibration.prepare import decision_trials
-    from calibration.split import development_group
+    from pretraining.eegmmidb import eegmmidb_files
+    from pretraining.split import development_group
 
     files = eegmmidb_files([eegmmidb_dir], runs=(4, 8, 12))
     people = development_group(s for s, f in files.items() if len(f) == 3)

@@ -36,7 +36,7 @@ def _window(qtbot, tmp_path, config):
 
 def _connect(w, qtbot):
     w.source_panel.tabs.setCurrentIndex(0)
-    w.source_panel.sim_channels.setCurrentText("sensorimotor_16")
+    w.source_panel.sim_channels.setCurrentText("sensorimotor16")
     w.source_panel.connect_button.click()
     qtbot.waitUntil(lambda: w.state_text == "connected", timeout=10000)
 

@@ -40,7 +40,7 @@ def window(qtbot, tmp_path):
 
 def _connect(w, qtbot) -> None:
     w.source_panel.tabs.setCurrentIndex(0)
-    w.source_panel.sim_channels.setCurrentText("sensorimotor_16")
+    w.source_panel.sim_channels.setCurrentText("sensorimotor16")
     w.source_panel.connect_button.click()
     qtbot.waitUntil(lambda: w.state_text == "connected", timeout=10000)
 

@@ -45,7 +45,7 @@ def test_open_and_close(window, qtbot):
 
 def test_simulated_source_samples_reach_the_plot(window, qtbot):
     window.source_panel.tabs.setCurrentIndex(0)
-    window.source_panel.sim_channels.setCurrentText("sensorimotor_16")
+    window.source_panel.sim_channels.setCurrentText("sensorimotor16")
     window.source_panel.connect_button.click()
     qtbot.waitUntil(lambda: window.state_text == "connected", timeout=5000)
     assert len(window.signal_view._curves) == 1  # one path for all channels

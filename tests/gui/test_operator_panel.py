@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bci_app.clocks import ManualClock
 from bci_app.config import ParadigmConfig
+from bci_app.paradigm.timing import GrazParadigm
 from bci_app.signal.quality import CalibrationSummary
-from calibration.paradigm import GrazParadigm, ManualClock
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import torch
 
 from bci_app.acquisition import StreamSimulated
 from bci_app.acquisition.ringbuffer import RingBuffer
+from bci_app.clocks import ManualClock
 from bci_app.config import OnlineConfig, SmoothingConfig
 from bci_app.models import ATCNet
 from bci_app.models.lora import add_lora
@@ -19,7 +20,6 @@ from bci_app.online.fast import build_fast_model, merged_copy
 from bci_app.signal.preprocess import PreprocessingSpec, cut_windows, finalize_window, preprocess_recording
 from bci_app.types import Recording
 from bci_app.vocabulary import EEGMMIDB_64, SENSORIMOTOR_16
-from calibration.paradigm import ManualClock
 
 SFREQ = 160.0
 CLASSES = ("left_hand", "right_hand")

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from bci_app.acquisition import Stream, StreamFile, StreamInfo, StreamSimulated
+from bci_app.clocks import ManualClock
 from bci_app.config import FinetuneConfig, LoraConfig, OnlineConfig, SmoothingConfig, resolve_lora
 from bci_app.errors import CalibrationError, ModelError, RecordingError, StreamError
 from bci_app.io.recording import read_recording
@@ -25,7 +26,6 @@ from bci_app.types import Marker, Recording
 from bci_app.vocabulary import SENSORIMOTOR_16
 from calibration.epochs import find_cues
 from calibration.finetune import finetune, run_to_end
-from calibration.paradigm import ManualClock
 
 CLASSES = ("left_hand", "right_hand")
 

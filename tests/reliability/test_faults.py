@@ -26,6 +26,7 @@ import pytest
 import torch
 
 from bci_app.acquisition import LslPlayer, StreamLSL, StreamSimulated
+from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig, FinetuneConfig, LoraConfig, resolve_lora
 from bci_app.io.recording import read_recording
 from bci_app.io.resume import continuation_path, find_incomplete_recordings, scan_xdf
@@ -36,7 +37,6 @@ from bci_app.session import Mode, Session
 from bci_app.signal.preprocess import PreprocessingSpec
 from bci_app.types import GAP_MARKER
 from bci_app.vocabulary import SENSORIMOTOR_16
-from calibration.paradigm import ManualClock
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("left_hand", "right_hand")
@@ -184,7 +184,7 @@ _CHILD_FULL = textwrap.dedent(
     from bci_app.config import AppConfig, FinetuneConfig, LoraConfig
     from bci_app.session import Session
     from bci_app.vocabulary import SENSORIMOTOR_16
-    from calibration.paradigm import ManualClock
+    from bci_app.clocks import ManualClock
     clock = ManualClock(10.0)
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock)
     session = Session(AppConfig(), clock=clock)
@@ -302,11 +302,11 @@ def test_decoder_runs_the_shipped_default_base():
     import numpy as np
 
     from bci_app.acquisition import StreamSimulated
+    from bci_app.clocks import ManualClock
     from bci_app.config import OnlineConfig, SmoothingConfig
     from bci_app.models.pretrained import load_base_model
     from bci_app.online import Decoder
     from bci_app.online.calibrate import base_decoder_model
-    from calibration.paradigm import ManualClock
 
     model, meta = load_base_model("default")
     dm = base_decoder_model(model, meta)

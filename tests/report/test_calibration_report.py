@@ -202,9 +202,9 @@ def _simulated_calibration(trials_per_class: int = 10):
     """A recording of the simulated headset (right hand: ERD over C3, left hand: over C4) with GDF cues
     every 7 s and 4 s of imagery, driven by a manual clock."""
     from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.clocks import ManualClock
     from bci_app.io.recording import Marker, Recording
     from bci_app.vocabulary import SENSORIMOTOR_16
-    from calibration.paradigm import ManualClock
 
     clock = ManualClock(100.0)
     sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock, bufsize=250.0, subject_seed=1,

@@ -14,8 +14,7 @@ from bci_app.config import AppConfig
 from bci_app.report.erd import ErdWindows, erd_maps
 from bci_app.session import Session
 from bci_app.signal.quality import erd_percent
-from bci_app.vocabulary import SENSORIMOTOR_16
-from calibration.paradigm import CUE_CODES
+from bci_app.vocabulary import CUE_CODES, SENSORIMOTOR_16
 
 
 def test_erd_percent_is_the_ratio_of_the_means_not_the_mean_of_ratios():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from bci_app.acquisition.simulated import StreamSimulated
+from bci_app.clocks import ManualClock
 from bci_app.errors import CalibrationError
 from bci_app.signal.quality import CalibrationQuality, band_power, channel_quality, power_spectrum
-from calibration.paradigm import ManualClock
 
 CH = ("C3", "Cz", "C4", "FC3", "FC4", "CP3", "CP4", "Pz")
 

@@ -10,6 +10,7 @@ from bci_app.signal.preprocess import (
     PreprocessingSpec,
     StreamingPreprocessor,
     cut_windows,
+    final_step,
     finalize_window,
     finalize_windows,
     fit_euclidean_alignment,
@@ -84,6 +85,27 @@ def test_training_and_online_inputs_identical(rec, model_sfreq):
     rng_ea = np.random.default_rng(3)
     online_ea, _ = _online_window(rec, spec_ea, end_src + extra, n_times, rng_ea)
     np.testing.assert_array_equal(online_ea, train_input_ea)
+
+
+def test_the_one_final_step_is_the_same_for_a_window_a_stack_and_pretraining_crops():
+    """Demean, scale and align: a stack gives each window's own result to the bit (the decoder
+    finalises one window, training a stack), and pretraining's crops go through the same step."""
+    from pretraining.eegmmidb import alignment_for, finalize_crops
+
+    rng = np.random.default_rng(0)
+    long = rng.normal(0, 20e-6, (5, 3, 400)) + rng.normal(0, 50e-6, (5, 3, 1))  # volts, with offsets
+    R = fit_euclidean_alignment(final_step(long[:, :, 100:260], 1e6))
+    stack = final_step(long[:, :, 100:260], 1e6, R)
+    assert stack.dtype == np.float32 and stack.shape == (5, 3, 160)
+    for i in range(5):
+        np.testing.assert_array_equal(stack[i], final_step(long[i, :, 100:260], 1e6, R))
+    spec = PreprocessingSpec(ch_names=("C3", "Cz", "C4"), sfreq=160.0).with_alignment(R)
+    np.testing.assert_array_equal(finalize_windows(long[:, :, 100:260], spec), stack)
+    np.testing.assert_array_equal(finalize_crops(long, 100, 160, 1e6, R), stack)
+    np.testing.assert_array_equal(alignment_for(long, 100, 160, 1e6), R)
+    np.testing.assert_allclose(stack[0].mean(axis=1), 0, atol=1e-4)  # µV, demeaned before the rotation
+    with pytest.raises(StreamError, match="expected a window"):
+        final_step(long[0, 0], 1e6)
 
 
 def test_ring_wraps_and_latest_timestamps():

@@ -1,7 +1,7 @@
 """Dataset assembly for pretraining, fine-tuning tests and benchmarks (EEGMMIDB on disk).
 
 Every trial goes through the shared preprocessing (:func:`bci_app.signal.preprocess.preprocess_recording`
-→ :func:`cut_windows` → the same per-window steps as :func:`finalize_window`), so training inputs are
+→ :func:`cut_windows` → the one :func:`final_step`), so training inputs are
 exactly what the online decoder computes for the same samples.
 
 Long epochs (band-passed volts, all 64 EEGMMIDB channels) are cut once per file from cue + ``tmin``
@@ -25,15 +25,31 @@ from bci_app.signal.channels import match_channels
 from bci_app.signal.preprocess import (
     PreprocessingSpec,
     cut_windows,
+    final_step,
     fit_euclidean_alignment,
     preprocess_recording,
 )
-from bci_app.vocabulary import EEGMMIDB_64, preset_for
+from bci_app.vocabulary import EEGMMIDB_64
 from bci_app.vocabulary import EEGMMIDB_IMAGERY_RUNS as ALL_IMAGERY_RUNS
 from calibration.epochs import find_cues
 
 LONG_TMIN = 0.0  # s after the cue: start of the cached long epoch
 LONG_TMAX = 4.0  # s after the cue: end of the cached long epoch
+
+
+
+#: the shared copy of EEGMMIDB that tests and benchmarks read: ``BCI_APP_EEGMMIDB``, else
+#: ``../shared/data/eegmmidb`` beside the repository (never downloaded, never copied into it)
+EEGMMIDB_DIR = Path(os.environ.get("BCI_APP_EEGMMIDB",
+                                   Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "eegmmidb"))
+
+
+def eegmmidb_missing(data: Path = EEGMMIDB_DIR) -> str | None:
+    """Why the recordings at ``data`` cannot be read (its first file, ``S001/S001R04.edf``, is not
+    there), or None when they can."""
+    if (data / "S001" / "S001R04.edf").is_file():
+        return None
+    return f"EEGMMIDB recordings not found at {data} (set BCI_APP_EEGMMIDB)"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -82,7 +98,7 @@ def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: 
     or GDF 769-772); the signal from :func:`preprocess_recording` (the online decoder's class, in chunks).
     """
     rec = read_recording(path)
-    onsets, labels, classes, _marked = find_cues(rec, preset_for(path))
+    onsets, labels, classes, _marked = find_cues(rec, None)
     if not len(onsets):
         raise CalibrationError(
             f"{path} has no cue markers (EEGMMIDB T1/T2 in runs 4/6/8/10/12/14, or GDF 769-772); "
@@ -95,8 +111,9 @@ def long_epochs_from_recording(path: str | Path, spec: PreprocessingSpec, tmin: 
 
 
 @dataclass
-class Epochs:
-    """Long cue-locked epochs of one or more files.
+class LongEpochs:
+    """Long cue-locked epochs of many people, for pretraining: random crops and channel subsets are
+    taken from them later (a calibration's trials are :class:`calibration.epochs.Epochs`).
 
     X: (n, 64 or n_chans, n_long) float32 band-passed volts from cue + ``tmin``; y: class names;
     subject, run: per trial; ch_names: channel order of X.
@@ -110,17 +127,17 @@ class Epochs:
     sfreq: float
     tmin: float
 
-    def select(self, mask: np.ndarray) -> Epochs:
-        return Epochs(self.X[mask], self.y[mask], self.subject[mask], self.run[mask], self.ch_names, self.sfreq, self.tmin)
+    def select(self, mask: np.ndarray) -> LongEpochs:
+        return LongEpochs(self.X[mask], self.y[mask], self.subject[mask], self.run[mask], self.ch_names, self.sfreq, self.tmin)
 
-    def pick_channels(self, ch_names: tuple[str, ...]) -> Epochs:
+    def pick_channels(self, ch_names: tuple[str, ...]) -> LongEpochs:
         idx = match_channels(self.ch_names, ch_names)
-        return Epochs(self.X[:, idx], self.y, self.subject, self.run, tuple(ch_names), self.sfreq, self.tmin)
+        return LongEpochs(self.X[:, idx], self.y, self.subject, self.run, tuple(ch_names), self.sfreq, self.tmin)
 
 
 def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = None,
                   runs: tuple[int, ...] = ALL_IMAGERY_RUNS, spec: PreprocessingSpec | None = None,
-                  cache_dir: str | Path | None = None) -> tuple[Epochs, dict[str, str]]:
+                  cache_dir: str | Path | None = None) -> tuple[LongEpochs, dict[str, str]]:
     """Long epochs of every selected EEGMMIDB file, plus ``{relative path: sha256}`` of those files.
 
     With ``cache_dir``, each file's epochs are cached as ``<sha256[:16]>-<spec key>.npz``.
@@ -155,7 +172,7 @@ def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = N
             ys += [str(v) for v in labels]
             subj += [subject] * len(labels)
             run_ids += [run_of(path)] * len(labels)
-    ep = Epochs(np.concatenate(xs), np.asarray(ys), np.asarray(subj), np.asarray(run_ids), spec.ch_names,
+    ep = LongEpochs(np.concatenate(xs), np.asarray(ys), np.asarray(subj), np.asarray(run_ids), spec.ch_names,
                 spec.sfreq, LONG_TMIN)
     return ep, hashes
 
@@ -163,21 +180,16 @@ def load_eegmmidb(data_dirs: list[str | Path], *, subjects: list[str] | None = N
 def finalize_crops(X: np.ndarray, start: int | np.ndarray, n_times: int, scale: float,
                    alignment: np.ndarray | None = None) -> np.ndarray:
     """Model input from long epochs X (n, n_chans, n_long) volts: crop ``n_times`` samples from
-    ``start`` (one int or one per trial), per-window per-channel demean, ``* scale``, ``R @ x``.
-
-    Identical arithmetic to :func:`bci_app.signal.preprocess.finalize_window` (float64 then float32).
-    """
+    ``start`` (one int or one per trial), then the one :func:`~bci_app.signal.preprocess.final_step`
+    (demean, ``* scale``, ``R @ x``) → float32 (n, n_chans, n_times)."""
     X = np.asarray(X)
     n = X.shape[0]
     starts = np.broadcast_to(np.asarray(start, dtype=np.int64), (n,))
     if n and (starts.min() < 0 or starts.max() + n_times > X.shape[2]):
         raise CalibrationError(f"crop [{starts.min()}, {starts.max() + n_times}) outside epochs of {X.shape[2]} samples")
     idx = starts[:, None] + np.arange(n_times)[None, :]
-    w = np.take_along_axis(X, idx[:, None, :], axis=2).astype(np.float64)
-    w = (w - w.mean(axis=2, keepdims=True)) * scale
-    if alignment is not None:
-        w = np.einsum("cd,ndt->nct", np.asarray(alignment, dtype=np.float64), w)
-    return w.astype(np.float32)
+    crops = np.take_along_axis(X, idx[:, None, :], axis=2)
+    return final_step(crops, scale, None if alignment is None else np.asarray(alignment, dtype=np.float64))
 
 
 def alignment_for(X: np.ndarray, start: int, n_times: int, scale: float) -> np.ndarray:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from bci_app.models import load_model
-from calibration.pretrain import PretrainOptions, pretrain, subject_folds, to_shipped
+from bci_app.models import ATCNet, load_model
+from pretraining.train import PersonAdapted, PretrainOptions, pretrain, subject_folds, to_shipped
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_SUBJECTS = ("S001", "S002", "S004")
@@ -35,7 +35,7 @@ def test_subject_folds_partition_subjects():
 def test_to_shipped_keeps_left_right_logits():
     opts = PretrainOptions(montage="sensorimotor8", extra_runs=True)
     torch.manual_seed(0)
-    from calibration.pretrain import build_model
+    from pretraining.train import build_model
 
     model = build_model(opts, 4).eval()
     shipped = to_shipped(model, opts)
@@ -47,7 +47,7 @@ def test_to_shipped_keeps_left_right_logits():
 
 def _changed_by_training(model, opts: PretrainOptions) -> list[str]:
     """Parameters of ``model`` that differ from the seeded initialisation pretraining starts from."""
-    from calibration.pretrain import build_model
+    from pretraining.train import build_model
 
     torch.manual_seed(opts.seed)
     init = to_shipped(build_model(opts, 2), opts).state_dict()
@@ -98,3 +98,26 @@ def test_pretrain_under_torchrun_two_cpu_processes(eegmmidb_dir, tmp_path):
     opts = PretrainOptions(montage="sensorimotor8", epochs=1, folds=2)
     changed = _changed_by_training(model, opts)
     assert any(k.startswith("dense") for k in changed) and any("conv" in k for k in changed), changed
+
+
+def test_pretraining_with_one_adapter_per_person_starts_as_the_base_and_merges_the_mean():
+    torch.manual_seed(0)
+    model = ATCNet(4, 2, 160.0, 160)
+    x = torch.randn(6, 4, 160)
+    model.eval()
+    plain = model(x)
+    pa = PersonAdapted(model, n_people=3, rank=2, alpha=4.0)
+    person = torch.tensor([0, 1, 2, 0, 1, 2])
+    assert torch.allclose(pa(x, person), plain, atol=1e-6)  # B = 0: every person starts at the shared model
+    with torch.no_grad():
+        pa.B.normal_()
+    adapted = pa(x, person)
+    assert not torch.allclose(adapted, plain)
+    # each person's logits differ only through their own update
+    d0 = pa(x[:1], torch.tensor([0])) - pa(x[:1], torch.tensor([1]))
+    assert float(d0.detach().abs().max()) > 0
+    expected = [getattr(model, f"dense{i}").weight + pa.scaling * torch.einsum("sor,srd->od", pa.B[i], pa.A[i]) / 3
+                for i in range(model.n_windows)]
+    merged = pa.merge_mean()
+    for i in range(model.n_windows):
+        assert torch.allclose(getattr(merged, f"dense{i}").weight, expected[i], atol=1e-6)

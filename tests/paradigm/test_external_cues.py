@@ -13,8 +13,8 @@ from collections import Counter
 import pytest
 
 from bci_app.errors import CalibrationError
+from bci_app.paradigm.external_cues import ExternalCues
 from bci_app.types import Marker
-from calibration.external_cues import ExternalCues
 
 #: the stimulus program: waits to be told, sends 5 T1 and 5 T2 cues 1.5 s apart (one of them stamped
 #: 0.8 s before it is sent, i.e. arriving late) plus unknown markers; writes what it sent; then, once
@@ -149,7 +149,7 @@ def test_external_cues_over_lsl_calibrate_and_score_a_session(unique_name, tmp_p
 
 def test_a_missing_markers_stream_is_named(unique_name):
     from bci_app.errors import StreamError
-    from calibration.external_cues import LslMarkerInlet
+    from bci_app.paradigm.external_cues import LslMarkerInlet
 
     with pytest.raises(StreamError, match=f"no LSL Markers stream named '{unique_name}'"):
         LslMarkerInlet(unique_name, timeout=0.3)

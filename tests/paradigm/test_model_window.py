@@ -11,9 +11,9 @@ from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig, ParadigmConfig
 from bci_app.errors import CalibrationError
 from bci_app.models.pretrained import base_model_metadata
+from bci_app.paradigm.timing import check_model_window
 from bci_app.session import Mode, Session
 from bci_app.vocabulary import SENSORIMOTOR_16, window_span
-from calibration.paradigm import check_model_window
 
 
 def test_a_window_ending_after_imagery_is_refused_naming_both_times():

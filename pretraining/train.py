@@ -30,20 +30,14 @@ from torch.nn import functional as F
 from bci_app.errors import TrainingError
 from bci_app.models import ATCNet, save_model
 from bci_app.models.atcnet import select_outputs
-from bci_app.vocabulary import EEGMMIDB_64, MOTOR_3, SENSORIMOTOR_8, SENSORIMOTOR_16, UNICORN_8, WINDOW_TMIN_S
+from bci_app.signal.preprocess import final_step
 from bci_app.vocabulary import EEGMMIDB_CLASSES as ALL_CLASSES
 from bci_app.vocabulary import EEGMMIDB_LR_RUNS as LR_RUNS
-from calibration.data import Epochs, alignment_for, base_spec, load_eegmmidb
+from bci_app.vocabulary import MONTAGES, WINDOW_TMIN_S
+from pretraining.eegmmidb import LongEpochs, alignment_for, base_spec, load_eegmmidb
 
 logger = logging.getLogger(__name__)
 
-MONTAGE_CHANNELS: dict[str, tuple[str, ...]] = {
-    "64": EEGMMIDB_64,
-    "sensorimotor16": SENSORIMOTOR_16,
-    "sensorimotor8": SENSORIMOTOR_8,
-    "unicorn8": UNICORN_8,
-    "motor3": MOTOR_3,
-}
 SHIPPED_CLASSES = ("left_hand", "right_hand")
 
 
@@ -52,7 +46,7 @@ class PretrainOptions:
     """Pretraining recipe. Times in seconds after the cue; ``jitter_s``: half-width of the random
     crop offset; ``extra_runs``: add runs 6/10/14 (both_hands, feet) as extra classes."""
 
-    montage: str = "64"
+    montage: str = "eegmmidb64"  #: a key of :data:`bci_app.vocabulary.MONTAGES`
     epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 3e-3
@@ -82,9 +76,9 @@ class PretrainOptions:
 
     @property
     def ch_names(self) -> tuple[str, ...]:
-        if self.montage not in MONTAGE_CHANNELS:
-            raise TrainingError(f"unknown montage {self.montage!r}; use one of {', '.join(MONTAGE_CHANNELS)}")
-        return MONTAGE_CHANNELS[self.montage]
+        if self.montage not in MONTAGES:
+            raise TrainingError(f"unknown montage {self.montage!r}; use one of {', '.join(MONTAGES)}")
+        return MONTAGES[self.montage]
 
     @property
     def n_times(self) -> int:
@@ -153,25 +147,22 @@ def _barrier(ctx: DistContext) -> None:
 # ------------------------------------------------------------------------------------------ data
 
 
-def prepare_subjects(ep: Epochs, opts: PretrainOptions) -> dict[str, np.ndarray]:
-    """Per subject, the long epochs aligned and scaled (float32, µV): ``R @ (scale * X)``.
-
-    ``R`` is that subject's Euclidean alignment from its own trials (unlabeled), identity when
-    alignment is off. Cropping then demeaning these equals :func:`finalize_window` with ``R``.
+def prepare_subjects(ep: LongEpochs, opts: PretrainOptions) -> dict[str, np.ndarray]:
+    """Per subject, the long epochs through the one :func:`~bci_app.signal.preprocess.final_step`
+    (demean, ``* scale``, ``R @ x``; float32, µV): ``R`` is that subject's Euclidean alignment from its
+    own trials (unlabeled), none when alignment is off. The step is linear per window, so demeaning a
+    crop of these again (:func:`_crops`, on the training device) equals the step on the crop itself.
     """
     out: dict[str, np.ndarray] = {}
     spec_scale = 1e6
     for subject in np.unique(ep.subject):
         X = ep.X[ep.subject == subject]
-        if opts.euclidean_alignment:
-            R = alignment_for(X, opts.start, opts.n_times, spec_scale)
-            out[str(subject)] = np.einsum("cd,ndt->nct", R, X.astype(np.float64) * spec_scale).astype(np.float32)
-        else:
-            out[str(subject)] = (X * spec_scale).astype(np.float32)
+        R = alignment_for(X, opts.start, opts.n_times, spec_scale) if opts.euclidean_alignment else None
+        out[str(subject)] = final_step(X, spec_scale, R)
     return out
 
 
-def _stack(ep: Epochs, aligned: dict[str, np.ndarray], classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _stack(ep: LongEpochs, aligned: dict[str, np.ndarray], classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     X = np.empty(ep.X.shape, dtype=np.float32)
     for subject, arr in aligned.items():
         X[ep.subject == subject] = arr
@@ -229,7 +220,7 @@ class PersonAdapted(nn.Module):
         return self.model
 
 
-def train(ep: Epochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: str = "") -> ATCNet:
+def train(ep: LongEpochs, opts: PretrainOptions, ctx: DistContext, *, log_prefix: str = "") -> ATCNet:
     """Train an ATCNet on ``ep`` (long epochs of the training subjects). Returns the bare model."""
     from torch.utils.data import DistributedSampler
 
@@ -305,7 +296,7 @@ def to_shipped(model: ATCNet, opts: PretrainOptions) -> ATCNet:
 
 
 @torch.no_grad()
-def evaluate_subjects(model: ATCNet, ep: Epochs, opts: PretrainOptions) -> dict[str, float]:
+def evaluate_subjects(model: ATCNet, ep: LongEpochs, opts: PretrainOptions) -> dict[str, float]:
     """Accuracy per subject over the shipped classes (left/right: runs 4/8/12; four classes: every
     imagery run), aligned with its own unlabeled trials."""
     classes = opts.shipped_classes

@@ -3,9 +3,10 @@ from collections import Counter
 
 import pytest
 
+from bci_app.clocks import ManualClock
 from bci_app.config import ParadigmConfig
 from bci_app.errors import CalibrationError
-from calibration.paradigm import GrazParadigm, ManualClock, balanced_order
+from bci_app.paradigm.timing import GrazParadigm, balanced_order
 
 
 def _paradigm(cfg, t0: float):
@@ -141,7 +142,7 @@ def test_mark_rejected_emits_1023_at_trial_start():
 def test_lsl_marker_outlet_real_inlet(unique_name):
     import pylsl
 
-    from calibration.markers import LslMarkerOutlet
+    from bci_app.paradigm.markers import LslMarkerOutlet
 
     outlet = LslMarkerOutlet(unique_name, unique_name + "-sid")
     streams = pylsl.resolve_byprop("name", unique_name, timeout=5.0)

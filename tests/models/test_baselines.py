@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.baselines import BASELINES
+from bci_app.models.baselines import BASELINES
 
 
 def _two_classes(n: int = 40, n_chans: int = 8, n_times: int = 320, seed: int = 0):

@@ -8,7 +8,7 @@ import pytest
 
 from bci_app.errors import ConfigError
 from bci_app.models.pretrained import PRETRAINED_DIR, list_base_models
-from calibration.split import development_group, final_group, is_final_test, split_people
+from pretraining.split import development_group, final_group, is_final_test, split_people
 
 SHARED = ["S001", "S002", "S004", "S005", "S006", "S007", "S008", "S009", "S010", "S011", "S012", "S014", "S018",
           "S019", "S021", "S023", "S042", "S055", "S056", "S057", "S058", "S059", "S060", "S061", "S062", "S063"]

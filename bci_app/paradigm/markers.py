@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bci_app.errors import StreamError
 from bci_app.lsl_config import configure_lsl
-from calibration.paradigm import ParadigmEvent
+from bci_app.paradigm.timing import ParadigmEvent
 
 
 class LslMarkerOutlet:

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bci_app.clocks import ManualClock, ScaledClock  # noqa: F401 - re-exported: the paradigm's clocks
 from bci_app.config import ParadigmConfig
 from bci_app.errors import CalibrationError
-from bci_app.vocabulary import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START  # noqa: F401 - re-exported
+from bci_app.vocabulary import CUE_CODES, END_OF_TRIAL, FEEDBACK_ONSET, REJECTED, TRIAL_START
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ class _Scheduled:
 class GrazParadigm:
     """The Graz cue timeline. Call :meth:`start`, then :meth:`update` often (e.g. every frame).
 
-    ``clock``: seconds, e.g. ``pylsl.local_clock`` live or a :class:`ManualClock` in tests.
+    ``clock``: seconds, e.g. ``pylsl.local_clock`` live or a :class:`~bci_app.clocks.ManualClock` in tests.
     Observers (``subscribe``) are called synchronously from ``update``/``pause``/... in time order.
     Thread-safe: one lock guards the state.
     """

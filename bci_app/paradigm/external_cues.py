@@ -3,7 +3,7 @@ takes the place of the app's Graz paradigm.
 
 :class:`ExternalCues` reads markers from a source (:class:`LslMarkerInlet`),
 maps them to classes with the ``--events`` syntax (``T1=left_hand,T2=right_hand``) and emits the same
-:class:`~calibration.paradigm.ParadigmEvent` records the paradigm does, on the markers' own timestamps:
+:class:`~bci_app.paradigm.timing.ParadigmEvent` records the paradigm does, on the markers' own timestamps:
 a cue (its GDF code, 769-772: the *mirror* of the program's marker that the session records and
 builds trials from) and, ``imagery_end_s - cue_at_s`` later, the end of the trial (800). So
 ``Session.start_calibration(paradigm=cues)`` calibrates from them and
@@ -28,9 +28,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bci_app.errors import CalibrationError, StreamError
+from bci_app.io.dataset_presets import DatasetPreset, parse_event_mapping
+from bci_app.lsl_config import configure_lsl
+from bci_app.paradigm.timing import ParadigmEvent
 from bci_app.types import Marker
 from bci_app.vocabulary import CUE_CODES, END_OF_TRIAL, REJECTED
-from calibration.paradigm import ParadigmEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ _ENDED = ("finished", "aborted", "cue stream lost")
 
 class ExternalCues:
     """Cues from ``source`` (``pull() -> list[Marker]``, ``lost``) mapped by ``events`` (``--events``
-    text, a mapping or a :class:`~calibration.epochs.DatasetPreset`), timed by ``config`` (a
+    text, a mapping or a :class:`~bci_app.io.dataset_presets.DatasetPreset`), timed by ``config`` (a
     :class:`~bci_app.config.ParadigmConfig`: ``cue_at_s`` before the cue is the trial's baseline,
     ``imagery_end_s - cue_at_s`` its imagery) on ``clock`` (the markers' clock: LSL seconds).
     ``record(value, timestamp)`` (e.g. ``session.record_marker``) gets every marker as received.
@@ -51,8 +53,6 @@ class ExternalCues:
     def __init__(self, source: Any, events: str | Mapping[str, str] | Any, config: Any, clock: Callable[[], float], *,
                  trials_per_class: int | None = None,
                  record: Callable[[str, float], None] | None = None) -> None:
-        from calibration.epochs import DatasetPreset, parse_event_mapping
-
         if isinstance(events, str):
             events = parse_event_mapping(events)
         self.mapping = dict(events.labels_for(None) if isinstance(events, DatasetPreset) else events)
@@ -201,12 +201,10 @@ class LslMarkerInlet:
     """
 
     def __init__(self, name: str, *, timeout: float = 5.0) -> None:
-        from bci_app.lsl_config import configure_lsl
-
         configure_lsl()
-        import pylsl
+        import pylsl  # heavy (the LSL library), and only after the machine-scope config
 
-        from bci_app.acquisition.lsl import _describe, _lit, _type_is
+        from bci_app.acquisition.lsl import _describe, _lit, _type_is  # loads pylsl at its top
 
         self.name = name
         found = pylsl.resolve_bypred(f"{_type_is('markers')} and name={_lit(name)}", 1, timeout)
