@@ -58,18 +58,15 @@ def source_channel_map(text: str | None, cfg):
 
 
 def _make_source(args: argparse.Namespace, cfg):
+    from bci_app.acquisition.sources import make_stream
+
     if args.simulate:
-        from bci_app.acquisition.simulated import StreamSimulated
-
-        return StreamSimulated(subject_seed=args.subject_seed, sfreq=args.sfreq, acquisition_delay=0.02)
-    if args.lsl is not None:
-        from bci_app.acquisition.lsl import StreamLSL
-
-        return StreamLSL.from_config(cfg.lsl, name=args.lsl, stype=None,
-                                     marker_stream=getattr(args, "markers", None))
-    from bci_app.acquisition.brainflow import StreamBrainFlow
-
-    return StreamBrainFlow(args.brainflow, acquisition_delay=0.02, **brainflow_params(args, cfg))
+        spec = {"kind": "simulated", "subject_seed": args.subject_seed, "sfreq": args.sfreq}
+    elif args.lsl is not None:
+        spec = {"kind": "lsl", "name": args.lsl, "markers": getattr(args, "markers", None)}
+    else:
+        spec = {"kind": "brainflow", "board": args.brainflow, "params": brainflow_params(args, cfg)}
+    return make_stream(spec, lsl=cfg.lsl)
 
 
 def brainflow_params(args: argparse.Namespace, cfg) -> dict:

@@ -48,7 +48,9 @@ def _application():
 def run_gui(args: argparse.Namespace | None = None) -> int:
     """Open the main window and run the Qt event loop until it is closed. Returns the exit code.
 
-    ``args`` may carry ``config`` (a YAML path) and ``log_dir``.
+    ``args`` may carry ``config`` (a YAML path), ``log_dir`` and ``cue_source`` (an
+    :class:`~bci_app.paradigm.external_cues.ExternalCueSource`: another program's cues, chosen in the
+    source panel).
     """
     import torch
 
@@ -59,8 +61,13 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
     torch.set_num_threads(1)
     app = _application()
     config = load_config(getattr(args, "config", None))
+    cues = getattr(args, "cue_source", None)
+    if cues is not None:
+        cues.check_classes(config.paradigm.classes)
     log.info("training modules imported in %.1f s", warm_up())  # none is imported while the window runs
     window = MainWindow(config, log_dir=getattr(args, "log_dir", None), config_path=getattr(args, "config", None))
+    if cues is not None:
+        window.source_panel.cue_box.choose(cues.stream, cues.events)
     window.show()
     window.activateWindow()  # the keyboard goes to the window (its shortcuts work at once)
     return int(app.exec())

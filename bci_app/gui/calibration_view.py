@@ -7,6 +7,8 @@ rejected trials, time left, and the Qt-free :class:`bci_app.signal.quality.Calib
 
 from __future__ import annotations
 
+import math
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 ARROWS = {"left_hand": "left", "right_hand": "right", "feet": "down", "tongue": "up"}
@@ -265,8 +267,11 @@ class OperatorPanel(QtWidgets.QWidget):
         )
         self._marked_rejected = len(state.rejected)
         self._show_rejected()
-        m, s = divmod(int(round(state.time_left_s)), 60)
-        self.time_label.setText(f"Time left: {m}:{s:02d}")
+        if math.isfinite(state.time_left_s):
+            m, s = divmod(int(round(state.time_left_s)), 60)
+            self.time_label.setText(f"Time left: {m}:{s:02d}")
+        else:  # another program's cues: it decides
+            self.time_label.setText("Time left: set by the stimulus program")
         done = sum(state.completed_per_class.values())
         self.progress.setMaximum(max(state.n_trials, 1))
         self.progress.setValue(done)

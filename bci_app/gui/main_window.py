@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from bci_app.acquisition.sources import make_stream
 from bci_app.config import AppConfig, load_config
 from bci_app.gui.calibration_view import CueDisplay, OperatorPanel
 from bci_app.gui.errors import log_exception, plain_message, setup_file_log
@@ -24,7 +25,7 @@ from bci_app.gui.replay_view import ReplayPanel
 from bci_app.gui.report_view import ReportPanel
 from bci_app.gui.session_panel import SessionPanel
 from bci_app.gui.signal_view import SignalView
-from bci_app.gui.source_panel import SourcePanel, make_stream
+from bci_app.gui.source_panel import SourcePanel
 from bci_app.gui.training_view import TrainingPanel
 from bci_app.session import Session
 

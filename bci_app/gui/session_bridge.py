@@ -17,6 +17,8 @@ import queue
 from typing import TYPE_CHECKING
 
 from bci_app.acquisition.simulated import cued_imagery
+from bci_app.errors import ConfigError
+from bci_app.gui.cue_source_view import CueOpener
 from bci_app.gui.online_view import prediction_fields
 from bci_app.online.replay import live_predictions
 from bci_app.session import Mode
@@ -95,6 +97,7 @@ class SessionBridge:
         self._loading = False  # the training thread is loading an earlier adapter, not training
         self._report_seen = False
         self._planned: tuple[object, float] = (None, 0.0)  # (paradigm config, planned seconds)
+        self.cue_opener = CueOpener()  # a stimulus program's cues, opened off the UI thread
         _connect_controls(self, window)
 
     # -- calls ------------------------------------------------------------------------------------
@@ -159,18 +162,50 @@ class SessionBridge:
                              report_seen=self._report_seen)
 
     def start_calibration(self) -> None:
+        """Calibrate with the app's own cues, or (chosen in the source panel) another program's."""
         self.history.clear()
         self.w.operator_panel.reset_rejections()
-        self._call("start_calibration", "starting the calibration", self._simulated_user())
+        if not self._open_cues("calibration", self.session.config.paradigm.trials_per_class):
+            self._call("start_calibration", "starting the calibration", self._simulated_user())
 
     def start_online(self) -> None:
-        """Online feedback; with "Cued trials" ticked, the paradigm's cues run and are scored."""
+        """Online feedback; with "Cued trials" ticked, the paradigm's (or the chosen program's) cues
+        run and are scored."""
         on = self.w.online_panel
         on.render_accuracy(0, 0)
         on.render_trial(None)
         if self._call("start_online", "starting online feedback") and on.cued_check.isChecked():
-            self._call("start_online_trials", "starting cued online trials", self._simulated_user(),
-                       trials_per_class=on.cued_trials.value())
+            if not self._open_cues("online", on.cued_trials.value()):
+                self._call("start_online_trials", "starting cued online trials", self._simulated_user(),
+                           trials_per_class=on.cued_trials.value())
+
+    def _open_cues(self, purpose: str, trials_per_class: int) -> bool:
+        """Open the source panel's external cues for ``purpose`` off the UI thread (the run starts
+        when they are open: :meth:`_cues_opened`). False when the app cues by itself."""
+        try:
+            choice = self.w.source_panel.cue_box.choice()
+        except ConfigError as exc:
+            self.w.show_error(exc, f"choosing the cues of the {purpose}")
+            return True  # nothing starts: the operator fixes the mapping
+        if choice is None:
+            return False
+        s = self.session
+        if not self.cue_opener.open(purpose, choice, s.config.paradigm, s.clock, record=s.record_marker,
+                                    trials_per_class=trials_per_class):
+            self.w.error_banner.show_error("Cues", "The cue stream is still being opened; wait a moment.")
+        return True
+
+    def _cues_opened(self, purpose: str, cues, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.w.show_error(exc, f"opening the cue stream for the {purpose}")
+            return
+        if purpose == "calibration":
+            ok = self._call("start_calibration", "starting the calibration", self._simulated_user(), paradigm=cues)
+        else:
+            ok = self.session.mode is Mode.ONLINE and self._call(
+                "start_online_trials", "starting cued online trials", self._simulated_user(), paradigm=cues)
+        if not ok:
+            cues.close()
 
     def start_recording(self) -> bool:
         """Record to the session panel's next file (a new run, or the continuation of an unfinished
@@ -288,6 +323,9 @@ class SessionBridge:
         w.session_panel.set_can_record(name not in ("idle", "replay"))
         w.set_state(name)
         w.operator_panel.set_running(name == "calibrating")
+        if name == "calibrating" and not getattr(s.paradigm, "pausable", True):  # another program's cues
+            w.operator_panel.pause_button.setEnabled(False)
+        w.source_panel.cue_box.setEnabled(name in ("idle", "connected"))
         w.training_panel.cancel_button.setEnabled(name == "training")
         w.online_panel.set_running(name == "online")
         if previous == "online" and name != "online":  # stopped: no bar or decoded class frozen on screen
@@ -315,6 +353,8 @@ class SessionBridge:
             s.update()
         except Exception as exc:  # noqa: BLE001 - the frame loop must survive
             w.show_error(exc, "updating the session")
+        for purpose, cues, exc in self.cue_opener.poll():
+            self._cues_opened(purpose, cues, exc)
         reason = self.continue_reason()
         w.guide_panel.render(self.facts(), can_continue=self._can_continue and not reason, continue_reason=reason)
         w.training_panel.retrain_button.setEnabled((s.calibration_data is not None or bool(s.online_data)) and not s.training)
@@ -356,6 +396,7 @@ class SessionBridge:
             self.session.disconnect()
         except Exception as exc:  # noqa: BLE001 - closing must finish; the failure is logged
             log.error("closing the session failed: %s", exc, exc_info=(type(exc), exc, exc.__traceback__))
+        self.cue_opener.close()
         for unsub in self._unsubscribe:
             unsub()
         self._unsubscribe = []

@@ -1,8 +1,9 @@
 """Source panel: LSL streams on the network, a BrainFlow board, a recording, or the simulated headset.
 
 The panel only collects what the user picked and emits ``connect_requested(spec)`` with a plain
-dict (``{"kind": "simulated" | "lsl" | "brainflow" | "file", ..., "channel_map": {label: target}}``);
-:func:`make_stream` turns it into a core ``Stream``. LSL discovery runs on a worker thread and reports
+dict (a source spec: ``{"kind": "simulated" | "lsl" | "brainflow" | "file", ..., "channel_map": {label:
+target}}``); :func:`bci_app.acquisition.sources.make_stream` turns it into a core ``Stream``. LSL
+discovery (:func:`~bci_app.acquisition.sources.discover_lsl`) runs on a worker thread and reports
 back once. The channel table says which electrode each channel of an LSL stream or BrainFlow board
 is (filled from the stream's labels or the board's descriptor, then the config's ``channels.map``;
 editable): a 10-05 position, or eog/emg/ecg/aux/accel/misc to keep it out of the model input.
@@ -16,75 +17,16 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from bci_app.acquisition.sources import discover_lsl, discover_markers
+from bci_app.gui.cue_source_view import CueSourceBox
 from bci_app.gui.layout import ScrollTabs
+from bci_app.session.cues import CUE_STREAM
 
 log = logging.getLogger(__name__)
 
 KIND_TABS = {"simulated": 0, "lsl": 1, "brainflow": 2, "file": 3}  # source kind -> tab index
 KIND_LABELS = {"simulated": "simulated", "lsl": "LSL", "brainflow": "BrainFlow", "file": "recording"}
 BRAINFLOW_BOARDS = ("synthetic", "cyton", "cyton_daisy", "ganglion", "muse_2", "muse_s", "unicorn", "enophone", "playback_file")
-
-
-def discover_lsl(timeout: float = 1.0) -> list[dict]:
-    """Describe every LSL stream visible (name, type, n_chans, sfreq, host, source_id, and the
-    channels' ``labels``/``types`` from its full description: ``ch1..chN`` where it has none, as
-    :class:`~bci_app.acquisition.lsl.StreamLSL` names them). Blocks about ``timeout`` s per stream."""
-    from bci_app.lsl_config import configure_lsl
-
-    configure_lsl()
-    import pylsl
-
-    rows = []
-    for i in pylsl.resolve_streams(wait_time=timeout):
-        n = i.channel_count()
-        try:
-            full = pylsl.StreamInlet(i).info(timeout=timeout)
-            labels, types = full.get_channel_labels() or [], full.get_channel_types() or []
-        except pylsl.util.TimeoutError:
-            log.warning("LSL stream %r did not send its description within %g s", i.name(), timeout)
-            labels, types = [], []
-        labels = [(labels[k] if k < len(labels) and labels[k] else f"ch{k + 1}") for k in range(n)]
-        types = [(types[k] if k < len(types) and types[k] else "eeg").lower() for k in range(n)]
-        rows.append({"name": i.name(), "type": i.type(), "n_chans": n, "sfreq": i.nominal_srate(),
-                     "host": i.hostname(), "source_id": i.source_id(), "labels": labels, "types": types})
-    return rows
-
-
-def make_stream(spec: dict, *, lsl=None, acquisition_delay: float = 0.02):
-    """A core ``Stream`` (not yet connected) from a source spec, with its ``channel_map`` when given; an
-    LSL source is built from ``lsl`` (the config's :class:`~bci_app.config.LslConfig`: buffer,
-    acquisition period, default unit, timeout)."""
-    stream = _make_stream(spec, lsl, acquisition_delay)
-    if spec.get("channel_map"):
-        from bci_app.signal.channels import ChannelMap
-
-        stream.channel_map = ChannelMap.from_mapping(spec["channel_map"])
-    return stream
-
-
-def _make_stream(spec: dict, lsl, acquisition_delay: float):
-    kind = spec["kind"]
-    if kind == "simulated":
-        from bci_app.acquisition.simulated import StreamSimulated
-
-        kw = {k: spec[k] for k in ("ch_names", "sfreq", "subject_seed", "session_seed", "snr") if k in spec}
-        return StreamSimulated(acquisition_delay=acquisition_delay, **kw)
-    if kind == "lsl":
-        from bci_app.acquisition.lsl import StreamLSL
-        from bci_app.config import LslConfig
-
-        return StreamLSL.from_config(lsl or LslConfig(), name=spec.get("name"), stype=spec.get("type") or None,
-                                     source_id=spec.get("source_id") or None)
-    if kind == "brainflow":
-        from bci_app.acquisition.brainflow import StreamBrainFlow
-
-        params = {k: v for k, v in spec.get("params", {}).items() if v not in (None, "")}
-        return StreamBrainFlow(spec["board"], acquisition_delay=acquisition_delay, **params)
-    if kind == "file":
-        from bci_app.acquisition.file import StreamFile
-
-        return StreamFile(spec["path"], speed=spec.get("speed", 1.0), acquisition_delay=acquisition_delay)
-    raise ValueError(f"unknown source kind {kind!r}")
 
 
 def _brainflow_form(panel: SourcePanel, bf_cfg) -> QtWidgets.QWidget:
@@ -215,6 +157,8 @@ class SourcePanel(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(channel_box)
+        self.cue_box = CueSourceBox()  # the app's own cues or a stimulus program's Markers stream
+        layout.addWidget(self.cue_box)
         layout.addLayout(buttons)
         layout.addWidget(self.status_label)
 
@@ -223,6 +167,7 @@ class SourcePanel(QtWidgets.QWidget):
         self.connect_button.clicked.connect(self._on_connect)
         self.disconnect_button.clicked.connect(self.disconnect_requested)
         self.lsl_refresh.clicked.connect(self.refresh_lsl)
+        self.cue_box.refresh_button.clicked.connect(self.refresh_lsl)
         self.file_browse.clicked.connect(self._browse)
         self._discovered.connect(self._show_discovered)
         self.tabs.currentChanged.connect(lambda _: self._fill_channels())
@@ -237,6 +182,7 @@ class SourcePanel(QtWidgets.QWidget):
             return
         self.lsl_status.setText("Looking for LSL streams…")
         self.lsl_refresh.setEnabled(False)
+        self.cue_box.refresh_button.setEnabled(False)
 
         def work() -> None:
             try:
@@ -255,8 +201,10 @@ class SourcePanel(QtWidgets.QWidget):
         for r, s in enumerate(rows):
             for c, v in enumerate((s["name"], s["type"], s["n_chans"], f"{s['sfreq']:g} Hz", s["host"])):
                 self.lsl_table.setItem(r, c, QtWidgets.QTableWidgetItem(str(v)))
+        self.cue_box.set_streams(discover_markers(rows, exclude=(CUE_STREAM,)))
         self.lsl_status.setText(err or f"{len(rows)} stream(s) found")
         self.lsl_refresh.setEnabled(True)
+        self.cue_box.refresh_button.setEnabled(True)
 
     # -- channel map -----------------------------------------------------------------------------
     def _default_channels(self) -> tuple[list[tuple[str, str]], str]:

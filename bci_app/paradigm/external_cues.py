@@ -17,6 +17,9 @@ as the app's own cues; the session publishes no cues of its own over them.
   calibration ends with the cues received, and nothing is trained by itself).
 - With ``trials_per_class``, the run finishes once every class has that many trials ended; without
   it, when the operator stops it (:meth:`stop`).
+
+:class:`ExternalCueSource` is the operator's choice (a Markers stream and its mapping, checked when
+made): the window's source panel, ``bci-app gui --cue-stream`` and scripts open their cues with it.
 """
 
 from __future__ import annotations
@@ -24,19 +27,20 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from bci_app.errors import CalibrationError, StreamError
+from bci_app.errors import CalibrationError, ConfigError, StreamError
 from bci_app.io.dataset_presets import DatasetPreset, parse_event_mapping
 from bci_app.lsl_config import configure_lsl
-from bci_app.paradigm.timing import ParadigmEvent
+from bci_app.paradigm.timing import ParadigmEvent, ParadigmState
 from bci_app.types import Marker
 from bci_app.vocabulary import CUE_CODES, END_OF_TRIAL, REJECTED
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExternalCues", "LslMarkerInlet"]
+__all__ = ["ExternalCueSource", "ExternalCues", "LslMarkerInlet"]
 
 #: phases that end a run
 _ENDED = ("finished", "aborted", "cue stream lost")
@@ -49,6 +53,9 @@ class ExternalCues:
     ``imagery_end_s - cue_at_s`` its imagery) on ``clock`` (the markers' clock: LSL seconds).
     ``record(value, timestamp)`` (e.g. ``session.record_marker``) gets every marker as received.
     Raises :class:`CalibrationError` for a class without a GDF cue code."""
+
+    #: the other program sets the pace: the operator cannot pause it from here
+    pausable = False
 
     def __init__(self, source: Any, events: str | Mapping[str, str] | Any, config: Any, clock: Callable[[], float], *,
                  trials_per_class: int | None = None,
@@ -69,6 +76,7 @@ class ExternalCues:
         self.too_early = 0
         self.beyond = 0  #: cues of a class that already had ``trials_per_class``
         self.completed: Counter[str] = Counter()
+        self._rejected: list[int] = []
         self._ends: list[tuple[float, int]] = []  # (end time, trial index) not yet emitted
         self._subscribers: list[Callable[[ParadigmEvent], None]] = []
         self._phase = "idle"
@@ -109,6 +117,22 @@ class ExternalCues:
     def planned_cues(self) -> list[tuple[float, str]]:
         """None are known ahead."""
         return []
+
+    @property
+    def state(self) -> ParadigmState:
+        """Snapshot for display, as the paradigm's: the latest trial whose imagery is not over (phase
+        ``imagery``, its class), else the run's phase (``waiting for cues``, ``finished``, ...).
+        ``n_trials``: the planned trials with ``trials_per_class``, else those cued so far;
+        ``time_left_s`` is ``inf`` (the other program decides)."""
+        open_ = [i for _, i in self._ends]
+        current = max(open_) if open_ else None
+        n = self.trials_per_class * len(self.classes) if self.trials_per_class is not None else len(self.cues)
+        left = max(min(e for e, _ in self._ends) - self.clock(), 0.0) if self._ends else 0.0
+        return ParadigmState(
+            phase="imagery" if current is not None else self._phase, trial_index=current, n_trials=n,
+            run_index=0, n_runs=1, label=self.cues[current][1] if current is not None else None,
+            completed_per_class={c: self.completed[c] for c in self.classes}, rejected=tuple(self._rejected),
+            phase_time_left_s=left, time_left_s=math.inf)
 
     def start(self, at: float | None = None) -> None:
         """Take cues stamped from ``at`` (default now) on."""
@@ -171,6 +195,8 @@ class ExternalCues:
         start = self.trial_start_time(trial_index)
         if start is None:
             raise CalibrationError(f"no external-cue trial {trial_index}")
+        if trial_index not in self._rejected:
+            self._rejected.append(trial_index)
         ev = ParadigmEvent(start, REJECTED, trial_index, self.cues[trial_index][1], self._phase)
         self._emit(ev)
         return ev
@@ -189,6 +215,56 @@ class ExternalCues:
     def close(self) -> None:
         if hasattr(self.source, "close"):
             self.source.close()
+
+
+@dataclass(frozen=True)
+class ExternalCueSource:
+    """The operator's choice of another program's cues: the LSL ``Markers`` stream ``stream`` and
+    ``events``, which of its markers means which class (``--events`` syntax:
+    ``T1=left_hand,T2=right_hand``). Checked when made: :class:`ConfigError` for an empty stream
+    name, a malformed mapping, an unknown class or one without a GDF cue code."""
+
+    stream: str
+    events: str
+
+    def __post_init__(self) -> None:
+        if not str(self.stream).strip():
+            raise ConfigError("choose the LSL Markers stream of the stimulus program (it has no name here)")
+        no_code = sorted(set(self.mapping().values()) - set(CUE_CODES))
+        if no_code:
+            raise ConfigError(f"cue markers: classes {no_code} have no GDF cue code; another program's cues can "
+                              f"drive {', '.join(CUE_CODES)}")
+
+    def mapping(self) -> dict[str, str]:
+        """``{marker: class}`` (raises :class:`ConfigError` for a malformed mapping)."""
+        return dict(parse_event_mapping(self.events).labels_for(None))
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes the mapping names, in its order."""
+        return tuple(dict.fromkeys(self.mapping().values()))
+
+    def check_classes(self, classes: Sequence[str]) -> None:
+        """Every class of the mapping is one of ``classes`` (the paradigm's, which the model decodes);
+        :class:`ConfigError` naming the others."""
+        extra = [c for c in self.classes if c not in classes]
+        if extra:
+            raise ConfigError(f"cue markers map to {extra}, which the calibration does not train (paradigm classes "
+                              f"{list(classes)}); map the markers to those classes or change the paradigm's classes")
+
+    def describe(self) -> str:
+        """E.g. ``cues from 'psychopy-markers' (T1=left_hand, T2=right_hand)``."""
+        return f"cues from {self.stream!r} ({', '.join(f'{k}={v}' for k, v in self.mapping().items())})"
+
+    def open(self, config: Any, clock: Callable[[], float], *, record: Callable[[str, float], None] | None = None,
+             trials_per_class: int | None = None, timeout: float = 5.0) -> ExternalCues:
+        """:class:`ExternalCues` from the stream (blocks until it is found, at most ``timeout`` s;
+        :class:`StreamError` naming the visible Markers streams otherwise), timed by ``config`` (a
+        :class:`~bci_app.config.ParadigmConfig`, whose ``classes`` must hold the mapping's) on
+        ``clock``; ``record`` (e.g. ``session.record_marker``) gets every marker as received."""
+        self.check_classes(config.classes)
+        return ExternalCues.from_lsl(self.stream, self.mapping(), config, clock, timeout=timeout,
+                                     trials_per_class=trials_per_class, record=record)
 
 
 class LslMarkerInlet:

@@ -15,7 +15,7 @@ from bci_app.config import AppConfig
 
 def _lsl_tab(config: AppConfig, qtbot, tmp_path: Path) -> tuple:
     """The LSL stream the window's LSL tab builds (not connected)."""
-    from bci_app.gui.source_panel import make_stream
+    from bci_app.acquisition.sources import make_stream
 
     s = make_stream({"kind": "lsl", "name": "eeg"}, lsl=config.lsl)
     return s.resolve_timeout, s.bufsize, s.acquisition_delay, s.default_unit

@@ -15,7 +15,8 @@ def app():
 
 
 def test_brainflow_form_from_config_to_stream(app):
-    from bci_app.gui.source_panel import KIND_TABS, SourcePanel, make_stream
+    from bci_app.acquisition.sources import make_stream
+    from bci_app.gui.source_panel import KIND_TABS, SourcePanel
 
     cfg = BrainFlowConfig(board="playback_file", file="rec.csv", master_board="synthetic", ip_port=6677,
                           ip_protocol=2, serial_number="UN-1", timeout=12)
@@ -35,8 +36,9 @@ def test_brainflow_form_from_config_to_stream(app):
 def test_channel_table_preset_edit_and_connect(app):
     """The BrainFlow preset fills the table; the operator moves two electrodes and marks one EOG; the
     connected stream carries that map (positions, types, the board's own labels)."""
+    from bci_app.acquisition.sources import make_stream
     from bci_app.config import ChannelsConfig
-    from bci_app.gui.source_panel import KIND_TABS, SourcePanel, make_stream
+    from bci_app.gui.source_panel import KIND_TABS, SourcePanel
 
     panel = SourcePanel(brainflow=BrainFlowConfig(board="synthetic"), channels=ChannelsConfig(map={"F8": "eog"}))
     panel.tabs.setCurrentIndex(KIND_TABS["brainflow"])

@@ -153,3 +153,38 @@ def test_a_missing_markers_stream_is_named(unique_name):
 
     with pytest.raises(StreamError, match=f"no LSL Markers stream named '{unique_name}'"):
         LslMarkerInlet(unique_name, timeout=0.3)
+
+
+def test_a_cue_source_is_checked_when_chosen_and_shows_its_state():
+    from bci_app.clocks import ManualClock
+    from bci_app.config import ParadigmConfig
+    from bci_app.errors import ConfigError
+    from bci_app.paradigm.external_cues import ExternalCueSource
+
+    with pytest.raises(ConfigError, match="choose the LSL Markers stream"):
+        ExternalCueSource(" ", "T1=left_hand")
+    with pytest.raises(ConfigError, match="unknown class 'rest'"):
+        ExternalCueSource("psychopy", "T1=rest")
+    choice = ExternalCueSource("psychopy", "T1=left_hand, T2=feet")
+    assert choice.classes == ("left_hand", "feet")
+    assert choice.describe() == "cues from 'psychopy' (T1=left_hand, T2=feet)"
+    with pytest.raises(ConfigError, match=r"cue markers map to \['feet'\], which the calibration does not train"):
+        choice.open(ParadigmConfig(classes=["left_hand", "right_hand"]), ManualClock())
+    # the state the window draws: the trial in its imagery, its class, completed per class; time set by the program
+    clock = ManualClock(10.0)
+    cues = ExternalCues(_Source([Marker(10.5, "T1")]), "T1=left_hand,T2=right_hand", ParadigmConfig(), clock,
+                        trials_per_class=2)
+    assert cues.pausable is False
+    cues.start()
+    assert (cues.state.phase, cues.state.trial_index, cues.state.n_trials) == ("waiting for cues", None, 4)
+    clock.set(11.0)
+    cues.update()
+    state = cues.state
+    assert (state.phase, state.trial_index, state.label) == ("imagery", 0, "left_hand")
+    assert state.phase_time_left_s == pytest.approx(10.5 + cues.imagery_s - 11.0) and state.time_left_s == float("inf")
+    cues.mark_rejected(0)
+    clock.set(10.5 + cues.imagery_s)
+    cues.update()
+    state = cues.state
+    assert (state.phase, state.label, state.rejected) == ("waiting for cues", None, (0,))
+    assert state.completed_per_class == {"left_hand": 1, "right_hand": 0}
