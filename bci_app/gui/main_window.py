@@ -304,6 +304,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._connect_thread = None
         QtCore.QCoreApplication.sendPostedEvents()  # deliver a late _connect_done before disconnecting
         self.source_panel.wait_discovery()
+        self.report_panel.bids.wait()
         self.disconnect_source()
         hooks, self._shutdown_hooks = self._shutdown_hooks, []
         for hook in hooks:

@@ -1,6 +1,7 @@
 """The calibration report in the window: accuracy of the installed model vs the unadapted base
 (confusion matrices, kappa, ITR) and the ERD/ERS maps, as the PNGs the Qt-free report rendered on
-the training thread; "Open report" shows the saved HTML file in the browser."""
+the training thread; "Open report" shows the saved HTML file in the browser; the session's
+recordings are exported to BIDS from here (:class:`~bci_app.gui.bids_view.BidsExportBox`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import html
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
+
+from bci_app.gui.bids_view import BidsExportBox
 
 
 class ReportPanel(QtWidgets.QWidget):
@@ -37,6 +40,8 @@ class ReportPanel(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(scroll, 1)
+        self.bids = BidsExportBox()
+        layout.addWidget(self.bids)
         self.captions: list[str] = []
 
     def show_report(self, report, pngs: dict[str, bytes], path: Path | None = None) -> None:

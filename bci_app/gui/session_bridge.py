@@ -118,6 +118,7 @@ class SessionBridge:
             self._previous = self.session.previous_adapter()
             self._can_continue = self._previous is not None
             self.w.session_panel.show_participant(self.session.folder.participant, self.session.folder.path)
+            self.w.report_panel.bids.set_source(self.session.folder.path)
 
     def continue_previous(self) -> None:
         self._loading = True  # before the call: the mode event it sends must know it

@@ -151,12 +151,14 @@ def to_raw(recording: Recording, *, events: Mapping[str, str] | None = None, bad
 def export_bids(source: str | Path, bids_root: str | Path, *, subject: str | None = None, session: str | None = None,
                 task: str = "motorimagery",
                 events: Mapping[str, str] | Callable[[Path], Mapping[str, str]] | None = None,
-                overwrite: bool = False) -> BidsExport:
+                overwrite: bool = False, progress: Callable[[int, int, Path], None] | None = None) -> BidsExport:
     """Write ``source`` (a session folder or one recording file) under ``bids_root`` (module doc).
 
     ``events``: marker value -> class name for cues other than GDF 769-772 (e.g. EEGMMIDB ``T1``), or a
     function of the recording's path giving it (a dataset preset whose labels depend on the run).
-    Returns what was written; raises RecordingError naming what is missing or unreadable.
+    ``progress(done, total, path)`` is called before each recording (``done`` written so far) and once
+    at the end (``done == total``). Returns what was written; raises RecordingError naming what is
+    missing or unreadable.
     """
     import mne_bids
 
@@ -176,6 +178,8 @@ def export_bids(source: str | Path, bids_root: str | Path, *, subject: str | Non
     bads = repaired_channels(folder)
     out = BidsExport(Path(bids_root), subject, session, task, bad_channels=list(bads))
     for run, path in enumerate(files, start=1):
+        if progress is not None:
+            progress(run - 1, len(files), path)
         recording = read_recording(path)
         raw = to_raw(recording, events=events(path) if callable(events) else events, bads=bads)
         bids_path = mne_bids.BIDSPath(subject=subject, session=session, task=task,
@@ -192,4 +196,6 @@ def export_bids(source: str | Path, bids_root: str | Path, *, subject: str | Non
         out.files.append(bids_path.fpath)
         out.bids_paths.append(bids_path)
         log.info("BIDS: %s -> %s", path.name, bids_path.fpath)
+    if progress is not None:
+        progress(len(files), len(files), files[-1])
     return out
