@@ -30,7 +30,6 @@ import argparse
 import logging
 import sys
 import time
-import uuid
 from pathlib import Path
 
 from bci_app.commands._arguments import add_overwrite, base_inputs, guard_outputs, number, output_path, seed
@@ -149,15 +148,11 @@ def run_headless(args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(config.online.torch_threads)
-    from bci_app.acquisition import StreamSimulated
-    from bci_app.acquisition.lsl import LslPlayer, StreamLSL
-    from bci_app.clocks import ScaledClock
+    from bci_app.acquisition.lsl import StreamLSL
     from bci_app.errors import BCIError, CalibrationError
-    from bci_app.models.pretrained import load_base_model
     from bci_app.online.scoring import latency_summary
-    from bci_app.paradigm.timing import short_paradigm
-    from bci_app.session import Mode, Session
-    from bci_app.vocabulary import window_tmin
+    from bci_app.session import Mode
+    from bci_app.session.demo import demo_rig
     from calibration.job import CalibrationJob
 
     t_start = time.perf_counter()
@@ -165,25 +160,14 @@ def run_headless(args: argparse.Namespace) -> dict:
     if not scale > 0:
         raise CalibrationError(f"--time-scale must be > 0, got {scale}")
     base_name = args.base or DEMO_BASE
-    model, meta = load_base_model(base_name)
+    rig = demo_rig(config, base=base_name, seed=args.seed, trials_per_class=args.trials_per_class, time_scale=scale)
+    cfg, model, meta, clock, sim, player, session = (rig.config, rig.model, rig.meta, rig.clock, rig.simulator,
+                                                     rig.player, rig.session)
     classes = tuple(meta["classes"])
-    spec_sfreq = float(meta["preprocessing"]["sfreq"])
-    tmin = window_tmin(meta)
-    window_s = model.n_times / spec_sfreq
-    ch_names = tuple(meta["preprocessing"]["ch_names"])
-    cfg = config.model_copy(deep=True)
-    cfg.paradigm = short_paradigm(config, args.trials_per_class, args.seed, tmin, window_s)
-    cfg.paradigm = cfg.paradigm.model_copy(update={"classes": list(classes)})
-    clock = ScaledClock(scale)
-    name = f"bci-app-demo-{uuid.uuid4().hex[:8]}"
-
-    sim = StreamSimulated(ch_names=ch_names, sfreq=spec_sfreq, subject_seed=args.seed, session_seed=args.seed,
-                          clock=clock, name=name, bufsize=60.0)
-    player = LslPlayer(sim, name=name, interval=0.01 / scale).open()
+    spec_sfreq, tmin, ch_names = rig.sfreq, rig.tmin, tuple(meta["preprocessing"]["ch_names"])
     # the demo's clock runs `scale` times faster: a longer buffer and a shorter acquisition period
-    source = StreamLSL.from_config(config.lsl, name=name, stype="EEG", bufsize=60.0, acquisition_delay=0.002,
+    source = StreamLSL.from_config(config.lsl, name=rig.name, stype="EEG", bufsize=60.0, acquisition_delay=0.002,
                                    marker_stream=False)
-    session = Session(cfg, clock=clock)
     errors: list[str] = []
     session.subscribe("error", lambda e: errors.append(e.message))
     predictions = []
@@ -255,8 +239,7 @@ def run_headless(args: argparse.Namespace) -> dict:
         session.stop_online()
         session.stop_recording()
         session.disconnect()
-        player.stop()
-        sim.disconnect()
+        rig.close()
     lost = max(0, published - received)
     report.update({
         "accuracy": scores["accuracy"],

@@ -74,45 +74,24 @@ def run_gui(args: argparse.Namespace | None = None) -> int:
 
 
 def build_demo(args: argparse.Namespace):
-    """Create the demo's window and its :class:`DemoDriver` (not started). See :func:`run_demo_window`."""
-    import uuid
-
-    from bci_app.acquisition.lsl import LslPlayer
-    from bci_app.acquisition.simulated import StreamSimulated
-    from bci_app.clocks import ScaledClock
+    """Create the demo's window and its :class:`DemoDriver` (not started) over the Qt-free rig
+    (:func:`bci_app.session.demo.demo_rig`). See :func:`run_demo_window`."""
     from bci_app.config import load_config
     from bci_app.gui.main_window import MainWindow
-    from bci_app.lsl_config import configure_lsl
-    from bci_app.models.pretrained import load_base_model
-    from bci_app.paradigm.timing import short_paradigm
     from bci_app.session import Session
-    from bci_app.vocabulary import window_tmin
+    from bci_app.session.demo import demo_rig
 
     config = load_config(getattr(args, "config", None))
-    configure_lsl(config.lsl.scope)
-    seed = getattr(args, "seed", 0) or 0
-    base = getattr(args, "base", None) or config.model.base
-    model, meta = load_base_model(base)
-    sfreq = float(meta["preprocessing"]["sfreq"])
-    config = config.model_copy(deep=True)
-    config.model.base = base
-    config.paradigm = short_paradigm(
-        config, getattr(args, "trials_per_class", 10) or 10, seed, window_tmin(meta), model.n_times / sfreq,
-    ).model_copy(update={"classes": list(meta["classes"])})
-    scale = getattr(args, "time_scale", None) or 1.0
-    clock = ScaledClock(scale)
-    name = f"bci-app-demo-{uuid.uuid4().hex[:8]}"
-    sim = StreamSimulated(ch_names=tuple(meta["preprocessing"]["ch_names"]), sfreq=sfreq, subject_seed=seed,
-                          session_seed=seed, clock=clock, name=name, bufsize=60.0)
-    player = LslPlayer(sim, name=name, interval=0.01 / scale).open()
-    session = Session(config, clock=clock)
+    rig = demo_rig(config, base=getattr(args, "base", None) or config.model.base, seed=getattr(args, "seed", 0) or 0,
+                   trials_per_class=getattr(args, "trials_per_class", 10) or 10,
+                   time_scale=getattr(args, "time_scale", None) or 1.0)
     given = getattr(args, "config", None)
-    window = MainWindow(config, session=session, log_dir=getattr(args, "log_dir", None),
+    window = MainWindow(rig.config, session=rig.session, log_dir=getattr(args, "log_dir", None),
                         training_factory=Session.calibration_training,
                         config_path=f"{given or 'built-in defaults'} (demo: paradigm shortened to "
-                                    f"{config.paradigm.trials_per_class} trials per class)")
-    window.bridge.imagine = sim.imagine  # the simulated person behind the LSL stream follows the cues
-    driver = DemoDriver(window, {"kind": "lsl", "name": name, "type": "EEG"}, player=player, simulator=sim,
+                                    f"{rig.config.paradigm.trials_per_class} trials per class)")
+    window.bridge.imagine = rig.simulator.imagine  # the simulated person behind the LSL stream follows the cues
+    driver = DemoDriver(window, rig.source_spec, player=rig.player, simulator=rig.simulator,
                         online_trials_per_class=getattr(args, "online_trials_per_class", 6) or 6,
                         exit_when_done=bool(getattr(args, "exit_when_done", False)),
                         record=getattr(args, "record", None))
