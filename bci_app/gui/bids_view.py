@@ -35,9 +35,9 @@ class BidsExportBox(QtWidgets.QGroupBox):
         self.overwrite_check = QtWidgets.QCheckBox("Replace earlier files of this session")
         self.export_button = QtWidgets.QPushButton("Export BIDS")
         self.progress = QtWidgets.QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("%v of %m recordings")
+        self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setTextVisible(False)  # "k of n recordings" once an export has counted them
         self.status = QtWidgets.QLabel("Writes the session's recordings as BIDS EEG (BrainVision, events, channels, "
                                        "participants); the XDF files stay as they are.")
         self.status.setWordWrap(True)
@@ -111,6 +111,8 @@ class BidsExportBox(QtWidgets.QGroupBox):
             self._thread.join(timeout)
 
     def _show_progress(self, done: int, total: int, path: str) -> None:
+        self.progress.setFormat("%v of %m recordings")
+        self.progress.setTextVisible(True)
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         if done < total:
@@ -123,6 +125,7 @@ class BidsExportBox(QtWidgets.QGroupBox):
         if exc is not None:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
+            self.progress.setTextVisible(False)
             title, text = plain_message(exc, "exporting to BIDS")
             self._say(f"{title}: {text}", error=True)
         else:

@@ -16,7 +16,7 @@ from bci_app.errors import ConfigError
 from bci_app.paradigm.external_cues import ExternalCueSource
 
 #: the first entry of the stream list: the app cues by itself
-OWN_CUES = "The app's own cues (its paradigm)"
+OWN_CUES = "The app's own cues"
 
 
 class CueSourceBox(QtWidgets.QGroupBox):

@@ -21,6 +21,7 @@ from bci_app.gui.errors import log_exception, plain_message, setup_file_log
 from bci_app.gui.guide_view import GuidePanel
 from bci_app.gui.layout import ScrollTabs, fit_to_screen
 from bci_app.gui.online_view import OnlinePanel
+from bci_app.gui.paradigm_view import ParadigmEditor
 from bci_app.gui.replay_view import ReplayPanel
 from bci_app.gui.report_view import ReportPanel
 from bci_app.gui.session_panel import SessionPanel
@@ -105,6 +106,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.replay_panel = ReplayPanel()
         self.report_panel = ReportPanel()
         self.guide_panel = GuidePanel()
+        self.paradigm_editor = ParadigmEditor(self.config.paradigm)
         self.error_banner = ErrorBanner()
 
         calib = QtWidgets.QSplitter()
@@ -125,6 +127,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.left_tabs = left = ScrollTabs()
         left.add_panel(self.source_panel, "Source")
         left.add_panel(self.session_panel, "Session")
+        left.add_panel(self.paradigm_editor, "Paradigm")
         left.setMaximumWidth(420)
         split = QtWidgets.QSplitter()
         split.addWidget(left)
@@ -155,8 +158,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session_panel.error.connect(self.show_error)
         self.session_panel.config_changed.connect(self._on_config)
         self.session_panel.offer_changed.connect(self._on_resume_offer)
+        self.paradigm_editor.paradigm_changed.connect(self._on_paradigm)
         self._connect_done.connect(self._on_connected)
         self._wire_session_controls()
+        self.show_base()
 
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(frame_ms)
@@ -211,6 +216,31 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_config(self, config: AppConfig) -> None:
         self.config = config
         self.bridge.config_changed(config)
+        self.show_base()
+        self.paradigm_editor.set_paradigm(config.paradigm)
+
+    def show_base(self) -> None:
+        """Tell the paradigm editor which classes and window the configured base has."""
+        from bci_app.errors import ModelError
+        from bci_app.models.pretrained import base_model_metadata
+        from bci_app.vocabulary import CLASSES, window_span
+
+        base = self.session.config.model.base
+        try:
+            meta = base_model_metadata(base)
+        except ModelError as exc:
+            log.warning("the paradigm editor cannot check against the base %s: %s", base, exc)
+            self.paradigm_editor.set_base(base, CLASSES, None)
+            return
+        self.paradigm_editor.set_base(base, meta["classes"], self.session.model_window or window_span(meta))
+
+    def _on_paradigm(self, paradigm) -> None:
+        """The operator's paradigm set-up: the session's from now (refused, said, while a run is under
+        way), the config saved from the Session tab, and the beep of the cue display."""
+        if self.bridge._call("set_paradigm", "changing the paradigm", paradigm):  # noqa: SLF001 - the bridge's one call path
+            self.config = self.config.model_copy(update={"paradigm": paradigm})
+            self.session_panel.config = self.session_panel.config.model_copy(update={"paradigm": paradigm})
+            self.operator_panel.beep_check.setChecked(paradigm.beep)
 
     def _on_resume_offer(self, scan) -> None:
         """An unfinished recording is offered: bring the Session tab (with the offer) to the front."""

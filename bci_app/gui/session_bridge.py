@@ -327,6 +327,7 @@ class SessionBridge:
         if name == "calibrating" and not getattr(s.paradigm, "pausable", True):  # another program's cues
             w.operator_panel.pause_button.setEnabled(False)
         w.source_panel.cue_box.setEnabled(name in ("idle", "connected"))
+        w.paradigm_editor.setEnabled(name in ("idle", "connected"))  # editable before a run, not during it
         w.training_panel.cancel_button.setEnabled(name == "training")
         w.online_panel.set_running(name == "online")
         if previous == "online" and name != "online":  # stopped: no bar or decoded class frozen on screen

@@ -5,6 +5,7 @@ Layout under the configured ``recording.directory``::
     <participant>/<YYYY-MM-DD_HHMMSS>/calibration.xdf      (then calibration-2.xdf, online.xdf, ...)
                                       adapter.safetensors + adapter.json
                                       calibration_report.html
+                                      paradigm.yaml    (the paradigm set-up of its calibration)
 
 :func:`previous_adapters` lists a participant's earlier adapters, newest first, for "continue a
 previous session".

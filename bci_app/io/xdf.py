@@ -129,6 +129,24 @@ def _dict_to_xml(parent: ET.Element, data: Mapping[str, Any]) -> None:
                 _add_text(parent, tag, "" if item is None else item)
 
 
+def read_file_desc(path: str | Path) -> dict[str, str]:
+    """The ``<desc>`` of an XDF file's header as ``{tag: text}`` (e.g. ``{"config": yaml_text}`` of a
+    session's recording), read from the first chunk only; empty when the header has none. Raises
+    :class:`~bci_app.errors.RecordingError` when ``path`` is no XDF file."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC) + 1)
+        if head[: len(MAGIC)] != MAGIC or head[-1:] not in (b"\x01", b"\x04", b"\x08"):
+            raise RecordingError(f"{Path(path).name} is not an XDF file (no XDF header)")
+        width = head[-1]
+        length = int.from_bytes(f.read(width), "little")
+        tag = struct.unpack("<H", f.read(2))[0]
+        if tag != TAG_FILE_HEADER or length > 64 * 2**20:
+            raise RecordingError(f"{Path(path).name} does not start with an XDF file header")
+        root = ET.fromstring(f.read(length - 2))
+    desc = root.find("desc")
+    return {} if desc is None else {child.tag: child.text or "" for child in desc}
+
+
 def encode_numeric_samples(data: np.ndarray, timestamps: np.ndarray, dtype: str) -> bytes:
     """Samples chunk body for ``data`` (n_chans, n) at ``timestamps`` (n,): each sample is
     ``0x08 + float64 timestamp + n_chans values``."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +87,32 @@ def check_model_window(config: ParadigmConfig, tmin_s: float, length_s: float) -
             f"ends {imagery:g} s after the cue (paradigm.imagery_end_s {config.imagery_end_s:g} s - cue_at_s "
             f"{config.cue_at_s:g} s), so no trial can be decoded; set paradigm.imagery_end_s to at least "
             f"{float(config.cue_at_s) + end:g} s")
+
+
+def paradigm_problems(config: ParadigmConfig, *, decoded: Sequence[str], window: tuple[float, float]) -> list[str]:
+    """Why ``config`` cannot calibrate a base that decodes the classes ``decoded`` in ``window``
+    ((seconds after the cue, length)): classes the base does not decode, and the window refusal of
+    :func:`check_model_window`. Empty when it can."""
+    problems = []
+    extra = [c for c in config.classes if c not in decoded]
+    if extra:
+        problems.append(f"the base model decodes {', '.join(decoded)}, not {', '.join(extra)}; choose among its "
+                        "classes or a base that decodes them (model.base)")
+    try:
+        check_model_window(config, *window)
+    except CalibrationError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def describe_paradigm(config: ParadigmConfig) -> str:
+    """E.g. ``40 trials (20 per class) in 2 runs with a 15 s break; about 6 min 20 s``."""
+    n = len(config.classes) * config.trials_per_class
+    runs = -(-n // config.trials_per_run)
+    breaks = f" with a {config.break_s:g} s break" if runs > 1 and config.break_s > 0 else ""
+    m, s = divmod(int(round(planned_duration_s(config))), 60)
+    return (f"{n} trials ({config.trials_per_class} per class) in {runs} run{'s' if runs > 1 else ''}{breaks}; "
+            f"about {m} min {s:02d} s")
 
 
 def balanced_order(config: ParadigmConfig) -> list[str]:

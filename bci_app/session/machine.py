@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bci_app.clocks import poll_until
-from bci_app.config import AppConfig
+from bci_app.config import AppConfig, ParadigmConfig
 from bci_app.errors import BCIError, StreamError
 from bci_app.lsl_config import lsl_clock
 from bci_app.online.decoder import Decoder
@@ -144,6 +144,14 @@ class Session:
         self._pending_config = config
         return False
 
+    def set_paradigm(self, paradigm: ParadigmConfig) -> bool:
+        """Use ``paradigm`` for the next calibration and cued online runs: idle or connected (True), else
+        refused with an ``error`` event; checked when a calibration starts (:meth:`paradigm_problem`)."""
+        if not self._modes.require("change the paradigm", Mode.IDLE, Mode.CONNECTED):
+            return False
+        self.config = self.config.model_copy(update={"paradigm": paradigm})
+        return True
+
     # -- source and recording -------------------------------------------------------------------
     def connect(self, stream: Stream) -> bool:
         """Connect ``stream`` (if needed) and make it the session's source."""
@@ -210,6 +218,7 @@ class Session:
             self._hub.error("calibration", f"cannot start calibration: {problem}")
             return False
         self._recording.auto_start(self._files.recording_path("calibration"), self.stream)
+        self._files.keep_paradigm(self.config.paradigm)  # the set-up beside the recording (its header has it too)
         outlet = marker_outlet if marker_outlet is not None or paradigm is not None else self._cues.outlet()
         paradigm = self._calibration.prepare(self.config, self.clock, self.stream, [on_event, outlet], paradigm)
         self._modes.enter(Mode.CALIBRATING)

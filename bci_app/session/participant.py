@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bci_app.errors import BCIError, ModelError
+from bci_app.io.paradigm_file import save_paradigm
 from bci_app.io.participant import SessionFolder, previous_adapters
 from bci_app.models.adapters import read_adapter_metadata
 from bci_app.online.calibrate import adapted_decoder_model
@@ -140,6 +141,18 @@ class ParticipantFiles:
         self.saved, self.online_runs = None, 0
         log.info("participant %s: files go to %s", self.folder.participant, self.folder.path)
         return True
+
+    def keep_paradigm(self, paradigm: Any) -> Path | None:
+        """Write the paradigm set-up ``paradigm`` (a :class:`~bci_app.config.ParadigmConfig`) into the
+        session folder as ``paradigm.yaml`` (``None`` without a participant, or with an ``error`` event
+        when it cannot be written)."""
+        if self.folder is None:
+            return None
+        try:
+            return save_paradigm(self.folder.path, paradigm)
+        except OSError as exc:
+            self._hub.error("recording", f"the paradigm set-up could not be saved in {self.folder.path}: {exc}", exc)
+            return None
 
     def recording_path(self, kind: str) -> Path | None:
         """Where the participant's ``kind`` recording goes (``None`` without a participant)."""
