@@ -1,7 +1,7 @@
 """The paradigm set-up, editable before calibration: classes (those the base decodes), trials per
 class, runs and breaks, the cue/imagery/rest timeline, the beep. Every edit is validated as the
 config is (:func:`bci_app.config.config_from_dict`: the key and the bad value are named) and checked
-against the base (:func:`calibration.paradigm.paradigm_problems`: its classes, the model-window
+against the base (:func:`bci_app.paradigm.timing.paradigm_problems`: its classes, the model-window
 refusal); a set-up that passes is emitted (``paradigm_changed``) and the window gives it to the
 session. *Load…* takes the set-up of an earlier session (its folder's ``paradigm.yaml``, a
 recording's header, or a YAML file: :func:`bci_app.io.paradigm_file.load_paradigm`)."""
@@ -16,8 +16,8 @@ from PySide6 import QtCore, QtWidgets
 from bci_app.config import ParadigmConfig, config_from_dict
 from bci_app.errors import ConfigError
 from bci_app.io.paradigm_file import load_paradigm
+from bci_app.paradigm.timing import describe_paradigm, paradigm_problems
 from bci_app.vocabulary import CLASSES
-from calibration.paradigm import describe_paradigm, paradigm_problems
 
 #: the timeline's fields: (config key, label, maximum seconds)
 TIMES = (("cue_at_s", "Cue at", 60.0), ("cue_duration_s", "Cue shown for", 60.0), ("imagery_end_s", "Imagery ends at", 60.0),

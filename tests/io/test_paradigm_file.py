@@ -49,7 +49,7 @@ def test_a_bad_set_up_is_named(tmp_path):
 
 
 def test_paradigm_problems_and_description():
-    from calibration.paradigm import describe_paradigm, paradigm_problems
+    from bci_app.paradigm.timing import describe_paradigm, paradigm_problems
 
     p = ParadigmConfig(classes=["left_hand", "tongue"], trials_per_class=20, trials_per_run=20, imagery_end_s=3.0)
     problems = paradigm_problems(p, decoded=("left_hand", "right_hand"), window=(0.5, 2.0))
