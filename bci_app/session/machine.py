@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
     from bci_app.acquisition.file import StreamFile
     from bci_app.online.decoder import DecoderModel, Prediction
-    from bci_app.paradigm.timing import GrazParadigm, ParadigmEvent
+    from bci_app.paradigm.timing import ParadigmEvent
     from bci_app.types import Recording
 
 
@@ -94,6 +94,9 @@ class Session:
     model_source = _Held("_trainer", "model_source")
     online_trials = _Held("_cued", "trials")
     online_data = _Held("_cued", "data")
+    online_paradigm = _Held("_cued", "paradigm")  # the cued online trials' paradigm (None before any ran)
+    online_score = _Held("_cued", "score")  # online_score(): the score of the trials decoded so far (None before)
+    online_result = _Held("_cued", "result")  # online_result(): the final score once all are scored (None before)
     folder = _Held("_files", "folder")
     saved = _Held("_files", "saved")
     online_runs = _Held("_files", "online_runs")
@@ -147,10 +150,9 @@ class Session:
     def set_paradigm(self, paradigm: ParadigmConfig) -> bool:
         """Use ``paradigm`` for the next calibration and cued online runs: idle or connected (True), else
         refused with an ``error`` event; checked when a calibration starts (:meth:`paradigm_problem`)."""
-        if not self._modes.require("change the paradigm", Mode.IDLE, Mode.CONNECTED):
-            return False
-        self.config = self.config.model_copy(update={"paradigm": paradigm})
-        return True
+        if ok := self._modes.require("change the paradigm", Mode.IDLE, Mode.CONNECTED):
+            self.config = self.config.model_copy(update={"paradigm": paradigm})
+        return ok
 
     # -- source and recording -------------------------------------------------------------------
     def connect(self, stream: Stream) -> bool:
@@ -329,19 +331,6 @@ class Session:
                                 on_event=[on_event, self._cues.outlet() if paradigm is None else None],
                                 trials_per_class=trials_per_class, seed_offset=seed_offset, tmin=tmin, start_at=start_at,
                                 paradigm=paradigm)
-
-    @property
-    def online_paradigm(self) -> GrazParadigm | None:
-        """The paradigm of the cued online trials (``None`` before any ran)."""
-        return self.online_trials.paradigm if self.online_trials is not None else None
-
-    def online_score(self) -> dict | None:
-        """Score of the cued online trials decoded so far (``None`` before any)."""
-        return self._cued.score()
-
-    def online_result(self) -> dict | None:
-        """The final score of the cued online trials once all are scored; ``None`` before."""
-        return self._cued.result()
 
     def _online_run_ended(self, run: Recording | None) -> None:
         """A cued run ended: add its score to the report and, with :attr:`coadapt`, retrain."""

@@ -129,6 +129,11 @@ class CuedRuns:
         self._hub, self._on_run = hub, on_run
         self._taken = True
 
+    @property
+    def paradigm(self) -> Any:
+        """The paradigm of the cued online trials (``None`` before any ran)."""
+        return self.trials.paradigm if self.trials is not None else None
+
     def start(self, config: ParadigmConfig, clock: Callable[[], float], decoder: Decoder | None,
               model: DecoderModel | None, *,
               sfreq: float, record_marker: Callable[[str, float], None],
