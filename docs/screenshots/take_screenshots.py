@@ -112,6 +112,10 @@ def shoot(args) -> int:
     pause(4.5)
     if not args.scale:
         grab("02-headset-signals", w.signal_view)
+        w.left_tabs.setCurrentWidget(w.paradigm_editor)  # the set-up, editable until calibration starts
+        pause(0.3)
+        grab("10-paradigm-setup")
+        w.left_tabs.setCurrentWidget(w.source_panel)
     w.operator_panel.start_button.click()
     wait(lambda: w.cue_display.phase == "cue", 30, "a cue")
     pause(0.15)
