@@ -130,3 +130,27 @@ def test_a_stimulus_programs_cues_calibrate_and_score_the_window(qtbot, tmp_path
         w.close()
         sender.kill()
         sender.wait(10)
+
+
+def test_a_cue_stream_that_is_not_there_is_said_and_nothing_starts(qtbot, tmp_path, unique_name):
+    from bci_app.gui.main_window import MainWindow
+    from tests.gui.test_session_flow import connect_simulated, fast_config, make_factory
+
+    w = MainWindow(fast_config(), log_dir=tmp_path / "logs", training_factory=make_factory(max_epochs=1))
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        connect_simulated(w, qtbot)
+        w.bridge.cue_opener.timeout = 0.3
+        w.source_panel.cue_box.choose(unique_name, "T1=left_hand,T2=feet")
+        w.operator_panel.start_button.click()  # feet is not among the paradigm's classes: said at once
+        qtbot.waitUntil(w.error_banner.isVisible, timeout=5000)
+        assert "which the calibration does not train" in w.error_banner.text.text() and w.state_text == "connected"
+        w.error_banner.hide()
+        w.source_panel.cue_box.choose(unique_name, "T1=left_hand,T2=right_hand")
+        w.operator_panel.start_button.click()
+        qtbot.waitUntil(w.error_banner.isVisible, timeout=10000)
+        assert f"no LSL Markers stream named '{unique_name}'" in w.error_banner.text.text()
+        assert w.state_text == "connected" and w.session.paradigm is None
+    finally:
+        w.close()
