@@ -21,7 +21,7 @@ from bci_app.vocabulary import CLASSES
 
 #: the timeline's fields: (config key, label, maximum seconds)
 TIMES = (("cue_at_s", "Cue at", 60.0), ("cue_duration_s", "Cue shown for", 60.0), ("imagery_end_s", "Imagery ends at", 60.0),
-         ("rest_min_s", "Rest from", 60.0), ("rest_max_s", "Rest up to", 60.0), ("break_s", "Break between runs", 3600.0))
+         ("rest_min_s", "Rest, shortest", 60.0), ("rest_max_s", "Rest, longest", 60.0), ("break_s", "Break between runs", 3600.0))
 
 
 class ParadigmEditor(QtWidgets.QWidget):
@@ -51,7 +51,8 @@ class ParadigmEditor(QtWidgets.QWidget):
         for key, label, _ in TIMES:
             form.addRow(label, self.times[key])
         form.addRow(self.beep)
-        note = QtWidgets.QLabel("Seconds from the trial start (fixation cross); rest is drawn between the two.")
+        note = QtWidgets.QLabel("Cue and imagery: seconds from the trial start (fixation cross). After the imagery, "
+                                "each trial rests for a random time between the shortest and longest rest.")
         note.setWordWrap(True)
         self.status = QtWidgets.QLabel()
         self.status.setWordWrap(True)
