@@ -68,7 +68,7 @@ def test_components_only_require_the_scope():
                 rel = path.relative_to(ROOT).as_posix()
                 calls.setdefault(rel, []).extend(ast.unparse(a).replace('"', "'") for a in node.args)
     assert set(calls) >= {"bci_app/acquisition/lsl.py", "bci_app/online/outputs.py", "bci_app/io/xdf.py",
-                          "bci_app/gui/source_panel.py", "bci_app/acquisition/brainflow.py"}
+                          "bci_app/acquisition/sources.py", "bci_app/acquisition/brainflow.py"}
     for rel, args in calls.items():
         assert all(a == SCOPE_PASSERS.get(rel) for a in args), f"{rel} applies a scope of its own: {args}"
 
