@@ -29,7 +29,6 @@ SCOPE_PASSERS = {
     "bci_app/acquisition/lsl.py": "config.scope",
     "bci_app/commands/demo.py": "config.lsl.scope",
     "bci_app/session/demo.py": "config.lsl.scope",  # the demo set-up, from the config it is given
-    "bci_app/gui/app.py": "config.lsl.scope",
     "bci_app/lsl_config.py": "scope",  # lsl_clock(scope) hands its caller's scope on
 }
 
