@@ -7,20 +7,20 @@ Buttons map to session calls (``connect``/``disconnect``, ``start_calibration``/
 calibration, the end of a replay, the calibration quality, the LoRA plan) is decided by the session.
 Each frame the window calls :meth:`SessionBridge.render`: ``session.update()`` delivers the events
 synchronously in this thread, then the visible panel draws snapshots. Nothing here blocks: long jobs
-run on the session's threads; replayed decisions come from the decoder thread through a queue.
+run on the session's threads; replayed decisions come from the decoder thread through a queue
+(:class:`~bci_app.gui.replay_run.ReplayRun`).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 from typing import TYPE_CHECKING
 
 from bci_app.acquisition.simulated import cued_imagery
 from bci_app.errors import ConfigError
 from bci_app.gui.cue_source_view import CueOpener
 from bci_app.gui.online_view import prediction_fields
-from bci_app.online.replay import live_predictions
+from bci_app.gui.replay_run import ReplayRun
 from bci_app.session import Mode
 from bci_app.vocabulary import END_OF_TRIAL
 from bci_app.workflow import continue_reason, session_facts
@@ -73,12 +73,9 @@ class SessionBridge:
         self.session = s = window.session
         self.imagine = None  # optional imagine(label, onset, duration_s) of a simulated user
         self.history: list = []
-        self.replay_predictions: list = []  # UI thread only; filled from _replay_queue each frame
-        self._replay_queue: queue.SimpleQueue = queue.SimpleQueue()  # decisions from the decoder thread
-        self.live_predictions: list = []
+        self.replay = ReplayRun(window)
         self.n_predictions = 0
         self._last_pred = None
-        self._replay_sfreq = 1.0
         window.session_panel.set_can_record(False)
         self._unsubscribe = [
             s.subscribe("mode", self._on_mode),
@@ -89,7 +86,7 @@ class SessionBridge:
             s.subscribe("prediction", self._on_prediction),
             s.subscribe("stream", self._on_stream),
             s.subscribe("recording", self._on_recording),
-            s.subscribe("replay", self._on_replay_end),
+            s.subscribe("replay", self.replay.ended),
             s.subscribe("saved", self._on_saved),
         ]
         self._can_continue = False
@@ -225,39 +222,15 @@ class SessionBridge:
             self.w.operator_panel.set_running(True, paused=False)
 
     def start_replay(self) -> None:
-        rp = self.w.replay_panel
-        path = rp.path_edit.text().strip()
-        if not path:
-            rp.status_label.setText("Choose a recording first (Open…).")
-            return
-        if self.session.model is None:
-            rp.status_label.setText("Load or train a model first: replay runs the recording through it.")
-            return
-        if self.w.stream is not None:
-            self.w.disconnect_source()
-        rp.reset()
-        self.replay_predictions.clear()
-        self._replay_queue = queue.SimpleQueue()  # decisions of an earlier replay are dropped
-        # every replayed decision: made on the session's decoder thread (in sample-index order),
-        # queued, and moved to replay_predictions by the frame timer (_drain_replay)
-        if self._call("replay_file", "replaying the recording", path, speed=rp.speed.value(),
-                      on_decision=self._replay_queue.put):
-            stream = self.session.stream
-            self.live_predictions = live_predictions(stream.recording)
-            self._replay_sfreq = stream.info.sfreq
-            rp.status_label.setText(
-                f"Replaying {stream.info.name} at {rp.speed.value():g}× ({stream.recording.duration:.0f} s; "
-                f"{len(self.live_predictions)} live decisions logged)"
-            )
-            self.w.signal_view.set_source(stream)
+        self.replay.start(self._call, self.session.model is not None)
 
-    def _drain_replay(self) -> None:
-        """Move the decisions the decoder thread has queued to ``replay_predictions`` (UI thread)."""
-        while True:
-            try:
-                self.replay_predictions.append(self._replay_queue.get_nowait())
-            except queue.Empty:
-                return
+    @property
+    def replay_predictions(self) -> list:
+        return self.replay.predictions
+
+    @property
+    def live_predictions(self) -> list:
+        return self.replay.live
 
     def config_changed(self, config) -> None:
         if not self.session.set_config(config):
@@ -306,17 +279,6 @@ class SessionBridge:
 
     def _on_recording(self, ev: dict) -> None:
         self.w.session_panel.recording_changed(ev.get("path", ""), ev.get("state", ""))
-
-    def _on_replay_end(self, state: str) -> None:
-        """The session ended the replay (``"finished"``: whole file decoded; ``"stopped"``: early)."""
-        self._drain_replay()
-        rp = self.w.replay_panel
-        n = len(self.replay_predictions)
-        rp.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
-        rp.status_label.setText(f"Replay finished: {n} decisions replayed" if state == "finished"
-                                else f"Replay stopped after {n} decisions")
-        self.w.signal_view.set_source(None)
-        rp.set_running(False)
 
     def _on_mode(self, mode) -> None:
         name, s, w = mode.value, self.session, self.w
@@ -388,9 +350,7 @@ class SessionBridge:
                 w.cue_display.set_feedback(*prediction_fields(pred)[:2])
             if w.mode_panel_shown("online"):
                 w.online_panel.render_prediction(pred, cue)
-        self._drain_replay()
-        if w.mode_panel_shown("replay"):
-            w.replay_panel.render(self.replay_predictions, self.live_predictions, self._replay_sfreq)
+        self.replay.render()
 
     def shutdown(self) -> None:
         """Stop the session's jobs and threads (training is cancelled and joined)."""

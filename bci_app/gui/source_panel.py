@@ -75,6 +75,36 @@ def _brainflow_form(panel: SourcePanel, bf_cfg) -> QtWidgets.QWidget:
     return bf
 
 
+def _simulated_form(panel: SourcePanel) -> QtWidgets.QWidget:
+    """The simulated headset's form: its channels (a shipped montage) and which simulated person."""
+    sim = QtWidgets.QWidget()
+    form = QtWidgets.QFormLayout(sim)
+    panel.sim_channels = QtWidgets.QComboBox()
+    panel.sim_channels.addItems(["sensorimotor16", "sensorimotor8", "eegmmidb64"])
+    panel.sim_subject = QtWidgets.QSpinBox()
+    panel.sim_subject.setRange(0, 10_000)
+    form.addRow("Channels", panel.sim_channels)
+    form.addRow("Simulated subject", panel.sim_subject)
+    return sim
+
+
+def _file_form(panel: SourcePanel) -> QtWidgets.QWidget:
+    """A recording played as a source: its path and the playback speed."""
+    fw = QtWidgets.QWidget()
+    form = QtWidgets.QFormLayout(fw)
+    panel.file_path = QtWidgets.QLineEdit()
+    panel.file_browse = QtWidgets.QPushButton("Open…")
+    panel.file_speed = QtWidgets.QDoubleSpinBox()
+    panel.file_speed.setRange(0.1, 100.0)
+    panel.file_speed.setValue(1.0)
+    row = QtWidgets.QHBoxLayout()
+    row.addWidget(panel.file_path, 1)
+    row.addWidget(panel.file_browse)
+    form.addRow("Recording", row)
+    form.addRow("Speed ×", panel.file_speed)
+    return fw
+
+
 class SourcePanel(QtWidgets.QWidget):
     """Pick a source and connect/disconnect. Emits ``connect_requested(dict)`` / ``disconnect_requested()``."""
 
@@ -91,16 +121,7 @@ class SourcePanel(QtWidgets.QWidget):
         bf_cfg = brainflow or BrainFlowConfig()
         self._config_map = dict((channels or ChannelsConfig()).map)
         self.tabs = ScrollTabs()  # the BrainFlow form scrolls on a short screen
-        # simulated
-        sim = QtWidgets.QWidget()
-        sim_form = QtWidgets.QFormLayout(sim)
-        self.sim_channels = QtWidgets.QComboBox()
-        self.sim_channels.addItems(["sensorimotor16", "sensorimotor8", "eegmmidb64"])
-        self.sim_subject = QtWidgets.QSpinBox()
-        self.sim_subject.setRange(0, 10_000)
-        sim_form.addRow("Channels", self.sim_channels)
-        sim_form.addRow("Simulated subject", self.sim_subject)
-        self.tabs.add_panel(sim, "Simulated")
+        self.tabs.add_panel(_simulated_form(self), "Simulated")
         # LSL
         lsl = QtWidgets.QWidget()
         lsl_layout = QtWidgets.QVBoxLayout(lsl)
@@ -117,20 +138,7 @@ class SourcePanel(QtWidgets.QWidget):
         lsl_layout.addLayout(row)
         self.tabs.add_panel(lsl, "LSL")
         self.tabs.add_panel(_brainflow_form(self, bf_cfg), "BrainFlow")
-        # file
-        fw = QtWidgets.QWidget()
-        f_form = QtWidgets.QFormLayout(fw)
-        self.file_path = QtWidgets.QLineEdit()
-        self.file_browse = QtWidgets.QPushButton("Open…")
-        self.file_speed = QtWidgets.QDoubleSpinBox()
-        self.file_speed.setRange(0.1, 100.0)
-        self.file_speed.setValue(1.0)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.file_path, 1)
-        row.addWidget(self.file_browse)
-        f_form.addRow("Recording", row)
-        f_form.addRow("Speed ×", self.file_speed)
-        self.tabs.add_panel(fw, "Recording")
+        self.tabs.add_panel(_file_form(self), "Recording")
 
         # channel map (LSL and BrainFlow)
         self.channel_table = QtWidgets.QTableWidget(0, 2)

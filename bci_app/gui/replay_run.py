@@ -1,0 +1,75 @@
+"""A replay as the window shows it: the replayed decisions (made on the session's decoder thread,
+queued, moved here by the frame timer), the live decisions logged in the recording, and the replay
+panel's text. Used by :class:`~bci_app.gui.session_bridge.SessionBridge`; the replay itself is the
+session's (``replay_file``/``stop_replay``)."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bci_app.online.replay import live_predictions
+
+if TYPE_CHECKING:
+    from bci_app.gui.main_window import MainWindow
+
+
+class ReplayRun:
+    """The window's side of one replay at a time (UI thread only, but for :attr:`queue`)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.w = window
+        self.predictions: list = []  # replayed decisions, filled from `queue` each frame
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()  # decisions from the decoder thread
+        self.live: list = []  # the decisions logged live in the recording
+        self.sfreq = 1.0
+
+    def start(self, call: Callable, has_model: bool) -> None:
+        """Replay the panel's file through the session (``call`` is the bridge's guarded session call)."""
+        rp = self.w.replay_panel
+        path = rp.path_edit.text().strip()
+        if not path:
+            rp.status_label.setText("Choose a recording first (Open…).")
+            return
+        if not has_model:
+            rp.status_label.setText("Load or train a model first: replay runs the recording through it.")
+            return
+        if self.w.stream is not None:
+            self.w.disconnect_source()
+        rp.reset()
+        self.predictions.clear()
+        self.queue = queue.SimpleQueue()  # decisions of an earlier replay are dropped
+        if call("replay_file", "replaying the recording", path, speed=rp.speed.value(), on_decision=self.queue.put):
+            stream = self.w.session.stream
+            self.live = live_predictions(stream.recording)
+            self.sfreq = stream.info.sfreq
+            rp.status_label.setText(
+                f"Replaying {stream.info.name} at {rp.speed.value():g}× ({stream.recording.duration:.0f} s; "
+                f"{len(self.live)} live decisions logged)"
+            )
+            self.w.signal_view.set_source(stream)
+
+    def drain(self) -> None:
+        """Move the decisions the decoder thread has queued to :attr:`predictions`."""
+        while True:
+            try:
+                self.predictions.append(self.queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def render(self) -> None:
+        self.drain()
+        if self.w.mode_panel_shown("replay"):
+            self.w.replay_panel.render(self.predictions, self.live, self.sfreq)
+
+    def ended(self, state: str) -> None:
+        """The session ended the replay (``"finished"``: whole file decoded; ``"stopped"``: early)."""
+        self.drain()
+        rp = self.w.replay_panel
+        n = len(self.predictions)
+        rp.render(self.predictions, self.live, self.sfreq)
+        rp.status_label.setText(f"Replay finished: {n} decisions replayed" if state == "finished"
+                                else f"Replay stopped after {n} decisions")
+        self.w.signal_view.set_source(None)
+        rp.set_running(False)
