@@ -123,10 +123,13 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def render_outcome(self, model, outcome) -> None:
         """A new active ``model``; ``outcome``: the calibration job's result (summary, fine-tuning
-        figures) or ``None`` (a model loaded without training)."""
-        result = getattr(outcome, "finetune", None)
+        figures), a custom training factory's fine-tuning result (its figures only) or ``None`` (a
+        model loaded without training)."""
+        result = getattr(outcome, "finetune", None) if hasattr(outcome, "summary") else outcome
         if outcome is not None:
-            text = self.summary.toPlainText() + f"\n\n{outcome.summary()}"
+            text = self.summary.toPlainText()
+            if hasattr(outcome, "summary"):
+                text += f"\n\n{outcome.summary()}"
             if result is not None:
                 text += (f"\nadapted modules: {', '.join(result.wrapped_modules) or '–'}\n"
                          f"trainable parameters: {result.trainable_params:,} of {result.total_params:,} "

@@ -54,7 +54,7 @@ def test_edits_are_checked_then_used_locked_during_a_run_and_saved(make_window, 
     # a run: the editor is locked; the set-up goes into the session folder and the recording's header
     w.bridge.start_participant("P001")
     w.source_panel.tabs.setCurrentIndex(0)
-    w.source_panel.sim_channels.setCurrentText("sensorimotor_16")
+    w.source_panel.sim_channels.setCurrentText("sensorimotor16")
     w.source_panel.connect_button.click()
     qtbot.waitUntil(lambda: w.state_text == "connected", timeout=5000)
     assert ed.isEnabled()

@@ -64,7 +64,7 @@ def window(qtbot, tmp_path):
 
 def connect_simulated(w, qtbot) -> None:
     w.source_panel.tabs.setCurrentIndex(0)
-    w.source_panel.sim_channels.setCurrentText("sensorimotor_8")
+    w.source_panel.sim_channels.setCurrentText("sensorimotor8")
     w.source_panel.connect_button.click()
     qtbot.waitUntil(lambda: w.state_text == "connected", timeout=5000)
 
