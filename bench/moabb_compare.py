@@ -21,6 +21,7 @@ results (calibrate on run 4, decide online on runs 8 + 12: accuracy, gated and T
 
     python bench/moabb_compare.py [--subjects S001 S002] [--out F] [--readme]
     python bench/moabb_compare.py --subjects S005 S007 --merge bench/results-moabb.json --out bench/results-moabb.json
+    python bench/moabb_compare.py --refresh-protocol bench/results-moabb.json --readme   # after decoding.py reruns
     python bench/moabb_compare.py --render bench/results-moabb.json --readme
 """
 
@@ -237,10 +238,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="development people (default: every one with runs 4, 8 and 12 locally)")
     ap.add_argument("--merge", default=None, metavar="JSON",
                     help="add the people scored now to a saved result (people already in it are scored again)")
+    ap.add_argument("--refresh-protocol", default=None, metavar="JSON",
+                    help="only take the app's own protocol columns of a saved result anew from the committed "
+                         "bench/decoding.py dev results (after they were rerun); no MOABB scoring")
     add_output_arguments(ap, "bench/results-moabb.json")
     args = ap.parse_args(argv)
     if render_saved(args, markdown, update_readme):
         return 0
+    if args.refresh_protocol:
+        saved = json.loads(Path(args.refresh_protocol).read_text(encoding="utf-8"))
+        saved["app_protocol"] = app_protocol(saved["people"])
+        return finish(saved, args.out or args.refresh_protocol, args, update_readme)
     if eegmmidb_missing():
         print(json.dumps({"skipped": eegmmidb_missing()}))
         return 0
