@@ -36,6 +36,8 @@ BLOCKS: dict[str, tuple[str, str | None]] = {
     "adaptation-sweep": ("adaptation_sweep", "bench/results-adaptation-sweep.json"),
     "learning-curve-final": ("learning_curve", "bench/results-learning-curve-final.json"),
     "learning-curve-dev": ("learning_curve", "bench/results-learning-curve-dev.json"),
+    "learning-curve-final-4class": ("learning_curve", "bench/results-learning-curve-final-4class.json"),
+    "learning-curve-dev-4class": ("learning_curve", "bench/results-learning-curve-dev-4class.json"),
     "layouts": ("layouts", "bench/results-layouts.json"),
     "layouts-final": ("layouts", "bench/results-layouts-final.json"),
     "moabb": ("moabb_compare", "bench/results-moabb.json"),
