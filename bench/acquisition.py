@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -73,6 +75,27 @@ def produce(name: str, n_chans: int, sfreq: float, duration: float, chunk_ms: fl
     print(json.dumps({"produced": sent, "producer_cpu_s": producer_cpu}), flush=True)
 
 
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds (user + system) of each thread of this process so far, by name: the Python
+    thread's name where the thread is one, else the OS name (liblsl's own threads); Linux only
+    (``/proc``), empty elsewhere."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return {}
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in tasks.iterdir():
+        try:
+            stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            comm = (task / "comm").read_text().strip()
+        except OSError:  # the thread ended while we read
+            continue
+        name = names.get(int(task.name), f"native:{comm}")
+        out[name] = out.get(name, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+    return out
+
+
 def consume(args: argparse.Namespace) -> dict:
     configure_lsl()
     from bci_app.acquisition.lsl import StreamLSL
@@ -113,7 +136,7 @@ def consume(args: argparse.Namespace) -> dict:
     index, received, duplicates_or_disorder, reader_lost = 0, 0, 0, 0
     expected_next = 0
     missing = 0
-    wall0, cpu0 = time.monotonic(), time.process_time()
+    wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu_s()
     try:
         while producer.poll() is None:
             time.sleep(0.1)  # a decoder-like reader polling at 10 Hz
@@ -127,7 +150,7 @@ def consume(args: argparse.Namespace) -> dict:
                 missing += int(np.sum(gaps[gaps > 1] - 1))
                 duplicates_or_disorder += int(np.sum(gaps < 1))
                 expected_next = int(idx[-1]) + 1
-        wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        wall, cpu, threads1 = time.monotonic() - wall0, time.process_time() - cpu0, thread_cpu_s()
         if runner is not None:
             runner.stop()
         time.sleep(0.2)
@@ -157,6 +180,10 @@ def consume(args: argparse.Namespace) -> dict:
         "reader_lost_to_overrun": reader_lost,
         "stream_counters": vars(stream.counters),
         "cpu_consumer_percent_of_one_core": round(100.0 * cpu / wall, 2),
+        "cpu_by_thread_percent_of_one_core": {
+            name: round(100.0 * (t - threads0.get(name, 0.0)) / wall, 2)
+            for name, t in sorted(threads1.items(), key=lambda kv: -(kv[1] - threads0.get(kv[0], 0.0)))
+            if t - threads0.get(name, 0.0) > 0},
         "cpu_producer_s": report.get("producer_cpu_s"),
         "pull_latency_ms": {
             "median": round(float(np.median(lat)), 2) if lat.size else None,

@@ -131,13 +131,18 @@ def _threads_set_by(command: list[str]) -> Callable[[AppConfig, Path, Any], int]
 
 
 def _polls(config: AppConfig) -> int:
-    """How often the live decoder runner looks for a completed step in 0.3 s."""
+    """How often the live decoder runner polls a stream without an acquisition thread of its own
+    (it acquires, then looks for a completed step) in 0.3 s. (A stream with its own thread wakes the
+    runner when samples arrive instead.)"""
     import time
 
     from bci_app.online.runner import DecoderRunner
 
     class _Stream:
-        connected, acquisition_delay = True, 0.01
+        connected, acquisition_delay = True, None
+
+        def acquire(self) -> int:
+            return 0
 
     class _Counting:
         def __init__(self) -> None:

@@ -2,7 +2,8 @@
 
 One short lock guards each write and read; reads return copies. ``n_written`` counts every sample
 ever written, so readers that need every sample (recorder, decoder) keep their own absolute index
-and call :meth:`RingBuffer.read_since`.
+and call :meth:`RingBuffer.read_since`; a reader on another thread can sleep until new samples come
+(:meth:`RingBuffer.wait_written`) instead of polling.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class RingBuffer:
         self._n_written = 0
         self._n_overflowed = 0
         self._lock = threading.Lock()
+        self._written = threading.Condition(self._lock)  # notified at each write and clear
 
     @property
     def n_written(self) -> int:
@@ -104,6 +106,7 @@ class RingBuffer:
                 self._times[: n - first] = timestamps[first:]
                 self._arrival[: n - first] = arrived
             self._n_written += n
+            self._written.notify_all()
 
     def _copy_range(self, begin: int, end: int, rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """Copy absolute sample range [begin, end) of ``rows``; caller holds the lock and checked bounds."""
@@ -142,6 +145,15 @@ class RingBuffer:
             data, times = self._copy_range(begin, end)
             return ReadResult(data, times, end, lost)
 
+    def wait_written(self, index: int, timeout: float) -> bool:
+        """Block until the sample at absolute ``index`` has been written (``n_written > index``) or
+        ``timeout`` seconds passed (or the buffer was cleared); returns whether it has. A reader thread
+        wakes when its data arrive, never on an empty poll."""
+        with self._written:
+            if self._n_written <= index:
+                self._written.wait(timeout)
+            return self._n_written > index
+
     def arrival_time(self, index: int) -> float:
         """``time.perf_counter()`` seconds at which absolute sample ``index`` was written (entered the
         buffer), or NaN when it is not held (not yet written, or overwritten). Used for latency."""
@@ -155,3 +167,4 @@ class RingBuffer:
         with self._lock:
             self._n_written = 0
             self._n_overflowed = 0
+            self._written.notify_all()

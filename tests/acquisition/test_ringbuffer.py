@@ -127,3 +127,16 @@ def test_arrival_time_held_samples_only() -> None:
     assert before <= buf.arrival_time(5) <= after
     assert math.isnan(buf.arrival_time(1))  # overwritten
     assert math.isnan(buf.arrival_time(6))  # not yet written
+
+
+def test_wait_written_returns_at_once_when_held_and_times_out_otherwise() -> None:
+    import time
+
+    buf = RingBuffer(1, 4)
+    buf.write(*_chunk(0, 3, 1))
+    t0 = time.perf_counter()
+    assert buf.wait_written(2, timeout=5.0)  # sample 2 is there: no wait
+    assert time.perf_counter() - t0 < 0.5
+    t0 = time.perf_counter()
+    assert not buf.wait_written(3, timeout=0.02)  # sample 3 never comes
+    assert time.perf_counter() - t0 >= 0.015

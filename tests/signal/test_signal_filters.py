@@ -45,19 +45,23 @@ def test_bandpass_rejects_bad_edges():
         StreamingBandpass(64.0, 4.0, 40.0, 4, 1)
 
 
-@pytest.mark.parametrize("sfreq_in,sfreq_out", [(250.0, 160.0), (160.0, 128.0), (128.0, 160.0)])
-def test_resampler_chunked_equals_one_shot_and_upfirdn(sfreq_in, sfreq_out):
+@pytest.mark.parametrize("sfreq_in,sfreq_out,n_chans,max_chunk", [
+    (250.0, 160.0, 4, 40), (160.0, 128.0, 4, 40), (128.0, 160.0, 4, 40),
+    (2048.0, 160.0, 4, 4),  # a 2048 Hz headset polled every millisecond: one or two samples a chunk
+    (2048.0, 160.0, 1, 300),  # one channel: the sum order must not depend on the array's shape
+])
+def test_resampler_chunked_equals_one_shot_and_upfirdn(sfreq_in, sfreq_out, n_chans, max_chunk):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((4, 2000))
-    one = StreamingResampler(sfreq_in, sfreq_out, 4)
+    x = rng.standard_normal((n_chans, 2000 if sfreq_in < 1000 else 6000))
+    one = StreamingResampler(sfreq_in, sfreq_out, n_chans)
     y1, m1 = one.process(x)
-    r = StreamingResampler(sfreq_in, sfreq_out, 4)
-    parts = [r.process(x[:, a:b]) for a, b in _chunks(x.shape[1], rng)]
+    r = StreamingResampler(sfreq_in, sfreq_out, n_chans)
+    parts = [r.process(x[:, a:b]) for a, b in _chunks(x.shape[1], rng, max_chunk)]
     y2 = np.concatenate([p[0] for p in parts], axis=1)
     m2 = np.concatenate([p[1] for p in parts])
     np.testing.assert_array_equal(m1, np.arange(y1.shape[1]))
     np.testing.assert_array_equal(m2, m1)
-    np.testing.assert_allclose(y2, y1, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(y2, y1)  # bit-identical however the samples arrive (replay = live)
     # the same numbers as scipy's one-shot polyphase filter (causal, untrimmed)
     h = sps.firwin(2 * one.half_len + 1, 1.0 / max(one.up, one.down), window=("kaiser", 5.0)) * one.up
     ref = sps.upfirdn(h, x, one.up, one.down, axis=-1)[:, : y1.shape[1]]
