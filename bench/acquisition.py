@@ -49,6 +49,7 @@ def produce(name: str, n_chans: int, sfreq: float, duration: float, chunk_ms: fl
     positions = mne.channels.make_standard_montage("colin27_1005").ch_names  # 10-05 names, as a real cap
     sensorimotor = ["FC3", "FCz", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6", "CP3", "CP1", "CPz", "CP2", "CP4", "Pz"]
     labels = (sensorimotor + [p for p in positions if p not in sensorimotor])[: n_chans - 1]
+    labels += [f"E{k}" for k in range(len(labels) + 1, n_chans)]  # beyond the 10-05 names: numbered, as dense nets
     info.set_channel_labels(["index"] + labels)
     info.set_channel_types(["misc"] + ["EEG"] * (n_chans - 1))
     info.set_channel_units([""] + ["microvolts"] * (n_chans - 1))
@@ -202,12 +203,17 @@ def consume(args: argparse.Namespace) -> dict:
         "goals": {"samples_lost": 0, "cpu_percent_of_one_core": "< 10"},
     }
     if recorder is not None and tap is not None:
-        import pyxdf
+        size = recorder.path.stat().st_size
+        if size <= PYXDF_MAX_BYTES:  # read back by another program's reader
+            import pyxdf
 
-        streams, _ = pyxdf.load_xdf(str(recorder.path), dejitter_timestamps=False)
-        eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
-        in_file = np.asarray(eeg["time_series"])[:, 0]
+            streams, _ = pyxdf.load_xdf(str(recorder.path), dejitter_timestamps=False)
+            eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
+            in_file, reader = np.asarray(eeg["time_series"])[:, 0], "pyxdf"
+        else:  # pyxdf holds the whole file in memory, twice
+            in_file, reader = xdf_first_channel(recorder.path, "EEG", args.channels), "chunk walk"
         result["recorder"] = {
+            "read_back_with": reader,
             "samples_in_file": int(in_file.size),
             "file_index_contiguous": bool(in_file.size and np.array_equal(
                 in_file, np.arange(in_file[0], in_file[0] + in_file.size))),
@@ -217,6 +223,39 @@ def consume(args: argparse.Namespace) -> dict:
         }
     tmpdir.cleanup()
     return result
+
+
+#: files larger than this are read back chunk by chunk (a 10-minute 1024-channel recording is 10 GB)
+PYXDF_MAX_BYTES = 2 * 2**30
+
+
+def xdf_first_channel(path: Path, stype: str, n_chans: int) -> np.ndarray:
+    """Channel 0 of every sample of the stream of type ``stype`` in the XDF file ``path``, read one
+    chunk at a time (the recorder writes each sample as ``0x08 + float64 timestamp + n_chans
+    float32``)."""
+    import struct
+    import xml.etree.ElementTree as ET
+
+    sample = np.dtype([("flag", "u1"), ("ts", "<f8"), ("values", "<f4", (n_chans,))])
+    parts: list[np.ndarray] = []
+    sid_of_type: int | None = None
+    with open(path, "rb") as f:
+        if f.read(4) != b"XDF:":
+            raise ValueError(f"{path} is not an XDF file")
+        while head := f.read(1):
+            length = int.from_bytes(f.read(head[0]), "little")
+            (tag,) = struct.unpack("<H", f.read(2))
+            body = f.read(length - 2)
+            if tag == 2 and ET.fromstring(body[4:]).findtext("type") == stype:
+                sid_of_type = struct.unpack("<I", body[:4])[0]
+            elif tag == 3 and struct.unpack("<I", body[:4])[0] == sid_of_type:
+                width = body[4]
+                n = int.from_bytes(body[5 : 5 + width], "little")
+                rec = np.frombuffer(body, dtype=sample, count=n, offset=5 + width)
+                if not (rec["flag"] == 8).all():
+                    raise ValueError(f"{path}: a sample without its own timestamp; not what the recorder writes")
+                parts.append(rec["values"][:, 0].copy())
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _start_decoder(stream, base: str, decisions: list[float]):

@@ -77,3 +77,38 @@ def test_replay_file_ends_by_itself(tmp_path):
         session.update()
     assert ends == ["finished"] and session.mode is Mode.IDLE
     assert len(decisions) > 20 and decisions[0].sample_index >= live_start
+
+
+def test_calibration_tap_keeps_every_sample_past_its_expected_length():
+    """The tap's preallocated store grows when a run goes longer than expected; the recording it
+    hands out holds every sample from its lead on, in order, and later samples never change it."""
+    import numpy as np
+
+    from bci_app.session.calibration import CalibrationTap
+
+    clock = ManualClock(100.0)
+    sim = StreamSimulated(ch_names=SENSORIMOTOR_16, sfreq=160.0, clock=clock, bufsize=30.0)
+    sim.connect()
+    try:
+        for _ in range(20):  # 2 s before the tap: its 1 s lead comes from the buffer
+            clock.advance(0.1)
+            sim.acquire()
+        tap = CalibrationTap(sim, lead_s=1.0, expected_s=0.5)
+        first = tap.index
+        for _ in range(60):  # 6 s: several times what it expected
+            clock.advance(0.1)
+            sim.acquire()
+            tap.poll()
+        rec = tap.recording([])
+        ref = sim.read_since(first)
+        assert rec.data.shape == (16, sim.buffer.n_written - first) == ref.data.shape
+        np.testing.assert_array_equal(rec.data, ref.data)
+        np.testing.assert_array_equal(rec.timestamps, ref.timestamps)
+        held = rec.data.copy()
+        clock.advance(1.0)
+        sim.acquire()
+        tap.poll()
+        np.testing.assert_array_equal(rec.data, held)
+        assert tap.recording([]).data.shape[1] == rec.data.shape[1] + 160
+    finally:
+        sim.disconnect()

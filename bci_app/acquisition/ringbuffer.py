@@ -1,6 +1,11 @@
 """A preallocated ring buffer of samples and their timestamps.
 
-One short lock guards each write and read; reads return copies. ``n_written`` counts every sample
+One short lock guards each write and read; reads return copies. Samples are held time-major,
+``(capacity, n_chans)``, the order sources deliver them (an LSL chunk is ``(n, n_chans)``): a write
+is one contiguous copy however many channels there are (channel-major, a 1024-channel chunk touched
+1024 rows a megabyte apart and took a quarter of a core at 4096 Hz), and reads hand out
+``(n_chans, n)`` arrays in Fortran order (the transposed view of a time-major copy; numpy treats
+them as any other array). ``n_written`` counts every sample
 ever written, so readers that need every sample (recorder, decoder) keep their own absolute index
 and call :meth:`RingBuffer.read_since`; a reader on another thread can sleep until new samples come
 (:meth:`RingBuffer.wait_written`) instead of polling.
@@ -36,7 +41,8 @@ class ReadResult:
 
 
 class RingBuffer:
-    """Fixed-capacity buffer of ``(n_chans, capacity)`` samples plus ``(capacity,)`` timestamps.
+    """Fixed-capacity buffer of ``n_chans`` x ``capacity`` samples (held time-major) plus
+    ``(capacity,)`` timestamps.
 
     Parameters
     ----------
@@ -54,13 +60,18 @@ class RingBuffer:
             raise StreamError(f"capacity must be >= 1, got {capacity}")
         self.n_chans = int(n_chans)
         self.capacity = int(capacity)
-        self._data = np.zeros((self.n_chans, self.capacity), dtype=dtype)
+        self._data = np.zeros((self.capacity, self.n_chans), dtype=dtype)  # time-major (module doc)
         self._times = np.zeros(self.capacity, dtype=np.float64)
         self._arrival = np.zeros(self.capacity, dtype=np.float64)
         self._n_written = 0
         self._n_overflowed = 0
         self._lock = threading.Lock()
         self._written = threading.Condition(self._lock)  # notified at each write and clear
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The samples' numpy dtype."""
+        return self._data.dtype
 
     @property
     def n_written(self) -> int:
@@ -98,32 +109,33 @@ class RingBuffer:
                 data, timestamps, n = data[:, dropped:], timestamps[dropped:], self.capacity
             start = self._n_written % self.capacity
             first = min(n, self.capacity - start)
-            self._data[:, start : start + first] = data[:, :first]
+            self._data[start : start + first] = data[:, :first].T
             self._times[start : start + first] = timestamps[:first]
             self._arrival[start : start + first] = arrived
             if first < n:
-                self._data[:, : n - first] = data[:, first:]
+                self._data[: n - first] = data[:, first:].T
                 self._times[: n - first] = timestamps[first:]
                 self._arrival[: n - first] = arrived
             self._n_written += n
             self._written.notify_all()
 
     def _copy_range(self, begin: int, end: int, rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """Copy absolute sample range [begin, end) of ``rows``; caller holds the lock and checked bounds."""
+        """Copy absolute sample range [begin, end) of ``rows`` as ``(n_rows, n)`` (Fortran order);
+        caller holds the lock and checked bounds."""
         n = end - begin
         n_rows = len(range(self.n_chans)[rows]) if isinstance(rows, slice) else len(rows)
-        out = np.empty((n_rows, n), dtype=self._data.dtype)
+        out = np.empty((n, n_rows), dtype=self._data.dtype)
         times = np.empty(n, dtype=np.float64)
         if n == 0:
-            return out, times
+            return out.T, times
         start = begin % self.capacity
         first = min(n, self.capacity - start)
-        out[:, :first] = self._data[rows, start : start + first]
+        out[:first] = self._data[start : start + first, rows]
         times[:first] = self._times[start : start + first]
         if first < n:
-            out[:, first:] = self._data[rows, : n - first]
+            out[first:] = self._data[: n - first, rows]
             times[first:] = self._times[: n - first]
-        return out, times
+        return out.T, times
 
     def latest(self, n: int | None = None, rows: slice | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the newest ``n`` samples (all held samples when ``None``), oldest first; only the

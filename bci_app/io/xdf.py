@@ -84,9 +84,14 @@ def varlen(n: int) -> bytes:
 
 def chunk(tag: int, content: bytes, stream_id: int | None = None) -> bytes:
     """One chunk: ``varlen(len) + uint16 tag [+ uint32 stream id] + content``."""
-    if stream_id is not None:
-        content = struct.pack("<I", stream_id) + content
-    return varlen(len(content) + 2) + struct.pack("<H", tag) + content
+    return b"".join(chunk_parts(tag, [content], stream_id))
+
+
+def chunk_parts(tag: int, content: Sequence[Any], stream_id: int | None = None) -> list[Any]:
+    """:func:`chunk` as the list of its byte-like parts (``content``: bytes or contiguous uint8
+    arrays, written as they are): large sample chunks are copied once, when the file is written."""
+    head = struct.pack("<H", tag) + (b"" if stream_id is None else struct.pack("<I", stream_id))
+    return [varlen(len(head) + sum(memoryview(part).nbytes for part in content)), head, *content]
 
 
 def _xml(root: ET.Element) -> bytes:
@@ -147,15 +152,16 @@ def read_file_desc(path: str | Path) -> dict[str, str]:
     return {} if desc is None else {child.tag: child.text or "" for child in desc}
 
 
-def encode_numeric_samples(data: np.ndarray, timestamps: np.ndarray, dtype: str) -> bytes:
-    """Samples chunk body for ``data`` (n_chans, n) at ``timestamps`` (n,): each sample is
+def encode_numeric_samples(data: np.ndarray, timestamps: np.ndarray, dtype: str) -> list[Any]:
+    """Samples chunk body for ``data`` (n_chans, n) at ``timestamps`` (n,), as byte-like parts (the
+    count, then the samples as one uint8 array, not copied again): each sample is
     ``0x08 + float64 timestamp + n_chans values``."""
     n_chans, n = data.shape
     rec = np.empty(n, dtype=[("flag", "u1"), ("ts", "<f8"), ("values", dtype, (n_chans,))])
     rec["flag"] = 8
     rec["ts"] = timestamps
     rec["values"] = data.T
-    return varlen(n) + rec.tobytes()
+    return [varlen(n), rec.view(np.uint8)]
 
 
 def encode_string_samples(values: Sequence[Sequence[str]], timestamps: np.ndarray) -> bytes:
@@ -290,7 +296,7 @@ class XdfRecorder:
         self.clock_offset_interval = clock_offset_interval
         self.error: RecordingError | None = None
         self._lock = threading.RLock()
-        self._pending: list[bytes] = []
+        self._pending: list[Any] = []  # byte-like parts, joined once at each flush
         self._streams: dict[int, XdfStream] = {}
         self._sources: list[_SourceTap] = []
         self._closed = False
@@ -366,14 +372,14 @@ class XdfRecorder:
             values = [[s] if isinstance(s, str) else list(s) for s in data]
             if len(values) != n or any(len(v) != handle.n_chans for v in values):
                 raise RecordingError(f"stream {handle.name!r}: expected {n} samples of {handle.n_chans} strings")
-            body = encode_string_samples(values, timestamps) if n else b""
+            body = [encode_string_samples(values, timestamps)] if n else []
         else:
             arr = np.asarray(data)
             if arr.ndim == 1 and handle.n_chans == 1:
                 arr = arr[None, :]
             if arr.shape != (handle.n_chans, n):
                 raise RecordingError(f"stream {handle.name!r}: expected data of shape ({handle.n_chans}, {n}), got {arr.shape}")
-            body = encode_numeric_samples(arr, timestamps, NUMERIC_FORMATS[handle.channel_format]) if n else b""
+            body = encode_numeric_samples(arr, timestamps, NUMERIC_FORMATS[handle.channel_format]) if n else []
         with self._lock:
             if self._closed or self.error is not None:
                 return False
@@ -381,7 +387,7 @@ class XdfRecorder:
                 raise RecordingError(f"stream {handle.name!r} was not added to this recorder")
             if n == 0:
                 return True
-            self._queue(chunk(TAG_SAMPLES, body, handle.stream_id))
+            self._pending.extend(chunk_parts(TAG_SAMPLES, body, handle.stream_id))
             if handle.first_timestamp is None:
                 handle.first_timestamp = float(timestamps[0])
             handle.last_timestamp = float(timestamps[-1])
@@ -595,7 +601,9 @@ class _SourceTap:
             log.warning("recorder lost %d samples of %s (buffer overrun)", result.n_lost, self.eeg.name)
         self.index = result.next_index
         if result.timestamps.size:
-            recorder.push(self.eeg, (result.data * self.scale[:, None]).astype(np.float32), result.timestamps)
+            values = np.empty(result.data.shape, dtype=np.float32, order="F")  # the ring's order: one pass
+            np.multiply(result.data, self.scale[:, None], out=values, casting="same_kind")
+            recorder.push(self.eeg, values, result.timestamps)
         markers = self.stream.get_markers(self.marker_index)
         if markers:
             self.marker_index += len(markers)

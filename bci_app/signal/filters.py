@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import numpy as np
@@ -32,14 +33,26 @@ def design_bandpass(sfreq: float, l_freq: float, h_freq: float, order: int) -> n
     return sps.butter(order, [l_freq, h_freq], btype="bandpass", fs=sfreq, output="sos")
 
 
+@functools.lru_cache(maxsize=64)
+def _bandpass_design(sfreq: float, l_freq: float, h_freq: float, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(sos, sosfilt_zi(sos))`` of :func:`design_bandpass`, read-only, designed once per parameters:
+    a design costs 3-35 ms (more on a loaded machine), and the decoder, the calibration check and
+    the report build the same filters on the UI thread again and again."""
+    sos = design_bandpass(sfreq, l_freq, h_freq, order)
+    zi = sps.sosfilt_zi(sos)
+    sos.flags.writeable = zi.flags.writeable = False
+    return sos, zi
+
+
 class StreamingBandpass:
     """Causal band-pass over ``(n_chans, n_times)`` chunks with state carried between calls."""
 
     def __init__(self, sfreq: float, l_freq: float, h_freq: float, order: int, n_chans: int) -> None:
         self.sfreq = float(sfreq)
         self.n_chans = int(n_chans)
-        self.sos = design_bandpass(sfreq, l_freq, h_freq, order)
-        self._zi_unit = sps.sosfilt_zi(self.sos)[:, None, :]  # (n_sections, 1, 2)
+        sos, zi = _bandpass_design(float(sfreq), float(l_freq), float(h_freq), int(order))
+        self.sos = sos.copy()  # scipy's sosfilt wants a writable array
+        self._zi_unit = zi[:, None, :]  # (n_sections, 1, 2)
         self._zi: np.ndarray | None = None
 
     def reset(self) -> None:

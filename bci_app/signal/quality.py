@@ -294,6 +294,18 @@ class CalibrationQuality:
             except CalibrationError as exc:
                 self.artifacts, self.artifact_problem = None, str(exc)
         self._artifact_reasons: list[str] = []
+        #: training's band-pass for the artifact check, designed here (a design per trial held the UI
+        #: thread 10-35 ms at each trial's end)
+        self._band = None if self.artifacts is None else StreamingBandpass(
+            self.sfreq, self.artifacts.l_freq, self.artifacts.h_freq, self.artifacts.filter_order,
+            len(self._artifact_idx))
+
+    @property
+    def lookback_s(self) -> float:
+        """Seconds of signal before a trial's start that :meth:`add_trial` looks at (the artifact
+        check's lead before the baseline); a caller passes the trial's span, not a whole buffer."""
+        start = self.baseline[0] - (ARTIFACT_LEAD_S if self.artifacts is not None else 0.0)
+        return max(0.0, -min(start, self.imagery[0]))
 
     def _segment_power(self, seg: np.ndarray) -> np.ndarray:
         freqs, psd = power_spectrum(seg, self.sfreq, nperseg=min(seg.shape[1], int(self.sfreq)))
@@ -339,8 +351,9 @@ class CalibrationQuality:
         cfg = self.artifacts
         span = (t >= self.baseline[0] - ARTIFACT_LEAD_S) & (t < self.imagery[1])
         seg = data[self._artifact_idx][:, span]
-        band = StreamingBandpass(self.sfreq, cfg.l_freq, cfg.h_freq, cfg.filter_order, len(self._artifact_idx))
-        imagery = band.process(seg)[:, t[span] >= self.imagery[0]]
+        assert self._band is not None  # made with the artifact rules
+        self._band.reset()  # each trial filtered from its own first sample
+        imagery = self._band.process(seg)[:, t[span] >= self.imagery[0]]
         _, reasons = reject_artifacts(imagery[None], cfg, self._artifact_names)
         return reasons[0]
 

@@ -125,3 +125,32 @@ def test_calibration_quality_applies_the_training_artifact_rules_on_the_base_cha
                              artifact_channels=("C3", "O1"))
     assert off.artifacts is None and "O1" in off.artifact_problem
     assert off.summary().advice.startswith("Artifact check off: the calibration source lacks 1 channel(s) the model needs: O1")
+
+
+def test_a_trials_span_and_lookback_are_all_the_check_reads():
+    """The session passes a trial's span plus ``lookback_s`` (not its whole buffer): the verdicts,
+    ERD and rejections are the same as with 20 s of signal."""
+    from bci_app.config import PreprocessingConfig
+
+    clock = ManualClock(50.0)
+    stream = _sim(clock, subject_seed=2, bufsize=30.0, line_noise_hz=None)
+    stream.connect()
+    make = lambda: CalibrationQuality(CH, 160.0, ["left_hand", "right_hand"], min_trials_per_class=2,  # noqa: E731
+                                      baseline=(0.5, 1.75), imagery=(2.5, 6.0), artifacts=PreprocessingConfig())
+    whole, span = make(), make()
+    assert span.lookback_s == pytest.approx(1.5)  # the artifact check's 2 s lead before the 0.5 s baseline
+    clock.advance(3.0)
+    for label in ["left_hand", "right_hand"] * 3:
+        start = clock.now
+        stream.imagine(label, start + 2.5, 3.5)
+        clock.advance(7.0)
+        stream.acquire()
+        data, ts = stream.get_data(None)
+        end = clock.now
+        cut = ts >= start - span.lookback_s - 0.01
+        assert whole.add_trial(label, data, ts, start) == span.add_trial(label, data[:, cut], ts[cut], start)
+        assert ts[cut][-1] <= end
+        clock.advance(1.0)
+        stream.acquire()
+    stream.disconnect()
+    assert whole.summary() == span.summary()
