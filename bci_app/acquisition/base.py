@@ -361,7 +361,7 @@ class Stream(ABC):
     # -- background acquisition ------------------------------------------------------------------
     def _run(self) -> None:
         assert self.acquisition_delay is not None
-        while not self._stop.wait(self.acquisition_delay):
+        while not self._wait_for_data(self.acquisition_delay):
             try:
                 self.acquire()
             except Exception as exc:  # noqa: BLE001 - any failure fails the stream, visibly
@@ -369,6 +369,12 @@ class Stream(ABC):
                 if self._state is not StreamState.FAILED:
                     self._fail(exc)
                 return
+
+    def _wait_for_data(self, timeout: float) -> bool:
+        """Sleep until the next :meth:`acquire` of the acquisition thread is due (``timeout`` s, the
+        acquisition delay); True when the stream is stopping. A source that can sleep until its
+        samples arrive overrides it (:class:`~bci_app.acquisition.lsl.StreamLSL`)."""
+        return self._stop.wait(timeout)
 
     def _fail(self, exc: BaseException) -> None:
         """Put the stream in ``FAILED`` and tell subscribers (once)."""

@@ -27,6 +27,9 @@ from bci_app.units import MICROVOLTS, MICROVOLTS_PER_VOLT, VOLT_SCALES, VOLTAGE_
 
 log = logging.getLogger(__name__)
 
+#: shortest time between two pulls of the acquisition thread (s), however often a source pushes
+MIN_PULL_GAP_S = 0.005
+
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -244,6 +247,7 @@ class StreamLSL(Stream):
         self._paired = _PairedMarkers(marker_stream if isinstance(marker_stream, str) else None,
                                       self.resolve_timeout, self._open_inlet)
         self._dest: np.ndarray | None = None
+        self._held: tuple[np.ndarray, np.ndarray] | None = None  # the sample that woke the thread
         self._scale: np.ndarray | None = None
         self._lsl_info = None  # full pylsl.StreamInfo of the connected outlet
         self._resolver = None
@@ -357,7 +361,28 @@ class StreamLSL(Stream):
         self._resolver = None
         return info
 
+    def _wait_for_data(self, timeout: float) -> bool:
+        """The acquisition thread sleeps in liblsl until a sample arrives (or ``timeout``), then pulls
+        at once: a chunk waits for transport only, not for the rest of a fixed pull period (which put
+        the pull latency's p99 at the period). Pulls are at least :data:`MIN_PULL_GAP_S` apart, so a
+        source pushing every sample cannot wake it thousands of times a second. True when stopping."""
+        import pylsl
+
+        if self._stop.wait(MIN_PULL_GAP_S):
+            return True
+        inlet, dest, rest = self._inlet, self._dest, max(0.0, timeout - MIN_PULL_GAP_S)
+        if inlet is None or dest is None or self._held is not None:  # reconnecting: the plain period
+            return self._stop.wait(rest)
+        try:
+            view, ts = inlet.pull_chunk(timeout=rest, max_samples=1, dest_obj=dest, as_numpy=True)
+        except pylsl.util.LostError:
+            return self._stop.is_set()  # the next pull sees it too and starts reconnecting
+        if len(ts):
+            self._held = (view[:1].copy(), np.asarray(ts[:1], dtype=np.float64))
+        return self._stop.is_set()
+
     def _disconnect(self) -> None:
+        self._held = None
         _close_inlet(self._inlet)
         self._paired.close()
         self._inlet = None
@@ -373,6 +398,10 @@ class StreamLSL(Stream):
             return np.empty((n_chans, 0)), np.empty(0), markers
         chunks, stamps = [], []
         assert self._dest is not None and self._scale is not None
+        held, self._held = self._held, None
+        if held is not None:  # pulled while waiting for data: it comes first
+            chunks.append(held[0].T * self._scale[:, None])
+            stamps.append(held[1])
         while True:
             try:
                 view, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self.max_chunk, dest_obj=self._dest, as_numpy=True)
