@@ -14,8 +14,14 @@ last sample's timestamp. The consumer measures
   picked from the cap: the EEG channels are labelled with 10-05 positions), on its own thread as in a
   session; decisions made and their latency (sample arrival to decision).
 
+CPU is also split by thread (``/proc``: the acquisition thread, the XDF writer, the decoder, liblsl's
+own threads), and the machine's load average is recorded (above its core count every figure here is
+pessimistic). Past the 10-05 names (345) channels are numbered ``E<k>`` as on dense nets; a recording
+above 2 GiB is read back chunk by chunk instead of with pyxdf.
+
 Usage: ``python bench/acquisition.py [--duration 60] [--channels 64] [--sfreq 2000] [--no-record] [--decode BASE]``
-Goals: 0 samples lost, CPU < 10 % of one core.
+Goals: 0 samples lost, CPU < 10 % of one core (64 ch); 256 ch x 2048 Hz with the decoder: < 20 % and
+decision p99 <= 5 ms; 1024 ch x 4096 Hz: < 15 % and pull p99 <= 10 ms.
 """
 
 from __future__ import annotations
@@ -138,6 +144,7 @@ def consume(args: argparse.Namespace) -> dict:
     expected_next = 0
     missing = 0
     wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu_s()
+    load0 = os.getloadavg()[0]
     try:
         while producer.poll() is None:
             time.sleep(0.1)  # a decoder-like reader polling at 10 Hz
@@ -186,6 +193,10 @@ def consume(args: argparse.Namespace) -> dict:
             for name, t in sorted(threads1.items(), key=lambda kv: -(kv[1] - threads0.get(kv[0], 0.0)))
             if t - threads0.get(name, 0.0) > 0},
         "cpu_producer_s": report.get("producer_cpu_s"),
+        # runnable processes on the machine (1-minute mean) at the start and end: above the core
+        # count, every thread here waited for a core now and then (latencies and CPU are pessimistic)
+        "machine_load_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        "cpu_count": os.cpu_count(),
         "pull_latency_ms": {
             "median": round(float(np.median(lat)), 2) if lat.size else None,
             "p99": round(float(np.percentile(lat, 99)), 2) if lat.size else None,
@@ -200,7 +211,7 @@ def consume(args: argparse.Namespace) -> dict:
             "latency_ms_p99": round(float(np.percentile(decisions, 99)) * 1e3, 2) if decisions else None,
             "error": None if runner.error is None else str(runner.error),
         },
-        "goals": {"samples_lost": 0, "cpu_percent_of_one_core": "< 10"},
+        "goals": goals_for(args.channels, bool(args.decode)),
     }
     if recorder is not None and tap is not None:
         size = recorder.path.stat().st_size
@@ -223,6 +234,15 @@ def consume(args: argparse.Namespace) -> dict:
         }
     tmpdir.cleanup()
     return result
+
+
+def goals_for(n_chans: int, decoding: bool) -> dict:
+    """The issue's goals for this configuration."""
+    if decoding:
+        return {"samples_lost": 0, "cpu_percent_of_one_core": "< 20", "decision_latency_ms_p99": "<= 5"}
+    if n_chans >= 1024:
+        return {"samples_lost": 0, "cpu_percent_of_one_core": "< 15", "pull_latency_ms_p99": "<= 10"}
+    return {"samples_lost": 0, "cpu_percent_of_one_core": "< 15" if n_chans >= 128 else "< 10"}
 
 
 #: files larger than this are read back chunk by chunk (a 10-minute 1024-channel recording is 10 GB)
