@@ -3,9 +3,9 @@
 One short lock guards each write and read; reads return copies. Samples are held time-major,
 ``(capacity, n_chans)``, the order sources deliver them (an LSL chunk is ``(n, n_chans)``): a write
 is one contiguous copy however many channels there are (channel-major, a 1024-channel chunk touched
-1024 rows a megabyte apart and took a quarter of a core at 4096 Hz), and reads hand out
-``(n_chans, n)`` arrays in Fortran order (the transposed view of a time-major copy; numpy treats
-them as any other array). ``n_written`` counts every sample
+1024 rows a megabyte apart and took a quarter of a core at 4096 Hz). Reads hand out ``(n_chans, n)``
+arrays: of every channel in Fortran order (the transposed view of a time-major copy; numpy treats
+them as any other array), of some channels (a display page) in C order. ``n_written`` counts every sample
 ever written, so readers that need every sample (recorder, decoder) keep their own absolute index
 and call :meth:`RingBuffer.read_since`; a reader on another thread can sleep until new samples come
 (:meth:`RingBuffer.wait_written`) instead of polling.
@@ -120,22 +120,25 @@ class RingBuffer:
             self._written.notify_all()
 
     def _copy_range(self, begin: int, end: int, rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """Copy absolute sample range [begin, end) of ``rows`` as ``(n_rows, n)`` (Fortran order);
-        caller holds the lock and checked bounds."""
+        """Copy absolute sample range [begin, end) of ``rows`` as ``(n_rows, n)``; caller holds the lock
+        and checked bounds. Every channel: Fortran order (a straight copy of the time-major block, what
+        the decoder and the recorder read); some channels (a display page): C order, so each channel's
+        trace is contiguous for the per-channel work that follows."""
         n = end - begin
+        every = isinstance(rows, slice) and rows == slice(None)
         n_rows = len(range(self.n_chans)[rows]) if isinstance(rows, slice) else len(rows)
-        out = np.empty((n, n_rows), dtype=self._data.dtype)
+        out = np.empty((n, n_rows) if every else (n_rows, n), dtype=self._data.dtype)
+        dest = out if every else out.T  # time-major view either way
         times = np.empty(n, dtype=np.float64)
-        if n == 0:
-            return out.T, times
-        start = begin % self.capacity
-        first = min(n, self.capacity - start)
-        out[:first] = self._data[start : start + first, rows]
-        times[:first] = self._times[start : start + first]
-        if first < n:
-            out[first:] = self._data[: n - first, rows]
-            times[first:] = self._times[: n - first]
-        return out.T, times
+        if n > 0:
+            start = begin % self.capacity
+            first = min(n, self.capacity - start)
+            dest[:first] = self._data[start : start + first, rows]
+            times[:first] = self._times[start : start + first]
+            if first < n:
+                dest[first:] = self._data[: n - first, rows]
+                times[first:] = self._times[: n - first]
+        return (out.T if every else out), times
 
     def latest(self, n: int | None = None, rows: slice | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the newest ``n`` samples (all held samples when ``None``), oldest first; only the
