@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,10 +79,14 @@ def clinician_path(trials_per_class: int, frame, base: str = "sensorimotor16", *
     config.paradigm = config.paradigm.model_copy(update={
         "trials_per_class": trials_per_class, "break_s": 0.0,
         "classes": [c for c in meta["classes"] if c in SIM_LABELS]})  # the ones the simulated person imagines
+    folder = tempfile.TemporaryDirectory(prefix="bci-bench-gui-")
+    config.recording.directory = folder.name  # a participant's session: recordings, adapter and report kept
     clock = ManualClock(1000.0)
     sim = StreamSimulated(ch_names=list(meta["ch_names"]), sfreq=160.0, clock=clock, bufsize=60.0)
     session = Session(config, clock=clock, train_after_calibration=True)
     session.connect(sim)
+    if not session.start_participant("P001"):
+        raise SystemExit(f"no participant folder in {folder.name}: {[e.message for e in session.errors]}")
     session.start_calibration(on_event=cued_imagery(sim.imagine, config.paradigm))
     end = session.paradigm.duration_s + clock.now - calibration_tail_s
     while clock.now < end:  # the calibration up to its last seconds, without waiting
@@ -115,6 +120,8 @@ def clinician_path(trials_per_class: int, frame, base: str = "sensorimotor16", *
     stamps = run_timer(33, 300.0, tick, until=done)
     session.disconnect()
     sim.disconnect()
+    saved = sorted(p.name for p in Path(folder.name).rglob("*") if p.is_file())
+    folder.cleanup()
     t_end = marks.get("training", stamps[0])
     ticks_ms = np.concatenate([np.array(v) for v in ticks.values()]) * 1000
     result = session.training_result
@@ -122,6 +129,7 @@ def clinician_path(trials_per_class: int, frame, base: str = "sensorimotor16", *
         "base": config.model.base, "n_chans": len(meta["ch_names"]), "classes": list(config.paradigm.classes),
         "calibration_trials": len(config.paradigm.classes) * trials_per_class,
         "errors": [e.message for e in session.errors],
+        "files_saved": saved,  # the run's recording, the adapter and the report (written on the training thread)
         "chosen": getattr(result, "chosen", None),
         "calibration_end_to_model_s": round(marks["model"] - t_end, 2) if "model" in marks else None,
         "calibration_end_to_first_adapted_decision_s":

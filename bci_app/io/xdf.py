@@ -296,6 +296,9 @@ class XdfRecorder:
         self.clock_offset_interval = clock_offset_interval
         self.error: RecordingError | None = None
         self._lock = threading.RLock()
+        #: one flush at a time, in order; taken before ``_lock``. The write and fsync happen outside
+        #: ``_lock``: a push from the UI thread (a paradigm marker) never waits for the disk
+        self._write_lock = threading.RLock()
         self._pending: list[Any] = []  # byte-like parts, joined once at each flush
         self._streams: dict[int, XdfStream] = {}
         self._sources: list[_SourceTap] = []
@@ -448,25 +451,29 @@ class XdfRecorder:
 
     def flush(self) -> bool:
         """Write queued chunks and ``fsync``. Returns False when the recorder has failed."""
-        with self._lock:
-            if self.error is not None:
-                return False
-            if not self._closed and self._streams:
-                self._clock_offsets()
-            if not self._pending:
-                return True
-            payload = b"".join(self._pending)
-            self._pending = []
-            try:
+        with self._write_lock:
+            with self._lock:
+                if self.error is not None:
+                    return False
+                if not self._closed and self._streams:
+                    self._clock_offsets()
+                if not self._pending:
+                    return True
+                payload = b"".join(self._pending)
+                self._pending = []
+                fd = self._fd
+            try:  # pushes go on meanwhile (an fsync can take a second on a busy disk)
                 view = memoryview(payload)
                 while view:
-                    written = os.write(self._fd, view)
+                    written = os.write(fd, view)
                     view = view[written:]
-                os.fsync(self._fd)
+                os.fsync(fd)
             except OSError as exc:
-                self._fail(exc)
+                with self._lock:
+                    self._fail(exc)
                 return False
-            self._bytes_written += len(payload)
+            with self._lock:
+                self._bytes_written += len(payload)
             return True
 
     def _fail(self, exc: OSError) -> None:
@@ -515,7 +522,7 @@ class XdfRecorder:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._stop.set()
             self._thread.join(timeout=5.0)
-        with self._lock:
+        with self._write_lock, self._lock:
             if self._closed:
                 return
             try:

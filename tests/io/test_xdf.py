@@ -248,3 +248,37 @@ def test_disk_full_stops_cleanly_and_leaves_readable_file(tmp_path):
     assert values.shape[0] >= 100 and values.shape[1] == 8
     assert np.all(values == values[:, :1])
     np.testing.assert_array_equal(np.unique(values[:, 0]), np.arange(values.shape[0] // 100))
+
+
+def test_a_push_never_waits_for_the_disk(tmp_path, monkeypatch):
+    """A flush writes and fsyncs outside the recorder's lock: a marker pushed from the UI thread while
+    a slow fsync runs returns at once, and lands in the file in order."""
+    import threading
+
+    import bci_app.io.xdf as xdf_module
+
+    slow = threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        if slow.is_set():
+            time.sleep(0.5)
+        real_fsync(fd)
+
+    monkeypatch.setattr(xdf_module.os, "fsync", slow_fsync)
+    path = tmp_path / "slow.xdf"
+    with XdfRecorder(path, flush_interval=None, clock=ManualClock()) as rec:
+        mk = rec.add_stream("mk", "Markers", ["marker"], sfreq=0.0, channel_format="string")
+        rec.push(mk, ["768"], [1.0])
+        slow.set()
+        flushing = threading.Thread(target=rec.flush)
+        flushing.start()
+        time.sleep(0.1)  # the flush is in its fsync now
+        t0 = time.perf_counter()
+        assert rec.push(mk, ["769"], [2.0])
+        waited = time.perf_counter() - t0
+        flushing.join()
+        slow.clear()
+    assert waited < 0.2, f"push waited {waited:.3f} s for the fsync"
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    assert [v[0] for v in _by_name(streams)["mk"]["time_series"]] == ["768", "769"]
