@@ -322,7 +322,7 @@ class XdfRecorder:
         if file_desc:
             _dict_to_xml(ET.SubElement(header, "desc"), file_desc)
         self._pending.append(MAGIC + chunk(TAG_FILE_HEADER, _xml(header)))
-        self.flush()
+        self.flush(sync=False)  # on the caller's (often the UI) thread: the first timed flush syncs it
         if self.error is not None:
             raise self.error  # _fail released the lock
         self._stop = threading.Event()
@@ -449,8 +449,8 @@ class XdfRecorder:
             self._queue(chunk(TAG_CLOCK_OFFSET, struct.pack("<dd", now, 0.0), handle.stream_id))
         self._queue(chunk(TAG_BOUNDARY, BOUNDARY_UUID))
 
-    def flush(self) -> bool:
-        """Write queued chunks and ``fsync``. Returns False when the recorder has failed."""
+    def flush(self, *, sync: bool = True) -> bool:
+        """Write queued chunks and (``sync``) ``fsync``. Returns False when the recorder has failed."""
         with self._write_lock:
             with self._lock:
                 if self.error is not None:
@@ -467,7 +467,8 @@ class XdfRecorder:
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
-                os.fsync(fd)
+                if sync:
+                    os.fsync(fd)
             except OSError as exc:
                 with self._lock:
                     self._fail(exc)

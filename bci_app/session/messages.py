@@ -65,6 +65,15 @@ class DecoderFailed:
 
 
 @dataclass(frozen=True)
+class RecordingClosed:
+    """A recording the session stopped by itself was closed on its own thread (``failed``: it had
+    stopped on an error)."""
+
+    path: str
+    failed: bool
+
+
+@dataclass(frozen=True)
 class RecordingFailed:
     """The recorder stopped on ``error`` (e.g. the disk is full)."""
 
