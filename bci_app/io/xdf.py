@@ -152,6 +152,16 @@ def read_file_desc(path: str | Path) -> dict[str, str]:
     return {} if desc is None else {child.tag: child.text or "" for child in desc}
 
 
+def write_all(fd: int, payload: bytes, *, sync: bool) -> None:
+    """Write all of ``payload`` to the file descriptor ``fd`` (and ``fsync`` it with ``sync``);
+    raises :class:`OSError`."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+    if sync:
+        os.fsync(fd)
+
+
 def encode_numeric_samples(data: np.ndarray, timestamps: np.ndarray, dtype: str) -> list[Any]:
     """Samples chunk body for ``data`` (n_chans, n) at ``timestamps`` (n,), as byte-like parts (the
     count, then the samples as one uint8 array, not copied again): each sample is
@@ -296,9 +306,7 @@ class XdfRecorder:
         self.clock_offset_interval = clock_offset_interval
         self.error: RecordingError | None = None
         self._lock = threading.RLock()
-        #: one flush at a time, in order; taken before ``_lock``. The write and fsync happen outside
-        #: ``_lock``: a push from the UI thread (a paradigm marker) never waits for the disk
-        self._write_lock = threading.RLock()
+        self._write_lock = threading.RLock()  # one flush at a time; taken before _lock (see flush)
         self._pending: list[Any] = []  # byte-like parts, joined once at each flush
         self._streams: dict[int, XdfStream] = {}
         self._sources: list[_SourceTap] = []
@@ -450,7 +458,8 @@ class XdfRecorder:
         self._queue(chunk(TAG_BOUNDARY, BOUNDARY_UUID))
 
     def flush(self, *, sync: bool = True) -> bool:
-        """Write queued chunks and (``sync``) ``fsync``. Returns False when the recorder has failed."""
+        """Write queued chunks and (``sync``) ``fsync``, outside ``_lock``: a push from the UI thread (a
+        paradigm marker) never waits for the disk. Returns False when the recorder has failed."""
         with self._write_lock:
             with self._lock:
                 if self.error is not None:
@@ -459,22 +468,14 @@ class XdfRecorder:
                     self._clock_offsets()
                 if not self._pending:
                     return True
-                payload = b"".join(self._pending)
-                self._pending = []
-                fd = self._fd
+                payload, self._pending, fd = b"".join(self._pending), [], self._fd
             try:  # pushes go on meanwhile (an fsync can take a second on a busy disk)
-                view = memoryview(payload)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                if sync:
-                    os.fsync(fd)
+                write_all(fd, payload, sync=sync)
             except OSError as exc:
                 with self._lock:
                     self._fail(exc)
                 return False
-            with self._lock:
-                self._bytes_written += len(payload)
+            self._bytes_written += len(payload)  # only a flush (under _write_lock) changes it
             return True
 
     def _fail(self, exc: OSError) -> None:
