@@ -62,3 +62,20 @@ def test_training_with_a_report_imports_nothing_after_warm_up(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert not result["errors"] and result["report"]
     assert result["new"] == [], f"imported on the training thread: {result['new']}"
+
+
+def test_warm_up_leaves_a_full_collection_nothing_to_scan_of_the_imports():
+    """After warm_up the imports' objects are in the permanent generation (gc.freeze): a full
+    collection, which the training thread's report may set off, no longer walks them holding the
+    interpreter (180 ms over ~320 000 objects)."""
+    import gc
+
+    from bci_app.session.training import warm_up
+
+    try:
+        warm_up(("json",))
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # everything pytest, numpy and the app imported so far
+        assert frozen > len(gc.get_objects())  # far more than a collection still scans
+    finally:
+        gc.unfreeze()
