@@ -166,6 +166,7 @@ class Session:
         """Stop everything (decoder, training, paradigm, recording) and close the source."""
         self.stop_online()
         self.cancel_training(wait=True)
+        self._files.wait_written(60.0)  # a report being written is finished, never cut off
         if self.paradigm is not None and not self.paradigm.finished:
             self.paradigm.abort()
         self._recording.close()
@@ -265,7 +266,7 @@ class Session:
         """The calibration job on the calibration and cued online runs (:func:`.training.calibration_training`)."""
         channel_map = self.stream.info.channel_map() if self.stream is not None else None
         return calibration_training([self.calibration_data, *self.online_data], self.config, channel_map,
-                                    self.folder, self._inbox)
+                                    self.folder, self._inbox, started=self._files.track)
 
     def start_training(self, job: Iterator[Any], to_model: Callable[[Any], DecoderModel], *,
                        cancel: Callable[[], None] | None = None) -> bool:
@@ -281,8 +282,8 @@ class Session:
         return training_plan(self.config, [self.calibration_data, *self.online_data])
 
     def wait_training(self, timeout: float | None = None) -> bool:
-        """Join the training thread and deliver its events; True when it ended."""
-        if not self._trainer.join(timeout):
+        """Join the training thread (and the report it writes) and deliver its events; True when it ended."""
+        if not (self._trainer.join(timeout) and self._files.wait_written(timeout)):
             return False
         self.update()
         return not self._trainer.running

@@ -2,8 +2,9 @@
 calibration report go into the session folder; "continue a previous session" loads the latest
 adapter of the participant, checked against the base and the headset's channels.
 
-Both run on the session's training thread (:class:`~bci_app.session.training.TrainingRunner`): the
-training job's ``to_model`` calls :func:`keep_outcome`; :func:`load_previous` is a job of its own.
+Both start on the session's training thread (:class:`~bci_app.session.training.TrainingRunner`): the
+training job's ``to_model`` calls :func:`keep_outcome`, which writes the report on a thread of its
+own once the model can be installed; :func:`load_previous` is a job of its own.
 Their results reach the session as a ``saved`` record through its inbox. :class:`ParticipantFiles`
 holds the folder and what it keeps.
 """
@@ -62,17 +63,32 @@ class LoadedAdapter:
 
 
 def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, *,
-                 post: Callable[[Saved], None]) -> DecoderModel:
+                 post: Callable[[Saved], None],
+                 started: Callable[[threading.Thread], None] | None = None) -> DecoderModel:
     """``to_model`` of the calibration job, on the training thread: prepare the decoder model (so
-    installing it costs the UI thread nothing), then, with a participant folder, save the adapter
-    and the calibration report there and ``post`` what was saved. Returns the decoder model."""
+    installing it costs the UI thread nothing) and, with a participant folder, save the adapter there.
+    Returns the decoder model at once, to be installed; the calibration report (seconds of figures)
+    is written after it on a thread of its own (handed to ``started``, so it can be waited for), which
+    then ``post``-s what was saved, so the first adapted decision never waits for the report."""
     model = outcome.decoder_model.prepare(config.online.fast)
     if folder is None:
         return model
-    from bci_app.report import write_calibration_report  # heavy (matplotlib, mne): loaded once a report is written
-
     saved = Saved()
     saved.adapter = outcome.save(folder.adapter_path)
+    writer = threading.Thread(target=_write_report, args=(outcome, folder, config, saved, post), name="bci-report",
+                              daemon=True)
+    writer.start()
+    if started is not None:
+        started(writer)
+    return model
+
+
+def _write_report(outcome: Any, folder: SessionFolder, config: AppConfig, saved: Saved,
+                  post: Callable[[Saved], None]) -> None:
+    """Write the calibration report of ``outcome`` into ``folder`` and ``post`` ``saved`` with it (or
+    with a note saying why it could not be written: the adapter is saved either way)."""
+    from bci_app.report import write_calibration_report  # heavy (matplotlib, mne): loaded once a report is written
+
     try:
         saved.report = write_calibration_report(outcome, folder.report_path, paradigm=config.paradigm,
                                                 preprocessing=config.preprocessing)
@@ -82,7 +98,6 @@ def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, 
         log.exception("the calibration report could not be written")
         saved.note = f"the calibration report could not be written: {exc}"
     post(saved)
-    return model
 
 
 def add_online_run(saved: Saved, scores: dict, title: str) -> Saved:
@@ -127,6 +142,7 @@ class ParticipantFiles:
         #: scored online runs added to the report in this session
         self.online_runs = 0
         self._hub, self._inbox = hub, inbox
+        self._writers: list[threading.Thread] = []  # reports being written (keep_outcome's threads)
         inbox.handle(FilesSaved, self._on_saved)
         inbox.handle(ReportFailed, lambda m: hub.error(
             "online", f"the online run could not be added to the report: {m.error}", m.error))
@@ -141,6 +157,17 @@ class ParticipantFiles:
         self.saved, self.online_runs = None, 0
         log.info("participant %s: files go to %s", self.folder.participant, self.folder.path)
         return True
+
+    def track(self, writer: threading.Thread) -> None:
+        """A thread writing into the session folder, to be waited for by :meth:`wait_written`."""
+        self._writers = [t for t in self._writers if t.is_alive()] + [writer]
+
+    def wait_written(self, timeout: float | None = None) -> bool:
+        """Wait for the reports being written (``timeout`` s each at most); True when none is left."""
+        for writer in self._writers:
+            writer.join(timeout)
+        self._writers = [t for t in self._writers if t.is_alive()]
+        return not self._writers
 
     def keep_paradigm(self, paradigm: Any) -> Path | None:
         """Write the paradigm set-up ``paradigm`` (a :class:`~bci_app.config.ParadigmConfig`) into the

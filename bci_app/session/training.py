@@ -185,11 +185,13 @@ class TrainingRunner:
 
 
 def calibration_training(sources: Sequence[Recording | None], config: AppConfig, channel_map: dict[str, str] | None,
-                         folder: SessionFolder | None, inbox: Inbox) -> Job:
+                         folder: SessionFolder | None, inbox: Inbox,
+                         started: Callable[[threading.Thread], None] | None = None) -> Job:
     """The :class:`calibration.job.CalibrationJob` on ``sources`` (the calibration and the cued
     online runs: GDF cues, the paradigm's classes and imagery period), as ``(job, to_model, cancel)``. Nothing runs
     here: loading the base, preparation, training and the gate happen on the training thread, where
-    ``to_model`` also saves the adapter and report into ``folder`` (a ``FilesSaved`` message)."""
+    ``to_model`` also saves the adapter into ``folder`` and starts the report's own thread (a
+    ``FilesSaved`` message once it is written; the thread is handed to ``started``)."""
     from calibration.job import CalibrationJob  # heavy (mne): loaded when the first training is built
 
     kept = [r for r in sources if r is not None]
@@ -199,8 +201,8 @@ def calibration_training(sources: Sequence[Recording | None], config: AppConfig,
     job = CalibrationJob(kept, config, preset="gdf", classes=paradigm.classes, source_channel_map=channel_map,
                          imagery_s=paradigm.imagery_end_s - paradigm.cue_at_s)
 
-    def to_model(outcome) -> DecoderModel:  # on the training thread: prepare, save adapter and report
-        return keep_outcome(outcome, folder, config, post=lambda saved: inbox.post(FilesSaved(saved)))
+    def to_model(outcome) -> DecoderModel:  # on the training thread: prepare, save the adapter, start the report
+        return keep_outcome(outcome, folder, config, post=lambda saved: inbox.post(FilesSaved(saved)), started=started)
 
     return job.run(), to_model, job.cancel.set
 
