@@ -93,6 +93,8 @@ def test_calibration_tap_keeps_every_sample_past_its_expected_length():
         for _ in range(20):  # 2 s before the tap: its 1 s lead comes from the buffer
             clock.advance(0.1)
             sim.acquire()
+        # another program's cues run for as long as it sends them: an unknown length starts at a minute
+        assert CalibrationTap(sim, lead_s=1.0, expected_s=float("inf"))._times.size == 160 * 66  # noqa: SLF001
         tap = CalibrationTap(sim, lead_s=1.0, expected_s=0.5)
         first = tap.index
         for _ in range(60):  # 6 s: several times what it expected

@@ -34,13 +34,15 @@ class CalibrationTap:
     stream's buffer holds them) on: the calibration data.
 
     Samples go into one preallocated array (sized for ``expected_s`` seconds, doubled when a run
-    goes longer), so :meth:`recording` hands out a view at once: joining thousands of small chunks
-    at the end of a 64-channel calibration held the UI thread for ~100 ms."""
+    goes longer; a run of unknown length, another program's cues, starts at a minute), so
+    :meth:`recording` hands out a view at once: joining thousands of small chunks at the end of a
+    64-channel calibration held the UI thread for ~100 ms."""
 
     def __init__(self, stream: Stream, lead_s: float = LEAD_S, expected_s: float = 60.0) -> None:
         self.stream = stream
         buf = stream.buffer
         self.index = max(buf.n_written - int(round(lead_s * stream.info.sfreq)), buf.n_written - buf.n_available)
+        expected_s = expected_s if np.isfinite(expected_s) else 60.0
         capacity = max(1, int(round((lead_s + expected_s + 5.0) * stream.info.sfreq)))
         self._data = np.empty((stream.info.n_chans, capacity), dtype=buf.dtype)  # pages touched as filled
         self._times = np.empty(capacity)
