@@ -69,11 +69,30 @@ class GateReport:
     #: the adapter's cross-validated decision per repeat and trial (repeats, n): each trial decided
     #: by the adapter trained on the folds without it
     predicted_adapted: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the base's probabilities (n, n_classes) and the adapter's cross-validated ones (repeats, n, n_classes)
+    proba_base: np.ndarray | None = field(default=None, repr=False, compare=False)
+    proba_adapted: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def log_loss(self) -> tuple[float, float] | None:
+        """Cross-validated log-loss (nats per trial) of ``(adapter, base)``, or None without folds."""
+        if self.proba_adapted is None or self.proba_base is None or self.labels is None:
+            return None
+        from sklearn.metrics import log_loss
+
+        labels = range(self.proba_base.shape[1])
+        def loss(p: np.ndarray) -> float:  # float32 means of softmax: renormalised in float64
+            p = np.asarray(p, dtype=np.float64)
+            return float(log_loss(self.labels, p / p.sum(axis=1, keepdims=True), labels=labels))
+
+        return float(np.mean([loss(p) for p in self.proba_adapted])), loss(self.proba_base)
 
     def as_dict(self) -> dict[str, Any]:
+        losses = self.log_loss()
         return {"chosen": self.chosen, "cv_accuracy_adapted": self.cv_accuracy_adapted,
-                "cv_accuracy_base": self.cv_accuracy_base, "folds": self.folds, "repeats": self.repeats,
-                "seconds": round(self.seconds, 3), "reason": self.reason}
+                "cv_accuracy_base": self.cv_accuracy_base,
+                "cv_log_loss_adapted": None if losses is None else round(losses[0], 4),
+                "cv_log_loss_base": None if losses is None else round(losses[1], 4),
+                "folds": self.folds, "repeats": self.repeats, "seconds": round(self.seconds, 3), "reason": self.reason}
 
 
 def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lora: ResolvedLora,
@@ -94,13 +113,14 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     X = as_trial_windows(X)
     counts = np.bincount(y)
     folds = int(min(config.gate_folds, counts[counts > 0].min()))
-    base_pred = predict_proba(model, X).argmax(1)
+    base_proba = predict_proba(model, X)
+    base_pred = base_proba.argmax(1)
     if folds < 2 or np.count_nonzero(counts) < 2:
         return GateReport("base", None, None, folds, 0, time.perf_counter() - t0,
                           "too few trials per class to cross-validate; the unadapted base is safer",
-                          labels=np.array(y), predicted_base=base_pred)
+                          labels=np.array(y), predicted_base=base_pred, proba_base=base_proba)
     base_correct = base_pred == y
-    adapted_pred = np.full((config.gate_repeats, len(y)), -1, dtype=np.int64)
+    adapted_proba = np.full((config.gate_repeats, len(y), base_proba.shape[1]), np.nan)
     inner = config.model_copy(update={"min_trials_per_class": 1})
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=config.gate_repeats, random_state=config.seed)
     correct = base_hits = total = 0
@@ -112,8 +132,9 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
         try:
             run_to_end(finetune(model, X, y, trials=train, lora=lora, config=inner, cancel=cancel, full=full,
                                 features=None if full else features))
-            decided = predict_proba(model, X[test]).argmax(1)
-            adapted_pred[split // folds, test] = decided
+            proba = predict_proba(model, X[test])
+            adapted_proba[split // folds, test] = proba
+            decided = proba.argmax(1)
             correct += int((decided == y[test]).sum())
             if fold_adapters is not None and not full:
                 fold_adapters.append(_trained_state(model, False))
@@ -130,7 +151,9 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     reason = (f"adapter {adapted:.0%} vs base {base:.0%} in {config.gate_repeats}x{folds}-fold cross-validation "
               f"on the calibration trials{margin}: {'adapter' if chosen == 'adapted' else 'unadapted base'} installed")
     return GateReport(chosen, adapted, base, folds, config.gate_repeats, time.perf_counter() - t0, reason,
-                      labels=np.array(y), predicted_base=base_pred, predicted_adapted=adapted_pred)
+                      labels=np.array(y), predicted_base=base_pred, predicted_adapted=np.where(
+                          np.isnan(adapted_proba).any(2), -1, np.nan_to_num(adapted_proba).argmax(2)),
+                      proba_base=base_proba, proba_adapted=adapted_proba)
 
 
 def average_adapters(model: nn.Module, states: Sequence[dict[str, torch.Tensor]]) -> None:

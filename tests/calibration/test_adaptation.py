@@ -127,6 +127,13 @@ def test_the_gate_splits_trials_not_windows_and_collects_fold_adapters(s001_data
     assert len(folds) == 3 and gate.predicted_adapted.shape == (1, len(data.y))
     assert (gate.predicted_adapted >= 0).all()  # every trial decided exactly once per repeat
     assert not any(isinstance(m, LinearWithLoRA) for m in model.modules())  # left as it came
+    # the probabilities behind the decisions: the log-loss of each model on the same trials
+    assert gate.proba_adapted.shape == (1, len(data.y), 2) and np.allclose(gate.proba_adapted.sum(2), 1.0, atol=1e-5)
+    assert (gate.proba_adapted.argmax(2) == gate.predicted_adapted).all()
+    adapted_loss, base_loss = gate.log_loss()
+    p = gate.proba_base[np.arange(len(data.y)), data.y]
+    assert base_loss == pytest.approx(-np.log(p / gate.proba_base.sum(1)).mean(), rel=1e-5)
+    assert adapted_loss > 0 and gate.as_dict()["cv_log_loss_base"] == pytest.approx(base_loss, abs=1e-4)
 
 
 def test_fold_averaged_adapter_is_installed_when_the_gate_chooses_it(eegmmidb_dir):
