@@ -172,7 +172,7 @@ class FinetuneConfig(_Section):
     gate_repeats: Integer = Field(1, ge=1, le=20)
     #: the adapter is installed when its cross-validated accuracy exceeds the base's by more than this
     #: (0: strictly better; negative: ties and deficits up to ``-gate_margin`` go to the adapter)
-    gate_margin: Number = Field(-0.05, ge=-1.0, le=1.0)
+    gate_margin: Number = Field(-0.10, ge=-1.0, le=1.0)
     #: train (and cross-validate) on the windows the online decoder decides on: windows starting every
     #: ``window_stride_s`` from the model's window start to ``window_span_s`` later (0: one window per trial)
     window_span_s: Number = Field(0.5, ge=0, le=10)
