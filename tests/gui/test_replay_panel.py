@@ -76,7 +76,9 @@ def play_in_window(qtbot, tmp_path, path, dm, *, speed: float):
     rp = w.replay_panel
     rp.path_edit.setText(str(path))
     rp.speed.setValue(speed)
-    rp.play_button.click()
+    rp.play_button.click()  # opened in the background; the replay starts when it is open
+    assert "Opening" in rp.status_label.text() and not rp.play_button.isEnabled()
+    qtbot.waitUntil(lambda: w.state_text == "replay" or w.error_banner.isVisible(), timeout=30000)
     return w, rp
 
 
@@ -139,7 +141,7 @@ def test_stop_and_close_mid_replay_leave_no_thread(qtbot, tmp_path):
     indices = [p.sample_index for p in w.bridge.replay_predictions]
     assert indices == sorted(set(indices))  # in sample-index order, none twice
     rp.play_button.click()  # again, then close the window while it plays
-    assert w.state_text == "replay"
+    qtbot.waitUntil(lambda: w.state_text == "replay", timeout=30000)
     assert w.bridge.replay_predictions == []
     w.close()
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())
