@@ -167,6 +167,8 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         session.replay_file(replay["path"], speed=1.0, on_decision=queue.append, background=True)
         panel.show()
 
+    steps: list = []
+
     def replay_tick() -> None:
         def work() -> None:
             advance()
@@ -174,8 +176,10 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
             session.update()
             if not replaying and session.mode.value == "replay":  # ReplayRun.started: the file is open
                 stream = session.stream
-                replay["live"], replay["sfreq"] = live_predictions(stream.recording), stream.info.sfreq
-                view.set_source(stream)
+                steps[:] = [lambda: replay.update(live=live_predictions(stream.recording), sfreq=stream.info.sfreq),
+                            lambda: view.set_source(stream)]  # one per frame, in the frames that follow
+            elif steps:
+                steps.pop(0)()
             panel.render(list(replay["queue"]), replay["live"], replay["sfreq"])
             frame()
 

@@ -26,6 +26,7 @@ class ReplayRun:
         self.queue: queue.SimpleQueue = queue.SimpleQueue()  # decisions from the decoder thread
         self.live: list = []  # the decisions logged live in the recording
         self.sfreq = 1.0
+        self._steps: list[Callable[[], None]] = []  # one-off work of a starting replay, one per frame
 
     def start(self, call: Callable, has_model: bool) -> None:
         """Replay the panel's file through the session (``call`` is the bridge's guarded session call)."""
@@ -49,17 +50,21 @@ class ReplayRun:
             rp.set_running(True)  # Stop gives up the opening too
 
     def started(self) -> None:
-        """The session entered ``replay``: show the file, its live decisions and its signals."""
-        rp, stream = self.w.replay_panel, self.w.session.stream
+        """The session entered ``replay``: show the file's live decisions, then its signals, one per
+        frame in the frames that follow (the frame that started the replay has had its share)."""
+        stream = self.w.session.stream
         if stream is None or getattr(stream, "recording", None) is None:
             return
-        self.live = live_predictions(stream.recording)
-        self.sfreq = stream.info.sfreq
-        rp.status_label.setText(
-            f"Replaying {stream.info.name} at {rp.speed.value():g}× ({stream.recording.duration:.0f} s; "
-            f"{len(self.live)} live decisions logged)"
-        )
-        self.w.signal_view.set_source(stream)
+
+        def show_live() -> None:
+            self.live = live_predictions(stream.recording)
+            self.sfreq = stream.info.sfreq
+            self.w.replay_panel.status_label.setText(
+                f"Replaying {stream.info.name} at {self.w.replay_panel.speed.value():g}× "
+                f"({stream.recording.duration:.0f} s; {len(self.live)} live decisions logged)")
+
+        # this frame (its render follows at once) adds nothing; the next ones one step each
+        self._steps = [lambda: None, show_live, lambda: self.w.signal_view.set_source(stream)]
 
     def drain(self) -> None:
         """Move the decisions the decoder thread has queued to :attr:`predictions`."""
@@ -70,6 +75,8 @@ class ReplayRun:
                 return
 
     def render(self) -> None:
+        if self._steps:
+            self._steps.pop(0)()
         self.drain()
         if self.w.mode_panel_shown("replay"):
             self.w.replay_panel.render(self.predictions, self.live, self.sfreq)
@@ -77,6 +84,7 @@ class ReplayRun:
     def ended(self, state: str) -> None:
         """The session ended the replay (``"finished"``: whole file decoded; ``"stopped"``: early;
         ``"failed"``: the recording could not be opened or played, said by an error)."""
+        self._steps.clear()
         self.drain()
         rp = self.w.replay_panel
         n = len(self.predictions)

@@ -78,7 +78,7 @@ def play_in_window(qtbot, tmp_path, path, dm, *, speed: float):
     rp.speed.setValue(speed)
     rp.play_button.click()  # opened in the background; the replay starts when it is open
     assert "Opening" in rp.status_label.text() and not rp.play_button.isEnabled()
-    qtbot.waitUntil(lambda: w.state_text == "replay" or w.error_banner.isVisible(), timeout=30000)
+    qtbot.waitUntil(lambda: "Replaying" in rp.status_label.text() or w.error_banner.isVisible(), timeout=30000)
     return w, rp
 
 
