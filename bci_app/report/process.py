@@ -8,19 +8,18 @@ a :class:`~bci_app.report.rendered.RenderedReport` (HTML and PNG bytes, no figur
 imports only what a report needs (numpy, matplotlib, MNE, the report's modules), never torch or Qt,
 and runs at a lower priority than the app.
 
-Between the two, one pickle frame each way over the process's stdin and stdout (protocol 5, the
-arrays' memory written to the pipe as it is, without a copy on the app's side): the app's own
-data to its own child, never a file. A failure in the process comes back as a
+Between the two, one frame each way over the process's stdin and stdout (:mod:`bci_app.report.wire`:
+JSON with the arrays' memory written to the pipe as it is, without a copy on the app's side; never a
+pickle). A failure in the process comes back as a
 :class:`~bci_app.errors.ReportError` with the process's traceback in ``details`` (and in the log);
 a process that does not finish within ``timeout`` seconds, or whose ``cancel`` is set, is killed.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
-import pickle
-import struct
 import subprocess
 import sys
 import threading
@@ -28,10 +27,11 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from bci_app.errors import ReportError
 from bci_app.report.rendered import RenderedReport
+from bci_app.report.wire import read_frame, write_frame
 
 __all__ = ["REPORT_TIMEOUT_S", "render_calibration_report", "render_online_run", "run_in_process", "TASKS"]
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 REPORT_TIMEOUT_S = 600.0
 #: how much lower the report's process runs than the app (``os.nice``): the window and the decoder win a core
 NICENESS = 5
-_LEN = struct.Struct("<Q")
 
 
 def render_calibration_report(inputs: Any, path: str | Path, *, timeout: float = REPORT_TIMEOUT_S,
@@ -80,38 +79,6 @@ def _online_run_task(report: RenderedReport, scores: dict[str, Any], title: str,
 TASKS: dict[str, Callable[..., Any]] = {"calibration": _calibration_task, "online_run": _online_run_task}
 
 
-# -- the frames: one pickle with its arrays' memory out of band ---------------------------------------
-def _write_frame(stream: IO[bytes], obj: Any) -> None:
-    buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
-    raws = [b.raw() for b in buffers]
-    stream.write(_LEN.pack(len(head)))
-    stream.write(head)
-    stream.write(_LEN.pack(len(raws)))
-    for raw in raws:  # each written from its own memory (the pipe's write releases the interpreter)
-        stream.write(_LEN.pack(raw.nbytes))
-        stream.write(raw)
-    stream.flush()
-
-
-def _read_exactly(stream: IO[bytes], n: int) -> bytearray:
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
-    while got < n:
-        k = stream.readinto(view[got:])
-        if not k:
-            raise EOFError(f"the report's frame ended after {got} of {n} bytes")
-        got += k
-    return buf
-
-
-def _read_frame(stream: IO[bytes]) -> Any:
-    head = _read_exactly(stream, _LEN.unpack(_read_exactly(stream, _LEN.size))[0])
-    count = _LEN.unpack(_read_exactly(stream, _LEN.size))[0]
-    buffers = [_read_exactly(stream, _LEN.unpack(_read_exactly(stream, _LEN.size))[0]) for _ in range(count)]
-    return pickle.loads(head, buffers=buffers)
-
-
 # -- the app's side ------------------------------------------------------------------------------------
 def _child_env() -> dict[str, str]:
     """The app's environment, with this code importable, one thread per numeric library and Agg."""
@@ -145,12 +112,11 @@ def run_in_process(task: str, kwargs: dict[str, Any], *, timeout: float = REPORT
     except OSError as exc:
         raise ReportError(f"the report's process could not start ({' '.join(cmd)}): {exc}") from exc
     try:
-        _write_frame(proc.stdin, (task, kwargs))
+        write_frame(proc.stdin, (task, kwargs))
     except BrokenPipeError:
         pass  # the process ended before reading its task: its stderr says why (below)
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        err = _stop(proc)
-        raise ReportError(f"the report's inputs cannot be handed to its process: {exc}", details=err) from exc
+    except ReportError as exc:
+        raise ReportError(f"the report's inputs cannot be handed to its process: {exc}", details=_stop(proc)) from exc
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -166,8 +132,8 @@ def run_in_process(task: str, kwargs: dict[str, Any], *, timeout: float = REPORT
     for line in err.splitlines():
         log.debug("report process: %s", line)
     try:
-        status, value = _read_frame(_BytesReader(out))
-    except (EOFError, struct.error, pickle.UnpicklingError) as exc:
+        status, value = read_frame(io.BytesIO(out))
+    except (EOFError, ValueError, ReportError) as exc:
         last = err.strip().splitlines()[-1] if err.strip() else f"exit status {proc.returncode}"
         raise ReportError(f"the report's process ended without a result ({last})", details=err) from exc
     if status != "ok":
@@ -175,19 +141,6 @@ def run_in_process(task: str, kwargs: dict[str, Any], *, timeout: float = REPORT
         raise ReportError(message, details=details)
     log.info("report task %s drawn in its own process in %.1f s", task, time.perf_counter() - t0)
     return value
-
-
-class _BytesReader:
-    """``readinto`` over bytes already read (the process's whole stdout)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._view, self._pos = memoryview(data), 0
-
-    def readinto(self, buf: memoryview) -> int:
-        n = min(len(buf), len(self._view) - self._pos)
-        buf[:n] = self._view[self._pos:self._pos + n]
-        self._pos += n
-        return n
 
 
 # -- the report's process -----------------------------------------------------------------------------
@@ -199,13 +152,13 @@ def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if hasattr(os, "nice"):
         os.nice(NICENESS)
-    task, kwargs = _read_frame(sys.stdin.buffer)
+    task, kwargs = read_frame(sys.stdin.buffer)
     try:
         answer: tuple[str, Any] = ("ok", TASKS[task](**kwargs))
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the app, with its traceback
         answer = ("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         traceback.print_exc()
-    _write_frame(result_out, answer)
+    write_frame(result_out, answer)
     return 0
 
 

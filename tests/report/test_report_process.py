@@ -19,7 +19,8 @@ import pytest
 from bci_app.config import AppConfig
 from bci_app.errors import ReportError
 from bci_app.report.inputs import ReportInputs, report_inputs
-from bci_app.report.process import _write_frame, render_calibration_report, render_online_run, run_in_process
+from bci_app.report.process import render_calibration_report, render_online_run, run_in_process
+from bci_app.report.wire import decode, encode, read_frame, write_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 SCORES = {"trials": [{"true": "left_hand", "predicted": "left_hand"}, {"true": "left_hand", "predicted": None},
@@ -91,14 +92,15 @@ def test_a_cancelled_or_overdue_drawing_is_stopped(outcome, tmp_path):
 def test_the_process_imports_neither_torch_nor_qt(outcome, tmp_path):
     """A fresh interpreter reads a task as the process does and imports what drawing it needs."""
     frame = io.BytesIO()
-    _write_frame(frame, ("calibration", {"inputs": report_inputs(outcome), "path": str(tmp_path / "r.html"),
+    write_frame(frame, ("calibration", {"inputs": report_inputs(outcome), "path": str(tmp_path / "r.html"),
                                          "options": {"paradigm": _config().paradigm}}))
     (tmp_path / "task").write_bytes(frame.getvalue())
     code = textwrap.dedent(f"""
         import sys
-        from bci_app.report import process
+        from bci_app.report import process, wire
         with open({str(tmp_path / "task")!r}, "rb") as f:
-            task, kwargs = process._read_frame(f)
+            task, kwargs = wire.read_frame(f)
+        assert task in process.TASKS and type(kwargs["inputs"]).__name__ == "ReportInputs"
         from bci_app.report import calibration_report, erd, figures
         import mne.time_frequency, mne.viz.topomap
         print(sorted(m for m in ("torch", "PySide6", "pyqtgraph", "pylsl", "brainflow", "sklearn") if m in sys.modules))
@@ -107,6 +109,32 @@ def test_the_process_imports_neither_torch_nor_qt(outcome, tmp_path):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_frame_carries_the_inputs_and_the_report_and_nothing_else(outcome, tmp_path):
+    """No pickle: JSON and raw buffers, and only the listed types are built from a frame."""
+    config = _config()
+    inputs = report_inputs(outcome)
+    frame = io.BytesIO()
+    write_frame(frame, {"inputs": inputs, "paradigm": config.paradigm, "t": (1, "a")})
+    frame.seek(0)
+    back = read_frame(frame)
+    assert back["paradigm"] == config.paradigm and back["t"] == (1, "a")
+    got = back["inputs"]
+    assert got.classes == inputs.classes and got.preparation == inputs.preparation and got.summary == inputs.summary
+    assert np.array_equal(got.predicted_unadapted, inputs.predicted_unadapted)
+    rec, orig = got.recordings[0], inputs.recordings[0]
+    assert np.array_equal(rec.data, orig.data) and rec.data.dtype == orig.data.dtype and rec.markers == orig.markers
+    assert rec.path == orig.path and rec.ch_names == orig.ch_names
+    from bci_app.report import build_calibration_report
+
+    drawn = build_calibration_report(inputs).rendered()
+    again = decode(*encode(drawn))
+    assert again.to_html() == drawn.to_html() and again.decoding["unadapted base"].classes == drawn.classes
+    with pytest.raises(ReportError, match="cannot hold a builtins.object"):
+        encode({"x": object()})
+    with pytest.raises(ReportError, match="names the type 'Popen', which may not cross"):
+        decode(b'{"__type__": "Popen", "fields": {"args": ["true"]}}', [])
 
 
 # -- the session's side -------------------------------------------------------------------------------
