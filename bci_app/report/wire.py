@@ -4,7 +4,8 @@ app). Only plain data and the types of :data:`TYPES` cross; a reader builds noth
 frame cannot make it run anything.
 
 Frame: ``u64`` length + UTF-8 JSON, ``u64`` count, then per buffer ``u64`` length + bytes. In the
-JSON an array is ``{"__array__": i, "dtype", "shape"}`` (buffer ``i``, C order), bytes
+JSON an array is ``{"__array__": i, "dtype", "shape", "fortran"}`` (buffer ``i``, C order or, for an
+array in Fortran order, that order: no copy), bytes
 ``{"__bytes__": i}``, a tuple ``{"__tuple__": [...]}``, a path ``{"__path__": str}``, a time
 ``{"__datetime__": iso}``, a dataclass of :data:`TYPES` ``{"__type__": name, "fields": {...}}``
 and a pydantic model of :data:`TYPES` ``{"__model__": name, "fields": {...}}`` (built again with
@@ -61,8 +62,10 @@ def encode(obj: Any) -> tuple[bytes, list[memoryview]]:
         if isinstance(x, np.ndarray):
             if x.dtype.hasobject:
                 raise ReportError(f"a report frame cannot hold an array of Python objects (shape {x.shape})")
-            buffers.append(memoryview(np.ascontiguousarray(x).reshape(-1).view(np.uint8)))
-            return {"__array__": len(buffers) - 1, "dtype": x.dtype.str, "shape": list(x.shape)}
+            fortran = x.ndim > 1 and x.flags.f_contiguous and not x.flags.c_contiguous  # sent as is, no copy
+            flat = (x.T if fortran else np.ascontiguousarray(x)).reshape(-1)
+            buffers.append(memoryview(flat.view(np.uint8)))
+            return {"__array__": len(buffers) - 1, "dtype": x.dtype.str, "shape": list(x.shape), "fortran": fortran}
         if isinstance(x, (bytes, bytearray)):
             buffers.append(memoryview(x))
             return {"__bytes__": len(buffers) - 1}
@@ -99,7 +102,8 @@ def decode(head: bytes, buffers: list[bytearray]) -> Any:
         if not isinstance(x, dict):
             return x
         if "__array__" in x:
-            return np.frombuffer(buffers[x["__array__"]], dtype=np.dtype(x["dtype"])).reshape(x["shape"])
+            flat = np.frombuffer(buffers[x["__array__"]], dtype=np.dtype(x["dtype"]))
+            return flat.reshape(x["shape"][::-1]).T if x.get("fortran") else flat.reshape(x["shape"])
         if "__bytes__" in x:
             return bytes(buffers[x["__bytes__"]])
         if "__tuple__" in x:

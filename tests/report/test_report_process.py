@@ -131,6 +131,10 @@ def test_the_frame_carries_the_inputs_and_the_report_and_nothing_else(outcome, t
     drawn = build_calibration_report(inputs).rendered()
     again = decode(*encode(drawn))
     assert again.to_html() == drawn.to_html() and again.decoding["unadapted base"].classes == drawn.classes
+    for array in (np.asfortranarray(np.arange(24.0).reshape(4, 6)), np.arange(24.0).reshape(4, 6)[:, ::2],
+                  np.zeros((0, 3), np.float32), np.array(5)):  # Fortran order crosses as it is, without a copy
+        crossed = decode(*encode(array))
+        assert np.array_equal(crossed, array) and crossed.shape == array.shape and crossed.dtype == array.dtype
     with pytest.raises(ReportError, match="cannot hold a builtins.object"):
         encode({"x": object()})
     with pytest.raises(ReportError, match="names the type 'Popen', which may not cross"):
