@@ -83,8 +83,9 @@ TASKS: dict[str, Callable[..., Any]] = {"calibration": _calibration_task, "onlin
 def _child_env() -> dict[str, str]:
     """The app's environment, with this code importable, one thread per numeric library and Agg."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # holds bci_app and calibration
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    root = Path(__file__).resolve().parents[2]  # holds bci_app and calibration
+    if root.name not in ("site-packages", "dist-packages"):  # a checkout: installed, the interpreter finds it
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")
     env["MPLBACKEND"] = "Agg"
