@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 #: takes seconds; a hung process must not hold a session's end for ever
 REPORT_TIMEOUT_S = 600.0
 #: how much lower the report's process runs than the app (``os.nice``): the window and the decoder win a core
-NICENESS = 5
+NICENESS = 10
 
 
 def render_calibration_report(inputs: Any, path: str | Path, *, timeout: float = REPORT_TIMEOUT_S,
