@@ -40,3 +40,13 @@ class TrainingError(BCIError):
 
 class TrainingCancelled(TrainingError):
     """The user cancelled a training job; nothing was written."""
+
+
+class ReportError(BCIError):
+    """A report could not be drawn or written (its own process failed, was stopped or could not
+    start). ``details``: the drawing process's traceback or log, for the log file."""
+
+    def __init__(self, message: str, *, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+

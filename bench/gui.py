@@ -14,14 +14,20 @@ torch limited to one thread while the app's 30 Hz timer refreshes the 64-channel
 Then the path a clinician triggers, for every shipped base (``--bases`` to choose): the default
 configuration with that base, the gate, a simulated headset with the base's channels (and the
 paradigm with the base's classes the simulated person can imagine) on a manual clock driven at real
-time by the timer: the last 3 s of calibration -> the session builds the training job -> training
-and gate on the training thread -> the decoder model prepared there -> installed -> online (started
-the moment the model arrives, as a clinician pressing Start) -> first adapted decision -> 3 s of
-decisions. Measured: the longest time one timer tick takes (the UI thread's longest stall; goal
-≤ 16 ms, one frame at 60 Hz), per phase (calibrating, training, install, online), with the UI
-thread's own CPU time in that tick (a tick much longer than its CPU time waited for a core or the
-GIL), and the time from the end of calibration to the first adapted decision (goal ≤ 3 s for 15-40
-trials). The machine's load average is recorded: above its core count, ticks also wait for a core.
+time by the timer, as a participant's session (recordings, adapter and report saved): the last 3 s of
+calibration -> the session builds the training job -> training and gate on the training thread ->
+the decoder model prepared there -> installed -> online (started the moment the model arrives, as a
+clinician pressing Start) -> first adapted decision -> decisions for 3 s and until the calibration
+report is written (drawn in its own process meanwhile) -> Stop and Disconnect -> the session's online
+recording replayed in the window (``Session.replay_file`` as the replay panel's Play does: the file
+opened and its decoder built in the background, then the replay panel drawing replayed against live
+decisions and the signal view on the replayed file) to its end.
+Measured: the longest time one timer tick takes (the UI thread's longest stall; goal ≤ 16 ms, one
+frame at 60 Hz), per path (calibration, training, install, online, stop, replay start, replay), with
+the UI thread's own CPU time in that tick (a tick much longer than its CPU time waited for a core or
+the GIL), and the time from the end of calibration to the first adapted decision (goal ≤ 3 s for
+15-40 trials) and to the report written. The machine's load average is recorded: above its core
+count, ticks also wait for a core.
 """
 
 from __future__ import annotations
@@ -60,17 +66,27 @@ def calibration_session(config, trials_per_class: int):
     return session
 
 
-def clinician_path(trials_per_class: int, frame, base: str = "sensorimotor16", *,
-                   calibration_tail_s: float = 3.0, online_s: float = 3.0) -> dict:
-    """End of calibration -> first adapted decision with the shipped ``base``, timed on the UI
-    thread (module doc); the simulated headset has the base's channels, the paradigm its classes."""
+#: the paths of the clinician's session the ticks are sorted into (issue 20's list, in order):
+#: session mode -> path; "install" is the tick installing the model, "stop" Stop and Disconnect,
+#: "replay start" the Play click (the recording is opened), "replay" the replay's ticks
+PATHS = {"calibrating": "calibration", "training": "training", "install": "install", "online": "online",
+         "stop": "stop", "replay start": "replay start", "replay": "replay"}
+
+
+def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
+                   calibration_tail_s: float = 3.0, online_s: float = 3.0, replay_max_s: float = 60.0) -> dict:
+    """End of calibration -> first adapted decision -> report written -> replay of the online recording
+    with the shipped ``base``, timed on the UI thread (module doc); the simulated headset has the base's
+    channels, the paradigm its classes. ``view``: the window's signal view (shows the replayed file)."""
     import numpy as np
     from qt_timer import run_timer
 
     from bci_app.acquisition.simulated import SIM_LABELS, StreamSimulated, cued_imagery
     from bci_app.clocks import ManualClock
     from bci_app.config import AppConfig
+    from bci_app.gui.replay_view import ReplayPanel
     from bci_app.models.pretrained import base_model_metadata
+    from bci_app.online.replay import live_predictions
     from bci_app.session import Session
 
     meta = base_model_metadata(base)
@@ -96,52 +112,121 @@ def clinician_path(trials_per_class: int, frame, base: str = "sensorimotor16", *
     session.subscribe("mode", lambda m: marks.setdefault(m.value, time.perf_counter()))
     session.subscribe("model", lambda _m: (marks.setdefault("model", time.perf_counter()), session.start_online()))
     session.subscribe("prediction", lambda _p: marks.setdefault("first_decision", time.perf_counter()))
-    ticks: dict[str, list[float]] = {}  # phase -> tick durations (s)
+    session.subscribe("saved", lambda s: marks.setdefault("report", time.perf_counter()) if s.report else None)
+    session.subscribe("replay", lambda state: marks.setdefault("replay_end", time.perf_counter()))
+    ticks: dict[str, list[float]] = {}  # path -> tick durations (s)
+    cpu: dict[str, list[float]] = {}  # path -> the UI thread's own CPU time in each tick (s)
     last = [time.perf_counter()]
+    panel = ReplayPanel()  # the window's replay tab, shown while the replay runs
+    panel.resize(900, 500)
+    replay = {"queue": [], "live": [], "sfreq": 1.0, "path": None}
 
-    cpu: list[float] = []  # the UI thread's own CPU time in each tick (s)
+    def record(path: str, t: float, c: float) -> None:
+        ticks.setdefault(path, []).append(time.perf_counter() - t)
+        cpu.setdefault(path, []).append(time.thread_time() - c)
+
+    def timed(path: str, work) -> None:
+        t, c = time.perf_counter(), time.thread_time()
+        work()
+        record(path, t, c)
+
+    def frame() -> None:
+        view.refresh()
+        view.plot.viewport().repaint()
+
+    def advance() -> None:
+        t = time.perf_counter()
+        clock.advance(t - last[0])  # the headset streams in real time
+        last[0] = t
 
     def tick() -> None:
         t, c = time.perf_counter(), time.thread_time()
-        phase, had_model = session.mode.value, "model" in marks
-        clock.advance(t - last[0])  # the headset streams in real time
-        last[0] = t
+        path, had_model = PATHS.get(session.mode.value, session.mode.value), "model" in marks
+        advance()
         session.update()
         frame()
-        if not had_model and "model" in marks:
-            phase = "install"  # the tick that installs the model and starts decoding
-        ticks.setdefault(phase, []).append(time.perf_counter() - t)
-        cpu.append(time.thread_time() - c)
+        record("install" if not had_model and "model" in marks else path, t, c)  # install: the model's tick
 
-    def done() -> bool:
+    def online_done() -> bool:
         first = marks.get("first_decision")
-        return bool(session.errors) or (first is not None and time.perf_counter() - first >= online_s)
+        return bool(session.errors) or (first is not None and "report" in marks
+                                         and time.perf_counter() - first >= online_s)
 
-    stamps = run_timer(33, 300.0, tick, until=done)
-    session.disconnect()
+    stamps = run_timer(33, 300.0, tick, until=online_done)
+    recorded = list(Path(folder.name).rglob("online*.xdf"))
+
+    def stop() -> None:  # Stop, then Disconnect (the window's buttons)
+        session.stop_online()
+        session.disconnect()
+
+    timed("stop", stop)
     sim.disconnect()
+
+    def start_replay() -> None:  # the replay panel's Play (ReplayRun.start): the file opens in the background
+        queue: list = replay["queue"]
+        session.replay_file(replay["path"], speed=1.0, on_decision=queue.append, background=True)
+        panel.show()
+
+    steps: list = []
+
+    def replay_tick() -> None:
+        def work() -> None:
+            advance()
+            replaying = session.mode.value == "replay"
+            session.update()
+            if not replaying and session.mode.value == "replay":  # ReplayRun.started: the file is open
+                stream = session.stream
+                steps[:] = [lambda: replay.update(live=live_predictions(stream.recording), sfreq=stream.info.sfreq),
+                            lambda: view.set_source(stream)]  # one per frame, in the frames that follow
+            elif steps:
+                steps.pop(0)()
+            panel.render(list(replay["queue"]), replay["live"], replay["sfreq"])
+            frame()
+
+        timed("replay", work)
+
+    replayed_file = None
+    if recorded and not session.errors:
+        replay["path"] = replayed_file = max(recorded, key=lambda p: p.stat().st_size)
+        last[0] = time.perf_counter()
+        timed("replay start", start_replay)
+        run_timer(33, replay_max_s, replay_tick, until=lambda: "replay_end" in marks or bool(session.errors))
+        session.stop_replay()
+        panel.hide()
+    view.set_source(None)
     saved = sorted(p.name for p in Path(folder.name).rglob("*") if p.is_file())
     folder.cleanup()
     t_end = marks.get("training", stamps[0])
     ticks_ms = np.concatenate([np.array(v) for v in ticks.values()]) * 1000
     result = session.training_result
+    longest = max(ticks, key=lambda k: max(ticks[k]))
+    order = [p for p in PATHS.values() if p in ticks] + [p for p in ticks if p not in PATHS.values()]
     return {
         "base": config.model.base, "n_chans": len(meta["ch_names"]), "classes": list(config.paradigm.classes),
         "calibration_trials": len(config.paradigm.classes) * trials_per_class,
         "errors": [e.message for e in session.errors],
-        "files_saved": saved,  # the run's recording, the adapter and the report (written on the training thread)
+        "files_saved": saved,  # the recordings, the adapter and the report (drawn in its own process)
         "chosen": getattr(result, "chosen", None),
         "calibration_end_to_model_s": round(marks["model"] - t_end, 2) if "model" in marks else None,
         "calibration_end_to_first_adapted_decision_s":
             round(marks["first_decision"] - t_end, 2) if "first_decision" in marks else None,
+        "calibration_end_to_report_written_s": round(marks["report"] - t_end, 2) if "report" in marks else None,
         "ui_longest_tick_ms": round(float(ticks_ms.max()), 1),
-        "ui_longest_tick_ms_by_phase": {phase: round(max(v) * 1000, 1) for phase, v in ticks.items()},
+        "ui_longest_tick_ms_by_phase": {path: round(max(ticks[path]) * 1000, 1) for path in order},
+        "ui_ticks_by_phase": {path: len(ticks[path]) for path in order},
         "ui_tick_p99_ms": round(float(np.percentile(ticks_ms, 99)), 1),
         # the UI thread's own work in its longest tick: far below the tick's wall time, the thread
         # waited (another process had the core on a loaded machine, or another thread the GIL)
-        "ui_longest_tick_cpu_ms": round(max(cpu) * 1000, 1),
+        "ui_longest_tick_cpu_ms": round(cpu[longest][int(np.argmax(ticks[longest]))] * 1000, 1),
+        "ui_longest_tick_cpu_ms_by_phase": {path: round(cpu[path][int(np.argmax(ticks[path]))] * 1000, 1)
+                                            for path in order},
         "ui_longest_interval_ms": round(float(np.diff(stamps).max() * 1000), 1),
-        "measured_s": {"calibration_tail": calibration_tail_s, "online_after_first_decision": online_s},
+        "replay": {"file": replayed_file.name if replayed_file else None, "speed": 1.0,
+                   "decisions": len(replay["queue"]), "live_decisions": len(replay["live"]),
+                   "finished": "replay_end" in marks,
+                   "agreement": (panel.comparison or {}).get("agreement")},
+        "measured_s": {"calibration_tail": calibration_tail_s,
+                       "online_after_first_decision": f">= {online_s:g}, until the report is written"},
         "goals": {"ui_longest_tick_ms": "<= 16", "first_adapted_decision_s": "<= 3 (15-40 trials)"},
     }
 
@@ -239,7 +324,7 @@ def main() -> None:
         "platform": os.environ.get("QT_QPA_PLATFORM"),
         "smoke": args.smoke,
     }
-    report["clinician_paths"] = {base: clinician_path(args.path_trials_per_class, frame, base) for base in args.bases}
+    report["clinician_paths"] = {base: clinician_path(args.path_trials_per_class, view, base) for base in args.bases}
     report["machine_load_1min_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
     view.close()

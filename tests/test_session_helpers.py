@@ -4,6 +4,8 @@ configuration only changes while idle, and a replayed file ends the replay by it
 
 from __future__ import annotations
 
+import threading
+
 from bci_app.acquisition import StreamSimulated
 from bci_app.clocks import ManualClock
 from bci_app.config import AppConfig
@@ -77,6 +79,31 @@ def test_replay_file_ends_by_itself(tmp_path):
         session.update()
     assert ends == ["finished"] and session.mode is Mode.IDLE
     assert len(decisions) > 20 and decisions[0].sample_index >= live_start
+
+    # opened in the background (as the window does): the file is read and its decoder built on a
+    # thread; the replay starts in a later update, with the same decisions
+    again: list = []
+    assert session.replay_file(tmp_path / "s.xdf", speed=2.0, runner=False, on_decision=again.append, background=True)
+    assert session.mode is Mode.IDLE and session.stream is None  # nothing on the caller's thread
+    while session.mode is not Mode.REPLAY:
+        session.update()
+    while session.mode is Mode.REPLAY:
+        clock.advance(0.05)
+        session.update()
+    assert ends == ["finished", "finished"] and [d.sample_index for d in again] == [d.sample_index for d in decisions]
+    # stopped before it is open: never played; a file that cannot be read: an error and "failed"
+    assert session.replay_file(tmp_path / "s.xdf", background=True)
+    session.stop_replay()
+    for thread in threading.enumerate():
+        if thread.name == "bci-replay-open":
+            thread.join(30)
+    session.update()
+    assert ends[-1] == "stopped" and session.mode is Mode.IDLE and session.stream is None
+    (tmp_path / "bad.xdf").write_bytes(b"not an xdf file")
+    assert session.replay_file(tmp_path / "bad.xdf", background=True)
+    while ends[-1] != "failed":
+        session.update()
+    assert "cannot open the recording" in session.errors[-1].message and session.mode is Mode.IDLE
 
 
 def test_calibration_tap_keeps_every_sample_past_its_expected_length():

@@ -11,6 +11,7 @@ from bci_app.errors import (
     ConfigError,
     ModelError,
     RecordingError,
+    ReportError,
     StreamError,
     TrainingCancelled,
     TrainingError,
@@ -26,6 +27,7 @@ _TITLES: tuple[tuple[type[BaseException], str], ...] = (
     (ConfigError, "The configuration is not valid"),
     (ModelError, "The model or adapter could not be used"),
     (CalibrationError, "The calibration data cannot be used"),
+    (ReportError, "The report could not be written"),
     (TrainingError, "Training failed"),
 )
 

@@ -1,7 +1,9 @@
 """A replay as the window shows it: the replayed decisions (made on the session's decoder thread,
 queued, moved here by the frame timer), the live decisions logged in the recording, and the replay
 panel's text. Used by :class:`~bci_app.gui.session_bridge.SessionBridge`; the replay itself is the
-session's (``replay_file``/``stop_replay``)."""
+session's (``replay_file``/``stop_replay``). Play opens the recording in the background (reading a
+file and building its decoder took the UI thread 0.1-0.3 s): the panel says so, and fills in when
+the session enters ``replay`` (:meth:`ReplayRun.started`)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class ReplayRun:
         self.queue: queue.SimpleQueue = queue.SimpleQueue()  # decisions from the decoder thread
         self.live: list = []  # the decisions logged live in the recording
         self.sfreq = 1.0
+        self._steps: list[Callable[[], None]] = []  # one-off work of a starting replay, one per frame
 
     def start(self, call: Callable, has_model: bool) -> None:
         """Replay the panel's file through the session (``call`` is the bridge's guarded session call)."""
@@ -39,16 +42,29 @@ class ReplayRun:
             self.w.disconnect_source()
         rp.reset()
         self.predictions.clear()
+        self.live = []
         self.queue = queue.SimpleQueue()  # decisions of an earlier replay are dropped
-        if call("replay_file", "replaying the recording", path, speed=rp.speed.value(), on_decision=self.queue.put):
-            stream = self.w.session.stream
+        if call("replay_file", "replaying the recording", path, speed=rp.speed.value(), on_decision=self.queue.put,
+                background=True):
+            rp.status_label.setText(f"Opening {path}…")
+            rp.set_running(True)  # Stop gives up the opening too
+
+    def started(self) -> None:
+        """The session entered ``replay``: show the file's live decisions, then its signals, one per
+        frame in the frames that follow (the frame that started the replay has had its share)."""
+        stream = self.w.session.stream
+        if stream is None or getattr(stream, "recording", None) is None:
+            return
+
+        def show_live() -> None:
             self.live = live_predictions(stream.recording)
             self.sfreq = stream.info.sfreq
-            rp.status_label.setText(
-                f"Replaying {stream.info.name} at {rp.speed.value():g}× ({stream.recording.duration:.0f} s; "
-                f"{len(self.live)} live decisions logged)"
-            )
-            self.w.signal_view.set_source(stream)
+            self.w.replay_panel.status_label.setText(
+                f"Replaying {stream.info.name} at {self.w.replay_panel.speed.value():g}× "
+                f"({stream.recording.duration:.0f} s; {len(self.live)} live decisions logged)")
+
+        # this frame (its render follows at once) adds nothing; the next ones one step each
+        self._steps = [lambda: None, show_live, lambda: self.w.signal_view.set_source(stream)]
 
     def drain(self) -> None:
         """Move the decisions the decoder thread has queued to :attr:`predictions`."""
@@ -59,17 +75,22 @@ class ReplayRun:
                 return
 
     def render(self) -> None:
+        if self._steps:
+            self._steps.pop(0)()
         self.drain()
         if self.w.mode_panel_shown("replay"):
             self.w.replay_panel.render(self.predictions, self.live, self.sfreq)
 
     def ended(self, state: str) -> None:
-        """The session ended the replay (``"finished"``: whole file decoded; ``"stopped"``: early)."""
+        """The session ended the replay (``"finished"``: whole file decoded; ``"stopped"``: early;
+        ``"failed"``: the recording could not be opened or played, said by an error)."""
+        self._steps.clear()
         self.drain()
         rp = self.w.replay_panel
         n = len(self.predictions)
         rp.render(self.predictions, self.live, self.sfreq)
         rp.status_label.setText(f"Replay finished: {n} decisions replayed" if state == "finished"
+                                else "The recording could not be replayed (see the message)" if state == "failed"
                                 else f"Replay stopped after {n} decisions")
         self.w.signal_view.set_source(None)
         rp.set_running(False)

@@ -1,6 +1,6 @@
 """The calibration report in the window: accuracy of the installed model vs the unadapted base
-(confusion matrices, kappa, ITR) and the ERD/ERS maps, as the PNGs the Qt-free report rendered on
-the training thread; "Open report" shows the saved HTML file in the browser; the session's
+(confusion matrices, kappa, ITR) and the ERD/ERS maps, as the PNGs the Qt-free report drew in a
+process of its own (:mod:`bci_app.report.process`); "Open report" shows the saved HTML file in the browser; the session's
 recordings are exported to BIDS from here (:class:`~bci_app.gui.bids_view.BidsExportBox`)."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from bci_app.gui.bids_view import BidsExportBox
 
 
 class ReportPanel(QtWidgets.QWidget):
-    """Shows a :class:`~bci_app.report.CalibrationReport` (:meth:`show_report`)."""
+    """Shows a calibration report (:meth:`show_report`): a :class:`~bci_app.report.RenderedReport`
+    as the session hands it, or a :class:`~bci_app.report.CalibrationReport`."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,7 +46,7 @@ class ReportPanel(QtWidgets.QWidget):
         self.captions: list[str] = []
 
     def show_report(self, report, pngs: dict[str, bytes], path: Path | None = None) -> None:
-        """``report``'s numbers and ``pngs`` (``report.figure_pngs()``, rendered off the UI thread)."""
+        """``report``'s numbers and ``pngs`` (``report.figure_pngs()``, drawn off the UI thread)."""
         self.path = Path(path) if path is not None else None
         self.open_button.setEnabled(self.path is not None and self.path.is_file())
         rows = []

@@ -297,6 +297,8 @@ class SessionBridge:
             w.cue_display.set_feedback(None, None)
         w.online_panel.start_button.setEnabled(name == "connected" and s.model is not None)
         w.replay_panel.set_running(name == "replay")
+        if name == "replay":
+            self.replay.started()
         w.show_mode_panel(name)
         if name == "calibrating" and s.calibration_quality_problem:
             w.operator_panel.advice_label.setText(s.calibration_quality_problem)

@@ -11,7 +11,8 @@ sample indices, so the same model on the same samples makes the same decisions a
 - :class:`Replay`: the headless loop (commands): a manual clock advanced one decoder step per
   ``acquire()`` (faster than real time, nothing dropped), optionally paced at ``speed`` × real time.
 - :func:`live_predictions` / :func:`compare_predictions`: the decisions logged live, and their
-  agreement with replayed ones matched by sample index.
+  agreement with replayed ones matched by sample index (:class:`PredictionComparison`: the same,
+  kept up to date as a replay runs).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LoggedPrediction", "Replay", "compare_predictions", "live_predictions", "live_start_index",
+__all__ = ["LoggedPrediction", "PredictionComparison", "Replay", "compare_predictions", "live_predictions", "live_start_index",
            "replay_decoder", "replay_stream"]
 
 
@@ -201,19 +202,41 @@ def live_predictions(recording: Recording) -> list[LoggedPrediction]:
             for t, row in zip(ts, series)]
 
 
+class PredictionComparison:
+    """Replayed decisions against those logged ``live``, matched by sample index, kept up to date as
+    replayed decisions are :meth:`add`-ed (each sample index once, as a decoder decides them), so a
+    window comparing a running replay does the work of the new decisions only; :meth:`result` is
+    :func:`compare_predictions`'s."""
+
+    def __init__(self, live: Sequence[LoggedPrediction]) -> None:
+        self._live: dict[int, list[LoggedPrediction]] = {}
+        for q in live:
+            self._live.setdefault(int(q.sample_index), []).append(q)
+        self.n_live, self.n_replayed, self.n_matched = len(live), 0, 0
+        self._same, self._diff = 0, 0.0
+
+    def add(self, replayed: Sequence) -> PredictionComparison:
+        """Count the replayed decisions ``replayed`` (not added before)."""
+        for p in replayed:
+            self.n_replayed += 1
+            for q in self._live.get(int(p.sample_index), ()):
+                self.n_matched += 1
+                self._same += p.label == q.label
+                if len(p.probabilities) == len(q.probabilities):
+                    self._diff = max(self._diff, float(np.max(np.abs(np.subtract(p.probabilities, q.probabilities)))))
+        return self
+
+    def result(self) -> dict:
+        """``n_live``, ``n_replayed``, ``n_matched``, ``agreement`` (fraction of matched decisions with
+        the same label; ``None`` without matches) and ``max_probability_difference``."""
+        n = self.n_matched
+        return {"n_live": self.n_live, "n_replayed": self.n_replayed, "n_matched": n,
+                "agreement": self._same / n if n else None, "max_probability_difference": self._diff}
+
+
 def compare_predictions(replayed: Sequence, live: Sequence[LoggedPrediction]) -> dict:
-    """Match decisions by sample index: ``n_live``, ``n_replayed``, ``n_matched``, ``agreement``
-    (fraction of matched decisions with the same label; ``None`` without matches) and
-    ``max_probability_difference``."""
-    mine = {int(p.sample_index): p for p in replayed}
-    same, diff, n = 0, 0.0, 0
-    for q in live:
-        p = mine.get(int(q.sample_index))
-        if p is None:
-            continue
-        n += 1
-        same += p.label == q.label
-        if len(p.probabilities) == len(q.probabilities):
-            diff = max(diff, float(np.max(np.abs(np.subtract(p.probabilities, q.probabilities)))))
-    return {"n_live": len(live), "n_replayed": len(replayed), "n_matched": n,
-            "agreement": same / n if n else None, "max_probability_difference": diff}
+    """Match decisions by sample index (a sample index replayed twice counts its last decision):
+    ``n_live``, ``n_replayed``, ``n_matched``, ``agreement`` (fraction of matched decisions with the
+    same label; ``None`` without matches) and ``max_probability_difference``."""
+    last = {int(p.sample_index): p for p in replayed}
+    return {**PredictionComparison(live).add(list(last.values())).result(), "n_replayed": len(replayed)}

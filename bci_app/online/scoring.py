@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bci_app.online.decoder import Prediction
+if TYPE_CHECKING:  # the metrics are read without torch (the report's renderer process)
+    from bci_app.online.decoder import Prediction
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,15 @@ from bci_app.errors import CalibrationError
 from bci_app.report.accuracy import Classification, classify
 from bci_app.report.document import Report, html_table
 from bci_app.report.erd import ErdMaps, ErdWindows, erd_maps
-from bci_app.report.figures import confusion_figure, scalp_figure, tf_figure
+from bci_app.report.figures import confusion_figure, figure_png, scalp_figure, tf_figure
+from bci_app.report.inputs import ReportInputs, report_inputs
+from bci_app.report.rendered import RenderedReport, RenderedSection
 from calibration.epochs import find_cues
-from calibration.finetune import predict_proba
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CalibrationReport", "build_calibration_report", "write_calibration_report", "trial_seconds_of"]
+__all__ = ["CalibrationReport", "build_calibration_report", "write_calibration_report", "trial_seconds_of",
+           "add_scored_run"]
 
 
 def _pct(v: float | None) -> str:
@@ -88,8 +90,7 @@ class CalibrationReport(Report):
         result = classify(y_true, y_pred, self.classes, trial_seconds or self.trial_seconds)
         self.online.append(result)
         name = title or f"Online run {len(self.online)}"
-        self.add_section(name, _decoding_table({name: result}) + _per_class_table({name: result})
-                         + _confusion_html(result),
+        self.add_section(name, _online_html(name, result),
                          [("confusion matrix", confusion_figure(result.confusion, self.classes, name))])
         return result
 
@@ -99,6 +100,32 @@ class CalibrationReport(Report):
         trials = scores["trials"]
         return self.add_online_run([t["true"] for t in trials], [t["predicted"] for t in trials], title=title,
                                    trial_seconds=trial_seconds)
+
+    def rendered(self) -> RenderedReport:
+        """The report as drawn, with its numbers (what crosses to the app from the report's process)."""
+        out = super().rendered()
+        out.classes, out.trial_seconds, out.installed = self.classes, self.trial_seconds, self.installed
+        out.decoding, out.online = dict(self.decoding), list(self.online)
+        return out
+
+
+def add_scored_run(report: RenderedReport, scores: dict[str, Any], *, title: str | None = None) -> RenderedReport:
+    """A drawn calibration ``report`` with an online run's section added (as
+    :meth:`CalibrationReport.add_scored_run`: the trials of :func:`bci_app.online.scoring.score_trials`)."""
+    trials = scores["trials"]
+    if not trials:
+        raise CalibrationError("an online run without trials has no confusion matrix")
+    result = classify([t["true"] for t in trials], [t["predicted"] for t in trials], report.classes,
+                      report.trial_seconds)
+    name = title or f"Online run {len(report.online) + 1}"
+    png = figure_png(confusion_figure(result.confusion, report.classes, name))
+    report.sections.append(RenderedSection(name, _online_html(name, result), [("confusion matrix", png)]))
+    report.online.append(result)
+    return report
+
+
+def _online_html(name: str, result: Classification) -> str:
+    return _decoding_table({name: result}) + _per_class_table({name: result}) + _confusion_html(result)
 
 
 def _decoding_table(results: dict[str, Classification], installed: str | None = None) -> str:
@@ -125,9 +152,10 @@ def _confusion_html(result: Classification) -> str:
     return html_table([""] + [f"decided {c}" for c in cols], rows)
 
 
-def _decoding(outcome: Any, classes: list[str], trial_seconds: float | None) -> tuple[dict[str, Classification], list[str]]:
+def _decoding(inputs: ReportInputs, classes: list[str],
+              trial_seconds: float | None) -> tuple[dict[str, Classification], list[str]]:
     """Model name -> honest decisions on the calibration trials (module doc), and notes."""
-    gate = outcome.gate
+    gate = inputs.gate
     notes: list[str] = []
     results: dict[str, Classification] = {}
     if gate is not None and gate.labels is not None:
@@ -143,9 +171,8 @@ def _decoding(outcome: Any, classes: list[str], trial_seconds: float | None) -> 
         results["unadapted base"] = classify(y, gate.predicted_base, classes, trial_seconds)
         if gate.predicted_adapted is None:
             notes.append(f"No cross-validated adapter: {gate.reason}.")
-    elif outcome.chosen.startswith("base"):
-        results["unadapted base"] = classify(outcome.data.y, predict_proba(outcome.model, outcome.data.X).argmax(1),
-                                             classes, trial_seconds)
+    elif inputs.predicted_unadapted is not None:
+        results["unadapted base"] = classify(inputs.labels, inputs.predicted_unadapted, classes, trial_seconds)
         notes.append("LoRA disabled: the base with this person's alignment, which never trained on these trials.")
     else:
         notes.append("finetune.gate is off: the adapter was not cross-validated, so there is no honest accuracy "
@@ -156,7 +183,8 @@ def _decoding(outcome: Any, classes: list[str], trial_seconds: float | None) -> 
 def build_calibration_report(outcome: Any, *, paradigm: Any = None, trial_seconds: float | None = None,
                              windows: ErdWindows | None = None, preprocessing: Any = None,
                              title: str = "Calibration report") -> CalibrationReport:
-    """The report of a :class:`~calibration.job.CalibrationOutcome` (module doc).
+    """The report of a :class:`~calibration.job.CalibrationOutcome` or of its
+    :class:`~bci_app.report.inputs.ReportInputs` (module doc).
 
     ``paradigm``: the Graz timeline the calibration ran with (a ``ParadigmConfig``; None for recorded
     files of another protocol): it sets the ERD windows and the trial length, else defaults
@@ -165,26 +193,26 @@ def build_calibration_report(outcome: Any, *, paradigm: Any = None, trial_second
     maps (default: the defaults). The ERD maps need ``outcome.recordings``; without them, or when no
     trial is clean, the report says why and goes on.
     """
-    classes = list(outcome.data.classes)
-    meta = outcome.metadata
+    inputs = report_inputs(outcome)
+    classes = list(inputs.classes)
     how = "given"
     if trial_seconds is None:
-        trial_seconds, how = trial_seconds_of(outcome.recordings, outcome.preset, paradigm)
+        trial_seconds, how = trial_seconds_of(inputs.recordings, inputs.preset, paradigm)
     report = CalibrationReport(title, classes=classes, trial_seconds=trial_seconds,
-                               subtitle=f"Base {meta.get('base_model', '?')}; files: "
-                                        f"{', '.join(map(str, meta.get('calibration_files', []))) or '–'}.")
-    rep = outcome.data.report()
+                               subtitle=f"Base {inputs.base_model}; files: "
+                                        f"{', '.join(inputs.calibration_files) or '–'}.")
+    rep = inputs.preparation
     counts = ", ".join(f"{c.replace('_', ' ')}: {n}" for c, n in rep["n_trials_per_class"].items())
     rows = [["trials kept", f"{rep['n_trials']} of {rep['n_cues']} cued ({counts})"],
             ["rejected for artifacts", ", ".join(f"{k}: {v}" for k, v in rep["rejections"].items()) or "none"],
             ["repaired channels", ", ".join(rep["repaired_channels"]) or "none"],
             ["channels the headset lacks (interpolated)", ", ".join(rep["missing_channels"]) or "none"],
-            ["installed", outcome.chosen], ["calibration time", f"{outcome.seconds.get('total', 0.0):.1f} s"]]
-    report.add_section("Calibration", f"<p>{html.escape(outcome.summary())}</p>" + html_table(["", ""], rows))
+            ["installed", inputs.chosen], ["calibration time", f"{inputs.seconds_total:.1f} s"]]
+    report.add_section("Calibration", f"<p>{html.escape(inputs.summary)}</p>" + html_table(["", ""], rows))
 
-    results, notes = _decoding(outcome, classes, trial_seconds)
+    results, notes = _decoding(inputs, classes, trial_seconds)
     report.decoding = results
-    installed = "adapter" if outcome.chosen == "adapted" else "unadapted base"
+    installed = "adapter" if inputs.chosen == "adapted" else "unadapted base"
     report.installed = installed
     notes.append(f"Chance level {100 / len(classes):.0f} %. ITR after Wolpaw et al. (2000), 0 at or below chance; "
                  + (f"bits per minute with a trial of {trial_seconds:.1f} s ({how})." if trial_seconds else how + "."))
@@ -198,13 +226,13 @@ def build_calibration_report(outcome: Any, *, paradigm: Any = None, trial_second
     report.add_section("Decoding accuracy on the calibration trials", body, figures, notes)
 
     erd_notes: list[str] = []
-    if not outcome.recordings:
+    if not inputs.recordings:
         erd_notes.append("the calibration's recordings were not kept with the outcome: no ERD/ERS maps")
     else:
         try:
-            report.erd = erd_maps(outcome.recordings, classes, windows=windows or (
+            report.erd = erd_maps(inputs.recordings, classes, windows=windows or (
                 ErdWindows.for_paradigm(paradigm) if paradigm is not None else None),
-                preset=outcome.preset, preprocessing=preprocessing)
+                preset=inputs.preset, preprocessing=preprocessing)
         except CalibrationError as exc:
             erd_notes.append(f"no ERD/ERS maps: {exc}")
             logger.warning("calibration report: no ERD/ERS maps: %s", exc)

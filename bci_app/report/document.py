@@ -1,13 +1,9 @@
-"""A report as sections of text, tables and figures, written as one self-contained HTML file.
-
-Self-contained: figures are embedded as base64 PNG, the style sheet is inline, there is no script
-and no link or resource outside the file, so it opens offline, prints, and can be attached to a
-clinical record as is.
-"""
+"""A report as sections of text, tables and matplotlib figures, drawn into a
+:class:`~bci_app.report.rendered.RenderedReport` (HTML and PNG bytes), which writes the one
+self-contained HTML file."""
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,20 +12,10 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bci_app.outputs import atomic_write
 from bci_app.report.figures import figure_png
+from bci_app.report.rendered import RenderedReport, RenderedSection
 
 __all__ = ["Section", "Report", "html_table"]
-
-_STYLE = """
-body { font-family: sans-serif; max-width: 1100px; margin: 1.5em auto; color: #222; line-height: 1.4; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.6em 0; } td, th { border: 1px solid #bbb; padding: 3px 8px; }
-th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 0.8em 0; } figcaption { font-size: 0.9em; color: #444; } img { max-width: 100%; }
-p.note { color: #7a4b00; } .small { font-size: 0.85em; color: #555; }
-@media print { h2 { page-break-after: avoid; } figure { page-break-inside: avoid; } }
-"""
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -54,8 +40,8 @@ class Section:
 
 
 class Report:
-    """Sections in order; :meth:`to_html` and :meth:`save` (atomic) write them; :attr:`figures` hands
-    the matplotlib figures to a GUI."""
+    """Sections in order; :meth:`rendered` draws them (each figure once), :meth:`to_html` and
+    :meth:`save` (atomic) write them; :attr:`figures` hands the matplotlib figures to a GUI."""
 
     def __init__(self, title: str, *, subtitle: str = "") -> None:
         self.title, self.subtitle = title, subtitle
@@ -76,34 +62,26 @@ class Report:
         """``{"section title: caption": figure}`` in report order."""
         return {f"{s.title}: {caption}": fig for s in self.sections for caption, fig in s.figures}
 
+    def _drawn(self, fig: Figure) -> bytes:
+        if id(fig) not in self._png:
+            self._png[id(fig)] = figure_png(fig)
+        return self._png[id(fig)]
+
+    def rendered(self) -> RenderedReport:
+        """The report as drawn: sections with PNG bytes (each figure rendered once); subclasses add
+        their numbers."""
+        return RenderedReport(self.title, self.subtitle, self.created, [
+            RenderedSection(s.title, s.html, [(caption, self._drawn(fig)) for caption, fig in s.figures], list(s.notes))
+            for s in self.sections])
+
     def to_html(self) -> str:
-        parts = [f"<h1>{html.escape(self.title)}</h1>",
-                 f'<p class="small">{html.escape(self.subtitle)} Created {self.created:%Y-%m-%d %H:%M} UTC.</p>']
-        for s in self.sections:
-            parts.append(f"<h2>{html.escape(s.title)}</h2>")
-            parts += [f'<p class="note">{html.escape(n)}</p>' for n in s.notes]
-            parts.append(s.html)
-            for caption, fig in s.figures:
-                if id(fig) not in self._png:
-                    self._png[id(fig)] = figure_png(fig)
-                png = base64.b64encode(self._png[id(fig)]).decode("ascii")
-                parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png}">'
-                             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        body = "\n".join(parts)
-        return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}'
-                f"</title><style>{_STYLE}</style></head><body>\n{body}\n</body></html>\n")
+        return self.rendered().to_html()
 
     def figure_pngs(self) -> dict[str, bytes]:
         """``{"section title: caption": PNG bytes}`` in report order, each figure rendered once (call
         it off the UI thread; a window shows the PNGs without touching matplotlib)."""
-        out = {}
-        for s in self.sections:
-            for caption, fig in s.figures:
-                if id(fig) not in self._png:
-                    self._png[id(fig)] = figure_png(fig)
-                out[f"{s.title}: {caption}"] = self._png[id(fig)]
-        return out
+        return self.rendered().figure_pngs()
 
     def save(self, path: str | Path) -> Path:
         """Write the HTML to ``path`` atomically (temporary file in the same folder, then replace)."""
-        return atomic_write(path, self.to_html().encode("utf-8"))
+        return self.rendered().save(path)

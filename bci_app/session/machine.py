@@ -126,7 +126,7 @@ class Session:
                                        on_model=self.set_model)
         self._cued = CuedRuns(hub, on_run=self._online_run_ended)
         self._files = ParticipantFiles(hub, inbox)
-        self._replay = ReplayMode(hub, self._modes, self._decoding, config=lambda: self.config, clock=clock,
+        self._replay = ReplayMode(hub, self._modes, self._decoding, config=lambda: self.config, clock=clock, inbox=inbox,
                                   connect=self.connect, disconnect=self.disconnect, attach=self._recording.attach)
 
     # -- observers and configuration ------------------------------------------------------------
@@ -167,6 +167,7 @@ class Session:
         self.stop_online()
         self.cancel_training(wait=True)
         self._files.wait_written(60.0)  # a report being written is finished, never cut off
+        self._replay.cancel_opening()  # a recording being opened is not played after it
         if self.paradigm is not None and not self.paradigm.finished:
             self.paradigm.abort()
         self._recording.close()
@@ -364,9 +365,10 @@ class Session:
         return self._replay.start(stream, runner=runner, on_decision=on_decision)
 
     def replay_file(self, path: str | Path, *, speed: float = 1.0, runner: bool = True,
-                    on_decision: Callable[[Prediction], None] | None = None) -> bool:
-        """:meth:`start_replay` on the recording at ``path`` at ``speed`` × real time."""
-        return self._replay.start_file(path, speed=speed, runner=runner, on_decision=on_decision)
+                    on_decision: Callable[[Prediction], None] | None = None, background: bool = False) -> bool:
+        """:meth:`start_replay` on the recording at ``path`` at ``speed`` × real time (``background``: opened
+        on a thread, started by a later :meth:`update`; :class:`~bci_app.session.replay.ReplayMode`)."""
+        return self._replay.start_file(path, speed=speed, runner=runner, on_decision=on_decision, background=background)
 
     def stop_replay(self, state: str = "stopped") -> None:
         """End the replay (the decoder thread joined), back to ``idle``; ``replay`` event ``state``."""

@@ -3,10 +3,12 @@ calibration report go into the session folder; "continue a previous session" loa
 adapter of the participant, checked against the base and the headset's channels.
 
 Both start on the session's training thread (:class:`~bci_app.session.training.TrainingRunner`): the
-training job's ``to_model`` calls :func:`keep_outcome`, which writes the report on a thread of its
-own once the model can be installed; :func:`load_previous` is a job of its own.
-Their results reach the session as a ``saved`` record through its inbox. :class:`ParticipantFiles`
-holds the folder and what it keeps.
+training job's ``to_model`` calls :func:`keep_outcome`, which has the report drawn once the model can
+be installed; :func:`load_previous` is a job of its own. The report is drawn in a process of its
+own (:mod:`bci_app.report.process`: its figures never hold the app's interpreter), waited for on a
+``bci-report`` thread; reports are written one at a time, each after the one before (an online run
+is added to the calibration report once that is written). Their results reach the session as a
+``saved`` record through its inbox. :class:`ParticipantFiles` holds the folder and what it keeps.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bci_app.errors import BCIError, ModelError
+from bci_app.errors import BCIError, ModelError, ReportError
 from bci_app.io.paradigm_file import save_paradigm
 from bci_app.io.participant import SessionFolder, previous_adapters
 from bci_app.models.adapters import read_adapter_metadata
 from bci_app.online.calibrate import adapted_decoder_model
+from bci_app.report.inputs import report_inputs
+from bci_app.report.process import render_calibration_report, render_online_run
 from bci_app.session.messages import Inbox, ReportFailed
 from bci_app.vocabulary import normalize_ch_name
 
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from bci_app.config import AppConfig
     from bci_app.io.participant import SessionFolder
     from bci_app.online.decoder import DecoderModel
+    from bci_app.report.rendered import RenderedReport
     from bci_app.session.observers import EventHub
 
 log = logging.getLogger(__name__)
@@ -37,13 +42,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Saved:
-    """What the session folder holds now: the adapter, the report (object, PNGs, path)."""
+    """What the session folder holds now: the adapter, the report (as drawn, its PNGs, its path);
+    ``note`` and ``error``: why the report could not be written (the adapter is saved either way)."""
 
     adapter: Path | None = None
-    report: Any = None
+    report: RenderedReport | None = None
     report_pngs: dict[str, bytes] = field(default_factory=dict)
     report_path: Path | None = None
     note: str = ""
+    error: ReportError | None = None
 
 
 @dataclass(frozen=True)
@@ -64,46 +71,47 @@ class LoadedAdapter:
 
 def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, *,
                  post: Callable[[Saved], None],
-                 started: Callable[[threading.Thread], None] | None = None) -> DecoderModel:
+                 started: Callable[[threading.Thread, Saved], None] | None = None) -> DecoderModel:
     """``to_model`` of the calibration job, on the training thread: prepare the decoder model (so
     installing it costs the UI thread nothing) and, with a participant folder, save the adapter there.
     Returns the decoder model at once, to be installed; the calibration report (seconds of figures)
-    is written after it on a thread of its own (handed to ``started``, so it can be waited for), which
-    then ``post``-s what was saved, so the first adapted decision never waits for the report."""
+    is drawn after it in a process of its own, waited for on a thread (handed to ``started`` with the
+    :class:`Saved` it fills, so it can be waited for), which then ``post``-s what was saved, so the
+    first adapted decision never waits for the report."""
     model = outcome.decoder_model.prepare(config.online.fast)
     if folder is None:
         return model
     saved = Saved()
     saved.adapter = outcome.save(folder.adapter_path)
-    writer = threading.Thread(target=_write_report, args=(outcome, folder, config, saved, post), name="bci-report",
+    inputs = report_inputs(outcome)  # what the report needs, without torch: the outcome stays here
+    writer = threading.Thread(target=_write_report, args=(inputs, folder, config, saved, post), name="bci-report",
                               daemon=True)
     writer.start()
     if started is not None:
-        started(writer)
+        started(writer, saved)
     return model
 
 
-def _write_report(outcome: Any, folder: SessionFolder, config: AppConfig, saved: Saved,
+def _write_report(inputs: Any, folder: SessionFolder, config: AppConfig, saved: Saved,
                   post: Callable[[Saved], None]) -> None:
-    """Write the calibration report of ``outcome`` into ``folder`` and ``post`` ``saved`` with it (or
-    with a note saying why it could not be written: the adapter is saved either way)."""
-    from bci_app.report import write_calibration_report  # heavy (matplotlib, mne): loaded once a report is written
-
+    """Draw the calibration report of ``inputs`` into ``folder`` in a process of its own and ``post``
+    ``saved`` with it (or with a note and the error saying why it could not be written: the adapter is
+    saved either way)."""
     try:
-        saved.report = write_calibration_report(outcome, folder.report_path, paradigm=config.paradigm,
-                                                preprocessing=config.preprocessing)
+        saved.report = render_calibration_report(inputs, folder.report_path, paradigm=config.paradigm,
+                                                 preprocessing=config.preprocessing)
         saved.report_path = folder.report_path
         saved.report_pngs = saved.report.figure_pngs()
-    except Exception as exc:  # noqa: BLE001 - the adapter is saved; the report's failure is said, not fatal
-        log.exception("the calibration report could not be written")
-        saved.note = f"the calibration report could not be written: {exc}"
+    except ReportError as exc:
+        log.error("the calibration report could not be written: %s\n%s", exc, exc.details)
+        saved.note, saved.error = f"the calibration report could not be written: {exc} (details in the log)", exc
     post(saved)
 
 
 def add_online_run(saved: Saved, scores: dict, title: str) -> Saved:
-    """Add an online run's confusion matrix to the report and save it again (worker thread)."""
-    saved.report.add_scored_run(scores, title=title)
-    saved.report.save(saved.report_path)
+    """Add an online run's confusion matrix to the report and save it again (drawn in a process of
+    its own; call it on a worker thread). Raises :class:`ReportError`."""
+    saved.report = render_online_run(saved.report, scores, title, saved.report_path)
     saved.report_pngs = saved.report.figure_pngs()
     return saved
 
@@ -142,7 +150,8 @@ class ParticipantFiles:
         #: scored online runs added to the report in this session
         self.online_runs = 0
         self._hub, self._inbox = hub, inbox
-        self._writers: list[threading.Thread] = []  # reports being written (keep_outcome's threads)
+        self._writers: list[threading.Thread] = []  # reports being written, one after the other
+        self._latest: Saved | None = None  # the newest calibration report (being written or written)
         inbox.handle(FilesSaved, self._on_saved)
         inbox.handle(ReportFailed, lambda m: hub.error(
             "online", f"the online run could not be added to the report: {m.error}", m.error))
@@ -154,13 +163,16 @@ class ParticipantFiles:
         except (BCIError, OSError) as exc:
             self._hub.error("recording", f"cannot open the participant's folder: {exc}", exc)
             return False
-        self.saved, self.online_runs = None, 0
+        self.saved, self._latest, self.online_runs = None, None, 0
         log.info("participant %s: files go to %s", self.folder.participant, self.folder.path)
         return True
 
-    def track(self, writer: threading.Thread) -> None:
-        """A thread writing into the session folder, to be waited for by :meth:`wait_written`."""
+    def track(self, writer: threading.Thread, saved: Saved | None = None) -> None:
+        """A thread writing into the session folder, to be waited for by :meth:`wait_written`; with
+        ``saved``, the calibration report it fills (online runs are added to it once it is written)."""
         self._writers = [t for t in self._writers if t.is_alive()] + [writer]
+        if saved is not None:
+            self._latest = saved
 
     def wait_written(self, timeout: float | None = None) -> bool:
         """Wait for the reports being written (``timeout`` s each at most); True when none is left."""
@@ -207,25 +219,34 @@ class ParticipantFiles:
         return load_previous(adapter, ch_names, fast)
 
     def add_online_run(self, score: dict | None) -> None:
-        """Add a scored online run to the calibration report and save it again, on a worker thread."""
-        saved = self.saved
-        if saved is None or saved.report is None or not score or not score.get("n_trials"):
+        """Add a scored online run to the calibration report and save it again, on a worker thread,
+        after the reports being written (the calibration report too, when it is not written yet)."""
+        saved = self._latest or self.saved
+        if saved is None or not score or not score.get("n_trials"):
             return
         self.online_runs += 1
         title = f"Online run {self.online_runs}"
+        before = [t for t in self._writers if t.is_alive()]
 
         def work() -> None:
+            for writer in before:  # one report at a time, in order
+                writer.join()
             try:
+                if saved.report is None:
+                    raise ReportError(f"there is no calibration report to add {title} to ({saved.note or 'none written'})")
                 self._inbox.post(FilesSaved(add_online_run(saved, score, title)))
-            except Exception as exc:  # noqa: BLE001 - becomes an error event
+            except ReportError as exc:
+                log.error("%s could not be added to the report: %s\n%s", title, exc, exc.details)
                 self._inbox.post(ReportFailed(exc))
 
-        threading.Thread(target=work, name="bci-report", daemon=True).start()
+        writer = threading.Thread(target=work, name="bci-report", daemon=True)
+        writer.start()
+        self.track(writer)
 
     def _on_saved(self, message: FilesSaved) -> None:
         self.saved = message.saved
         if message.saved.note:
-            self._hub.error("training", message.saved.note)
+            self._hub.error("training", message.saved.note, message.saved.error)
         self._hub.emit("saved", message.saved)
 
 

@@ -1,10 +1,19 @@
 """The session's replay mode: a recording decoded as it was live, through the one replay driver
 (:func:`bci_app.online.replay.replay_decoder`), from the sample where the live decoder started, so
-the decisions are the live ones; no prediction outlet."""
+the decisions are the live ones; no prediction outlet.
+
+Opening a recording (reading the whole file, then building its decoder) takes 0.1-0.3 s: the
+window opens it in the background (``start_file(..., background=True)``) on a ``bci-replay-open``
+thread, and the replay starts in the session's thread when it is open (a :class:`ReplayOpened`
+message); a recording that cannot be opened is an ``error`` event and a ``replay`` event
+``"failed"``.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +25,22 @@ if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
     from bci_app.acquisition.file import StreamFile
     from bci_app.config import AppConfig
-    from bci_app.online.decoder import Prediction
+    from bci_app.online.decoder import Decoder, Prediction
     from bci_app.session.decoding import Decoding
+    from bci_app.session.messages import Inbox
     from bci_app.session.observers import EventHub
+
+
+@dataclass(frozen=True)
+class ReplayOpened:
+    """Message: the recording ``path`` was opened on its thread (``stream`` connected, ``decoder``
+    built for it), or could not be (``error``); ``ticket`` names the request it answers."""
+
+    ticket: object
+    path: str
+    stream: StreamFile | None = None
+    decoder: Decoder | None = None
+    error: BaseException | None = None
 
 
 class ReplayMode:
@@ -27,41 +49,92 @@ class ReplayMode:
 
     def __init__(self, hub: EventHub, modes: ModeMachine, decoding: Decoding, *, config: Callable[[], AppConfig],
                  clock: Callable[[], float], connect: Callable[[Stream], bool], disconnect: Callable[[], None],
-                 attach: Callable) -> None:
+                 attach: Callable, inbox: Inbox) -> None:
         self._hub, self._modes, self._decoding = hub, modes, decoding
         self._config, self._clock = config, clock
         self._connect, self._disconnect, self._attach = connect, disconnect, attach
+        self._inbox = inbox
+        #: the background opening wanted now (its ticket, and how to start once open); None: none
+        self._opening: tuple[object, bool, Callable[[Prediction], None] | None] | None = None
+        inbox.handle(ReplayOpened, self._opened)
 
-    def start(self, stream: StreamFile, *, runner: bool, on_decision: Callable[[Prediction], None] | None) -> bool:
-        """Replay ``stream`` with the active model. ``runner``: decode on a worker thread (else the
-        session's update polls); ``on_decision(prediction)`` runs on the decoding thread."""
+    @property
+    def opening(self) -> bool:
+        """A recording is being opened in the background."""
+        return self._opening is not None
+
+    def _ready(self) -> bool:
         if not self._modes.require("replay", Mode.IDLE):
             return False
-        model = self._decoding.model
-        if model is None:
+        if self._decoding.model is None:
             self._hub.error("online", "no model to replay with; calibrate first or load an adapter")
             return False
-        if not self._connect(stream):
-            return False
+        return True
 
-        online = self._config().online
-        if not self._decoding.start(lambda: replay_decoder(stream, model, online), online, outlet=False, runner=runner,
-                                    attach=self._attach, on_decision=on_decision):
+    def start(self, stream: StreamFile, *, runner: bool, on_decision: Callable[[Prediction], None] | None,
+              decoder: Decoder | None = None) -> bool:
+        """Replay ``stream`` with the active model (``decoder``: already built for it). ``runner``: decode
+        on a worker thread (else the session's update polls); ``on_decision(prediction)`` runs on the
+        decoding thread."""
+        if not self._ready() or not self._connect(stream):
+            return False
+        model, online = self._decoding.model, self._config().online
+        make = (lambda: decoder) if decoder is not None else (lambda: replay_decoder(stream, model, online))
+        if not self._decoding.start(make, online, outlet=False, runner=runner, attach=self._attach,
+                                    on_decision=on_decision):
             self._disconnect()
             return False
         self._modes.enter(Mode.REPLAY)
         return True
 
     def start_file(self, path: str | Path, *, speed: float, runner: bool,
-                   on_decision: Callable[[Prediction], None] | None) -> bool:
+                   on_decision: Callable[[Prediction], None] | None, background: bool = False) -> bool:
         """:meth:`start` on the recording at ``path`` played at ``speed`` × real time on the session
-        clock (:func:`bci_app.online.replay.replay_stream`)."""
-        try:
-            stream = replay_stream(path, speed=speed, clock=self._clock)
-        except BCIError as exc:
-            self._hub.error("stream", f"cannot open the recording {path}: {exc}", exc)
+        clock (:func:`bci_app.online.replay.replay_stream`). ``background``: open it (and build its
+        decoder) on a thread of its own and start when it is open (module doc); True once that began."""
+        if not background:
+            try:
+                stream = replay_stream(path, speed=speed, clock=self._clock)
+            except BCIError as exc:
+                self._hub.error("stream", f"cannot open the recording {path}: {exc}", exc)
+                return False
+            return self.start(stream, runner=runner, on_decision=on_decision)
+        if not self._ready():
             return False
-        return self.start(stream, runner=runner, on_decision=on_decision)
+        if self._opening is not None:
+            self._hub.error("stream", "a recording is being opened already; wait for it or stop it")
+            return False
+        ticket, model, online, clock = object(), self._decoding.model, self._config().online, self._clock
+
+        def work() -> None:
+            try:
+                stream = replay_stream(path, speed=speed, clock=clock)
+                stream.connect()
+                self._inbox.post(ReplayOpened(ticket, str(path), stream, replay_decoder(stream, model, online)))
+            except Exception as exc:  # noqa: BLE001 - any failure reaches the session as an error, never a dead thread
+                self._inbox.post(ReplayOpened(ticket, str(path), error=exc))
+
+        self._opening = (ticket, runner, on_decision)
+        threading.Thread(target=work, name="bci-replay-open", daemon=True).start()
+        return True
+
+    def cancel_opening(self) -> None:
+        """Forget the recording being opened (stop or disconnect before it is open): it is not played."""
+        self._opening = None
+
+    def _opened(self, message: ReplayOpened) -> None:
+        wanted, self._opening = self._opening, None
+        if wanted is None or wanted[0] is not message.ticket:  # stopped meanwhile: not played
+            self._opening = wanted
+            if message.stream is not None:
+                message.stream.disconnect()
+            return
+        if message.error is not None:
+            self._hub.error("stream", f"cannot open the recording {message.path}: {message.error}", message.error)
+            self._hub.emit("replay", "failed")
+        elif not self.start(message.stream, runner=wanted[1], on_decision=wanted[2], decoder=message.decoder):
+            message.stream.disconnect()
+            self._hub.emit("replay", "failed")
 
     def finished(self, stream: Stream | None) -> bool:
         """Replaying, the file has ended and the decoder has read its last sample."""
@@ -70,11 +143,16 @@ class ReplayMode:
                 and (dec is None or dec.next_index >= stream.buffer.n_written))
 
     def stop(self, state: str) -> None:
-        """Leave replay (the session disconnects, joining the decoder thread); ``replay`` event ``state``."""
+        """Leave replay (the session disconnects, joining the decoder thread); ``replay`` event ``state``.
+        A recording still being opened is not played (``replay`` event ``state`` too)."""
+        if self._opening is not None:
+            self.cancel_opening()
+            self._hub.emit("replay", state)
+            return
         if self._modes.mode is not Mode.REPLAY:
             return
         self._disconnect()
         self._hub.emit("replay", state)
 
 
-__all__ = ["ReplayMode"]
+__all__ = ["ReplayMode", "ReplayOpened"]

@@ -22,7 +22,7 @@ from bci_app.config import resolve_lora
 from bci_app.errors import CalibrationError, TrainingCancelled
 from bci_app.session.messages import Inbox, TrainingDone, TrainingProgress, TrainingStopped
 from bci_app.session.modes import Mode, ModeMachine
-from bci_app.session.participant import FilesSaved, LoadedAdapter, keep_outcome
+from bci_app.session.participant import FilesSaved, LoadedAdapter, Saved, keep_outcome
 from bci_app.vocabulary import count_cues
 
 if TYPE_CHECKING:
@@ -43,37 +43,35 @@ Job = tuple[Iterator[Any], Callable[[Any], "DecoderModel"], Callable[[], None]]
 
 
 #: what the training thread imports on first use: the calibration job, the gate's cross-validation
-#: (scikit-learn), the adapter files (safetensors), the report (MNE, matplotlib). An import holds
-#: the interpreter for whole C steps, so one on the training thread stalled the window's timer
-#: 150-550 ms (scikit-learn at the gate, MNE and matplotlib at the report): :func:`warm_up` imports
-#: them where the app starts, before its window runs.
+#: (scikit-learn), the adapter files (safetensors), what the report is drawn from (its inputs and
+#: the process that draws it: the figures themselves, matplotlib and MNE's, are drawn in that
+#: process and never imported here). An import holds the interpreter for whole C steps, so one on
+#: the training thread stalled the window's timer 150-550 ms (scikit-learn at the gate, MNE and
+#: matplotlib at the report when it was drawn here): :func:`warm_up` imports them where the app
+#: starts, before its window runs.
 TRAINING_MODULES = (
     "calibration.job", "calibration.prepare", "calibration.epochs", "sklearn.model_selection", "safetensors.torch",
     "bci_app.models.adapters", "bci_app.online.calibrate", "bci_app.signal.repair", "bci_app.session.participant",
-    "bci_app.report", "bci_app.report.figures", "matplotlib.figure", "matplotlib.backends.backend_agg",
-    "matplotlib.pyplot", "PIL.Image",
-    # MNE loads its submodules lazily, on first attribute access: these are the ones the report reaches
+    "bci_app.report.inputs", "bci_app.report.process", "bci_app.report.erd",
+    # MNE loads its submodules lazily, on first attribute access: these are the ones preparation reaches
     "mne", "mne.filter", "mne.bem", "mne.baseline", "mne.channels.channels", "mne.channels.layout",
-    "mne.time_frequency.tfr", "mne.time_frequency.spectrum", "mne.viz", "mne.viz.topomap",
 )
 
 
 def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
     """Import ``modules`` now (the app calls it at start-up, before its window shows), so the
     training thread imports nothing while the window runs; then move every object made so far (the
-    ~320 000 of torch, MNE, matplotlib, ...) into the garbage collector's permanent generation
-    (``gc.freeze``): a full collection scanned them all holding the interpreter 180 ms, and the
-    report's figures on the training thread set one off now and then, stalling the window's timer
-    100-320 ms. Returns the seconds it took."""
+    ~320 000 of torch, MNE, ...) into the garbage collector's permanent generation (``gc.freeze``):
+    a full collection scanned them all holding the interpreter 180 ms, and work on the training
+    thread (the report's figures, when they were drawn there) set one off now and then, stalling the
+    window's timer 100-320 ms. Returns the seconds it took."""
     import gc
     import importlib
     import time
 
     t0 = time.perf_counter()
     for name in modules:
-        module = importlib.import_module(name)
-        if name == "PIL.Image":
-            module.init()  # its image plugins load at the first save otherwise (the report's PNGs)
+        importlib.import_module(name)
     gc.collect()
     gc.freeze()
     return time.perf_counter() - t0
@@ -186,12 +184,13 @@ class TrainingRunner:
 
 def calibration_training(sources: Sequence[Recording | None], config: AppConfig, channel_map: dict[str, str] | None,
                          folder: SessionFolder | None, inbox: Inbox,
-                         started: Callable[[threading.Thread], None] | None = None) -> Job:
+                         started: Callable[[threading.Thread, Saved], None] | None = None) -> Job:
     """The :class:`calibration.job.CalibrationJob` on ``sources`` (the calibration and the cued
     online runs: GDF cues, the paradigm's classes and imagery period), as ``(job, to_model, cancel)``. Nothing runs
     here: loading the base, preparation, training and the gate happen on the training thread, where
-    ``to_model`` also saves the adapter into ``folder`` and starts the report's own thread (a
-    ``FilesSaved`` message once it is written; the thread is handed to ``started``)."""
+    ``to_model`` also saves the adapter into ``folder`` and starts the report's own thread (drawn in a
+    process of its own; a ``FilesSaved`` message once it is written; the thread and the ``Saved`` it fills
+    are handed to ``started``)."""
     from calibration.job import CalibrationJob  # heavy (mne): loaded when the first training is built
 
     kept = [r for r in sources if r is not None]

@@ -76,7 +76,9 @@ def play_in_window(qtbot, tmp_path, path, dm, *, speed: float):
     rp = w.replay_panel
     rp.path_edit.setText(str(path))
     rp.speed.setValue(speed)
-    rp.play_button.click()
+    rp.play_button.click()  # opened in the background; the replay starts when it is open
+    assert "Opening" in rp.status_label.text() and not rp.play_button.isEnabled()
+    qtbot.waitUntil(lambda: "Replaying" in rp.status_label.text() or w.error_banner.isVisible(), timeout=30000)
     return w, rp
 
 
@@ -139,7 +141,34 @@ def test_stop_and_close_mid_replay_leave_no_thread(qtbot, tmp_path):
     indices = [p.sample_index for p in w.bridge.replay_predictions]
     assert indices == sorted(set(indices))  # in sample-index order, none twice
     rp.play_button.click()  # again, then close the window while it plays
-    assert w.state_text == "replay"
+    qtbot.waitUntil(lambda: w.state_text == "replay", timeout=30000)
     assert w.bridge.replay_predictions == []
     w.close()
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())
+
+
+def test_the_panel_adds_only_new_decisions_and_compares_as_the_cli(qtbot):
+    """A running replay's decisions arrive a few per frame: the panel's points and agreement equal
+    compare_predictions over all of them (bci-app replay --compare), however they arrived."""
+    import numpy as np
+
+    from bci_app.gui.replay_view import ReplayPanel
+    from bci_app.online.replay import LoggedPrediction, compare_predictions
+
+    rng = np.random.default_rng(0)
+    classes = ("left_hand", "right_hand")
+    live = [LoggedPrediction(float(i), 100 + 8 * i, tuple(rng.dirichlet([1, 1])), classes) for i in range(120)]
+    replayed = [LoggedPrediction(q.timestamp, q.sample_index, q.probabilities if i % 10 else q.probabilities[::-1],
+                                 classes) for i, q in enumerate(live[5:100])]  # every tenth decided otherwise
+    panel = ReplayPanel()
+    qtbot.addWidget(panel)
+    growing: list = []
+    for chunk in range(0, len(replayed), 7):
+        growing += replayed[chunk:chunk + 7]
+        panel.render(growing, live, 160.0)
+        assert panel.comparison == compare_predictions(growing, live)
+    x, y = panel._replayed.getData()  # noqa: SLF001 - the replayed curve's points
+    assert np.allclose(x, [p.sample_index / 160.0 for p in replayed]) and np.allclose(y, [p.probabilities[0] for p in replayed])
+    assert panel.comparison["n_matched"] == 95 and "agree with the live ones: 89.5%" in panel.agreement_label.text()
+    panel.render(replayed[:3], live, 160.0)  # a new replay of the same file: from the start
+    assert panel.comparison == compare_predictions(replayed[:3], live) and len(panel._replayed.getData()[0]) == 3  # noqa: SLF001

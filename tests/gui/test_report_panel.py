@@ -1,4 +1,5 @@
-"""The report panel shows a real report's numbers and figures (rendered off the UI thread as PNGs)."""
+"""The report panel shows a real report's numbers and figures (drawn off the UI thread as PNGs), as the
+session hands it (drawn) or as built."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def test_report_panel_shows_numbers_and_figures(qtbot, tmp_path):
     qtbot.addWidget(panel)
     pngs = report.figure_pngs()
     assert len(pngs) == 1 and next(iter(pngs.values())).startswith(b"\x89PNG")
-    panel.show_report(report, pngs, path)
-    assert panel.captions == list(pngs) and panel.open_button.isEnabled()
-    text = panel.summary.text()
-    assert "online run 1" in text and "80.0 %" in text and f"{result.kappa:.2f}" in text
+    for shown in (report.rendered(), report):
+        panel.show_report(shown, pngs, path)
+        assert panel.captions == list(pngs) and panel.open_button.isEnabled()
+        text = panel.summary.text()
+        assert "online run 1" in text and "80.0 %" in text and f"{result.kappa:.2f}" in text
