@@ -15,8 +15,15 @@ last sample's timestamp. The consumer measures
   session; decisions made and their latency (sample arrival to decision).
 
 CPU is also split by thread (``/proc``: the acquisition thread, the XDF writer, the decoder, liblsl's
-own threads), and the machine's load average is recorded (above its core count every figure here is
-pessimistic). Past the 10-05 names (345) channels are numbered ``E<k>`` as on dense nets; a recording
+own threads), and so is the time each thread was ready to run but waited for a core (Linux
+``schedstat``: the other programs' share of a loaded machine, which no code of ours removes); the
+machine's load average is recorded (above its core count every figure here is pessimistic).
+
+Pull latency is a sample's age when the acquisition thread has it: ``local_clock()`` after the pull
+minus the timestamp of the pull's last sample. The producer stamps a chunk's last sample with the
+push time and liblsl dates the others back at the nominal rate, so a pull that ends inside a chunk
+(the rest still on its way) counts the producer's own buffering too; the acquisition thread lets a
+chunk arrive whole before pulling it. Past the 10-05 names (345) channels are numbered ``E<k>`` as on dense nets; a recording
 above 2 GiB is read back chunk by chunk instead of with pyxdf.
 
 Usage: ``python bench/acquisition.py [--duration 60] [--channels 64] [--sfreq 2000] [--no-record] [--decode BASE]``
@@ -103,6 +110,26 @@ def thread_cpu_s() -> dict[str, float]:
     return out
 
 
+def thread_wait_s() -> dict[str, tuple[float, int]]:
+    """Per thread of this process, by name as :func:`thread_cpu_s`: (seconds spent ready to run but
+    waiting for a core, times it was scheduled) so far; Linux with schedstats only, empty elsewhere."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return {}
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, tuple[float, int]] = {}
+    for task in tasks.iterdir():
+        try:
+            _, waited_ns, slices = (task / "schedstat").read_text().split()[:3]
+            comm = (task / "comm").read_text().strip()
+        except (OSError, ValueError):  # the thread ended while we read, or no schedstats
+            continue
+        name = names.get(int(task.name), f"native:{comm}")
+        w, n = out.get(name, (0.0, 0))
+        out[name] = (w + int(waited_ns) / 1e9, n + int(slices))
+    return out
+
+
 def consume(args: argparse.Namespace) -> dict:
     configure_lsl()
     from bci_app.acquisition.lsl import StreamLSL
@@ -143,7 +170,7 @@ def consume(args: argparse.Namespace) -> dict:
     index, received, duplicates_or_disorder, reader_lost = 0, 0, 0, 0
     expected_next = 0
     missing = 0
-    wall0, cpu0, threads0 = time.monotonic(), time.process_time(), thread_cpu_s()
+    wall0, cpu0, threads0, waits0 = time.monotonic(), time.process_time(), thread_cpu_s(), thread_wait_s()
     load0 = os.getloadavg()[0]
     try:
         while producer.poll() is None:
@@ -159,6 +186,7 @@ def consume(args: argparse.Namespace) -> dict:
                 duplicates_or_disorder += int(np.sum(gaps < 1))
                 expected_next = int(idx[-1]) + 1
         wall, cpu, threads1 = time.monotonic() - wall0, time.process_time() - cpu0, thread_cpu_s()
+        waits1 = thread_wait_s()
         if runner is not None:
             runner.stop()
         time.sleep(0.2)
@@ -192,6 +220,13 @@ def consume(args: argparse.Namespace) -> dict:
             name: round(100.0 * (t - threads0.get(name, 0.0)) / wall, 2)
             for name, t in sorted(threads1.items(), key=lambda kv: -(kv[1] - threads0.get(kv[0], 0.0)))
             if t - threads0.get(name, 0.0) > 0},
+        # time each thread was ready but waited for a core (ms per second of the run; mean per wake-up)
+        "waiting_for_a_core_by_thread": {
+            name: {"ms_per_s": round(1000.0 * (w - waits0.get(name, (0.0, 0))[0]) / wall, 2),
+                   "mean_per_wakeup_ms": round(1000.0 * (w - waits0.get(name, (0.0, 0))[0])
+                                               / max(1, n - waits0.get(name, (0.0, 0))[1]), 3)}
+            for name, (w, n) in sorted(waits1.items(), key=lambda kv: -(kv[1][0] - waits0.get(kv[0], (0.0, 0))[0]))
+            if w - waits0.get(name, (0.0, 0))[0] > 0},
         "cpu_producer_s": report.get("producer_cpu_s"),
         # runnable processes on the machine (1-minute mean) at the start and end: above the core
         # count, every thread here waited for a core now and then (latencies and CPU are pessimistic)

@@ -99,20 +99,26 @@ def _rows_lsl_pull(r: dict) -> list[tuple[str, str, str]]:
              "no ring buffer)", _fmt(_get(r, "pylsl_numpy_ms.median"), " ms"), "–")]
 
 
+def _load(r: dict) -> str:
+    """``, machine load A → B`` (1-minute load average at the start and the end of the run) when recorded."""
+    load = r.get("machine_load_1min")
+    return f", machine load {load[0]:g} → {load[1]:g} on {r.get('cpu_count', '?')} cores" if load else ""
+
+
 def _rows_acquisition(r: dict) -> list[tuple[str, str, str]]:
     channels = r.get("channels", 64)
     dec = r.get("decoder")
     pull = r.get("pull_latency_ms") or {}
     if dec:
         return [(f"acquisition {channels} ch × {r.get('sfreq', 2000.0):g} Hz into ring buffer + XDF + online decoder "
-                 f"({dec['base']}, {dec['model_channels']} of the channels), {_fmt(r.get('duration_s'), ' s', 0)}: "
-                 "lost / CPU of the receiving process / decisions / decision latency p99",
+                 f"({dec['base']}, {dec['model_channels']} of the channels), {_fmt(r.get('duration_s'), ' s', 0)}"
+                 f"{_load(r)}: lost / CPU of the receiving process / decisions / decision latency p99",
                  f"{_fmt(r.get('samples_lost'))} / {_fmt(r.get('cpu_consumer_percent_of_one_core'), ' %')} / "
                  f"{dec['decisions']} / {_fmt(dec.get('latency_ms_p99'), ' ms')}",
                  "0 lost / < 20 % of one core / – / ≤ 5 ms")]
     if channels >= 1024:
         return [(f"acquisition {channels} ch × {r.get('sfreq', 2000.0):g} Hz into ring buffer + XDF, "
-                 f"{_fmt(r.get('duration_s'), ' s', 0)}: lost / CPU / pull latency p99",
+                 f"{_fmt(r.get('duration_s'), ' s', 0)}{_load(r)}: lost / CPU / pull latency p99",
                  f"{_fmt(r.get('samples_lost'))} / {_fmt(r.get('cpu_consumer_percent_of_one_core'), ' %')} / "
                  f"{_fmt(pull.get('p99'), ' ms')}", "0 lost / < 15 % of one core / ≤ 10 ms")]
     goal = "0 lost, < 15 % of one core" if channels >= 128 else "0 lost, < 10 % of one core"

@@ -343,10 +343,12 @@ class Stream(ABC):
         n = None if winsize is None else int(round(winsize * self.info.sfreq))
         return self.buffer.latest(n, rows)
 
-    def read_since(self, index: int) -> ReadResult:
-        """Every buffered sample from absolute index ``index`` on (see :meth:`RingBuffer.read_since`)."""
+    def read_since(self, index: int, rows: slice | np.ndarray | None = None,
+                   max_samples: int | None = None) -> ReadResult:
+        """Every buffered sample from absolute index ``index`` on, of the channels ``rows`` (all when
+        ``None``), at most ``max_samples`` (see :meth:`RingBuffer.read_since`)."""
         self._raise_if_failed()
-        return self.buffer.read_since(index)
+        return self.buffer.read_since(index, rows, max_samples)
 
     def get_markers(self, start: int = 0) -> list[Marker]:
         """Markers received since connection, from position ``start`` (so readers keep a cursor)."""

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 #: shortest time between two pulls of the acquisition thread (s), however often a source pushes
 MIN_PULL_GAP_S = 0.005
+#: once a chunk's first sample has woken the acquisition thread, the rest of the chunk is taken as
+#: arrived when the inlet's queue has not grown for this long (s) ...
+CHUNK_SETTLE_S = 0.0003
+#: ... or at the latest this long after the wake (s): a source pushing sample by sample never settles
+MAX_SETTLE_S = 0.002
 
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -247,7 +252,7 @@ class StreamLSL(Stream):
         self._paired = _PairedMarkers(marker_stream if isinstance(marker_stream, str) else None,
                                       self.resolve_timeout, self._open_inlet)
         self._dest: np.ndarray | None = None
-        self._held: tuple[np.ndarray, np.ndarray] | None = None  # the sample that woke the thread
+        self._held: np.ndarray | None = None  # timestamp (1,) of the sample that woke the thread, in _dest[0]
         self._scale: np.ndarray | None = None
         self._lsl_info = None  # full pylsl.StreamInfo of the connected outlet
         self._resolver = None
@@ -378,8 +383,30 @@ class StreamLSL(Stream):
         except pylsl.util.LostError:
             return self._stop.is_set()  # the next pull sees it too and starts reconnecting
         if len(ts):
-            self._held = (view[:1].copy(), np.asarray(ts[:1], dtype=np.float64))
+            self._held = np.asarray(ts[:1], dtype=np.float64)  # its values stay in dest[0]: the rest follow it
+            self._settle(inlet)
         return self._stop.is_set()
+
+    @staticmethod
+    def _settle(inlet) -> None:
+        """Let the rest of the chunk whose first sample just arrived reach the inlet (its queue stops
+        growing for :data:`CHUNK_SETTLE_S`, at most :data:`MAX_SETTLE_S`) before it is pulled. liblsl
+        receives a chunk sample by sample: pulled at once, a large chunk (41 samples x 1024
+        channels) came in two pulls half the time, the second one a pull period later, and its
+        samples waited 6-12 ms instead of about 1."""
+        import pylsl
+
+        deadline = time.perf_counter() + MAX_SETTLE_S
+        try:
+            queued = inlet.samples_available()
+            while time.perf_counter() < deadline:
+                time.sleep(CHUNK_SETTLE_S)
+                now = inlet.samples_available()
+                if now == queued:
+                    return
+                queued = now
+        except pylsl.util.LostError:
+            return  # the next pull sees it too and starts reconnecting
 
     def _disconnect(self) -> None:
         self._held = None
@@ -397,23 +424,25 @@ class StreamLSL(Stream):
         if self._inlet is None and not self._try_reconnect():
             return np.empty((n_chans, 0)), np.empty(0), markers
         chunks, stamps = [], []
-        assert self._dest is not None and self._scale is not None
+        dest, scale = self._dest, self._scale
+        assert dest is not None and scale is not None
         held, self._held = self._held, None
-        if held is not None:  # pulled while waiting for data: it comes first
-            chunks.append(held[0].T * self._scale[:, None])
-            stamps.append(held[1])
+        n_held = 0 if held is None else 1  # pulled while waiting for data: dest[0], it comes first
         while True:
+            room, ts = self.max_chunk - n_held, np.empty(0)
+            target = dest if n_held == 0 else memoryview(dest).cast("B")[n_held * dest.strides[0]:]
             try:
-                view, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self.max_chunk, dest_obj=self._dest, as_numpy=True)
+                if room:
+                    _, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=room, dest_obj=target, as_numpy=True)
             except pylsl.util.LostError:
                 self._on_lost()
+            n = n_held + len(ts)
+            if n:
+                chunks.append(dest[:n].T * scale[:, None])  # a new float64 array: volts
+                stamps.append(ts if held is None else np.concatenate([held, ts]))
+            if self._inlet is None or len(ts) < room:
                 break
-            if len(ts) == 0:
-                break
-            chunks.append(view.T * self._scale[:, None])  # a new float64 array: volts
-            stamps.append(ts)
-            if len(ts) < self.max_chunk:
-                break
+            held, n_held = None, 0
         if not chunks:
             return np.empty((n_chans, 0)), np.empty(0), markers
         data = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=1)

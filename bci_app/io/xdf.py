@@ -155,22 +155,54 @@ def read_file_desc(path: str | Path) -> dict[str, str]:
 def write_all(fd: int, payload: bytes, *, sync: bool) -> None:
     """Write all of ``payload`` to the file descriptor ``fd`` (and ``fsync`` it with ``sync``);
     raises :class:`OSError`."""
-    view = memoryview(payload)
+    view = memoryview(payload).cast("B")
     while view:
         view = view[os.write(fd, view):]
     if sync:
         os.fsync(fd)
 
 
-def encode_numeric_samples(data: np.ndarray, timestamps: np.ndarray, dtype: str) -> list[Any]:
-    """Samples chunk body for ``data`` (n_chans, n) at ``timestamps`` (n,), as byte-like parts (the
-    count, then the samples as one uint8 array, not copied again): each sample is
-    ``0x08 + float64 timestamp + n_chans values``."""
+#: parts at least this large (bytes) are written as they are; smaller neighbours are joined first
+LARGE_PART = 1 << 16
+
+
+def write_parts(fd: int, parts: Sequence[Any], *, sync: bool) -> int:
+    """Write the byte-like ``parts`` in order to ``fd`` (and ``fsync`` with ``sync``); returns the
+    bytes written, raises :class:`OSError`. Large parts (sample records) go to the file as they are:
+    joining them first copied every flush's megabytes once more while holding the GIL, which held
+    up the acquisition and decoder threads (the OS writes them with the GIL released)."""
+    total, small = 0, []
+    for part in parts:
+        size = memoryview(part).nbytes
+        total += size
+        if size < LARGE_PART:
+            small.append(part)
+            continue
+        if small:
+            write_all(fd, b"".join(small), sync=False)
+            small = []
+        write_all(fd, part, sync=False)
+    if small:
+        write_all(fd, b"".join(small), sync=False)
+    if sync:
+        os.fsync(fd)
+    return total
+
+
+def encode_numeric_samples(data: np.ndarray, timestamps: np.ndarray, dtype: str,
+                           scale: np.ndarray | None = None) -> list[Any]:
+    """Samples chunk body for ``data`` (n_chans, n) at ``timestamps`` (n,), each channel multiplied
+    by ``scale`` (n_chans,) when given, as byte-like parts (the count, then the samples as one uint8
+    array, not copied again): each sample is ``0x08 + float64 timestamp + n_chans values``. The
+    values are converted (and scaled) straight into the samples' record, in one pass."""
     n_chans, n = data.shape
     rec = np.empty(n, dtype=[("flag", "u1"), ("ts", "<f8"), ("values", dtype, (n_chans,))])
     rec["flag"] = 8
     rec["ts"] = timestamps
-    rec["values"] = data.T
+    if scale is None:
+        rec["values"] = data.T
+    else:
+        np.multiply(data.T, scale, out=rec["values"], casting="same_kind")
     return [varlen(n), rec.view(np.uint8)]
 
 
@@ -373,10 +405,12 @@ class XdfRecorder:
             self._queue(chunk(TAG_STREAM_HEADER, header, stream_id))
         return handle
 
-    def push(self, handle: XdfStream, data: np.ndarray | Sequence[Any], timestamps: Sequence[float] | np.ndarray) -> bool:
-        """Queue samples: numeric ``data`` (n_chans, n) or, for string streams, a list of n strings
-        (one channel) or of n per-sample lists. Returns False (and writes nothing) once the recorder
-        has stopped; raises :class:`RecordingError` only for malformed input."""
+    def push(self, handle: XdfStream, data: np.ndarray | Sequence[Any], timestamps: Sequence[float] | np.ndarray,
+             *, scale: np.ndarray | None = None) -> bool:
+        """Queue samples: numeric ``data`` (n_chans, n), each channel multiplied by ``scale``
+        (n_chans,) when given, or, for string streams, a list of n strings (one channel) or of n
+        per-sample lists. Returns False (and writes nothing) once the recorder has stopped; raises
+        :class:`RecordingError` only for malformed input."""
         timestamps = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         n = timestamps.size
         if handle.channel_format == "string":
@@ -390,7 +424,10 @@ class XdfRecorder:
                 arr = arr[None, :]
             if arr.shape != (handle.n_chans, n):
                 raise RecordingError(f"stream {handle.name!r}: expected data of shape ({handle.n_chans}, {n}), got {arr.shape}")
-            body = encode_numeric_samples(arr, timestamps, NUMERIC_FORMATS[handle.channel_format]) if n else []
+            if scale is not None and np.shape(scale) != (handle.n_chans,):
+                raise RecordingError(f"stream {handle.name!r}: expected one scale per channel ({handle.n_chans}), "
+                                     f"got shape {np.shape(scale)}")
+            body = encode_numeric_samples(arr, timestamps, NUMERIC_FORMATS[handle.channel_format], scale) if n else []
         with self._lock:
             if self._closed or self.error is not None:
                 return False
@@ -468,14 +505,14 @@ class XdfRecorder:
                     self._clock_offsets()
                 if not self._pending:
                     return True
-                payload, self._pending, fd = b"".join(self._pending), [], self._fd
+                parts, self._pending, fd = self._pending, [], self._fd
             try:  # pushes go on meanwhile (an fsync can take a second on a busy disk)
-                write_all(fd, payload, sync=sync)
+                written = write_parts(fd, parts, sync=sync)
             except OSError as exc:
                 with self._lock:
                     self._fail(exc)
                 return False
-            self._bytes_written += len(payload)  # only a flush (under _write_lock) changes it
+            self._bytes_written += written  # only a flush (under _write_lock) changes it
             return True
 
     def _fail(self, exc: OSError) -> None:
@@ -564,6 +601,10 @@ class XdfRecorder:
                 os.close(fd)
 
 
+#: bytes of the stream's buffer a recorder copies at a time (see :meth:`_SourceTap.poll`)
+READ_BYTES = 1 << 20
+
+
 @dataclass
 class _SourceTap:
     """Cursor state for one :class:`Stream` being recorded."""
@@ -604,15 +645,21 @@ class _SourceTap:
         return cls(stream, eeg, markers, scale, index=first, first_index=first)
 
     def poll(self, recorder: XdfRecorder) -> None:
-        result = self.stream.read_since(self.index)
-        if result.n_lost:
-            self.n_lost += result.n_lost
-            log.warning("recorder lost %d samples of %s (buffer overrun)", result.n_lost, self.eeg.name)
-        self.index = result.next_index
-        if result.timestamps.size:
-            values = np.empty(result.data.shape, dtype=np.float32, order="F")  # the ring's order: one pass
-            np.multiply(result.data, self.scale[:, None], out=values, casting="same_kind")
-            recorder.push(self.eeg, values, result.timestamps)
+        """Queue what the stream received since the last poll, one Samples chunk per
+        :data:`READ_BYTES` read (the buffer's lock, which the acquisition thread's writes wait for, is
+        held for one such copy at a time: half a second of 1024 channels x 4096 Hz is 16 MB)."""
+        per_read = max(1, READ_BYTES // (8 * self.eeg.n_chans))
+        while True:
+            result = self.stream.read_since(self.index, max_samples=per_read)
+            if result.n_lost:
+                self.n_lost += result.n_lost
+                log.warning("recorder lost %d samples of %s (buffer overrun)", result.n_lost, self.eeg.name)
+            self.index = result.next_index
+            n = result.timestamps.size
+            if n:  # volts (float64) to microvolts (float32) straight into the file's records
+                recorder.push(self.eeg, result.data, result.timestamps, scale=self.scale)
+            if n < per_read:
+                break
         markers = self.stream.get_markers(self.marker_index)
         if markers:
             self.marker_index += len(markers)

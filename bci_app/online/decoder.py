@@ -17,10 +17,14 @@ samples lost to a buffer overrun) restarts the filters and the smoother; decisio
 whole window plus ``online.settle_s`` of new data has been filtered. While the source is away no
 samples arrive, so decoding simply pauses.
 
+Channels: the decoder reads from the stream's buffer only the channels its model uses (16 of a
+256-channel cap), so no per-sample work (copy, cleaning, filtering) ever touches the others.
+
 Non-finite samples (NaN/Inf) are recorded as received by the recorder (it reads the stream, not
-the decoder). The decoder replaces them by the channel's last finite value before filtering (so
-the filter state stays finite) and makes **no decision** for any window that contains one, nor
-for ``settle_s`` after it; :attr:`Decoder.counters` counts the skipped steps.
+the decoder). On the model's channels the decoder replaces them by the channel's last finite value
+before filtering (so the filter state stays finite) and makes **no decision** for any window that
+contains one, nor for ``settle_s`` after it; :attr:`Decoder.counters` counts the skipped steps.
+Channels the model does not use never stop decisions.
 
 Latency of a prediction = ``time.perf_counter()`` when it is published minus the moment the
 window's last sample entered the stream's ring buffer (:meth:`RingBuffer.arrival_time`).
@@ -233,7 +237,7 @@ class Decoder:
         self._index = int(start_index)  # absolute index of the next source sample to feed
         self.start_index = int(start_index)  #: source index of the first sample this decoder filtered
         self._last_ts: float | None = None
-        self._hold = np.zeros(len(self.source_ch_names))
+        self._hold = np.zeros(len(self.source_ch_names))  # last finite value of each source channel
         self._ready_at = self._warmup_end(self._index)
         self._bad_until = -1  # decisions at indices <= this are suppressed (non-finite)
         self.stream: Stream | None = None
@@ -266,6 +270,18 @@ class Decoder:
     def next_index(self) -> int:
         """Absolute source index of the next sample this decoder will read (all before it are fed)."""
         return self._index
+
+    @property
+    def next_decision_index(self) -> int:
+        """Absolute source index of the sample that completes the next step: once it is in the
+        stream's buffer, a :meth:`poll` makes the next decision (what the runner waits for)."""
+        k0 = self._index
+        return k0 + (-(k0 - self.start_index + 1)) % self.step
+
+    @property
+    def install_pending(self) -> bool:
+        """Whether a model passed to :meth:`install` waits for the next :meth:`poll` to be swapped in."""
+        return self._pending is not None
 
     def _make_preprocessor(self, spec: PreprocessingSpec) -> StreamingPreprocessor:
         cap = max(2.0 * self._active.model.n_times / spec.sfreq, 4.0)
@@ -340,7 +356,7 @@ class Decoder:
         start = self._index - need
         if start < 0:
             return False
-        res = self.stream.read_since(start)
+        res = self.stream.read_since(start, rows=self._pre.picks)
         first = res.next_index - res.data.shape[1]  # absolute index of res.data[:, 0]
         if first > start or res.next_index < self._index:
             return False
@@ -348,7 +364,7 @@ class Decoder:
         ts = res.timestamps[start - first : self._index - first]
         if not np.all(np.isfinite(data)) or (ts.size > 1 and np.max(np.diff(ts)) > self.config.gap_threshold_s):
             return False
-        self._pre.push(data, ts)
+        self._pre.push(data, ts, picked=True)
         return True
 
     # -- feeding ----------------------------------------------------------------------------------
@@ -356,17 +372,17 @@ class Decoder:
         """Read every new sample of the attached stream and make the decisions they complete."""
         if self.stream is None:
             raise StreamError("this decoder has no stream attached; use Decoder.for_stream or feed()")
+        self._apply_pending()  # before reading: a new model may use other channels
         if self.stream.buffer.n_written <= self._index:  # nothing new (or not yet at the start index)
-            self._apply_pending()
             return []
-        res = self.stream.read_since(self._index)
+        res = self.stream.read_since(self._index, rows=self._pre.picks)  # the model's channels alone
         if res.n_lost:
             self.counters.lost += res.n_lost
             log.warning("decoder fell behind: %d samples overwritten before it read them; restarting", res.n_lost)
             self._restart(self._index + res.n_lost)
             self._index += res.n_lost
         buffer = self.stream.buffer
-        return self.feed(res.data, res.timestamps, arrival=buffer.arrival_time)
+        return self._feed(res.data, res.timestamps, buffer.arrival_time, picked=True)
 
     def feed(
         self, data: np.ndarray, timestamps: np.ndarray, *, arrival: Callable[[int], float] | None = None
@@ -374,21 +390,29 @@ class Decoder:
         """Feed source samples (n_source_chans, n) volts with timestamps (n,); returns the predictions
         made (also sent to subscribers). ``arrival(index)`` gives the perf_counter time a sample
         entered the buffer (for latency); without it, the time of this call is used."""
+        return self._feed(data, timestamps, arrival, picked=False)
+
+    def _feed(self, data: np.ndarray, timestamps: np.ndarray, arrival: Callable[[int], float] | None, *,
+              picked: bool) -> list[Prediction]:
+        """:meth:`feed` of all source channels, or (``picked``) of the current model's channels alone
+        (``self._pre.picks``, read by :meth:`poll`, which swaps a pending model in before reading)."""
         arrived = time.perf_counter()
         n = data.shape[1]
         out: list[Prediction] = []
         pos = 0
         while pos < n:
-            self._apply_pending()
+            if not picked:
+                self._apply_pending()
             k0 = self._index
             # next decision index >= k0, on the step grid counted from the decoder's start (so a replay
             # of a recording that began elsewhere in the source's count decides on the same samples)
-            nxt = k0 + (-(k0 - self.start_index + 1)) % self.step
+            nxt = self.next_decision_index
             end = min(n, pos + (nxt - k0) + 1)
-            seg, ts = data[:, pos:end], timestamps[pos:end]
+            seg = data[:, pos:end] if picked else data[self._pre.picks, pos:end]
+            ts = timestamps[pos:end]
             seg = self._clean(seg, k0)
             self._check_gap(ts, k0)
-            self._pre.push(seg, ts)
+            self._pre.push(seg, ts, picked=True)
             self._last_ts = float(ts[-1])
             self._index = k0 + (end - pos)
             pos = end
@@ -399,17 +423,22 @@ class Decoder:
         return out
 
     def _clean(self, seg: np.ndarray, k0: int) -> np.ndarray:
+        """``seg`` (the model's channels, ``self._pre.picks`` of the source) with each non-finite
+        value replaced by its channel's last finite one (decisions over it are suppressed)."""
+        picks = self._pre.picks
         finite = np.isfinite(seg)
         if finite.all():
-            self._hold = seg[:, -1]
+            self._hold[picks] = seg[:, -1]
             return seg
         seg = seg.copy()
         bad_cols = np.nonzero(~finite.all(axis=0))[0]
         self.counters.non_finite_samples += bad_cols.size
+        hold = self._hold[picks]
         for j in range(seg.shape[1]):
             col = finite[:, j]
-            seg[~col, j] = self._hold[~col]
-            self._hold = seg[:, j].copy()
+            seg[~col, j] = hold[~col]
+            hold = seg[:, j].copy()
+        self._hold[picks] = hold
         last_bad = k0 + int(bad_cols[-1])
         self._bad_until = max(self._bad_until, last_bad + self._window_source_samples()
                               + int(round(self.config.settle_s * self.source_sfreq)) - 1)

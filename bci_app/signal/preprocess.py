@@ -265,24 +265,28 @@ class StreamingPreprocessor:
         i = np.clip(np.floor(f).astype(np.int64), lo, self._n_in - 1)
         return self._ts_hist[i % hist] + (f - i) / self.source_sfreq
 
-    def process(self, chunk: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Process one chunk (n_source_chans, n) volts with timestamps (n,) seconds.
+    def process(self, chunk: np.ndarray, timestamps: np.ndarray, *, picked: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Process one chunk (n_source_chans, n) volts with timestamps (n,) seconds; with ``picked``,
+        the chunk holds only the source rows :attr:`picks`, in that order (len(picks), n): what a
+        decoder reads from the stream's buffer, so no other channel is ever copied.
 
         Returns ``(processed (n_chans, k) volts at the model rate, timestamps (k,))``; with resampling,
         timestamps are compensated for the resampler's linear-phase delay. Does not touch the ring.
         """
         x = np.asarray(chunk)
         ts = np.asarray(timestamps, dtype=np.float64)
-        if x.ndim != 2 or x.shape[0] != len(self.source_ch_names) or ts.shape != (x.shape[1],):
+        n_rows = len(self.picks) if picked else len(self.source_ch_names)
+        if x.ndim != 2 or x.shape[0] != n_rows or ts.shape != (x.shape[1],):
             raise StreamError(
-                f"expected a chunk ({len(self.source_ch_names)}, n) with timestamps (n,), "
+                f"expected a chunk ({n_rows}, n) with timestamps (n,), "
                 f"got {x.shape} and {ts.shape}"
             )
+        rows = x if picked else x[self.picks]
         if len(self._present_rows) == self.spec.n_chans:
-            sel = x[self.picks]
+            sel = rows
         else:
             sel = np.zeros((self.spec.n_chans, x.shape[1]), dtype=np.result_type(x.dtype, np.float64))
-            sel[self._present_rows] = x[self.picks]
+            sel[self._present_rows] = rows
         y = self.bandpass.process(sel)
         R = self.spec.repair_matrix
         if R is not None:
@@ -298,9 +302,10 @@ class StreamingPreprocessor:
         out, m = self.resampler.process(y)
         return out, (self.resampler.output_times(m, self._input_time) if m.size else np.zeros(0))
 
-    def push(self, chunk: np.ndarray, timestamps: np.ndarray) -> int:
-        """Process a chunk and append the result to the ring. Returns the number of new samples."""
-        y, ts = self.process(chunk, timestamps)
+    def push(self, chunk: np.ndarray, timestamps: np.ndarray, *, picked: bool = False) -> int:
+        """Process a chunk (``picked``: see :meth:`process`) and append the result to the ring.
+        Returns the number of new samples."""
+        y, ts = self.process(chunk, timestamps, picked=picked)
         k = ts.size
         if k == 0:
             return 0

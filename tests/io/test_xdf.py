@@ -282,3 +282,42 @@ def test_a_push_never_waits_for_the_disk(tmp_path, monkeypatch):
     assert waited < 0.2, f"push waited {waited:.3f} s for the fsync"
     streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
     assert [v[0] for v in _by_name(streams)["mk"]["time_series"]] == ["768", "769"]
+
+
+def test_recorder_reads_the_buffer_in_bounded_slices_into_whole_records(tmp_path, monkeypatch):
+    """The tap copies the stream's buffer a slice at a time (the acquisition thread never waits
+    long for its lock) and scales volts to microvolts straight into the file's records; every
+    sample lands once, in order, with its value."""
+    import bci_app.io.xdf as xdf_module
+
+    monkeypatch.setattr(xdf_module, "READ_BYTES", 8 * 4 * 7)  # 7 samples of 4 channels per read
+    clock = ManualClock(100.0)
+    sim = StreamSimulated(clock=clock, ch_names=["FC3", "C3", "Cz", "C4"], sfreq=160.0, bufsize=5.0)
+    path = tmp_path / "slices.xdf"
+    with sim, XdfRecorder(path, flush_interval=None, clock=clock) as rec:
+        tap = rec.record_stream(sim)
+        for _ in range(20):
+            clock.t += 0.05
+            sim.acquire()
+            rec.poll()
+        rec.flush()
+        data, ts = sim.get_data()
+    assert tap.n_lost == 0
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    eeg = _by_name(streams)["bci-app-simulated"]
+    np.testing.assert_array_equal(eeg["time_stamps"], ts)
+    np.testing.assert_array_equal(eeg["time_series"], (data * 1e6).astype(np.float32).T)
+
+
+def test_write_parts_writes_large_parts_as_they_are(tmp_path):
+    from bci_app.io.xdf import LARGE_PART, write_parts
+
+    big = np.arange(LARGE_PART, dtype=np.uint8)
+    parts = [b"ab", b"c", big, b"d", big[: LARGE_PART // 2], b""]
+    path = tmp_path / "parts.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        assert write_parts(fd, parts, sync=True) == sum(memoryview(p).nbytes for p in parts)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"".join(bytes(p) for p in parts)

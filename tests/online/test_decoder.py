@@ -260,3 +260,46 @@ def test_model_and_spec_mismatch_is_refused():
         DecoderModel(_model(SENSORIMOTOR_16), _spec(EEGMMIDB_64), CLASSES)
     with pytest.raises(ModelError, match="outputs"):
         DecoderModel(_model(SENSORIMOTOR_16), _spec(SENSORIMOTOR_16), ("a", "b", "c"))
+
+
+def test_non_finite_values_on_channels_the_model_does_not_use_never_stop_decisions():
+    """The decoder works on its model's channels alone: a dead extra channel changes nothing."""
+    ch = SENSORIMOTOR_16
+    dm = DecoderModel(_model(ch), _spec(ch), CLASSES)
+    data, ts = _sim_data(ch, 8.0)
+    extra = np.full((2, data.shape[1]), np.nan)
+    wide = np.concatenate([extra[:1], data, extra[1:]])  # the model's channels at rows 1..16
+    clean = Decoder(dm, SFREQ, ch, _config()).feed(data, ts)
+    noisy_dec = Decoder(dm, SFREQ, ("EOG1", *ch, "EOG2"), _config())
+    noisy = noisy_dec.feed(wide, ts)
+    assert clean and [p.raw_probabilities for p in noisy] == [p.raw_probabilities for p in clean]
+    assert noisy_dec.counters.skipped_nonfinite == 0 and noisy_dec.counters.non_finite_samples == 0
+
+
+def test_polling_a_wide_cap_reads_the_model_channels_and_swaps_to_other_channels():
+    """poll() reads only the model's rows of a 64-channel stream and gives the same decisions as
+    feeding every channel; a model on other channels installed mid-stream reads its own rows."""
+    ch = EEGMMIDB_64
+    clock = ManualClock(5.0)
+    stream = StreamSimulated(ch_names=ch, sfreq=SFREQ, clock=clock, bufsize=30.0).connect()
+    small = tuple(SENSORIMOTOR_16[:8])
+    first = DecoderModel(_model(SENSORIMOTOR_16), _spec(SENSORIMOTOR_16), CLASSES, name="16")
+    dec = Decoder.for_stream(stream, first, _config())
+    preds = []
+    for i in range(120):
+        clock.advance(10 / SFREQ)
+        stream.acquire()
+        preds += dec.poll()
+        if i == 80:
+            dec.install(DecoderModel(_model(small, seed=4), _spec(small), CLASSES, name="8"))
+    idx = np.array([p.sample_index for p in preds])
+    assert np.all(np.diff(idx) == 10)
+    names = [p.model for p in preds]
+    assert names[0] == "16" and names[-1] == "8"
+    data, ts = stream.get_data()
+    replay = Decoder(first, SFREQ, ch, _config(), start_index=dec.start_index)
+    first_index = stream.n_new_samples - data.shape[1]
+    expected = replay.feed(data[:, dec.start_index - first_index:], ts[dec.start_index - first_index:])
+    k = names.index("8")
+    assert [p.raw_probabilities for p in preds[:k]] == [p.raw_probabilities for p in expected[:k]]
+    stream.disconnect()

@@ -27,6 +27,11 @@ class _Decoder:
     def __init__(self, stream: _ThreadedStream) -> None:
         self.config, self.stream = OnlineConfig(), stream
         self.next_index, self.polls, self.seen = 0, 0, []
+        self.install_pending = False
+
+    @property
+    def next_decision_index(self) -> int:  # a decision at every sample
+        return self.next_index
 
     def poll(self) -> None:
         self.polls += 1
@@ -63,3 +68,26 @@ def test_stop_returns_while_waiting_for_samples() -> None:
     runner.stop()
     assert time.perf_counter() - t0 < 0.5 and not runner.running
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())
+
+
+class _SteppedDecoder(_Decoder):
+    """Decides every 10 samples: the runner should poll when a step's last sample is in."""
+
+    @property
+    def next_decision_index(self) -> int:
+        return self.next_index + 9 - self.next_index % 10
+
+
+def test_runner_polls_when_a_step_is_complete_not_at_every_chunk() -> None:
+    stream = _ThreadedStream()
+    dec = _SteppedDecoder(stream)
+    runner = DecoderRunner(dec).start()
+    try:
+        for i in range(10):  # 5 samples per chunk: a step is complete every other chunk
+            time.sleep(0.03)
+            stream.buffer.write(np.full((2, 5), float(i)), np.arange(5) + 5.0 * i)
+        time.sleep(0.05)
+    finally:
+        runner.stop()
+    assert runner.error is None and len(dec.seen) == 5 and dec.next_index == 50
+    assert dec.polls == 5, dec.polls  # silence wakes it (WAKE_S) but polls nothing
