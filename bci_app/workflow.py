@@ -37,9 +37,9 @@ class SessionFacts:
     ``calibration_s``: the configured paradigm's planned length (s, pauses excluded; 0: unknown);
     ``model``: an adapted (or loaded) model is active; ``model_source``: ``"calibrated"`` or
     ``"loaded"`` (continued from an earlier session); ``report``: a calibration report exists;
-    ``report_seen``: the operator opened it; ``online_runs``: online runs finished; ``saved``: the
-    adapter (and report) are in the session folder; ``replaying``: a recording is played through the
-    decoder (Replay tab; no headset is connected meanwhile).
+    ``report_drawing``: it is being drawn (in its own process); ``report_seen``: the operator opened
+    it; ``online_runs``: online runs finished; ``saved``: the adapter (and report) are in the session
+    folder; ``replaying``: a recording is played through the decoder (Replay tab; no headset is connected meanwhile).
     """
 
     participant: str | None = None
@@ -57,6 +57,7 @@ class SessionFacts:
     model: bool = False
     model_source: str | None = None
     report: bool = False
+    report_drawing: bool = False
     report_seen: bool = False
     online: bool = False
     online_runs: int = 0
@@ -148,6 +149,8 @@ def guide(f: SessionFacts) -> list[Step]:
     skipped["report"] = loaded and not f.report
     text["report"] = ("Seen: accuracy, confusion matrix, ERD maps (Report tab)." if done["report"]
                       else "Ready: open the Report tab (accuracy, confusion matrix, ERD maps)." if f.report
+                      else "Being drawn in the background: it appears in the Report tab in a few seconds."
+                      if f.report_drawing
                       else "Not written: continuing with an earlier adapter (its report is in its own folder)."
                       if skipped["report"] else "Written after training.")
 
@@ -226,7 +229,8 @@ def session_facts(s: Session, *, bad_channels: tuple[str, ...], calibration_s: f
         calibration_s=calibration_s,
         training=s.training, training_error=failed, model=s.model is not None,
         model_source="loading" if loading and s.training else s.model_source,
-        report=saved is not None and saved.report is not None, report_seen=report_seen,
+        report=saved is not None and saved.report is not None, report_drawing=s.report_drawing,
+        report_seen=report_seen,
         online=mode == "online", online_runs=s.online_runs,
         saved=saved is not None and saved.adapter is not None)
 

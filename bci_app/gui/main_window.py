@@ -353,8 +353,10 @@ class MainWindow(QtWidgets.QMainWindow):
         return False
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
-        """Closing the window ends the app: every job stops, and every other window of the app (the
-        participant screen, an open message) closes with it, so the event loop ends."""
+        """Closing the window ends the app once every file is complete (FilesView): every job stops, and
+        every other window of the app (the participant screen, a message) closes with it."""
+        if not self.bridge.files.finish_before_closing():
+            return event.ignore()
         self.shutdown()
         for widget in QtWidgets.QApplication.topLevelWidgets():
             if widget is not self and widget.isVisible() and (widget is self.cue_display or self._owns(widget)):

@@ -12,15 +12,24 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from bci_app.gui.bids_view import BidsExportBox
 
+#: what the Report tab says before a report is shown: none yet, being drawn, or could not be written
+NO_REPORT = "No calibration report yet: calibrate and train first."
+DRAWING = ("The calibration report is being drawn (accuracy, confusion matrices, ERD maps) in the background: "
+           "it appears here in a few seconds.")
+
 
 class ReportPanel(QtWidgets.QWidget):
     """Shows a calibration report (:meth:`show_report`): a :class:`~bci_app.report.RenderedReport`
-    as the session hands it, or a :class:`~bci_app.report.CalibrationReport`."""
+    as the session hands it, or a :class:`~bci_app.report.CalibrationReport`; until then what is
+    true of it (:meth:`set_drawing`, :meth:`show_failed`)."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.path: Path | None = None
-        self.summary = QtWidgets.QLabel("No calibration report yet: calibrate and train first.")
+        self.summary = QtWidgets.QLabel(NO_REPORT)
+        self.status = QtWidgets.QLabel()  # an online run being added to the report shown
+        self.status.setWordWrap(True)
+        self._drawing: bool | None = False
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.open_button = QtWidgets.QPushButton("Open report (HTML)")
@@ -29,6 +38,7 @@ class ReportPanel(QtWidgets.QWidget):
         self._figures = QtWidgets.QVBoxLayout()
         inner = QtWidgets.QWidget()
         inner_layout = QtWidgets.QVBoxLayout(inner)
+        inner_layout.addWidget(self.status)
         inner_layout.addWidget(self.summary)
         inner_layout.addLayout(self._figures)
         inner_layout.addStretch(1)
@@ -45,8 +55,25 @@ class ReportPanel(QtWidgets.QWidget):
         layout.addWidget(self.bids)
         self.captions: list[str] = []
 
+    def set_drawing(self, drawing: bool) -> None:
+        """The session draws a report now (or an online run into it): say so until it is shown (cheap
+        when nothing changed: called every frame)."""
+        if drawing == self._drawing:
+            return
+        self._drawing = drawing
+        if not self.captions and (drawing or self.summary.text() == DRAWING):
+            self.summary.setText(DRAWING if drawing else NO_REPORT)
+        self.status.setText("An online run is being added to the report…" if drawing and self.captions else "")
+
+    def show_failed(self, note: str) -> None:
+        """The report could not be written: ``note`` says why (the adapter is saved either way)."""
+        if not self.captions:
+            self.summary.setText(html.escape(note[:1].upper() + note[1:]))
+        self.status.setText("" if not self.captions else html.escape(note))
+
     def show_report(self, report, pngs: dict[str, bytes], path: Path | None = None) -> None:
         """``report``'s numbers and ``pngs`` (``report.figure_pngs()``, drawn off the UI thread)."""
+        self.status.setText("")
         self.path = Path(path) if path is not None else None
         self.open_button.setEnabled(self.path is not None and self.path.is_file())
         rows = []

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from bci_app.acquisition.simulated import cued_imagery
 from bci_app.errors import ConfigError
 from bci_app.gui.cue_source_view import CueOpener
+from bci_app.gui.files_view import FilesView
 from bci_app.gui.online_view import prediction_fields
 from bci_app.gui.replay_run import ReplayRun
 from bci_app.session import Mode
@@ -41,7 +42,7 @@ def _connect_controls(bridge: SessionBridge, window: MainWindow) -> None:
     gp = window.guide_panel
     gp.participant_chosen.connect(bridge.start_participant)
     gp.continue_requested.connect(bridge.continue_previous)
-    window.tabs.currentChanged.connect(lambda _: bridge._note_report_seen())
+    window.tabs.currentChanged.connect(lambda _: bridge.files.note_report_seen())
     tr.retrain_button.clicked.connect(bridge.retrain)
     sp.record_requested.connect(bridge.start_recording)
     sp.stop_record_requested.connect(lambda: bridge._call("stop_recording", "stopping the recording"))
@@ -74,6 +75,7 @@ class SessionBridge:
         self.imagine = None  # optional imagine(label, onset, duration_s) of a simulated user
         self.history: list = []
         self.replay = ReplayRun(window)
+        self.files = FilesView(window)  # recordings, the report, and closing once they are complete
         self.n_predictions = 0
         self._last_pred = None
         window.session_panel.set_can_record(False)
@@ -85,14 +87,14 @@ class SessionBridge:
             s.subscribe("model", self._on_model),
             s.subscribe("prediction", self._on_prediction),
             s.subscribe("stream", self._on_stream),
-            s.subscribe("recording", self._on_recording),
             s.subscribe("replay", self.replay.ended),
             s.subscribe("saved", self._on_saved),
+            *self.files.subscribe(),
         ]
         self._can_continue = False
         self._previous = None  # the participant's earlier adapter (looked up once, at Start session)
         self._loading = False  # the training thread is loading an earlier adapter, not training
-        self._report_seen = False
+        self._cued = 0  # cued trials per class to run once the online start under way is online
         self._planned: tuple[object, float] = (None, 0.0)  # (paradigm config, planned seconds)
         self.cue_opener = CueOpener()  # a stimulus program's cues, opened off the UI thread
         _connect_controls(self, window)
@@ -129,10 +131,6 @@ class SessionBridge:
         """Why *Continue previous session* cannot be used now ("" when it can)."""
         return continue_reason(self.session, self._previous)
 
-    def _note_report_seen(self) -> None:
-        if self.w.tabs.currentWidget() is self.w.report_panel and self.w.report_panel.captions:
-            self._report_seen = True
-
     def _planned_s(self) -> float:
         """The configured paradigm's planned length (s), computed once per paradigm config."""
         from bci_app.paradigm.timing import planned_duration_s
@@ -145,19 +143,15 @@ class SessionBridge:
                 self._planned = (paradigm, 0.0)
         return self._planned[1]
 
-    def _on_saved(self, saved) -> None:
+    def _on_saved(self, _saved) -> None:
         self._can_continue = False  # this session has its own adapter now
-        if saved.report is not None:
-            self._report_seen = False
-            self.w.report_panel.show_report(saved.report, saved.report_pngs, saved.report_path)
-            self._note_report_seen()
 
     def facts(self):
         """What the guide needs, read from the session (UI thread, every frame: cheap reads only)."""
         s, w = self.session, self.w
         bad = tuple(q.name for q in w.signal_view.last_quality if q.flags) if s.stream is not None else ()
         return session_facts(s, bad_channels=bad, calibration_s=self._planned_s(), loading=self._loading,
-                             report_seen=self._report_seen)
+                             report_seen=self.files.report_seen)
 
     def start_calibration(self) -> None:
         """Calibrate with the app's own cues, or (chosen in the source panel) another program's."""
@@ -167,15 +161,19 @@ class SessionBridge:
             self._call("start_calibration", "starting the calibration", self._simulated_user())
 
     def start_online(self) -> None:
-        """Online feedback; with "Cued trials" ticked, the paradigm's (or the chosen program's) cues
-        run and are scored."""
+        """Online feedback, its decoder built off the UI thread; with "Cued trials" ticked, the
+        paradigm's (or the chosen program's) cues run and are scored once it is online (:meth:`render`)."""
         on = self.w.online_panel
         on.render_accuracy(0, 0)
         on.render_trial(None)
-        if self._call("start_online", "starting online feedback") and on.cued_check.isChecked():
-            if not self._open_cues("online", on.cued_trials.value()):
-                self._call("start_online_trials", "starting cued online trials", self._simulated_user(),
-                           trials_per_class=on.cued_trials.value())
+        if self._call("start_online", "starting online feedback", background=True):
+            on.start_button.setEnabled(False)
+            self._cued = on.cued_trials.value() if on.cued_check.isChecked() else 0
+
+    def _start_cued(self) -> None:
+        n, self._cued = self._cued, 0
+        if not self._open_cues("online", n):
+            self._call("start_online_trials", "starting cued online trials", self._simulated_user(), trials_per_class=n)
 
     def _open_cues(self, purpose: str, trials_per_class: int) -> bool:
         """Open the source panel's external cues for ``purpose`` off the UI thread (the run starts
@@ -241,7 +239,7 @@ class SessionBridge:
 
     def source_disconnecting(self) -> None:
         if self.w.stream is not None:
-            self._call("disconnect", "disconnecting")
+            self._call("disconnect", "disconnecting", wait=False)  # files complete on the session's threads
 
     # -- session events (delivered by session.update(), in the UI thread) ---------------------------
     def _on_error(self, err) -> None:
@@ -276,9 +274,6 @@ class SessionBridge:
     def _on_stream(self, ev) -> None:
         if ev.kind == "gap":  # failures arrive as session errors
             self.w.error_banner.show_error("Signal lost", ev.message)
-
-    def _on_recording(self, ev: dict) -> None:
-        self.w.session_panel.recording_changed(ev.get("path", ""), ev.get("state", ""))
 
     def _on_mode(self, mode) -> None:
         name, s, w = mode.value, self.session, self.w
@@ -319,6 +314,12 @@ class SessionBridge:
             s.update()
         except Exception as exc:  # noqa: BLE001 - the frame loop must survive
             w.show_error(exc, "updating the session")
+        self.files.render()
+        if self._cued and s.mode is Mode.ONLINE:
+            self._start_cued()
+        elif s.mode is Mode.CONNECTED and not s.online_starting:  # a start given up or refused: Start again
+            self._cued = 0
+            w.online_panel.start_button.setEnabled(s.model is not None)
         for purpose, cues, exc in self.cue_opener.poll():
             self._cues_opened(purpose, cues, exc)
         reason = self.continue_reason()

@@ -264,7 +264,7 @@ class SessionPanel(QtWidgets.QWidget):
         self.record_label.setText(text)
 
     def recording_changed(self, path: str | Path, state: str) -> None:
-        """The session's ``recording`` event: ``state`` is ``started``, ``stopped`` or ``failed``."""
+        """The session's ``recording`` event: ``state`` is ``started``, ``closing``, ``stopped`` or ``failed``."""
         path = Path(path) if path else None
         last = ""
         if state == "started" and path is not None:
@@ -278,7 +278,8 @@ class SessionPanel(QtWidgets.QWidget):
         else:
             self.recording_path = None
             if path is not None:
-                last = f"Last recording {'failed' if state == 'failed' else 'saved'}: {path.name}\n"
+                last = (f"Closing the recording {path.name}… (its end is written to disk)\n" if state == "closing"
+                        else f"Last recording {'failed' if state == 'failed' else 'saved'}: {path.name}\n")
         self._update_record_buttons()
         self._update_record_label(last)
 

@@ -17,20 +17,23 @@ if TYPE_CHECKING:
     from bci_app.online.decoder import Decoder, DecoderModel, Prediction
     from bci_app.online.outputs import PredictionOutlet
     from bci_app.online.runner import DecoderRunner
+    from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
 
 
 class Decoding:
     """The active :attr:`model` and, while online or replaying, the :attr:`decoder`, its
     :attr:`runner` thread and its prediction outlet. A decoder thread that fails posts
-    :class:`~bci_app.session.messages.DecoderFailed`; ``on_failed()`` then stops decoding."""
+    :class:`~bci_app.session.messages.DecoderFailed`; ``on_failed()`` then stops decoding. The outlet
+    closes on a thread tracked by ``finishing`` (liblsl joins its I/O threads: ~50 ms)."""
 
-    def __init__(self, hub: EventHub, inbox: Inbox, on_failed: Callable[[], None]) -> None:
+    def __init__(self, hub: EventHub, inbox: Inbox, on_failed: Callable[[], None], finishing: Finishing) -> None:
         self.model: DecoderModel | None = None
         self.decoder: Decoder | None = None
         self.runner: DecoderRunner | None = None
         self.last_prediction: Prediction | None = None
         self._hub, self._inbox, self._on_failed = hub, inbox, on_failed
+        self._finishing = finishing
         self._outlet: PredictionOutlet | None = None
         self._pending: Prediction | None = None
         self._lock = threading.Lock()  # the decoder thread writes the latest prediction
@@ -47,21 +50,31 @@ class Decoding:
                 return
         self._hub.emit("model", model)
 
+    @staticmethod
+    def build(make: Callable[[], Decoder], model: DecoderModel, config: OnlineConfig, *,
+              outlet: bool) -> tuple[Decoder, PredictionOutlet | None]:
+        """The decoder (``make()``) and, with ``outlet``, its LSL prediction outlet for ``model``: the
+        heavy part of starting (filters primed from the buffer, the outlet's I/O threads), safe on
+        any thread. Raises :class:`~bci_app.errors.BCIError`."""
+        decoder = make()
+        out = None
+        if outlet:
+            out = PredictionOutlet(model.classes, name=config.outlet_name, step_s=config.step_s, model=model.name)
+            decoder.add_output(out)
+        return decoder, out
+
     def start(self, make: Callable[[], Decoder], config: OnlineConfig, *, outlet: bool, runner: bool,
-              attach: Callable[[Decoder], None], on_decision: Callable[[Prediction], None] | None = None) -> bool:
-        """Build the decoder (``make()``), its LSL outlet (``outlet``), ``attach(decoder)`` (the
-        recorder), subscribe ``on_decision`` and start the runner thread (``runner``; otherwise
-        :meth:`poll` decodes); an ``error`` event and False on failure."""
+              attach: Callable[[Decoder], None], on_decision: Callable[[Prediction], None] | None = None,
+              built: tuple[Decoder, PredictionOutlet | None] | None = None) -> bool:
+        """Build the decoder and its outlet (:meth:`build`; ``built``: already built off this thread),
+        ``attach(decoder)`` (the recorder), subscribe ``on_decision`` and start the runner thread
+        (``runner``; otherwise :meth:`poll` decodes); an ``error`` event and False on failure."""
         if self.model is None:
             self._hub.error("online", "no model to decode with; calibrate first or load an adapter")
             return False
-
         try:
-            self.decoder = make()
-            if outlet:
-                self._outlet = PredictionOutlet(self.model.classes, name=config.outlet_name, step_s=config.step_s,
-                                                model=self.model.name)
-                self.decoder.add_output(self._outlet)
+            self.decoder, self._outlet = built if built is not None else self.build(make, self.model, config,
+                                                                                     outlet=outlet)
         except BCIError as exc:
             self.decoder = None
             self._hub.error("online", f"cannot start decoding: {exc}", exc)
@@ -83,14 +96,19 @@ class Decoding:
                 self._hub.error("online", str(exc), exc)
 
     def stop(self) -> None:
-        """Stop the runner thread (joined), close the outlet and drop the decoder; the model stays."""
+        """Stop the runner thread (joined), close the outlet (on its thread) and drop the decoder; the
+        model stays."""
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
-        if self._outlet is not None:
-            self._outlet.close()
-            self._outlet = None
+        self.close_outlet(self._outlet)
+        self._outlet = None
         self.decoder = None
+
+    def close_outlet(self, outlet: PredictionOutlet | None) -> None:
+        """Close ``outlet`` on a thread of its own (tracked by ``finishing``)."""
+        if outlet is not None:
+            self._finishing.start("closing the prediction stream", outlet.close)
 
     def deliver(self) -> None:
         """The newest prediction since the last call, as a ``prediction`` event."""

@@ -8,7 +8,10 @@ collaborator in its own module, given only the callbacks it needs:
 - :mod:`.source`: the EEG source; :mod:`.recording`: the XDF file; :mod:`.cues`: the LSL cue stream;
 - :mod:`.calibration`: the calibration run and its quality; :mod:`.training`: the training thread;
 - :mod:`.decoding`: the active model, decoder and predictions; :mod:`.online_trials`: cued online
-  runs (co-adaptation); :mod:`.participant`: the participant's folder.
+  runs (co-adaptation); :mod:`.participant`: the participant's folder;
+- the modes' comings and goings: :mod:`.calibrating`, :mod:`.online` (the decoder built off the
+  caller's thread when asked), :mod:`.replay`; :mod:`.finishing`: what still completes a file on a
+  thread after the session moved on (recordings closing, the report drawn), waited for at close.
 
 ``training`` runs a fine-tuning job in a background thread (started by the caller, or by the session
 itself when a calibration ends and :attr:`Session.train_after_calibration` is set) while acquisition,
@@ -36,15 +39,17 @@ from typing import TYPE_CHECKING, Any
 
 from bci_app.clocks import poll_until
 from bci_app.config import AppConfig, ParadigmConfig
-from bci_app.errors import BCIError, StreamError
+from bci_app.errors import StreamError
 from bci_app.lsl_config import lsl_clock
-from bci_app.online.decoder import Decoder
+from bci_app.session.calibrating import CalibratingMode
 from bci_app.session.calibration import CalibrationRun
 from bci_app.session.cues import CUE_STREAM, CuePublisher
 from bci_app.session.decoding import Decoding
+from bci_app.session.finishing import Finishing
 from bci_app.session.messages import Inbox
 from bci_app.session.modes import Mode, ModeMachine
 from bci_app.session.observers import EVENTS, EventHub, SessionError
+from bci_app.session.online import OnlineMode
 from bci_app.session.online_trials import CuedRuns
 from bci_app.session.participant import ParticipantFiles
 from bci_app.session.recording import SessionRecorder
@@ -116,18 +121,25 @@ class Session:
         self.model_window: tuple[float, float] | None = None
         self._hub = hub = EventHub()
         self._inbox = inbox = Inbox()
+        self._finishing = finishing = Finishing()
         self._modes = ModeMachine(self._entered, lambda text: hub.error("session", text))
         self._source = SourceLink(hub, inbox)
-        self._recording = SessionRecorder(hub, inbox, lambda: self.config, clock)
+        self._recording = SessionRecorder(hub, inbox, lambda: self.config, clock, finishing)
         self._cues = CuePublisher(hub, f"{CUE_STREAM}-{id(self):x}")
         self._calibration = CalibrationRun(hub, self._recording.marker, lambda ev: hub.emit("paradigm", ev))
-        self._decoding = Decoding(hub, inbox, on_failed=self.stop_online)
+        self._decoding = Decoding(hub, inbox, on_failed=self.stop_online, finishing=finishing)
         self._trainer = TrainingRunner(hub, inbox, self._modes, connected=lambda: self.stream is not None,
                                        on_model=self.set_model)
         self._cued = CuedRuns(hub, on_run=self._online_run_ended)
-        self._files = ParticipantFiles(hub, inbox)
+        self._files = ParticipantFiles(hub, inbox, finishing)
+        self._calibrating = CalibratingMode(hub, self._modes, self._calibration, self._recording, self._files,
+                                            self._cues, completed=self._calibrated)
+        self._online = OnlineMode(hub, self._modes, self._decoding, self._recording, self._cued, inbox=inbox,
+                                  config=lambda: self.config, stream=lambda: self.stream,
+                                  recording_path=lambda: self._files.recording_path("online"))
         self._replay = ReplayMode(hub, self._modes, self._decoding, config=lambda: self.config, clock=clock, inbox=inbox,
-                                  connect=self.connect, disconnect=self.disconnect, attach=self._recording.attach)
+                                  connect=self.connect, disconnect=lambda: self.disconnect(wait=False),
+                                  attach=self._recording.attach)
 
     # -- observers and configuration ------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:
@@ -162,15 +174,18 @@ class Session:
         self._modes.enter(Mode.CONNECTED)
         return True
 
-    def disconnect(self) -> None:
-        """Stop everything (decoder, training, paradigm, recording) and close the source."""
+    def disconnect(self, *, wait: bool = True) -> None:
+        """Stop everything (decoder, training, paradigm, recording) and close the source. ``wait``: until
+        every file is complete (recordings closed, reports drawn); else they finish on their threads
+        (the window: :attr:`finishing` says what is left, ``recording`` and ``saved`` events follow)."""
         self.stop_online()
         self.cancel_training(wait=True)
-        self._files.wait_written(60.0)  # a report being written is finished, never cut off
         self._replay.cancel_opening()  # a recording being opened is not played after it
         if self.paradigm is not None and not self.paradigm.finished:
             self.paradigm.abort()
-        self._recording.close()
+        self._recording.close(wait=wait)
+        if wait:
+            self._finishing.wait(60.0)  # a report being written is finished, never cut off
         self._cues.close()
         self._source.disconnect()
         self._inbox.drain()
@@ -178,6 +193,23 @@ class Session:
         self._modes.enter(Mode.IDLE)
 
     close = disconnect
+
+    @property
+    def finishing(self) -> list[str]:
+        """What is still being completed on the session's threads ("closing the recording x.xdf",
+        "drawing the calibration report"), oldest first; empty: every file is complete."""
+        return self._finishing.pending()
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Wait until every file is complete (:attr:`finishing` empty), then deliver their events."""
+        done = self._finishing.wait(timeout)
+        self.update()
+        return done
+
+    @property
+    def report_drawing(self) -> bool:
+        """The calibration report is being drawn (or an online run added to it)."""
+        return self._files.drawing
 
     @property
     def stream_status(self) -> StreamStatus | None:
@@ -215,42 +247,19 @@ class Session:
         """Run the Graz paradigm (or ``paradigm``, another program's cues) and collect the data
         (:class:`~bci_app.session.calibration.CalibrationRun`); ``marker_outlet`` gets the GDF codes
         (default: the LSL cue stream, none for external cues); ``start_at``: first trial's time."""
-        if not self._modes.require("start calibration", Mode.CONNECTED):
-            return False
-        problem = None if paradigm is not None else self.paradigm_problem()  # external cues: their own timing
-        if problem is not None:  # refused before any trial: the model could never decode these trials
-            self._hub.error("calibration", f"cannot start calibration: {problem}")
-            return False
-        self._recording.auto_start(self._files.recording_path("calibration"), self.stream)
-        self._files.keep_paradigm(self.config.paradigm)  # the set-up beside the recording (its header has it too)
-        outlet = marker_outlet if marker_outlet is not None or paradigm is not None else self._cues.outlet()
-        paradigm = self._calibration.prepare(self.config, self.clock, self.stream, [on_event, outlet], paradigm)
-        self._modes.enter(Mode.CALIBRATING)
-        try:
-            paradigm.start(start_at)
-        except BCIError as exc:
-            self._calibration.drop()
-            self._recording.auto_stop()
-            self._modes.enter(Mode.CONNECTED)
-            self._hub.error("calibration", f"cannot start calibration: {exc}", exc)
-            return False
-        return True
+        problem = self.paradigm_problem() if paradigm is None and self.mode is Mode.CONNECTED else None
+        return self._calibrating.start(self.config, self.clock, self.stream, problem, on_event,
+                                       marker_outlet=marker_outlet, start_at=start_at, paradigm=paradigm)
 
     def paradigm_problem(self) -> str | None:
         """Why ``config.paradigm`` cannot calibrate the model, or ``None`` (:meth:`.CalibrationRun.problem`)."""
         return CalibrationRun.problem(self.config, self.model_window)
 
     def abort_calibration(self) -> None:
-        if self.paradigm is not None and self.mode is Mode.CALIBRATING:
-            self._calibration.abort()
-            self._finish_calibration()
+        self._calibrating.abort()
 
-    def _finish_calibration(self) -> None:
-        if not self._calibration.finish():
-            return
-        self._recording.auto_stop()
-        self._modes.enter(Mode.CONNECTED)
-        if self._calibration.completed and self.train_after_calibration:
+    def _calibrated(self) -> None:
+        if self.train_after_calibration:
             self.train_calibration()
 
     # -- training ---------------------------------------------------------------------------------
@@ -299,27 +308,18 @@ class Session:
         """Make ``model`` active (installed atomically into the decoder when online)."""
         self._decoding.set_model(model)
 
-    def start_online(self, *, runner: bool = True, outlet: bool = True) -> bool:
-        """Decode the source with the active model; ``runner=False``: :meth:`update` polls the decoder."""
-        if not self._modes.require("go online", Mode.CONNECTED):
-            return False
+    def start_online(self, *, runner: bool = True, outlet: bool = True, background: bool = False) -> bool:
+        """Decode the source with the active model; ``runner=False``: :meth:`update` polls the decoder;
+        ``background``: its decoder built on a thread, online from a later :meth:`update` (:mod:`.online`)."""
+        return self._online.start(runner=runner, outlet=outlet, background=background)
 
-        self._recording.auto_start(self._files.recording_path("online"), self.stream)
-        # decoding starts on the buffered seconds its warm-up needs: the first decision comes at once
-        if not self._decoding.start(
-                lambda: Decoder.for_stream(self.stream, self.model, self.config.online, start_index="buffered"),
-                self.config.online, outlet=outlet, runner=runner, attach=self._recording.attach):
-            self._recording.auto_stop()
-            return False
-        self._modes.enter(Mode.ONLINE)
-        return True
+    @property
+    def online_starting(self) -> bool:
+        """:meth:`start_online` in the background is under way (still ``connected``)."""
+        return self._online.starting
 
     def stop_online(self) -> None:
-        self._cued.end()
-        self._decoding.stop()
-        self._recording.auto_stop()
-        if self.mode in (Mode.ONLINE, Mode.REPLAY):
-            self._modes.enter(Mode.CONNECTED)
+        self._online.stop()
 
     # -- cued online trials (running accuracy, co-adaptation) ------------------------------------
     def start_online_trials(self, on_event: Callable[[ParadigmEvent], None] | None = None, *, trials_per_class: int | None = None,
@@ -345,7 +345,7 @@ class Session:
         """Advance the paradigm, collect data, poll a thread-less decoder, deliver the events. Call often."""
         self._source.acquire()
         if self.mode is Mode.CALIBRATING and self._calibration.poll():
-            self._finish_calibration()
+            self._calibrating.finish()
         self._cued.update()
         if self.mode in (Mode.ONLINE, Mode.REPLAY):
             self._decoding.poll()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bci_app.io.participant import SessionFolder
     from bci_app.online.decoder import DecoderModel
     from bci_app.report.rendered import RenderedReport
+    from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Saved:
     ``note`` and ``error``: why the report could not be written (the adapter is saved either way)."""
 
     adapter: Path | None = None
+    folder: Path | None = None  #: the session folder it belongs to
     report: RenderedReport | None = None
     report_pngs: dict[str, bytes] = field(default_factory=dict)
     report_path: Path | None = None
@@ -81,7 +83,7 @@ def keep_outcome(outcome: Any, folder: SessionFolder | None, config: AppConfig, 
     model = outcome.decoder_model.prepare(config.online.fast)
     if folder is None:
         return model
-    saved = Saved()
+    saved = Saved(folder=folder.path)
     saved.adapter = outcome.save(folder.adapter_path)
     inputs = report_inputs(outcome)  # what the report needs, without torch: the outcome stays here
     writer = threading.Thread(target=_write_report, args=(inputs, folder, config, saved, post), name="bci-report",
@@ -144,17 +146,17 @@ class ParticipantFiles:
     (:func:`keep_outcome`) and by :meth:`add_online_run` on a worker thread; both arrive as
     messages through ``inbox`` and become ``saved`` (or ``error``) events."""
 
-    def __init__(self, hub: EventHub, inbox: Inbox) -> None:
+    def __init__(self, hub: EventHub, inbox: Inbox, finishing: Finishing) -> None:
         self.folder: SessionFolder | None = None
         self.saved: Saved | None = None
         #: scored online runs added to the report in this session
         self.online_runs = 0
-        self._hub, self._inbox = hub, inbox
+        self._hub, self._inbox, self._finishing = hub, inbox, finishing
         self._writers: list[threading.Thread] = []  # reports being written, one after the other
+        self._drawing: list[threading.Thread] = []  # those of this session's folder
         self._latest: Saved | None = None  # the newest calibration report (being written or written)
         inbox.handle(FilesSaved, self._on_saved)
-        inbox.handle(ReportFailed, lambda m: hub.error(
-            "online", f"the online run could not be added to the report: {m.error}", m.error))
+        inbox.handle(ReportFailed, self._on_failed)
 
     def start(self, directory: str | Path, participant: str) -> bool:
         """Open a new session folder for ``participant`` under ``directory``."""
@@ -164,6 +166,7 @@ class ParticipantFiles:
             self._hub.error("recording", f"cannot open the participant's folder: {exc}", exc)
             return False
         self.saved, self._latest, self.online_runs = None, None, 0
+        self._drawing = []  # an earlier session's report may still be drawn: not this session's
         log.info("participant %s: files go to %s", self.folder.participant, self.folder.path)
         return True
 
@@ -171,8 +174,21 @@ class ParticipantFiles:
         """A thread writing into the session folder, to be waited for by :meth:`wait_written`; with
         ``saved``, the calibration report it fills (online runs are added to it once it is written)."""
         self._writers = [t for t in self._writers if t.is_alive()] + [writer]
+        self._drawing.append(writer)
+        self._finishing.track("drawing the calibration report" if saved is not None
+                              else "adding the online run to the report", writer)
         if saved is not None:
             self._latest = saved
+
+    @property
+    def drawing(self) -> bool:
+        """A report of this session is being drawn (or an online run added to it): from the writer's
+        start until the session has taken what it posted (the frame that shows the report)."""
+        return bool(self._drawing)
+
+    def _taken(self) -> None:
+        """A writer's message was taken: the writers that have ended have all posted theirs."""
+        self._drawing = [t for t in self._drawing if t.is_alive()]
 
     def wait_written(self, timeout: float | None = None) -> bool:
         """Wait for the reports being written (``timeout`` s each at most); True when none is left."""
@@ -243,7 +259,16 @@ class ParticipantFiles:
         writer.start()
         self.track(writer)
 
+    def _on_failed(self, message: ReportFailed) -> None:
+        self._taken()
+        self._hub.error("online", f"the online run could not be added to the report: {message.error}", message.error)
+
     def _on_saved(self, message: FilesSaved) -> None:
+        self._taken()
+        here = self.folder.path if self.folder is not None else None
+        if message.saved.folder is not None and message.saved.folder != here:  # the session before this one
+            log.info("the report of the earlier session in %s is written", message.saved.folder)
+            return
         self.saved = message.saved
         if message.saved.note:
             self._hub.error("training", message.saved.note, message.saved.error)

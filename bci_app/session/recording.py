@@ -4,7 +4,6 @@ configuration in the file header; :class:`SessionRecorder` is the session's one 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from bci_app.io.xdf import XdfRecorder
     from bci_app.online.decoder import Decoder
     from bci_app.online.outputs import RecorderSink
+    from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
 
 PARADIGM_STREAM = "bci-app-paradigm"
@@ -53,18 +53,20 @@ def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -
 
 class SessionRecorder:
     """The session's one recording at a time: open, stop, the paradigm's markers, the decoder's
-    predictions, the participant's files recorded by themselves, and a recorder that fails on its
-    thread (a :class:`~bci_app.session.messages.RecordingFailed` through ``inbox``).
+    predictions, the participant's files recorded by themselves, files closed on a thread of their
+    own (tracked by ``finishing``), and a recorder that fails on its thread (a
+    :class:`~bci_app.session.messages.RecordingFailed` through ``inbox``).
 
     ``config()`` gives the configuration in force; ``clock``: the session clock (seconds)."""
 
-    def __init__(self, hub: EventHub, inbox: Inbox, config: Callable[[], AppConfig], clock: Callable[[], float]) -> None:
+    def __init__(self, hub: EventHub, inbox: Inbox, config: Callable[[], AppConfig], clock: Callable[[], float],
+                 finishing: Finishing) -> None:
         self.recorder: XdfRecorder | None = None
         self._hub, self._inbox, self._config, self._clock = hub, inbox, config, clock
+        self._finishing = finishing
         self._paradigm_stream: Any = None
         self._sink: RecorderSink | None = None
         self._auto = False
-        self._closing: list[threading.Thread] = []  # recordings closing on their own thread
         inbox.handle(RecordingFailed, self._on_failed)
         inbox.handle(RecordingClosed, lambda m: hub.emit(
             "recording", {"path": m.path, "state": "failed" if m.failed else "stopped"}))
@@ -91,9 +93,10 @@ class SessionRecorder:
         return True
 
     def stop(self, *, background: bool = False) -> None:
-        """Stop and close the recording; with ``background`` it closes on its own thread (the last
-        flush waits for the writer and the disk: an fsync on a busy disk held the UI thread 100-300 ms
-        at the end of a calibration) and the ``recording`` event follows through the inbox."""
+        """Stop and close the recording; with ``background`` it closes on a thread of its own (the last
+        flush waits for the writer and the disk: an fsync on a busy disk held the UI thread 50-300 ms):
+        a ``recording`` event ``"closing"`` now, ``"stopped"`` (or ``"failed"``) once the file is
+        complete and synced (:class:`~bci_app.session.messages.RecordingClosed` through the inbox)."""
         rec, self.recorder = self.recorder, None
         self._sink = None
         if rec is None:
@@ -103,9 +106,8 @@ class SessionRecorder:
                 rec.close()
                 self._inbox.post(RecordingClosed(str(rec.path), rec.error is not None))
 
-            self._closing = [t for t in self._closing if t.is_alive()]
-            self._closing.append(threading.Thread(target=close, name=f"close-{rec.path.name}"))
-            self._closing[-1].start()
+            self._hub.emit("recording", {"path": str(rec.path), "state": "closing"})
+            self._finishing.start(f"closing the recording {rec.path.name}", close)
             return
         rec.close()
         self._hub.emit("recording", {"path": str(rec.path), "state": "failed" if rec.error else "stopped"})
@@ -131,13 +133,13 @@ class SessionRecorder:
             self._auto = False
             self.stop(background=True)
 
-    def close(self) -> None:
-        """Stop recording and wait until every recording is closed."""
-        self.stop()
+    def close(self, *, wait: bool = True) -> None:
+        """Stop recording; ``wait``: close the file now and wait until every recording closing on its
+        thread is complete, else close it on its thread too (``finishing`` tells when)."""
+        self.stop(background=not wait)
         self._auto = False
-        for thread in self._closing:
-            thread.join(timeout=10.0)
-        self._closing = []
+        if wait:
+            self._finishing.wait(10.0)
 
     def _on_failed(self, message: RecordingFailed) -> None:
         failed, self.recorder = self.recorder, None

@@ -108,8 +108,9 @@ def test_calibrate_train_online_predictions(make_window, qtbot):
     assert len(w.bridge.history) == 3
     assert w.training_panel.progress.value() == 3
     assert w.state_text == "connected" and w.online_panel.start_button.isEnabled()
-    w.online_panel.start_button.click()
-    assert w.state_text == "online"
+    w.online_panel.start_button.click()  # the decoder is built off the UI thread: online a frame or two later
+    assert w.session.online_starting and not w.online_panel.start_button.isEnabled()
+    qtbot.waitUntil(lambda: w.state_text == "online", timeout=5000)
     qtbot.waitUntil(lambda: w.online_panel.n_predictions >= 3, timeout=20000)
     assert sum(b.value() for b in w.online_panel.prob_bars.values()) == pytest.approx(100, abs=2)
     assert "Latency" in w.online_panel.latency_label.text() and "–" not in w.online_panel.latency_label.text()

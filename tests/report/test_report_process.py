@@ -143,12 +143,13 @@ def test_the_frame_carries_the_inputs_and_the_report_and_nothing_else(outcome, t
 
 # -- the session's side -------------------------------------------------------------------------------
 def _files(tmp_path):
+    from bci_app.session.finishing import Finishing
     from bci_app.session.messages import Inbox
     from bci_app.session.observers import EventHub
     from bci_app.session.participant import ParticipantFiles
 
     hub, inbox = EventHub(), Inbox()
-    files = ParticipantFiles(hub, inbox)
+    files = ParticipantFiles(hub, inbox, Finishing())
     assert files.start(tmp_path, "P001")
     events: list = []
     hub.subscribe("*", lambda name, payload: events.append((name, payload)))
@@ -163,7 +164,10 @@ def test_an_online_run_waits_for_the_calibration_report_and_joins_it(outcome, tm
                          started=files.track)
     assert model is not None and (files.folder.path / "adapter.safetensors").is_file()
     files.add_online_run({"n_trials": 4, **SCORES})  # the calibration report is still being drawn
+    assert files.drawing  # said while it is drawn, what for, and waited for before the app ends
+    assert files._finishing.pending() == ["drawing the calibration report", "adding the online run to the report"]
     assert files.wait_written(240)
+    assert not files.drawing and not files._finishing.pending()
     inbox.drain()
     assert not hub.errors, [e.message for e in hub.errors]
     saved = files.saved
@@ -171,6 +175,21 @@ def test_an_online_run_waits_for_the_calibration_report_and_joins_it(outcome, tm
     assert [s.title for s in saved.report.sections][-1] == "Online run 1" and len(saved.report.online) == 1
     assert "Online run 1: confusion matrix" in saved.report_pngs
     assert "Online run 1" in files.folder.report_path.read_text(encoding="utf-8")
+
+
+def test_the_report_of_an_earlier_session_is_not_shown_as_this_one(outcome, tmp_path):
+    """Disconnect no longer waits for the report: a new participant's session may have begun when the
+    earlier report is written. It is in its own folder; this session holds no report."""
+    from bci_app.session.participant import FilesSaved, keep_outcome
+
+    files, inbox, hub, events = _files(tmp_path)
+    earlier = files.folder
+    keep_outcome(outcome, earlier, _config(), post=lambda s: inbox.post(FilesSaved(s)), started=files.track)
+    assert files.start(tmp_path, "P002")  # the next participant, while the report is drawn
+    assert not files.drawing  # the Report tab of P002 says nothing is drawn for them
+    assert files.wait_written(240)
+    inbox.drain()
+    assert earlier.report_path.is_file() and files.saved is None and not events
 
 
 def test_a_report_that_cannot_be_written_is_said_with_its_traceback(outcome, tmp_path):
