@@ -17,13 +17,17 @@ paradigm with the base's classes the simulated person can imagine) on a manual c
 time by the timer, as a participant's session (recordings, adapter and report saved): the last 3 s of
 calibration -> the session builds the training job -> training and gate on the training thread ->
 the decoder model prepared there -> installed -> online (started the moment the model arrives, as a
-clinician pressing Start) -> first adapted decision -> decisions for 3 s and until the calibration
-report is written (drawn in its own process meanwhile) -> Stop and Disconnect -> the session's online
+clinician pressing Start: its decoder and outlet built on a thread, online from a later tick) -> first
+adapted decision -> decisions for 3 s and until the calibration
+report is written (drawn in its own process meanwhile) -> Stop and Disconnect (as the window does it:
+the online recording closed and synced, the outlet closed, on the session's threads; the frames until
+they are complete are the "closing" path) -> the session's online
 recording replayed in the window (``Session.replay_file`` as the replay panel's Play does: the file
 opened and its decoder built in the background, then the replay panel drawing replayed against live
 decisions and the signal view on the replayed file) to its end.
 Measured: the longest time one timer tick takes (the UI thread's longest stall; goal ≤ 16 ms, one
-frame at 60 Hz), per path (calibration, training, install, online, stop, replay start, replay), with
+frame at 60 Hz), per path (calibration, training, install, online start, online, stop, closing, replay
+start, replay), with
 the UI thread's own CPU time in that tick (a tick much longer than its CPU time waited for a core or
 the GIL), and the time from the end of calibration to the first adapted decision (goal ≤ 3 s for
 15-40 trials) and to the report written. The machine's load average is recorded: above its core
@@ -67,10 +71,11 @@ def calibration_session(config, trials_per_class: int):
 
 
 #: the paths of the clinician's session the ticks are sorted into (issue 20's list, in order):
-#: session mode -> path; "install" is the tick installing the model, "stop" Stop and Disconnect,
-#: "replay start" the Play click (the recording is opened), "replay" the replay's ticks
-PATHS = {"calibrating": "calibration", "training": "training", "install": "install", "online": "online",
-         "stop": "stop", "replay start": "replay start", "replay": "replay"}
+#: session mode -> path; "install" is the tick installing the model, "online start" the ticks while its
+#: decoder is built on a thread, "stop" Stop and Disconnect, "closing" the ticks while the files complete,
+#: "replay start" the Play click and the frames until the replay is open and shown, "replay" the replay's ticks
+PATHS = {"calibrating": "calibration", "training": "training", "install": "install", "online start": "online start",
+         "online": "online", "stop": "stop", "closing": "closing", "replay start": "replay start", "replay": "replay"}
 
 
 def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
@@ -110,7 +115,8 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         session.update()
     marks: dict[str, float] = {}
     session.subscribe("mode", lambda m: marks.setdefault(m.value, time.perf_counter()))
-    session.subscribe("model", lambda _m: (marks.setdefault("model", time.perf_counter()), session.start_online()))
+    session.subscribe("model", lambda _m: (marks.setdefault("model", time.perf_counter()),
+                                           session.start_online(background=True)))  # as the window's Start
     session.subscribe("prediction", lambda _p: marks.setdefault("first_decision", time.perf_counter()))
     session.subscribe("saved", lambda s: marks.setdefault("report", time.perf_counter()) if s.report else None)
     session.subscribe("replay", lambda state: marks.setdefault("replay_end", time.perf_counter()))
@@ -141,7 +147,8 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
 
     def tick() -> None:
         t, c = time.perf_counter(), time.thread_time()
-        path, had_model = PATHS.get(session.mode.value, session.mode.value), "model" in marks
+        path = "online start" if session.online_starting else PATHS.get(session.mode.value, session.mode.value)
+        had_model = "model" in marks
         advance()
         session.update()
         frame()
@@ -155,12 +162,18 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     stamps = run_timer(33, 300.0, tick, until=online_done)
     recorded = list(Path(folder.name).rglob("online*.xdf"))
 
-    def stop() -> None:  # Stop, then Disconnect (the window's buttons)
+    def stop() -> None:  # Stop, then Disconnect (the window's buttons: the files complete on their threads)
         session.stop_online()
-        session.disconnect()
+        session.disconnect(wait=False)
 
     timed("stop", stop)
     sim.disconnect()
+    finishing = list(session.finishing)
+    t_stop = time.perf_counter()
+    # the frames while the recording closes and syncs (and the outlet closes) on their threads
+    run_timer(33, 30.0, lambda: timed("closing", lambda: (session.update(), frame())),
+              until=lambda: not session.finishing)
+    closed_s = time.perf_counter() - t_stop
 
     def start_replay() -> None:  # the replay panel's Play (ReplayRun.start): the file opens in the background
         queue: list = replay["queue"]
@@ -170,6 +183,8 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     steps: list = []
 
     def replay_tick() -> None:
+        starting = [session.mode.value != "replay" or bool(steps)]
+
         def work() -> None:
             advance()
             replaying = session.mode.value == "replay"
@@ -183,7 +198,8 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
             panel.render(list(replay["queue"]), replay["live"], replay["sfreq"])
             frame()
 
-        timed("replay", work)
+        # the frames until the replay is open and shown (entering replay, its live decisions, its signals)
+        timed("replay start" if starting[0] else "replay", work)
 
     replayed_file = None
     if recorded and not session.errors:
@@ -221,6 +237,8 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         "ui_longest_tick_cpu_ms_by_phase": {path: round(cpu[path][int(np.argmax(ticks[path]))] * 1000, 1)
                                             for path in order},
         "ui_longest_interval_ms": round(float(np.diff(stamps).max() * 1000), 1),
+        "finishing_after_disconnect": finishing,  # what Disconnect left to the session's threads
+        "disconnect_to_files_complete_s": round(closed_s, 3),
         "replay": {"file": replayed_file.name if replayed_file else None, "speed": 1.0,
                    "decisions": len(replay["queue"]), "live_decisions": len(replay["live"]),
                    "finished": "replay_end" in marks,

@@ -97,7 +97,11 @@ def test_online_starts_with_its_decoder_built_off_the_callers_thread(tmp_path):
         session.update()
         time.sleep(0.01)
     assert session.mode is Mode.ONLINE and not session.online_starting, [e.message for e in session.errors]
-    _run(session, clock, 1.0)
+    deadline = time.monotonic() + 30.0
+    while session.last_prediction is None and time.monotonic() < deadline:  # the decoder's thread decides
+        clock.advance(0.02)
+        session.update()
+        time.sleep(0.02)
     assert session.last_prediction is not None
     session.stop_online()
     assert session.mode is Mode.CONNECTED  # the outlet closes on its thread (liblsl joins its own)

@@ -127,8 +127,7 @@ class OnlineMode:
         ``connected`` from ``online`` or ``replay``."""
         self._starting = None
         self._cued.end()
-        self._decoding.stop()
-        self._recording.auto_stop()
+        self._recording.auto_stop(after=self._decoding.stop())  # the last decision is in the file
         if self._modes.mode in (Mode.ONLINE, Mode.REPLAY):
             self._modes.enter(Mode.CONNECTED)
 

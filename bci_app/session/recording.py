@@ -4,6 +4,7 @@ configuration in the file header; :class:`SessionRecorder` is the session's one 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,17 +93,20 @@ class SessionRecorder:
         self._hub.emit("recording", {"path": str(rec.path), "state": "started"})
         return True
 
-    def stop(self, *, background: bool = False) -> None:
+    def stop(self, *, background: bool = False, after: threading.Thread | None = None) -> None:
         """Stop and close the recording; with ``background`` it closes on a thread of its own (the last
         flush waits for the writer and the disk: an fsync on a busy disk held the UI thread 50-300 ms):
         a ``recording`` event ``"closing"`` now, ``"stopped"`` (or ``"failed"``) once the file is
-        complete and synced (:class:`~bci_app.session.messages.RecordingClosed` through the inbox)."""
+        complete and synced (:class:`~bci_app.session.messages.RecordingClosed` through the inbox);
+        ``after``: a thread to end first (the decoder's: its last decision goes into the file)."""
         rec, self.recorder = self.recorder, None
         self._sink = None
         if rec is None:
             return
         if background:
             def close() -> None:
+                if after is not None:
+                    after.join()
                 rec.close()
                 self._inbox.post(RecordingClosed(str(rec.path), rec.error is not None))
 
@@ -127,11 +131,12 @@ class SessionRecorder:
         if path is not None and self.recorder is None and stream is not None:
             self._auto = self.start(path, stream, decoder)
 
-    def auto_stop(self) -> None:
-        """Stop a recording :meth:`auto_start` began (one the user started goes on)."""
+    def auto_stop(self, *, after: threading.Thread | None = None) -> None:
+        """Stop a recording :meth:`auto_start` began (one the user started goes on), closing it on its
+        thread once ``after`` (e.g. the decoder's thread) has ended."""
         if self._auto:
             self._auto = False
-            self.stop(background=True)
+            self.stop(background=True, after=after)
 
     def close(self, *, wait: bool = True) -> None:
         """Stop recording; ``wait``: close the file now and wait until every recording closing on its
