@@ -10,6 +10,7 @@ from bci_app.paradigm.markers import LslMarkerOutlet
 
 if TYPE_CHECKING:
     from bci_app.paradigm.markers import LslMarkerOutlet
+    from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
 
 #: name of the LSL Markers stream the session publishes the paradigm's GDF codes on
@@ -18,10 +19,11 @@ CUE_STREAM = "bci-app-markers"
 
 class CuePublisher:
     """Made on first use, once per session (``source_id`` unique to it); an ``error`` event when
-    LSL cannot make it, and the cues then reach the recording only."""
+    LSL cannot make it, and the cues then reach the recording only. It closes on a thread tracked
+    by ``finishing`` (liblsl joins its I/O threads: 25-50 ms)."""
 
-    def __init__(self, hub: EventHub, source_id: str) -> None:
-        self._hub = hub
+    def __init__(self, hub: EventHub, source_id: str, finishing: Finishing) -> None:
+        self._hub, self._finishing = hub, finishing
         self.source_id = source_id
         self._outlet: LslMarkerOutlet | None = None
 
@@ -37,7 +39,7 @@ class CuePublisher:
 
     def close(self) -> None:
         if self._outlet is not None:
-            self._outlet.close()
+            self._finishing.start("closing the cue stream", self._outlet.close)
             self._outlet = None
 
 

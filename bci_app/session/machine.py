@@ -125,7 +125,7 @@ class Session:
         self._modes = ModeMachine(self._entered, lambda text: hub.error("session", text))
         self._source = SourceLink(hub, inbox)
         self._recording = SessionRecorder(hub, inbox, lambda: self.config, clock, finishing)
-        self._cues = CuePublisher(hub, f"{CUE_STREAM}-{id(self):x}")
+        self._cues = CuePublisher(hub, f"{CUE_STREAM}-{id(self):x}", finishing)
         self._calibration = CalibrationRun(hub, self._recording.marker, lambda ev: hub.emit("paradigm", ev))
         self._decoding = Decoding(hub, inbox, on_failed=self.stop_online, finishing=finishing)
         self._trainer = TrainingRunner(hub, inbox, self._modes, connected=lambda: self.stream is not None,
