@@ -37,10 +37,12 @@ count, ticks also wait for a core.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -122,19 +124,32 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     session.subscribe("replay", lambda state: marks.setdefault("replay_end", time.perf_counter()))
     ticks: dict[str, list[float]] = {}  # path -> tick durations (s)
     cpu: dict[str, list[float]] = {}  # path -> the UI thread's own CPU time in each tick (s)
+    gcs: dict[str, list[float]] = {}  # path -> time the UI thread spent collecting garbage in each tick (s)
+    gc_time = [0.0, 0.0]  # [seconds collected on the UI thread so far, start of the collection under way]
+    ui = threading.get_ident()
+
+    def on_gc(phase: str, _info: dict) -> None:
+        if threading.get_ident() == ui:
+            if phase == "start":
+                gc_time[1] = time.perf_counter()
+            else:
+                gc_time[0] += time.perf_counter() - gc_time[1]
+
+    gc.callbacks.append(on_gc)
     last = [time.perf_counter()]
     panel = ReplayPanel()  # the window's replay tab, shown while the replay runs
     panel.resize(900, 500)
     replay = {"queue": [], "live": [], "sfreq": 1.0, "path": None}
 
-    def record(path: str, t: float, c: float) -> None:
+    def record(path: str, t: float, c: float, g: float) -> None:
         ticks.setdefault(path, []).append(time.perf_counter() - t)
         cpu.setdefault(path, []).append(time.thread_time() - c)
+        gcs.setdefault(path, []).append(gc_time[0] - g)
 
     def timed(path: str, work) -> None:
-        t, c = time.perf_counter(), time.thread_time()
+        t, c, g = time.perf_counter(), time.thread_time(), gc_time[0]
         work()
-        record(path, t, c)
+        record(path, t, c, g)
 
     def frame() -> None:
         view.refresh()
@@ -146,13 +161,13 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         last[0] = t
 
     def tick() -> None:
-        t, c = time.perf_counter(), time.thread_time()
+        t, c, g = time.perf_counter(), time.thread_time(), gc_time[0]
         path = "online start" if session.online_starting else PATHS.get(session.mode.value, session.mode.value)
         had_model = "model" in marks
         advance()
         session.update()
         frame()
-        record("install" if not had_model and "model" in marks else path, t, c)  # install: the model's tick
+        record("install" if not had_model and "model" in marks else path, t, c, g)  # install: the model's tick
 
     def online_done() -> bool:
         first = marks.get("first_decision")
@@ -210,6 +225,7 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         session.stop_replay()
         panel.hide()
     view.set_source(None)
+    gc.callbacks.remove(on_gc)
     saved = sorted(p.name for p in Path(folder.name).rglob("*") if p.is_file())
     folder.cleanup()
     t_end = marks.get("training", stamps[0])
@@ -236,6 +252,9 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         "ui_longest_tick_cpu_ms": round(cpu[longest][int(np.argmax(ticks[longest]))] * 1000, 1),
         "ui_longest_tick_cpu_ms_by_phase": {path: round(cpu[path][int(np.argmax(ticks[path]))] * 1000, 1)
                                             for path in order},
+        # of which Python's garbage collector on the UI thread (a full collection of the app's objects)
+        "ui_longest_tick_gc_ms_by_phase": {path: round(gcs[path][int(np.argmax(ticks[path]))] * 1000, 1)
+                                           for path in order},
         "ui_longest_interval_ms": round(float(np.diff(stamps).max() * 1000), 1),
         "finishing_after_disconnect": finishing,  # what Disconnect left to the session's threads
         "disconnect_to_files_complete_s": round(closed_s, 3),
