@@ -126,3 +126,39 @@ def test_a_start_under_way_is_given_up_by_stop_and_refused_in_another_mode(tmp_p
     assert session.mode is Mode.CALIBRATING and session.decoder is None
     assert "online decoding did not start: the session is calibrating now" in session.errors[-1].message
     session.close()
+
+
+def test_a_replay_of_the_recording_being_closed_reads_it_once_complete(tmp_path, monkeypatch):
+    """Stop, Disconnect and Play at once: the replay opens the online recording only after its close."""
+    import bci_app.session.replay as replay_module
+
+    times: dict[str, float] = {}
+    real_close, real_open = XdfRecorder.close, replay_module.replay_stream
+
+    def slow_close(self):
+        time.sleep(SLOW_CLOSE_S)
+        real_close(self)
+        times.setdefault("closed", time.perf_counter())
+
+    def timed_open(*args, **kwargs):
+        times.setdefault("opened", time.perf_counter())
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(XdfRecorder, "close", slow_close)
+    monkeypatch.setattr(replay_module, "replay_stream", timed_open)
+    clock, session, _events = _session(tmp_path, model=True)
+    assert session.start_participant("P001")
+    _run(session, clock, 4.0)
+    assert session.start_online(runner=False, outlet=False)
+    _run(session, clock, 2.0)
+    session.stop_online()
+    session.disconnect(wait=False)
+    path = next((tmp_path / "data").rglob("online*.xdf"))
+    assert session.replay_file(path, background=True, runner=False)
+    deadline = time.monotonic() + 30.0
+    while session.mode is not Mode.REPLAY and time.monotonic() < deadline:
+        session.update()
+        time.sleep(0.01)
+    assert session.mode is Mode.REPLAY, [e.message for e in session.errors]
+    assert times["opened"] >= times["closed"]
+    session.close()

@@ -57,14 +57,15 @@ class Finishing:
             self._threads = [(w, t) for w, t in self._threads if t.is_alive()]
             return [w for w, _ in self._threads]
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Join every thread (``timeout`` s in all; ``None``: no limit); True when none is left."""
+    def wait(self, timeout: float | None = None, what: str | None = None) -> bool:
+        """Join every thread (only those finishing ``what``, when given; ``timeout`` s in all; ``None``:
+        no limit); True when none of them is left."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            threads = [t for _, t in self._threads]
+            threads = [t for w, t in self._threads if what is None or w == what]
         for thread in threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not self.pending()
+        return not any(what is None or w == what for w in self.pending())
 
 
 __all__ = ["Finishing"]

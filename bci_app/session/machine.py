@@ -139,7 +139,7 @@ class Session:
                                   recording_path=lambda: self._files.recording_path("online"))
         self._replay = ReplayMode(hub, self._modes, self._decoding, config=lambda: self.config, clock=clock, inbox=inbox,
                                   connect=self.connect, disconnect=lambda: self.disconnect(wait=False),
-                                  attach=self._recording.attach)
+                                  attach=self._recording.attach, finishing=finishing)
 
     # -- observers and configuration ------------------------------------------------------------
     def subscribe(self, event: str, callback: Callable) -> Callable[[], None]:

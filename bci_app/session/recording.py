@@ -52,6 +52,12 @@ def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -
     return sink
 
 
+def closing(path: str | Path) -> str:
+    """What the session's :class:`~bci_app.session.finishing.Finishing` calls the closing of the
+    recording ``path`` (a replay of it waits for it)."""
+    return f"closing the recording {Path(path).name}"
+
+
 class SessionRecorder:
     """The session's one recording at a time: open, stop, the paradigm's markers, the decoder's
     predictions, the participant's files recorded by themselves, files closed on a thread of their
@@ -111,7 +117,7 @@ class SessionRecorder:
                 self._inbox.post(RecordingClosed(str(rec.path), rec.error is not None))
 
             self._hub.emit("recording", {"path": str(rec.path), "state": "closing"})
-            self._finishing.start(f"closing the recording {rec.path.name}", close)
+            self._finishing.start(closing(rec.path), close)
             return
         rec.close()
         self._hub.emit("recording", {"path": str(rec.path), "state": "failed" if rec.error else "stopped"})

@@ -5,8 +5,9 @@ the decisions are the live ones; no prediction outlet.
 Opening a recording (reading the whole file, then building its decoder) takes 0.1-0.3 s: the
 window opens it in the background (``start_file(..., background=True)``) on a ``bci-replay-open``
 thread, and the replay starts in the session's thread when it is open (a :class:`ReplayOpened`
-message); a recording that cannot be opened is an ``error`` event and a ``replay`` event
-``"failed"``.
+message), once the session has closed it when it was still closing it (the session's own recording
+replayed right after Stop); a recording that cannot be opened is an ``error`` event and a ``replay``
+event ``"failed"``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from bci_app.errors import BCIError
 from bci_app.online.replay import replay_decoder, replay_stream
 from bci_app.session.modes import Mode, ModeMachine
+from bci_app.session.recording import closing
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from bci_app.config import AppConfig
     from bci_app.online.decoder import Decoder, Prediction
     from bci_app.session.decoding import Decoding
+    from bci_app.session.finishing import Finishing
     from bci_app.session.messages import Inbox
     from bci_app.session.observers import EventHub
 
@@ -49,11 +52,11 @@ class ReplayMode:
 
     def __init__(self, hub: EventHub, modes: ModeMachine, decoding: Decoding, *, config: Callable[[], AppConfig],
                  clock: Callable[[], float], connect: Callable[[Stream], bool], disconnect: Callable[[], None],
-                 attach: Callable, inbox: Inbox) -> None:
+                 attach: Callable, inbox: Inbox, finishing: Finishing) -> None:
         self._hub, self._modes, self._decoding = hub, modes, decoding
         self._config, self._clock = config, clock
         self._connect, self._disconnect, self._attach = connect, disconnect, attach
-        self._inbox = inbox
+        self._inbox, self._finishing = inbox, finishing
         #: the background opening wanted now (its ticket, and how to start once open); None: none
         self._opening: tuple[object, bool, Callable[[Prediction], None] | None] | None = None
         inbox.handle(ReplayOpened, self._opened)
@@ -108,6 +111,7 @@ class ReplayMode:
 
         def work() -> None:
             try:
+                self._finishing.wait(30.0, closing(path))  # a recording the session is still closing: its end too
                 stream = replay_stream(path, speed=speed, clock=clock)
                 stream.connect()
                 self._inbox.post(ReplayOpened(ticket, str(path), stream, replay_decoder(stream, model, online)))
