@@ -34,6 +34,8 @@ class Decoding:
         self.last_prediction: Prediction | None = None
         self._hub, self._inbox, self._on_failed = hub, inbox, on_failed
         self._finishing = finishing
+        #: the thread ending the decoder :meth:`stop` stopped last (joined, every decision delivered, once it ends)
+        self.stopping: threading.Thread | None = None
         self._outlet: PredictionOutlet | None = None
         self._pending: Prediction | None = None
         self._lock = threading.Lock()  # the decoder thread writes the latest prediction
@@ -111,8 +113,9 @@ class Decoding:
             if outlet is not None:
                 outlet.close()
 
-        return self._finishing.start("stopping the decoder" if runner is not None else "closing the prediction stream",
-                                     finish)
+        self.stopping = self._finishing.start(
+            "stopping the decoder" if runner is not None else "closing the prediction stream", finish)
+        return self.stopping
 
     def close_outlet(self, outlet: PredictionOutlet | None) -> None:
         """Close ``outlet`` on a thread of its own (tracked by ``finishing``)."""

@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ReplayEnded:
+    """Message: the replay's decoder thread has ended (its every decision delivered): ``replay`` ``state``."""
+
+    state: str
+
+
+@dataclass(frozen=True)
 class ReplayOpened:
     """Message: the recording ``path`` was opened on its thread (``stream`` connected, ``decoder``
     built for it), or could not be (``error``); ``ticket`` names the request it answers."""
@@ -60,6 +67,7 @@ class ReplayMode:
         #: the background opening wanted now (its ticket, and how to start once open); None: none
         self._opening: tuple[object, bool, Callable[[Prediction], None] | None] | None = None
         inbox.handle(ReplayOpened, self._opened)
+        inbox.handle(ReplayEnded, lambda m: hub.emit("replay", m.state))
 
     @property
     def opening(self) -> bool:
@@ -147,8 +155,9 @@ class ReplayMode:
                 and (dec is None or dec.next_index >= stream.buffer.n_written))
 
     def stop(self, state: str) -> None:
-        """Leave replay (the session disconnects, joining the decoder thread); ``replay`` event ``state``.
-        A recording still being opened is not played (``replay`` event ``state`` too)."""
+        """Leave replay now (the session disconnects; ``idle``); the ``replay`` event ``state`` follows
+        once the decoder thread, joined off this thread, has delivered its last decision (through the
+        inbox: a later update). A recording still being opened is not played (``replay`` ``state`` at once)."""
         if self._opening is not None:
             self.cancel_opening()
             self._hub.emit("replay", state)
@@ -156,7 +165,11 @@ class ReplayMode:
         if self._modes.mode is not Mode.REPLAY:
             return
         self._disconnect()
-        self._hub.emit("replay", state)
+        stopping = self._decoding.stopping
+        if stopping is None or not stopping.is_alive():
+            self._hub.emit("replay", state)
+            return
+        self._finishing.start("ending the replay", lambda: (stopping.join(), self._inbox.post(ReplayEnded(state))))
 
 
-__all__ = ["ReplayMode", "ReplayOpened"]
+__all__ = ["ReplayEnded", "ReplayMode", "ReplayOpened"]

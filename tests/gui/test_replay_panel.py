@@ -109,6 +109,8 @@ def test_replay_in_the_window_reproduces_live_bit_for_bit(qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.session.stream is not None and w.session.stream.buffer.n_written > start_index,
                     timeout=2000)
     qtbot.waitUntil(lambda: w.state_text == "idle", timeout=120000)  # the session ends it at the file's end
+    # "finished" once the decoder's thread, joined off the UI thread, has delivered its last decision
+    qtbot.waitUntil(lambda: "Replay finished" in rp.status_label.text(), timeout=10000)
     assert decoding_threads == {"bci-decoder"}
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())
     assert not w.error_banner.isVisible(), w.error_banner.text.text()
@@ -133,8 +135,9 @@ def test_stop_and_close_mid_replay_leave_no_thread(qtbot, tmp_path):
     w, rp = play_in_window(qtbot, tmp_path, path, dm, speed=0.5)  # stopped long before the end
     assert w.state_text == "replay", w.error_banner.text.text()
     qtbot.waitUntil(lambda: rp.n_predictions >= 2, timeout=120000)
-    rp.stop_button.click()
+    rp.stop_button.click()  # the decoder's thread ends its decision under way and is joined off the UI thread
     assert w.state_text == "idle" and w.session.runner is None
+    qtbot.waitUntil(lambda: "Replay stopped" in rp.status_label.text(), timeout=10000)
     assert not any(t.name == "bci-decoder" for t in threading.enumerate())
     n = len(w.bridge.replay_predictions)
     assert n >= 2 and f"Replay stopped after {n} decisions" == rp.status_label.text()
