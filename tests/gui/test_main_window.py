@@ -96,6 +96,24 @@ def test_session_folder_and_config_round_trip(tmp_path, qtbot):
         panel.load(saved)
 
 
+def test_the_session_tab_says_a_recording_is_closing_until_it_is_saved(tmp_path, qtbot):
+    """Stop closes the file on the session's thread: the Session tab says so, then that it is saved;
+    recording again is possible meanwhile (a new file)."""
+    from bci_app.gui.session_panel import SessionPanel
+
+    panel = SessionPanel(AppConfig())
+    qtbot.addWidget(panel)
+    panel.set_can_record(True)
+    path = tmp_path / "run-01.xdf"
+    panel.recording_changed(path, "started")
+    assert f"Recording to {path}" in panel.record_label.text() and not panel.record_button.isEnabled()
+    panel.recording_changed(path, "closing")
+    assert "Closing the recording run-01.xdf" in panel.record_label.text() and panel.record_button.isEnabled()
+    panel.recording_changed(path, "stopped")
+    assert "Last recording saved: run-01.xdf" in panel.record_label.text()
+    assert "Closing" not in panel.record_label.text()
+
+
 def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
     """64 channels: two pages of 32, the selector switches the channels drawn; a long window is drawn
     as the min/max envelope of its bins, kept up to date from the new samples only."""
