@@ -64,7 +64,8 @@ class FilesView:
             return False
         self._closing = True
         w, s = self.w, self.w.session
-        s.disconnect(wait=False)
+        w.disconnect_source()  # the window's source and signal view let go (the session's files go on)
+        s.disconnect(wait=False)  # a replay too
         if not s.finishing:
             return True
         for panel in (w.left_tabs, w.tabs, w.guide_panel):
