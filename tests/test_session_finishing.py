@@ -105,7 +105,10 @@ def test_online_starts_with_its_decoder_built_off_the_callers_thread(tmp_path):
     assert session.last_prediction is not None
     session.stop_online()
     assert session.mode is Mode.CONNECTED  # the outlet closes on its thread (liblsl joins its own)
+    n_events = len(events)
     assert session.wait_finished(10.0) and session.finishing == [] and not session.errors
+    _run(session, clock, 0.5)
+    assert not [name for name, _ in events[n_events:] if name == "prediction"]  # none after Stop
 
 
 def test_a_start_under_way_is_given_up_by_stop_and_refused_in_another_mode(tmp_path):

@@ -351,7 +351,7 @@ class SessionBridge:
             self._last_pred = pred
             if online:
                 w.cue_display.set_feedback(*prediction_fields(pred)[:2])
-            if w.mode_panel_shown("online"):
+            if online and w.mode_panel_shown("online"):  # after Stop: no decision brings a bar back
                 w.online_panel.render_prediction(pred, cue)
         self.replay.render()
 

@@ -82,7 +82,8 @@ class Decoding:
             self._hub.error("online", f"cannot start decoding: {exc}", exc)
             return False
         attach(self.decoder)
-        self.decoder.subscribe(self._keep)
+        decoder = self.decoder
+        decoder.subscribe(lambda pred: self._keep(pred, decoder))
         if on_decision is not None:
             self.decoder.subscribe(on_decision)
         if runner:
@@ -103,7 +104,9 @@ class Decoding:
         tracked by ``finishing`` (returned, ``None`` when nothing had to finish): the caller's thread
         never waits for a decision (5-25 ms on a busy core) or liblsl (~50 ms). The model stays."""
         runner, outlet = self.runner, self._outlet
-        self.runner, self._outlet, self.decoder = None, None, None
+        self.runner, self._outlet, self.decoder, self.stopping = None, None, None, None
+        with self._lock:
+            self._pending = None  # a decision made before Stop but not yet delivered is not shown either
         if runner is None and outlet is None:
             return None
 
@@ -129,8 +132,8 @@ class Decoding:
         if pred is not None:
             self._hub.emit("prediction", pred)
 
-    def _keep(self, pred: Prediction) -> None:
-        if self.decoder is None:  # stopped: its last decision under way is not shown
+    def _keep(self, pred: Prediction, decoder: Decoder) -> None:
+        if self.decoder is not decoder:  # stopped: its last decision under way is not shown
             return
         with self._lock:
             self.last_prediction = pred
