@@ -189,6 +189,33 @@ def _filter_key(spec: PreprocessingSpec) -> tuple:
     return (tuple(spec.ch_names), spec.sfreq, spec.l_freq, spec.h_freq, spec.filter_order)
 
 
+class LastFiniteHold:
+    """Each source channel's last finite value, which stands in for its non-finite samples."""
+
+    def __init__(self, n_channels: int) -> None:
+        self.values = np.zeros(n_channels)
+
+    def apply(self, seg: np.ndarray, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``seg`` (channels ``picks`` of the source, (n_picks, n)) with each non-finite value replaced
+        by its channel's last finite one (``seg`` itself when all are finite), and the columns that
+        held a non-finite value."""
+        finite = np.isfinite(seg)
+        if finite.all():
+            self.values[picks] = seg[:, -1]
+            return seg, _NO_COLUMNS
+        seg = seg.copy()
+        hold = self.values[picks]
+        for j in range(seg.shape[1]):
+            col = finite[:, j]
+            seg[~col, j] = hold[~col]
+            hold = seg[:, j].copy()
+        self.values[picks] = hold
+        return seg, np.nonzero(~finite.all(axis=0))[0]
+
+
+_NO_COLUMNS = np.zeros(0, dtype=np.int64)
+
+
 class Decoder:
     """Sliding-window decoder over one source.
 
@@ -237,7 +264,7 @@ class Decoder:
         self._index = int(start_index)  # absolute index of the next source sample to feed
         self.start_index = int(start_index)  #: source index of the first sample this decoder filtered
         self._last_ts: float | None = None
-        self._hold = np.zeros(len(self.source_ch_names))  # last finite value of each source channel
+        self._hold = LastFiniteHold(len(self.source_ch_names))
         self._ready_at = self._warmup_end(self._index)
         self._bad_until = -1  # decisions at indices <= this are suppressed (non-finite)
         self.stream: Stream | None = None
@@ -423,25 +450,14 @@ class Decoder:
         return out
 
     def _clean(self, seg: np.ndarray, k0: int) -> np.ndarray:
-        """``seg`` (the model's channels, ``self._pre.picks`` of the source) with each non-finite
-        value replaced by its channel's last finite one (decisions over it are suppressed)."""
-        picks = self._pre.picks
-        finite = np.isfinite(seg)
-        if finite.all():
-            self._hold[picks] = seg[:, -1]
-            return seg
-        seg = seg.copy()
-        bad_cols = np.nonzero(~finite.all(axis=0))[0]
-        self.counters.non_finite_samples += bad_cols.size
-        hold = self._hold[picks]
-        for j in range(seg.shape[1]):
-            col = finite[:, j]
-            seg[~col, j] = hold[~col]
-            hold = seg[:, j].copy()
-        self._hold[picks] = hold
-        last_bad = k0 + int(bad_cols[-1])
-        self._bad_until = max(self._bad_until, last_bad + self._window_source_samples()
-                              + int(round(self.config.settle_s * self.source_sfreq)) - 1)
+        """``seg`` with its non-finite values held (:class:`LastFiniteHold`); decisions whose window
+        holds one of them are suppressed."""
+        seg, bad_cols = self._hold.apply(seg, self._pre.picks)
+        if bad_cols.size:
+            self.counters.non_finite_samples += bad_cols.size
+            last_bad = k0 + int(bad_cols[-1])
+            self._bad_until = max(self._bad_until, last_bad + self._window_source_samples()
+                                  + int(round(self.config.settle_s * self.source_sfreq)) - 1)
         return seg
 
     def _check_gap(self, ts: np.ndarray, k0: int) -> None:
