@@ -36,6 +36,27 @@ CHUNK_SETTLE_S = 0.0003
 MAX_SETTLE_S = 0.002
 
 
+def _settle_chunk(inlet) -> None:
+    """Let the rest of the chunk whose first sample just arrived reach the inlet (its queue stops
+    growing for :data:`CHUNK_SETTLE_S`, at most :data:`MAX_SETTLE_S`) before it is pulled. liblsl
+    receives a chunk sample by sample: pulled at once, a large chunk (41 samples x 1024
+    channels) came in two pulls half the time, the second one a pull period later, and its
+    samples waited 6-12 ms instead of about 1."""
+    import pylsl
+
+    deadline = time.perf_counter() + MAX_SETTLE_S
+    try:
+        queued = inlet.samples_available()
+        while time.perf_counter() < deadline:
+            time.sleep(CHUNK_SETTLE_S)
+            now = inlet.samples_available()
+            if now == queued:
+                return
+            queued = now
+    except pylsl.util.LostError:
+        return  # the next pull sees it too and starts reconnecting
+
+
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 
@@ -71,6 +92,14 @@ def _own_markers(full) -> str:
     if full.source_id():
         own.append(f"source_id={_lit(full.source_id() + '-markers')}")
     return "(" + " or ".join(own) + ")"
+
+
+def _same_outlet(full) -> str:
+    """LSL predicate of the outlets that publish the stream ``full`` (when it comes back after being
+    lost): the same source_id or, without one, the same name, type and host."""
+    if full.source_id():
+        return f"source_id={_lit(full.source_id())}"
+    return f"name={_lit(full.name())} and type={_lit(full.type())} and hostname={_lit(full.hostname())}"
 
 
 def _describe(infos: list) -> str:
@@ -384,29 +413,8 @@ class StreamLSL(Stream):
             return self._stop.is_set()  # the next pull sees it too and starts reconnecting
         if len(ts):
             self._held = np.asarray(ts[:1], dtype=np.float64)  # its values stay in dest[0]: the rest follow it
-            self._settle(inlet)
+            _settle_chunk(inlet)
         return self._stop.is_set()
-
-    @staticmethod
-    def _settle(inlet) -> None:
-        """Let the rest of the chunk whose first sample just arrived reach the inlet (its queue stops
-        growing for :data:`CHUNK_SETTLE_S`, at most :data:`MAX_SETTLE_S`) before it is pulled. liblsl
-        receives a chunk sample by sample: pulled at once, a large chunk (41 samples x 1024
-        channels) came in two pulls half the time, the second one a pull period later, and its
-        samples waited 6-12 ms instead of about 1."""
-        import pylsl
-
-        deadline = time.perf_counter() + MAX_SETTLE_S
-        try:
-            queued = inlet.samples_available()
-            while time.perf_counter() < deadline:
-                time.sleep(CHUNK_SETTLE_S)
-                now = inlet.samples_available()
-                if now == queued:
-                    return
-                queued = now
-        except pylsl.util.LostError:
-            return  # the next pull sees it too and starts reconnecting
 
     def _disconnect(self) -> None:
         self._held = None
@@ -465,12 +473,7 @@ class StreamLSL(Stream):
         self.counters.gaps += 1
         self._state = StreamState.RECONNECTING
         full = self._lsl_info
-        if full.source_id():
-            self._resolver = pylsl.ContinuousResolver(pred=f"source_id={_lit(full.source_id())}")
-        else:
-            self._resolver = pylsl.ContinuousResolver(
-                pred=f"name={_lit(full.name())} and type={_lit(full.type())} and hostname={_lit(full.hostname())}"
-            )
+        self._resolver = pylsl.ContinuousResolver(pred=_same_outlet(full))
         self._emit("gap", f"LSL stream {full.name()!r} lost; reconnecting when an outlet with the same "
                           f"{'source_id' if full.source_id() else 'name, type and host'} appears")
 

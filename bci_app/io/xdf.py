@@ -217,6 +217,29 @@ def encode_string_samples(values: Sequence[Sequence[str]], timestamps: np.ndarra
     return b"".join(parts)
 
 
+def encode_samples(handle: XdfStream, data: np.ndarray | Sequence[Any], timestamps: np.ndarray,
+                   scale: np.ndarray | None = None) -> list[Any]:
+    """Samples chunk body (byte-like parts; none for no sample) of a push to ``handle``'s stream at
+    ``timestamps`` (n,) float64: numeric ``data`` (n_chans, n), each channel multiplied by ``scale``
+    (n_chans,) when given, or, for a string stream, a list of n strings (one channel) or of n
+    per-sample lists. Raises :class:`RecordingError` for data not of that shape."""
+    n = timestamps.size
+    if handle.channel_format == "string":
+        values = [[s] if isinstance(s, str) else list(s) for s in data]
+        if len(values) != n or any(len(v) != handle.n_chans for v in values):
+            raise RecordingError(f"stream {handle.name!r}: expected {n} samples of {handle.n_chans} strings")
+        return [encode_string_samples(values, timestamps)] if n else []
+    arr = np.asarray(data)
+    if arr.ndim == 1 and handle.n_chans == 1:
+        arr = arr[None, :]
+    if arr.shape != (handle.n_chans, n):
+        raise RecordingError(f"stream {handle.name!r}: expected data of shape ({handle.n_chans}, {n}), got {arr.shape}")
+    if scale is not None and np.shape(scale) != (handle.n_chans,):
+        raise RecordingError(f"stream {handle.name!r}: expected one scale per channel ({handle.n_chans}), "
+                             f"got shape {np.shape(scale)}")
+    return encode_numeric_samples(arr, timestamps, NUMERIC_FORMATS[handle.channel_format], scale) if n else []
+
+
 def recording_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
     """``path`` as a new recording file: ``.xdf``, not existing unless ``overwrite``, never a special file."""
     path = Path(path)
@@ -229,6 +252,18 @@ def recording_path(path: str | os.PathLike[str], overwrite: bool) -> Path:
     except OutputError as exc:
         raise RecordingError(str(exc)) from exc
     return path
+
+
+def file_header(desc: Mapping[str, Any] | None = None) -> bytes:
+    """The FileHeader XML of a new file: version 1.0, the UTC time of writing, the writer, and
+    ``desc`` (a nested mapping, e.g. ``{"config": yaml_text}``) as its ``desc``."""
+    info = ET.Element("info")
+    _add_text(info, "version", "1.0")
+    _add_text(info, "datetime", _dt.datetime.now(_dt.timezone.utc).isoformat())
+    _add_text(info, "writer", "bci-app")
+    if desc:
+        _dict_to_xml(ET.SubElement(info, "desc"), desc)
+    return _xml(info)
 
 
 def stream_footer(handle: XdfStream) -> ET.Element:
@@ -355,13 +390,7 @@ class XdfRecorder:
             self._release_lock()
             raise RecordingError(f"cannot create recording {self.path}: {exc.strerror or exc}; check the folder and "
                                  "its permissions") from exc
-        header = ET.Element("info")
-        _add_text(header, "version", "1.0")
-        _add_text(header, "datetime", _dt.datetime.now(_dt.timezone.utc).isoformat())
-        _add_text(header, "writer", "bci-app")
-        if file_desc:
-            _dict_to_xml(ET.SubElement(header, "desc"), file_desc)
-        self._pending.append(MAGIC + chunk(TAG_FILE_HEADER, _xml(header)))
+        self._pending.append(MAGIC + chunk(TAG_FILE_HEADER, file_header(file_desc)))
         self.flush(sync=False)  # on the caller's (often the UI) thread: the first timed flush syncs it
         if self.error is not None:
             raise self.error  # _fail released the lock
@@ -413,21 +442,7 @@ class XdfRecorder:
         :class:`RecordingError` only for malformed input."""
         timestamps = np.asarray(timestamps, dtype=np.float64).reshape(-1)
         n = timestamps.size
-        if handle.channel_format == "string":
-            values = [[s] if isinstance(s, str) else list(s) for s in data]
-            if len(values) != n or any(len(v) != handle.n_chans for v in values):
-                raise RecordingError(f"stream {handle.name!r}: expected {n} samples of {handle.n_chans} strings")
-            body = [encode_string_samples(values, timestamps)] if n else []
-        else:
-            arr = np.asarray(data)
-            if arr.ndim == 1 and handle.n_chans == 1:
-                arr = arr[None, :]
-            if arr.shape != (handle.n_chans, n):
-                raise RecordingError(f"stream {handle.name!r}: expected data of shape ({handle.n_chans}, {n}), got {arr.shape}")
-            if scale is not None and np.shape(scale) != (handle.n_chans,):
-                raise RecordingError(f"stream {handle.name!r}: expected one scale per channel ({handle.n_chans}), "
-                                     f"got shape {np.shape(scale)}")
-            body = encode_numeric_samples(arr, timestamps, NUMERIC_FORMATS[handle.channel_format], scale) if n else []
+        body = encode_samples(handle, data, timestamps, scale)
         with self._lock:
             if self._closed or self.error is not None:
                 return False
