@@ -19,8 +19,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def closing(path: str | Path) -> str:
+    """What :class:`Finishing` calls the closing of the
+    recording ``path`` (a replay of it waits for it)."""
+    return f"closing the recording {Path(path).name}"
 
 
 class Finishing:

@@ -14,6 +14,7 @@ import yaml
 from bci_app.errors import BCIError
 from bci_app.io.xdf import XdfRecorder
 from bci_app.online.outputs import RecorderSink
+from bci_app.session.finishing import closing
 from bci_app.session.messages import Inbox, RecordingClosed, RecordingFailed
 
 if TYPE_CHECKING:
@@ -50,12 +51,6 @@ def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -
                         start_index=decoder.start_index, first_index=recorder.first_index(decoder.stream))
     decoder.add_output(sink)
     return sink
-
-
-def closing(path: str | Path) -> str:
-    """What the session's :class:`~bci_app.session.finishing.Finishing` calls the closing of the
-    recording ``path`` (a replay of it waits for it)."""
-    return f"closing the recording {Path(path).name}"
 
 
 class SessionRecorder:

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from bci_app.errors import BCIError
 from bci_app.online.replay import replay_decoder, replay_stream
+from bci_app.session.finishing import closing
 from bci_app.session.modes import Mode, ModeMachine
-from bci_app.session.recording import closing
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
