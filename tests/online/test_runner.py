@@ -71,14 +71,14 @@ def test_stop_returns_while_waiting_for_samples() -> None:
 
 
 class _SteppedDecoder(_Decoder):
-    """Decides every 10 samples: the runner should poll when a step's last sample is in."""
+    """Decides every 10 samples."""
 
     @property
     def next_decision_index(self) -> int:
         return self.next_index + 9 - self.next_index % 10
 
 
-def test_runner_polls_when_a_step_is_complete_not_at_every_chunk() -> None:
+def test_runner_feeds_every_chunk_so_a_decision_waits_only_for_the_model() -> None:
     stream = _ThreadedStream()
     dec = _SteppedDecoder(stream)
     runner = DecoderRunner(dec).start()
@@ -89,5 +89,5 @@ def test_runner_polls_when_a_step_is_complete_not_at_every_chunk() -> None:
         time.sleep(0.05)
     finally:
         runner.stop()
-    assert runner.error is None and len(dec.seen) == 5 and dec.next_index == 50
-    assert dec.polls == 5, dec.polls  # silence wakes it (WAKE_S) but polls nothing
+    # every chunk is filtered as it arrives, not left for the step's decision
+    assert runner.error is None and len(dec.seen) == 10 and dec.next_index == 50
