@@ -22,10 +22,10 @@ from pathlib import Path
 
 from bci_app.errors import RecordingError
 from bci_app.io.lock import live_lock
+from bci_app.io.xdf import MAGIC
 
 __all__ = ["XdfScan", "scan_xdf", "find_incomplete_recordings", "continuation_path"]
 
-_MAGIC = b"XDF:"
 _TAG_STREAM_HEADER, _TAG_STREAM_FOOTER = 2, 6
 _STREAM_TAGS = {2, 3, 4, 6}
 _PART = re.compile(r"^(?P<stem>.*)-part(?P<n>\d+)$")
@@ -74,7 +74,7 @@ def scan_xdf(path: str | Path) -> XdfScan:
         with path.open("rb") as f:
             size = f.seek(0, 2)
             f.seek(0)
-            if f.read(4) != _MAGIC:
+            if f.read(4) != MAGIC:
                 raise RecordingError(f"{path} is not an XDF file (it does not start with 'XDF:')")
             pos = good = 4
             while pos < size:
