@@ -9,21 +9,12 @@ import time
 
 import pytest
 
-from bci_app.config import AppConfig
 from bci_app.gui.report_view import DRAWING, NO_REPORT
+from tests.gui.test_guided_flow import _config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def _config(tmp_path) -> AppConfig:
-    cfg = AppConfig()
-    cfg.paradigm = cfg.paradigm.model_copy(update={
-        "trials_per_class": 4, "trials_per_run": 8, "cue_at_s": 0.4, "cue_duration_s": 0.25,
-        "imagery_end_s": 4.0, "rest_min_s": 0.1, "rest_max_s": 0.2, "break_s": 0.0})
-    cfg.finetune = cfg.finetune.model_copy(update={"max_epochs": 3, "min_trials_per_class": 2, "gate_folds": 2,
-                                                   "gate_repeats": 1})
-    cfg.recording = cfg.recording.model_copy(update={"directory": str(tmp_path / "data")})
-    return cfg
 
 
 def _guide_text(w, name: str) -> str:
@@ -35,7 +26,7 @@ def test_report_drawn_is_said_disconnect_does_not_wait_and_closing_waits_for_it(
 
     from bci_app.gui.main_window import MainWindow
 
-    w = MainWindow(_config(tmp_path), log_dir=tmp_path / "logs")
+    w = MainWindow(_config(tmp_path, max_epochs=3), log_dir=tmp_path / "logs")
     qtbot.addWidget(w)
     w.resize(1366, 704)
     w.show()

@@ -13,12 +13,13 @@ from bci_app.config import AppConfig
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def _config(tmp_path) -> AppConfig:
+def _config(tmp_path, max_epochs: int = 5) -> AppConfig:
+    """A short paradigm and fine-tuning, recordings under ``tmp_path``."""
     cfg = AppConfig()
     cfg.paradigm = cfg.paradigm.model_copy(update={
         "trials_per_class": 4, "trials_per_run": 8, "cue_at_s": 0.4, "cue_duration_s": 0.25,
         "imagery_end_s": 4.0, "rest_min_s": 0.1, "rest_max_s": 0.2, "break_s": 0.0})
-    cfg.finetune = cfg.finetune.model_copy(update={"max_epochs": 5, "min_trials_per_class": 2, "gate_folds": 2,
+    cfg.finetune = cfg.finetune.model_copy(update={"max_epochs": max_epochs, "min_trials_per_class": 2, "gate_folds": 2,
                                                    "gate_repeats": 1})
     cfg.recording = cfg.recording.model_copy(update={"directory": str(tmp_path / "data")})
     return cfg

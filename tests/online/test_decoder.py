@@ -194,19 +194,25 @@ def test_hot_swap_mid_stream_leaves_no_gap():
     stream.disconnect()
 
 
+def _poll_installing_at(stream, clock, dec, model, *, at: int = 80, n: int = 120) -> list:
+    """``n`` polls of 10 samples each, ``model`` installed after poll ``at``; the decisions made."""
+    preds = []
+    for i in range(n):
+        clock.advance(10 / SFREQ)
+        stream.acquire()
+        preds += dec.poll()
+        if i == at:
+            dec.install(model)
+    return preds
+
+
 def test_hot_swap_with_other_band_primes_filters_from_the_buffer():
     ch = SENSORIMOTOR_16
     clock = ManualClock(5.0)
     stream = StreamSimulated(ch_names=ch, sfreq=SFREQ, clock=clock).connect()
     dec = Decoder.for_stream(stream, DecoderModel(_model(ch), _spec(ch), CLASSES), _config())
-    preds = []
-    for i in range(120):
-        clock.advance(10 / SFREQ)
-        stream.acquire()
-        preds += dec.poll()
-        if i == 80:
-            other = PreprocessingSpec(ch, SFREQ, l_freq=8.0, h_freq=30.0)
-            dec.install(DecoderModel(_model(ch, seed=9), other, CLASSES, name="narrow"))
+    other = PreprocessingSpec(ch, SFREQ, l_freq=8.0, h_freq=30.0)
+    preds = _poll_installing_at(stream, clock, dec, DecoderModel(_model(ch, seed=9), other, CLASSES, name="narrow"))
     idx = np.array([p.sample_index for p in preds])
     assert np.all(np.diff(idx) == 10)
     assert preds[-1].model == "narrow"
@@ -285,13 +291,7 @@ def test_polling_a_wide_cap_reads_the_model_channels_and_swaps_to_other_channels
     small = tuple(SENSORIMOTOR_16[:8])
     first = DecoderModel(_model(SENSORIMOTOR_16), _spec(SENSORIMOTOR_16), CLASSES, name="16")
     dec = Decoder.for_stream(stream, first, _config())
-    preds = []
-    for i in range(120):
-        clock.advance(10 / SFREQ)
-        stream.acquire()
-        preds += dec.poll()
-        if i == 80:
-            dec.install(DecoderModel(_model(small, seed=4), _spec(small), CLASSES, name="8"))
+    preds = _poll_installing_at(stream, clock, dec, DecoderModel(_model(small, seed=4), _spec(small), CLASSES, name="8"))
     idx = np.array([p.sample_index for p in preds])
     assert np.all(np.diff(idx) == 10)
     names = [p.model for p in preds]
