@@ -184,6 +184,16 @@ class FinetuneConfig(_Section):
     #: install the mean of the gate's fold adapters and the adapter trained on all trials (a low-rank
     #: update per layer, refactored to the configured rank) instead of the all-trials adapter alone
     average_folds: Boolean = True
+    #: the fine-tuning loss's label smoothing: the target puts this much probability mass spread evenly
+    #: over the classes (0: plain cross-entropy)
+    label_smoothing: Number = Field(0.0, ge=0, lt=1)
+    #: augmentation of the frozen stages' cached outputs (the windows' features) while fine-tuning, so it
+    #: costs no forward pass: Gaussian noise with this many of each feature's standard deviation over the
+    #: training windows (0: off) ...
+    feature_noise: Number = Field(0.0, ge=0, le=10)
+    #: ... and within-class mixup: each training window's features mixed with those of a random training
+    #: window of the same class, weight ~ Beta(feature_mixup, feature_mixup) (0: off)
+    feature_mixup: Number = Field(0.0, ge=0, le=100)
 
 
 class SmoothingConfig(_Section):

@@ -50,7 +50,8 @@ from pretraining.split import development_group  # noqa: E402
 #: with changes (``lora.*`` keys set the LoRA section)
 BASELINE: dict = {"window_span_s": 0.5, "window_stride_s": 0.125, "max_epochs": 30, "validation_fraction": 0.0,
                   "batch_size": 16, "learning_rate": 3e-3, "prior": "none", "prior_weight": 0.0,
-                  "average_folds": False, "gate_repeats": 2, "gate_margin": 0.0}
+                  "average_folds": False, "gate_repeats": 2, "gate_margin": 0.0, "label_smoothing": 0.0,
+                  "feature_noise": 0.0, "feature_mixup": 0.0}
 
 
 def _recipe(**changes) -> dict:
@@ -87,6 +88,23 @@ RECIPES: dict[str, dict] = {
     "b64_l2w0.3_avg_r1_dense_msa": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
                                            gate_repeats=1, gate_margin=-1.0,
                                            **{"lora.target_modules": ["dense", "msa"]}),
+    # a lower rank at 15-30 trials (alpha auto: 2 x rank, so the scaling stays 2)
+    "b64_l2w0.3_avg_r1_rank2": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                       gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 2}),
+    "b64_l2w0.3_avg_r1_rank4": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                       gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 4}),
+    # regularisers on the cached window features and the loss (no extra forward pass)
+    "b64_l2w0.3_avg_r1_noise0.5": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                          gate_repeats=1, gate_margin=-1.0, feature_noise=0.5),
+    "b64_l2w0.3_avg_r1_noise1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                        gate_repeats=1, gate_margin=-1.0, feature_noise=1.0),
+    "b64_l2w0.3_avg_r1_mixup1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                        gate_repeats=1, gate_margin=-1.0, feature_mixup=1.0),
+    "b64_l2w0.3_avg_r1_ls0.1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                       gate_repeats=1, gate_margin=-1.0, label_smoothing=0.1),
+    # the shipped recipe with another seed: how far a recipe moves by chance alone (the null for the rest)
+    "b64_l2w0.3_avg_r1_seed1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                       gate_repeats=1, gate_margin=-1.0, seed=1),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s

@@ -41,7 +41,7 @@ from bci_app.models.lora import LinearWithLoRA, apply_lora, lora_adapters_train_
 logger = logging.getLogger(__name__)
 
 __all__ = ["Progress", "FinetuneResult", "finetune", "stratified_split", "predict_proba", "run_to_end", "FrozenFeatures",
-           "as_trial_windows", "prior_penalty"]
+           "FeatureAugmentation", "as_trial_windows", "prior_penalty"]
 
 
 @dataclass(frozen=True)
@@ -175,15 +175,70 @@ class FrozenFeatures:
         t = torch.as_tensor(np.asarray(trials, dtype=np.int64))
         return (t[:, None] * self.n_windows + torch.arange(self.n_windows)[None]).reshape(-1)
 
-    def logits(self, model: nn.Module, rows: Tensor) -> Tensor:
-        """The model's logits (len(rows), n_outputs) for those windows, from the cached stages."""
+    def stages(self, rows: Tensor) -> list[Tensor]:
+        """The cached outputs of those windows: one (len(rows), n_features) tensor per model window
+        (``window_features``), else one tensor (``encode``: the conv block's output; ``none``: the input)."""
+        if self.kind == "window_features":
+            return [f[rows] for f in self.cache]
+        return [self.cache[rows]]
+
+    def logits_of(self, model: nn.Module, stages: list[Tensor]) -> Tensor:
+        """The model's logits (m, n_outputs) from cached outputs as :meth:`stages` gives them."""
         m = model
         if self.kind == "window_features":
-            return m.classify([f[rows] for f in self.cache])
+            return m.classify(stages)
         if self.kind == "encode":
-            z = self.cache[rows]
-            return m.classify([m.window_features(z, i) for i in range(m.n_windows)])
-        return m(self.cache[rows])
+            return m.classify([m.window_features(stages[0], i) for i in range(m.n_windows)])
+        return m(stages[0])
+
+    def logits(self, model: nn.Module, rows: Tensor) -> Tensor:
+        """The model's logits (len(rows), n_outputs) for those windows, from the cached stages."""
+        return self.logits_of(model, self.stages(rows))
+
+
+class FeatureAugmentation:
+    """Augmented cached outputs of the training windows (``finetune.feature_noise``, ``feature_mixup``):
+    they change the frozen stages' outputs, never the input, so the cache stays valid and a step costs
+    no forward pass of the frozen stages.
+
+    ``train_rows`` (m,) are the training windows' rows of ``frozen``, ``y_train`` (m,) their labels.
+    Noise: ``noise`` times each feature's standard deviation over the training windows, Gaussian.
+    Mixup: each window mixed with a random training window of its class, weight ``lam`` ~
+    Beta(``mixup``, ``mixup``) on the window itself; labels stay. Seeded: the same run, the same draws.
+    """
+
+    def __init__(self, frozen: FrozenFeatures, train_rows: Tensor, y_train: Tensor, *, noise: float, mixup: float,
+                 seed: int) -> None:
+        self.frozen, self.train_rows, self.noise, self.mixup = frozen, train_rows, float(noise), float(mixup)
+        self.rng = np.random.default_rng(seed)
+        self.noise_generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            self.std = [s.std(0, correction=0, keepdim=True) for s in frozen.stages(train_rows)] if noise > 0 else []
+        labels = y_train.numpy()
+        self.by_class = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
+
+    @property
+    def active(self) -> bool:
+        return self.noise > 0 or self.mixup > 0
+
+    def stages(self, positions: Tensor, labels: Tensor) -> list[Tensor]:
+        """Augmented cached outputs (as :meth:`FrozenFeatures.stages`) of the training windows at
+        ``positions`` (indices into ``train_rows``) with labels ``labels`` (len(positions),)."""
+        stages = self.frozen.stages(self.train_rows[positions])
+        if self.mixup > 0:
+            y = labels.numpy()
+            partners = np.empty(len(y), dtype=np.int64)
+            for c, members in self.by_class.items():
+                mine = y == c
+                partners[mine] = members[self.rng.integers(0, len(members), int(mine.sum()))]
+            others = self.frozen.stages(self.train_rows[torch.from_numpy(partners)])
+            lam = torch.from_numpy(self.rng.beta(self.mixup, self.mixup, len(y)).astype(np.float32))
+            stages = [lam.view(-1, *[1] * (s.dim() - 1)) * s + (1 - lam.view(-1, *[1] * (s.dim() - 1))) * o
+                      for s, o in zip(stages, others)]
+        if self.noise > 0:
+            stages = [s + self.noise * sd * torch.randn(s.shape, generator=self.noise_generator)
+                      for s, sd in zip(stages, self.std)]
+        return stages
 
 
 def as_trial_windows(X: np.ndarray) -> np.ndarray:
@@ -249,9 +304,12 @@ def finetune(
     is changed in place, and restored on cancel). ``classes``: names of the label indices, used in
     error messages; ``rejection_note`` (:func:`rejection_advice`) is added to the too-few-trials
     error. ``config.prior`` / ``prior_weight`` pull the adapter toward the base
-    (:func:`prior_penalty`). Yields one :class:`Progress` per epoch; returns a
-    :class:`FinetuneResult`. Raises :class:`TrainingCancelled` when ``cancel`` is set (checked
-    between batches), leaving the model exactly as it was.
+    (:func:`prior_penalty`; ``kl``: the base's probabilities on the windows as they are);
+    ``config.label_smoothing`` smooths the loss's targets; ``config.feature_noise`` /
+    ``feature_mixup`` augment the training windows' cached features (:class:`FeatureAugmentation`).
+    Yields one :class:`Progress` per epoch; returns a :class:`FinetuneResult`. Raises
+    :class:`TrainingCancelled` when ``cancel`` is set (checked between batches), leaving the model
+    exactly as it was.
     """
     config = config or FinetuneConfig()
     X = as_trial_windows(X)
@@ -329,6 +387,8 @@ def finetune(
             model.eval()
             with torch.no_grad():  # before training: the base's own outputs (B = 0 or the base weights)
                 base_logits = frozen.logits(model, train_rows)
+        augment = FeatureAugmentation(frozen, train_rows, y_train, noise=config.feature_noise,
+                                      mixup=config.feature_mixup, seed=config.seed)
         opt = _AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed)
         best = (-1.0, float("inf"))
@@ -347,8 +407,9 @@ def finetune(
                 if cancel is not None and cancel.is_set():
                     raise TrainingCancelled("fine-tuning cancelled by the user; the base model is unchanged")
                 idx = order[start:start + config.batch_size]
-                logits = frozen.logits(model, train_rows[idx])
-                loss = F.cross_entropy(logits, y_train[idx])
+                logits = (frozen.logits_of(model, augment.stages(idx, y_train[idx])) if augment.active
+                          else frozen.logits(model, train_rows[idx]))
+                loss = F.cross_entropy(logits, y_train[idx], label_smoothing=config.label_smoothing)
                 loss = loss + prior_penalty(model, config.prior, config.prior_weight, logits,
                                             base_logits[idx] if base_logits is not None else None)
                 opt.zero_grad()

@@ -273,6 +273,7 @@ JOB: dict[str, Any] = {
     "finetune.prior_weight": 0.1 if AppConfig().finetune.prior_weight != 0.1 else 1.0,
     "finetune.average_folds": not AppConfig().finetune.average_folds,
     "finetune.gate_margin": 0.5,
+    "finetune.label_smoothing": 0.2, "finetune.feature_noise": 0.5, "finetune.feature_mixup": 1.0,
 }
 
 
