@@ -105,6 +105,21 @@ RECIPES: dict[str, dict] = {
     # the shipped recipe with another seed: how far a recipe moves by chance alone (the null for the rest)
     "b64_l2w0.3_avg_r1_seed1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
                                        gate_repeats=1, gate_margin=-1.0, seed=1),
+    # training windows every 62.5 ms (the decoder's step) instead of every 125 ms; no dropout on the adapter
+    "b64_l2w0.3_avg_r1_stride62": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                          gate_repeats=1, gate_margin=-1.0, window_stride_s=0.0625),
+    "b64_l2w0.3_avg_r1_drop0": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                       gate_repeats=1, gate_margin=-1.0, **{"lora.dropout": 0.0}),
+    # more fold adapters in the average (and a steadier gate): two repeats of 5 folds, or 10 folds
+    "b64_l2w0.3_avg_r2": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True, gate_repeats=2,
+                                 gate_margin=-1.0),
+    "b64_l2w0.3_avg_r1_f10": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                     gate_repeats=1, gate_margin=-1.0, gate_folds=10),
+    # feature noise (a ridge in each feature's spread) in place of part of the isotropic L2 prior
+    "b64_l2w0.1_avg_r1_noise1": _recipe(prior="l2", prior_weight=0.1, batch_size=64, average_folds=True,
+                                        gate_repeats=1, gate_margin=-1.0, feature_noise=1.0),
+    "b64_l2w0.1_avg_r1_noise2": _recipe(prior="l2", prior_weight=0.1, batch_size=64, average_folds=True,
+                                        gate_repeats=1, gate_margin=-1.0, feature_noise=2.0),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
