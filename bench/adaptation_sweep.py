@@ -88,9 +88,14 @@ RECIPES: dict[str, dict] = {
     "b64_l2w0.3_avg_r1_dense_msa": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
                                            gate_repeats=1, gate_margin=-1.0,
                                            **{"lora.target_modules": ["dense", "msa"]}),
-    # a lower rank at 15-30 trials (alpha auto: 2 x rank, so the scaling stays 2)
+    # another rank at 15-30 trials (alpha auto: 2 x rank, so the scaling stays 2); the dense heads have 2
+    # outputs, so any rank >= 2 holds every update and the rank only changes how training moves
     "b64_l2w0.3_avg_r1_rank2": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
                                        gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 2}),
+    "b64_l2w0.3_avg_r1_rank1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                       gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 1}),
+    "b64_l2w0.3_avg_r1_rank16": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
+                                        gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 16}),
     "b64_l2w0.3_avg_r1_rank4": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
                                        gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 4}),
     # regularisers on the cached window features and the loss (no extra forward pass)
@@ -120,6 +125,10 @@ RECIPES: dict[str, dict] = {
                                         gate_repeats=1, gate_margin=-1.0, feature_noise=1.0),
     "b64_l2w0.1_avg_r1_noise2": _recipe(prior="l2", prior_weight=0.1, batch_size=64, average_folds=True,
                                         gate_repeats=1, gate_margin=-1.0, feature_noise=2.0),
+    "b64_avg_r1_noise1": _recipe(batch_size=64, average_folds=True, gate_repeats=1, gate_margin=-1.0,
+                                 feature_noise=1.0),
+    "b64_avg_r1_noise2": _recipe(batch_size=64, average_folds=True, gate_repeats=1, gate_margin=-1.0,
+                                 feature_noise=2.0),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
