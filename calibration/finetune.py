@@ -41,7 +41,7 @@ from bci_app.models.lora import LinearWithLoRA, apply_lora, lora_adapters_train_
 logger = logging.getLogger(__name__)
 
 __all__ = ["Progress", "FinetuneResult", "finetune", "stratified_split", "predict_proba", "run_to_end", "FrozenFeatures",
-           "FeatureAugmentation", "as_trial_windows", "prior_penalty"]
+           "FeatureAugmentation", "as_trial_windows", "prior_penalty", "predict_proba_cached"]
 
 
 @dataclass(frozen=True)
@@ -500,6 +500,18 @@ def run_to_end(gen: Generator[Progress, None, FinetuneResult]) -> FinetuneResult
             next(gen)
         except StopIteration as stop:
             return stop.value
+
+
+@torch.no_grad()
+def predict_proba_cached(model: nn.Module, features: dict[str, FrozenFeatures], trials: np.ndarray) -> np.ndarray | None:
+    """:func:`predict_proba` of ``trials`` (indices into the trials the cache was built from) from the
+    frozen stages' cached outputs (``features`` as :func:`finetune` fills it): only the stages after
+    the cache run, so a held-out fold costs no forward pass of the conv block. None when nothing is
+    cached (full fine-tuning, or targets that leave nothing frozen)."""
+    if len(features) != 1:
+        return None
+    model.eval()
+    return _trial_proba(next(iter(features.values())), model, np.asarray(trials, dtype=np.int64)).numpy()
 
 
 @torch.no_grad()

@@ -42,6 +42,7 @@ from calibration.finetune import (
     as_trial_windows,
     finetune,
     predict_proba,
+    predict_proba_cached,
     run_to_end,
 )
 from calibration.prepare import CalibrationData, cued_classes, prepare_calibration
@@ -97,7 +98,8 @@ class GateReport:
 
 def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lora: ResolvedLora,
                            config: FinetuneConfig, cancel: threading.Event | None = None,
-                           full: bool = False, fold_adapters: list[dict[str, torch.Tensor]] | None = None) -> GateReport:
+                           full: bool = False, fold_adapters: list[dict[str, torch.Tensor]] | None = None,
+                           features: dict[str, FrozenFeatures] | None = None) -> GateReport:
     """The gate (module doc) on prepared trials ``X`` (n, n_chans, n_times) or their decision windows
     (n, n_windows, n_chans, n_times), labels ``y`` (n,). Folds split trials, never windows; a held-out
     trial is decided by the mean probability over its windows, as online.
@@ -105,7 +107,9 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     ``model`` is a base without adapters; it is left exactly as it came. ``fold_adapters``: when
     given, each fold's trained LoRA tensors are appended to it (:func:`average_adapters`). Returns
     the report with ``chosen`` = ``adapted`` only when the adapter's cross-validated accuracy beats
-    the base's by more than ``config.gate_margin``.
+    the base's by more than ``config.gate_margin``. ``features``: the frozen stages' outputs for
+    ``X``, shared with the job's own fine-tune (filled here when empty): the folds train and decide
+    from it, and the base is decided from it, so the conv block runs once per window in all.
     """
     from sklearn.model_selection import RepeatedStratifiedKFold
 
@@ -113,26 +117,26 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
     X = as_trial_windows(X)
     counts = np.bincount(y)
     folds = int(min(config.gate_folds, counts[counts > 0].min()))
-    base_proba = predict_proba(model, X)
-    base_pred = base_proba.argmax(1)
+    features = {} if features is None or full else features
     if folds < 2 or np.count_nonzero(counts) < 2:
+        base_proba = predict_proba(model, X)
         return GateReport("base", None, None, folds, 0, time.perf_counter() - t0,
                           "too few trials per class to cross-validate; the unadapted base is safer",
-                          labels=np.array(y), predicted_base=base_pred, proba_base=base_proba)
-    base_correct = base_pred == y
-    adapted_proba = np.full((config.gate_repeats, len(y), base_proba.shape[1]), np.nan)
+                          labels=np.array(y), predicted_base=base_proba.argmax(1), proba_base=base_proba)
+    adapted_proba = np.full((config.gate_repeats, len(y), model.n_outputs), np.nan)
     inner = config.model_copy(update={"min_trials_per_class": 1})
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=config.gate_repeats, random_state=config.seed)
-    correct = base_hits = total = 0
+    correct = total = 0
+    tested: list[np.ndarray] = []
     state = {k: v.clone() for k, v in model.state_dict().items()} if full else None
-    features: dict[str, FrozenFeatures] = {}
     for split, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("calibration cancelled by the user; the previous model stays active")
         try:
             run_to_end(finetune(model, X, y, trials=train, lora=lora, config=inner, cancel=cancel, full=full,
                                 features=None if full else features))
-            proba = predict_proba(model, X[test])
+            proba = predict_proba_cached(model, features, test)
+            proba = predict_proba(model, X[test]) if proba is None else proba
             adapted_proba[split // folds, test] = proba
             decided = proba.argmax(1)
             correct += int((decided == y[test]).sum())
@@ -143,8 +147,12 @@ def cross_validate_adapter(model: nn.Module, X: np.ndarray, y: np.ndarray, *, lo
                 model.load_state_dict(state)
             else:
                 remove_lora(model)
-        base_hits += int(base_correct[test].sum())
+        tested.append(test)
         total += len(test)
+    base_proba = predict_proba_cached(model, features, np.arange(len(y)))  # the model is the base again
+    base_proba = predict_proba(model, X) if base_proba is None else base_proba
+    base_pred = base_proba.argmax(1)
+    base_hits = sum(int((base_pred[test] == y[test]).sum()) for test in tested)
     adapted, base = correct / total, base_hits / total
     chosen = "adapted" if adapted - base > config.gate_margin else "base"
     margin = f" (margin {config.gate_margin:+.0%})" if config.gate_margin else ""
@@ -310,8 +318,10 @@ class CalibrationJob:
         if cfg.lora.enabled:
             base_state = _trained_state(model, True) if self.full else None
             windows = data.decision_windows
+            features: dict[str, FrozenFeatures] = {}  # the frozen stages' outputs, shared with the gate
             gen = finetune(model, windows, y, lora=resolved, config=cfg.finetune, cancel=self.cancel,
-                           classes=data.classes, rejection_note=data.rejection_note(cfg), full=self.full)
+                           classes=data.classes, rejection_note=data.rejection_note(cfg), full=self.full,
+                           features=None if self.full else features)
             result = yield from gen
             t_ft = time.perf_counter()
             if cfg.finetune.gate:
@@ -321,7 +331,8 @@ class CalibrationJob:
                 _to_base(model, base_state)
                 try:
                     gate = cross_validate_adapter(model, windows, y, lora=resolved, config=cfg.finetune,
-                                                  cancel=self.cancel, full=self.full, fold_adapters=folds)
+                                                  cancel=self.cancel, full=self.full, fold_adapters=folds,
+                                                  features=features)
                 finally:
                     _restore_trained(model, self.full, resolved, trained)
                 if folds is not None and len(folds) > 1:

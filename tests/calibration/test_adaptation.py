@@ -8,10 +8,11 @@ import logging
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import RepeatedStratifiedKFold
 
 from bci_app.config import AppConfig, FinetuneConfig, LoraConfig, resolve_lora
 from bci_app.models import ATCNet, model_hash
-from bci_app.models.lora import LinearWithLoRA, add_lora
+from bci_app.models.lora import LinearWithLoRA, add_lora, remove_lora
 from bci_app.models.pretrained import fold_base_for, load_base_model
 from calibration.finetune import as_trial_windows, finetune, predict_proba, prior_penalty, run_to_end
 from calibration.job import CalibrationJob, _trained_state, average_adapters, cross_validate_adapter
@@ -134,6 +135,33 @@ def test_the_gate_splits_trials_not_windows_and_collects_fold_adapters(s001_data
     p = gate.proba_base[np.arange(len(data.y)), data.y]
     assert base_loss == pytest.approx(-np.log(p / gate.proba_base.sum(1)).mean(), rel=1e-5)
     assert adapted_loss > 0 and gate.as_dict()["cv_log_loss_base"] == pytest.approx(base_loss, abs=1e-4)
+
+
+
+def test_the_gate_decides_from_the_cached_conv_block_as_a_full_forward_would(s001_data, monkeypatch):
+    """The folds and the base are decided from the frozen stages' cached outputs (shared with the job's
+    own fine-tune): the conv block runs once per window for the whole gate, and the probabilities are
+    those of a full forward pass."""
+    data, base = s001_data
+    model, _ = load_base_model(base)
+    cfg = FinetuneConfig(max_epochs=2, validation_fraction=0.0, gate_folds=3, gate_repeats=1)
+    lora = resolve_lora(LoraConfig(), len(data.y))
+    encoded = []
+    encode = type(model).encode
+    monkeypatch.setattr(type(model), "encode", lambda self, x: (encoded.append(len(x)), encode(self, x))[1])
+    features: dict = {}
+    run_to_end(finetune(model, data.windows, data.y, lora=lora, config=cfg, features=features))  # the job's own
+    remove_lora(model)
+    gate = cross_validate_adapter(model, data.windows, data.y, lora=lora, config=cfg, features=features)
+    assert sum(encoded) == data.windows.shape[0] * data.windows.shape[1]  # every window encoded once, in all
+    monkeypatch.undo()
+    assert np.allclose(gate.proba_base, predict_proba(model, data.windows), atol=1e-5)
+    # each held-out fold as a full forward pass of that fold's adapter would decide it
+    splitter = RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=cfg.seed)
+    inner = cfg.model_copy(update={"min_trials_per_class": 1})
+    train, test = next(iter(splitter.split(np.zeros(len(data.y)), data.y)))
+    run_to_end(finetune(model, data.windows, data.y, trials=train, lora=lora, config=inner))
+    assert np.allclose(gate.proba_adapted[0, test], predict_proba(model, data.windows[test]), atol=1e-5)
 
 
 def test_fold_averaged_adapter_is_installed_when_the_gate_chooses_it(eegmmidb_dir):
