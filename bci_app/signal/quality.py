@@ -119,13 +119,15 @@ def channel_quality(
     railed_fraction: float = 0.05,
     line_freq: float | None = None,
     line_ratio: float = 1.0,
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[ChannelQuality]:
     """Flag each channel of ``data`` (n_chans, n_times) volts.
 
     flat: peak-to-peak below ``flat_uv``; railed: more than ``railed_fraction`` of samples stuck at the
     channel's min or max (and not flat); noisy: standard deviation above ``noisy_uv`` or non-finite
     samples; line_noise: power at ``line_freq`` (default: whichever of 50/60 Hz is stronger, if below
-    Nyquist) ±1 Hz exceeds ``line_ratio`` × the mean power density in 2–40 Hz.
+    Nyquist) ±1 Hz exceeds ``line_ratio`` × the mean power density in 2–40 Hz. ``spectrum``: the
+    ``(freqs, psd)`` of ``data`` by :func:`power_spectrum` when the caller has it (one Welch, not two).
     """
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != len(ch_names):
@@ -142,7 +144,7 @@ def channel_quality(
     railed = np.maximum(at_max, at_min) / n_times
     ratios = np.zeros(n_chans)
     if n_times >= 16:
-        freqs, psd = power_spectrum(xf, sfreq)
+        freqs, psd = spectrum if spectrum is not None else power_spectrum(xf, sfreq)
         candidates = [f for f in ((line_freq,) if line_freq else (50.0, 60.0)) if f + 1 < sfreq / 2]
         ref_sel = (freqs >= 2.0) & (freqs <= min(40.0, sfreq / 2))
         if candidates and ref_sel.any():
