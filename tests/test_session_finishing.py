@@ -5,6 +5,7 @@ caller's thread, entered from a later update, given up by a stop or refused in a
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pyxdf
@@ -109,6 +110,50 @@ def test_online_starts_with_its_decoder_built_off_the_callers_thread(tmp_path):
     assert session.wait_finished(10.0) and session.finishing == [] and not session.errors
     _run(session, clock, 0.5)
     assert not [name for name, _ in events[n_events:] if name == "prediction"]  # none after Stop
+
+
+def test_a_participants_online_recording_is_opened_with_the_decoder_off_the_callers_thread(tmp_path, monkeypatch):
+    """Its headers (5-20 ms with 64 channels) are written on the start's thread; entering online makes
+    it the session's (``recording`` ``started``, decisions in it); a start given up leaves no file."""
+    opened_on: list[str] = []
+    real_init = XdfRecorder.__init__
+
+    def init(self, *args, **kwargs):
+        opened_on.append(threading.current_thread().name)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(XdfRecorder, "__init__", init)
+    clock, session, events = _session(tmp_path, model=True)
+    assert session.start_participant("P001")
+    _run(session, clock, 4.0)
+    assert session.start_online(background=True, outlet=False)
+    deadline = time.monotonic() + 30.0
+    while session.last_prediction is None and time.monotonic() < deadline:
+        clock.advance(0.02)
+        session.update()
+        time.sleep(0.02)
+    assert session.mode is Mode.ONLINE and opened_on == ["bci-online-open"], [e.message for e in session.errors]
+    path = session.recorder.path
+    assert path.name == "online.xdf" and [p["state"] for n, p in events if n == "recording"] == ["started"]
+    session.stop_online()
+    assert session.wait_finished(10.0) and not session.errors
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    assert any(s["info"]["type"][0] == "Predictions" and len(s["time_stamps"]) for s in streams)
+
+    for opened_before_stop in (False, True):  # given up before its recording opened, or after
+        assert session.start_online(background=True, outlet=False)
+        if opened_before_stop:
+            deadline = time.monotonic() + 30.0
+            while not (path.parent / "online-2.xdf").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.3)  # its message posted, not taken yet
+            assert (path.parent / "online-2.xdf").exists() and set(opened_on) == {"bci-online-open"}
+        session.stop_online()
+        time.sleep(1.0)
+        _run(session, clock, 0.2)
+        assert session.wait_finished(10.0) and session.mode is Mode.CONNECTED and session.recorder is None
+        assert sorted(p.name for p in path.parent.glob("online*.xdf")) == ["online.xdf"] and not session.errors
+    session.close()
 
 
 def test_a_start_under_way_is_given_up_by_stop_and_refused_in_another_mode(tmp_path):
