@@ -23,7 +23,6 @@ from bci_app.gui.files_view import FilesView
 from bci_app.gui.online_view import prediction_fields
 from bci_app.gui.replay_run import ReplayRun
 from bci_app.session import Mode
-from bci_app.vocabulary import END_OF_TRIAL
 from bci_app.workflow import continue_reason, session_facts
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ class SessionBridge:
         self._unsubscribe = [
             s.subscribe("mode", self._on_mode),
             s.subscribe("error", self._on_error),
-            s.subscribe("paradigm", self._on_paradigm),
+            s.subscribe("quality", self.w.operator_panel.render_summary),  # each trial's check, complete
             s.subscribe("progress", self.history.append),
             s.subscribe("model", self._on_model),
             s.subscribe("prediction", self._on_prediction),
@@ -248,11 +247,6 @@ class SessionBridge:
                       exc_info=(type(err.exception), err.exception, err.exception.__traceback__))
         self.w.error_banner.show_error(ERROR_TITLES.get(err.source, "Problem"),
                                        f"{err.message}\n(Details: {self.w.log_path})")
-
-    def _on_paradigm(self, ev) -> None:
-        quality = self.session.calibration_quality
-        if ev.code == END_OF_TRIAL and quality is not None:
-            self.w.operator_panel.render_summary(quality.summary())
 
     def _on_model(self, model) -> None:
         self.w.online_panel.start_button.setEnabled(self.session.mode.value == "connected")

@@ -25,7 +25,8 @@ with injectable clocks; nothing in here sleeps.
 
 Events (``subscribe(name, callback)``; ``"*"`` receives all as ``callback(name, payload)``):
 ``mode`` (:class:`Mode`), ``error`` (:class:`SessionError`), ``stream`` (a ``StreamEvent``),
-``paradigm`` (a ``ParadigmEvent``), ``progress`` (a fine-tuning record), ``model`` (the
+``paradigm`` (a ``ParadigmEvent``), ``quality`` (the calibration's ``CalibrationSummary`` each time a
+trial's check is complete, an update or two after the trial's end), ``progress`` (a fine-tuning record), ``model`` (the
 ``DecoderModel`` now active), ``prediction`` (at most one per update), ``recording`` (``{"path",
 "state"}``), ``replay`` (``"finished"`` or ``"stopped"``), ``saved`` (a ``Saved``: the participant's
 folder got the adapter and report).

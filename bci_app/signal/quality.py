@@ -14,7 +14,7 @@ Inputs are volts, (n_chans, n_times); frequencies in Hz; powers in V²/Hz.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -319,6 +319,19 @@ class CalibrationQuality:
         ``trial_start`` is the trial's 768 time. Returns False (and counts a rejection) when the data
         do not cover the baseline and imagery periods or are flat/non-finite at C3/C4.
         """
+        steps = self.trial_steps(label, data, timestamps, trial_start)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return bool(done.value)
+
+    def trial_steps(self, label: str, data: np.ndarray, timestamps: np.ndarray,
+                    trial_start: float) -> Generator[None, None, bool]:
+        """:meth:`add_trial` in two steps, one per ``next()`` (1-3 ms of a core each with 64 channels, so
+        a caller can spread them over frames): the checks and the artifact rules, then the band
+        powers; returns (``StopIteration.value``) what :meth:`add_trial` returns. The trial counts
+        once its last step ran; steps of several trials run in trial order."""
         if label not in self.classes:
             raise CalibrationError(f"unknown class {label!r}; expected one of {', '.join(self.classes)}")
         t = np.asarray(timestamps) - trial_start
@@ -339,6 +352,7 @@ class CalibrationQuality:
             self._artifact_reasons.append(reason)
             self.n_rejected += 1
             return False
+        yield
         p_base = self._segment_power(base)
         p_imag = self._segment_power(imag)
         feats = np.log(np.maximum(p_imag / np.maximum(p_base, 1e-30), 1e-12)).ravel()
