@@ -58,17 +58,28 @@ TRAINING_MODULES = (
 )
 
 
+#: seconds a busy thread keeps the interpreter while another waits for it (Python's default: 5 ms).
+#: The window's thread gives it up at each Qt call and takes it back several times a frame; while a
+#: thread runs Python (a recording read or a decoder built for a replay or an online start, the
+#: training between torch calls) each take waited up to the whole interval: frames of 6 ms work
+#: took 15-25 ms. 1 ms bounds each wait to that; a synthetic busy thread: longest frame 12 -> 7.5 ms.
+SWITCH_INTERVAL_S = 0.001
+
+
 def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
     """Import ``modules`` now (the app calls it at start-up, before its window shows), so the
     training thread imports nothing while the window runs; then move every object made so far (the
     ~320 000 of torch, MNE, ...) into the garbage collector's permanent generation (``gc.freeze``):
     a full collection scanned them all holding the interpreter 180 ms, and work on the training
     thread (the report's figures, when they were drawn there) set one off now and then, stalling the
-    window's timer 100-320 ms. Returns the seconds it took."""
+    window's timer 100-320 ms. The interpreter then switches threads every :data:`SWITCH_INTERVAL_S`.
+    Returns the seconds it took."""
     import gc
     import importlib
+    import sys
     import time
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     t0 = time.perf_counter()
     for name in modules:
         importlib.import_module(name)
