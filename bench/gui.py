@@ -20,11 +20,11 @@ training and gate on the training thread -> the decoder model prepared there -> 
 (started the moment the model arrives, as a clinician pressing Start: its decoder, outlet and online
 recording made on a thread, online from a later tick) -> first adapted decision -> decisions for 3 s and
 until the calibration report is written (drawn in its own process meanwhile) -> Stop and Disconnect (as
-the window does it: the online recording closed and synced, the outlet closed, on the session's threads;
-the frames until they are complete are the "closing" path) -> the session's online recording replayed in
-the window (``Session.replay_file`` as the replay panel's Play does: the file opened and its decoder
-built in the background, then the replay panel drawing replayed against live decisions and the signal
-view on the replayed file) to its end.
+the window does it: the online recording closed and synced, the outlet and the headset closed, on the
+session's threads; the frames until they are complete are the "closing" path) -> the session's online
+recording replayed in the window (``Session.replay_file`` as the replay panel's Play does: the file
+opened and its decoder built in the background, then the replay panel drawing replayed against live
+decisions and the signal view on the replayed file) to its end.
 Measured: the longest time one timer tick takes (the UI thread's longest stall; goal ≤ 16 ms, one
 frame at 60 Hz), per path (calibration, training, install, online start, online, stop, closing, replay
 start, replay), with
@@ -185,8 +185,7 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         session.stop_online()
         session.disconnect(wait=False)
 
-    timed("stop", stop)
-    sim.disconnect()
+    timed("stop", stop)  # the session closes the headset too (on its thread, as the window's Disconnect)
     finishing = list(session.finishing)
     t_stop = time.perf_counter()
     # the frames while the recording closes and syncs (and the outlet closes) on their threads

@@ -75,6 +75,27 @@ def test_disconnect_returns_while_the_recording_closes_and_the_file_is_complete_
     assert eeg["time_series"].shape[0] >= 300 and "footer" in eeg  # every sample, and the stream's end
 
 
+def test_disconnect_returns_while_a_threaded_source_closes(monkeypatch):
+    """A source with its own acquisition thread (every source the window connects) closes on a thread
+    at the window's Disconnect (its driver's close: 0.3 s here), said by ``finishing``; waiting, at once."""
+    slow = 0.3
+    real = StreamSimulated._disconnect
+    monkeypatch.setattr(StreamSimulated, "_disconnect", lambda self: (time.sleep(slow), real(self)))
+    for wait in (False, True):
+        sim = StreamSimulated(ch_names=("C3", "Cz", "C4"), sfreq=160.0, acquisition_delay=0.02)
+        session = Session(AppConfig())
+        assert session.connect(sim)
+        t0 = time.perf_counter()
+        session.disconnect(wait=wait)
+        took = time.perf_counter() - t0
+        assert session.mode is Mode.IDLE and session.stream is None
+        if wait:
+            assert took >= slow and not sim.connected and session.finishing == []
+        else:
+            assert took < slow / 2 and session.finishing == [f"closing the source {sim.info.name}"]
+            assert session.wait_finished(10.0) and not sim.connected and not session.errors
+
+
 def test_close_waits_for_every_file(tmp_path, monkeypatch):
     """The command line and quitting: ``disconnect()`` (waiting) returns with the file complete."""
     real_close = XdfRecorder.close

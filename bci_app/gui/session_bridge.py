@@ -236,9 +236,12 @@ class SessionBridge:
     def source_connected(self, stream) -> bool:
         return bool(self._call("connect", "attaching the source", stream))
 
-    def source_disconnecting(self) -> None:
+    def source_disconnecting(self) -> bool:
+        """The session lets the window's source go; True when it closes it too (on its thread)."""
+        owned = self.w.stream is not None and self.w.stream is self.session.stream
         if self.w.stream is not None:
             self._call("disconnect", "disconnecting", wait=False)  # files complete on the session's threads
+        return owned
 
     # -- session events (delivered by session.update(), in the UI thread) ---------------------------
     def _on_error(self, err) -> None:

@@ -124,7 +124,7 @@ class Session:
         self._inbox = inbox = Inbox()
         self._finishing = finishing = Finishing()
         self._modes = ModeMachine(self._entered, lambda text: hub.error("session", text))
-        self._source = SourceLink(hub, inbox)
+        self._source = SourceLink(hub, inbox, finishing)
         self._recording = SessionRecorder(hub, inbox, lambda: self.config, clock, finishing)
         self._cues = CuePublisher(hub, f"{CUE_STREAM}-{id(self):x}", finishing)
         self._calibration = CalibrationRun(hub, self._recording.marker, lambda ev: hub.emit("paradigm", ev))
@@ -177,8 +177,8 @@ class Session:
 
     def disconnect(self, *, wait: bool = True) -> None:
         """Stop everything (decoder, training, paradigm, recording) and close the source. ``wait``: until
-        every file is complete (recordings closed, reports drawn); else they finish on their threads
-        (the window: :attr:`finishing` says what is left, ``recording`` and ``saved`` events follow)."""
+        every file is complete (recordings closed, reports drawn) and the source closed; else they finish
+        on their threads (the window: :attr:`finishing` says what is left, ``recording`` and ``saved`` events follow)."""
         self.stop_online()
         self.cancel_training(wait=True)
         self._replay.cancel_opening()  # a recording being opened is not played after it
@@ -188,7 +188,7 @@ class Session:
         if wait:
             self._finishing.wait(60.0)  # a report being written is finished, never cut off
         self._cues.close()
-        self._source.disconnect()
+        self._source.disconnect(wait=wait)
         self._inbox.drain()
         self._decoding.deliver()
         self._modes.enter(Mode.IDLE)
