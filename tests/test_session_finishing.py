@@ -96,6 +96,25 @@ def test_disconnect_returns_while_a_threaded_source_closes(monkeypatch):
             assert session.wait_finished(10.0) and not sim.connected and not session.errors
 
 
+def test_disconnect_while_training_returns_and_the_job_ends_on_its_thread(tmp_path):
+    """The window's Disconnect during training: the job is cancelled, not joined (a batch of 0.5 s here);
+    ``finishing`` says so until it ends, then its cancellation is said as before."""
+    clock, session, events = _session(tmp_path)
+
+    def slow_batches():
+        for i in range(100):
+            time.sleep(0.5)  # the job notices the cancel between batches
+            yield i
+
+    assert session.start_training(slow_batches(), lambda result: result)
+    t0 = time.perf_counter()
+    session.disconnect(wait=False)
+    assert time.perf_counter() - t0 < 0.25 and session.mode is Mode.IDLE
+    assert session.finishing == ["stopping the training"]
+    assert session.wait_finished(10.0) and session.finishing == [] and not session.training
+    assert "training was cancelled" in [p.message for n, p in events if n == "error"][-1]
+
+
 def test_close_waits_for_every_file(tmp_path, monkeypatch):
     """The command line and quitting: ``disconnect()`` (waiting) returns with the file complete."""
     real_close = XdfRecorder.close

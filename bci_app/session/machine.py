@@ -130,7 +130,7 @@ class Session:
         self._calibration = CalibrationRun(hub, self._recording.marker, lambda ev: hub.emit("paradigm", ev))
         self._decoding = Decoding(hub, inbox, on_failed=self.stop_online, finishing=finishing)
         self._trainer = TrainingRunner(hub, inbox, self._modes, connected=lambda: self.stream is not None,
-                                       on_model=self.set_model)
+                                       on_model=self.set_model, finishing=finishing)
         self._cued = CuedRuns(hub, on_run=self._online_run_ended)
         self._files = ParticipantFiles(hub, inbox, finishing)
         self._calibrating = CalibratingMode(hub, self._modes, self._calibration, self._recording, self._files,
@@ -180,7 +180,7 @@ class Session:
         every file is complete (recordings closed, reports drawn) and the source closed; else they finish
         on their threads (the window: :attr:`finishing` says what is left, ``recording`` and ``saved`` events follow)."""
         self.stop_online()
-        self.cancel_training(wait=True)
+        self.cancel_training(wait=wait)
         self._replay.cancel_opening()  # a recording being opened is not played after it
         if self.paradigm is not None and not self.paradigm.finished:
             self.paradigm.abort()
@@ -300,7 +300,7 @@ class Session:
         return not self._trainer.running
 
     def cancel_training(self, *, wait: bool = False) -> None:
-        """Ask the job to stop between records; ``wait`` joins the thread."""
+        """Ask the job to stop between records; ``wait`` joins the thread, else :attr:`finishing` tracks it."""
         if self._trainer.cancel(wait=wait):
             self.update()
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bci_app.config import AppConfig
     from bci_app.io.participant import SessionFolder
     from bci_app.online.decoder import DecoderModel
+    from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
     from bci_app.types import Recording
 
@@ -91,11 +92,12 @@ def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
 class TrainingRunner:
     """Runs one training job at a time (see module doc) and moves ``modes`` into and out of
     ``training`` (back to ``idle`` when ``connected()`` is false by then). ``on_model(model)``
-    installs a trained model."""
+    installs a trained model; a job cancelled without waiting ends on its thread, tracked by
+    ``finishing`` (it may be saving an adapter)."""
 
     def __init__(self, hub: EventHub, inbox: Inbox, modes: ModeMachine, *, connected: Callable[[], bool],
-                 on_model: Callable[[DecoderModel], None]) -> None:
-        self._hub, self._post, self._modes = hub, inbox.post, modes
+                 on_model: Callable[[DecoderModel], None], finishing: Finishing) -> None:
+        self._hub, self._post, self._modes, self._finishing = hub, inbox.post, modes, finishing
         self._on_model, self._connected = on_model, connected
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -182,7 +184,9 @@ class TrainingRunner:
 
     def cancel(self, *, wait: bool = False) -> bool:
         """Ask the job to stop between records (and through its own cancel callback); ``wait``: join
-        the thread (30 s at most). True when a job was running."""
+        the thread (30 s at most), else it ends on its own, said by ``finishing`` as "stopping the
+        training" (a disconnect while training joined it on the window's thread). True when a job
+        was running and waited for."""
         if self._thread is None:
             return False
         self._cancel.set()
@@ -190,6 +194,8 @@ class TrainingRunner:
             self._cancel_job()
         if wait:
             self.join(timeout=30.0)
+        else:
+            self._finishing.track("stopping the training", self._thread)
         return wait
 
 
