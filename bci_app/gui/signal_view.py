@@ -182,6 +182,10 @@ class SignalView(QtWidgets.QWidget):
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.getPlotItem().getViewBox().setDefaultPadding(0.0)
+        # one path for all channels (a NaN breaks it between channels): far cheaper to draw than one
+        # item per channel at 64 channels; the view draws the whole window, already reduced to its
+        # envelope (no clipping or downsampling). Made once: a new source reuses it (set_source)
+        self._trace = self.plot.plot(pen=pg.mkPen("#263238", width=1))
 
         self.spectrum = pg.PlotWidget()
         self.spectrum.setMenuEnabled(False)
@@ -244,13 +248,11 @@ class SignalView(QtWidgets.QWidget):
         return x[i * stride:i * stride + n], y[i * stride:i * stride + n]
 
     def set_source(self, stream) -> None:
-        """Show ``stream`` (a connected core ``Stream``) or nothing (``None``). Curves are made here, once."""
+        """Show ``stream`` (a connected core ``Stream``) or nothing (``None``), on the view's one trace."""
         self._stream = stream
         self._steps = [lambda: None]  # the first frame of a source only draws; quality from the next
         self._last_quality = 0.0
-        plot_item = self.plot.getPlotItem()
-        for curve in self._curves:
-            plot_item.removeItem(curve)
+        self._trace.setData([], [])
         self._curves = []
         self._spec_curve.setData([], [])
         if stream is None:
@@ -260,12 +262,7 @@ class SignalView(QtWidgets.QWidget):
             return
         info = stream.info
         self._ch_names = tuple(info.ch_names)
-        # one path for all channels (a NaN breaks it between channels): far cheaper to
-        # draw than one item per channel at 64 channels
-        curve = pg.PlotDataItem(pen=pg.mkPen("#263238", width=1))
-        # the view draws the whole window, already reduced to its envelope: no clipping or downsampling
-        plot_item.addItem(curve)
-        self._curves.append(curve)
+        self._curves = [self._trace]
         n = len(self._ch_names)
         self.page.blockSignals(True)
         self.page.clear()
