@@ -36,6 +36,7 @@ class ReportPanel(QtWidgets.QWidget):
         self.open_button.setEnabled(False)
         self.open_button.clicked.connect(self._open)
         self._figures = QtWidgets.QVBoxLayout()
+        self._pending: list[tuple[QtWidgets.QLabel, bytes]] = []  # (figure's label, its PNG) to decode
         inner = QtWidgets.QWidget()
         inner_layout = QtWidgets.QVBoxLayout(inner)
         inner_layout.addWidget(self.status)
@@ -94,16 +95,29 @@ class ReportPanel(QtWidgets.QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.captions = []
+        self._pending = []
         for caption, png in pngs.items():
             image = QtWidgets.QLabel()
-            pixmap = QtGui.QPixmap()
-            pixmap.loadFromData(png, "PNG")
-            image.setPixmap(pixmap)
+            self._pending.append((image, png))  # decoded by render_figures, one a frame
             text = QtWidgets.QLabel(caption)
             text.setWordWrap(True)
             self._figures.addWidget(text)
             self._figures.addWidget(image)
             self.captions.append(caption)
+
+    @property
+    def figures_pending(self) -> int:
+        """Figures of the shown report not decoded yet."""
+        return len(self._pending)
+
+    def render_figures(self) -> None:
+        """Decode the next figure of the shown report into its place (each frame: the report's PNGs
+        decoded at once held the UI thread ~20 ms)."""
+        if self._pending:
+            image, png = self._pending.pop(0)
+            pixmap = QtGui.QPixmap()
+            pixmap.loadFromData(png, "PNG")
+            image.setPixmap(pixmap)
 
     def _open(self) -> None:
         if self.path is not None:

@@ -20,5 +20,9 @@ def test_report_panel_shows_numbers_and_figures(qtbot, tmp_path):
     for shown in (report.rendered(), report):
         panel.show_report(shown, pngs, path)
         assert panel.captions == list(pngs) and panel.open_button.isEnabled()
+        assert panel.figures_pending == len(pngs)  # decoded one a frame, not in the frame that shows the report
+        for _ in pngs:
+            panel.render_figures()
+        assert panel.figures_pending == 0
         text = panel.summary.text()
         assert "online run 1" in text and "80.0 %" in text and f"{result.kappa:.2f}" in text
