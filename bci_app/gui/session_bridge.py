@@ -291,7 +291,6 @@ class SessionBridge:
         w.replay_panel.set_running(name == "replay")
         if name == "replay":
             self.replay.started()
-        w.show_mode_panel(name)
         if name == "calibrating" and s.calibration_quality_problem:
             w.operator_panel.advice_label.setText(s.calibration_quality_problem)
         if name == "training" and self._loading:
@@ -303,6 +302,7 @@ class SessionBridge:
             w.training_panel.set_status("Training started…")
         if name == "connected" and previous == "training" and s.model is None:
             w.training_panel.set_status("Training stopped; no model yet. Calibrate again or load an adapter.")
+        w.show_mode_panel(name)  # last: a panel filled while hidden is painted once (QProgressBar repaints at once)
 
     # -- frame -----------------------------------------------------------------------------------
     def render(self) -> None:
