@@ -12,16 +12,16 @@ torch limited to one thread while the app's 30 Hz timer refreshes the 64-channel
 "Stall" = longest timer interval minus the 33 ms period. Goals: ≥ 30 fps; stall ≤ 50 ms.
 
 Then the path a clinician triggers, for every shipped base (``--bases`` to choose): the default
-configuration with that base, the gate, a simulated headset with the base's channels (and the
-paradigm with the base's classes the simulated person can imagine) on a manual clock driven at real
-time by the timer, as a participant's session (recordings, adapter and report saved): the last 3 s of
-calibration -> the session builds the training job -> training and gate on the training thread ->
-the decoder model prepared there -> installed -> online (started the moment the model arrives, as a
-clinician pressing Start: its decoder and outlet built on a thread, online from a later tick) -> first
-adapted decision -> decisions for 3 s and until the calibration
-report is written (drawn in its own process meanwhile) -> Stop and Disconnect (as the window does it:
-the online recording closed and synced, the outlet closed, on the session's threads; the frames until
-they are complete are the "closing" path) -> the session's online
+configuration with that base, the gate, a simulated headset with the base's channels (and the paradigm
+with the base's classes the simulated person can imagine; its samples pulled on its own thread, as the
+window's) on a manual clock driven at real time by the timer, as a participant's session (recordings,
+adapter and report saved): the last 3 s of calibration -> the session builds the training job ->
+training and gate on the training thread -> the decoder model prepared there -> installed -> online
+(started the moment the model arrives, as a clinician pressing Start: its decoder, outlet and online
+recording made on a thread, online from a later tick) -> first adapted decision -> decisions for 3 s and
+until the calibration report is written (drawn in its own process meanwhile) -> Stop and Disconnect (as
+the window does it: the online recording closed and synced, the outlet and the headset closed, on the
+session's threads; the frames until they are complete are the "closing" path) -> the session's online
 recording replayed in the window (``Session.replay_file`` as the replay panel's Play does: the file
 opened and its decoder built in the background, then the replay panel drawing replayed against live
 decisions and the signal view on the replayed file) to its end.
@@ -105,7 +105,10 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     folder = tempfile.TemporaryDirectory(prefix="bci-bench-gui-")
     config.recording.directory = folder.name  # a participant's session: recordings, adapter and report kept
     clock = ManualClock(1000.0)
-    sim = StreamSimulated(ch_names=list(meta["ch_names"]), sfreq=160.0, clock=clock, bufsize=60.0)
+    # its own acquisition thread, as the window's simulated headset (``make_stream``): the UI thread
+    # never generates or pulls samples of a source
+    sim = StreamSimulated(ch_names=list(meta["ch_names"]), sfreq=160.0, clock=clock, bufsize=60.0,
+                          acquisition_delay=0.02)
     session = Session(config, clock=clock, train_after_calibration=True)
     session.connect(sim)
     if not session.start_participant("P001"):
@@ -114,6 +117,7 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     end = session.paradigm.duration_s + clock.now - calibration_tail_s
     while clock.now < end:  # the calibration up to its last seconds, without waiting
         clock.advance(0.1)
+        sim.acquire()  # every sample in before the session looks (the thread would lag this fast clock)
         session.update()
     marks: dict[str, float] = {}
     session.subscribe("mode", lambda m: marks.setdefault(m.value, time.perf_counter()))
@@ -181,8 +185,7 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         session.stop_online()
         session.disconnect(wait=False)
 
-    timed("stop", stop)
-    sim.disconnect()
+    timed("stop", stop)  # the session closes the headset too (on its thread, as the window's Disconnect)
     finishing = list(session.finishing)
     t_stop = time.perf_counter()
     # the frames while the recording closes and syncs (and the outlet closes) on their threads

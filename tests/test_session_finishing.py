@@ -5,6 +5,7 @@ caller's thread, entered from a later update, given up by a stop or refused in a
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pyxdf
@@ -74,6 +75,46 @@ def test_disconnect_returns_while_the_recording_closes_and_the_file_is_complete_
     assert eeg["time_series"].shape[0] >= 300 and "footer" in eeg  # every sample, and the stream's end
 
 
+def test_disconnect_returns_while_a_threaded_source_closes(monkeypatch):
+    """A source with its own acquisition thread (every source the window connects) closes on a thread
+    at the window's Disconnect (its driver's close: 0.3 s here), said by ``finishing``; waiting, at once."""
+    slow = 0.3
+    real = StreamSimulated._disconnect
+    monkeypatch.setattr(StreamSimulated, "_disconnect", lambda self: (time.sleep(slow), real(self)))
+    for wait in (False, True):
+        sim = StreamSimulated(ch_names=("C3", "Cz", "C4"), sfreq=160.0, acquisition_delay=0.02)
+        session = Session(AppConfig())
+        assert session.connect(sim)
+        t0 = time.perf_counter()
+        session.disconnect(wait=wait)
+        took = time.perf_counter() - t0
+        assert session.mode is Mode.IDLE and session.stream is None
+        if wait:
+            assert took >= slow and not sim.connected and session.finishing == []
+        else:
+            assert took < slow / 2 and session.finishing == [f"closing the source {sim.info.name}"]
+            assert session.wait_finished(10.0) and not sim.connected and not session.errors
+
+
+def test_disconnect_while_training_returns_and_the_job_ends_on_its_thread(tmp_path):
+    """The window's Disconnect during training: the job is cancelled, not joined (a batch of 0.5 s here);
+    ``finishing`` says so until it ends, then its cancellation is said as before."""
+    clock, session, events = _session(tmp_path)
+
+    def slow_batches():
+        for i in range(100):
+            time.sleep(0.5)  # the job notices the cancel between batches
+            yield i
+
+    assert session.start_training(slow_batches(), lambda result: result)
+    t0 = time.perf_counter()
+    session.disconnect(wait=False)
+    assert time.perf_counter() - t0 < 0.25 and session.mode is Mode.IDLE
+    assert session.finishing == ["stopping the training"]
+    assert session.wait_finished(10.0) and session.finishing == [] and not session.training
+    assert "training was cancelled" in [p.message for n, p in events if n == "error"][-1]
+
+
 def test_close_waits_for_every_file(tmp_path, monkeypatch):
     """The command line and quitting: ``disconnect()`` (waiting) returns with the file complete."""
     real_close = XdfRecorder.close
@@ -109,6 +150,50 @@ def test_online_starts_with_its_decoder_built_off_the_callers_thread(tmp_path):
     assert session.wait_finished(10.0) and session.finishing == [] and not session.errors
     _run(session, clock, 0.5)
     assert not [name for name, _ in events[n_events:] if name == "prediction"]  # none after Stop
+
+
+def test_a_participants_online_recording_is_opened_with_the_decoder_off_the_callers_thread(tmp_path, monkeypatch):
+    """Its headers (5-20 ms with 64 channels) are written on the start's thread; entering online makes
+    it the session's (``recording`` ``started``, decisions in it); a start given up leaves no file."""
+    opened_on: list[str] = []
+    real_init = XdfRecorder.__init__
+
+    def init(self, *args, **kwargs):
+        opened_on.append(threading.current_thread().name)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(XdfRecorder, "__init__", init)
+    clock, session, events = _session(tmp_path, model=True)
+    assert session.start_participant("P001")
+    _run(session, clock, 4.0)
+    assert session.start_online(background=True, outlet=False)
+    deadline = time.monotonic() + 30.0
+    while session.last_prediction is None and time.monotonic() < deadline:
+        clock.advance(0.02)
+        session.update()
+        time.sleep(0.02)
+    assert session.mode is Mode.ONLINE and opened_on == ["bci-online-open"], [e.message for e in session.errors]
+    path = session.recorder.path
+    assert path.name == "online.xdf" and [p["state"] for n, p in events if n == "recording"] == ["started"]
+    session.stop_online()
+    assert session.wait_finished(10.0) and not session.errors
+    streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    assert any(s["info"]["type"][0] == "Predictions" and len(s["time_stamps"]) for s in streams)
+
+    for opened_before_stop in (False, True):  # given up before its recording opened, or after
+        assert session.start_online(background=True, outlet=False)
+        if opened_before_stop:
+            deadline = time.monotonic() + 30.0
+            while not (path.parent / "online-2.xdf").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.3)  # its message posted, not taken yet
+            assert (path.parent / "online-2.xdf").exists() and set(opened_on) == {"bci-online-open"}
+        session.stop_online()
+        time.sleep(1.0)
+        _run(session, clock, 0.2)
+        assert session.wait_finished(10.0) and session.mode is Mode.CONNECTED and session.recorder is None
+        assert sorted(p.name for p in path.parent.glob("online*.xdf")) == ["online.xdf"] and not session.errors
+    session.close()
 
 
 def test_a_start_under_way_is_given_up_by_stop_and_refused_in_another_mode(tmp_path):

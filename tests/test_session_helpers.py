@@ -12,7 +12,7 @@ from bci_app.config import AppConfig
 from bci_app.models.pretrained import load_base_model
 from bci_app.online.calibrate import base_decoder_model
 from bci_app.session import Mode, Session
-from bci_app.vocabulary import SENSORIMOTOR_16
+from bci_app.vocabulary import END_OF_TRIAL, SENSORIMOTOR_16
 from calibration.job import CalibrationJob
 from tests.test_session import META, _config, _model, _run
 
@@ -29,8 +29,13 @@ def test_training_starts_by_itself_after_a_completed_calibration_only():
         return job.run(), (lambda outcome: outcome.decoder_model), job.cancel.set
 
     session = Session(_config(3), clock=clock, train_after_calibration=True, training_factory=factory)
-    modes = []
+    modes, summaries, ends, checked, updates = [], [], [], [], [0]
     session.subscribe("mode", modes.append)
+    # a trial is checked in steps after the update in which it ended (3-6 ms of the UI thread with 64 channels)
+    session.subscribe("paradigm", lambda ev: ends.append(updates[0]) if ev.code == END_OF_TRIAL else None)
+    session.subscribe("quality", lambda summary: (summaries.append(summary), checked.append(updates[0])))
+    real_update = session.update
+    session.update = lambda: (updates.__setitem__(0, updates[0] + 1), real_update())
     assert session.connect(sim) and session.start_calibration()
     assert session.calibration_quality is not None and session.calibration_quality_problem is None
     session.abort_calibration()  # aborted: no training
@@ -38,6 +43,8 @@ def test_training_starts_by_itself_after_a_completed_calibration_only():
     assert session.start_calibration()
     _run(session, clock, session.paradigm.duration_s + 0.2)
     assert session.mode is Mode.TRAINING and len(built) == 1
+    assert len(summaries) == 6 and summaries[-1] == session.calibration_quality.summary()  # one per trial checked
+    assert all(1 <= u - ends[k] <= 2 for k, u in enumerate(checked))  # its steps in the updates after its end
     assert "calibration trials: 6" in session.training_plan() and "LoRA targets: dense" in session.training_plan()
     assert sum(session.calibration_quality.summary().n_trials.values()) + session.calibration_quality.n_rejected == 6
     assert session.wait_training(120) and session.model is not None

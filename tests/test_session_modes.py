@@ -66,8 +66,8 @@ def test_the_facade_keeps_the_public_api():
     session.folder = marker  # an attribute a collaborator holds is the same attribute as before
     assert session.folder is marker and session._files.folder is marker  # noqa: SLF001
     session.coadapt = True  # the session's own settings stay plain attributes
-    assert set(EVENTS) == {"mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording",
-                           "replay", "saved"}
+    assert set(EVENTS) == {"mode", "error", "stream", "paradigm", "quality", "progress", "model", "prediction",
+                           "recording", "replay", "saved"}
 
 
 def test_refused_actions_are_error_events_not_exceptions():

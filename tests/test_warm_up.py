@@ -5,6 +5,7 @@ gate, adapter and report after ``warm_up`` and lists the modules imported meanwh
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -79,3 +80,16 @@ def test_warm_up_leaves_a_full_collection_nothing_to_scan_of_the_imports():
         assert frozen > len(gc.get_objects())  # far more than a collection still scans
     finally:
         gc.unfreeze()
+
+
+def test_warm_up_bounds_how_long_the_windows_thread_waits_for_the_interpreter():
+    """A busy thread gives the interpreter back within 1 ms, not Python's 5 ms, once the app warmed up."""
+    from bci_app.session.training import SWITCH_INTERVAL_S, warm_up
+
+    before = sys.getswitchinterval()
+    try:
+        warm_up(())
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S) and SWITCH_INTERVAL_S <= 0.001
+    finally:
+        sys.setswitchinterval(before)
+        gc.unfreeze()  # warm_up froze this test process's objects

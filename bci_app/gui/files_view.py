@@ -52,8 +52,9 @@ class FilesView:
         self.w.session_panel.recording_changed(ev.get("path", ""), ev.get("state", ""))
 
     def render(self) -> None:
-        """Each frame, after the session's update: whether a report is being drawn."""
+        """Each frame, after the session's update: whether a report is being drawn; a figure decoded."""
         self.w.report_panel.set_drawing(self.w.session.report_drawing)
+        self.w.report_panel.render_figures()
 
     def finish_before_closing(self) -> bool:
         """Stop the session without waiting, then wait until every file it completes is complete,

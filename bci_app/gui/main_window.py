@@ -287,10 +287,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.signal_view.set_source(stream)
 
     def disconnect_source(self) -> None:
-        self.bridge.source_disconnecting()
+        closed_by_session = self.bridge.source_disconnecting()
         stream, self.stream = self.stream, None
         self.signal_view.set_source(None)
-        if stream is not None:
+        if stream is not None and not closed_by_session:
             try:
                 stream.disconnect()
             except Exception as exc:  # noqa: BLE001

@@ -6,14 +6,17 @@ Renders the core's latest prediction (fields read by name: ``classes``, ``probab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from bci_app.gui.calibration_view import CLASS_TEXT, FEEDBACK_STYLES, screen_choice
 
 
-def prediction_fields(pred) -> tuple[list[str], np.ndarray, str | None, float | None]:
-    """``(classes, probabilities, label, latency_ms)`` from a core prediction record."""
+def prediction_probabilities(pred) -> tuple[list[str], Sequence[float]]:
+    """``(classes, probabilities)`` from a core prediction record (``probabilities`` or ``proba``, a
+    sequence in ``classes`` order or a mapping by class); no label is worked out (cheap per record)."""
     classes = list(getattr(pred, "classes", ()) or ())
     proba = getattr(pred, "probabilities", None)
     if proba is None:
@@ -21,7 +24,13 @@ def prediction_fields(pred) -> tuple[list[str], np.ndarray, str | None, float | 
     if isinstance(proba, dict):
         classes = classes or list(proba)
         proba = [proba[c] for c in classes]
-    proba = np.asarray(proba if proba is not None else [], dtype=float)
+    return classes, proba if proba is not None else ()
+
+
+def prediction_fields(pred) -> tuple[list[str], np.ndarray, str | None, float | None]:
+    """``(classes, probabilities, label, latency_ms)`` from a core prediction record."""
+    classes, proba = prediction_probabilities(pred)
+    proba = np.asarray(proba, dtype=float)
     label = getattr(pred, "label", None)
     latency = getattr(pred, "latency_ms", None)
     if latency is None and getattr(pred, "latency_s", None) is not None:

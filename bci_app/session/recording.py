@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from bci_app.config import AppConfig
     from bci_app.io.xdf import XdfRecorder
     from bci_app.online.decoder import Decoder
-    from bci_app.online.outputs import RecorderSink
     from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
 
@@ -45,12 +45,23 @@ def open_recorder(path: str | Path, stream: Stream, config: AppConfig, clock: Ca
     return rec, paradigm
 
 
-def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -> RecorderSink:
-    """Write every decision of ``decoder`` (with its start index, for replays) into ``recorder``."""
+def record_predictions(recorder: XdfRecorder, decoder: Decoder, step_s: float) -> Callable[[], None]:
+    """Write every decision of ``decoder`` (with its start index, for replays) into ``recorder``;
+    returns the removal of that output."""
     sink = RecorderSink(recorder, decoder.classes, step_s=step_s, model=decoder.model.name,
                         start_index=decoder.start_index, first_index=recorder.first_index(decoder.stream))
-    decoder.add_output(sink)
-    return sink
+    return decoder.add_output(sink)
+
+
+@dataclass(frozen=True)
+class OpenedRecording:
+    """A participant's recording opened off the session's thread for a decoder about to start
+    (:meth:`SessionRecorder.opener`): the recorder, its paradigm marker stream, and the removal of
+    the decoder's prediction sink (the decoder records into it from its first decision)."""
+
+    recorder: XdfRecorder
+    paradigm: Any
+    detach: Callable[[], None]
 
 
 class SessionRecorder:
@@ -67,7 +78,6 @@ class SessionRecorder:
         self._hub, self._inbox, self._config, self._clock = hub, inbox, config, clock
         self._finishing = finishing
         self._paradigm_stream: Any = None
-        self._sink: RecorderSink | None = None
         self._auto = False
         inbox.handle(RecordingFailed, self._on_failed)
         inbox.handle(RecordingClosed, lambda m: hub.emit(
@@ -101,7 +111,6 @@ class SessionRecorder:
         complete and synced (:class:`~bci_app.session.messages.RecordingClosed` through the inbox);
         ``after``: a thread to end first (the decoder's: its last decision goes into the file)."""
         rec, self.recorder = self.recorder, None
-        self._sink = None
         if rec is None:
             return
         if background:
@@ -120,7 +129,7 @@ class SessionRecorder:
     def attach(self, decoder: Decoder) -> None:
         """Record ``decoder``'s predictions (when recording)."""
         if self.recorder is not None:
-            self._sink = record_predictions(self.recorder, decoder, self._config().online.step_s)
+            record_predictions(self.recorder, decoder, self._config().online.step_s)
 
     def marker(self, value: str, timestamp: float) -> None:
         """Write a marker into the paradigm stream of the active recording; nothing when not recording."""
@@ -131,6 +140,45 @@ class SessionRecorder:
         """Record to ``path`` (a participant's file; ``None``: no participant) when nothing records yet."""
         if path is not None and self.recorder is None and stream is not None:
             self._auto = self.start(path, stream, decoder)
+
+    def opener(self, path: Path | None, stream: Stream | None) -> Callable[[Decoder], OpenedRecording] | None:
+        """:meth:`auto_start` of ``path`` as a function safe on any thread, opening the recording and
+        recording a ``decoder``'s predictions (writing the file's headers: 5-20 ms of a core with 64
+        channels, kept off the window's thread); :meth:`adopt` makes it the session's. ``None`` when
+        :meth:`auto_start` would not record (no participant, or a recording under way).
+        The function raises :class:`~bci_app.errors.BCIError` when the file cannot be written."""
+        if path is None or self.recorder is not None or stream is None:
+            return None
+        config, clock, inbox = self._config(), self._clock, self._inbox
+
+        def open_for(decoder: Decoder) -> OpenedRecording:
+            rec, paradigm = open_recorder(path, stream, config, clock, overwrite=False,
+                                          on_error=lambda e: inbox.post(RecordingFailed(e)))
+            return OpenedRecording(rec, paradigm, record_predictions(rec, decoder, config.online.step_s))
+
+        return open_for
+
+    def adopt(self, opened: OpenedRecording | BaseException) -> Callable[[Decoder], None]:
+        """Make the recording :meth:`opener` opened the session's own, as :meth:`auto_start` would
+        have (its ``recording`` event; a failure to open, ``opened``, is an ``error`` event); returns
+        how the decoder is then attached (already, or to a recording the user started meanwhile)."""
+        if isinstance(opened, BaseException):
+            self._hub.error("recording", str(opened), opened)
+            return self.attach
+        if self.recorder is not None:  # the user started one meanwhile: the decoder goes into theirs
+            self.discard(opened)
+            return self.attach
+        self.recorder, self._paradigm_stream, self._auto = opened.recorder, opened.paradigm, True
+        self._hub.emit("recording", {"path": str(opened.recorder.path), "state": "started"})
+        return lambda _decoder: None
+
+    def discard(self, opened: OpenedRecording | BaseException | None) -> None:
+        """Close and delete a recording :meth:`opener` opened for a start given up (any thread)."""
+        if not isinstance(opened, OpenedRecording):
+            return
+        opened.detach()
+        rec = opened.recorder
+        self._finishing.start(closing(rec.path), lambda: (rec.close(), rec.path.unlink(missing_ok=True)))
 
     def auto_stop(self, *, after: threading.Thread | None = None) -> None:
         """Stop a recording :meth:`auto_start` began (one the user started goes on), closing it on its
@@ -149,6 +197,5 @@ class SessionRecorder:
 
     def _on_failed(self, message: RecordingFailed) -> None:
         failed, self.recorder = self.recorder, None
-        self._sink = None
         self._hub.error("recording", str(message.error), message.error)
         self._hub.emit("recording", {"path": str(failed.path) if failed is not None else "", "state": "failed"})

@@ -14,6 +14,7 @@ from bci_app.vocabulary import is_model_input
 
 if TYPE_CHECKING:
     from bci_app.acquisition.base import Stream
+    from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
 
 log = logging.getLogger("bci_app.session")
@@ -33,17 +34,27 @@ class StreamStatus:
     non_finite: int
 
 
+@dataclass(frozen=True)
+class SourceCloseFailed:
+    """Message: closing the source on its thread failed with ``error``."""
+
+    error: BaseException
+
+
 class SourceLink:
     """Holds the connected :class:`~bci_app.acquisition.base.Stream`; its events arrive through
     ``inbox`` as :class:`~bci_app.session.messages.StreamChanged` and reach ``hub`` as ``stream``
-    events (and ``error`` when the source failed)."""
+    events (and ``error`` when the source failed). A source with an acquisition thread of its own
+    can close on a thread tracked by ``finishing``."""
 
-    def __init__(self, hub: EventHub, inbox: Inbox) -> None:
+    def __init__(self, hub: EventHub, inbox: Inbox, finishing: Finishing) -> None:
         self.stream: Stream | None = None
         self._hub = hub
         self._inbox = inbox
+        self._finishing = finishing
         self._unsubscribe: Callable[[], None] | None = None
         inbox.handle(StreamChanged, self._on_event)
+        inbox.handle(SourceCloseFailed, lambda m: hub.error("stream", f"disconnect failed: {m.error}", m.error))
 
     def connect(self, stream: Stream) -> bool:
         """Connect ``stream`` (if needed) and hold it; an ``error`` event and False when it fails."""
@@ -57,18 +68,31 @@ class SourceLink:
         self._unsubscribe = stream.subscribe(lambda ev: self._inbox.post(StreamChanged(ev)))
         return True
 
-    def disconnect(self) -> None:
-        """Close the source (a failure to close is an ``error`` event) and let it go."""
-        if self.stream is None:
+    def disconnect(self, *, wait: bool = True) -> None:
+        """Close the source (a failure to close is an ``error`` event) and let it go; ``wait=False``: a
+        source with its own acquisition thread closes on a thread of its own (joining that thread,
+        which may sit in a driver's pull, and closing an LSL inlet held the window's thread up to
+        ~20-70 ms), said by ``finishing`` as "closing the source <name>"."""
+        stream, self.stream = self.stream, None
+        if stream is None:
             return
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        try:
-            self.stream.disconnect()
-        except BCIError as exc:
-            self._hub.error("stream", f"disconnect failed: {exc}", exc)
-        self.stream = None
+        if wait or stream.acquisition_delay is None:
+            try:
+                stream.disconnect()
+            except BCIError as exc:
+                self._hub.error("stream", f"disconnect failed: {exc}", exc)
+            return
+
+        def close() -> None:
+            try:
+                stream.disconnect()
+            except BCIError as exc:
+                self._inbox.post(SourceCloseFailed(exc))
+
+        self._finishing.start(f"closing the source {stream.info.name}", close)
 
     def acquire(self) -> None:
         """Pull the source's new samples when it has no acquisition thread of its own."""

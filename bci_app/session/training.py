@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bci_app.config import AppConfig
     from bci_app.io.participant import SessionFolder
     from bci_app.online.decoder import DecoderModel
+    from bci_app.session.finishing import Finishing
     from bci_app.session.observers import EventHub
     from bci_app.types import Recording
 
@@ -58,17 +59,28 @@ TRAINING_MODULES = (
 )
 
 
+#: seconds a busy thread keeps the interpreter while another waits for it (Python's default: 5 ms).
+#: The window's thread gives it up at each Qt call and takes it back several times a frame; while a
+#: thread runs Python (a recording read or a decoder built for a replay or an online start, the
+#: training between torch calls) each take waited up to the whole interval: frames of 6 ms work
+#: took 15-25 ms. 1 ms bounds each wait to that; a synthetic busy thread: longest frame 12 -> 7.5 ms.
+SWITCH_INTERVAL_S = 0.001
+
+
 def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
     """Import ``modules`` now (the app calls it at start-up, before its window shows), so the
     training thread imports nothing while the window runs; then move every object made so far (the
     ~320 000 of torch, MNE, ...) into the garbage collector's permanent generation (``gc.freeze``):
     a full collection scanned them all holding the interpreter 180 ms, and work on the training
     thread (the report's figures, when they were drawn there) set one off now and then, stalling the
-    window's timer 100-320 ms. Returns the seconds it took."""
+    window's timer 100-320 ms. The interpreter then switches threads every :data:`SWITCH_INTERVAL_S`.
+    Returns the seconds it took."""
     import gc
     import importlib
+    import sys
     import time
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     t0 = time.perf_counter()
     for name in modules:
         importlib.import_module(name)
@@ -80,11 +92,12 @@ def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
 class TrainingRunner:
     """Runs one training job at a time (see module doc) and moves ``modes`` into and out of
     ``training`` (back to ``idle`` when ``connected()`` is false by then). ``on_model(model)``
-    installs a trained model."""
+    installs a trained model; a job cancelled without waiting ends on its thread, tracked by
+    ``finishing`` (it may be saving an adapter)."""
 
     def __init__(self, hub: EventHub, inbox: Inbox, modes: ModeMachine, *, connected: Callable[[], bool],
-                 on_model: Callable[[DecoderModel], None]) -> None:
-        self._hub, self._post, self._modes = hub, inbox.post, modes
+                 on_model: Callable[[DecoderModel], None], finishing: Finishing) -> None:
+        self._hub, self._post, self._modes, self._finishing = hub, inbox.post, modes, finishing
         self._on_model, self._connected = on_model, connected
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -171,7 +184,9 @@ class TrainingRunner:
 
     def cancel(self, *, wait: bool = False) -> bool:
         """Ask the job to stop between records (and through its own cancel callback); ``wait``: join
-        the thread (30 s at most). True when a job was running."""
+        the thread (30 s at most), else it ends on its own, said by ``finishing`` as "stopping the
+        training" (a disconnect while training joined it on the window's thread). True when a job
+        was running and waited for."""
         if self._thread is None:
             return False
         self._cancel.set()
@@ -179,6 +194,8 @@ class TrainingRunner:
             self._cancel_job()
         if wait:
             self.join(timeout=30.0)
+        else:
+            self._finishing.track("stopping the training", self._thread)
         return wait
 
 

@@ -14,7 +14,7 @@ Inputs are volts, (n_chans, n_times); frequencies in Hz; powers in V²/Hz.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -119,13 +119,15 @@ def channel_quality(
     railed_fraction: float = 0.05,
     line_freq: float | None = None,
     line_ratio: float = 1.0,
+    spectrum: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[ChannelQuality]:
     """Flag each channel of ``data`` (n_chans, n_times) volts.
 
     flat: peak-to-peak below ``flat_uv``; railed: more than ``railed_fraction`` of samples stuck at the
     channel's min or max (and not flat); noisy: standard deviation above ``noisy_uv`` or non-finite
     samples; line_noise: power at ``line_freq`` (default: whichever of 50/60 Hz is stronger, if below
-    Nyquist) ±1 Hz exceeds ``line_ratio`` × the mean power density in 2–40 Hz.
+    Nyquist) ±1 Hz exceeds ``line_ratio`` × the mean power density in 2–40 Hz. ``spectrum``: the
+    ``(freqs, psd)`` of ``data`` by :func:`power_spectrum` when the caller has it (one Welch, not two).
     """
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != len(ch_names):
@@ -142,7 +144,7 @@ def channel_quality(
     railed = np.maximum(at_max, at_min) / n_times
     ratios = np.zeros(n_chans)
     if n_times >= 16:
-        freqs, psd = power_spectrum(xf, sfreq)
+        freqs, psd = spectrum if spectrum is not None else power_spectrum(xf, sfreq)
         candidates = [f for f in ((line_freq,) if line_freq else (50.0, 60.0)) if f + 1 < sfreq / 2]
         ref_sel = (freqs >= 2.0) & (freqs <= min(40.0, sfreq / 2))
         if candidates and ref_sel.any():
@@ -317,6 +319,19 @@ class CalibrationQuality:
         ``trial_start`` is the trial's 768 time. Returns False (and counts a rejection) when the data
         do not cover the baseline and imagery periods or are flat/non-finite at C3/C4.
         """
+        steps = self.trial_steps(label, data, timestamps, trial_start)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return bool(done.value)
+
+    def trial_steps(self, label: str, data: np.ndarray, timestamps: np.ndarray,
+                    trial_start: float) -> Generator[None, None, bool]:
+        """:meth:`add_trial` in two steps, one per ``next()`` (1-3 ms of a core each with 64 channels, so
+        a caller can spread them over frames): the checks and the artifact rules, then the band
+        powers; returns (``StopIteration.value``) what :meth:`add_trial` returns. The trial counts
+        once its last step ran; steps of several trials run in trial order."""
         if label not in self.classes:
             raise CalibrationError(f"unknown class {label!r}; expected one of {', '.join(self.classes)}")
         t = np.asarray(timestamps) - trial_start
@@ -337,6 +352,7 @@ class CalibrationQuality:
             self._artifact_reasons.append(reason)
             self.n_rejected += 1
             return False
+        yield
         p_base = self._segment_power(base)
         p_imag = self._segment_power(imag)
         feats = np.log(np.maximum(p_imag / np.maximum(p_base, 1e-30), 1e-12)).ravel()

@@ -20,5 +20,17 @@ def test_report_panel_shows_numbers_and_figures(qtbot, tmp_path):
     for shown in (report.rendered(), report):
         panel.show_report(shown, pngs, path)
         assert panel.captions == list(pngs) and panel.open_button.isEnabled()
+        assert panel.figures_pending == len(pngs)  # decoded off the UI thread, not in the frame showing the report
+        panel.render_figures(wait=True)
+        assert panel.figures_pending == 0
         text = panel.summary.text()
         assert "online run 1" in text and "80.0 %" in text and f"{result.kappa:.2f}" in text
+    # the pixels Qt's own decoder gives, decoded without holding the interpreter
+    from PySide6 import QtGui
+
+    from bci_app.gui.report_view import decode_png
+
+    qt = QtGui.QImage.fromData(next(iter(pngs.values())), "PNG").convertToFormat(
+        QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    pixels, width, height = decode_png(next(iter(pngs.values())))
+    assert (width, height) == (qt.width(), qt.height()) and pixels == bytes(qt.constBits())[:len(pixels)]
