@@ -40,6 +40,29 @@ BANDS = {"θ 4-8": (4.0, 8.0), "μ 8-13": MU_BAND, "β 13-30": BETA_BAND, "γ 30
 RIGHT_MIN_WIDTH = 300  #: px of the spectrum column: its title and the band names never overlap or clip
 
 
+def decade_range(values: np.ndarray) -> tuple[float, float]:
+    """The whole decades (log10) around positive ``values``: a spectrum's log axis range that moves
+    only when the power crosses a decade, so its axis is not laid out again every update (pyqtgraph's
+    auto-range regenerated its ticks and labels each time: 10-20 ms of a frame now and then)."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size == 0:
+        return -1.0, 1.0
+    lo, hi = float(np.floor(np.log10(positive.min()))), float(np.ceil(np.log10(positive.max())))
+    return lo, max(hi, lo + 1.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The next of 1, 2, 5 x 10^k at or above ``value`` (> 0): a bar chart's upper limit that moves
+    only in steps. 1.0 for non-positive or non-finite values."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    k = np.floor(np.log10(value))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10**k >= value:
+            return float(m * 10**k)
+    return float(10 ** (k + 1))
+
+
 class TraceEnvelope:
     """The min/max envelope of the newest ``n_bins`` bins of ``per`` samples of the channels ``rows``
     of a stream, kept up to date from the samples that arrived since the last call: only the new
@@ -195,6 +218,7 @@ class SignalView(QtWidgets.QWidget):
         self.spectrum.setTitle("Spectrum (mean of channels)")
         self.spectrum.getAxis("left").setStyle(maxTextLevel=0)  # decades only: minor log labels overlap
         self._spec_curve = self.spectrum.plot(pen=pg.mkPen("#1565c0", width=2))
+        self.spectrum.disableAutoRange()  # ranges set in steps by draw_spectrum (decade_range)
         self.bands = pg.PlotWidget()
         self.bands.setMenuEnabled(False)
         self.bands.setTitle("Band power (µV²/Hz)")
@@ -202,6 +226,9 @@ class SignalView(QtWidgets.QWidget):
         self._bars = pg.BarGraphItem(x=np.arange(len(BANDS)), height=np.zeros(len(BANDS)), width=0.6, brush="#43a047")
         self.bands.addItem(self._bars)
         self.bands.getAxis("bottom").setTicks([list(enumerate(BANDS))])
+        self.bands.disableAutoRange()  # the bars' limit set in steps by draw_spectrum (nice_ceiling)
+        self.bands.setXRange(-0.5, len(BANDS) - 0.5, padding=0.05)
+        self._spectrum_ranges: tuple = ()
 
         self.badges = QualityBadges()
         right = QtWidgets.QVBoxLayout()
@@ -358,5 +385,11 @@ class SignalView(QtWidgets.QWidget):
                 for band in BANDS.values()
             ]
             self._bars.setOpts(height=heights)
+            shown = (freqs[keep][-1], decade_range(mean_psd[keep]), nice_ceiling(max(heights)))
+            if shown != self._spectrum_ranges:  # axes laid out again only when a range changes
+                self._spectrum_ranges = shown
+                self.spectrum.setXRange(0.0, float(shown[0]), padding=0.02)
+                self.spectrum.setYRange(*shown[1], padding=0)
+                self.bands.setYRange(0.0, shown[2], padding=0)
 
         return [measure, lambda: self.badges.set_quality(self.last_quality), draw_spectrum]

@@ -157,6 +157,39 @@ def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
         stream.disconnect()
 
 
+
+def test_spectrum_and_band_axes_move_only_in_steps(qtbot):
+    """The spectrum's log range is whole decades around the power and the bars' limit the next 1-2-5
+    step: updates with a similar spectrum leave both ranges (and so the axes' layout) as they were."""
+    from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.clocks import ManualClock
+    from bci_app.gui.signal_view import SignalView, decade_range, nice_ceiling
+
+    assert decade_range(np.array([0.02, 3.0, 450.0])) == (-2.0, 3.0)
+    assert decade_range(np.array([5.0, 5.0])) == (0.0, 1.0) and decade_range(np.array([0.0, np.nan])) == (-1.0, 1.0)
+    assert [nice_ceiling(v) for v in (0.7, 1.0, 1.3, 3.0, 7.0, 42.0, 0.0)] == [1.0, 1.0, 2.0, 5.0, 10.0, 50.0, 1.0]
+
+    clock = ManualClock(100.0)
+    stream = StreamSimulated(sfreq=160.0, clock=clock).connect()
+    view = SignalView()
+    qtbot.addWidget(view)
+    try:
+        view.set_source(stream)
+        ranges = []
+        for _ in range(40):
+            clock.advance(0.25)
+            stream.acquire()
+            view.quality_interval_s = 0.0
+            view.refresh()
+            if view._spectrum_ranges:  # noqa: SLF001
+                ranges.append((tuple(view.spectrum.getViewBox().viewRange()[1]),
+                               tuple(view.bands.getViewBox().viewRange()[1])))
+        assert len(ranges) > 5 and len(set(ranges)) <= 2  # the same simulated person: ranges stay put
+        (y_lo, y_hi), (_, bars_top) = ranges[-1]
+        assert float(y_lo).is_integer() and float(y_hi).is_integer() and bars_top == nice_ceiling(bars_top)
+    finally:
+        stream.disconnect()
+
 def test_participant_screen_feedback_points_at_the_decoded_class(qtbot):
     from bci_app.gui.calibration_view import CueDisplay
 
