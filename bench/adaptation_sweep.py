@@ -58,6 +58,14 @@ def _recipe(**changes) -> dict:
     return {**BASELINE, **changes}
 
 
+def _around_shipped(**changes) -> dict:
+    """The shipped recipe (``b64_l2w0.3_avg_r1``) with the adapter always installed (``gate_margin``
+    -1: every margin read off one run), with changes."""
+    shipped = {"prior": "l2", "prior_weight": 0.3, "batch_size": 64, "average_folds": True, "gate_repeats": 1,
+               "gate_margin": -1.0}
+    return _recipe(**{**shipped, **changes})
+
+
 RECIPES: dict[str, dict] = {
     # the recipe shipped before: one window per trial, early stopping on a fifth of the trials
     "previous": _recipe(window_span_s=0.0, max_epochs=60, validation_fraction=0.2),
@@ -90,45 +98,28 @@ RECIPES: dict[str, dict] = {
                                            **{"lora.target_modules": ["dense", "msa"]}),
     # another rank at 15-30 trials (alpha auto: 2 x rank, so the scaling stays 2); the dense heads have 2
     # outputs, so any rank >= 2 holds every update and the rank only changes how training moves
-    "b64_l2w0.3_avg_r1_rank2": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                       gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 2}),
-    "b64_l2w0.3_avg_r1_rank1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                       gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 1}),
-    "b64_l2w0.3_avg_r1_rank16": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                        gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 16}),
-    "b64_l2w0.3_avg_r1_rank4": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                       gate_repeats=1, gate_margin=-1.0, **{"lora.rank": 4}),
+    "b64_l2w0.3_avg_r1_rank2": _around_shipped(**{"lora.rank": 2}),
+    "b64_l2w0.3_avg_r1_rank1": _around_shipped(**{"lora.rank": 1}),
+    "b64_l2w0.3_avg_r1_rank16": _around_shipped(**{"lora.rank": 16}),
+    "b64_l2w0.3_avg_r1_rank4": _around_shipped(**{"lora.rank": 4}),
     # regularisers on the cached window features and the loss (no extra forward pass)
-    "b64_l2w0.3_avg_r1_noise0.5": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                          gate_repeats=1, gate_margin=-1.0, feature_noise=0.5),
-    "b64_l2w0.3_avg_r1_noise1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                        gate_repeats=1, gate_margin=-1.0, feature_noise=1.0),
-    "b64_l2w0.3_avg_r1_mixup1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                        gate_repeats=1, gate_margin=-1.0, feature_mixup=1.0),
-    "b64_l2w0.3_avg_r1_ls0.1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                       gate_repeats=1, gate_margin=-1.0, label_smoothing=0.1),
+    "b64_l2w0.3_avg_r1_noise0.5": _around_shipped(feature_noise=0.5),
+    "b64_l2w0.3_avg_r1_noise1": _around_shipped(feature_noise=1.0),
+    "b64_l2w0.3_avg_r1_mixup1": _around_shipped(feature_mixup=1.0),
+    "b64_l2w0.3_avg_r1_ls0.1": _around_shipped(label_smoothing=0.1),
     # the shipped recipe with another seed: how far a recipe moves by chance alone (the null for the rest)
-    "b64_l2w0.3_avg_r1_seed1": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                       gate_repeats=1, gate_margin=-1.0, seed=1),
+    "b64_l2w0.3_avg_r1_seed1": _around_shipped(seed=1),
     # training windows every 62.5 ms (the decoder's step) instead of every 125 ms; no dropout on the adapter
-    "b64_l2w0.3_avg_r1_stride62": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                          gate_repeats=1, gate_margin=-1.0, window_stride_s=0.0625),
-    "b64_l2w0.3_avg_r1_drop0": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                       gate_repeats=1, gate_margin=-1.0, **{"lora.dropout": 0.0}),
+    "b64_l2w0.3_avg_r1_stride62": _around_shipped(window_stride_s=0.0625),
+    "b64_l2w0.3_avg_r1_drop0": _around_shipped(**{"lora.dropout": 0.0}),
     # more fold adapters in the average (and a steadier gate): two repeats of 5 folds, or 10 folds
-    "b64_l2w0.3_avg_r2": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True, gate_repeats=2,
-                                 gate_margin=-1.0),
-    "b64_l2w0.3_avg_r1_f10": _recipe(prior="l2", prior_weight=0.3, batch_size=64, average_folds=True,
-                                     gate_repeats=1, gate_margin=-1.0, gate_folds=10),
+    "b64_l2w0.3_avg_r2": _around_shipped(gate_repeats=2),
+    "b64_l2w0.3_avg_r1_f10": _around_shipped(gate_folds=10),
     # feature noise (a ridge in each feature's spread) in place of part of the isotropic L2 prior
-    "b64_l2w0.1_avg_r1_noise1": _recipe(prior="l2", prior_weight=0.1, batch_size=64, average_folds=True,
-                                        gate_repeats=1, gate_margin=-1.0, feature_noise=1.0),
-    "b64_l2w0.1_avg_r1_noise2": _recipe(prior="l2", prior_weight=0.1, batch_size=64, average_folds=True,
-                                        gate_repeats=1, gate_margin=-1.0, feature_noise=2.0),
-    "b64_avg_r1_noise1": _recipe(batch_size=64, average_folds=True, gate_repeats=1, gate_margin=-1.0,
-                                 feature_noise=1.0),
-    "b64_avg_r1_noise2": _recipe(batch_size=64, average_folds=True, gate_repeats=1, gate_margin=-1.0,
-                                 feature_noise=2.0),
+    "b64_l2w0.1_avg_r1_noise1": _around_shipped(prior_weight=0.1, feature_noise=1.0),
+    "b64_l2w0.1_avg_r1_noise2": _around_shipped(prior_weight=0.1, feature_noise=2.0),
+    "b64_avg_r1_noise1": _around_shipped(prior="none", prior_weight=0.0, feature_noise=1.0),
+    "b64_avg_r1_noise2": _around_shipped(prior="none", prior_weight=0.0, feature_noise=2.0),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
