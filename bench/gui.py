@@ -250,6 +250,8 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         "ui_longest_tick_ms_by_phase": {path: round(max(ticks[path]) * 1000, 1) for path in order},
         "ui_ticks_by_phase": {path: len(ticks[path]) for path in order},
         "ui_tick_p99_ms": round(float(np.percentile(ticks_ms, 99)), 1),
+        # how many ticks broke the goal, per path (one outlier or a path that is slow throughout)
+        "ui_ticks_over_16ms_by_phase": {path: int(np.sum(np.array(ticks[path]) > 0.016)) for path in order},
         # the UI thread's own work in its longest tick: far below the tick's wall time, the thread
         # waited (another process had the core on a loaded machine, or another thread the GIL)
         "ui_longest_tick_cpu_ms": round(cpu[longest][int(np.argmax(ticks[longest]))] * 1000, 1),

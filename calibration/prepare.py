@@ -251,7 +251,10 @@ def prepare_calibration(
     windows = None
     if len(offsets) > 1:
         kept = trials.take(keep)  # each trial's recording (source) and cue onset find its later windows
-        windows = np.repeat(kept.data[:, None], len(offsets), axis=1)
+        # filled by a broadcast copy, not ``np.repeat``: repeat holds the GIL for the whole array (40
+        # trials x 5 windows x 64 channels: 50 MB, 60 ms in which the window's thread could not run)
+        windows = np.empty((kept.data.shape[0], len(offsets), *kept.data.shape[1:]), dtype=kept.data.dtype)
+        windows[...] = kept.data[:, None]
         for r, rec in enumerate(recordings):
             mine = np.flatnonzero(kept.source == r)
             if not mine.size:
