@@ -32,11 +32,16 @@ the UI thread's own CPU time in that tick (a tick much longer than its CPU time 
 the GIL), and the time from the end of calibration to the first adapted decision (goal ≤ 3 s for
 15-40 trials) and to the report written. The machine's load average is recorded: above its core
 count, ticks also wait for a core.
+
+``--stall-dumps FILE`` finds what a long tick waited for: every thread's stack is written to FILE
+(by ``faulthandler``, which needs no interpreter lock) whenever a tick has run 16 ms, or the timer
+has not come back 16 ms after its period while fine-tuning.
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import gc
 import json
 import os
@@ -53,6 +58,26 @@ sys.path.append(str(_HERE))  # last: bench helpers (qt_timer) without shadowing 
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+#: a tick longer than this breaks the goal (one frame at 60 Hz)
+TICK_GOAL_S = 0.016
+
+
+class StallWatch:
+    """With a file, every thread's stack is written there when the UI thread has not come back
+    ``limit_s`` after :meth:`arm` (``faulthandler``'s watchdog: it runs while the interpreter is held)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.file = open(path, "w") if path else None  # noqa: SIM115 - open for the whole run
+
+    def arm(self, limit_s: float = TICK_GOAL_S) -> None:
+        if self.file is not None:
+            faulthandler.dump_traceback_later(limit_s, file=self.file)
+
+    def disarm(self) -> None:
+        if self.file is not None:
+            faulthandler.cancel_dump_traceback_later()
 
 
 def calibration_session(config, trials_per_class: int):
@@ -80,7 +105,7 @@ PATHS = {"calibrating": "calibration", "training": "training", "install": "insta
          "online": "online", "stop": "stop", "closing": "closing", "replay start": "replay start", "replay": "replay"}
 
 
-def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
+def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *, watch: StallWatch | None = None,
                    calibration_tail_s: float = 3.0, online_s: float = 3.0, replay_max_s: float = 60.0) -> dict:
     """End of calibration -> first adapted decision -> report written -> replay of the online recording
     with the shipped ``base``, timed on the UI thread (module doc); the simulated headset has the base's
@@ -144,13 +169,16 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     panel = ReplayPanel()  # the window's replay tab, shown while the replay runs
     panel.resize(900, 500)
     replay = {"queue": [], "live": [], "sfreq": 1.0, "path": None}
+    watch = watch or StallWatch(None)
 
     def record(path: str, t: float, c: float, g: float) -> None:
+        watch.disarm()
         ticks.setdefault(path, []).append(time.perf_counter() - t)
         cpu.setdefault(path, []).append(time.thread_time() - c)
         gcs.setdefault(path, []).append(gc_time[0] - g)
 
     def timed(path: str, work) -> None:
+        watch.arm()
         t, c, g = time.perf_counter(), time.thread_time(), gc_time[0]
         work()
         record(path, t, c, g)
@@ -165,6 +193,7 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         last[0] = t
 
     def tick() -> None:
+        watch.arm()
         t, c, g = time.perf_counter(), time.thread_time(), gc_time[0]
         path = "online start" if session.online_starting else PATHS.get(session.mode.value, session.mode.value)
         had_model = "model" in marks
@@ -251,7 +280,7 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
         "ui_ticks_by_phase": {path: len(ticks[path]) for path in order},
         "ui_tick_p99_ms": round(float(np.percentile(ticks_ms, 99)), 1),
         # how many ticks broke the goal, per path (one outlier or a path that is slow throughout)
-        "ui_ticks_over_16ms_by_phase": {path: int(np.sum(np.array(ticks[path]) > 0.016)) for path in order},
+        "ui_ticks_over_16ms_by_phase": {path: int(np.sum(np.array(ticks[path]) > TICK_GOAL_S)) for path in order},
         # the UI thread's own work in its longest tick: far below the tick's wall time, the thread
         # waited (another process had the core on a loaded machine, or another thread the GIL)
         "ui_longest_tick_cpu_ms": round(cpu[longest][int(np.argmax(ticks[longest]))] * 1000, 1),
@@ -283,6 +312,8 @@ def main() -> None:
     parser.add_argument("--bases", nargs="+", default=None,
                         help="bases for the clinician's path (default: every shipped base)")
     parser.add_argument("--smoke", action="store_true", help="CI: ~1 s measurements, 6 trials per class")
+    parser.add_argument("--stall-dumps", metavar="FILE", default=None,
+                        help="write every thread's stack to FILE at each tick over 16 ms (module doc)")
     args = parser.parse_args()
     from bci_app.models.pretrained import list_base_models
 
@@ -340,7 +371,16 @@ def main() -> None:
     epochs: list = []
     session.subscribe("progress", epochs.append)
     session.start_training(job, to_model, cancel=cancel)
-    stamps = run_timer(33, args.train_seconds, lambda: (session.update(), frame()), until=lambda: not session.training)
+    watch = StallWatch(args.stall_dumps)
+
+    def training_tick() -> None:
+        watch.disarm()
+        session.update()
+        frame()
+        watch.arm(0.033 + TICK_GOAL_S)  # the next tick is due in 33 ms
+
+    stamps = run_timer(33, args.train_seconds, training_tick, until=lambda: not session.training)
+    watch.disarm()
     trained_to_end = not session.training
     session.cancel_training(wait=True)
     session.disconnect()
@@ -366,7 +406,8 @@ def main() -> None:
         "platform": os.environ.get("QT_QPA_PLATFORM"),
         "smoke": args.smoke,
     }
-    report["clinician_paths"] = {base: clinician_path(args.path_trials_per_class, view, base) for base in args.bases}
+    report["clinician_paths"] = {base: clinician_path(args.path_trials_per_class, view, base, watch=watch)
+                                 for base in args.bases}
     report["machine_load_1min_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
     view.close()
