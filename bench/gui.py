@@ -9,7 +9,7 @@ the ``default`` base model, 64 channels, LoRA per config — ``['dense']`` below
 cached frozen features), on calibration data recorded by a real :class:`Session` from the simulated
 headset (manual clock, so it takes no wall time). The job runs in the session's training thread with
 torch limited to one thread while the app's 30 Hz timer refreshes the 64-channel signal view.
-"Stall" = longest timer interval minus the 33 ms period. Goals: ≥ 30 fps; stall ≤ 50 ms.
+"Stall" = longest timer interval minus the 33 ms period. Goals: ≥ 30 fps; stall ≤ 16 ms.
 
 Then the path a clinician triggers, for every shipped base (``--bases`` to choose): the default
 configuration with that base, the gate, a simulated headset with the base's channels (and the paradigm
@@ -69,6 +69,8 @@ class StallWatch:
     ``limit_s`` after :meth:`arm` (``faulthandler``'s watchdog: it runs while the interpreter is held)."""
 
     def __init__(self, path: str | None) -> None:
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.file = open(path, "w") if path else None  # noqa: SIM115 - open for the whole run
 
     def arm(self, limit_s: float = TICK_GOAL_S) -> None:
@@ -78,6 +80,28 @@ class StallWatch:
     def disarm(self) -> None:
         if self.file is not None:
             faulthandler.cancel_dump_traceback_later()
+
+
+def machine_jitter(seconds: float) -> dict:
+    """The machine's own spread: one fixed piece of numpy work (~4 ms on the bench machine) timed
+    every 20 ms for ``seconds`` with nothing else running. On a virtual machine whose host takes its
+    cores away now and then, its longest run reads several times its median, and so does its thread
+    CPU time (the guest counts the time it lost as run); a frame of the same length can read as long."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random(200_000)
+    wall, cpu = [], []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t, c = time.perf_counter(), time.thread_time()
+        for _ in range(2):
+            np.sin(a).sum()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
+        time.sleep(0.02)
+    w = np.array(wall) * 1000
+    return {"runs": len(w), "median_ms": round(float(np.median(w)), 2), "p99_ms": round(float(np.percentile(w, 99)), 2),
+            "max_ms": round(float(w.max()), 2), "cpu_of_longest_ms": round(float(cpu[int(w.argmax())] * 1000), 2)}
 
 
 def calibration_session(config, trials_per_class: int):
@@ -100,7 +124,8 @@ def calibration_session(config, trials_per_class: int):
 #: the paths of the clinician's session the ticks are sorted into (issue 20's list, in order):
 #: session mode -> path; "install" is the tick installing the model, "online start" the ticks while its
 #: decoder is built on a thread, "stop" Stop and Disconnect, "closing" the ticks while the files complete,
-#: "replay start" the Play click and the frames until the replay is open and shown, "replay" the replay's ticks
+#: "replay start" the Replay tab shown, the Play click and the frames until the replay is open and shown,
+#: "replay" the replay's ticks
 PATHS = {"calibrating": "calibration", "training": "training", "install": "install", "online start": "online start",
          "online": "online", "stop": "stop", "closing": "closing", "replay start": "replay start", "replay": "replay"}
 
@@ -225,7 +250,6 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     def start_replay() -> None:  # the replay panel's Play (ReplayRun.start): the file opens in the background
         queue: list = replay["queue"]
         session.replay_file(replay["path"], speed=1.0, on_decision=queue.append, background=True)
-        panel.show()
 
     steps: list = []
 
@@ -252,6 +276,7 @@ def clinician_path(trials_per_class: int, view, base: str = "sensorimotor16", *,
     if recorded and not session.errors:
         replay["path"] = replayed_file = max(recorded, key=lambda p: p.stat().st_size)
         last[0] = time.perf_counter()
+        timed("replay start", panel.show)  # the clinician opens the Replay tab, then presses Play
         timed("replay start", start_replay)
         run_timer(33, replay_max_s, replay_tick, until=lambda: "replay_end" in marks or bool(session.errors))
         session.stop_replay()
@@ -312,6 +337,8 @@ def main() -> None:
     parser.add_argument("--bases", nargs="+", default=None,
                         help="bases for the clinician's path (default: every shipped base)")
     parser.add_argument("--smoke", action="store_true", help="CI: ~1 s measurements, 6 trials per class")
+    parser.add_argument("--jitter-seconds", type=float, default=20.0,
+                        help="the machine's own spread timed before and after, seconds each (20)")
     parser.add_argument("--stall-dumps", metavar="FILE", default=None,
                         help="write every thread's stack to FILE at each tick over 16 ms (module doc)")
     args = parser.parse_args()
@@ -320,6 +347,7 @@ def main() -> None:
     args.bases = args.bases or list_base_models()
     if args.smoke:
         args.seconds, args.train_seconds, args.trials_per_class, args.path_trials_per_class = 1.0, 2.0, 6, 6
+        args.jitter_seconds = 1.0
 
     import numpy as np
     import torch
@@ -335,6 +363,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     load0 = os.getloadavg()[0]
+    jitter0 = machine_jitter(args.jitter_seconds)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     warm_s = warm_up()  # as the app does at start: the training thread then imports nothing
     stream = StreamSimulated(sfreq=160.0, acquisition_delay=0.02)  # 64 EEGMMIDB channels, its own thread
@@ -388,6 +417,9 @@ def main() -> None:
     dt_train = np.diff(stamps)
     report = {
         "machine_load_1min_at_start": round(load0, 2), "cpu_count": os.cpu_count(),
+        # the same fixed work timed before and after the measurements (machine_jitter): how long a
+        # few-ms piece of work can read on this machine with nothing of the app running
+        "machine_fixed_work_ms_before": jitter0,
         "n_chans": 64,
         "signal_view_max_fps": round(max_fps, 1),
         "signal_view_timer_fps": round(1.0 / dt.mean(), 1),
@@ -402,13 +434,14 @@ def main() -> None:
         "longest_stall_ms_while_finetuning": round(float(dt_train.max() * 1000 - 33), 1),
         "timer_interval_p99_ms_while_finetuning": round(float(np.percentile(dt_train, 99) * 1000), 1),
         "timer_fps_while_finetuning": round(1.0 / dt_train.mean(), 1),
-        "goals": {"fps": ">= 30", "stall_ms": "<= 50"},
+        "goals": {"fps": ">= 30", "stall_ms": "<= 16"},
         "platform": os.environ.get("QT_QPA_PLATFORM"),
         "smoke": args.smoke,
     }
     report["clinician_paths"] = {base: clinician_path(args.path_trials_per_class, view, base, watch=watch)
                                  for base in args.bases}
     report["machine_load_1min_at_end"] = round(os.getloadavg()[0], 2)
+    report["machine_fixed_work_ms_after"] = machine_jitter(args.jitter_seconds)
     print(json.dumps(report, indent=2))
     view.close()
     app.processEvents()

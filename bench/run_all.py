@@ -40,7 +40,8 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "signal_view_256": (["--seconds", "10"], ["--seconds", "1"]),
     "decoding": (["--group", "dev"], ["--subjects", "S001", "--methods", "gated", "ts_lr"]),
     "refusals": ([], ["--subjects", "S001", "--runs", "4", "--bases", "sensorimotor16"]),
-    "gui": ([], ["--smoke"]),
+    # what a long tick waited for (every thread's stack) kept beside the results: bench/out/ is not committed
+    "gui": (["--stall-dumps", "bench/out/gui-stalls.txt"], ["--smoke"]),
     "soak": (["--minutes", "10"], ["--smoke"]),
 }
 
@@ -165,9 +166,22 @@ def _rows_gui(r: dict) -> list[tuple[str, str, str]]:
     paths = r.get("clinician_paths") or ({"sensorimotor16": r["clinician_path"]} if r.get("clinician_path") else {})
     return [
         ("GUI signal view, 64 ch", f"{_fmt(r.get('signal_view_max_fps'), ' fps', 1)}", "≥ 30 fps"),
-        ("GUI longest stall while fine-tuning", f"{_fmt(r.get('longest_stall_ms_while_finetuning'), ' ms', 1)}", "≤ 50 ms"),
+        ("GUI longest stall while fine-tuning (64-ch base)", f"{_fmt(r.get('longest_stall_ms_while_finetuning'), ' ms', 1)}",
+         "≤ 16 ms"),
         *[row for p in paths.values() for row in _rows_clinician_path(p)],
+        *_rows_machine_jitter(r),
     ]
+
+
+def _rows_machine_jitter(r: dict) -> list[tuple[str, str, str]]:
+    runs = [r[k] for k in ("machine_fixed_work_ms_before", "machine_fixed_work_ms_after") if r.get(k)]
+    if not runs:
+        return []
+    return [("the machine itself: one fixed piece of numpy work timed every 20 ms, nothing of the app running "
+             f"({sum(j['runs'] for j in runs)} runs before and after the GUI measurements): median / longest "
+             "(a frame of the same length can read as long)",
+             f"{_fmt(max(j['median_ms'] for j in runs), ' ms', 1)} / {_fmt(max(j['max_ms'] for j in runs), ' ms', 1)}",
+             "–")]
 
 
 def _rows_clinician_path(p: dict | None) -> list[tuple[str, str, str]]:
@@ -176,12 +190,15 @@ def _rows_clinician_path(p: dict | None) -> list[tuple[str, str, str]]:
     phases = p.get("ui_longest_tick_ms_by_phase") or {}
     split = ", ".join(f"{k} {_fmt(v, ' ms', 1)}" for k, v in phases.items())
     own = p.get("ui_longest_tick_cpu_ms")
+    over = p.get("ui_ticks_over_16ms_by_phase")
+    n_ticks = sum((p.get("ui_ticks_by_phase") or {}).values())
     report = p.get("calibration_end_to_report_written_s")
     return [(f"GUI clinician's path, base `{p['base']}` ({p.get('n_chans', '?')} ch, {p['calibration_trials']} trials, "
              "gate): end of calibration → first adapted decision"
              + (f" (report written after {_fmt(report, ' s', 1)}, drawn in its own process)" if report else "")
              + " / UI thread's longest tick"
-             + (f" (per path: {split}; the thread's own CPU in its longest tick {_fmt(own, ' ms', 1)})" if phases else ""),
+             + (f" (per path: {split}; the thread's own CPU in its longest tick {_fmt(own, ' ms', 1)})" if phases else "")
+             + (f"; ticks over 16 ms: {sum(over.values())} of {n_ticks}" if over is not None else ""),
              f"{_fmt(p.get('calibration_end_to_first_adapted_decision_s'), ' s', 1)} / "
              f"{_fmt(p.get('ui_longest_tick_ms'), ' ms', 1)}", "≤ 3 s / ≤ 16 ms")]
 
