@@ -85,8 +85,8 @@ class StallWatch:
 def machine_jitter(seconds: float) -> dict:
     """The machine's own spread: one fixed piece of numpy work (~4 ms on the bench machine) timed
     every 20 ms for ``seconds`` with nothing else running. On a virtual machine whose host takes its
-    cores away now and then, its longest run reads several times its median, and so does its thread
-    CPU time (the guest counts the time it lost as run); a frame of the same length can read as long."""
+    cores away now and then, its longest run reads several times its median, often with its thread CPU
+    time as long (the guest counts the time it lost as run); a frame of the same length can read as long."""
     import numpy as np
 
     a = np.random.default_rng(0).random(200_000)
