@@ -60,11 +60,13 @@ TRAINING_MODULES = (
 
 
 #: seconds a busy thread keeps the interpreter while another waits for it (Python's default: 5 ms).
-#: The window's thread gives it up at each Qt call and takes it back several times a frame; while a
-#: thread runs Python (a recording read or a decoder built for a replay or an online start, the
-#: training between torch calls) each take waited up to the whole interval: frames of 6 ms work
-#: took 15-25 ms. 1 ms bounds each wait to that; a synthetic busy thread: longest frame 12 -> 7.5 ms.
-SWITCH_INTERVAL_S = 0.001
+#: The window's thread gives it up at each Qt call and takes it back dozens of times a frame; while a
+#: thread runs Python (a recording parsed for a replay, a decoder built for an online start, the
+#: training between torch calls) each take waits up to the whole interval. ``bench/switch_interval.py``
+#: (64-channel view at 30 Hz, another thread running Python without pause): frame median 25 ms at
+#: 1 ms, 15 ms at 0.2 ms; with the other thread busy 70 % of the time, 61 -> 13 frames in 455 over
+#: 16 ms; busy 30 %, about the same (0 and 2); the busy thread loses about a tenth of its Python throughput.
+SWITCH_INTERVAL_S = 0.0002
 
 
 def warm_up(modules: tuple[str, ...] = TRAINING_MODULES) -> float:
