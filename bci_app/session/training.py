@@ -64,8 +64,8 @@ TRAINING_MODULES = (
 #: thread runs Python (a recording parsed for a replay, a decoder built for an online start, the
 #: training between torch calls) each take waits up to the whole interval. ``bench/switch_interval.py``
 #: (64-channel view at 30 Hz, another thread running Python without pause): frame median 25 ms at
-#: 1 ms, 15 ms at 0.2 ms; with the other thread busy 70 % of the time, 61 -> 13 frames in 455 over
-#: 16 ms; busy 30 %, about the same (0 and 2); the busy thread loses about a tenth of its Python throughput.
+#: 1 ms, 14 ms at 0.2 ms; with the other thread busy 70 % of the time, 46 -> 4 frames in 455 over
+#: 16 ms; busy 30 %, none either way; the busy thread loses about a tenth of its Python throughput.
 SWITCH_INTERVAL_S = 0.0002
 
 
