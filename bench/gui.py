@@ -352,11 +352,9 @@ def main() -> None:
     import numpy as np
     import torch
     from PySide6 import QtWidgets
-    from qt_timer import run_timer
+    from qt_timer import headset_view, run_timer
 
-    from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.config import AppConfig, resolve_lora
-    from bci_app.gui.signal_view import SignalView
     from bci_app.paradigm.timing import short_paradigm
     from bci_app.session.training import warm_up
     from bci_app.vocabulary import WINDOW_TMIN_S, count_cues
@@ -366,12 +364,7 @@ def main() -> None:
     jitter0 = machine_jitter(args.jitter_seconds)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     warm_s = warm_up()  # as the app does at start: the training thread then imports nothing
-    stream = StreamSimulated(sfreq=160.0, acquisition_delay=0.02)  # 64 EEGMMIDB channels, its own thread
-    stream.connect()
-    view = SignalView()
-    view.resize(1280, 800)
-    view.show()
-    view.set_source(stream)
+    stream, view = headset_view()
 
     def frame() -> None:
         view.refresh()

@@ -1,9 +1,26 @@
-"""One Qt timer loop for the GUI benchmarks (``bench/gui.py``, ``bench/signal_view.py``)."""
+"""One Qt timer loop for the GUI benchmarks (``bench/gui.py``, ``bench/signal_view.py``,
+``bench/switch_interval.py``), and the signal view they time on the simulated headset."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+
+def headset_view(width: int = 1280, height: int = 800):
+    """``(stream, view)``: the window's signal view (``width`` x ``height``, shown) on a simulated
+    64-channel EEGMMIDB headset pulling on its own thread, as the window's; the caller disconnects
+    ``stream`` and closes ``view``."""
+    from bci_app.acquisition.simulated import StreamSimulated
+    from bci_app.gui.signal_view import SignalView
+
+    stream = StreamSimulated(sfreq=160.0, acquisition_delay=0.02)
+    stream.connect()
+    view = SignalView()
+    view.resize(width, height)
+    view.show()
+    view.set_source(stream)
+    return stream, view
 
 
 def run_timer(interval_ms: int, seconds: float, on_tick: Callable[[], None],

@@ -23,10 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent  # a bench script must never shadow a package of the same name
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-sys.path.append(str(_HERE))  # last: bench helpers (qt_timer) without shadowing any package
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+sys.path.append(str(BENCH_DIR))  # last: bench helpers (qt_timer)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -85,20 +84,14 @@ def main() -> None:
         args.seconds, args.intervals, args.duties = 1.0, [0.001, 0.0002], [1.0]
 
     from PySide6 import QtWidgets
+    from qt_timer import headset_view
 
-    from bci_app.acquisition.simulated import StreamSimulated
-    from bci_app.gui.signal_view import SignalView
     from bci_app.session.training import SWITCH_INTERVAL_S, warm_up
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     warm_up()
     load0 = os.getloadavg()[0]
-    stream = StreamSimulated(sfreq=160.0, acquisition_delay=0.02)  # 64 EEGMMIDB channels, its own thread
-    stream.connect()
-    view = SignalView()
-    view.resize(1280, 800)
-    view.show()
-    view.set_source(stream)
+    stream, view = headset_view()
     time.sleep(min(view.winsize, 2.0))  # fill the window
     rows = [measure(view, interval, duty, args.seconds) for duty in args.duties for interval in args.intervals]
     for duty in args.duties:  # the busy thread's Python throughput relative to the first interval's
