@@ -42,6 +42,16 @@ class TrainingCancelled(TrainingError):
     """The user cancelled a training job; nothing was written."""
 
 
+class ProcessError(BCIError):
+    """A task run in a process of the app's own (:mod:`bci_app.io.worker`) failed, was stopped or
+    could not start, or what crosses to it or back cannot cross. ``details``: the process's
+    traceback or log, for the log file."""
+
+    def __init__(self, message: str, *, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
 class ReportError(BCIError):
     """A report could not be drawn or written (its own process failed, was stopped or could not
     start). ``details``: the drawing process's traceback or log, for the log file."""

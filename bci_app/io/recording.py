@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MNE_SUFFIXES = {".edf": "edf", ".bdf": "bdf", ".gdf": "gdf", ".fif": "fif"}
 SUPPORTED_SUFFIXES = (*MNE_SUFFIXES, ".xdf")
+#: the longest :func:`read_recording_apart` waits for its process (s): a long session's XDF reads in seconds
+READ_APART_TIMEOUT_S = 300.0
 
 
 def check_recording_path(path: Path) -> str:
@@ -51,6 +53,20 @@ def read_recording(path: str | Path, *, stream_name: str | None = None) -> Recor
     suffix = check_recording_path(path)
     rec = _read_xdf(path, stream_name) if suffix == ".xdf" else _read_mne(path, MNE_SUFFIXES[suffix])
     return _checked(rec)
+
+
+def read_recording_apart(path: str | Path, *, timeout: float = READ_APART_TIMEOUT_S) -> Recording:
+    """:func:`read_recording` in a process of its own (:mod:`bci_app.io.worker`): the same recording,
+    while the app's interpreter stays free (pyxdf parses samples and fits clocks in Python: on a
+    thread of the app it held the window's timer for tens of ms). Raises :class:`RecordingError`."""
+    from bci_app.errors import ProcessError
+    from bci_app.io.worker import run_in_process
+
+    try:
+        return run_in_process(f"{__name__}:read_recording", {"path": Path(path).resolve()}, timeout=timeout)
+    except ProcessError as exc:
+        log.debug("reading %s in its own process failed: %s", path, exc.details)
+        raise RecordingError(f"cannot read {path}: {exc}") from exc
 
 
 def _checked(rec: Recording) -> Recording:

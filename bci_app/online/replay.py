@@ -29,7 +29,7 @@ import numpy as np
 from bci_app.acquisition.file import StreamFile
 from bci_app.clocks import ManualClock
 from bci_app.errors import RecordingError
-from bci_app.io.recording import read_recording
+from bci_app.io.recording import read_recording, read_recording_apart
 from bci_app.online.decoder import Decoder, DecoderModel, Prediction
 from bci_app.online.outputs import RECORDED_STREAM
 from bci_app.signal.quality import dead_recording
@@ -61,11 +61,13 @@ def live_start_index(recording: Recording) -> int:
         return 0
 
 
-def replay_stream(path: str | Path, *, speed: float, clock: Callable[[], float]) -> StreamFile:
+def replay_stream(path: str | Path, *, speed: float, clock: Callable[[], float], apart: bool = False) -> StreamFile:
     """A file stream (no acquisition thread) playing the recording at ``path`` at ``speed`` × real time
     on ``clock``, from the sample where its live decoder started (what comes before is released at
-    once). Raises :class:`~bci_app.errors.RecordingError` when the file cannot be read."""
-    rec = read_recording(path)
+    once). ``apart``: read the file in a process of its own (:func:`~bci_app.io.recording.read_recording_apart`;
+    the same recording, the app's interpreter free meanwhile). Raises
+    :class:`~bci_app.errors.RecordingError` when the file cannot be read."""
+    rec = read_recording_apart(path) if apart else read_recording(path)
     return StreamFile(rec, speed=speed, clock=clock, start_index=live_start_index(rec))
 
 

@@ -4,7 +4,8 @@ the decisions are the live ones; no prediction outlet.
 
 Opening a recording (reading the whole file, then building its decoder) takes 0.1-0.3 s: the
 window opens it in the background (``start_file(..., background=True)``) on a ``bci-replay-open``
-thread, and the replay starts in the session's thread when it is open (a :class:`ReplayOpened`
+thread, which has the file read in a process of its own (pyxdf parses samples and fits clocks in
+Python: read on the thread, it held the window's timer for tens of ms), and the replay starts in the session's thread when it is open (a :class:`ReplayOpened`
 message), once the session has closed it when it was still closing it (the session's own recording
 replayed right after Stop); a recording that cannot be opened is an ``error`` event and a ``replay``
 event ``"failed"``.
@@ -120,7 +121,7 @@ class ReplayMode:
         def work() -> None:
             try:
                 self._finishing.wait(30.0, closing(path))  # a recording the session is still closing: its end too
-                stream = replay_stream(path, speed=speed, clock=clock)
+                stream = replay_stream(path, speed=speed, clock=clock, apart=True)
                 stream.connect()
                 self._inbox.post(ReplayOpened(ticket, str(path), stream, replay_decoder(stream, model, online)))
             except Exception as exc:  # noqa: BLE001 - any failure reaches the session as an error, never a dead thread

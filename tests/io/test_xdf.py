@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from bci_app.acquisition import StreamSimulated
 from bci_app.errors import RecordingError
-from bci_app.io.recording import read_recording
+from bci_app.io.recording import read_recording, read_recording_apart
 from bci_app.io.xdf import NUMERIC_FORMATS, XdfRecorder, varlen
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +78,33 @@ def test_round_trip_eeg_markers_and_footers(tmp_path):
     footer = s["eeg"]["footer"]["info"]
     assert int(footer["sample_count"][0]) == 500
     assert float(footer["first_timestamp"][0]) == ts[0] and float(footer["last_timestamp"][0]) == ts[-1]
+
+
+def test_a_recording_read_in_its_own_process_is_the_recording(tmp_path):
+    """What the replay opens apart (``read_recording_apart``): the same arrays, clocks, markers and extra
+    streams as read in the app's process; a file that cannot be read says why, as a RecordingError."""
+    path = tmp_path / "apart.xdf"
+    rng = np.random.default_rng(1)
+    ts = 3.0 + np.arange(400) / 200.0
+    with XdfRecorder(path, flush_interval=None, clock=ManualClock()) as rec:
+        eeg = rec.add_stream("eeg", "EEG", ["C3", "C4"], ch_types=["EEG"] * 2, units=["microvolts"] * 2, sfreq=200.0)
+        idx = rec.add_stream("idx", "Index", ["i"], sfreq=200.0, channel_format="int32")
+        mk = rec.add_stream("mk", "Markers", ["marker"], sfreq=0.0, channel_format="string")
+        rec.push(eeg, rng.normal(0, 10, (2, 400)).astype(np.float32), ts)
+        rec.push(idx, np.arange(400)[None, :], ts)
+        rec.push(mk, ["769", "770"], [3.5, 4.0])
+    here, apart = read_recording(path), read_recording_apart(path)
+    for name in ("data", "timestamps"):
+        got, want = getattr(apart, name), getattr(here, name)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert (apart.path, apart.sfreq, apart.ch_names, apart.units, apart.markers) == \
+        (here.path, here.sfreq, here.ch_names, here.units, here.markers)
+    assert list(apart.extra_streams) == ["idx"]
+    assert np.array_equal(apart.extra_streams["idx"]["time_series"], here.extra_streams["idx"]["time_series"])
+    assert apart.extra_streams["idx"]["info"] == here.extra_streams["idx"]["info"]
+    (tmp_path / "bad.xdf").write_bytes(b"XDF:" + b"\x00" * 64)
+    with pytest.raises(RecordingError, match="bad.xdf"):
+        read_recording_apart(tmp_path / "bad.xdf")
 
 
 def test_record_simulated_stream_and_read_back(tmp_path):

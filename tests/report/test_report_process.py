@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from bci_app.config import AppConfig
-from bci_app.errors import ReportError
+from bci_app.errors import ProcessError, ReportError
+from bci_app.io.wire import decode, encode, read_frame, write_frame
 from bci_app.report.inputs import ReportInputs, report_inputs
 from bci_app.report.process import render_calibration_report, render_online_run, run_in_process
-from bci_app.report.wire import decode, encode, read_frame, write_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 SCORES = {"trials": [{"true": "left_hand", "predicted": "left_hand"}, {"true": "left_hand", "predicted": None},
@@ -92,15 +92,16 @@ def test_a_cancelled_or_overdue_drawing_is_stopped(outcome, tmp_path):
 def test_the_process_imports_neither_torch_nor_qt(outcome, tmp_path):
     """A fresh interpreter reads a task as the process does and imports what drawing it needs."""
     frame = io.BytesIO()
-    write_frame(frame, ("calibration", {"inputs": report_inputs(outcome), "path": str(tmp_path / "r.html"),
-                                         "options": {"paradigm": _config().paradigm}}))
+    task = {"inputs": report_inputs(outcome), "path": str(tmp_path / "r.html"), "options": {"paradigm": _config().paradigm}}
+    write_frame(frame, ("bci_app.report.process:calibration_task", task))
     (tmp_path / "task").write_bytes(frame.getvalue())
     code = textwrap.dedent(f"""
         import sys
-        from bci_app.report import process, wire
+        from bci_app.io import wire, worker
         with open({str(tmp_path / "task")!r}, "rb") as f:
-            task, kwargs = wire.read_frame(f)
-        assert task in process.TASKS and type(kwargs["inputs"]).__name__ == "ReportInputs"
+            target, kwargs = wire.read_frame(f)
+        assert worker.task_function(target).__name__ == "calibration_task"
+        assert type(kwargs["inputs"]).__name__ == "ReportInputs"
         from bci_app.report import calibration_report, erd, figures
         import mne.time_frequency, mne.viz.topomap
         print(sorted(m for m in ("torch", "PySide6", "pyqtgraph", "pylsl", "brainflow", "sklearn") if m in sys.modules))
@@ -135,10 +136,16 @@ def test_the_frame_carries_the_inputs_and_the_report_and_nothing_else(outcome, t
                   np.zeros((0, 3), np.float32), np.array(5)):  # Fortran order crosses as it is, without a copy
         crossed = decode(*encode(array))
         assert np.array_equal(crossed, array) and crossed.shape == array.shape and crossed.dtype == array.dtype
-    with pytest.raises(ReportError, match="cannot hold a builtins.object"):
+    with pytest.raises(ProcessError, match="cannot hold a builtins.object"):
         encode({"x": object()})
-    with pytest.raises(ReportError, match="names the type 'Popen', which may not cross"):
-        decode(b'{"__type__": "Popen", "fields": {"args": ["true"]}}', [])
+    for name in ("subprocess:Popen", "bci_app.io.worker:subprocess", "bci_app.errors:BCIError"):  # the app's data only
+        with pytest.raises(ProcessError, match=f"names the type '{name}', which may not cross"):
+            decode(b'{"__type__": "%s", "fields": {"args": ["true"]}}' % name.encode(), [])
+    from bci_app.io.worker import task_function
+
+    for target in ("os:system", "bci_app.io.worker:subprocess", "bci_app.types:Recording"):  # functions of the app only
+        with pytest.raises(ProcessError, match="names no function of the app"):
+            task_function(target)
 
 
 # -- the session's side -------------------------------------------------------------------------------

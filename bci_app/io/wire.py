@@ -1,14 +1,14 @@
-"""How a report's task and its result cross between the app and the report's process: one frame
-of JSON with the arrays' and PNGs' bytes beside it, never a pickle (nothing is unpickled in this
-app). Only plain data and the types of :data:`TYPES` cross; a reader builds nothing else, so a
-frame cannot make it run anything.
+"""How a task and its result cross between the app and a process of its own
+(:mod:`bci_app.io.worker`): one frame of JSON with the arrays' and PNGs' bytes beside it, never a
+pickle (nothing is unpickled in this app). Only plain data and the app's own dataclasses and
+pydantic models cross; a reader builds nothing else, so a frame cannot make it run anything.
 
 Frame: ``u64`` length + UTF-8 JSON, ``u64`` count, then per buffer ``u64`` length + bytes. In the
 JSON an array is ``{"__array__": i, "dtype", "shape", "fortran"}`` (buffer ``i``, C order or, for an
 array in Fortran order, that order: no copy), bytes
 ``{"__bytes__": i}``, a tuple ``{"__tuple__": [...]}``, a path ``{"__path__": str}``, a time
-``{"__datetime__": iso}``, a dataclass of :data:`TYPES` ``{"__type__": name, "fields": {...}}``
-and a pydantic model of :data:`TYPES` ``{"__model__": name, "fields": {...}}`` (built again with
+``{"__datetime__": iso}``, a dataclass of the app ``{"__type__": "module:Class", "fields": {...}}``
+and a pydantic model of the app ``{"__model__": "module:Class", "fields": {...}}`` (built again with
 ``model_construct``: the values as the app used them).
 """
 
@@ -24,33 +24,38 @@ from typing import IO, Any
 
 import numpy as np
 
-from bci_app.errors import ReportError
+from bci_app.errors import ProcessError
 
-__all__ = ["TYPES", "encode", "decode", "write_frame", "read_frame"]
+__all__ = ["PACKAGES", "encode", "decode", "write_frame", "read_frame"]
 
-#: the types that may cross (name -> "module:class"): the report's inputs and results and what they hold
-TYPES: dict[str, str] = {
-    "ReportInputs": "bci_app.report.inputs:ReportInputs", "GateDecisions": "bci_app.report.inputs:GateDecisions",
-    "Recording": "bci_app.types:Recording", "Marker": "bci_app.types:Marker",
-    "RenderedReport": "bci_app.report.rendered:RenderedReport",
-    "RenderedSection": "bci_app.report.rendered:RenderedSection",
-    "Classification": "bci_app.report.accuracy:Classification",
-    "ParadigmConfig": "bci_app.config:ParadigmConfig", "PreprocessingConfig": "bci_app.config:PreprocessingConfig",
-    "DatasetPreset": "bci_app.io.dataset_presets:DatasetPreset", "LabelRule": "bci_app.io.dataset_presets:LabelRule",
-}
+#: the packages whose dataclasses and pydantic models may cross (the app's own)
+PACKAGES = ("bci_app.",)
 _LEN = struct.Struct("<Q")
 
 
+def _crossing(cls: type) -> bool:
+    """``cls`` is a dataclass or a pydantic model of the app (:data:`PACKAGES`)."""
+    from pydantic import BaseModel
+
+    return cls.__module__.startswith(PACKAGES) and (dataclasses.is_dataclass(cls) or issubclass(cls, BaseModel))
+
+
 def _type(name: str) -> type:
-    if name not in TYPES:
-        raise ReportError(f"a report frame names the type {name!r}, which may not cross; expected one of "
-                          f"{', '.join(TYPES)}")
-    module, cls = TYPES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    module, _, qualname = name.partition(":")
+    found: Any = None
+    if module.startswith(PACKAGES) and qualname.isidentifier():
+        try:
+            found = getattr(importlib.import_module(module), qualname, None)
+        except ImportError:
+            found = None
+    if not (isinstance(found, type) and _crossing(found)):
+        raise ProcessError(f"a frame names the type {name!r}, which may not cross; only the dataclasses and "
+                           f"pydantic models of {', '.join(p.rstrip('.') for p in PACKAGES)} do")
+    return found
 
 
 def encode(obj: Any) -> tuple[bytes, list[memoryview]]:
-    """``obj`` as the frame's JSON and its buffers (module doc); :class:`ReportError` naming what
+    """``obj`` as the frame's JSON and its buffers (module doc); :class:`ProcessError` naming what
     cannot cross."""
     buffers: list[memoryview] = []
 
@@ -61,7 +66,7 @@ def encode(obj: Any) -> tuple[bytes, list[memoryview]]:
             return x.item()
         if isinstance(x, np.ndarray):
             if x.dtype.hasobject:
-                raise ReportError(f"a report frame cannot hold an array of Python objects (shape {x.shape})")
+                raise ProcessError(f"a frame cannot hold an array of Python objects (shape {x.shape})")
             fortran = x.ndim > 1 and x.flags.f_contiguous and not x.flags.c_contiguous  # sent as is, no copy
             flat = (x.T if fortran else np.ascontiguousarray(x)).reshape(-1)
             buffers.append(memoryview(flat.view(np.uint8)))
@@ -75,26 +80,27 @@ def encode(obj: Any) -> tuple[bytes, list[memoryview]]:
             return [enc(v) for v in x]
         if isinstance(x, dict):
             if not all(isinstance(k, str) for k in x):
-                raise ReportError(f"a report frame holds a dict with keys other than text: {list(x)[:5]}")
+                raise ProcessError(f"a frame holds a dict with keys other than text: {list(x)[:5]}")
             return {k: enc(v) for k, v in x.items()}
         if isinstance(x, PurePath):
             return {"__path__": str(x)}
         if isinstance(x, datetime):
             return {"__datetime__": x.isoformat()}
-        name = type(x).__name__
-        if name in TYPES and type(x) is _type(name):
+        cls = type(x)
+        name = f"{cls.__module__}:{cls.__qualname__}"
+        if _crossing(cls) and "." not in cls.__qualname__:
             if dataclasses.is_dataclass(x):
                 return {"__type__": name, "fields": {f.name: enc(getattr(x, f.name)) for f in dataclasses.fields(x)}}
             return {"__model__": name, "fields": {k: enc(getattr(x, k)) for k in type(x).model_fields}}
-        raise ReportError(f"a report frame cannot hold a {type(x).__module__}.{name}; "
-                          f"plain data and {', '.join(TYPES)} only")
+        raise ProcessError(f"a frame cannot hold a {cls.__module__}.{cls.__qualname__}; plain data, arrays and "
+                           "the app's own dataclasses and pydantic models only")
 
     head = json.dumps(enc(obj), allow_nan=True).encode("utf-8")
     return head, buffers
 
 
 def decode(head: bytes, buffers: list[bytearray]) -> Any:
-    """The object of a frame's JSON ``head`` and ``buffers`` (only plain data and :data:`TYPES`)."""
+    """The object of a frame's JSON ``head`` and ``buffers`` (only plain data, arrays and the app's own types)."""
 
     def dec(x: Any) -> Any:
         if isinstance(x, list):
@@ -140,7 +146,7 @@ def _read_exactly(stream: IO[bytes], n: int) -> bytearray:
     while got < n:
         k = stream.readinto(view[got:])
         if not k:
-            raise EOFError(f"the report's frame ended after {got} of {n} bytes")
+            raise EOFError(f"the frame ended after {got} of {n} bytes")
         got += k
     return buf
 
