@@ -2,13 +2,13 @@
 (:func:`bci_app.online.replay.replay_decoder`), from the sample where the live decoder started, so
 the decisions are the live ones; no prediction outlet.
 
-Opening a recording (reading the whole file, then building its decoder) takes 0.1-0.3 s: the
+Opening a recording (reading the whole file, then building its decoder) takes 0.3-0.5 s: the
 window opens it in the background (``start_file(..., background=True)``) on a ``bci-replay-open``
 thread, which has the file read in a process of its own (pyxdf parses samples and fits clocks in
-Python: read on the thread, it held the window's timer for tens of ms), and the replay starts in the session's thread when it is open (a :class:`ReplayOpened`
-message), once the session has closed it when it was still closing it (the session's own recording
-replayed right after Stop); a recording that cannot be opened is an ``error`` event and a ``replay``
-event ``"failed"``.
+Python: read on that thread, it held the window's timer for tens of ms), and the replay starts in
+the session's thread when it is open (a :class:`ReplayOpened` message), once the session has closed
+it when it was still closing it (the session's own recording replayed right after Stop); a
+recording that cannot be opened is an ``error`` event and a ``replay`` event ``"failed"``.
 """
 
 from __future__ import annotations
