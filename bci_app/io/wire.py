@@ -26,7 +26,7 @@ import numpy as np
 
 from bci_app.errors import ProcessError
 
-__all__ = ["PACKAGES", "encode", "decode", "write_frame", "read_frame"]
+__all__ = ["PACKAGES", "app_attribute", "encode", "decode", "write_frame", "read_frame"]
 
 #: the packages whose dataclasses and pydantic models may cross (the app's own)
 PACKAGES = ("bci_app.",)
@@ -40,14 +40,21 @@ def _crossing(cls: type) -> bool:
     return cls.__module__.startswith(PACKAGES) and (dataclasses.is_dataclass(cls) or issubclass(cls, BaseModel))
 
 
+def app_attribute(name: str) -> Any:
+    """The attribute ``"module:attribute"`` of one of the app's public modules (:data:`PACKAGES`, no
+    part of the module's name private: importing ``bci_app.__main__`` would run the app), or None."""
+    module, _, attribute = name.partition(":")
+    if not (module.startswith(PACKAGES) and attribute.isidentifier()
+            and all(part.isidentifier() and not part.startswith("_") for part in module.split("."))):
+        return None
+    try:
+        return getattr(importlib.import_module(module), attribute, None)
+    except ImportError:
+        return None
+
+
 def _type(name: str) -> type:
-    module, _, qualname = name.partition(":")
-    found: Any = None
-    if module.startswith(PACKAGES) and qualname.isidentifier():
-        try:
-            found = getattr(importlib.import_module(module), qualname, None)
-        except ImportError:
-            found = None
+    found = app_attribute(name)
     if not (isinstance(found, type) and _crossing(found)):
         raise ProcessError(f"a frame names the type {name!r}, which may not cross; only the dataclasses and "
                            f"pydantic models of {', '.join(p.rstrip('.') for p in PACKAGES)} do")
@@ -119,7 +126,11 @@ def decode(head: bytes, buffers: list[bytearray]) -> Any:
         if "__datetime__" in x:
             return datetime.fromisoformat(x["__datetime__"])
         if "__type__" in x:
-            return _type(x["__type__"])(**{k: dec(v) for k, v in x["fields"].items()})
+            cls = _type(x["__type__"])
+            try:
+                return cls(**{k: dec(v) for k, v in x["fields"].items()})
+            except TypeError as exc:
+                raise ProcessError(f"a frame's {x['__type__']} cannot be built from its fields: {exc}") from exc
         if "__model__" in x:
             # the app's own values as it used them (a model_copy(update=...) is not validated either)
             return _type(x["__model__"]).model_construct(**{k: dec(v) for k, v in x["fields"].items()})

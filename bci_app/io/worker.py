@@ -17,7 +17,6 @@ set, is killed.
 
 from __future__ import annotations
 
-import importlib
 import io
 import logging
 import os
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bci_app.errors import ProcessError
-from bci_app.io.wire import PACKAGES, read_frame, write_frame
+from bci_app.io.wire import PACKAGES, app_attribute, read_frame, write_frame
 
 __all__ = ["NICENESS", "run_in_process", "task_function"]
 
@@ -42,15 +41,9 @@ NICENESS = 10
 
 
 def task_function(target: str) -> Callable[..., Any]:
-    """The function ``target`` (``"module:function"``) of the app (:data:`~bci_app.io.wire.PACKAGES`);
+    """The function ``target`` (``"module:function"``) of the app (:func:`~bci_app.io.wire.app_attribute`);
     :class:`ProcessError` for anything else."""
-    module, _, name = target.partition(":")
-    function: Any = None
-    if module.startswith(PACKAGES) and name.isidentifier():
-        try:
-            function = getattr(importlib.import_module(module), name, None)
-        except ImportError as exc:
-            raise ProcessError(f"the task {target!r} cannot be imported: {exc}") from exc
+    function = app_attribute(target)
     if not callable(function) or isinstance(function, type):
         raise ProcessError(f"{target!r} names no function of the app; a task is 'module:function' of "
                            f"{', '.join(p.rstrip('.') for p in PACKAGES)}")

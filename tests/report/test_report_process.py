@@ -138,12 +138,14 @@ def test_the_frame_carries_the_inputs_and_the_report_and_nothing_else(outcome, t
         assert np.array_equal(crossed, array) and crossed.shape == array.shape and crossed.dtype == array.dtype
     with pytest.raises(ProcessError, match="cannot hold a builtins.object"):
         encode({"x": object()})
-    for name in ("subprocess:Popen", "bci_app.io.worker:subprocess", "bci_app.errors:BCIError"):  # the app's data only
+    # the app's data only (and no module whose import runs the app)
+    for name in ("subprocess:Popen", "bci_app.io.worker:subprocess", "bci_app.errors:BCIError", "bci_app.__main__:X"):
         with pytest.raises(ProcessError, match=f"names the type '{name}', which may not cross"):
             decode(b'{"__type__": "%s", "fields": {"args": ["true"]}}' % name.encode(), [])
     from bci_app.io.worker import task_function
 
-    for target in ("os:system", "bci_app.io.worker:subprocess", "bci_app.types:Recording"):  # functions of the app only
+    # functions of the app only
+    for target in ("os:system", "bci_app.io.worker:subprocess", "bci_app.types:Recording", "bci_app.__main__:main"):
         with pytest.raises(ProcessError, match="names no function of the app"):
             task_function(target)
 
