@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bci_app.errors import RecordingError
+from bci_app.errors import ProcessError, RecordingError
 from bci_app.types import Marker, Recording
 from bci_app.units import volt_scale
 
@@ -59,8 +59,7 @@ def read_recording_apart(path: str | Path, *, timeout: float = READ_APART_TIMEOU
     """:func:`read_recording` in a process of its own (:mod:`bci_app.io.worker`): the same recording,
     while the app's interpreter stays free (pyxdf parses samples and fits clocks in Python: on a
     thread of the app it held the window's timer for tens of ms). Raises :class:`RecordingError`."""
-    from bci_app.errors import ProcessError
-    from bci_app.io.worker import run_in_process
+    from bci_app.io.worker import run_in_process  # the subprocess machinery, only when asked for
 
     try:
         return run_in_process(f"{__name__}:read_recording", {"path": Path(path).resolve()}, timeout=timeout)
