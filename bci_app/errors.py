@@ -45,11 +45,12 @@ class TrainingCancelled(TrainingError):
 class ProcessError(BCIError):
     """A task run in a process of the app's own (:mod:`bci_app.io.worker`) failed, was stopped or
     could not start, or what crosses to it or back cannot cross. ``details``: the process's
-    traceback or log, for the log file."""
+    traceback or log, for the log file; ``kind`` and ``reason``: the type name and message of the
+    exception the task raised in the process ("" when the process itself failed)."""
 
-    def __init__(self, message: str, *, details: str = "") -> None:
+    def __init__(self, message: str, *, details: str = "", kind: str = "", reason: str = "") -> None:
         super().__init__(message)
-        self.details = details
+        self.details, self.kind, self.reason = details, kind, reason
 
 
 class ReportError(BCIError):

@@ -65,8 +65,9 @@ def read_recording_apart(path: str | Path, *, timeout: float = READ_APART_TIMEOU
         return run_in_process(f"{__name__}:read_recording", {"path": Path(path).resolve()}, timeout=timeout)
     except ProcessError as exc:
         log.debug("reading %s in its own process failed: %s", path, exc.details)
-        message = str(exc).removeprefix("RecordingError: ")  # the reader's own words, as read here
-        raise RecordingError(message if message != str(exc) else f"cannot read {path}: {exc}") from exc
+        if exc.kind == RecordingError.__name__:  # the reader's own words, as read here
+            raise RecordingError(exc.reason) from exc
+        raise RecordingError(f"cannot read {path}: {exc}") from exc
 
 
 def _checked(rec: Recording) -> Recording:

@@ -108,15 +108,15 @@ def run_in_process(target: str, kwargs: dict[str, Any], *, timeout: float,
         last = err.strip().splitlines()[-1] if err.strip() else f"exit status {proc.returncode}"
         raise ProcessError(f"the worker process ended without a result ({last})", details=err) from exc
     if status != "ok":
-        message, details = value
-        raise ProcessError(message, details=details)
+        kind, reason, details = value
+        raise ProcessError(f"{kind}: {reason}", details=details, kind=kind, reason=reason)
     log.info("task %s ran in its own process in %.1f s", target, time.perf_counter() - t0)
     return value
 
 
 # -- the worker process ---------------------------------------------------------------------------------
 def main() -> int:
-    """Read one task from stdin, run it, write ``("ok", result)`` or ``("error", (message, traceback))``
+    """Read one task from stdin, run it, write ``("ok", result)`` or ``("error", (type, message, traceback))``
     to stdout. Anything printed on the way goes to stderr (the app's log), never into the result."""
     result_out = sys.stdout.buffer
     sys.stdout = sys.stderr
@@ -127,13 +127,14 @@ def main() -> int:
         target, kwargs = read_frame(sys.stdin.buffer)
         answer: tuple[str, Any] = ("ok", task_function(target)(**kwargs))
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the app, with its traceback
-        answer = ("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        answer = ("error", (type(exc).__name__, str(exc), traceback.format_exc()))
         traceback.print_exc()
     try:
         write_frame(result_out, answer)
     except ProcessError as exc:  # the result cannot cross: say so instead
         traceback.print_exc()
-        write_frame(result_out, ("error", (f"the task's result cannot be handed back: {exc}", traceback.format_exc())))
+        write_frame(result_out, ("error", (type(exc).__name__, f"the task's result cannot be handed back: {exc}",
+                                           traceback.format_exc())))
     return 0
 
 
