@@ -5,7 +5,9 @@ A thin view: it pulls ``stream.get_data(winsize, rows)`` when :meth:`SignalView.
 Large caps are paged (:data:`PAGE_SIZE` channels at a time, a page selector) and long windows are drawn
 as a min/max envelope of :data:`MAX_BINS` bins (what a screen can show anyway) kept up to date from the
 new samples only (:class:`TraceEnvelope`), so a 256-channel cap at 2048 Hz draws about as cheaply as
-32 channels at 200 Hz. Quality and spectra come from
+16 channels at 200 Hz. A page of 16 traces stays readable in the signal plot of a 1366 x 768 laptop
+(32 left each about 13 px) and is half the drawing of 32: the 64-channel frame's one path of 32
+traces alone was 4 ms of the UI thread's 16. Quality and spectra come from
 the Qt-free :mod:`bci_app.signal.quality` for the channels shown, recomputed at ~2 Hz in steps, one a
 frame (the numbers, then the badges, then the spectrum), never in the frame that draws a new source
 first: the three at once with a new source's first frame held the UI thread ~20 ms with 64 channels.
@@ -34,7 +36,7 @@ BADGE_STYLE = {
     "noisy": "background:#c62828;color:white",
     "line_noise": "background:#ef6c00;color:white",
 }
-PAGE_SIZE = 32  #: channels drawn at once; larger caps get a page selector
+PAGE_SIZE = 16  #: channels drawn at once (about 26 px a trace on a 768-px screen); larger caps get a page selector
 MAX_BINS = 600  #: time bins per trace (about 2 px each): longer windows are drawn as their min/max envelope
 BANDS = {"θ 4-8": (4.0, 8.0), "μ 8-13": MU_BAND, "β 13-30": BETA_BAND, "γ 30-45": (30.0, 45.0)}
 RIGHT_MIN_WIDTH = 300  #: px of the spectrum column: its title and the band names never overlap or clip
@@ -61,6 +63,20 @@ def nice_ceiling(value: float) -> float:
         if m * 10**k >= value:
             return float(m * 10**k)
     return float(10 ** (k + 1))
+
+
+def held_decades(current: tuple[float, float], new: tuple[float, float]) -> tuple[float, float]:
+    """The spectrum's decade range after an update: ``current`` while it holds ``new`` and is at most
+    one decade wider, else ``new`` (a mean of few channels crosses a decade now and then; laying the
+    axis out again each time is a long frame)."""
+    holds = current[0] <= new[0] and new[1] <= current[1]
+    return current if holds and (current[1] - current[0]) - (new[1] - new[0]) <= 1 else new
+
+
+def held_ceiling(current: float, new: float) -> float:
+    """The bars' limit after an update: ``current`` while ``new`` (a :func:`nice_ceiling`) is at most
+    it and not below a fifth of it (two 1-2-5 steps), else ``new``."""
+    return current if current / 5 <= new <= current else new
 
 
 class TraceEnvelope:
@@ -386,6 +402,9 @@ class SignalView(QtWidgets.QWidget):
             ]
             self._bars.setOpts(height=heights)
             shown = (freqs[keep][-1], decade_range(mean_psd[keep]), nice_ceiling(max(heights)))
+            if self._spectrum_ranges:  # a range that still holds the values and is not far wider stays
+                shown = (shown[0], held_decades(self._spectrum_ranges[1], shown[1]),
+                         held_ceiling(self._spectrum_ranges[2], shown[2]))
             if shown != self._spectrum_ranges:  # axes laid out again only when a range changes
                 self._spectrum_ranges = shown
                 self.spectrum.setXRange(0.0, float(shown[0]), padding=0.02)

@@ -115,7 +115,7 @@ def test_the_session_tab_says_a_recording_is_closing_until_it_is_saved(tmp_path,
 
 
 def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
-    """64 channels: two pages of 32, the selector switches the channels drawn; a long window is drawn
+    """64 channels: four pages of 16, the selector switches the channels drawn; a long window is drawn
     as the min/max envelope of its bins, kept up to date from the new samples only."""
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.clocks import ManualClock
@@ -142,17 +142,17 @@ def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
     qtbot.addWidget(view)
     try:
         view.set_source(stream)
-        assert view.page.count() == 2 and not view.page.isHidden()
+        assert view.page.count() == 64 // PAGE_SIZE and not view.page.isHidden()
         assert view.page_rows == slice(0, PAGE_SIZE) and len(view.badges.flags()) == PAGE_SIZE
         for _ in range(30):
             clock.advance(0.2)
             stream.acquire()
         assert view.refresh() and view.last_n_times == 2 * MAX_BINS  # 5 s at 1000 Hz -> the envelope
-        view.page.setCurrentIndex(1)
-        assert view.page_rows == slice(32, 64)
+        view.page.setCurrentIndex(2)
+        assert view.page_rows == slice(2 * PAGE_SIZE, 3 * PAGE_SIZE)
         ticks = view.plot.getAxis("left")._tickLevels[0]  # noqa: SLF001
-        assert ticks[0][1] == EEGMMIDB_64[32]
-        assert view.refresh() and view.channel_trace(31)[1].size == view.last_n_times
+        assert ticks[0][1] == EEGMMIDB_64[2 * PAGE_SIZE]
+        assert view.refresh() and view.channel_trace(PAGE_SIZE - 1)[1].size == view.last_n_times
     finally:
         stream.disconnect()
 
@@ -160,14 +160,18 @@ def test_large_caps_are_paged_and_drawn_as_envelopes(qtbot):
 
 def test_spectrum_and_band_axes_move_only_in_steps(qtbot):
     """The spectrum's log range is whole decades around the power and the bars' limit the next 1-2-5
-    step: updates with a similar spectrum leave both ranges (and so the axes' layout) as they were."""
+    step, held while the values still fit: updates with a similar spectrum leave both ranges (and so
+    the axes' layout) as they were."""
     from bci_app.acquisition.simulated import StreamSimulated
     from bci_app.clocks import ManualClock
-    from bci_app.gui.signal_view import SignalView, decade_range, nice_ceiling
+    from bci_app.gui.signal_view import SignalView, decade_range, held_ceiling, held_decades, nice_ceiling
 
     assert decade_range(np.array([0.02, 3.0, 450.0])) == (-2.0, 3.0)
     assert decade_range(np.array([5.0, 5.0])) == (0.0, 1.0) and decade_range(np.array([0.0, np.nan])) == (-1.0, 1.0)
     assert [nice_ceiling(v) for v in (0.7, 1.0, 1.3, 3.0, 7.0, 42.0, 0.0)] == [1.0, 1.0, 2.0, 5.0, 10.0, 50.0, 1.0]
+    assert held_decades((-1.0, 3.0), (-1.0, 2.0)) == (-1.0, 3.0) and held_decades((-1.0, 3.0), (0.0, 2.0)) == (0.0, 2.0)
+    assert held_decades((-1.0, 2.0), (-1.0, 3.0)) == (-1.0, 3.0)  # a value outside moves it at once
+    assert [held_ceiling(50.0, v) for v in (20.0, 10.0, 5.0, 100.0)] == [50.0, 50.0, 5.0, 100.0]
 
     clock = ManualClock(100.0)
     stream = StreamSimulated(sfreq=160.0, clock=clock).connect()
