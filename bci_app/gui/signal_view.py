@@ -298,6 +298,7 @@ class SignalView(QtWidgets.QWidget):
         self._trace.setData([], [])
         self._curves = []
         self._spec_curve.setData([], [])
+        self._spectrum_ranges = ()  # a new source's spectrum sets its own ranges, none held from the last
         if stream is None:
             self._ch_names = ()
             self.badges.set_channels(())
