@@ -120,6 +120,8 @@ RECIPES: dict[str, dict] = {
     "b64_l2w0.1_avg_r1_noise2": _around_shipped(prior_weight=0.1, feature_noise=2.0),
     "b64_avg_r1_noise1": _around_shipped(prior="none", prior_weight=0.0, feature_noise=1.0),
     "b64_avg_r1_noise2": _around_shipped(prior="none", prior_weight=0.0, feature_noise=2.0),
+    # the attention's output projections alone, below the heads (the windows' features are no longer frozen)
+    "b64_l2w0.3_avg_r1_msa": _around_shipped(**{"lora.target_modules": ["msa"]}),
 }
 LR_RUNS = (4, 8, 12)
 #: the online decoder's window starts after the model's window start: every 62.5 ms until the 3 s
