@@ -82,6 +82,27 @@ def test_fast_path_matches_eager_model(ch_names):
     assert np.max(np.abs(got - adapted)) < 1e-5  # merging LoRA keeps the adapted outputs
 
 
+def test_fast_path_check_uses_exact_logits_with_an_ill_conditioned_alignment():
+    """8 channels interpolated to 64 give a rank-8 covariance, so the alignment is ill-conditioned and
+    the float32 eager model is itself off the exact logits by ~1e-5 (a real 8-channel cap on the 64-ch
+    base was refused this way); the check compares the fast path with the float64 model."""
+    model = _model(EEGMMIDB_64, lora=True)
+    rng = np.random.default_rng(0)
+    mixing = rng.standard_normal((64, 8))
+    cov = mixing @ mixing.T
+    cov += 1e-4 * np.trace(cov) / 64 * np.eye(64)
+    vals, vecs = np.linalg.eigh(cov)
+    spec = _spec(EEGMMIDB_64).with_alignment((vecs / np.sqrt(vals)) @ vecs.T)
+    fast = build_fast_model(model, spec)
+    exact = merged_copy(model).double()
+    for _ in range(3):
+        window = rng.standard_normal((64, fast.n_times)) * 20e-6
+        with torch.inference_mode():
+            expected = exact(torch.from_numpy(finalize_window(window, spec, out=np.empty(window.shape)))[None])[0]
+        scale = max(1.0, float(expected.abs().max()))
+        assert np.max(np.abs(fast(window) - expected.numpy())) <= 1e-5 * scale
+
+
 def test_decoder_input_is_trainings_preprocessing():
     """The decoder's decision at sample k equals the eager model on the training pipeline's window
     (preprocess_recording + cut_windows + finalize_window) ending at k."""
