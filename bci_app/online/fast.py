@@ -204,7 +204,7 @@ def build_fast_model(
     (``atol * max(1, max|logit|)``: float32 rounding grows with the logits' magnitude). The reference
     is float64 because the float32 eager model is not exact either: with an ill-conditioned
     alignment (8 channels interpolated to 64 give a rank-8 covariance) its own rounding reached
-    1.3e-5, while the fast path projects in float64 first.
+    7e-6 of the logits' scale, while the fast path projects in float64 first.
     """
     fast = FastATCNet(model, spec)
     if check:
