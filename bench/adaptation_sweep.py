@@ -353,13 +353,19 @@ def merge_runs(paths: list[str], recipes: list[str]) -> dict:
     for path, run, wanted in zip(paths, runs, picks):
         if run["people"] != first["people"]:
             raise SystemExit(f"{path}: other people than {paths[0]}; runs merge on the same people")
-        for recipe in [r for r in run["summary"] if r in wanted]:
+        for saved_key in run["summary"]:
+            # a merged result holds keys 'recipe @ base' of its own: they merge again as they are
+            recipe, _, saved_base = saved_key.partition(" @ ")
+            if recipe not in wanted:
+                continue
             if recipe not in RECIPES:
                 raise SystemExit(f"{path}: recipe {recipe!r} is not one of this script's RECIPES")
-            key = recipe if run["base"] == first["base"] else f"{recipe} @ {run['base']}"
+            base = saved_base or run["base"]
+            key = recipe if base == first["base"] else f"{recipe} @ {base}"
             # the recipe's every setting, as RECIPES defines it (runs saved before they were spelled out)
-            merged["summary"][key] = {n: {**v, "settings": RECIPES[recipe]} for n, v in run["summary"][recipe].items()}
-            merged["rows"][key] = run["rows"][recipe]
+            merged["summary"][key] = {n: {**v, "settings": RECIPES[recipe]}
+                                      for n, v in run["summary"][saved_key].items()}
+            merged["rows"][key] = run["rows"][saved_key]
     return merged
 
 
